@@ -1,0 +1,110 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+#include <otabundle/checksum.h>
+#include <otabundle/keys.h>
+#include <otabundle/manifest.h>
+#include <otabundle/reader.h>
+#include <otabundle/signature.h>
+#include <otabundle/squashfs.h>
+
+G_BEGIN_DECLS
+
+#define OTA_BUNDLE_ERROR ota_bundle_error_quark()
+GQuark ota_bundle_error_quark(void);
+
+typedef enum {
+	OTA_BUNDLE_ERROR_IO,
+	OTA_BUNDLE_ERROR_MALFORMED,   /* trailer, lengths or layout are wrong */
+	OTA_BUNDLE_ERROR_INPUT,       /* create: the input directory is unusable */
+	OTA_BUNDLE_ERROR_MISMATCH,    /* contents differ from the signed manifest */
+	OTA_BUNDLE_ERROR_UNSUPPORTED, /* a format this build does not handle */
+	OTA_BUNDLE_ERROR_EXISTS,      /* extract: output directory not empty */
+} OtaBundleError;
+
+/* On-disk layout, as RAUC writes it:
+ *   [payload: squashfs, padded to 4 KiB][CMS DER][u64 big-endian CMS size] */
+#define OTA_BUNDLE_TRAILER_SIZE 8
+/* RAUC 1.8 refuses larger signatures; so do we. */
+#define OTA_BUNDLE_MAX_SIGNATURE_SIZE (64 * 1024)
+#define OTA_BUNDLE_PAYLOAD_ALIGNMENT 4096
+
+typedef struct {
+	guint64 file_size;
+	guint64 payload_size;
+	guint64 signature_offset;
+	guint64 signature_size;
+} OtaBundleLayout;
+
+/* Validates the trailer of a @file_size-byte bundle before any of its other
+ * bytes are trusted. */
+G_GNUC_WARN_UNUSED_RESULT
+gboolean ota_bundle_layout_parse(guint64 file_size, const guint8 trailer[OTA_BUNDLE_TRAILER_SIZE],
+                                 OtaBundleLayout *layout, GError **error);
+void ota_bundle_trailer_encode(guint64 signature_size, guint8 trailer[OTA_BUNDLE_TRAILER_SIZE]);
+
+typedef struct {
+	gboolean format_set; /* else: the manifest's [bundle] format, or plain */
+	OtaBundleFormat format;
+	OtaSigner *const *signers;
+	gsize n_signers;
+	OtaX509Stack *intermediates; /* embedded so a keyring needs only the root */
+	const char *mksquashfs_args;
+	gboolean force; /* replace an existing output */
+} OtaCreateOptions;
+
+/* Completes INPUTDIR/manifest.raucm (sizes and hashes, computed in
+ * parallel), packs it and every other top-level entry of @inputdir into a
+ * squashfs, signs it and writes @bundle_path atomically. @inputdir is
+ * never modified. */
+G_GNUC_WARN_UNUSED_RESULT
+gboolean ota_bundle_create(const char *inputdir, const char *bundle_path,
+                           const OtaCreateOptions *options, GError **error);
+
+typedef struct {
+	char *path;
+	int fd;
+	OtaBundleLayout layout;
+	OtaBundleFormat format;
+	OtaSignature *signature;
+	gboolean verified;
+	OtaChecksum payload_checksum; /* plain: digest of the verified payload */
+	OtaReader *payload;           /* after verify or load: what parsers read */
+	OtaSquashfs *squashfs;
+	GBytes *manifest_data; /* the signed bytes, verbatim */
+	OtaManifest *manifest;
+} OtaBundle;
+
+/* Opens @path and parses trailer and signature structure; trusts nothing. */
+OtaBundle *ota_bundle_open(const char *path, GError **error);
+
+/* Checks the signature over every payload byte, then reads the manifest.
+ * With @private_copy_dir, the payload is copied there (unnamed, unlinked)
+ * while it is hashed, and everything afterwards reads that copy: a bundle
+ * file changed after verification can't reach extraction or installation. */
+G_GNUC_WARN_UNUSED_RESULT
+gboolean ota_bundle_verify(OtaBundle *bundle, const OtaTrust *trust,
+                           const char *private_copy_dir, GError **error);
+
+/* Reads the manifest without checking the signature (info --no-verify):
+ * the result is untrusted and must only be displayed. */
+G_GNUC_WARN_UNUSED_RESULT
+gboolean ota_bundle_load_unverified(OtaBundle *bundle, GError **error);
+
+/* Each image the manifest names is a regular file of the stated size; with
+ * @check_images, also decompressed and hashed against its sha256. */
+G_GNUC_WARN_UNUSED_RESULT
+gboolean ota_bundle_check_contents(OtaBundle *bundle, gboolean check_images, GError **error);
+
+/* Verifies @bundle_path, then writes the manifest, images and hook/handler
+ * files into @outdir (created; an existing one must be empty), checking
+ * every image against its sha256. All or nothing: on failure @outdir is
+ * left as it was. */
+G_GNUC_WARN_UNUSED_RESULT
+gboolean ota_bundle_extract(const char *bundle_path, const OtaTrust *trust, const char *outdir,
+                            GError **error);
+
+void ota_bundle_free(OtaBundle *bundle);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(OtaBundle, ota_bundle_free)
+
+G_END_DECLS

@@ -1,0 +1,50 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+#include <glib.h>
+
+G_BEGIN_DECLS
+
+#define OTA_CHECKSUM_ERROR ota_checksum_error_quark()
+GQuark ota_checksum_error_quark(void);
+
+typedef enum {
+	OTA_CHECKSUM_ERROR_IO,
+	OTA_CHECKSUM_ERROR_CRYPTO,
+	OTA_CHECKSUM_ERROR_NOT_REGULAR,
+} OtaChecksumError;
+
+#define OTA_SHA256_LEN 32
+#define OTA_SHA256_HEX_LEN 64
+
+typedef struct {
+	guint64 size;
+	guint8 sha256[OTA_SHA256_LEN];
+} OtaChecksum;
+
+/* SHA-256 of @length bytes of @fd from @offset, streamed with 64-bit sizes
+ * so every byte of a file of any size is covered. */
+G_GNUC_WARN_UNUSED_RESULT
+gboolean ota_checksum_fd(int fd, guint64 offset, guint64 length, OtaChecksum *out,
+                         GError **error);
+
+/* Like ota_checksum_fd(), also writing the bytes to @out_fd: one read of
+ * the source yields both the copy and the digest of exactly what was copied. */
+G_GNUC_WARN_UNUSED_RESULT
+gboolean ota_checksum_copy_fd(int in_fd, guint64 offset, guint64 length, int out_fd,
+                              OtaChecksum *out, GError **error);
+
+/* Size and SHA-256 of a regular file (symlinks are refused). */
+G_GNUC_WARN_UNUSED_RESULT
+gboolean ota_checksum_file(const char *path, OtaChecksum *out, GError **error);
+
+/* ota_checksum_file() for @n files, hashed in parallel on all cores. */
+G_GNUC_WARN_UNUSED_RESULT
+gboolean ota_checksum_files(const char *const *paths, gsize n, OtaChecksum *out,
+                            GError **error);
+
+void ota_checksum_to_hex(const guint8 digest[OTA_SHA256_LEN], char hex[OTA_SHA256_HEX_LEN + 1]);
+/* Accepts exactly 64 hex digits, either case. */
+gboolean ota_checksum_from_hex(const char *hex, guint8 digest[OTA_SHA256_LEN]);
+
+G_END_DECLS

@@ -1,0 +1,85 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+#include <glib.h>
+
+G_BEGIN_DECLS
+
+#define OTA_MANIFEST_ERROR ota_manifest_error_quark()
+GQuark ota_manifest_error_quark(void);
+
+typedef enum {
+	OTA_MANIFEST_ERROR_PARSE,         /* not an INI file */
+	OTA_MANIFEST_ERROR_UNKNOWN_FIELD, /* a key or group RAUC would reject */
+	OTA_MANIFEST_ERROR_MISSING,       /* a required key is absent */
+	OTA_MANIFEST_ERROR_INVALID,       /* a value is malformed */
+} OtaManifestError;
+
+/* The name every bundle stores its manifest under. */
+#define OTA_MANIFEST_FILENAME "manifest.raucm"
+/* Manifests are small; anything larger is refused before parsing. */
+#define OTA_MANIFEST_MAX_SIZE (1024 * 1024)
+
+typedef enum {
+	OTA_BUNDLE_FORMAT_PLAIN,
+	OTA_BUNDLE_FORMAT_VERITY,
+	OTA_BUNDLE_FORMAT_CRYPT,
+} OtaBundleFormat;
+
+typedef struct {
+	char *slotclass;
+	char *variant; /* [image.<class>.<variant>], or NULL */
+	char *filename;
+	gboolean has_size;
+	guint64 size;
+	char *sha256; /* 64 lower-case hex digits, or NULL before create */
+	char **hooks; /* subset of pre-install, install, post-install */
+	char *adaptive; /* RAUC's adaptive-update methods, kept verbatim */
+} OtaImage;
+
+typedef struct {
+	char *compatible;
+	char *version;
+	char *description;
+	char *build;
+
+	gboolean has_format; /* [bundle] format= was given */
+	OtaBundleFormat format;
+	char *verity_hash;
+	char *verity_salt;
+	guint64 verity_size;
+	char *crypt_key;
+
+	char *hook_filename;
+	char **hooks; /* bundle hooks: install-check */
+
+	char *handler_filename;
+	char *handler_args;
+
+	GPtrArray *images; /* OtaImage*, in file order */
+	GKeyFile *meta;    /* only the [meta.<label>] groups, verbatim */
+} OtaManifest;
+
+/* Strict parse: an unknown group or key is an error, except inside
+ * [meta.<label>] groups. Sizes and digests may be absent (create fills them
+ * in); use ota_manifest_check_complete() for a manifest from a bundle. */
+OtaManifest *ota_manifest_parse(const char *data, gsize length, GError **error);
+/* Reads at most OTA_MANIFEST_MAX_SIZE bytes; errors name @path. */
+OtaManifest *ota_manifest_load(const char *path, GError **error);
+/* Every image has a size and a sha256, and there is at least one image. */
+G_GNUC_WARN_UNUSED_RESULT
+gboolean ota_manifest_check_complete(const OtaManifest *manifest, GError **error);
+/* Serialises in a fixed group order; round-trips through ota_manifest_parse(). */
+char *ota_manifest_to_data(const OtaManifest *manifest, gsize *length);
+
+/* A value from [meta.<label>], or NULL. */
+char *ota_manifest_get_meta(const OtaManifest *manifest, const char *label, const char *key);
+const char *ota_bundle_format_to_string(OtaBundleFormat format);
+gboolean ota_bundle_format_from_string(const char *name, OtaBundleFormat *format);
+/* A bundle-relative filename: no '/', not empty, '.' or '..'. */
+gboolean ota_manifest_filename_is_safe(const char *filename);
+
+void ota_manifest_free(OtaManifest *manifest);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(OtaManifest, ota_manifest_free)
+
+G_END_DECLS

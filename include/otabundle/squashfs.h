@@ -1,0 +1,49 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+#include <otabundle/reader.h>
+
+G_BEGIN_DECLS
+
+#define OTA_SQUASHFS_ERROR ota_squashfs_error_quark()
+GQuark ota_squashfs_error_quark(void);
+
+typedef enum {
+	OTA_SQUASHFS_ERROR_CREATE,      /* mksquashfs failed */
+	OTA_SQUASHFS_ERROR_CORRUPTED,   /* the image is malformed */
+	OTA_SQUASHFS_ERROR_NOT_FOUND,   /* no such entry */
+	OTA_SQUASHFS_ERROR_NOT_REGULAR, /* entry is not a regular file */
+	OTA_SQUASHFS_ERROR_TOO_LARGE,   /* larger than the caller allows */
+} OtaSquashfsError;
+
+/* Runs mksquashfs (or $OTABUNDLE_MKSQUASHFS) with each of @sources placed
+ * at the image root, writing @output. @extra_args are appended, split as a
+ * shell would but never run through one. */
+G_GNUC_WARN_UNUSED_RESULT
+gboolean ota_squashfs_create(const char *const *sources, const char *output,
+                             const char *extra_args, GError **error);
+
+/* Reads a squashfs image through @reader (borrowed; must outlive the
+ * returned object). Only the root directory's entries are reachable: a
+ * bundle keeps everything there, and nothing here follows a path. */
+typedef struct OtaSquashfs OtaSquashfs;
+OtaSquashfs *ota_squashfs_open(OtaReader *reader, GError **error);
+void ota_squashfs_free(OtaSquashfs *squashfs);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(OtaSquashfs, ota_squashfs_free)
+
+/* Size of the regular file @name in the root directory. */
+G_GNUC_WARN_UNUSED_RESULT
+gboolean ota_squashfs_stat_file(OtaSquashfs *squashfs, const char *name, guint64 *size,
+                                GError **error);
+
+typedef gboolean (*OtaSquashfsSink)(const guint8 *data, gsize length, gpointer user_data,
+                                    GError **error);
+/* Streams the regular file @name through @sink, one block at a time. */
+G_GNUC_WARN_UNUSED_RESULT
+gboolean ota_squashfs_read_file(OtaSquashfs *squashfs, const char *name, OtaSquashfsSink sink,
+                                gpointer user_data, GError **error);
+/* The whole of a small file, refused if larger than @max_size. */
+GBytes *ota_squashfs_read_small_file(OtaSquashfs *squashfs, const char *name, gsize max_size,
+                                     GError **error);
+
+G_END_DECLS

@@ -1,0 +1,775 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <otabundle/bundle.h>
+#include <otabundle/output.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+G_DEFINE_QUARK(ota-bundle-error-quark, ota_bundle_error)
+
+/* --- layout --------------------------------------------------------------- */
+
+gboolean ota_bundle_layout_parse(guint64 file_size, const guint8 trailer[OTA_BUNDLE_TRAILER_SIZE],
+                                 OtaBundleLayout *layout, GError **error)
+{
+	guint64 sig_size = 0;
+
+	for (int i = 0; i < OTA_BUNDLE_TRAILER_SIZE; i++)
+		sig_size = sig_size << 8 | trailer[i];
+
+	if (sig_size == 0) {
+		g_set_error_literal(error, OTA_BUNDLE_ERROR, OTA_BUNDLE_ERROR_MALFORMED,
+		                    "signature size is 0");
+		return FALSE;
+	}
+	if (sig_size > OTA_BUNDLE_MAX_SIGNATURE_SIZE) {
+		g_set_error(error, OTA_BUNDLE_ERROR, OTA_BUNDLE_ERROR_MALFORMED,
+		            "signature size %" G_GUINT64_FORMAT " exceeds the %d-byte maximum", sig_size,
+		            OTA_BUNDLE_MAX_SIGNATURE_SIZE);
+		return FALSE;
+	}
+	/* sig_size is small here, so the sum cannot overflow. */
+	if (sig_size + OTA_BUNDLE_TRAILER_SIZE >= file_size) {
+		g_set_error(error, OTA_BUNDLE_ERROR, OTA_BUNDLE_ERROR_MALFORMED,
+		            "signature size %" G_GUINT64_FORMAT " leaves no payload in a %"
+		            G_GUINT64_FORMAT "-byte file", sig_size, file_size);
+		return FALSE;
+	}
+	layout->file_size = file_size;
+	layout->signature_size = sig_size;
+	layout->payload_size = file_size - OTA_BUNDLE_TRAILER_SIZE - sig_size;
+	layout->signature_offset = layout->payload_size;
+	if (layout->payload_size % OTA_BUNDLE_PAYLOAD_ALIGNMENT != 0) {
+		g_set_error(error, OTA_BUNDLE_ERROR, OTA_BUNDLE_ERROR_MALFORMED,
+		            "payload size %" G_GUINT64_FORMAT " is not a multiple of %d (truncated or "
+		            "padded bundle?)", layout->payload_size, OTA_BUNDLE_PAYLOAD_ALIGNMENT);
+		return FALSE;
+	}
+	return TRUE;
+}
+
+void ota_bundle_trailer_encode(guint64 signature_size, guint8 trailer[OTA_BUNDLE_TRAILER_SIZE])
+{
+	for (int i = OTA_BUNDLE_TRAILER_SIZE - 1; i >= 0; i--) {
+		trailer[i] = (guint8)(signature_size & 0xff);
+		signature_size >>= 8;
+	}
+}
+
+/* --- scratch directories ----------------------------------------------------- */
+
+/* A private directory that we fill with flat files only; removed with its
+ * contents unless kept. */
+typedef struct {
+	char *path;
+} ScratchDir;
+
+static void scratch_dir_free(ScratchDir *dir)
+{
+	g_autoptr(GDir) d = NULL;
+	const char *name;
+
+	if (dir == NULL)
+		return;
+	if (dir->path != NULL && (d = g_dir_open(dir->path, 0, NULL)) != NULL) {
+		while ((name = g_dir_read_name(d)) != NULL) {
+			g_autofree char *p = g_build_filename(dir->path, name, NULL);
+			unlink(p);
+		}
+		rmdir(dir->path);
+	}
+	g_free(dir->path);
+	g_free(dir);
+}
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(ScratchDir, scratch_dir_free)
+
+static ScratchDir *scratch_dir_new(const char *template_path, GError **error)
+{
+	g_autoptr(ScratchDir) dir = g_new0(ScratchDir, 1);
+	char *path = g_strdup(template_path);
+
+	if (g_mkdtemp_full(path, 0700) == NULL) {
+		int saved = errno;
+		g_set_error(error, OTA_BUNDLE_ERROR, OTA_BUNDLE_ERROR_IO,
+		            "%s: cannot create directory: %s", template_path, g_strerror(saved));
+		g_free(path);
+		return NULL;
+	}
+	dir->path = path;
+	return g_steal_pointer(&dir);
+}
+
+/* --- create ------------------------------------------------------------------- */
+
+static gboolean fill_image_checksums(const char *inputdir, OtaManifest *m, GError **error)
+{
+	guint n = m->images->len;
+	g_autoptr(GPtrArray) paths = g_ptr_array_new_with_free_func(g_free);
+	g_autofree OtaChecksum *sums = g_new0(OtaChecksum, n);
+
+	for (guint i = 0; i < n; i++) {
+		const OtaImage *image = g_ptr_array_index(m->images, i);
+		g_ptr_array_add(paths, g_build_filename(inputdir, image->filename, NULL));
+	}
+	if (!ota_checksum_files((const char *const *)paths->pdata, n, sums, error))
+		return FALSE;
+
+	for (guint i = 0; i < n; i++) {
+		OtaImage *image = g_ptr_array_index(m->images, i);
+		char hex[OTA_SHA256_HEX_LEN + 1];
+
+		ota_checksum_to_hex(sums[i].sha256, hex);
+		/* A size or hash already in the input manifest is a claim about
+		 * the image: if it is wrong, the wrong image is probably here. */
+		if ((image->has_size && image->size != sums[i].size) ||
+		    (image->sha256 != NULL && strcmp(image->sha256, hex) != 0)) {
+			g_set_error(error, OTA_BUNDLE_ERROR, OTA_BUNDLE_ERROR_INPUT,
+			            "%s: %s in the manifest does not match the file",
+			            (char *)g_ptr_array_index(paths, i),
+			            image->has_size && image->size != sums[i].size ? "size" : "sha256");
+			return FALSE;
+		}
+		image->has_size = TRUE;
+		image->size = sums[i].size;
+		g_free(image->sha256);
+		image->sha256 = g_strdup(hex);
+	}
+	return TRUE;
+}
+
+static gboolean check_input_file(const char *inputdir, const char *filename, GError **error)
+{
+	g_autofree char *path = g_build_filename(inputdir, filename, NULL);
+	struct stat st;
+
+	if (lstat(path, &st) < 0) {
+		int saved = errno;
+		g_set_error(error, OTA_BUNDLE_ERROR, OTA_BUNDLE_ERROR_INPUT, "%s: %s", path,
+		            g_strerror(saved));
+		return FALSE;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		g_set_error(error, OTA_BUNDLE_ERROR, OTA_BUNDLE_ERROR_INPUT,
+		            "%s: not a regular file", path);
+		return FALSE;
+	}
+	return TRUE;
+}
+
+static OtaManifest *prepare_manifest(const char *inputdir, const OtaCreateOptions *options,
+                                     GError **error)
+{
+	g_autofree char *path = g_build_filename(inputdir, OTA_MANIFEST_FILENAME, NULL);
+	g_autoptr(OtaManifest) m = ota_manifest_load(path, error);
+	g_autoptr(GError) ierror = NULL;
+
+	if (m == NULL)
+		return NULL;
+	if (m->verity_hash || m->verity_salt || m->verity_size || m->crypt_key) {
+		g_set_error(error, OTA_BUNDLE_ERROR, OTA_BUNDLE_ERROR_INPUT,
+		            "%s: [bundle] verity and crypt keys are computed by create; remove them",
+		            path);
+		return NULL;
+	}
+	if (m->images->len == 0) {
+		g_set_error(error, OTA_BUNDLE_ERROR, OTA_BUNDLE_ERROR_INPUT,
+		            "%s: manifest names no image", path);
+		return NULL;
+	}
+	if (options->format_set)
+		m->format = options->format;
+	else if (!m->has_format)
+		m->format = OTA_BUNDLE_FORMAT_PLAIN;
+	if (m->format != OTA_BUNDLE_FORMAT_PLAIN) {
+		g_set_error(error, OTA_BUNDLE_ERROR, OTA_BUNDLE_ERROR_UNSUPPORTED,
+		            "%s: the %s format is not implemented yet; use --format=plain", path,
+		            ota_bundle_format_to_string(m->format));
+		return NULL;
+	}
+	m->has_format = m->format != OTA_BUNDLE_FORMAT_PLAIN;
+
+	if (m->hook_filename && !check_input_file(inputdir, m->hook_filename, error))
+		return NULL;
+	if (m->handler_filename && !check_input_file(inputdir, m->handler_filename, error))
+		return NULL;
+	if (!fill_image_checksums(inputdir, m, error))
+		return NULL;
+	return g_steal_pointer(&m);
+}
+
+/* Every top-level entry of @inputdir except its manifest, sorted so that
+ * the same input always gives the same image; then our completed manifest.
+ * mksquashfs places each source at the image root. */
+static GPtrArray *squashfs_sources(const char *inputdir, const char *manifest_path,
+                                   GError **error)
+{
+	g_autoptr(GPtrArray) sources = g_ptr_array_new_with_free_func(g_free);
+	g_autoptr(GDir) dir = g_dir_open(inputdir, 0, error);
+	const char *name;
+
+	if (dir == NULL)
+		return NULL;
+	while ((name = g_dir_read_name(dir)) != NULL) {
+		if (strcmp(name, OTA_MANIFEST_FILENAME) != 0)
+			g_ptr_array_add(sources, g_build_filename(inputdir, name, NULL));
+	}
+	g_ptr_array_sort(sources, (GCompareFunc)g_strcmp0);
+	g_ptr_array_add(sources, g_strdup(manifest_path));
+	g_ptr_array_add(sources, NULL);
+	return g_steal_pointer(&sources);
+}
+
+static gboolean write_file(const char *path, const void *data, gsize length, GError **error)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+	gboolean ok;
+
+	if (fd < 0) {
+		int saved = errno;
+		g_set_error(error, OTA_BUNDLE_ERROR, OTA_BUNDLE_ERROR_IO, "%s: %s", path,
+		            g_strerror(saved));
+		return FALSE;
+	}
+	ok = ota_write_all(fd, data, length, error) && fsync(fd) == 0;
+	close(fd);
+	return ok;
+}
+
+static gboolean append_signature(int fd, guint64 offset, GBytes *signature, GError **error)
+{
+	guint8 trailer[OTA_BUNDLE_TRAILER_SIZE];
+	gsize sig_len = g_bytes_get_size(signature);
+
+	if (sig_len > OTA_BUNDLE_MAX_SIGNATURE_SIZE) {
+		g_set_error(error, OTA_BUNDLE_ERROR, OTA_BUNDLE_ERROR_MALFORMED,
+		            "signature of %" G_GSIZE_FORMAT " bytes exceeds the %d-byte maximum RAUC "
+		            "accepts", sig_len, OTA_BUNDLE_MAX_SIGNATURE_SIZE);
+		return FALSE;
+	}
+	ota_bundle_trailer_encode(sig_len, trailer);
+	if (lseek(fd, (off_t)offset, SEEK_SET) < 0) {
+		int saved = errno;
+		g_set_error(error, OTA_BUNDLE_ERROR, OTA_BUNDLE_ERROR_IO, "seek failed: %s",
+		            g_strerror(saved));
+		return FALSE;
+	}
+	return ota_write_all(fd, g_bytes_get_data(signature, NULL), sig_len, error) &&
+	       ota_write_all(fd, trailer, sizeof(trailer), error);
+}
+
+static gboolean sign_payload(OtaOutput *out, const OtaCreateOptions *options, GError **error)
+{
+	int fd = ota_output_get_fd(out);
+	g_autoptr(GBytes) signature = NULL;
+	OtaChecksum payload;
+	struct stat st;
+
+	if (fstat(fd, &st) < 0 || st.st_size <= 0) {
+		g_set_error_literal(error, OTA_BUNDLE_ERROR, OTA_BUNDLE_ERROR_IO,
+		                    "mksquashfs wrote no image");
+		return FALSE;
+	}
+	if ((guint64)st.st_size % OTA_BUNDLE_PAYLOAD_ALIGNMENT != 0) {
+		g_set_error(error, OTA_BUNDLE_ERROR, OTA_BUNDLE_ERROR_INPUT,
+		            "squashfs image is not padded to %d bytes (do not pass -nopad)",
+		            OTA_BUNDLE_PAYLOAD_ALIGNMENT);
+		return FALSE;
+	}
+	if (!ota_checksum_fd(fd, 0, (guint64)st.st_size, &payload, error))
+		return FALSE;
+	signature = ota_signature_sign_detached(options->signers, options->n_signers,
+	                                        options->intermediates, payload.sha256, error);
+	return signature != NULL && append_signature(fd, payload.size, signature, error);
+}
+
+gboolean ota_bundle_create(const char *inputdir, const char *bundle_path,
+                           const OtaCreateOptions *options, GError **error)
+{
+	g_autoptr(OtaManifest) m = NULL;
+	g_autoptr(ScratchDir) scratch = NULL;
+	g_autoptr(OtaOutput) out = NULL;
+	g_autoptr(GPtrArray) sources = NULL;
+	g_autofree char *template_path = NULL;
+	g_autofree char *manifest_path = NULL;
+	g_autofree char *manifest_data = NULL;
+	gsize manifest_len = 0;
+
+	g_return_val_if_fail(options->n_signers > 0, FALSE);
+
+	if (!g_file_test(inputdir, G_FILE_TEST_IS_DIR)) {
+		g_set_error(error, OTA_BUNDLE_ERROR, OTA_BUNDLE_ERROR_INPUT,
+		            "%s: not a directory", inputdir);
+		return FALSE;
+	}
+	/* Fail on an existing output before doing any expensive work. */
+	out = ota_output_new(bundle_path, options->force, error);
+	if (out == NULL)
+		return FALSE;
+
+	m = prepare_manifest(inputdir, options, error);
+	if (m == NULL)
+		return FALSE;
+
+	template_path = g_build_filename(g_get_tmp_dir(), "otabundle-XXXXXX", NULL);
+	scratch = scratch_dir_new(template_path, error);
+	if (scratch == NULL)
+		return FALSE;
+	manifest_path = g_build_filename(scratch->path, OTA_MANIFEST_FILENAME, NULL);
+	manifest_data = ota_manifest_to_data(m, &manifest_len);
+	if (!write_file(manifest_path, manifest_data, manifest_len, error))
+		return FALSE;
+
+	sources = squashfs_sources(inputdir, manifest_path, error);
+	if (sources == NULL)
+		return FALSE;
+	if (!ota_squashfs_create((const char *const *)sources->pdata,
+	                         ota_output_get_proc_path(out), options->mksquashfs_args, error))
+		return FALSE;
+	if (!sign_payload(out, options, error)) {
+		g_prefix_error(error, "%s: ", bundle_path);
+		return FALSE;
+	}
+	return ota_output_commit(out, error);
+}
+
+/* --- open and verify ----------------------------------------------------------- */
+
+void ota_bundle_free(OtaBundle *b)
+{
+	if (b == NULL)
+		return;
+	ota_manifest_free(b->manifest);
+	if (b->manifest_data != NULL)
+		g_bytes_unref(b->manifest_data);
+	ota_squashfs_free(b->squashfs);
+	ota_reader_free(b->payload);
+	ota_signature_free(b->signature);
+	if (b->fd >= 0)
+		close(b->fd);
+	g_free(b->path);
+	g_free(b);
+}
+
+static gboolean set_io_error(GError **error, const char *path, int err)
+{
+	g_set_error(error, OTA_BUNDLE_ERROR, OTA_BUNDLE_ERROR_IO, "%s: %s", path, g_strerror(err));
+	return FALSE;
+}
+
+static gboolean read_layout_and_signature(OtaBundle *b, GError **error)
+{
+	guint8 trailer[OTA_BUNDLE_TRAILER_SIZE];
+	g_autofree guint8 *der = NULL;
+	struct stat st;
+
+	if (fstat(b->fd, &st) < 0)
+		return set_io_error(error, b->path, errno);
+	if (!S_ISREG(st.st_mode)) {
+		g_set_error_literal(error, OTA_BUNDLE_ERROR, OTA_BUNDLE_ERROR_MALFORMED,
+		                    "not a regular file");
+		return FALSE;
+	}
+	if ((guint64)st.st_size < OTA_BUNDLE_TRAILER_SIZE) {
+		g_set_error(error, OTA_BUNDLE_ERROR, OTA_BUNDLE_ERROR_MALFORMED,
+		            "file of %" G_GUINT64_FORMAT " bytes is too short to be a bundle",
+		            (guint64)st.st_size);
+		return FALSE;
+	}
+	if (!ota_pread_all(b->fd, trailer, sizeof(trailer),
+	                   (guint64)st.st_size - OTA_BUNDLE_TRAILER_SIZE, error) ||
+	    !ota_bundle_layout_parse((guint64)st.st_size, trailer, &b->layout, error))
+		return FALSE;
+
+	der = g_malloc(b->layout.signature_size);
+	if (!ota_pread_all(b->fd, der, b->layout.signature_size, b->layout.signature_offset, error))
+		return FALSE;
+	b->signature = ota_signature_parse(der, b->layout.signature_size, error);
+	if (b->signature == NULL)
+		return FALSE;
+
+	/* The CMS says which format this is: plain bundles sign the payload
+	 * detached; verity and crypt bundles sign the manifest inside the CMS. */
+	if (!b->signature->detached) {
+		g_set_error_literal(error, OTA_BUNDLE_ERROR, OTA_BUNDLE_ERROR_UNSUPPORTED,
+		                    "bundle is in the verity or crypt format, which this version "
+		                    "does not read yet");
+		return FALSE;
+	}
+	b->format = OTA_BUNDLE_FORMAT_PLAIN;
+	return TRUE;
+}
+
+OtaBundle *ota_bundle_open(const char *path, GError **error)
+{
+	g_autoptr(OtaBundle) b = g_new0(OtaBundle, 1);
+	g_autoptr(GError) ierror = NULL;
+
+	b->path = g_strdup(path);
+	b->fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (b->fd < 0) {
+		set_io_error(error, path, errno);
+		return NULL;
+	}
+	if (!read_layout_and_signature(b, &ierror)) {
+		g_propagate_prefixed_error(error, g_steal_pointer(&ierror), "%s: ", path);
+		return NULL;
+	}
+	return g_steal_pointer(&b);
+}
+
+/* The manifest, read from the squashfs through b->payload. */
+static gboolean load_manifest(OtaBundle *b, GError **error)
+{
+	b->squashfs = ota_squashfs_open(b->payload, error);
+	if (b->squashfs == NULL)
+		return FALSE;
+	b->manifest_data = ota_squashfs_read_small_file(b->squashfs, OTA_MANIFEST_FILENAME,
+	                                                OTA_MANIFEST_MAX_SIZE, error);
+	if (b->manifest_data == NULL)
+		return FALSE;
+	b->manifest = ota_manifest_parse(g_bytes_get_data(b->manifest_data, NULL),
+	                                 g_bytes_get_size(b->manifest_data), error);
+	if (b->manifest == NULL) {
+		g_prefix_error(error, "%s: ", OTA_MANIFEST_FILENAME);
+		return FALSE;
+	}
+	if (!ota_manifest_check_complete(b->manifest, error)) {
+		g_prefix_error(error, "%s: ", OTA_MANIFEST_FILENAME);
+		return FALSE;
+	}
+	if (b->manifest->format != b->format) {
+		g_set_error(error, OTA_BUNDLE_ERROR, OTA_BUNDLE_ERROR_MISMATCH,
+		            "manifest declares format '%s' but the bundle is '%s'",
+		            ota_bundle_format_to_string(b->manifest->format),
+		            ota_bundle_format_to_string(b->format));
+		return FALSE;
+	}
+	return TRUE;
+}
+
+/* An unnamed file in @dir, gone when closed (or when the process dies). */
+static int open_private_file(const char *dir, GError **error)
+{
+	g_autofree char *template_path = NULL;
+	int fd = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+
+	if (fd >= 0 || (errno != EOPNOTSUPP && errno != EISDIR && errno != EINVAL)) {
+		if (fd < 0)
+			set_io_error(error, dir, errno);
+		return fd;
+	}
+	template_path = g_build_filename(dir, ".otabundle-payload-XXXXXX", NULL);
+	fd = g_mkstemp_full(template_path, O_RDWR | O_CLOEXEC, 0600);
+	if (fd < 0)
+		set_io_error(error, dir, errno);
+	else
+		unlink(template_path);
+	return fd;
+}
+
+static gboolean hash_payload(OtaBundle *b, const char *private_copy_dir, GError **error)
+{
+	int src = b->fd;
+	int copy_fd = -1;
+	gboolean ok;
+
+	if (private_copy_dir != NULL) {
+		copy_fd = open_private_file(private_copy_dir, error);
+		if (copy_fd < 0)
+			return FALSE;
+		ok = ota_checksum_copy_fd(b->fd, 0, b->layout.payload_size, copy_fd,
+		                          &b->payload_checksum, error);
+		src = copy_fd;
+	} else {
+		ok = ota_checksum_fd(b->fd, 0, b->layout.payload_size, &b->payload_checksum, error);
+	}
+	if (ok)
+		b->payload = ota_reader_new_fd(src, 0, b->layout.payload_size, error);
+	if (copy_fd >= 0)
+		close(copy_fd);
+	return ok && b->payload != NULL;
+}
+
+gboolean ota_bundle_verify(OtaBundle *b, const OtaTrust *trust, const char *private_copy_dir,
+                           GError **error)
+{
+	g_autoptr(GError) ierror = NULL;
+
+	g_return_val_if_fail(b->payload == NULL, FALSE);
+
+	if (!hash_payload(b, private_copy_dir, &ierror)) {
+		g_propagate_prefixed_error(error, g_steal_pointer(&ierror), "%s: ", b->path);
+		return FALSE;
+	}
+	if (!ota_signature_verify_detached(b->signature, b->payload_checksum.sha256, trust, 1,
+	                                   &ierror)) {
+		g_propagate_prefixed_error(error, g_steal_pointer(&ierror), "%s: signature: ",
+		                           b->path);
+		return FALSE;
+	}
+	b->verified = TRUE;
+	if (!load_manifest(b, &ierror)) {
+		g_propagate_prefixed_error(error, g_steal_pointer(&ierror), "%s: ", b->path);
+		return FALSE;
+	}
+	return TRUE;
+}
+
+gboolean ota_bundle_load_unverified(OtaBundle *b, GError **error)
+{
+	g_autoptr(GError) ierror = NULL;
+
+	g_return_val_if_fail(b->payload == NULL, FALSE);
+
+	b->payload = ota_reader_new_fd(b->fd, 0, b->layout.payload_size, &ierror);
+	if (b->payload == NULL || !load_manifest(b, &ierror)) {
+		g_propagate_prefixed_error(error, g_steal_pointer(&ierror), "%s: ", b->path);
+		return FALSE;
+	}
+	return TRUE;
+}
+
+/* --- contents -------------------------------------------------------------------- */
+
+typedef struct {
+	EVP_MD_CTX *md;
+	int out_fd; /* -1: hash only */
+} ImageSink;
+
+static gboolean image_sink_write(const guint8 *data, gsize length, gpointer user_data,
+                                 GError **error)
+{
+	ImageSink *sink = user_data;
+
+	if (EVP_DigestUpdate(sink->md, data, length) != 1) {
+		ota_set_openssl_error(error, OTA_BUNDLE_ERROR, OTA_BUNDLE_ERROR_IO,
+		                      "SHA-256 update failed");
+		return FALSE;
+	}
+	return sink->out_fd < 0 || ota_write_all(sink->out_fd, data, length, error);
+}
+
+/* Streams one image out of the squashfs (into @out_fd unless -1) and checks
+ * it against the manifest's sha256. */
+static gboolean stream_image(OtaBundle *b, const OtaImage *image, int out_fd, GError **error)
+{
+	g_autoptr(EVP_MD_CTX) md = EVP_MD_CTX_new();
+	ImageSink sink = {md, out_fd};
+	guint8 digest[OTA_SHA256_LEN];
+	char hex[OTA_SHA256_HEX_LEN + 1];
+
+	if (md == NULL || EVP_DigestInit_ex(md, EVP_sha256(), NULL) != 1) {
+		ota_set_openssl_error(error, OTA_BUNDLE_ERROR, OTA_BUNDLE_ERROR_IO,
+		                      "cannot initialise SHA-256");
+		return FALSE;
+	}
+	if (!ota_squashfs_read_file(b->squashfs, image->filename, image_sink_write, &sink, error))
+		return FALSE;
+	if (EVP_DigestFinal_ex(md, digest, NULL) != 1) {
+		ota_set_openssl_error(error, OTA_BUNDLE_ERROR, OTA_BUNDLE_ERROR_IO,
+		                      "SHA-256 final failed");
+		return FALSE;
+	}
+	ota_checksum_to_hex(digest, hex);
+	if (strcmp(hex, image->sha256) != 0) {
+		g_set_error(error, OTA_BUNDLE_ERROR, OTA_BUNDLE_ERROR_MISMATCH,
+		            "image '%s': sha256 %s does not match the manifest's %s", image->filename,
+		            hex, image->sha256);
+		return FALSE;
+	}
+	return TRUE;
+}
+
+static gboolean check_image_entry(OtaBundle *b, const OtaImage *image, GError **error)
+{
+	guint64 size = 0;
+
+	if (!ota_squashfs_stat_file(b->squashfs, image->filename, &size, error)) {
+		g_prefix_error(error, "image [image.%s]: ", image->slotclass);
+		return FALSE;
+	}
+	if (size != image->size) {
+		g_set_error(error, OTA_BUNDLE_ERROR, OTA_BUNDLE_ERROR_MISMATCH,
+		            "image '%s': %" G_GUINT64_FORMAT " bytes in the bundle, manifest says %"
+		            G_GUINT64_FORMAT, image->filename, size, image->size);
+		return FALSE;
+	}
+	return TRUE;
+}
+
+static gboolean check_contents(OtaBundle *b, gboolean check_images, GError **error)
+{
+	const OtaManifest *m = b->manifest;
+	guint64 size = 0;
+
+	for (guint i = 0; i < m->images->len; i++) {
+		if (!check_image_entry(b, g_ptr_array_index(m->images, i), error))
+			return FALSE;
+	}
+	if (m->hook_filename && !ota_squashfs_stat_file(b->squashfs, m->hook_filename, &size, error))
+		return FALSE;
+	if (m->handler_filename &&
+	    !ota_squashfs_stat_file(b->squashfs, m->handler_filename, &size, error))
+		return FALSE;
+	for (guint i = 0; check_images && i < m->images->len; i++) {
+		if (!stream_image(b, g_ptr_array_index(m->images, i), -1, error))
+			return FALSE;
+	}
+	return TRUE;
+}
+
+gboolean ota_bundle_check_contents(OtaBundle *b, gboolean check_images, GError **error)
+{
+	g_autoptr(GError) ierror = NULL;
+
+	g_return_val_if_fail(b->manifest != NULL, FALSE);
+
+	if (!check_contents(b, check_images, &ierror)) {
+		g_propagate_prefixed_error(error, g_steal_pointer(&ierror), "%s: ", b->path);
+		return FALSE;
+	}
+	return TRUE;
+}
+
+/* --- extract --------------------------------------------------------------------- */
+
+static int create_in(int dirfd, const char *dir, const char *name, GError **error)
+{
+	/* Names were checked by the manifest parser to hold no '/'; O_EXCL and
+	 * O_NOFOLLOW make sure nothing but a new file in @dirfd is written. */
+	int fd = openat(dirfd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+
+	if (fd < 0)
+		g_set_error(error, OTA_BUNDLE_ERROR, OTA_BUNDLE_ERROR_IO, "%s/%s: %s", dir, name,
+		            g_strerror(errno));
+	return fd;
+}
+
+static gboolean finish_file(int fd, const char *name, gboolean ok, GError **error)
+{
+	if (ok && fsync(fd) < 0) {
+		g_set_error(error, OTA_BUNDLE_ERROR, OTA_BUNDLE_ERROR_IO, "%s: fsync failed: %s", name,
+		            g_strerror(errno));
+		ok = FALSE;
+	}
+	close(fd);
+	return ok;
+}
+
+static gboolean copy_out_file(OtaBundle *b, int dirfd, const char *dir, const char *name,
+                              GError **error)
+{
+	g_autoptr(GBytes) data = NULL;
+	int fd;
+
+	/* Hook and handler scripts are small; a huge one is refused rather
+	 * than held in memory. */
+	data = ota_squashfs_read_small_file(b->squashfs, name, 16 * 1024 * 1024, error);
+	if (data == NULL)
+		return FALSE;
+	fd = create_in(dirfd, dir, name, error);
+	if (fd < 0)
+		return FALSE;
+	return finish_file(fd, name,
+	                   ota_write_all(fd, g_bytes_get_data(data, NULL), g_bytes_get_size(data),
+	                                 error),
+	                   error);
+}
+
+static gboolean extract_into(OtaBundle *b, const char *dir, GError **error)
+{
+	const OtaManifest *m = b->manifest;
+	g_autoptr(GHashTable) written = g_hash_table_new(g_str_hash, g_str_equal);
+	gboolean ok = TRUE;
+	int dirfd, fd;
+
+	dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dirfd < 0)
+		return set_io_error(error, dir, errno);
+
+	fd = create_in(dirfd, dir, OTA_MANIFEST_FILENAME, error);
+	ok = fd >= 0 &&
+	     finish_file(fd, OTA_MANIFEST_FILENAME,
+	                 ota_write_all(fd, g_bytes_get_data(b->manifest_data, NULL),
+	                               g_bytes_get_size(b->manifest_data), error),
+	                 error);
+	g_hash_table_add(written, (gpointer)OTA_MANIFEST_FILENAME);
+
+	for (guint i = 0; ok && i < m->images->len; i++) {
+		const OtaImage *image = g_ptr_array_index(m->images, i);
+
+		if (!g_hash_table_add(written, image->filename))
+			continue;
+		fd = create_in(dirfd, dir, image->filename, error);
+		ok = fd >= 0 && finish_file(fd, image->filename, stream_image(b, image, fd, error), error);
+	}
+	if (ok && m->hook_filename && g_hash_table_add(written, m->hook_filename))
+		ok = copy_out_file(b, dirfd, dir, m->hook_filename, error);
+	if (ok && m->handler_filename && g_hash_table_add(written, m->handler_filename))
+		ok = copy_out_file(b, dirfd, dir, m->handler_filename, error);
+	if (ok && fsync(dirfd) < 0)
+		ok = set_io_error(error, dir, errno);
+	close(dirfd);
+	return ok;
+}
+
+static gboolean check_outdir_usable(const char *outdir, GError **error)
+{
+	g_autoptr(GDir) dir = NULL;
+	struct stat st;
+
+	if (lstat(outdir, &st) < 0)
+		return errno == ENOENT ? TRUE : set_io_error(error, outdir, errno);
+	if (!S_ISDIR(st.st_mode)) {
+		g_set_error(error, OTA_BUNDLE_ERROR, OTA_BUNDLE_ERROR_EXISTS,
+		            "%s: exists and is not a directory", outdir);
+		return FALSE;
+	}
+	dir = g_dir_open(outdir, 0, NULL);
+	if (dir == NULL || g_dir_read_name(dir) != NULL) {
+		g_set_error(error, OTA_BUNDLE_ERROR, OTA_BUNDLE_ERROR_EXISTS,
+		            "%s: output directory is not empty", outdir);
+		return FALSE;
+	}
+	return TRUE;
+}
+
+gboolean ota_bundle_extract(const char *bundle_path, const OtaTrust *trust, const char *outdir,
+                            GError **error)
+{
+	g_autoptr(OtaBundle) b = NULL;
+	g_autoptr(ScratchDir) staging = NULL;
+	g_autoptr(GError) ierror = NULL;
+	g_autofree char *clean = g_canonicalize_filename(outdir, NULL);
+	g_autofree char *parent = g_path_get_dirname(clean);
+	g_autofree char *base = g_path_get_basename(clean);
+	g_autofree char *template_path = NULL;
+
+	if (!check_outdir_usable(outdir, error))
+		return FALSE;
+	b = ota_bundle_open(bundle_path, error);
+	if (b == NULL)
+		return FALSE;
+
+	/* Staged beside OUTDIR, so the final rename is atomic and a failure
+	 * leaves OUTDIR untouched. The private payload copy lives there too. */
+	template_path = g_strdup_printf("%s/.%s.XXXXXX", parent, base);
+	staging = scratch_dir_new(template_path, error);
+	if (staging == NULL)
+		return FALSE;
+	if (!ota_bundle_verify(b, trust, staging->path, error) ||
+	    !ota_bundle_check_contents(b, FALSE, error))
+		return FALSE;
+	if (!extract_into(b, staging->path, &ierror)) {
+		g_propagate_prefixed_error(error, g_steal_pointer(&ierror), "%s: ", bundle_path);
+		return FALSE;
+	}
+	/* Staged 0700 so nobody reads a half-written image; published 0755. */
+	if (chmod(staging->path, 0755) < 0 || rename(staging->path, clean) < 0)
+		return set_io_error(error, outdir, errno);
+	g_clear_pointer(&staging->path, g_free);
+	return TRUE;
+}

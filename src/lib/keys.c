@@ -1,0 +1,175 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <otabundle/keys.h>
+
+#include <openssl/core_names.h>
+#include <openssl/err.h>
+#include <openssl/pem.h>
+
+G_DEFINE_QUARK(ota-keys-error-quark, ota_keys_error)
+
+/* Without a callback OpenSSL would prompt on the terminal for a PEM
+ * passphrase; we never prompt for a file key, we refuse it. */
+static int refuse_passphrase(char *buf, int size, int rwflag, void *userdata)
+{
+	*(gboolean *)userdata = TRUE;
+	return -1;
+}
+
+static BIO *open_pem(const char *path, GError **error)
+{
+	BIO *bio = BIO_new_file(path, "r");
+
+	if (bio == NULL)
+		ota_set_openssl_error(error, OTA_KEYS_ERROR, OTA_KEYS_ERROR_LOAD, "%s: cannot open",
+		                      path);
+	return bio;
+}
+
+OtaX509Stack *ota_keys_load_certificates(const char *path, GError **error)
+{
+	g_autoptr(BIO) bio = open_pem(path, error);
+	g_autoptr(OtaX509Stack) certs = sk_X509_new_null();
+	X509 *cert;
+
+	if (bio == NULL)
+		return NULL;
+	while ((cert = PEM_read_bio_X509(bio, NULL, NULL, NULL)) != NULL)
+		sk_X509_push(certs, cert);
+
+	/* Reading stops with "no start line" at the end of the file: expected
+	 * once at least one certificate was read. */
+	if (ERR_GET_REASON(ERR_peek_last_error()) == PEM_R_NO_START_LINE &&
+	    sk_X509_num(certs) > 0)
+		ERR_clear_error();
+	if (ERR_peek_error() != 0 || sk_X509_num(certs) == 0) {
+		ota_set_openssl_error(error, OTA_KEYS_ERROR, OTA_KEYS_ERROR_LOAD,
+		                      "%s: no PEM certificate could be read", path);
+		return NULL;
+	}
+	return g_steal_pointer(&certs);
+}
+
+X509 *ota_keys_load_certificate(const char *path, GError **error)
+{
+	g_autoptr(BIO) bio = open_pem(path, error);
+	X509 *cert;
+
+	if (bio == NULL)
+		return NULL;
+	cert = PEM_read_bio_X509(bio, NULL, NULL, NULL);
+	if (cert == NULL)
+		ota_set_openssl_error(error, OTA_KEYS_ERROR, OTA_KEYS_ERROR_LOAD,
+		                      "%s: not a PEM certificate", path);
+	return cert;
+}
+
+EVP_PKEY *ota_keys_load_private_key(const char *path, GError **error)
+{
+	g_autoptr(BIO) bio = open_pem(path, error);
+	gboolean wanted_passphrase = FALSE;
+	EVP_PKEY *key;
+
+	if (bio == NULL)
+		return NULL;
+	key = PEM_read_bio_PrivateKey(bio, NULL, refuse_passphrase, &wanted_passphrase);
+	if (key == NULL && wanted_passphrase) {
+		ERR_clear_error();
+		g_set_error(error, OTA_KEYS_ERROR, OTA_KEYS_ERROR_ENCRYPTED,
+		            "%s: key is passphrase-protected; otabundle does not prompt for PEM "
+		            "passphrases (keep protected keys in an HSM)",
+		            path);
+		return NULL;
+	}
+	if (key == NULL)
+		ota_set_openssl_error(error, OTA_KEYS_ERROR, OTA_KEYS_ERROR_LOAD,
+		                      "%s: not a PEM private key", path);
+	return key;
+}
+
+static gboolean check_signing_key(EVP_PKEY *key, const char *key_uri, GError **error)
+{
+	char group[64] = "";
+
+	switch (EVP_PKEY_get_base_id(key)) {
+	case EVP_PKEY_RSA:
+		if (EVP_PKEY_get_bits(key) >= 2048)
+			return TRUE;
+		g_set_error(error, OTA_KEYS_ERROR, OTA_KEYS_ERROR_UNSUPPORTED,
+		            "%s: RSA key of %d bits is too weak (2048 at least)", key_uri,
+		            EVP_PKEY_get_bits(key));
+		return FALSE;
+	case EVP_PKEY_EC:
+		if (EVP_PKEY_get_utf8_string_param(key, OSSL_PKEY_PARAM_GROUP_NAME, group,
+		                                   sizeof(group), NULL) == 1 &&
+		    (g_str_equal(group, "prime256v1") || g_str_equal(group, "secp384r1")))
+			return TRUE;
+		g_set_error(error, OTA_KEYS_ERROR, OTA_KEYS_ERROR_UNSUPPORTED,
+		            "%s: EC curve '%s' is not supported (use P-256 or P-384)", key_uri,
+		            group[0] ? group : "unknown");
+		return FALSE;
+	case EVP_PKEY_ED25519:
+		/* OpenSSL 3.0's CMS has no digest for Ed25519 signed attributes
+		 * (RFC 8419 wants SHA-512 there; 3.0 refuses both). */
+		g_set_error(error, OTA_KEYS_ERROR, OTA_KEYS_ERROR_UNSUPPORTED,
+		            "%s: Ed25519 keys cannot sign CMS with OpenSSL %s (use ECDSA "
+		            "P-256/P-384 or RSA)",
+		            key_uri, OpenSSL_version(OPENSSL_VERSION_STRING));
+		return FALSE;
+	default:
+		g_set_error(error, OTA_KEYS_ERROR, OTA_KEYS_ERROR_UNSUPPORTED,
+		            "%s: unsupported key type %s", key_uri, EVP_PKEY_get0_type_name(key));
+		return FALSE;
+	}
+}
+
+static gboolean check_certificate_time(X509 *cert, const char *cert_uri, GError **error)
+{
+	if (X509_cmp_current_time(X509_get0_notBefore(cert)) > 0) {
+		g_set_error(error, OTA_KEYS_ERROR, OTA_KEYS_ERROR_EXPIRED,
+		            "%s: certificate is not yet valid", cert_uri);
+		return FALSE;
+	}
+	if (X509_cmp_current_time(X509_get0_notAfter(cert)) < 0) {
+		g_set_error(error, OTA_KEYS_ERROR, OTA_KEYS_ERROR_EXPIRED,
+		            "%s: certificate has expired", cert_uri);
+		return FALSE;
+	}
+	return TRUE;
+}
+
+void ota_signer_free(OtaSigner *signer)
+{
+	if (signer == NULL)
+		return;
+	g_free(signer->cert_uri);
+	g_free(signer->key_uri);
+	X509_free(signer->cert);
+	EVP_PKEY_free(signer->key);
+	g_free(signer);
+}
+
+OtaSigner *ota_signer_load(const char *cert_uri, const char *key_uri, gboolean check_time,
+                           GError **error)
+{
+	g_autoptr(OtaSigner) signer = g_new0(OtaSigner, 1);
+
+	signer->cert_uri = g_strdup(cert_uri);
+	signer->key_uri = g_strdup(key_uri);
+	signer->cert = ota_keys_load_certificate(cert_uri, error);
+	if (signer->cert == NULL)
+		return NULL;
+	signer->key = ota_keys_load_private_key(key_uri, error);
+	if (signer->key == NULL)
+		return NULL;
+	if (!check_signing_key(signer->key, key_uri, error))
+		return NULL;
+	if (X509_check_private_key(signer->cert, signer->key) != 1) {
+		ERR_clear_error();
+		g_set_error(error, OTA_KEYS_ERROR, OTA_KEYS_ERROR_MISMATCH,
+		            "%s: key does not match certificate %s", key_uri, cert_uri);
+		return NULL;
+	}
+	if (check_time && !check_certificate_time(signer->cert, cert_uri, error))
+		return NULL;
+	return g_steal_pointer(&signer);
+}

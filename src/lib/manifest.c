@@ -1,0 +1,474 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <otabundle/manifest.h>
+#include <otabundle/checksum.h>
+
+#include <string.h>
+
+G_DEFINE_QUARK(ota-manifest-error-quark, ota_manifest_error)
+
+static const char *const bundle_hook_names[] = {"install-check", NULL};
+static const char *const image_hook_names[] = {"pre-install", "install", "post-install", NULL};
+
+static void image_free(OtaImage *image)
+{
+	g_free(image->slotclass);
+	g_free(image->variant);
+	g_free(image->filename);
+	g_free(image->sha256);
+	g_strfreev(image->hooks);
+	g_free(image->adaptive);
+	g_free(image);
+}
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(OtaImage, image_free)
+
+void ota_manifest_free(OtaManifest *m)
+{
+	if (m == NULL)
+		return;
+	g_free(m->compatible);
+	g_free(m->version);
+	g_free(m->description);
+	g_free(m->build);
+	g_free(m->verity_hash);
+	g_free(m->verity_salt);
+	g_free(m->crypt_key);
+	g_free(m->hook_filename);
+	g_strfreev(m->hooks);
+	g_free(m->handler_filename);
+	g_free(m->handler_args);
+	if (m->images != NULL)
+		g_ptr_array_unref(m->images);
+	if (m->meta != NULL)
+		g_key_file_unref(m->meta);
+	g_free(m);
+}
+
+const char *ota_bundle_format_to_string(OtaBundleFormat format)
+{
+	switch (format) {
+	case OTA_BUNDLE_FORMAT_PLAIN:
+		return "plain";
+	case OTA_BUNDLE_FORMAT_VERITY:
+		return "verity";
+	case OTA_BUNDLE_FORMAT_CRYPT:
+		return "crypt";
+	}
+	return "unknown";
+}
+
+gboolean ota_bundle_format_from_string(const char *name, OtaBundleFormat *format)
+{
+	static const OtaBundleFormat all[] = {OTA_BUNDLE_FORMAT_PLAIN, OTA_BUNDLE_FORMAT_VERITY,
+	                                      OTA_BUNDLE_FORMAT_CRYPT};
+
+	for (gsize i = 0; i < G_N_ELEMENTS(all); i++) {
+		if (g_strcmp0(name, ota_bundle_format_to_string(all[i])) == 0) {
+			*format = all[i];
+			return TRUE;
+		}
+	}
+	return FALSE;
+}
+
+gboolean ota_manifest_filename_is_safe(const char *filename)
+{
+	return filename != NULL && filename[0] != '\0' && strchr(filename, '/') == NULL &&
+	       strcmp(filename, ".") != 0 && strcmp(filename, "..") != 0;
+}
+
+/* Slot class and variant names: what RAUC's slot names use, and nothing
+ * that could be mistaken for a path or a group separator. */
+static gboolean name_is_valid(const char *name)
+{
+	if (name == NULL || name[0] == '\0' || !g_ascii_isalnum(name[0]))
+		return FALSE;
+	for (const char *p = name; *p; p++) {
+		if (!g_ascii_isalnum(*p) && *p != '_' && *p != '-')
+			return FALSE;
+	}
+	return TRUE;
+}
+
+/* Consuming accessors: each removes what it read, so whatever remains in the
+ * key file at the end is unknown. GKeyFile errors only mean "absent". */
+static char *take_string(GKeyFile *kf, const char *group, const char *key)
+{
+	char *value = g_key_file_get_string(kf, group, key, NULL);
+
+	g_key_file_remove_key(kf, group, key, NULL);
+	return value;
+}
+
+static gboolean take_required_string(GKeyFile *kf, const char *group, const char *key,
+                                     char **out, GError **error)
+{
+	*out = take_string(kf, group, key);
+	if (*out == NULL || **out == '\0') {
+		g_set_error(error, OTA_MANIFEST_ERROR, OTA_MANIFEST_ERROR_MISSING,
+		            "missing key '%s' in group [%s]", key, group);
+		return FALSE;
+	}
+	return TRUE;
+}
+
+static gboolean take_size(GKeyFile *kf, const char *group, const char *key,
+                          gboolean *present, guint64 *out, GError **error)
+{
+	g_autofree char *value = take_string(kf, group, key);
+
+	*present = value != NULL;
+	if (value == NULL)
+		return TRUE;
+	if (!g_ascii_string_to_unsigned(value, 10, 0, G_MAXUINT64, out, NULL)) {
+		g_set_error(error, OTA_MANIFEST_ERROR, OTA_MANIFEST_ERROR_INVALID,
+		            "invalid %s '%s' in group [%s]: not a decimal byte count", key, value,
+		            group);
+		return FALSE;
+	}
+	return TRUE;
+}
+
+static gboolean take_hooks(GKeyFile *kf, const char *group, const char *const *allowed,
+                           char ***out, GError **error)
+{
+	g_autofree char *value = take_string(kf, group, "hooks");
+	g_auto(GStrv) hooks = NULL;
+	g_autoptr(GStrvBuilder) kept = g_strv_builder_new();
+
+	if (value == NULL)
+		return TRUE;
+	hooks = g_strsplit(value, ";", -1);
+	for (char **h = hooks; *h; h++) {
+		g_strstrip(*h);
+		if (**h == '\0')
+			continue;
+		if (!g_strv_contains(allowed, *h)) {
+			g_set_error(error, OTA_MANIFEST_ERROR, OTA_MANIFEST_ERROR_INVALID,
+			            "unknown hook '%s' in group [%s]", *h, group);
+			return FALSE;
+		}
+		g_strv_builder_add(kept, *h);
+	}
+	*out = g_strv_builder_end(kept);
+	return TRUE;
+}
+
+static gboolean check_filename(const char *group, const char *filename, GError **error)
+{
+	if (ota_manifest_filename_is_safe(filename))
+		return TRUE;
+	g_set_error(error, OTA_MANIFEST_ERROR, OTA_MANIFEST_ERROR_INVALID,
+	            "invalid filename '%s' in group [%s]: must be a plain name without '/'",
+	            filename, group);
+	return FALSE;
+}
+
+static gboolean parse_update(GKeyFile *kf, OtaManifest *m, GError **error)
+{
+	if (!take_required_string(kf, "update", "compatible", &m->compatible, error))
+		return FALSE;
+	m->version = take_string(kf, "update", "version");
+	m->description = take_string(kf, "update", "description");
+	m->build = take_string(kf, "update", "build");
+	return TRUE;
+}
+
+static gboolean parse_bundle(GKeyFile *kf, OtaManifest *m, GError **error)
+{
+	g_autofree char *format = take_string(kf, "bundle", "format");
+	gboolean has_verity_size;
+
+	if (format != NULL) {
+		if (!ota_bundle_format_from_string(format, &m->format)) {
+			g_set_error(error, OTA_MANIFEST_ERROR, OTA_MANIFEST_ERROR_INVALID,
+			            "unknown bundle format '%s' in group [bundle]", format);
+			return FALSE;
+		}
+		m->has_format = TRUE;
+	}
+	m->verity_hash = take_string(kf, "bundle", "verity-hash");
+	m->verity_salt = take_string(kf, "bundle", "verity-salt");
+	m->crypt_key = take_string(kf, "bundle", "crypt-key");
+	return take_size(kf, "bundle", "verity-size", &has_verity_size, &m->verity_size, error);
+}
+
+static gboolean parse_hooks(GKeyFile *kf, OtaManifest *m, GError **error)
+{
+	m->hook_filename = take_string(kf, "hooks", "filename");
+	if (m->hook_filename != NULL && !check_filename("hooks", m->hook_filename, error))
+		return FALSE;
+	return take_hooks(kf, "hooks", bundle_hook_names, &m->hooks, error);
+}
+
+static gboolean parse_handler(GKeyFile *kf, OtaManifest *m, GError **error)
+{
+	m->handler_filename = take_string(kf, "handler", "filename");
+	if (m->handler_filename != NULL && !check_filename("handler", m->handler_filename, error))
+		return FALSE;
+	m->handler_args = take_string(kf, "handler", "args");
+	return TRUE;
+}
+
+static OtaImage *parse_image(GKeyFile *kf, const char *group, GError **error)
+{
+	g_auto(GStrv) parts = g_strsplit(group + strlen("image."), ".", -1);
+	g_autoptr(OtaImage) image = g_new0(OtaImage, 1);
+	guint n = g_strv_length(parts);
+
+	if (n < 1 || n > 2 || !name_is_valid(parts[0]) || (n == 2 && !name_is_valid(parts[1]))) {
+		g_set_error(error, OTA_MANIFEST_ERROR, OTA_MANIFEST_ERROR_INVALID,
+		            "invalid image group [%s]: expected [image.<slotclass>] or "
+		            "[image.<slotclass>.<variant>] with names of letters, digits, '_' and '-'",
+		            group);
+		return NULL;
+	}
+	image->slotclass = g_strdup(parts[0]);
+	image->variant = n == 2 ? g_strdup(parts[1]) : NULL;
+
+	if (!take_required_string(kf, group, "filename", &image->filename, error) ||
+	    !check_filename(group, image->filename, error))
+		return NULL;
+	if (!take_size(kf, group, "size", &image->has_size, &image->size, error))
+		return NULL;
+
+	image->sha256 = take_string(kf, group, "sha256");
+	if (image->sha256 != NULL) {
+		guint8 digest[OTA_SHA256_LEN];
+
+		if (!ota_checksum_from_hex(image->sha256, digest)) {
+			g_set_error(error, OTA_MANIFEST_ERROR, OTA_MANIFEST_ERROR_INVALID,
+			            "invalid sha256 in group [%s]: expected 64 hex digits", group);
+			return NULL;
+		}
+		g_free(image->sha256);
+		image->sha256 = g_malloc(OTA_SHA256_HEX_LEN + 1);
+		ota_checksum_to_hex(digest, image->sha256);
+	}
+	if (!take_hooks(kf, group, image_hook_names, &image->hooks, error))
+		return NULL;
+	image->adaptive = take_string(kf, group, "adaptive");
+	return g_steal_pointer(&image);
+}
+
+static gboolean check_nothing_left(GKeyFile *kf, GError **error)
+{
+	g_auto(GStrv) groups = g_key_file_get_groups(kf, NULL);
+
+	for (char **g = groups; *g; g++) {
+		g_auto(GStrv) keys = g_key_file_get_keys(kf, *g, NULL, NULL);
+
+		if (keys != NULL && keys[0] != NULL) {
+			g_set_error(error, OTA_MANIFEST_ERROR, OTA_MANIFEST_ERROR_UNKNOWN_FIELD,
+			            "unknown key '%s' in group [%s]", keys[0], *g);
+			return FALSE;
+		}
+	}
+	return TRUE;
+}
+
+static gboolean is_known_group(const char *group)
+{
+	static const char *const fixed[] = {"update", "bundle", "hooks", "handler", NULL};
+
+	return g_strv_contains(fixed, group) || g_str_has_prefix(group, "image.");
+}
+
+static gboolean move_meta_groups(GKeyFile *kf, GKeyFile *meta, GError **error)
+{
+	g_auto(GStrv) groups = g_key_file_get_groups(kf, NULL);
+
+	for (char **g = groups; *g; g++) {
+		g_auto(GStrv) keys = NULL;
+
+		if (!g_str_has_prefix(*g, "meta."))
+			continue;
+		if (!name_is_valid(*g + strlen("meta."))) {
+			g_set_error(error, OTA_MANIFEST_ERROR, OTA_MANIFEST_ERROR_INVALID,
+			            "invalid group [%s]: label must be letters, digits, '_' and '-'", *g);
+			return FALSE;
+		}
+		keys = g_key_file_get_keys(kf, *g, NULL, NULL);
+		for (char **k = keys; k && *k; k++) {
+			g_autofree char *value = g_key_file_get_value(kf, *g, *k, NULL);
+
+			g_key_file_set_value(meta, *g, *k, value ? value : "");
+		}
+		g_key_file_remove_group(kf, *g, NULL);
+	}
+	return TRUE;
+}
+
+OtaManifest *ota_manifest_parse(const char *data, gsize length, GError **error)
+{
+	g_autoptr(GKeyFile) kf = g_key_file_new();
+	g_autoptr(OtaManifest) m = g_new0(OtaManifest, 1);
+	g_autoptr(GError) ierror = NULL;
+	g_auto(GStrv) groups = NULL;
+
+	m->images = g_ptr_array_new_with_free_func((GDestroyNotify)image_free);
+	m->meta = g_key_file_new();
+
+	if (length > OTA_MANIFEST_MAX_SIZE) {
+		g_set_error(error, OTA_MANIFEST_ERROR, OTA_MANIFEST_ERROR_PARSE,
+		            "manifest is larger than %d bytes", OTA_MANIFEST_MAX_SIZE);
+		return NULL;
+	}
+	if (memchr(data, '\0', length) != NULL) {
+		g_set_error_literal(error, OTA_MANIFEST_ERROR, OTA_MANIFEST_ERROR_PARSE,
+		                    "manifest contains a NUL byte");
+		return NULL;
+	}
+	if (!g_key_file_load_from_data(kf, data, length, G_KEY_FILE_NONE, &ierror)) {
+		g_set_error(error, OTA_MANIFEST_ERROR, OTA_MANIFEST_ERROR_PARSE,
+		            "not a valid manifest: %s", ierror->message);
+		return NULL;
+	}
+
+	groups = g_key_file_get_groups(kf, NULL);
+	for (char **g = groups; *g; g++) {
+		if (!is_known_group(*g) && !g_str_has_prefix(*g, "meta.")) {
+			g_set_error(error, OTA_MANIFEST_ERROR, OTA_MANIFEST_ERROR_UNKNOWN_FIELD,
+			            "unknown group [%s]", *g);
+			return NULL;
+		}
+	}
+
+	if (!move_meta_groups(kf, m->meta, error) || !parse_update(kf, m, error) ||
+	    !parse_bundle(kf, m, error) || !parse_hooks(kf, m, error) ||
+	    !parse_handler(kf, m, error))
+		return NULL;
+
+	for (char **g = groups; *g; g++) {
+		OtaImage *image;
+
+		if (!g_str_has_prefix(*g, "image."))
+			continue;
+		image = parse_image(kf, *g, error);
+		if (image == NULL)
+			return NULL;
+		g_ptr_array_add(m->images, image);
+	}
+
+	if (!check_nothing_left(kf, error))
+		return NULL;
+	return g_steal_pointer(&m);
+}
+
+OtaManifest *ota_manifest_load(const char *path, GError **error)
+{
+	g_autoptr(GMappedFile) file = NULL;
+	g_autoptr(GError) ierror = NULL;
+	OtaManifest *m;
+
+	file = g_mapped_file_new(path, FALSE, &ierror);
+	if (file == NULL) {
+		g_set_error(error, OTA_MANIFEST_ERROR, OTA_MANIFEST_ERROR_PARSE, "%s: %s", path,
+		            ierror->message);
+		return NULL;
+	}
+	m = ota_manifest_parse(g_mapped_file_get_contents(file), g_mapped_file_get_length(file),
+	                       &ierror);
+	if (m == NULL) {
+		g_propagate_prefixed_error(error, g_steal_pointer(&ierror), "%s: ", path);
+		return NULL;
+	}
+	return m;
+}
+
+gboolean ota_manifest_check_complete(const OtaManifest *m, GError **error)
+{
+	if (m->images->len == 0) {
+		g_set_error_literal(error, OTA_MANIFEST_ERROR, OTA_MANIFEST_ERROR_MISSING,
+		                    "manifest names no image");
+		return FALSE;
+	}
+	for (guint i = 0; i < m->images->len; i++) {
+		const OtaImage *image = g_ptr_array_index(m->images, i);
+
+		if (!image->has_size || image->sha256 == NULL) {
+			g_set_error(error, OTA_MANIFEST_ERROR, OTA_MANIFEST_ERROR_MISSING,
+			            "image '%s' has no %s", image->filename,
+			            image->has_size ? "sha256" : "size");
+			return FALSE;
+		}
+	}
+	return TRUE;
+}
+
+static void set_optional(GKeyFile *kf, const char *group, const char *key, const char *value)
+{
+	if (value != NULL)
+		g_key_file_set_string(kf, group, key, value);
+}
+
+static void set_hooks(GKeyFile *kf, const char *group, char **hooks)
+{
+	g_autofree char *joined = NULL;
+
+	if (hooks == NULL || hooks[0] == NULL)
+		return;
+	joined = g_strjoinv(";", hooks);
+	g_key_file_set_string(kf, group, "hooks", joined);
+}
+
+static void write_image(GKeyFile *kf, const OtaImage *image)
+{
+	g_autofree char *group =
+		image->variant ? g_strdup_printf("image.%s.%s", image->slotclass, image->variant)
+			       : g_strdup_printf("image.%s", image->slotclass);
+
+	g_key_file_set_string(kf, group, "filename", image->filename);
+	if (image->has_size)
+		g_key_file_set_uint64(kf, group, "size", image->size);
+	set_optional(kf, group, "sha256", image->sha256);
+	set_hooks(kf, group, image->hooks);
+	set_optional(kf, group, "adaptive", image->adaptive);
+}
+
+char *ota_manifest_to_data(const OtaManifest *m, gsize *length)
+{
+	g_autoptr(GKeyFile) kf = g_key_file_new();
+	g_auto(GStrv) meta_groups = g_key_file_get_groups(m->meta, NULL);
+
+	g_key_file_set_string(kf, "update", "compatible", m->compatible);
+	set_optional(kf, "update", "version", m->version);
+	set_optional(kf, "update", "description", m->description);
+	set_optional(kf, "update", "build", m->build);
+
+	/* RAUC writes no [bundle] group for plain bundles; neither do we, so
+	 * RAUC versions that predate the group still read ours. */
+	if (m->format != OTA_BUNDLE_FORMAT_PLAIN) {
+		g_key_file_set_string(kf, "bundle", "format", ota_bundle_format_to_string(m->format));
+		set_optional(kf, "bundle", "verity-hash", m->verity_hash);
+		set_optional(kf, "bundle", "verity-salt", m->verity_salt);
+		if (m->verity_size > 0)
+			g_key_file_set_uint64(kf, "bundle", "verity-size", m->verity_size);
+		set_optional(kf, "bundle", "crypt-key", m->crypt_key);
+	}
+
+	set_optional(kf, "hooks", "filename", m->hook_filename);
+	set_hooks(kf, "hooks", m->hooks);
+	set_optional(kf, "handler", "filename", m->handler_filename);
+	set_optional(kf, "handler", "args", m->handler_args);
+
+	for (guint i = 0; i < m->images->len; i++)
+		write_image(kf, g_ptr_array_index(m->images, i));
+
+	for (char **g = meta_groups; *g; g++) {
+		g_auto(GStrv) keys = g_key_file_get_keys(m->meta, *g, NULL, NULL);
+
+		for (char **k = keys; k && *k; k++) {
+			g_autofree char *value = g_key_file_get_value(m->meta, *g, *k, NULL);
+
+			g_key_file_set_value(kf, *g, *k, value);
+		}
+	}
+	return g_key_file_to_data(kf, length, NULL);
+}
+
+char *ota_manifest_get_meta(const OtaManifest *m, const char *label, const char *key)
+{
+	g_autofree char *group = g_strdup_printf("meta.%s", label);
+
+	return g_key_file_get_string(m->meta, group, key, NULL);
+}

@@ -1,0 +1,47 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <otabundle/openssl.h>
+
+#include <openssl/err.h>
+
+void ota_x509_stack_free(OtaX509Stack *stack)
+{
+	sk_X509_pop_free(stack, X509_free);
+}
+
+void ota_set_openssl_error(GError **error, GQuark domain, gint code,
+                           const char *format, ...)
+{
+	g_autofree char *message = NULL;
+	g_autoptr(GString) queue = g_string_new(NULL);
+	g_autofree char *decisive = NULL;
+	const char *file, *data;
+	int line, flags;
+	unsigned long err;
+	va_list args;
+
+	va_start(args, format);
+	message = g_strdup_vprintf(format, args);
+	va_end(args);
+
+	/* The oldest entry is the root cause (e.g. "certificate has expired");
+	 * later ones are the layers that passed it up. */
+	while ((err = ERR_get_error_all(&file, &line, NULL, &data, &flags)) != 0) {
+		char buf[256];
+
+		ERR_error_string_n(err, buf, sizeof(buf));
+		g_string_append_printf(queue, "\n  openssl: %s (%s:%d)%s%s", buf, file, line,
+		                       (flags & ERR_TXT_STRING) ? ": " : "",
+		                       (flags & ERR_TXT_STRING) ? data : "");
+		if (decisive == NULL) {
+			const char *reason = ERR_reason_error_string(err);
+			decisive = g_strdup_printf("%s%s%s", reason ? reason : buf,
+			                           (flags & ERR_TXT_STRING) && *data ? " " : "",
+			                           (flags & ERR_TXT_STRING) ? data : "");
+		}
+	}
+
+	if (decisive != NULL)
+		g_set_error(error, domain, code, "%s: %s%s", message, decisive, queue->str);
+	else
+		g_set_error_literal(error, domain, code, message);
+}

@@ -1,0 +1,528 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <otabundle/signature.h>
+
+#include <openssl/err.h>
+#include <openssl/pem.h>
+#include <openssl/x509v3.h>
+#include <string.h>
+#include <time.h>
+
+G_DEFINE_QUARK(ota-signature-error-quark, ota_signature_error)
+
+gboolean ota_purpose_from_string(const char *name, OtaPurpose *purpose)
+{
+	if (g_strcmp0(name, "any") == 0)
+		*purpose = OTA_PURPOSE_ANY;
+	else if (g_strcmp0(name, "smimesign") == 0)
+		*purpose = OTA_PURPOSE_SMIMESIGN;
+	else if (g_strcmp0(name, "codesign") == 0)
+		*purpose = OTA_PURPOSE_CODESIGN;
+	else
+		return FALSE;
+	return TRUE;
+}
+
+const char *ota_purpose_to_string(OtaPurpose purpose)
+{
+	switch (purpose) {
+	case OTA_PURPOSE_SMIMESIGN:
+		return "smimesign";
+	case OTA_PURPOSE_CODESIGN:
+		return "codesign";
+	case OTA_PURPOSE_ANY:
+		break;
+	}
+	return "any";
+}
+
+const char *ota_signer_status_to_string(OtaSignerStatus status)
+{
+	switch (status) {
+	case OTA_SIGNER_UNCHECKED:
+		return "unchecked";
+	case OTA_SIGNER_COUNTED:
+		return "counted";
+	case OTA_SIGNER_UNTRUSTED:
+		return "untrusted";
+	case OTA_SIGNER_DUPLICATE_KEY:
+		return "duplicate-key";
+	}
+	return "unknown";
+}
+
+/* --- trust ------------------------------------------------------------ */
+
+void ota_trust_free(OtaTrust *trust)
+{
+	if (trust == NULL)
+		return;
+	g_free(trust->keyring_path);
+	X509_STORE_free(trust->store);
+	g_free(trust);
+}
+
+static gboolean add_crls(X509_STORE *store, const char *path, GError **error)
+{
+	g_autoptr(BIO) bio = BIO_new_file(path, "r");
+	X509_CRL *crl;
+	int n = 0;
+
+	if (bio == NULL) {
+		ota_set_openssl_error(error, OTA_SIGNATURE_ERROR, OTA_SIGNATURE_ERROR_KEYRING,
+		                      "%s: cannot open CRL file", path);
+		return FALSE;
+	}
+	while ((crl = PEM_read_bio_X509_CRL(bio, NULL, NULL, NULL)) != NULL) {
+		int ok = X509_STORE_add_crl(store, crl);
+
+		X509_CRL_free(crl);
+		if (ok != 1) {
+			ota_set_openssl_error(error, OTA_SIGNATURE_ERROR, OTA_SIGNATURE_ERROR_KEYRING,
+			                      "%s: cannot use CRL", path);
+			return FALSE;
+		}
+		n++;
+	}
+	if (n == 0) {
+		ota_set_openssl_error(error, OTA_SIGNATURE_ERROR, OTA_SIGNATURE_ERROR_KEYRING,
+		                      "%s: no PEM CRL could be read", path);
+		return FALSE;
+	}
+	ERR_clear_error(); /* the "no start line" that ends the loop */
+	return TRUE;
+}
+
+OtaTrust *ota_trust_new(const char *keyring_path, const char *crl_path, OtaPurpose purpose,
+                        gboolean check_time, GError **error)
+{
+	g_autoptr(OtaTrust) trust = g_new0(OtaTrust, 1);
+	g_autoptr(OtaX509Stack) anchors = NULL;
+	g_autoptr(GError) ierror = NULL;
+
+	trust->keyring_path = g_strdup(keyring_path);
+	trust->purpose = purpose;
+	trust->check_time = check_time;
+	trust->check_crl = crl_path != NULL;
+	trust->store = X509_STORE_new();
+	if (trust->store == NULL) {
+		ota_set_openssl_error(error, OTA_SIGNATURE_ERROR, OTA_SIGNATURE_ERROR_CRYPTO,
+		                      "cannot create certificate store");
+		return NULL;
+	}
+
+	anchors = ota_keys_load_certificates(keyring_path, &ierror);
+	if (anchors == NULL) {
+		g_set_error_literal(error, OTA_SIGNATURE_ERROR, OTA_SIGNATURE_ERROR_KEYRING,
+		                    ierror->message);
+		return NULL;
+	}
+	for (int i = 0; i < sk_X509_num(anchors); i++) {
+		if (X509_STORE_add_cert(trust->store, sk_X509_value(anchors, i)) != 1) {
+			ota_set_openssl_error(error, OTA_SIGNATURE_ERROR, OTA_SIGNATURE_ERROR_KEYRING,
+			                      "%s: cannot add certificate %d", keyring_path, i + 1);
+			return NULL;
+		}
+	}
+	if (crl_path != NULL && !add_crls(trust->store, crl_path, error))
+		return NULL;
+	return g_steal_pointer(&trust);
+}
+
+/* --- signer description ------------------------------------------------ */
+
+static char *name_to_string(const X509_NAME *name)
+{
+	g_autoptr(BIO) bio = BIO_new(BIO_s_mem());
+	char *data;
+	long len;
+
+	if (bio == NULL || X509_NAME_print_ex(bio, name, 0, XN_FLAG_RFC2253) < 0)
+		return g_strdup("?");
+	len = BIO_get_mem_data(bio, &data);
+	return g_strndup(data, (gsize)len);
+}
+
+static char *time_to_string(const ASN1_TIME *t)
+{
+	struct tm tm;
+	char buf[32];
+
+	if (ASN1_TIME_to_tm(t, &tm) != 1 || strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+		return g_strdup("?");
+	return g_strdup(buf);
+}
+
+static char *sha256_hex(const guint8 *data, gsize len)
+{
+	guint8 md[OTA_SHA256_LEN];
+	char *hex = g_malloc(OTA_SHA256_HEX_LEN + 1);
+
+	if (EVP_Digest(data, len, md, NULL, EVP_sha256(), NULL) != 1) {
+		ERR_clear_error();
+		g_free(hex);
+		return g_strdup("?");
+	}
+	ota_checksum_to_hex(md, hex);
+	return hex;
+}
+
+static char *der_sha256_hex(int (*i2d)(const void *, unsigned char **), const void *obj)
+{
+	unsigned char *der = NULL;
+	int len = i2d(obj, &der);
+	char *hex;
+
+	if (len <= 0)
+		return g_strdup("?");
+	hex = sha256_hex(der, (gsize)len);
+	OPENSSL_free(der);
+	return hex;
+}
+
+static int i2d_cert(const void *obj, unsigned char **out)
+{
+	return i2d_X509(obj, out);
+}
+
+static int i2d_spki(const void *obj, unsigned char **out)
+{
+	return i2d_X509_PUBKEY(obj, out);
+}
+
+static void signer_info_free(OtaSignerInfo *info)
+{
+	g_free(info->subject);
+	g_free(info->issuer);
+	g_free(info->cert_sha256);
+	g_free(info->spki_sha256);
+	g_free(info->not_before);
+	g_free(info->not_after);
+	g_free(info->reason);
+	g_free(info);
+}
+
+static OtaSignerInfo *describe_signer(X509 *cert)
+{
+	OtaSignerInfo *info = g_new0(OtaSignerInfo, 1);
+
+	info->status = OTA_SIGNER_UNCHECKED;
+	if (cert == NULL) {
+		info->subject = g_strdup("?");
+		info->issuer = g_strdup("?");
+		info->reason = g_strdup("signer certificate is not included in the signature");
+		return info;
+	}
+	info->subject = name_to_string(X509_get_subject_name(cert));
+	info->issuer = name_to_string(X509_get_issuer_name(cert));
+	info->cert_sha256 = der_sha256_hex(i2d_cert, cert);
+	info->spki_sha256 = der_sha256_hex(i2d_spki, X509_get_X509_PUBKEY(cert));
+	info->not_before = time_to_string(X509_get0_notBefore(cert));
+	info->not_after = time_to_string(X509_get0_notAfter(cert));
+	return info;
+}
+
+/* --- parsing ------------------------------------------------------------ */
+
+void ota_signature_free(OtaSignature *sig)
+{
+	if (sig == NULL)
+		return;
+	CMS_ContentInfo_free(sig->cms);
+	if (sig->signers != NULL)
+		g_ptr_array_unref(sig->signers);
+	g_free(sig);
+}
+
+static X509 *signer_certificate(CMS_SignerInfo *si)
+{
+	X509 *cert = NULL;
+
+	CMS_SignerInfo_get0_algs(si, NULL, &cert, NULL, NULL);
+	return cert;
+}
+
+OtaSignature *ota_signature_parse(const guint8 *der, gsize length, GError **error)
+{
+	g_autoptr(OtaSignature) sig = g_new0(OtaSignature, 1);
+	const unsigned char *p = der;
+	STACK_OF(CMS_SignerInfo) *infos;
+
+	sig->signers = g_ptr_array_new_with_free_func((GDestroyNotify)signer_info_free);
+	if (length > G_MAXLONG) {
+		g_set_error_literal(error, OTA_SIGNATURE_ERROR, OTA_SIGNATURE_ERROR_PARSE,
+		                    "signature is too large");
+		return NULL;
+	}
+	sig->cms = d2i_CMS_ContentInfo(NULL, &p, (long)length);
+	if (sig->cms == NULL) {
+		ota_set_openssl_error(error, OTA_SIGNATURE_ERROR, OTA_SIGNATURE_ERROR_PARSE,
+		                      "signature is not valid CMS");
+		return NULL;
+	}
+	if (p != der + length) {
+		g_set_error(error, OTA_SIGNATURE_ERROR, OTA_SIGNATURE_ERROR_PARSE,
+		            "signature has %" G_GSIZE_FORMAT " trailing bytes after the CMS",
+		            (gsize)(der + length - p));
+		return NULL;
+	}
+	if (OBJ_obj2nid(CMS_get0_type(sig->cms)) != NID_pkcs7_signed) {
+		g_set_error_literal(error, OTA_SIGNATURE_ERROR, OTA_SIGNATURE_ERROR_PARSE,
+		                    "signature is CMS, but not SignedData");
+		return NULL;
+	}
+	if (OBJ_obj2nid(CMS_get0_eContentType(sig->cms)) != NID_pkcs7_data) {
+		g_set_error_literal(error, OTA_SIGNATURE_ERROR, OTA_SIGNATURE_ERROR_UNSUPPORTED,
+		                    "signature covers content of a type other than id-data");
+		return NULL;
+	}
+	sig->detached = CMS_is_detached(sig->cms) == 1;
+
+	infos = CMS_get0_SignerInfos(sig->cms);
+	if (infos == NULL || sk_CMS_SignerInfo_num(infos) < 1) {
+		g_set_error_literal(error, OTA_SIGNATURE_ERROR, OTA_SIGNATURE_ERROR_PARSE,
+		                    "signature has no signer");
+		return NULL;
+	}
+	/* Matches each SignerInfo with its certificate among the embedded ones;
+	 * a signer whose certificate is missing stays without one. */
+	if (CMS_set1_signers_certs(sig->cms, NULL, 0) < 0)
+		ERR_clear_error();
+	for (int i = 0; i < sk_CMS_SignerInfo_num(infos); i++)
+		g_ptr_array_add(sig->signers,
+		                describe_signer(signer_certificate(sk_CMS_SignerInfo_value(infos, i))));
+	return g_steal_pointer(&sig);
+}
+
+/* --- verification --------------------------------------------------------- */
+
+/* The cryptographic checks of one SignerInfo. Failing any of them means the
+ * signature or the content was altered, which rejects the whole bundle. */
+static gboolean check_signer_crypto(CMS_SignerInfo *si, const OtaSignerInfo *info,
+                                    const guint8 sha256[OTA_SHA256_LEN], GError **error)
+{
+	X509_ALGOR *digest_alg = NULL;
+	ASN1_OCTET_STRING *md;
+	ASN1_OBJECT *content_type;
+
+	CMS_SignerInfo_get0_algs(si, NULL, NULL, &digest_alg, NULL);
+	if (digest_alg == NULL || OBJ_obj2nid(digest_alg->algorithm) != NID_sha256) {
+		g_set_error(error, OTA_SIGNATURE_ERROR, OTA_SIGNATURE_ERROR_UNSUPPORTED,
+		            "signer %s: digest algorithm is not SHA-256", info->subject);
+		return FALSE;
+	}
+	/* Without signed attributes the signature would be over the content
+	 * itself; RAUC never writes that, and we don't accept it. */
+	if (CMS_signed_get_attr_count(si) <= 0) {
+		g_set_error(error, OTA_SIGNATURE_ERROR, OTA_SIGNATURE_ERROR_UNSUPPORTED,
+		            "signer %s: no signed attributes", info->subject);
+		return FALSE;
+	}
+	if (CMS_SignerInfo_verify(si) != 1) {
+		ota_set_openssl_error(error, OTA_SIGNATURE_ERROR, OTA_SIGNATURE_ERROR_INVALID,
+		                      "signer %s: signature is invalid", info->subject);
+		return FALSE;
+	}
+	content_type = CMS_signed_get0_data_by_OBJ(si, OBJ_nid2obj(NID_pkcs9_contentType), -3,
+	                                           V_ASN1_OBJECT);
+	if (content_type == NULL || OBJ_obj2nid(content_type) != NID_pkcs7_data) {
+		g_set_error(error, OTA_SIGNATURE_ERROR, OTA_SIGNATURE_ERROR_INVALID,
+		            "signer %s: content-type attribute missing or not id-data", info->subject);
+		return FALSE;
+	}
+	md = CMS_signed_get0_data_by_OBJ(si, OBJ_nid2obj(NID_pkcs9_messageDigest), -3,
+	                                 V_ASN1_OCTET_STRING);
+	if (md == NULL || ASN1_STRING_length(md) != OTA_SHA256_LEN ||
+	    memcmp(ASN1_STRING_get0_data(md), sha256, OTA_SHA256_LEN) != 0) {
+		g_set_error(error, OTA_SIGNATURE_ERROR, OTA_SIGNATURE_ERROR_INVALID,
+		            "signer %s: content does not match the signed digest (modified after "
+		            "signing)",
+		            info->subject);
+		return FALSE;
+	}
+	return TRUE;
+}
+
+static gboolean has_code_signing_usage(X509 *cert)
+{
+	return (X509_get_extension_flags(cert) & EXFLAG_XKUSAGE) != 0 &&
+	       (X509_get_extended_key_usage(cert) & XKU_CODE_SIGN) != 0;
+}
+
+/* Returns NULL when @cert chains to the keyring under @trust's rules, or
+ * the reason it does not. */
+static char *check_chain(X509 *cert, OtaX509Stack *untrusted, const OtaTrust *trust)
+{
+	g_autoptr(X509_STORE_CTX) ctx = X509_STORE_CTX_new();
+	X509_VERIFY_PARAM *param;
+	unsigned long flags = X509_V_FLAG_PARTIAL_CHAIN;
+
+	if (ctx == NULL || X509_STORE_CTX_init(ctx, trust->store, cert, untrusted) != 1) {
+		ERR_clear_error();
+		return g_strdup("cannot set up certificate verification");
+	}
+	param = X509_STORE_CTX_get0_param(ctx);
+	if (!trust->check_time)
+		flags |= X509_V_FLAG_NO_CHECK_TIME;
+	if (trust->check_crl)
+		flags |= X509_V_FLAG_CRL_CHECK;
+	X509_VERIFY_PARAM_set_flags(param, flags);
+	if (trust->purpose == OTA_PURPOSE_SMIMESIGN)
+		X509_STORE_CTX_set_purpose(ctx, X509_PURPOSE_SMIME_SIGN);
+
+	if (X509_verify_cert(ctx) != 1) {
+		ERR_clear_error();
+		return g_strdup(X509_verify_cert_error_string(X509_STORE_CTX_get_error(ctx)));
+	}
+	if (trust->purpose == OTA_PURPOSE_CODESIGN && !has_code_signing_usage(cert))
+		return g_strdup("certificate lacks the codeSigning extended key usage");
+	return NULL;
+}
+
+static void set_untrusted_error(OtaSignature *sig, guint threshold, GError **error)
+{
+	g_autoptr(GString) why = g_string_new(NULL);
+
+	for (guint i = 0; i < sig->signers->len; i++) {
+		const OtaSignerInfo *info = g_ptr_array_index(sig->signers, i);
+
+		if (info->status == OTA_SIGNER_COUNTED)
+			continue;
+		g_string_append_printf(why, "%s%s: %s", why->len ? "; " : "", info->subject,
+		                       info->reason ? info->reason : "not counted");
+	}
+	if (threshold <= 1)
+		g_set_error(error, OTA_SIGNATURE_ERROR, OTA_SIGNATURE_ERROR_UNTRUSTED,
+		            "no trusted signer: %s", why->str);
+	else
+		g_set_error(error, OTA_SIGNATURE_ERROR, OTA_SIGNATURE_ERROR_UNTRUSTED,
+		            "%u of %u required signer keys trusted: %s", sig->counted, threshold,
+		            why->str);
+}
+
+gboolean ota_signature_verify_detached(OtaSignature *sig, const guint8 sha256[OTA_SHA256_LEN],
+                                       const OtaTrust *trust, guint threshold, GError **error)
+{
+	STACK_OF(CMS_SignerInfo) *infos = CMS_get0_SignerInfos(sig->cms);
+	g_autoptr(OtaX509Stack) embedded = CMS_get1_certs(sig->cms);
+	g_autoptr(GHashTable) counted_keys = g_hash_table_new(g_str_hash, g_str_equal);
+
+	if (!sig->detached) {
+		g_set_error_literal(error, OTA_SIGNATURE_ERROR, OTA_SIGNATURE_ERROR_UNSUPPORTED,
+		                    "signature embeds its content; expected a detached signature");
+		return FALSE;
+	}
+
+	/* Cryptography first, for every signer: one bad signature rejects all. */
+	for (int i = 0; i < sk_CMS_SignerInfo_num(infos); i++) {
+		OtaSignerInfo *info = g_ptr_array_index(sig->signers, i);
+
+		if (signer_certificate(sk_CMS_SignerInfo_value(infos, i)) == NULL)
+			continue;
+		if (!check_signer_crypto(sk_CMS_SignerInfo_value(infos, i), info, sha256, error))
+			return FALSE;
+	}
+
+	sig->counted = 0;
+	for (int i = 0; i < sk_CMS_SignerInfo_num(infos); i++) {
+		OtaSignerInfo *info = g_ptr_array_index(sig->signers, i);
+		X509 *cert = signer_certificate(sk_CMS_SignerInfo_value(infos, i));
+
+		if (cert == NULL) {
+			info->status = OTA_SIGNER_UNTRUSTED;
+			continue;
+		}
+		g_free(info->reason);
+		info->reason = check_chain(cert, embedded, trust);
+		if (info->reason != NULL) {
+			info->status = OTA_SIGNER_UNTRUSTED;
+		} else if (g_hash_table_contains(counted_keys, info->spki_sha256)) {
+			info->status = OTA_SIGNER_DUPLICATE_KEY;
+			info->reason = g_strdup("same public key as another signer, counted once");
+		} else {
+			info->status = OTA_SIGNER_COUNTED;
+			g_hash_table_add(counted_keys, info->spki_sha256);
+			sig->counted++;
+		}
+	}
+
+	if (sig->counted < MAX(threshold, 1u)) {
+		set_untrusted_error(sig, threshold, error);
+		return FALSE;
+	}
+	return TRUE;
+}
+
+/* --- signing ------------------------------------------------------------- */
+
+static gboolean add_certificate_once(CMS_ContentInfo *cms, X509 *cert)
+{
+	g_autoptr(OtaX509Stack) present = CMS_get1_certs(cms);
+
+	for (int i = 0; present && i < sk_X509_num(present); i++) {
+		if (X509_cmp(sk_X509_value(present, i), cert) == 0)
+			return TRUE;
+	}
+	return CMS_add1_cert(cms, cert) == 1;
+}
+
+static gboolean add_signer(CMS_ContentInfo *cms, OtaSigner *signer,
+                           const guint8 sha256[OTA_SHA256_LEN], GError **error)
+{
+	CMS_SignerInfo *si;
+
+	/* CMS_PARTIAL: we supply the message digest ourselves (computed over
+	 * the payload in one streamed pass) instead of letting CMS read the
+	 * content again. */
+	si = CMS_add1_signer(cms, signer->cert, signer->key, EVP_sha256(),
+	                     CMS_PARTIAL | CMS_BINARY | CMS_NOSMIMECAP);
+	if (si == NULL ||
+	    CMS_signed_add1_attr_by_NID(si, NID_pkcs9_contentType, V_ASN1_OBJECT,
+	                                OBJ_nid2obj(NID_pkcs7_data), -1) != 1 ||
+	    CMS_signed_add1_attr_by_NID(si, NID_pkcs9_messageDigest, V_ASN1_OCTET_STRING, sha256,
+	                                OTA_SHA256_LEN) != 1 ||
+	    CMS_SignerInfo_sign(si) != 1) {
+		ota_set_openssl_error(error, OTA_SIGNATURE_ERROR, OTA_SIGNATURE_ERROR_CRYPTO,
+		                      "%s: signing failed", signer->key_uri);
+		return FALSE;
+	}
+	return TRUE;
+}
+
+GBytes *ota_signature_sign_detached(OtaSigner *const *signers, gsize n_signers,
+                                    OtaX509Stack *intermediates,
+                                    const guint8 sha256[OTA_SHA256_LEN], GError **error)
+{
+	g_autoptr(CMS_ContentInfo) cms = NULL;
+	unsigned char *der = NULL;
+	int len;
+	GBytes *out;
+
+	g_return_val_if_fail(n_signers > 0, NULL);
+
+	cms = CMS_sign(NULL, NULL, NULL, NULL, CMS_PARTIAL | CMS_DETACHED | CMS_BINARY);
+	if (cms == NULL) {
+		ota_set_openssl_error(error, OTA_SIGNATURE_ERROR, OTA_SIGNATURE_ERROR_CRYPTO,
+		                      "cannot create CMS SignedData");
+		return NULL;
+	}
+	for (gsize i = 0; i < n_signers; i++) {
+		if (!add_signer(cms, signers[i], sha256, error))
+			return NULL;
+	}
+	for (int i = 0; intermediates && i < sk_X509_num(intermediates); i++) {
+		if (!add_certificate_once(cms, sk_X509_value(intermediates, i))) {
+			ota_set_openssl_error(error, OTA_SIGNATURE_ERROR, OTA_SIGNATURE_ERROR_CRYPTO,
+			                      "cannot embed intermediate certificate");
+			return NULL;
+		}
+	}
+	len = i2d_CMS_ContentInfo(cms, &der);
+	if (len <= 0) {
+		ota_set_openssl_error(error, OTA_SIGNATURE_ERROR, OTA_SIGNATURE_ERROR_CRYPTO,
+		                      "cannot encode CMS");
+		return NULL;
+	}
+	out = g_bytes_new(der, (gsize)len);
+	OPENSSL_free(der);
+	return out;
+}

@@ -1,0 +1,326 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <otabundle/squashfs.h>
+
+#include <gio/gio.h>
+#include <sqfs/compressor.h>
+#include <sqfs/data_reader.h>
+#include <sqfs/dir_reader.h>
+#include <sqfs/error.h>
+#include <sqfs/inode.h>
+#include <sqfs/io.h>
+#include <sqfs/super.h>
+#include <string.h>
+
+G_DEFINE_QUARK(ota-squashfs-error-quark, ota_squashfs_error)
+
+/* --- creating ------------------------------------------------------------ */
+
+static const char *mksquashfs_binary(void)
+{
+	const char *env = g_getenv("OTABUNDLE_MKSQUASHFS");
+
+	return env && *env ? env : "mksquashfs";
+}
+
+static char *last_line(const char *text)
+{
+	g_auto(GStrv) lines = g_strsplit(text ? text : "", "\n", -1);
+
+	for (gint i = (gint)g_strv_length(lines) - 1; i >= 0; i--) {
+		if (*g_strstrip(lines[i]) != '\0')
+			return g_strdup(lines[i]);
+	}
+	return g_strdup("no error output");
+}
+
+gboolean ota_squashfs_create(const char *const *sources, const char *output,
+                             const char *extra_args, GError **error)
+{
+	/* As RAUC does: reproducible ownership, never append to an existing
+	 * image, no xattrs (a device must not take them from a bundle). */
+	static const char *const fixed_args[] = {"-all-root", "-noappend", "-no-progress",
+	                                         "-no-xattrs", "-quiet", NULL};
+	g_autoptr(GPtrArray) argv = g_ptr_array_new();
+	g_autoptr(GSubprocess) proc = NULL;
+	g_autoptr(GError) ierror = NULL;
+	g_autofree char *err_out = NULL;
+	g_autofree char *reason = NULL;
+	g_auto(GStrv) extra = NULL;
+
+	if (extra_args != NULL && *extra_args != '\0' &&
+	    !g_shell_parse_argv(extra_args, NULL, &extra, &ierror)) {
+		g_set_error(error, OTA_SQUASHFS_ERROR, OTA_SQUASHFS_ERROR_CREATE,
+		            "invalid --mksquashfs-args: %s", ierror->message);
+		return FALSE;
+	}
+
+	g_ptr_array_add(argv, (gpointer)mksquashfs_binary());
+	for (const char *const *s = sources; *s; s++)
+		g_ptr_array_add(argv, (gpointer)*s);
+	g_ptr_array_add(argv, (gpointer)output);
+	for (const char *const *a = fixed_args; *a; a++)
+		g_ptr_array_add(argv, (gpointer)*a);
+	for (char **a = extra; a && *a; a++)
+		g_ptr_array_add(argv, *a);
+	g_ptr_array_add(argv, NULL);
+
+	proc = g_subprocess_newv((const char *const *)argv->pdata,
+	                         G_SUBPROCESS_FLAGS_STDOUT_SILENCE | G_SUBPROCESS_FLAGS_STDERR_PIPE,
+	                         &ierror);
+	if (proc == NULL || !g_subprocess_communicate_utf8(proc, NULL, NULL, NULL, &err_out, &ierror)) {
+		g_set_error(error, OTA_SQUASHFS_ERROR, OTA_SQUASHFS_ERROR_CREATE,
+		            "cannot run %s: %s", mksquashfs_binary(), ierror->message);
+		return FALSE;
+	}
+	if (!g_subprocess_get_successful(proc)) {
+		reason = last_line(err_out);
+		g_set_error(error, OTA_SQUASHFS_ERROR, OTA_SQUASHFS_ERROR_CREATE, "%s failed: %s",
+		            mksquashfs_binary(), reason);
+		return FALSE;
+	}
+	return TRUE;
+}
+
+/* --- reading ------------------------------------------------------------- */
+
+/* libsquashfs reads through this, so every byte it sees comes from our
+ * reader, bounds-checked (and, for verity, hash-checked) there. */
+typedef struct {
+	sqfs_file_t base;
+	OtaReader *reader;
+	GError *error; /* the first read error, for a precise message */
+} ReaderFile;
+
+struct OtaSquashfs {
+	ReaderFile *file;
+	sqfs_super_t super;
+	sqfs_compressor_t *compressor;
+	sqfs_dir_reader_t *dir_reader;
+	sqfs_data_reader_t *data_reader;
+	sqfs_inode_generic_t *root;
+};
+
+static int reader_file_read_at(sqfs_file_t *base, sqfs_u64 offset, void *buffer, size_t size)
+{
+	ReaderFile *f = (ReaderFile *)base;
+	GError *ierror = NULL;
+
+	if (ota_reader_read_at(f->reader, offset, buffer, size, &ierror))
+		return 0;
+	if (f->error == NULL)
+		f->error = ierror;
+	else
+		g_error_free(ierror);
+	return SQFS_ERROR_IO;
+}
+
+static int reader_file_write_at(sqfs_file_t *base, sqfs_u64 offset, const void *buffer,
+                                size_t size)
+{
+	return SQFS_ERROR_UNSUPPORTED;
+}
+
+static sqfs_u64 reader_file_get_size(const sqfs_file_t *base)
+{
+	return ((const ReaderFile *)base)->reader->size;
+}
+
+static int reader_file_truncate(sqfs_file_t *base, sqfs_u64 size)
+{
+	return SQFS_ERROR_UNSUPPORTED;
+}
+
+static void reader_file_destroy(sqfs_object_t *base)
+{
+	ReaderFile *f = (ReaderFile *)base;
+
+	g_clear_error(&f->error);
+	g_free(f);
+}
+
+static ReaderFile *reader_file_new(OtaReader *reader)
+{
+	ReaderFile *f = g_new0(ReaderFile, 1);
+
+	f->base.base.destroy = reader_file_destroy;
+	f->base.read_at = reader_file_read_at;
+	f->base.write_at = reader_file_write_at;
+	f->base.get_size = reader_file_get_size;
+	f->base.truncate = reader_file_truncate;
+	f->reader = reader;
+	return f;
+}
+
+/* A libsquashfs error code as one of ours, preferring the reader's own
+ * message when the failure was a read. */
+static gboolean set_sqfs_error(OtaSquashfs *sq, int code, GError **error, const char *what)
+{
+	if (sq->file->error != NULL) {
+		g_set_error(error, OTA_SQUASHFS_ERROR, OTA_SQUASHFS_ERROR_CORRUPTED, "%s: %s", what,
+		            sq->file->error->message);
+		g_clear_error(&sq->file->error);
+	} else if (code == SQFS_ERROR_NO_ENTRY) {
+		g_set_error(error, OTA_SQUASHFS_ERROR, OTA_SQUASHFS_ERROR_NOT_FOUND, "%s: not found",
+		            what);
+	} else {
+		g_set_error(error, OTA_SQUASHFS_ERROR, OTA_SQUASHFS_ERROR_CORRUPTED,
+		            "%s: squashfs image is corrupted (libsquashfs error %d)", what, code);
+	}
+	return FALSE;
+}
+
+void ota_squashfs_free(OtaSquashfs *sq)
+{
+	if (sq == NULL)
+		return;
+	sqfs_free(sq->root);
+	sqfs_destroy(sq->data_reader);
+	sqfs_destroy(sq->dir_reader);
+	sqfs_destroy(sq->compressor);
+	sqfs_destroy(sq->file);
+	g_free(sq);
+}
+
+OtaSquashfs *ota_squashfs_open(OtaReader *reader, GError **error)
+{
+	g_autoptr(OtaSquashfs) sq = g_new0(OtaSquashfs, 1);
+	sqfs_compressor_config_t cfg;
+	int ret;
+
+	sq->file = reader_file_new(reader);
+	ret = sqfs_super_read(&sq->super, &sq->file->base);
+	if (ret != 0) {
+		set_sqfs_error(sq, ret, error, "superblock");
+		return NULL;
+	}
+	if (sq->super.bytes_used > reader->size) {
+		g_set_error(error, OTA_SQUASHFS_ERROR, OTA_SQUASHFS_ERROR_CORRUPTED,
+		            "squashfs claims %" G_GUINT64_FORMAT " bytes but the payload has %"
+		            G_GUINT64_FORMAT, (guint64)sq->super.bytes_used, reader->size);
+		return NULL;
+	}
+	ret = sqfs_compressor_config_init(&cfg, (SQFS_COMPRESSOR)sq->super.compression_id,
+	                                  sq->super.block_size, SQFS_COMP_FLAG_UNCOMPRESS);
+	if (ret == 0)
+		ret = sqfs_compressor_create(&cfg, &sq->compressor);
+	if (ret == 0 && (sq->super.flags & SQFS_FLAG_COMPRESSOR_OPTIONS))
+		ret = sq->compressor->read_options(sq->compressor, &sq->file->base);
+	if (ret != 0) {
+		set_sqfs_error(sq, ret, error, "compressor");
+		return NULL;
+	}
+
+	sq->dir_reader = sqfs_dir_reader_create(&sq->super, sq->compressor, &sq->file->base, 0);
+	sq->data_reader = sqfs_data_reader_create(&sq->file->base, sq->super.block_size,
+	                                          sq->compressor, 0);
+	if (sq->dir_reader == NULL || sq->data_reader == NULL) {
+		g_set_error_literal(error, OTA_SQUASHFS_ERROR, OTA_SQUASHFS_ERROR_CORRUPTED,
+		                    "cannot create squashfs readers");
+		return NULL;
+	}
+	ret = sqfs_data_reader_load_fragment_table(sq->data_reader, &sq->super);
+	if (ret != 0) {
+		set_sqfs_error(sq, ret, error, "fragment table");
+		return NULL;
+	}
+	ret = sqfs_dir_reader_get_root_inode(sq->dir_reader, &sq->root);
+	if (ret != 0) {
+		set_sqfs_error(sq, ret, error, "root directory");
+		return NULL;
+	}
+	return g_steal_pointer(&sq);
+}
+
+static sqfs_inode_generic_t *lookup_file(OtaSquashfs *sq, const char *name, guint64 *size,
+                                         GError **error)
+{
+	sqfs_inode_generic_t *inode = NULL;
+	sqfs_u64 file_size = 0;
+	int ret;
+
+	ret = sqfs_dir_reader_open_dir(sq->dir_reader, sq->root, 0);
+	if (ret == 0)
+		ret = sqfs_dir_reader_find(sq->dir_reader, name);
+	if (ret == 0)
+		ret = sqfs_dir_reader_get_inode(sq->dir_reader, &inode);
+	if (ret != 0) {
+		set_sqfs_error(sq, ret, error, name);
+		return NULL;
+	}
+	if (inode->base.type != SQFS_INODE_FILE && inode->base.type != SQFS_INODE_EXT_FILE) {
+		sqfs_free(inode);
+		g_set_error(error, OTA_SQUASHFS_ERROR, OTA_SQUASHFS_ERROR_NOT_REGULAR,
+		            "%s: not a regular file in the bundle", name);
+		return NULL;
+	}
+	if (sqfs_inode_get_file_size(inode, &file_size) != 0) {
+		sqfs_free(inode);
+		g_set_error(error, OTA_SQUASHFS_ERROR, OTA_SQUASHFS_ERROR_CORRUPTED,
+		            "%s: inode has no size", name);
+		return NULL;
+	}
+	*size = file_size;
+	return inode;
+}
+
+gboolean ota_squashfs_stat_file(OtaSquashfs *sq, const char *name, guint64 *size,
+                                GError **error)
+{
+	sqfs_inode_generic_t *inode = lookup_file(sq, name, size, error);
+
+	sqfs_free(inode);
+	return inode != NULL;
+}
+
+gboolean ota_squashfs_read_file(OtaSquashfs *sq, const char *name, OtaSquashfsSink sink,
+                                gpointer user_data, GError **error)
+{
+	guint64 size = 0, offset = 0;
+	sqfs_inode_generic_t *inode = lookup_file(sq, name, &size, error);
+	g_autofree guint8 *buf = NULL;
+	gboolean ok = TRUE;
+
+	if (inode == NULL)
+		return FALSE;
+	buf = g_malloc(sq->super.block_size);
+	while (ok && offset < size) {
+		sqfs_u32 want = (sqfs_u32)MIN((guint64)sq->super.block_size, size - offset);
+		sqfs_s32 got = sqfs_data_reader_read(sq->data_reader, inode, offset, buf, want);
+
+		if (got <= 0) {
+			ok = set_sqfs_error(sq, got < 0 ? got : SQFS_ERROR_CORRUPTED, error, name);
+			break;
+		}
+		ok = sink(buf, (gsize)got, user_data, error);
+		offset += (guint64)got;
+	}
+	sqfs_free(inode);
+	return ok;
+}
+
+static gboolean collect_small(const guint8 *data, gsize length, gpointer user_data,
+                              GError **error)
+{
+	g_byte_array_append(user_data, data, (guint)length);
+	return TRUE;
+}
+
+GBytes *ota_squashfs_read_small_file(OtaSquashfs *sq, const char *name, gsize max_size,
+                                     GError **error)
+{
+	g_autoptr(GByteArray) data = NULL;
+	guint64 size = 0;
+
+	if (!ota_squashfs_stat_file(sq, name, &size, error))
+		return NULL;
+	if (size > max_size) {
+		g_set_error(error, OTA_SQUASHFS_ERROR, OTA_SQUASHFS_ERROR_TOO_LARGE,
+		            "%s: %" G_GUINT64_FORMAT " bytes is larger than the %" G_GSIZE_FORMAT
+		            " allowed", name, size, max_size);
+		return NULL;
+	}
+	data = g_byte_array_sized_new((guint)size);
+	if (!ota_squashfs_read_file(sq, name, collect_small, data, error))
+		return NULL;
+	return g_byte_array_free_to_bytes(g_steal_pointer(&data));
+}

@@ -1,0 +1,569 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* otabundle: the host tool. Argument parsing and printing only; every
+ * decision is made in libotabundle. */
+#include <otabundle/bundle.h>
+
+#include <json-glib/json-glib.h>
+#include <locale.h>
+#include <stdio.h>
+
+#define EXIT_REJECTED 1
+#define EXIT_USAGE 2
+
+/* Options shared by several commands. */
+static gboolean opt_verbose;
+static gboolean opt_force;
+static gboolean opt_no_check_time;
+static gboolean opt_no_verify;
+static gboolean opt_check_images;
+static char *opt_keyring;
+static char *opt_crl;
+static char *opt_check_purpose;
+static char *opt_output_format;
+static char *opt_format;
+static char *opt_mksquashfs_args;
+static char **opt_certs;
+static char **opt_keys;
+static char **opt_intermediates;
+
+static const GOptionEntry verbose_entries[] = {
+	{"verbose", 'v', 0, G_OPTION_ARG_NONE, &opt_verbose,
+	 "Print the full OpenSSL error queue and details on failure", NULL},
+	{NULL}};
+
+static const GOptionEntry trust_entries[] = {
+	{"keyring", 0, 0, G_OPTION_ARG_FILENAME, &opt_keyring,
+	 "PEM file of trusted root (or pinned intermediate) certificates", "PEM"},
+	{"check-purpose", 0, 0, G_OPTION_ARG_STRING, &opt_check_purpose,
+	 "Required signer purpose: any (default), codesign, smimesign", "PURPOSE"},
+	{"crl", 0, 0, G_OPTION_ARG_FILENAME, &opt_crl,
+	 "PEM file of CRLs; the signer certificate must not be revoked", "PEM"},
+	{"no-check-time", 0, 0, G_OPTION_ARG_NONE, &opt_no_check_time,
+	 "Do not check certificate validity times (for old bundles, on purpose)", NULL},
+	{NULL}};
+
+static const GOptionEntry output_entries[] = {
+	{"output-format", 0, 0, G_OPTION_ARG_STRING, &opt_output_format,
+	 "Output format: text (default) or json", "FORMAT"},
+	{NULL}};
+
+static const GOptionEntry create_entries[] = {
+	{"format", 0, 0, G_OPTION_ARG_STRING, &opt_format,
+	 "Bundle format: plain (default: the manifest's [bundle] format, else plain)", "FORMAT"},
+	{"cert", 0, 0, G_OPTION_ARG_FILENAME_ARRAY, &opt_certs,
+	 "Signer certificate (PEM); give once per signer", "PEM"},
+	{"key", 0, 0, G_OPTION_ARG_FILENAME_ARRAY, &opt_keys,
+	 "Signer private key (PEM); one per --cert, in the same order", "PEM"},
+	{"intermediate", 0, 0, G_OPTION_ARG_FILENAME_ARRAY, &opt_intermediates,
+	 "Intermediate certificate(s) to embed (PEM); may be repeated", "PEM"},
+	{"mksquashfs-args", 0, 0, G_OPTION_ARG_STRING, &opt_mksquashfs_args,
+	 "Extra arguments for mksquashfs, e.g. \"-comp zstd\"", "ARGS"},
+	{"force", 'f', 0, G_OPTION_ARG_NONE, &opt_force, "Overwrite an existing BUNDLE", NULL},
+	{"no-check-time", 0, 0, G_OPTION_ARG_NONE, &opt_no_check_time,
+	 "Sign even with a certificate that is expired or not yet valid", NULL},
+	{NULL}};
+
+static const GOptionEntry info_entries[] = {
+	{"no-verify", 0, 0, G_OPTION_ARG_NONE, &opt_no_verify,
+	 "Show the bundle without checking its signature (output is untrusted)", NULL},
+	{NULL}};
+
+static const GOptionEntry verify_entries[] = {
+	{"check-images", 0, 0, G_OPTION_ARG_NONE, &opt_check_images,
+	 "Also decompress and hash every image against the manifest", NULL},
+	{NULL}};
+
+/* --- errors ------------------------------------------------------------ */
+
+/* One line to stderr; the OpenSSL queue and other detail that the library
+ * put on further lines only with --verbose. */
+static int fail(const GError *error)
+{
+	const char *newline = strchr(error->message, '\n');
+
+	if (newline == NULL || opt_verbose)
+		g_printerr("otabundle: %s\n", error->message);
+	else
+		g_printerr("otabundle: %.*s\n", (int)(newline - error->message), error->message);
+	return EXIT_REJECTED;
+}
+
+static int usage_error(GOptionContext *context, const char *message)
+{
+	g_printerr("otabundle: %s\n", message);
+	if (context != NULL)
+		g_printerr("Try '%s --help'.\n", g_get_prgname());
+	return EXIT_USAGE;
+}
+
+static GOptionContext *new_context(const char *params, const char *summary,
+                                   const GOptionEntry *const *groups)
+{
+	GOptionContext *context = g_option_context_new(params);
+
+	g_option_context_set_summary(context, summary);
+	for (const GOptionEntry *const *g = groups; *g; g++)
+		g_option_context_add_main_entries(context, *g, NULL);
+	g_option_context_add_main_entries(context, verbose_entries, NULL);
+	return context;
+}
+
+/* Parses; FALSE (after printing) means exit with EXIT_USAGE. */
+static gboolean parse_args(GOptionContext *context, int *argc, char ***argv, int n_args)
+{
+	g_autoptr(GError) error = NULL;
+
+	if (!g_option_context_parse(context, argc, argv, &error)) {
+		usage_error(context, error->message);
+		return FALSE;
+	}
+	if (*argc - 1 != n_args) {
+		usage_error(context, *argc - 1 < n_args ? "missing arguments" : "too many arguments");
+		return FALSE;
+	}
+	return TRUE;
+}
+
+static gboolean wants_json(GOptionContext *context, gboolean *json)
+{
+	*json = g_strcmp0(opt_output_format, "json") == 0;
+	if (opt_output_format == NULL || *json || g_str_equal(opt_output_format, "text"))
+		return TRUE;
+	usage_error(context, "--output-format must be text or json");
+	return FALSE;
+}
+
+/* Builds the trust options from --keyring etc.; NULL with *usage set when
+ * the arguments are wrong, NULL with @error when the files are. */
+static OtaTrust *trust_from_options(GOptionContext *context, gboolean *usage, GError **error)
+{
+	OtaPurpose purpose = OTA_PURPOSE_ANY;
+
+	*usage = FALSE;
+	if (opt_check_purpose != NULL && !ota_purpose_from_string(opt_check_purpose, &purpose)) {
+		*usage = TRUE;
+		usage_error(context, "--check-purpose must be any, codesign or smimesign");
+		return NULL;
+	}
+	if (opt_keyring == NULL) {
+		*usage = TRUE;
+		usage_error(context, "--keyring is required");
+		return NULL;
+	}
+	return ota_trust_new(opt_keyring, opt_crl, purpose, !opt_no_check_time, error);
+}
+
+/* --- printing ----------------------------------------------------------- */
+
+static void print_json(JsonBuilder *builder)
+{
+	g_autoptr(JsonGenerator) gen = json_generator_new();
+	g_autoptr(JsonNode) root = json_builder_get_root(builder);
+	g_autofree char *text = NULL;
+
+	json_generator_set_pretty(gen, TRUE);
+	json_generator_set_root(gen, root);
+	text = json_generator_to_data(gen, NULL);
+	g_print("%s\n", text);
+}
+
+static void json_add_string(JsonBuilder *b, const char *key, const char *value)
+{
+	json_builder_set_member_name(b, key);
+	if (value != NULL)
+		json_builder_add_string_value(b, value);
+	else
+		json_builder_add_null_value(b);
+}
+
+static void json_add_strv(JsonBuilder *b, const char *key, char **values)
+{
+	json_builder_set_member_name(b, key);
+	json_builder_begin_array(b);
+	for (char **v = values; v && *v; v++)
+		json_builder_add_string_value(b, *v);
+	json_builder_end_array(b);
+}
+
+static void json_add_int(JsonBuilder *b, const char *key, guint64 value)
+{
+	json_builder_set_member_name(b, key);
+	json_builder_add_int_value(b, (gint64)value);
+}
+
+static void json_add_signers(JsonBuilder *b, const OtaSignature *sig)
+{
+	json_builder_set_member_name(b, "signers");
+	json_builder_begin_array(b);
+	for (guint i = 0; i < sig->signers->len; i++) {
+		const OtaSignerInfo *s = g_ptr_array_index(sig->signers, i);
+
+		json_builder_begin_object(b);
+		json_add_string(b, "subject", s->subject);
+		json_add_string(b, "issuer", s->issuer);
+		json_add_string(b, "certificate_sha256", s->cert_sha256);
+		json_add_string(b, "spki_sha256", s->spki_sha256);
+		json_add_string(b, "not_before", s->not_before);
+		json_add_string(b, "not_after", s->not_after);
+		json_add_string(b, "status", ota_signer_status_to_string(s->status));
+		json_add_string(b, "reason", s->reason);
+		json_builder_end_object(b);
+	}
+	json_builder_end_array(b);
+}
+
+static void json_add_meta(JsonBuilder *b, GKeyFile *meta)
+{
+	g_auto(GStrv) groups = g_key_file_get_groups(meta, NULL);
+
+	json_builder_set_member_name(b, "meta");
+	json_builder_begin_object(b);
+	for (char **g = groups; *g; g++) {
+		g_auto(GStrv) keys = g_key_file_get_keys(meta, *g, NULL, NULL);
+
+		json_builder_set_member_name(b, *g + strlen("meta."));
+		json_builder_begin_object(b);
+		for (char **k = keys; k && *k; k++) {
+			g_autofree char *value = g_key_file_get_string(meta, *g, *k, NULL);
+			json_add_string(b, *k, value);
+		}
+		json_builder_end_object(b);
+	}
+	json_builder_end_object(b);
+}
+
+static void json_add_manifest(JsonBuilder *b, const OtaManifest *m)
+{
+	json_builder_set_member_name(b, "manifest");
+	json_builder_begin_object(b);
+	json_add_string(b, "compatible", m->compatible);
+	json_add_string(b, "version", m->version);
+	json_add_string(b, "description", m->description);
+	json_add_string(b, "build", m->build);
+	json_add_string(b, "hook_filename", m->hook_filename);
+	json_add_strv(b, "hooks", m->hooks);
+	json_add_string(b, "handler_filename", m->handler_filename);
+	json_add_string(b, "handler_args", m->handler_args);
+	json_builder_set_member_name(b, "images");
+	json_builder_begin_array(b);
+	for (guint i = 0; i < m->images->len; i++) {
+		const OtaImage *image = g_ptr_array_index(m->images, i);
+
+		json_builder_begin_object(b);
+		json_add_string(b, "slotclass", image->slotclass);
+		json_add_string(b, "variant", image->variant);
+		json_add_string(b, "filename", image->filename);
+		json_add_int(b, "size", image->size);
+		json_add_string(b, "sha256", image->sha256);
+		json_add_strv(b, "hooks", image->hooks);
+		json_builder_end_object(b);
+	}
+	json_builder_end_array(b);
+	json_add_meta(b, m->meta);
+	json_builder_end_object(b);
+}
+
+static void print_bundle_json(const OtaBundle *b, const char *verification)
+{
+	g_autoptr(JsonBuilder) builder = json_builder_new();
+
+	json_builder_begin_object(builder);
+	json_add_string(builder, "bundle", b->path);
+	json_add_string(builder, "format", ota_bundle_format_to_string(b->format));
+	json_add_int(builder, "size", b->layout.file_size);
+	json_add_int(builder, "payload_size", b->layout.payload_size);
+	json_add_int(builder, "signature_size", b->layout.signature_size);
+	json_builder_set_member_name(builder, "verified");
+	json_builder_add_boolean_value(builder, b->verified);
+	json_add_string(builder, "verification", verification);
+	json_add_int(builder, "trusted_signers", b->signature->counted);
+	json_add_manifest(builder, b->manifest);
+	json_add_signers(builder, b->signature);
+	json_builder_end_object(builder);
+	print_json(builder);
+}
+
+static void print_signers_text(const OtaSignature *sig)
+{
+	g_print("Signers:\n");
+	for (guint i = 0; i < sig->signers->len; i++) {
+		const OtaSignerInfo *s = g_ptr_array_index(sig->signers, i);
+
+		g_print("  %u. %s\n", i + 1, s->subject);
+		g_print("     issuer:      %s\n", s->issuer);
+		g_print("     cert sha256: %s\n", s->cert_sha256 ? s->cert_sha256 : "-");
+		g_print("     spki sha256: %s\n", s->spki_sha256 ? s->spki_sha256 : "-");
+		g_print("     valid:       %s to %s\n", s->not_before ? s->not_before : "?",
+		        s->not_after ? s->not_after : "?");
+		g_print("     status:      %s%s%s\n", ota_signer_status_to_string(s->status),
+		        s->reason ? " - " : "", s->reason ? s->reason : "");
+	}
+}
+
+static void print_field(const char *label, const char *value)
+{
+	if (value != NULL)
+		g_print("%-13s%s\n", label, value);
+}
+
+static void print_manifest_text(const OtaManifest *m)
+{
+	g_auto(GStrv) meta_groups = g_key_file_get_groups(m->meta, NULL);
+
+	print_field("Compatible:", m->compatible);
+	print_field("Version:", m->version);
+	print_field("Description:", m->description);
+	print_field("Build:", m->build);
+	if (m->hook_filename != NULL) {
+		g_autofree char *hooks = m->hooks ? g_strjoinv(";", m->hooks) : g_strdup("");
+		g_print("%-13s%s (%s)\n", "Hooks:", m->hook_filename, hooks);
+	}
+	if (m->handler_filename != NULL)
+		g_print("%-13s%s %s\n", "Handler:", m->handler_filename,
+		        m->handler_args ? m->handler_args : "");
+	g_print("Images:\n");
+	for (guint i = 0; i < m->images->len; i++) {
+		const OtaImage *image = g_ptr_array_index(m->images, i);
+
+		g_print("  [%s%s%s] %s\n", image->slotclass, image->variant ? "." : "",
+		        image->variant ? image->variant : "", image->filename);
+		g_print("     size:        %" G_GUINT64_FORMAT "\n", image->size);
+		g_print("     sha256:      %s\n", image->sha256);
+		if (image->hooks != NULL && image->hooks[0] != NULL) {
+			g_autofree char *hooks = g_strjoinv(";", image->hooks);
+			g_print("     hooks:       %s\n", hooks);
+		}
+	}
+	for (char **g = meta_groups; *g; g++) {
+		g_auto(GStrv) keys = g_key_file_get_keys(m->meta, *g, NULL, NULL);
+
+		g_print("[%s]\n", *g);
+		for (char **k = keys; k && *k; k++) {
+			g_autofree char *value = g_key_file_get_string(m->meta, *g, *k, NULL);
+			g_print("  %s=%s\n", *k, value ? value : "");
+		}
+	}
+}
+
+static void print_bundle_text(const OtaBundle *b, const char *verification)
+{
+	print_field("Bundle:", b->path);
+	print_field("Format:", ota_bundle_format_to_string(b->format));
+	g_print("%-13s%" G_GUINT64_FORMAT " bytes (payload %" G_GUINT64_FORMAT ", signature %"
+	        G_GUINT64_FORMAT ")\n", "Size:", b->layout.file_size, b->layout.payload_size,
+	        b->layout.signature_size);
+	print_field("Verified:", verification);
+	print_manifest_text(b->manifest);
+	print_signers_text(b->signature);
+}
+
+/* --- commands --------------------------------------------------------------- */
+
+static int cmd_create(int argc, char **argv)
+{
+	const GOptionEntry *const groups[] = {create_entries, NULL};
+	g_autoptr(GOptionContext) context =
+		new_context("INPUTDIR BUNDLE", "Pack and sign INPUTDIR into BUNDLE.", groups);
+	g_autoptr(GPtrArray) signers = g_ptr_array_new_with_free_func((GDestroyNotify)ota_signer_free);
+	g_autoptr(OtaX509Stack) intermediates = sk_X509_new_null();
+	g_autoptr(GError) error = NULL;
+	OtaCreateOptions options = {0};
+	guint n_certs, n_keys;
+
+	if (!parse_args(context, &argc, &argv, 2))
+		return EXIT_USAGE;
+	n_certs = opt_certs ? g_strv_length(opt_certs) : 0;
+	n_keys = opt_keys ? g_strv_length(opt_keys) : 0;
+	if (n_certs == 0 || n_certs != n_keys)
+		return usage_error(context, "give --cert and --key once per signer, in pairs");
+	if (opt_format != NULL) {
+		if (!ota_bundle_format_from_string(opt_format, &options.format))
+			return usage_error(context, "--format must be plain or verity");
+		options.format_set = TRUE;
+	}
+
+	for (guint i = 0; i < n_certs; i++) {
+		OtaSigner *signer = ota_signer_load(opt_certs[i], opt_keys[i], !opt_no_check_time, &error);
+
+		if (signer == NULL)
+			return fail(error);
+		g_ptr_array_add(signers, signer);
+	}
+	for (char **p = opt_intermediates; p && *p; p++) {
+		g_autoptr(OtaX509Stack) certs = ota_keys_load_certificates(*p, &error);
+
+		if (certs == NULL)
+			return fail(error);
+		while (sk_X509_num(certs) > 0)
+			sk_X509_push(intermediates, sk_X509_shift(certs));
+	}
+
+	options.signers = (OtaSigner *const *)signers->pdata;
+	options.n_signers = signers->len;
+	options.intermediates = intermediates;
+	options.mksquashfs_args = opt_mksquashfs_args;
+	options.force = opt_force;
+	if (!ota_bundle_create(argv[1], argv[2], &options, &error))
+		return fail(error);
+	g_print("Created %s\n", argv[2]);
+	return EXIT_SUCCESS;
+}
+
+static int cmd_info(int argc, char **argv)
+{
+	const GOptionEntry *const groups[] = {trust_entries, info_entries, output_entries, NULL};
+	g_autoptr(GOptionContext) context = new_context(
+		"BUNDLE", "Show a bundle's manifest and signers, verified against --keyring.", groups);
+	g_autoptr(OtaBundle) bundle = NULL;
+	g_autoptr(OtaTrust) trust = NULL;
+	g_autoptr(GError) error = NULL;
+	const char *verification;
+	gboolean json, usage;
+
+	if (!parse_args(context, &argc, &argv, 1) || !wants_json(context, &json))
+		return EXIT_USAGE;
+	if (!opt_no_verify && opt_keyring != NULL) {
+		trust = trust_from_options(context, &usage, &error);
+		if (trust == NULL)
+			return usage ? EXIT_USAGE : fail(error);
+	}
+
+	bundle = ota_bundle_open(argv[1], &error);
+	if (bundle == NULL)
+		return fail(error);
+	if (trust != NULL) {
+		if (!ota_bundle_verify(bundle, trust, NULL, &error))
+			return fail(error);
+		verification = "ok";
+	} else {
+		if (!ota_bundle_load_unverified(bundle, &error))
+			return fail(error);
+		verification = opt_no_verify ? "skipped (--no-verify)" : "skipped (no --keyring)";
+	}
+
+	if (json)
+		print_bundle_json(bundle, verification);
+	else
+		print_bundle_text(bundle, verification);
+	return EXIT_SUCCESS;
+}
+
+static void print_verify_failure_json(const char *path, const GError *error)
+{
+	g_autoptr(JsonBuilder) builder = json_builder_new();
+	g_auto(GStrv) lines = g_strsplit(error->message, "\n", 2);
+
+	json_builder_begin_object(builder);
+	json_add_string(builder, "bundle", path);
+	json_builder_set_member_name(builder, "verified");
+	json_builder_add_boolean_value(builder, FALSE);
+	json_add_string(builder, "error", lines[0]);
+	json_builder_end_object(builder);
+	print_json(builder);
+}
+
+static int cmd_verify(int argc, char **argv)
+{
+	const GOptionEntry *const groups[] = {trust_entries, verify_entries, output_entries, NULL};
+	g_autoptr(GOptionContext) context = new_context(
+		"BUNDLE", "Check BUNDLE's signature, every payload byte and its contents.", groups);
+	g_autoptr(OtaBundle) bundle = NULL;
+	g_autoptr(OtaTrust) trust = NULL;
+	g_autoptr(GError) error = NULL;
+	gboolean json, usage;
+
+	if (!parse_args(context, &argc, &argv, 1) || !wants_json(context, &json))
+		return EXIT_USAGE;
+	trust = trust_from_options(context, &usage, &error);
+	if (trust == NULL)
+		return usage ? EXIT_USAGE : fail(error);
+
+	bundle = ota_bundle_open(argv[1], &error);
+	if (bundle == NULL || !ota_bundle_verify(bundle, trust, NULL, &error) ||
+	    !ota_bundle_check_contents(bundle, opt_check_images, &error)) {
+		if (json)
+			print_verify_failure_json(argv[1], error);
+		return fail(error);
+	}
+
+	if (json) {
+		print_bundle_json(bundle, opt_check_images ? "ok, images hashed" : "ok");
+	} else {
+		g_print("%s: OK (%s, %u trusted signer%s%s)\n", argv[1],
+		        ota_bundle_format_to_string(bundle->format), bundle->signature->counted,
+		        bundle->signature->counted == 1 ? "" : "s",
+		        opt_check_images ? ", every image hashed" : "");
+		if (opt_verbose)
+			print_signers_text(bundle->signature);
+	}
+	return EXIT_SUCCESS;
+}
+
+static int cmd_extract(int argc, char **argv)
+{
+	const GOptionEntry *const groups[] = {trust_entries, NULL};
+	g_autoptr(GOptionContext) context = new_context(
+		"BUNDLE OUTDIR", "Verify BUNDLE, then extract its manifest and images.", groups);
+	g_autoptr(OtaTrust) trust = NULL;
+	g_autoptr(GError) error = NULL;
+	gboolean usage;
+
+	if (!parse_args(context, &argc, &argv, 2))
+		return EXIT_USAGE;
+	trust = trust_from_options(context, &usage, &error);
+	if (trust == NULL)
+		return usage ? EXIT_USAGE : fail(error);
+	if (!ota_bundle_extract(argv[1], trust, argv[2], &error))
+		return fail(error);
+	g_print("Extracted %s to %s\n", argv[1], argv[2]);
+	return EXIT_SUCCESS;
+}
+
+static const struct {
+	const char *name;
+	int (*run)(int argc, char **argv);
+	const char *summary;
+} commands[] = {
+	{"create", cmd_create, "pack and sign a directory into a bundle"},
+	{"info", cmd_info, "show a bundle's manifest and signers"},
+	{"verify", cmd_verify, "check a bundle's signature and contents"},
+	{"extract", cmd_extract, "verify, then extract manifest and images"},
+};
+
+static void print_usage(FILE *out)
+{
+	fprintf(out, "Usage: otabundle COMMAND [OPTION...] ARGS\n\nCommands:\n");
+	for (gsize i = 0; i < G_N_ELEMENTS(commands); i++)
+		fprintf(out, "  %-9s %s\n", commands[i].name, commands[i].summary);
+	fprintf(out, "\n'otabundle COMMAND --help' shows a command's options; see otabundle(1).\n");
+}
+
+int main(int argc, char **argv)
+{
+	setlocale(LC_ALL, "");
+
+	if (argc < 2) {
+		print_usage(stderr);
+		return EXIT_USAGE;
+	}
+	if (g_str_equal(argv[1], "--help") || g_str_equal(argv[1], "-h") ||
+	    g_str_equal(argv[1], "help")) {
+		print_usage(stdout);
+		return EXIT_SUCCESS;
+	}
+	if (g_str_equal(argv[1], "--version")) {
+		g_print("otabundle %s\n", OTABUNDLE_VERSION);
+		return EXIT_SUCCESS;
+	}
+	for (gsize i = 0; i < G_N_ELEMENTS(commands); i++) {
+		if (g_str_equal(argv[1], commands[i].name)) {
+			g_autofree char *prgname = g_strdup_printf("otabundle %s", argv[1]);
+
+			g_set_prgname(prgname);
+			return commands[i].run(argc - 1, argv + 1);
+		}
+	}
+	g_printerr("otabundle: unknown command '%s'\n", argv[1]);
+	print_usage(stderr);
+	return EXIT_USAGE;
+}
