@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Installs the Debian packages otabundle needs to build (and, with --tests,
+# to run its test suite). Does nothing when all are present.
+set -euo pipefail
+
+PACKAGES=(meson ninja-build pkg-config gcc libglib2.0-dev libssl-dev libsquashfs-dev
+          libjson-glib-dev squashfs-tools openssl)
+# rauc is the interoperability peer the CLI tests check bundles against.
+TEST_PACKAGES=(python3 python3-pytest rauc)
+
+[ "${1:-}" = "--tests" ] && PACKAGES+=("${TEST_PACKAGES[@]}")
+
+missing=()
+for p in "${PACKAGES[@]}"; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
+echo "Installing: ${missing[*]}"
+log=$(mktemp)
+if ! { as_root apt-get update -qq &&
+	as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+		"${missing[@]}"; } >"$log" 2>&1; then
+	cat "$log"
+	echo "install-deps.sh: apt-get failed" >&2
+	exit 1
+fi
+rm -f "$log"

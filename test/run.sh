@@ -1,0 +1,115 @@
+#!/usr/bin/env bash
+# Installs what the tests need (Debian packages), builds otabundle twice
+# (release with -Werror, and ASan+UBSan), runs every unit and CLI test in
+# both, and ends with the line "N passed, N failed".
+#
+#   test/run.sh            everything
+#   OTABUNDLE_SKIP_ASAN=1 test/run.sh    skip the sanitizer pass (local use)
+set -uo pipefail
+
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+LOGDIR=$(mktemp -d "${TMPDIR:-/tmp}/otabundle-tests.XXXXXX")
+passed=0
+failed=0
+
+# build DIR [meson options...]
+build() {
+	local dir=$1
+	shift
+	echo "== building $dir"
+	if [ ! -f "$dir/build.ninja" ]; then
+		meson setup "$dir" --werror "$@" >"$LOGDIR/setup-$dir.log" 2>&1 || {
+			cat "$LOGDIR/setup-$dir.log"
+			return 1
+		}
+	fi
+	ninja -C "$dir" >"$LOGDIR/build-$dir.log" 2>&1 || {
+		cat "$LOGDIR/build-$dir.log"
+		return 1
+	}
+}
+
+count() { # count PASSED FAILED LABEL
+	passed=$((passed + $1))
+	failed=$((failed + $2))
+	echo "   $3: $1 passed, $2 failed"
+}
+
+# Each gtest binary speaks TAP; every test case counts. A binary that dies
+# without reporting (crash, sanitizer abort) counts as one failure.
+run_unit_tests() {
+	local dir=$1 p=0 f=0 log
+	for t in "$dir"/test/test-*; do
+		[ -x "$t" ] && [ -f "$t" ] || continue
+		log="$LOGDIR/$(basename "$dir")-$(basename "$t").tap"
+		"$t" --tap >"$log" 2>&1
+		local rc=$?
+		local ok notok
+		ok=$(grep -cE '^ok ' "$log")
+		notok=$(grep -cE '^not ok ' "$log")
+		p=$((p + ok))
+		f=$((f + notok))
+		if [ "$rc" -ne 0 ] && [ "$notok" -eq 0 ]; then
+			f=$((f + 1))
+		fi
+		if [ "$rc" -ne 0 ]; then
+			echo "   FAILED: $t (exit $rc)"
+			grep -E '^not ok|ERROR|Bail|runtime error|Sanitizer' "$log" | head -20 | sed 's/^/     /'
+		fi
+	done
+	count "$p" "$f" "unit tests ($dir)"
+}
+
+# pytest's JUnit report gives exact counts, including errors in fixtures.
+run_cli_tests() {
+	local dir=$1
+	shift
+	local xml="$LOGDIR/pytest-$(basename "$dir").xml"
+	OTABUNDLE="$ROOT/$dir/otabundle" python3 -m pytest -q -p no:cacheprovider \
+		--junitxml="$xml" "$@" test/cli >"$LOGDIR/pytest-$(basename "$dir").log" 2>&1
+	local rc=$?
+	tail -n 30 "$LOGDIR/pytest-$(basename "$dir").log" | grep -E 'FAILED|ERROR|passed|failed' | sed 's/^/     /'
+	if [ ! -f "$xml" ]; then
+		echo "   pytest did not run (exit $rc)"
+		count 0 1 "CLI tests ($dir)"
+		return
+	fi
+	read -r p f < <(python3 - "$xml" <<'PY'
+import sys, xml.etree.ElementTree as ET
+root = ET.parse(sys.argv[1]).getroot()
+suites = [root] if root.tag == "testsuite" else root.findall("testsuite")
+tests = sum(int(s.get("tests", 0)) for s in suites)
+bad = sum(int(s.get("failures", 0)) + int(s.get("errors", 0)) for s in suites)
+skipped = sum(int(s.get("skipped", 0)) for s in suites)
+print(tests - bad - skipped, bad)
+PY
+)
+	count "$p" "$f" "CLI tests ($dir)"
+}
+
+contrib/install-deps.sh --tests || exit 1
+
+if build build; then
+	run_unit_tests build
+	run_cli_tests build
+else
+	count 0 1 "release build"
+fi
+
+if [ -z "${OTABUNDLE_SKIP_ASAN:-}" ]; then
+	# The large-file test only repeats I/O the release pass already proved;
+	# under ASan it would only cost time.
+	export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
+	export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
+	if build build-asan -Db_sanitize=address,undefined -Db_lundef=false; then
+		run_unit_tests build-asan
+		run_cli_tests build-asan --ignore=test/cli/test_large.py
+	else
+		count 0 1 "ASan build"
+	fi
+fi
+
+echo "logs: $LOGDIR"
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]

@@ -1,0 +1,212 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <otabundle/keys.h>
+
+#include <openssl/pem.h>
+#include <string.h>
+
+#include "pki.h"
+
+typedef struct {
+	char *dir;
+	TestIdentity *root;
+} Fixture;
+
+static void setup(Fixture *f, gconstpointer data)
+{
+	f->dir = test_tmpdir_new();
+	f->root = test_pki_identity("ec", "Test Root", NULL, 0, 365);
+}
+
+static void teardown(Fixture *f, gconstpointer data)
+{
+	test_identity_free(f->root);
+	test_tmpdir_remove(f->dir);
+	g_free(f->dir);
+}
+
+static OtaSigner *load_leaf(Fixture *f, const char *type, int from, int to, GError **error)
+{
+	g_autoptr(TestIdentity) leaf = test_pki_identity(type, "Leaf", f->root, from, to);
+	g_autofree char *cert = NULL, *key = NULL;
+
+	test_pki_write(leaf, f->dir, type, &cert, &key);
+	return ota_signer_load(cert, key, TRUE, error);
+}
+
+static void assert_refused(Fixture *f, const char *type, OtaKeysError code, const char *needle)
+{
+	g_autoptr(GError) error = NULL;
+	g_autoptr(OtaSigner) s = load_leaf(f, type, 0, 30, &error);
+
+	g_assert_null(s);
+	g_assert_error(error, OTA_KEYS_ERROR, (gint)code);
+	if (strstr(error->message, needle) == NULL)
+		g_error("'%s' does not mention '%s'", error->message, needle);
+}
+
+static void test_accepts_ecdsa_p256(Fixture *f, gconstpointer data)
+{
+	g_autoptr(GError) error = NULL;
+	g_autoptr(OtaSigner) s = load_leaf(f, "ec", 0, 30, &error);
+
+	g_assert_no_error(error);
+	g_assert_nonnull(s->cert);
+	g_assert_nonnull(s->key);
+}
+
+static void test_accepts_ecdsa_p384(Fixture *f, gconstpointer data)
+{
+	g_autoptr(GError) error = NULL;
+	g_autoptr(OtaSigner) s = load_leaf(f, "ec384", 0, 30, &error);
+
+	g_assert_no_error(error);
+}
+
+static void test_accepts_rsa_2048(Fixture *f, gconstpointer data)
+{
+	g_autoptr(GError) error = NULL;
+	g_autoptr(OtaSigner) s = load_leaf(f, "rsa2048", 0, 30, &error);
+
+	g_assert_no_error(error);
+}
+
+static void test_refuses_rsa_1024(Fixture *f, gconstpointer data)
+{
+	assert_refused(f, "rsa1024", OTA_KEYS_ERROR_UNSUPPORTED, "1024 bits");
+}
+
+static void test_refuses_ed25519_with_reason(Fixture *f, gconstpointer data)
+{
+	assert_refused(f, "ed25519", OTA_KEYS_ERROR_UNSUPPORTED, "Ed25519");
+}
+
+static void test_refuses_expired_certificate(Fixture *f, gconstpointer data)
+{
+	g_autoptr(GError) error = NULL;
+	g_autoptr(OtaSigner) s = load_leaf(f, "ec", -30, -1, &error);
+
+	g_assert_null(s);
+	g_assert_error(error, OTA_KEYS_ERROR, OTA_KEYS_ERROR_EXPIRED);
+	g_assert_nonnull(strstr(error->message, "expired"));
+}
+
+static void test_refuses_not_yet_valid_certificate(Fixture *f, gconstpointer data)
+{
+	g_autoptr(GError) error = NULL;
+	g_autoptr(OtaSigner) s = load_leaf(f, "ec", 2, 30, &error);
+
+	g_assert_null(s);
+	g_assert_error(error, OTA_KEYS_ERROR, OTA_KEYS_ERROR_EXPIRED);
+}
+
+static void test_refuses_key_of_another_certificate(Fixture *f, gconstpointer data)
+{
+	g_autoptr(TestIdentity) a = test_pki_identity("ec", "A", f->root, 0, 30);
+	g_autoptr(TestIdentity) b = test_pki_identity("ec", "B", f->root, 0, 30);
+	g_autofree char *cert_a = NULL, *key_a = NULL, *cert_b = NULL, *key_b = NULL;
+	g_autoptr(GError) error = NULL;
+	g_autoptr(OtaSigner) s = NULL;
+
+	test_pki_write(a, f->dir, "a", &cert_a, &key_a);
+	test_pki_write(b, f->dir, "b", &cert_b, &key_b);
+	s = ota_signer_load(cert_a, key_b, TRUE, &error);
+	g_assert_null(s);
+	g_assert_error(error, OTA_KEYS_ERROR, OTA_KEYS_ERROR_MISMATCH);
+	g_assert_nonnull(strstr(error->message, key_b));
+	g_assert_nonnull(strstr(error->message, cert_a));
+}
+
+static void test_refuses_passphrase_protected_key_without_prompting(Fixture *f,
+                                                                    gconstpointer data)
+{
+	g_autofree char *path = g_build_filename(f->dir, "enc.key", NULL);
+	g_autoptr(GError) error = NULL;
+	g_autoptr(EVP_PKEY) key = NULL;
+	BIO *bio = BIO_new_file(path, "w");
+
+	g_assert_cmpint(PEM_write_bio_PrivateKey(bio, f->root->key, EVP_aes_256_cbc(),
+	                                         (unsigned char *)"secret", 6, NULL, NULL), ==, 1);
+	BIO_free(bio);
+	key = ota_keys_load_private_key(path, &error);
+	g_assert_null(key);
+	g_assert_error(error, OTA_KEYS_ERROR, OTA_KEYS_ERROR_ENCRYPTED);
+	g_assert_null(strstr(error->message, "secret"));
+}
+
+static void test_garbage_key_file_error_names_it(Fixture *f, gconstpointer data)
+{
+	g_autofree char *path = g_build_filename(f->dir, "garbage.key", NULL);
+	g_autoptr(GError) error = NULL;
+	g_autoptr(EVP_PKEY) key = NULL;
+
+	g_assert_true(g_file_set_contents(path, "not a key\n", -1, NULL));
+	key = ota_keys_load_private_key(path, &error);
+	g_assert_null(key);
+	g_assert_error(error, OTA_KEYS_ERROR, OTA_KEYS_ERROR_LOAD);
+	g_assert_true(g_str_has_prefix(error->message, path));
+}
+
+static void test_missing_certificate_error_names_it(Fixture *f, gconstpointer data)
+{
+	g_autofree char *path = g_build_filename(f->dir, "missing.pem", NULL);
+	g_autoptr(GError) error = NULL;
+	g_autoptr(X509) cert = ota_keys_load_certificate(path, &error);
+
+	g_assert_null(cert);
+	g_assert_true(g_str_has_prefix(error->message, path));
+}
+
+static void test_loads_every_certificate_of_a_bundle_file(Fixture *f, gconstpointer data)
+{
+	g_autoptr(TestIdentity) other = test_pki_identity("ec", "Other", NULL, 0, 30);
+	g_autofree char *c1 = NULL, *k1 = NULL, *c2 = NULL, *k2 = NULL, *a = NULL, *b = NULL;
+	g_autofree char *both = NULL, *joined = NULL;
+	g_autoptr(GError) error = NULL;
+	g_autoptr(OtaX509Stack) certs = NULL;
+
+	test_pki_write(f->root, f->dir, "r", &c1, &k1);
+	test_pki_write(other, f->dir, "o", &c2, &k2);
+	g_assert_true(g_file_get_contents(c1, &a, NULL, NULL));
+	g_assert_true(g_file_get_contents(c2, &b, NULL, NULL));
+	joined = g_strconcat(a, b, NULL);
+	both = g_build_filename(f->dir, "both.pem", NULL);
+	g_assert_true(g_file_set_contents(both, joined, -1, NULL));
+	certs = ota_keys_load_certificates(both, &error);
+	g_assert_no_error(error);
+	g_assert_cmpint(sk_X509_num(certs), ==, 2);
+}
+
+static void test_certificate_file_without_certificates_is_an_error(Fixture *f,
+                                                                   gconstpointer data)
+{
+	g_autofree char *path = g_build_filename(f->dir, "empty.pem", NULL);
+	g_autoptr(GError) error = NULL;
+	g_autoptr(OtaX509Stack) certs = NULL;
+
+	g_assert_true(g_file_set_contents(path, "", 0, NULL));
+	certs = ota_keys_load_certificates(path, &error);
+	g_assert_null(certs);
+	g_assert_error(error, OTA_KEYS_ERROR, OTA_KEYS_ERROR_LOAD);
+}
+
+int main(int argc, char **argv)
+{
+	g_test_init(&argc, &argv, NULL);
+#define ADD(name, fn) g_test_add("/keys/" name, Fixture, NULL, setup, fn, teardown)
+	ADD("accepts-ecdsa-p256", test_accepts_ecdsa_p256);
+	ADD("accepts-ecdsa-p384", test_accepts_ecdsa_p384);
+	ADD("accepts-rsa-2048", test_accepts_rsa_2048);
+	ADD("refuses-rsa-1024", test_refuses_rsa_1024);
+	ADD("refuses-ed25519-with-reason", test_refuses_ed25519_with_reason);
+	ADD("refuses-expired-certificate", test_refuses_expired_certificate);
+	ADD("refuses-not-yet-valid-certificate", test_refuses_not_yet_valid_certificate);
+	ADD("refuses-key-of-another-certificate", test_refuses_key_of_another_certificate);
+	ADD("refuses-passphrase-protected-key-without-prompting",
+	    test_refuses_passphrase_protected_key_without_prompting);
+	ADD("garbage-key-file-error-names-it", test_garbage_key_file_error_names_it);
+	ADD("missing-certificate-error-names-it", test_missing_certificate_error_names_it);
+	ADD("loads-every-certificate-of-a-bundle-file", test_loads_every_certificate_of_a_bundle_file);
+	ADD("certificate-file-without-certificates-is-an-error",
+	    test_certificate_file_without_certificates_is_an_error);
+	return g_test_run();
+}

@@ -1,0 +1,353 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <otabundle/manifest.h>
+
+#include <string.h>
+
+#define SHA_A "96c90596fb7f7cce35ab53d7ad8029a9712ae7ea52265530fa5df9c232c2836d"
+
+static OtaManifest *parse(const char *text, GError **error)
+{
+	return ota_manifest_parse(text, strlen(text), error);
+}
+
+static void assert_rejected(const char *text, OtaManifestError code, const char *needle)
+{
+	g_autoptr(GError) error = NULL;
+	g_autoptr(OtaManifest) m = parse(text, &error);
+
+	g_assert_null(m);
+	g_assert_error(error, OTA_MANIFEST_ERROR, (gint)code);
+	if (strstr(error->message, needle) == NULL)
+		g_error("message '%s' does not mention '%s'", error->message, needle);
+}
+
+static void test_parses_full_manifest(void)
+{
+	g_autoptr(GError) error = NULL;
+	g_autoptr(OtaManifest) m = parse("[update]\ncompatible=board-a\nversion=2.1\n"
+	                                 "description=Demo\nbuild=42\n"
+	                                 "[hooks]\nfilename=hook.sh\nhooks=install-check\n"
+	                                 "[handler]\nfilename=handler.sh\nargs=--x\n"
+	                                 "[image.rootfs]\nfilename=root.img\nsize=100\nsha256=" SHA_A
+	                                 "\nhooks=pre-install;post-install\n"
+	                                 "[image.appfs.variant-b]\nfilename=app.img\n"
+	                                 "[meta.otabundle]\nsecurity-version=7\n",
+	                                 &error);
+	OtaImage *root, *app;
+
+	g_assert_no_error(error);
+	g_assert_cmpstr(m->compatible, ==, "board-a");
+	g_assert_cmpstr(m->version, ==, "2.1");
+	g_assert_cmpstr(m->description, ==, "Demo");
+	g_assert_cmpstr(m->build, ==, "42");
+	g_assert_cmpstr(m->hook_filename, ==, "hook.sh");
+	g_assert_cmpstr(m->hooks[0], ==, "install-check");
+	g_assert_cmpstr(m->handler_filename, ==, "handler.sh");
+	g_assert_cmpstr(m->handler_args, ==, "--x");
+	g_assert_cmpuint(m->images->len, ==, 2);
+	root = g_ptr_array_index(m->images, 0);
+	g_assert_cmpstr(root->slotclass, ==, "rootfs");
+	g_assert_null(root->variant);
+	g_assert_true(root->has_size);
+	g_assert_cmpuint(root->size, ==, 100);
+	g_assert_cmpstr(root->sha256, ==, SHA_A);
+	g_assert_cmpstr(root->hooks[1], ==, "post-install");
+	app = g_ptr_array_index(m->images, 1);
+	g_assert_cmpstr(app->slotclass, ==, "appfs");
+	g_assert_cmpstr(app->variant, ==, "variant-b");
+	g_assert_false(app->has_size);
+	g_assert_null(app->sha256);
+	{
+		g_autofree char *sv = ota_manifest_get_meta(m, "otabundle", "security-version");
+		g_assert_cmpstr(sv, ==, "7");
+	}
+	g_assert_false(m->has_format);
+	g_assert_cmpint(m->format, ==, OTA_BUNDLE_FORMAT_PLAIN);
+}
+
+static void test_rejects_missing_compatible(void)
+{
+	assert_rejected("[update]\nversion=1\n[image.rootfs]\nfilename=a\n",
+	                OTA_MANIFEST_ERROR_MISSING, "compatible");
+}
+
+static void test_rejects_empty_compatible(void)
+{
+	assert_rejected("[update]\ncompatible=\n", OTA_MANIFEST_ERROR_MISSING, "compatible");
+}
+
+static void test_rejects_unknown_group(void)
+{
+	assert_rejected("[update]\ncompatible=x\n[surprise]\na=b\n",
+	                OTA_MANIFEST_ERROR_UNKNOWN_FIELD, "[surprise]");
+}
+
+static void test_rejects_unknown_key_in_update(void)
+{
+	assert_rejected("[update]\ncompatible=x\ncolour=blue\n", OTA_MANIFEST_ERROR_UNKNOWN_FIELD,
+	                "colour");
+}
+
+static void test_rejects_unknown_key_in_image(void)
+{
+	assert_rejected("[update]\ncompatible=x\n[image.rootfs]\nfilename=a\nmode=777\n",
+	                OTA_MANIFEST_ERROR_UNKNOWN_FIELD, "mode");
+}
+
+static void test_accepts_any_key_in_meta_groups(void)
+{
+	g_autoptr(GError) error = NULL;
+	g_autoptr(OtaManifest) m = parse("[update]\ncompatible=x\n[meta.vendor]\nanything=goes\n",
+	                                 &error);
+
+	g_autofree char *value = NULL;
+
+	g_assert_no_error(error);
+	value = ota_manifest_get_meta(m, "vendor", "anything");
+	g_assert_cmpstr(value, ==, "goes");
+}
+
+static void test_rejects_malformed_meta_label(void)
+{
+	assert_rejected("[update]\ncompatible=x\n[meta.]\na=b\n", OTA_MANIFEST_ERROR_INVALID,
+	                "[meta.]");
+}
+
+static void test_rejects_malformed_image_class(void)
+{
+	const char *bad[] = {"[image.]", "[image.root/fs]", "[image.a.b.c]", "[image.-x]",
+	                     "[image.a..b]", "[image.ro ot]"};
+
+	for (gsize i = 0; i < G_N_ELEMENTS(bad); i++) {
+		g_autofree char *text =
+			g_strdup_printf("[update]\ncompatible=x\n%s\nfilename=a\n", bad[i]);
+		assert_rejected(text, OTA_MANIFEST_ERROR_INVALID, "image");
+	}
+}
+
+static void test_rejects_filename_with_slash(void)
+{
+	assert_rejected("[update]\ncompatible=x\n[image.rootfs]\nfilename=../etc/passwd\n",
+	                OTA_MANIFEST_ERROR_INVALID, "../etc/passwd");
+	assert_rejected("[update]\ncompatible=x\n[image.rootfs]\nfilename=/abs\n",
+	                OTA_MANIFEST_ERROR_INVALID, "/abs");
+}
+
+static void test_rejects_dot_and_dotdot_filenames(void)
+{
+	assert_rejected("[update]\ncompatible=x\n[image.rootfs]\nfilename=..\n",
+	                OTA_MANIFEST_ERROR_INVALID, "'..'");
+	assert_rejected("[update]\ncompatible=x\n[image.rootfs]\nfilename=.\n",
+	                OTA_MANIFEST_ERROR_INVALID, "'.'");
+}
+
+static void test_rejects_hook_filename_with_slash(void)
+{
+	assert_rejected("[update]\ncompatible=x\n[hooks]\nfilename=a/b\n",
+	                OTA_MANIFEST_ERROR_INVALID, "a/b");
+}
+
+static void test_rejects_missing_image_filename(void)
+{
+	assert_rejected("[update]\ncompatible=x\n[image.rootfs]\nsize=1\n",
+	                OTA_MANIFEST_ERROR_MISSING, "filename");
+}
+
+static void test_rejects_size_that_does_not_parse(void)
+{
+	const char *bad[] = {"-1", "12k", "0x10", "5 5", "", "18446744073709551616"};
+
+	for (gsize i = 0; i < G_N_ELEMENTS(bad); i++) {
+		g_autofree char *text = g_strdup_printf(
+			"[update]\ncompatible=x\n[image.rootfs]\nfilename=a\nsize=%s\n", bad[i]);
+		assert_rejected(text, OTA_MANIFEST_ERROR_INVALID, "size");
+	}
+}
+
+static void test_accepts_64bit_size(void)
+{
+	g_autoptr(GError) error = NULL;
+	g_autoptr(OtaManifest) m = parse("[update]\ncompatible=x\n[image.rootfs]\nfilename=a\n"
+	                                 "size=18446744073709551615\n",
+	                                 &error);
+
+	g_assert_no_error(error);
+	g_assert_cmpuint(((OtaImage *)g_ptr_array_index(m->images, 0))->size, ==, G_MAXUINT64);
+}
+
+static void test_rejects_sha256_that_is_not_64_hex_digits(void)
+{
+	const char *bad[] = {"abc", SHA_A "0", "z6c90596fb7f7cce35ab53d7ad8029a9712ae7ea52265530fa5df9c232c2836d"};
+
+	for (gsize i = 0; i < G_N_ELEMENTS(bad); i++) {
+		g_autofree char *text = g_strdup_printf(
+			"[update]\ncompatible=x\n[image.rootfs]\nfilename=a\nsha256=%s\n", bad[i]);
+		assert_rejected(text, OTA_MANIFEST_ERROR_INVALID, "sha256");
+	}
+}
+
+static void test_normalises_upper_case_sha256(void)
+{
+	g_autoptr(GError) error = NULL;
+	g_autofree char *upper = g_ascii_strup(SHA_A, -1);
+	g_autofree char *text =
+		g_strdup_printf("[update]\ncompatible=x\n[image.r]\nfilename=a\nsha256=%s\n", upper);
+	g_autoptr(OtaManifest) m = parse(text, &error);
+
+	g_assert_no_error(error);
+	g_assert_cmpstr(((OtaImage *)g_ptr_array_index(m->images, 0))->sha256, ==, SHA_A);
+}
+
+static void test_rejects_unknown_hook(void)
+{
+	assert_rejected("[update]\ncompatible=x\n[image.rootfs]\nfilename=a\nhooks=rm-rf\n",
+	                OTA_MANIFEST_ERROR_INVALID, "rm-rf");
+}
+
+static void test_rejects_unknown_bundle_format(void)
+{
+	assert_rejected("[update]\ncompatible=x\n[bundle]\nformat=zip\n",
+	                OTA_MANIFEST_ERROR_INVALID, "zip");
+}
+
+static void test_reads_verity_bundle_group(void)
+{
+	g_autoptr(GError) error = NULL;
+	g_autoptr(OtaManifest) m = parse("[update]\ncompatible=x\n[bundle]\nformat=verity\n"
+	                                 "verity-hash=aa\nverity-salt=bb\nverity-size=4096\n",
+	                                 &error);
+
+	g_assert_no_error(error);
+	g_assert_true(m->has_format);
+	g_assert_cmpint(m->format, ==, OTA_BUNDLE_FORMAT_VERITY);
+	g_assert_cmpstr(m->verity_hash, ==, "aa");
+	g_assert_cmpuint(m->verity_size, ==, 4096);
+}
+
+static void test_rejects_nul_byte(void)
+{
+	g_autoptr(GError) error = NULL;
+	const char text[] = "[update]\ncompatible=x\0y\n";
+	g_autoptr(OtaManifest) m = ota_manifest_parse(text, sizeof(text) - 1, &error);
+
+	g_assert_null(m);
+	g_assert_error(error, OTA_MANIFEST_ERROR, OTA_MANIFEST_ERROR_PARSE);
+}
+
+static void test_rejects_oversized_manifest(void)
+{
+	g_autoptr(GError) error = NULL;
+	gsize len = OTA_MANIFEST_MAX_SIZE + 1;
+	g_autofree char *text = g_malloc(len);
+	g_autoptr(OtaManifest) m = NULL;
+
+	memset(text, '#', len);
+	m = ota_manifest_parse(text, len, &error);
+	g_assert_null(m);
+	g_assert_error(error, OTA_MANIFEST_ERROR, OTA_MANIFEST_ERROR_PARSE);
+}
+
+static void test_rejects_non_ini_text(void)
+{
+	assert_rejected("this is not an ini file\n", OTA_MANIFEST_ERROR_PARSE, "manifest");
+}
+
+static void test_round_trips_through_text(void)
+{
+	g_autoptr(GError) error = NULL;
+	g_autoptr(OtaManifest) m = parse("[update]\ncompatible=c\nversion=1\n[image.rootfs]\n"
+	                                 "filename=r.img\nsize=5\nsha256=" SHA_A "\n"
+	                                 "[meta.otabundle]\nexpires=2030-01-01T00:00:00Z\n",
+	                                 &error);
+	g_autofree char *text = NULL;
+	g_autoptr(OtaManifest) again = NULL;
+	g_autofree char *text_again = NULL;
+	g_autofree char *expires = NULL;
+	gsize len = 0;
+
+	g_assert_no_error(error);
+	text = ota_manifest_to_data(m, &len);
+	again = ota_manifest_parse(text, len, &error);
+	g_assert_no_error(error);
+	text_again = ota_manifest_to_data(again, NULL);
+	g_assert_cmpstr(text, ==, text_again);
+	expires = ota_manifest_get_meta(again, "otabundle", "expires");
+	g_assert_cmpstr(expires, ==, "2030-01-01T00:00:00Z");
+}
+
+static void test_writes_no_bundle_group_for_plain(void)
+{
+	g_autoptr(GError) error = NULL;
+	g_autoptr(OtaManifest) m = parse("[update]\ncompatible=c\n[bundle]\nformat=plain\n", &error);
+	g_autofree char *text = NULL;
+
+	g_assert_no_error(error);
+	text = ota_manifest_to_data(m, NULL);
+	g_assert_null(strstr(text, "[bundle]"));
+}
+
+static void test_check_complete_requires_size_and_sha256(void)
+{
+	g_autoptr(GError) error = NULL;
+	g_autoptr(OtaManifest) m = parse("[update]\ncompatible=c\n[image.r]\nfilename=a\nsize=1\n",
+	                                 &error);
+
+	g_assert_no_error(error);
+	g_assert_false(ota_manifest_check_complete(m, &error));
+	g_assert_error(error, OTA_MANIFEST_ERROR, OTA_MANIFEST_ERROR_MISSING);
+}
+
+static void test_check_complete_requires_an_image(void)
+{
+	g_autoptr(GError) error = NULL;
+	g_autoptr(OtaManifest) m = parse("[update]\ncompatible=c\n", &error);
+
+	g_assert_no_error(error);
+	g_assert_false(ota_manifest_check_complete(m, &error));
+	g_assert_error(error, OTA_MANIFEST_ERROR, OTA_MANIFEST_ERROR_MISSING);
+}
+
+static void test_load_names_the_file(void)
+{
+	g_autoptr(GError) error = NULL;
+	g_autoptr(OtaManifest) m = ota_manifest_load("/nonexistent/manifest.raucm", &error);
+
+	g_assert_null(m);
+	g_assert_nonnull(strstr(error->message, "/nonexistent/manifest.raucm"));
+}
+
+int main(int argc, char **argv)
+{
+	g_test_init(&argc, &argv, NULL);
+	g_test_add_func("/manifest/parses-full-manifest", test_parses_full_manifest);
+	g_test_add_func("/manifest/rejects-missing-compatible", test_rejects_missing_compatible);
+	g_test_add_func("/manifest/rejects-empty-compatible", test_rejects_empty_compatible);
+	g_test_add_func("/manifest/rejects-unknown-group", test_rejects_unknown_group);
+	g_test_add_func("/manifest/rejects-unknown-key-in-update", test_rejects_unknown_key_in_update);
+	g_test_add_func("/manifest/rejects-unknown-key-in-image", test_rejects_unknown_key_in_image);
+	g_test_add_func("/manifest/accepts-any-key-in-meta-groups", test_accepts_any_key_in_meta_groups);
+	g_test_add_func("/manifest/rejects-malformed-meta-label", test_rejects_malformed_meta_label);
+	g_test_add_func("/manifest/rejects-malformed-image-class", test_rejects_malformed_image_class);
+	g_test_add_func("/manifest/rejects-filename-with-slash", test_rejects_filename_with_slash);
+	g_test_add_func("/manifest/rejects-dot-and-dotdot-filenames", test_rejects_dot_and_dotdot_filenames);
+	g_test_add_func("/manifest/rejects-hook-filename-with-slash", test_rejects_hook_filename_with_slash);
+	g_test_add_func("/manifest/rejects-missing-image-filename", test_rejects_missing_image_filename);
+	g_test_add_func("/manifest/rejects-size-that-does-not-parse", test_rejects_size_that_does_not_parse);
+	g_test_add_func("/manifest/accepts-64bit-size", test_accepts_64bit_size);
+	g_test_add_func("/manifest/rejects-sha256-that-is-not-64-hex-digits",
+	                test_rejects_sha256_that_is_not_64_hex_digits);
+	g_test_add_func("/manifest/normalises-upper-case-sha256", test_normalises_upper_case_sha256);
+	g_test_add_func("/manifest/rejects-unknown-hook", test_rejects_unknown_hook);
+	g_test_add_func("/manifest/rejects-unknown-bundle-format", test_rejects_unknown_bundle_format);
+	g_test_add_func("/manifest/reads-verity-bundle-group", test_reads_verity_bundle_group);
+	g_test_add_func("/manifest/rejects-nul-byte", test_rejects_nul_byte);
+	g_test_add_func("/manifest/rejects-oversized-manifest", test_rejects_oversized_manifest);
+	g_test_add_func("/manifest/rejects-non-ini-text", test_rejects_non_ini_text);
+	g_test_add_func("/manifest/round-trips-through-text", test_round_trips_through_text);
+	g_test_add_func("/manifest/writes-no-bundle-group-for-plain", test_writes_no_bundle_group_for_plain);
+	g_test_add_func("/manifest/check-complete-requires-size-and-sha256",
+	                test_check_complete_requires_size_and_sha256);
+	g_test_add_func("/manifest/check-complete-requires-an-image", test_check_complete_requires_an_image);
+	g_test_add_func("/manifest/load-names-the-file", test_load_names_the_file);
+	return g_test_run();
+}

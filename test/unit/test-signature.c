@@ -1,0 +1,347 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <otabundle/signature.h>
+
+#include <openssl/err.h>
+#include <string.h>
+
+#include "pki.h"
+
+static const char content[] = "the payload of a bundle";
+
+typedef struct {
+	char *dir;
+	TestIdentity *root;
+	TestIdentity *other_root;
+	char *keyring;
+	char *other_keyring;
+	guint8 digest[OTA_SHA256_LEN];
+} Fixture;
+
+static char *write_cert(Fixture *f, const TestIdentity *id, const char *name)
+{
+	char *cert = NULL, *key = NULL;
+
+	test_pki_write(id, f->dir, name, &cert, &key);
+	g_free(key);
+	return cert;
+}
+
+static void setup(Fixture *f, gconstpointer data)
+{
+	f->dir = test_tmpdir_new();
+	f->root = test_pki_identity("ec", "Root", NULL, 0, 365);
+	f->other_root = test_pki_identity("ec", "Other Root", NULL, 0, 365);
+	f->keyring = write_cert(f, f->root, "root");
+	f->other_keyring = write_cert(f, f->other_root, "other");
+	g_assert_cmpint(EVP_Digest(content, strlen(content), f->digest, NULL, EVP_sha256(), NULL), ==, 1);
+}
+
+static void teardown(Fixture *f, gconstpointer data)
+{
+	test_identity_free(f->root);
+	test_identity_free(f->other_root);
+	test_tmpdir_remove(f->dir);
+	g_free(f->dir);
+	g_free(f->keyring);
+	g_free(f->other_keyring);
+}
+
+static OtaSigner *as_signer(const TestIdentity *id)
+{
+	OtaSigner *s = g_new0(OtaSigner, 1);
+
+	s->cert_uri = g_strdup("test.pem");
+	s->key_uri = g_strdup("test.key");
+	s->cert = X509_dup(id->cert);
+	EVP_PKEY_up_ref(id->key);
+	s->key = id->key;
+	return s;
+}
+
+static GBytes *sign_with(Fixture *f, const guint8 *digest, guint n, TestIdentity **ids)
+{
+	g_autoptr(GPtrArray) signers = g_ptr_array_new_with_free_func((GDestroyNotify)ota_signer_free);
+	g_autoptr(GError) error = NULL;
+	GBytes *der;
+
+	for (guint i = 0; i < n; i++)
+		g_ptr_array_add(signers, as_signer(ids[i]));
+	der = ota_signature_sign_detached((OtaSigner *const *)signers->pdata, n, NULL, digest, &error);
+	g_assert_no_error(error);
+	return der;
+}
+
+static OtaSignature *parse(GBytes *der)
+{
+	g_autoptr(GError) error = NULL;
+	OtaSignature *sig = ota_signature_parse(g_bytes_get_data(der, NULL), g_bytes_get_size(der),
+	                                        &error);
+
+	g_assert_no_error(error);
+	return sig;
+}
+
+static OtaTrust *trust(const char *keyring, OtaPurpose purpose, gboolean check_time)
+{
+	g_autoptr(GError) error = NULL;
+	OtaTrust *t = ota_trust_new(keyring, NULL, purpose, check_time, &error);
+
+	g_assert_no_error(error);
+	return t;
+}
+
+/* Signs @content with one fresh leaf under f->root and verifies it. */
+static gboolean sign_and_verify(Fixture *f, TestIdentity *leaf, OtaTrust *t, guint threshold,
+                                GError **error)
+{
+	g_autoptr(GBytes) der = sign_with(f, f->digest, 1, &leaf);
+	g_autoptr(OtaSignature) sig = parse(der);
+
+	return ota_signature_verify_detached(sig, f->digest, t, threshold, error);
+}
+
+static void test_signature_verifies_against_its_root(Fixture *f, gconstpointer data)
+{
+	g_autoptr(TestIdentity) leaf = test_pki_identity("ec", "Signer", f->root, 0, 30);
+	g_autoptr(OtaTrust) t = trust(f->keyring, OTA_PURPOSE_ANY, TRUE);
+	g_autoptr(GBytes) der = sign_with(f, f->digest, 1, (TestIdentity *[]){leaf});
+	g_autoptr(OtaSignature) sig = parse(der);
+	g_autoptr(GError) error = NULL;
+	OtaSignerInfo *info;
+
+	g_assert_true(sig->detached);
+	g_assert_true(ota_signature_verify_detached(sig, f->digest, t, 1, &error));
+	g_assert_no_error(error);
+	g_assert_cmpuint(sig->counted, ==, 1);
+	info = g_ptr_array_index(sig->signers, 0);
+	g_assert_cmpstr(info->subject, ==, "CN=Signer");
+	g_assert_cmpstr(info->issuer, ==, "CN=Root");
+	g_assert_cmpint(info->status, ==, OTA_SIGNER_COUNTED);
+	g_assert_cmpuint(strlen(info->cert_sha256), ==, 64);
+	g_assert_true(g_str_has_suffix(info->not_after, "Z"));
+}
+
+/* Our signatures must be ordinary CMS, not just something we can read. */
+static void test_signature_verifies_with_openssl_cms_verify(Fixture *f, gconstpointer data)
+{
+	g_autoptr(TestIdentity) leaf = test_pki_identity("ec", "Signer", f->root, 0, 30);
+	g_autoptr(GBytes) der = sign_with(f, f->digest, 1, (TestIdentity *[]){leaf});
+	g_autoptr(OtaSignature) sig = parse(der);
+	g_autoptr(X509_STORE) store = X509_STORE_new();
+	g_autoptr(BIO) in = BIO_new_mem_buf(content, (int)strlen(content));
+
+	X509_STORE_add_cert(store, f->root->cert);
+	g_assert_cmpint(CMS_verify(sig->cms, NULL, store, in, NULL, CMS_BINARY | CMS_DETACHED), ==, 1);
+}
+
+static void test_signed_attributes_are_those_rauc_writes(Fixture *f, gconstpointer data)
+{
+	g_autoptr(TestIdentity) leaf = test_pki_identity("ec", "Signer", f->root, 0, 30);
+	g_autoptr(GBytes) der = sign_with(f, f->digest, 1, (TestIdentity *[]){leaf});
+	g_autoptr(OtaSignature) sig = parse(der);
+	CMS_SignerInfo *si = sk_CMS_SignerInfo_value(CMS_get0_SignerInfos(sig->cms), 0);
+
+	g_assert_cmpint(CMS_signed_get_attr_count(si), ==, 3);
+	g_assert_cmpint(CMS_signed_get_attr_by_NID(si, NID_pkcs9_contentType, -1), >=, 0);
+	g_assert_cmpint(CMS_signed_get_attr_by_NID(si, NID_pkcs9_signingTime, -1), >=, 0);
+	g_assert_cmpint(CMS_signed_get_attr_by_NID(si, NID_pkcs9_messageDigest, -1), >=, 0);
+}
+
+static void test_modified_content_is_invalid(Fixture *f, gconstpointer data)
+{
+	g_autoptr(TestIdentity) leaf = test_pki_identity("ec", "Signer", f->root, 0, 30);
+	g_autoptr(OtaTrust) t = trust(f->keyring, OTA_PURPOSE_ANY, TRUE);
+	g_autoptr(GBytes) der = sign_with(f, f->digest, 1, (TestIdentity *[]){leaf});
+	g_autoptr(OtaSignature) sig = parse(der);
+	g_autoptr(GError) error = NULL;
+	guint8 other[OTA_SHA256_LEN];
+
+	memcpy(other, f->digest, sizeof(other));
+	other[31] ^= 1;
+	g_assert_false(ota_signature_verify_detached(sig, other, t, 1, &error));
+	g_assert_error(error, OTA_SIGNATURE_ERROR, OTA_SIGNATURE_ERROR_INVALID);
+	g_assert_nonnull(strstr(error->message, "modified"));
+}
+
+static void test_flipped_signature_byte_is_rejected(Fixture *f, gconstpointer data)
+{
+	g_autoptr(TestIdentity) leaf = test_pki_identity("rsa2048", "Signer", f->root, 0, 30);
+	g_autoptr(OtaTrust) t = trust(f->keyring, OTA_PURPOSE_ANY, TRUE);
+	g_autoptr(GBytes) der = sign_with(f, f->digest, 1, (TestIdentity *[]){leaf});
+	gsize len = g_bytes_get_size(der);
+	g_autofree guint8 *bad = g_memdup2(g_bytes_get_data(der, NULL), len);
+	g_autoptr(GError) error = NULL;
+	g_autoptr(OtaSignature) sig = NULL;
+
+	/* The RSA signature value is the last element of the SignerInfo. */
+	bad[len - 10] ^= 0x40;
+	sig = ota_signature_parse(bad, len, &error);
+	g_assert_no_error(error);
+	g_assert_false(ota_signature_verify_detached(sig, f->digest, t, 1, &error));
+	g_assert_error(error, OTA_SIGNATURE_ERROR, OTA_SIGNATURE_ERROR_INVALID);
+}
+
+static void test_signer_from_another_ca_is_untrusted(Fixture *f, gconstpointer data)
+{
+	g_autoptr(TestIdentity) leaf = test_pki_identity("ec", "Stranger", f->other_root, 0, 30);
+	g_autoptr(OtaTrust) t = trust(f->keyring, OTA_PURPOSE_ANY, TRUE);
+	g_autoptr(GError) error = NULL;
+
+	g_assert_false(sign_and_verify(f, leaf, t, 1, &error));
+	g_assert_error(error, OTA_SIGNATURE_ERROR, OTA_SIGNATURE_ERROR_UNTRUSTED);
+	g_assert_nonnull(strstr(error->message, "CN=Stranger"));
+}
+
+static void test_expired_signer_is_untrusted(Fixture *f, gconstpointer data)
+{
+	g_autoptr(TestIdentity) leaf = test_pki_identity("ec", "Old", f->root, -30, -1);
+	g_autoptr(OtaTrust) t = trust(f->keyring, OTA_PURPOSE_ANY, TRUE);
+	g_autoptr(GError) error = NULL;
+
+	g_assert_false(sign_and_verify(f, leaf, t, 1, &error));
+	g_assert_error(error, OTA_SIGNATURE_ERROR, OTA_SIGNATURE_ERROR_UNTRUSTED);
+	g_assert_nonnull(strstr(error->message, "expired"));
+}
+
+static void test_expired_signer_passes_without_time_check(Fixture *f, gconstpointer data)
+{
+	g_autoptr(TestIdentity) leaf = test_pki_identity("ec", "Old", f->root, -30, -1);
+	g_autoptr(OtaTrust) t = trust(f->keyring, OTA_PURPOSE_ANY, FALSE);
+	g_autoptr(GError) error = NULL;
+
+	g_assert_true(sign_and_verify(f, leaf, t, 1, &error));
+	g_assert_no_error(error);
+}
+
+static void test_codesign_purpose_needs_code_signing_usage(Fixture *f, gconstpointer data)
+{
+	g_autoptr(TestIdentity) plain = test_pki_identity("ec", "Plain", f->root, 0, 30);
+	g_autoptr(TestIdentity) coder =
+		test_pki_identity_eku("ec", "Coder", f->root, 0, 30, "codeSigning");
+	g_autoptr(OtaTrust) t = trust(f->keyring, OTA_PURPOSE_CODESIGN, TRUE);
+	g_autoptr(GError) error = NULL;
+
+	g_assert_false(sign_and_verify(f, plain, t, 1, &error));
+	g_assert_error(error, OTA_SIGNATURE_ERROR, OTA_SIGNATURE_ERROR_UNTRUSTED);
+	g_assert_nonnull(strstr(error->message, "codeSigning"));
+	g_clear_error(&error);
+	g_assert_true(sign_and_verify(f, coder, t, 1, &error));
+	g_assert_no_error(error);
+}
+
+static void test_smimesign_purpose_rejects_code_signing_only_leaf(Fixture *f, gconstpointer data)
+{
+	g_autoptr(TestIdentity) coder =
+		test_pki_identity_eku("ec", "Coder", f->root, 0, 30, "codeSigning");
+	g_autoptr(OtaTrust) t = trust(f->keyring, OTA_PURPOSE_SMIMESIGN, TRUE);
+	g_autoptr(GError) error = NULL;
+
+	g_assert_false(sign_and_verify(f, coder, t, 1, &error));
+	g_assert_error(error, OTA_SIGNATURE_ERROR, OTA_SIGNATURE_ERROR_UNTRUSTED);
+}
+
+static void test_two_keys_count_twice(Fixture *f, gconstpointer data)
+{
+	g_autoptr(TestIdentity) a = test_pki_identity("ec", "A", f->root, 0, 30);
+	g_autoptr(TestIdentity) b = test_pki_identity("rsa2048", "B", f->root, 0, 30);
+	g_autoptr(OtaTrust) t = trust(f->keyring, OTA_PURPOSE_ANY, TRUE);
+	g_autoptr(GBytes) der = sign_with(f, f->digest, 2, (TestIdentity *[]){a, b});
+	g_autoptr(OtaSignature) sig = parse(der);
+	g_autoptr(GError) error = NULL;
+
+	g_assert_true(ota_signature_verify_detached(sig, f->digest, t, 2, &error));
+	g_assert_no_error(error);
+	g_assert_cmpuint(sig->counted, ==, 2);
+}
+
+static void test_one_key_with_two_certificates_counts_once(Fixture *f, gconstpointer data)
+{
+	g_autoptr(TestIdentity) a = test_pki_identity("ec", "A", f->root, 0, 30);
+	g_autoptr(TestIdentity) a2 = test_pki_reissue(a, "A again", f->root);
+	g_autoptr(OtaTrust) t = trust(f->keyring, OTA_PURPOSE_ANY, TRUE);
+	g_autoptr(GBytes) der = sign_with(f, f->digest, 2, (TestIdentity *[]){a, a2});
+	g_autoptr(OtaSignature) sig = parse(der);
+	g_autoptr(GError) error = NULL;
+
+	g_assert_false(ota_signature_verify_detached(sig, f->digest, t, 2, &error));
+	g_assert_error(error, OTA_SIGNATURE_ERROR, OTA_SIGNATURE_ERROR_UNTRUSTED);
+	g_assert_cmpuint(sig->counted, ==, 1);
+	g_assert_cmpint(((OtaSignerInfo *)g_ptr_array_index(sig->signers, 1))->status, ==,
+	                OTA_SIGNER_DUPLICATE_KEY);
+}
+
+static void test_garbage_is_not_cms(Fixture *f, gconstpointer data)
+{
+	g_autoptr(GError) error = NULL;
+	g_autoptr(OtaSignature) sig = ota_signature_parse((const guint8 *)"garbage", 7, &error);
+
+	g_assert_null(sig);
+	g_assert_error(error, OTA_SIGNATURE_ERROR, OTA_SIGNATURE_ERROR_PARSE);
+}
+
+static void test_trailing_bytes_after_cms_are_rejected(Fixture *f, gconstpointer data)
+{
+	g_autoptr(TestIdentity) leaf = test_pki_identity("ec", "Signer", f->root, 0, 30);
+	g_autoptr(GBytes) der = sign_with(f, f->digest, 1, (TestIdentity *[]){leaf});
+	gsize len = g_bytes_get_size(der);
+	g_autofree guint8 *longer = g_malloc0(len + 4);
+	g_autoptr(GError) error = NULL;
+	g_autoptr(OtaSignature) sig = NULL;
+
+	memcpy(longer, g_bytes_get_data(der, NULL), len);
+	sig = ota_signature_parse(longer, len + 4, &error);
+	g_assert_null(sig);
+	g_assert_error(error, OTA_SIGNATURE_ERROR, OTA_SIGNATURE_ERROR_PARSE);
+}
+
+static void test_every_truncation_is_rejected(Fixture *f, gconstpointer data)
+{
+	g_autoptr(TestIdentity) leaf = test_pki_identity("ec", "Signer", f->root, 0, 30);
+	g_autoptr(GBytes) der = sign_with(f, f->digest, 1, (TestIdentity *[]){leaf});
+	const guint8 *p = g_bytes_get_data(der, NULL);
+
+	for (gsize len = 0; len < g_bytes_get_size(der); len++) {
+		g_autoptr(GError) error = NULL;
+		g_autoptr(OtaSignature) sig = ota_signature_parse(p, len, &error);
+
+		g_assert_null(sig);
+		g_assert_nonnull(error);
+	}
+}
+
+static void test_keyring_without_certificates_is_an_error(Fixture *f, gconstpointer data)
+{
+	g_autofree char *path = g_build_filename(f->dir, "empty.pem", NULL);
+	g_autoptr(GError) error = NULL;
+	g_autoptr(OtaTrust) t = NULL;
+
+	g_assert_true(g_file_set_contents(path, "", 0, NULL));
+	t = ota_trust_new(path, NULL, OTA_PURPOSE_ANY, TRUE, &error);
+	g_assert_null(t);
+	g_assert_error(error, OTA_SIGNATURE_ERROR, OTA_SIGNATURE_ERROR_KEYRING);
+	g_assert_nonnull(strstr(error->message, path));
+}
+
+int main(int argc, char **argv)
+{
+	g_test_init(&argc, &argv, NULL);
+#define ADD(name, fn) g_test_add("/signature/" name, Fixture, NULL, setup, fn, teardown)
+	ADD("signature-verifies-against-its-root", test_signature_verifies_against_its_root);
+	ADD("signature-verifies-with-openssl-cms-verify", test_signature_verifies_with_openssl_cms_verify);
+	ADD("signed-attributes-are-those-rauc-writes", test_signed_attributes_are_those_rauc_writes);
+	ADD("modified-content-is-invalid", test_modified_content_is_invalid);
+	ADD("flipped-signature-byte-is-rejected", test_flipped_signature_byte_is_rejected);
+	ADD("signer-from-another-ca-is-untrusted", test_signer_from_another_ca_is_untrusted);
+	ADD("expired-signer-is-untrusted", test_expired_signer_is_untrusted);
+	ADD("expired-signer-passes-without-time-check", test_expired_signer_passes_without_time_check);
+	ADD("codesign-purpose-needs-code-signing-usage", test_codesign_purpose_needs_code_signing_usage);
+	ADD("smimesign-purpose-rejects-code-signing-only-leaf",
+	    test_smimesign_purpose_rejects_code_signing_only_leaf);
+	ADD("two-keys-count-twice", test_two_keys_count_twice);
+	ADD("one-key-with-two-certificates-counts-once", test_one_key_with_two_certificates_counts_once);
+	ADD("garbage-is-not-cms", test_garbage_is_not_cms);
+	ADD("trailing-bytes-after-cms-are-rejected", test_trailing_bytes_after_cms_are_rejected);
+	ADD("every-truncation-is-rejected", test_every_truncation_is_rejected);
+	ADD("keyring-without-certificates-is-an-error", test_keyring_without_certificates_is_an_error);
+	return g_test_run();
+}

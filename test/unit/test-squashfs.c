@@ -1,0 +1,213 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <otabundle/squashfs.h>
+
+#include <fcntl.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "pki.h"
+
+typedef struct {
+	char *dir;
+	char *image;
+	GBytes *big;
+	int fd;
+	guint64 size;
+} Fixture;
+
+static void setup(Fixture *f, gconstpointer data)
+{
+	const char *extra = data;
+	g_autofree char *src = NULL, *a = NULL, *big = NULL, *link = NULL, *sub = NULL;
+	g_autoptr(GError) error = NULL;
+	g_autofree guint8 *bytes = g_malloc(300001);
+	struct stat st;
+
+	f->dir = test_tmpdir_new();
+	src = g_build_filename(f->dir, "src", NULL);
+	g_assert_cmpint(mkdir(src, 0755), ==, 0);
+	a = g_build_filename(src, "a.txt", NULL);
+	g_assert_true(g_file_set_contents(a, "hello", 5, NULL));
+	for (gsize i = 0; i < 300001; i++)
+		bytes[i] = (guint8)g_random_int();
+	f->big = g_bytes_new(bytes, 300001);
+	big = g_build_filename(src, "big.img", NULL);
+	g_assert_true(g_file_set_contents(big, (const char *)bytes, 300001, NULL));
+	link = g_build_filename(src, "link", NULL);
+	g_assert_cmpint(symlink("a.txt", link), ==, 0);
+	sub = g_build_filename(src, "sub", NULL);
+	g_assert_cmpint(mkdir(sub, 0755), ==, 0);
+
+	f->image = g_build_filename(f->dir, "image.sqfs", NULL);
+	g_assert_true(ota_squashfs_create((const char *const[]){a, big, link, sub, NULL}, f->image,
+	                                  extra, &error));
+	g_assert_no_error(error);
+	f->fd = open(f->image, O_RDONLY);
+	g_assert_cmpint(fstat(f->fd, &st), ==, 0);
+	f->size = (guint64)st.st_size;
+}
+
+static void teardown(Fixture *f, gconstpointer data)
+{
+	close(f->fd);
+	g_bytes_unref(f->big);
+	test_tmpdir_remove(f->dir);
+	g_free(f->dir);
+	g_free(f->image);
+}
+
+static OtaSquashfs *open_image(Fixture *f, OtaReader **reader)
+{
+	g_autoptr(GError) error = NULL;
+	OtaSquashfs *sq;
+
+	*reader = ota_reader_new_fd(f->fd, 0, f->size, &error);
+	sq = ota_squashfs_open(*reader, &error);
+	g_assert_no_error(error);
+	return sq;
+}
+
+static void test_image_is_padded_to_4k(Fixture *f, gconstpointer data)
+{
+	g_assert_cmpuint(f->size % 4096, ==, 0);
+}
+
+static void test_reads_small_file(Fixture *f, gconstpointer data)
+{
+	g_autoptr(OtaReader) r = NULL;
+	g_autoptr(OtaSquashfs) sq = open_image(f, &r);
+	g_autoptr(GError) error = NULL;
+	g_autoptr(GBytes) a = ota_squashfs_read_small_file(sq, "a.txt", 100, &error);
+
+	g_assert_no_error(error);
+	g_assert_cmpmem(g_bytes_get_data(a, NULL), g_bytes_get_size(a), "hello", 5);
+}
+
+static void test_reads_multi_block_file_exactly(Fixture *f, gconstpointer data)
+{
+	g_autoptr(OtaReader) r = NULL;
+	g_autoptr(OtaSquashfs) sq = open_image(f, &r);
+	g_autoptr(GError) error = NULL;
+	g_autoptr(GBytes) big = ota_squashfs_read_small_file(sq, "big.img", 1 << 20, &error);
+	guint64 size = 0;
+
+	g_assert_no_error(error);
+	g_assert_true(g_bytes_equal(big, f->big));
+	g_assert_true(ota_squashfs_stat_file(sq, "big.img", &size, &error));
+	g_assert_cmpuint(size, ==, 300001);
+}
+
+static void test_symlink_is_not_a_regular_file(Fixture *f, gconstpointer data)
+{
+	g_autoptr(OtaReader) r = NULL;
+	g_autoptr(OtaSquashfs) sq = open_image(f, &r);
+	g_autoptr(GError) error = NULL;
+	guint64 size;
+
+	g_assert_false(ota_squashfs_stat_file(sq, "link", &size, &error));
+	g_assert_error(error, OTA_SQUASHFS_ERROR, OTA_SQUASHFS_ERROR_NOT_REGULAR);
+}
+
+static void test_directory_is_not_a_regular_file(Fixture *f, gconstpointer data)
+{
+	g_autoptr(OtaReader) r = NULL;
+	g_autoptr(OtaSquashfs) sq = open_image(f, &r);
+	g_autoptr(GError) error = NULL;
+	guint64 size;
+
+	g_assert_false(ota_squashfs_stat_file(sq, "sub", &size, &error));
+	g_assert_error(error, OTA_SQUASHFS_ERROR, OTA_SQUASHFS_ERROR_NOT_REGULAR);
+}
+
+static void test_missing_entry_is_not_found(Fixture *f, gconstpointer data)
+{
+	g_autoptr(OtaReader) r = NULL;
+	g_autoptr(OtaSquashfs) sq = open_image(f, &r);
+	g_autoptr(GError) error = NULL;
+	guint64 size;
+
+	g_assert_false(ota_squashfs_stat_file(sq, "nope", &size, &error));
+	g_assert_error(error, OTA_SQUASHFS_ERROR, OTA_SQUASHFS_ERROR_NOT_FOUND);
+}
+
+static void test_small_file_limit_is_enforced(Fixture *f, gconstpointer data)
+{
+	g_autoptr(OtaReader) r = NULL;
+	g_autoptr(OtaSquashfs) sq = open_image(f, &r);
+	g_autoptr(GError) error = NULL;
+	g_autoptr(GBytes) big = ota_squashfs_read_small_file(sq, "big.img", 1000, &error);
+
+	g_assert_null(big);
+	g_assert_error(error, OTA_SQUASHFS_ERROR, OTA_SQUASHFS_ERROR_TOO_LARGE);
+}
+
+static void test_image_larger_than_its_window_is_corrupted(Fixture *f, gconstpointer data)
+{
+	g_autoptr(GError) error = NULL;
+	g_autoptr(OtaReader) r = ota_reader_new_fd(f->fd, 0, 4096, &error);
+	g_autoptr(OtaSquashfs) sq = ota_squashfs_open(r, &error);
+
+	g_assert_null(sq);
+	g_assert_error(error, OTA_SQUASHFS_ERROR, OTA_SQUASHFS_ERROR_CORRUPTED);
+}
+
+static void test_garbage_is_corrupted(Fixture *f, gconstpointer data)
+{
+	g_autofree char *path = g_build_filename(f->dir, "garbage", NULL);
+	g_autofree char *junk = g_strnfill(8192, 'x');
+	g_autoptr(GError) error = NULL;
+	g_autoptr(OtaReader) r = NULL;
+	g_autoptr(OtaSquashfs) sq = NULL;
+	int fd;
+
+	g_assert_true(g_file_set_contents(path, junk, 8192, NULL));
+	fd = open(path, O_RDONLY);
+	r = ota_reader_new_fd(fd, 0, 8192, &error);
+	close(fd);
+	sq = ota_squashfs_open(r, &error);
+	g_assert_null(sq);
+	g_assert_error(error, OTA_SQUASHFS_ERROR, OTA_SQUASHFS_ERROR_CORRUPTED);
+}
+
+static void test_mksquashfs_failure_is_reported(void)
+{
+	g_autoptr(GError) error = NULL;
+
+	g_assert_false(ota_squashfs_create((const char *const[]){"/nonexistent-src", NULL},
+	                                   "/nonexistent-dir/out.sqfs", NULL, &error));
+	g_assert_error(error, OTA_SQUASHFS_ERROR, OTA_SQUASHFS_ERROR_CREATE);
+}
+
+static void test_unbalanced_extra_args_are_refused(void)
+{
+	g_autoptr(GError) error = NULL;
+
+	g_assert_false(ota_squashfs_create((const char *const[]){"/tmp", NULL}, "/dev/null",
+	                                   "-comp 'xz", &error));
+	g_assert_error(error, OTA_SQUASHFS_ERROR, OTA_SQUASHFS_ERROR_CREATE);
+	g_assert_nonnull(strstr(error->message, "--mksquashfs-args"));
+}
+
+int main(int argc, char **argv)
+{
+	g_test_init(&argc, &argv, NULL);
+#define ADD(name, fn) g_test_add("/squashfs/" name, Fixture, NULL, setup, fn, teardown)
+	ADD("image-is-padded-to-4k", test_image_is_padded_to_4k);
+	ADD("reads-small-file", test_reads_small_file);
+	ADD("reads-multi-block-file-exactly", test_reads_multi_block_file_exactly);
+	ADD("symlink-is-not-a-regular-file", test_symlink_is_not_a_regular_file);
+	ADD("directory-is-not-a-regular-file", test_directory_is_not_a_regular_file);
+	ADD("missing-entry-is-not-found", test_missing_entry_is_not_found);
+	ADD("small-file-limit-is-enforced", test_small_file_limit_is_enforced);
+	ADD("image-larger-than-its-window-is-corrupted", test_image_larger_than_its_window_is_corrupted);
+	ADD("garbage-is-corrupted", test_garbage_is_corrupted);
+	g_test_add("/squashfs/reads-xz-compressed-image", Fixture, "-comp xz", setup,
+	           test_reads_multi_block_file_exactly, teardown);
+	g_test_add("/squashfs/reads-zstd-compressed-image", Fixture, "-comp zstd", setup,
+	           test_reads_multi_block_file_exactly, teardown);
+	g_test_add_func("/squashfs/mksquashfs-failure-is-reported", test_mksquashfs_failure_is_reported);
+	g_test_add_func("/squashfs/unbalanced-extra-args-are-refused",
+	                test_unbalanced_extra_args_are_refused);
+	return g_test_run();
+}
