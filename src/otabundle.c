@@ -49,7 +49,7 @@ static const GOptionEntry output_entries[] = {
 
 static const GOptionEntry create_entries[] = {
 	{"format", 0, 0, G_OPTION_ARG_STRING, &opt_format,
-	 "Bundle format: plain (default: the manifest's [bundle] format, else plain)", "FORMAT"},
+	 "Bundle format: plain (verity and crypt: planned); default: the manifest's [bundle] format, else plain", "FORMAT"},
 	{"cert", 0, 0, G_OPTION_ARG_FILENAME_ARRAY, &opt_certs,
 	 "Signer certificate (PEM); give once per signer", "PEM"},
 	{"key", 0, 0, G_OPTION_ARG_FILENAME_ARRAY, &opt_keys,
@@ -378,7 +378,7 @@ static int cmd_create(int argc, char **argv)
 		return usage_error(context, "give --cert and --key once per signer, in pairs");
 	if (opt_format != NULL) {
 		if (!ota_bundle_format_from_string(opt_format, &options.format))
-			return usage_error(context, "--format must be plain or verity");
+			return usage_error(context, "--format must be plain, verity or crypt");
 		options.format_set = TRUE;
 	}
 

@@ -8,6 +8,8 @@
 #include <otabundle/signature.h>
 #include <otabundle/squashfs.h>
 
+#include <sys/stat.h>
+
 G_BEGIN_DECLS
 
 #define OTA_BUNDLE_ERROR ota_bundle_error_quark()
@@ -20,6 +22,7 @@ typedef enum {
 	OTA_BUNDLE_ERROR_MISMATCH,    /* contents differ from the signed manifest */
 	OTA_BUNDLE_ERROR_UNSUPPORTED, /* a format this build does not handle */
 	OTA_BUNDLE_ERROR_EXISTS,      /* extract: output directory not empty */
+	OTA_BUNDLE_ERROR_MODIFIED,    /* the file changed while it was being read */
 } OtaBundleError;
 
 /* On-disk layout, as RAUC writes it:
@@ -64,6 +67,8 @@ gboolean ota_bundle_create(const char *inputdir, const char *bundle_path,
 typedef struct {
 	char *path;
 	int fd;
+	struct stat opened; /* to notice the file changing under us */
+	gboolean private_copy;
 	OtaBundleLayout layout;
 	OtaBundleFormat format;
 	OtaSignature *signature;
@@ -81,7 +86,11 @@ OtaBundle *ota_bundle_open(const char *path, GError **error);
 /* Checks the signature over every payload byte, then reads the manifest.
  * With @private_copy_dir, the payload is copied there (unnamed, unlinked)
  * while it is hashed, and everything afterwards reads that copy: a bundle
- * file changed after verification can't reach extraction or installation. */
+ * file changed after verification can't reach extraction or installation.
+ * Without it, reads go to the file, and a file that changes between open
+ * and the end of this call (or of ota_bundle_check_contents()) is rejected
+ * with OTA_BUNDLE_ERROR_MODIFIED, so nothing unsigned is ever reported as
+ * verified. */
 G_GNUC_WARN_UNUSED_RESULT
 gboolean ota_bundle_verify(OtaBundle *bundle, const OtaTrust *trust,
                            const char *private_copy_dir, GError **error);

@@ -14,7 +14,12 @@ typedef enum {
 	OTA_SQUASHFS_ERROR_NOT_FOUND,   /* no such entry */
 	OTA_SQUASHFS_ERROR_NOT_REGULAR, /* entry is not a regular file */
 	OTA_SQUASHFS_ERROR_TOO_LARGE,   /* larger than the caller allows */
+	OTA_SQUASHFS_ERROR_UNSUPPORTED, /* e.g. a compressor libsquashfs lacks */
 } OtaSquashfsError;
+
+/* A bundle holds a handful of files; far more fragments than this means a
+ * forged superblock (each entry costs 16 bytes of memory when loaded). */
+#define OTA_SQUASHFS_MAX_FRAGMENTS 65536
 
 /* Runs mksquashfs (or $OTABUNDLE_MKSQUASHFS) with each of @sources placed
  * at the image root, writing @output. @extra_args are appended, split as a

@@ -260,6 +260,37 @@ static gboolean append_signature(int fd, guint64 offset, GBytes *signature, GErr
 	       ota_write_all(fd, trailer, sizeof(trailer), error);
 }
 
+/* A key given twice adds nothing but a SignerInfo that counts once. */
+static gboolean check_distinct_signers(const OtaCreateOptions *options, GError **error)
+{
+	for (gsize i = 0; i < options->n_signers; i++) {
+		for (gsize j = i + 1; j < options->n_signers; j++) {
+			if (EVP_PKEY_eq(options->signers[i]->key, options->signers[j]->key) != 1)
+				continue;
+			g_set_error(error, OTA_BUNDLE_ERROR, OTA_BUNDLE_ERROR_INPUT,
+			            "%s: same key as signer %s", options->signers[j]->key_uri,
+			            options->signers[i]->key_uri);
+			return FALSE;
+		}
+	}
+	return TRUE;
+}
+
+/* The bundle must be readable by the library that will verify it: refuse,
+ * say, an lzo image (libsquashfs is built without lzo) at create time. */
+static gboolean check_payload_readable(OtaOutput *out, guint64 size, GError **error)
+{
+	g_autoptr(OtaReader) reader = ota_reader_new_fd(ota_output_get_fd(out), 0, size, error);
+	g_autoptr(OtaSquashfs) squashfs = NULL;
+	guint64 manifest_size = 0;
+
+	if (reader == NULL)
+		return FALSE;
+	squashfs = ota_squashfs_open(reader, error);
+	return squashfs != NULL &&
+	       ota_squashfs_stat_file(squashfs, OTA_MANIFEST_FILENAME, &manifest_size, error);
+}
+
 static gboolean sign_payload(OtaOutput *out, const OtaCreateOptions *options, GError **error)
 {
 	int fd = ota_output_get_fd(out);
@@ -278,7 +309,8 @@ static gboolean sign_payload(OtaOutput *out, const OtaCreateOptions *options, GE
 		            OTA_BUNDLE_PAYLOAD_ALIGNMENT);
 		return FALSE;
 	}
-	if (!ota_checksum_fd(fd, 0, (guint64)st.st_size, &payload, error))
+	if (!check_payload_readable(out, (guint64)st.st_size, error) ||
+	    !ota_checksum_fd(fd, 0, (guint64)st.st_size, &payload, error))
 		return FALSE;
 	signature = ota_signature_sign_detached(options->signers, options->n_signers,
 	                                        options->intermediates, payload.sha256, error);
@@ -299,6 +331,8 @@ gboolean ota_bundle_create(const char *inputdir, const char *bundle_path,
 
 	g_return_val_if_fail(options->n_signers > 0, FALSE);
 
+	if (!check_distinct_signers(options, error))
+		return FALSE;
 	if (!g_file_test(inputdir, G_FILE_TEST_IS_DIR)) {
 		g_set_error(error, OTA_BUNDLE_ERROR, OTA_BUNDLE_ERROR_INPUT,
 		            "%s: not a directory", inputdir);
@@ -367,6 +401,7 @@ static gboolean read_layout_and_signature(OtaBundle *b, GError **error)
 
 	if (fstat(b->fd, &st) < 0)
 		return set_io_error(error, b->path, errno);
+	b->opened = st;
 	if (!S_ISREG(st.st_mode)) {
 		g_set_error_literal(error, OTA_BUNDLE_ERROR, OTA_BUNDLE_ERROR_MALFORMED,
 		                    "not a regular file");
@@ -418,6 +453,26 @@ OtaBundle *ota_bundle_open(const char *path, GError **error)
 		return NULL;
 	}
 	return g_steal_pointer(&b);
+}
+
+/* A write to the file moves its mtime and ctime; so does truncation. */
+static gboolean check_unchanged(OtaBundle *b, GError **error)
+{
+	struct stat now;
+
+	if (b->private_copy)
+		return TRUE;
+	if (fstat(b->fd, &now) < 0)
+		return set_io_error(error, b->path, errno);
+	if (now.st_size == b->opened.st_size &&
+	    now.st_mtim.tv_sec == b->opened.st_mtim.tv_sec &&
+	    now.st_mtim.tv_nsec == b->opened.st_mtim.tv_nsec &&
+	    now.st_ctim.tv_sec == b->opened.st_ctim.tv_sec &&
+	    now.st_ctim.tv_nsec == b->opened.st_ctim.tv_nsec)
+		return TRUE;
+	g_set_error(error, OTA_BUNDLE_ERROR, OTA_BUNDLE_ERROR_MODIFIED,
+	            "%s: bundle was modified while it was being verified", b->path);
+	return FALSE;
 }
 
 /* The manifest, read from the squashfs through b->payload. */
@@ -477,6 +532,7 @@ static gboolean hash_payload(OtaBundle *b, const char *private_copy_dir, GError 
 	gboolean ok;
 
 	if (private_copy_dir != NULL) {
+		b->private_copy = TRUE;
 		copy_fd = open_private_file(private_copy_dir, error);
 		if (copy_fd < 0)
 			return FALSE;
@@ -510,11 +566,13 @@ gboolean ota_bundle_verify(OtaBundle *b, const OtaTrust *trust, const char *priv
 		                           b->path);
 		return FALSE;
 	}
-	b->verified = TRUE;
 	if (!load_manifest(b, &ierror)) {
 		g_propagate_prefixed_error(error, g_steal_pointer(&ierror), "%s: ", b->path);
 		return FALSE;
 	}
+	if (!check_unchanged(b, error))
+		return FALSE;
+	b->verified = TRUE;
 	return TRUE;
 }
 
@@ -631,16 +689,16 @@ gboolean ota_bundle_check_contents(OtaBundle *b, gboolean check_images, GError *
 		g_propagate_prefixed_error(error, g_steal_pointer(&ierror), "%s: ", b->path);
 		return FALSE;
 	}
-	return TRUE;
+	return check_unchanged(b, error);
 }
 
 /* --- extract --------------------------------------------------------------------- */
 
-static int create_in(int dirfd, const char *dir, const char *name, GError **error)
+static int create_in(int dirfd, const char *dir, const char *name, mode_t mode, GError **error)
 {
 	/* Names were checked by the manifest parser to hold no '/'; O_EXCL and
 	 * O_NOFOLLOW make sure nothing but a new file in @dirfd is written. */
-	int fd = openat(dirfd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+	int fd = openat(dirfd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode);
 
 	if (fd < 0)
 		g_set_error(error, OTA_BUNDLE_ERROR, OTA_BUNDLE_ERROR_IO, "%s/%s: %s", dir, name,
@@ -670,7 +728,8 @@ static gboolean copy_out_file(OtaBundle *b, int dirfd, const char *dir, const ch
 	data = ota_squashfs_read_small_file(b->squashfs, name, 16 * 1024 * 1024, error);
 	if (data == NULL)
 		return FALSE;
-	fd = create_in(dirfd, dir, name, error);
+	/* Hook and handler files are programs the installer runs. */
+	fd = create_in(dirfd, dir, name, 0755, error);
 	if (fd < 0)
 		return FALSE;
 	return finish_file(fd, name,
@@ -690,7 +749,7 @@ static gboolean extract_into(OtaBundle *b, const char *dir, GError **error)
 	if (dirfd < 0)
 		return set_io_error(error, dir, errno);
 
-	fd = create_in(dirfd, dir, OTA_MANIFEST_FILENAME, error);
+	fd = create_in(dirfd, dir, OTA_MANIFEST_FILENAME, 0644, error);
 	ok = fd >= 0 &&
 	     finish_file(fd, OTA_MANIFEST_FILENAME,
 	                 ota_write_all(fd, g_bytes_get_data(b->manifest_data, NULL),
@@ -703,7 +762,7 @@ static gboolean extract_into(OtaBundle *b, const char *dir, GError **error)
 
 		if (!g_hash_table_add(written, image->filename))
 			continue;
-		fd = create_in(dirfd, dir, image->filename, error);
+		fd = create_in(dirfd, dir, image->filename, 0644, error);
 		ok = fd >= 0 && finish_file(fd, image->filename, stream_image(b, image, fd, error), error);
 	}
 	if (ok && m->hook_filename && g_hash_table_add(written, m->hook_filename))
@@ -750,6 +809,11 @@ gboolean ota_bundle_extract(const char *bundle_path, const OtaTrust *trust, cons
 
 	if (!check_outdir_usable(outdir, error))
 		return FALSE;
+	if (!g_file_test(parent, G_FILE_TEST_IS_DIR)) {
+		g_set_error(error, OTA_BUNDLE_ERROR, OTA_BUNDLE_ERROR_IO,
+		            "%s: parent directory does not exist", outdir);
+		return FALSE;
+	}
 	b = ota_bundle_open(bundle_path, error);
 	if (b == NULL)
 		return FALSE;

@@ -266,6 +266,24 @@ static gboolean check_nothing_left(GKeyFile *kf, GError **error)
 	return TRUE;
 }
 
+/* GKeyFile keeps repeated keys (also from a repeated group header) and
+ * answers lookups with the last one; another parser might take the first.
+ * A signed manifest must mean one thing, so repeats are refused. */
+static gboolean check_no_duplicate_keys(GKeyFile *kf, const char *group, GError **error)
+{
+	g_auto(GStrv) keys = g_key_file_get_keys(kf, group, NULL, NULL);
+	g_autoptr(GHashTable) seen = g_hash_table_new(g_str_hash, g_str_equal);
+
+	for (char **k = keys; k && *k; k++) {
+		if (!g_hash_table_add(seen, *k)) {
+			g_set_error(error, OTA_MANIFEST_ERROR, OTA_MANIFEST_ERROR_INVALID,
+			            "duplicate key '%s' in group [%s]", *k, group);
+			return FALSE;
+		}
+	}
+	return TRUE;
+}
+
 static gboolean is_known_group(const char *group)
 {
 	static const char *const fixed[] = {"update", "bundle", "hooks", "handler", NULL};
@@ -331,6 +349,8 @@ OtaManifest *ota_manifest_parse(const char *data, gsize length, GError **error)
 			            "unknown group [%s]", *g);
 			return NULL;
 		}
+		if (!check_no_duplicate_keys(kf, *g, error))
+			return NULL;
 	}
 
 	if (!move_meta_groups(kf, m->meta, error) || !parse_update(kf, m, error) ||

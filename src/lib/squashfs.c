@@ -22,15 +22,22 @@ static const char *mksquashfs_binary(void)
 	return env && *env ? env : "mksquashfs";
 }
 
-static char *last_line(const char *text)
+/* mksquashfs prints usage text or a URL after the actual complaint, so
+ * prefer the first line that reads like an error. */
+static char *error_line(const char *text)
 {
 	g_auto(GStrv) lines = g_strsplit(text ? text : "", "\n", -1);
+	const char *last = NULL;
 
-	for (gint i = (gint)g_strv_length(lines) - 1; i >= 0; i--) {
-		if (*g_strstrip(lines[i]) != '\0')
-			return g_strdup(lines[i]);
+	for (char **l = lines; *l; l++) {
+		if (*g_strstrip(*l) == '\0')
+			continue;
+		if (strstr(*l, "FATAL") || strstr(*l, "rror") || strstr(*l, "nvalid") ||
+		    strstr(*l, "nrecognised") || strstr(*l, "nknown"))
+			return g_strdup(*l);
+		last = last ? last : *l;
 	}
-	return g_strdup("no error output");
+	return g_strdup(last ? last : "no error output");
 }
 
 gboolean ota_squashfs_create(const char *const *sources, const char *output,
@@ -73,7 +80,7 @@ gboolean ota_squashfs_create(const char *const *sources, const char *output,
 		return FALSE;
 	}
 	if (!g_subprocess_get_successful(proc)) {
-		reason = last_line(err_out);
+		reason = error_line(err_out);
 		g_set_error(error, OTA_SQUASHFS_ERROR, OTA_SQUASHFS_ERROR_CREATE, "%s failed: %s",
 		            mksquashfs_binary(), reason);
 		return FALSE;
@@ -159,6 +166,13 @@ static gboolean set_sqfs_error(OtaSquashfs *sq, int code, GError **error, const 
 		g_set_error(error, OTA_SQUASHFS_ERROR, OTA_SQUASHFS_ERROR_CORRUPTED, "%s: %s", what,
 		            sq->file->error->message);
 		g_clear_error(&sq->file->error);
+	} else if (code == SQFS_ERROR_UNSUPPORTED) {
+		const char *name =
+			sqfs_compressor_name_from_id((SQFS_COMPRESSOR)sq->super.compression_id);
+
+		g_set_error(error, OTA_SQUASHFS_ERROR, OTA_SQUASHFS_ERROR_UNSUPPORTED,
+		            "%s: squashfs compressor '%s' is not supported by this build", what,
+		            name ? name : "unknown");
 	} else if (code == SQFS_ERROR_NO_ENTRY) {
 		g_set_error(error, OTA_SQUASHFS_ERROR, OTA_SQUASHFS_ERROR_NOT_FOUND, "%s: not found",
 		            what);
@@ -181,6 +195,36 @@ void ota_squashfs_free(OtaSquashfs *sq)
 	g_free(sq);
 }
 
+/* libsquashfs sizes its allocations from superblock fields. Before it sees
+ * them, every table must lie inside the image and the fragment count must
+ * be plausible: a forged superblock must not make us allocate gigabytes. */
+static gboolean check_superblock(const sqfs_super_t *super, guint64 available, GError **error)
+{
+	const guint64 tables[] = {super->inode_table_start, super->directory_table_start,
+	                          super->fragment_table_start, super->id_table_start,
+	                          super->export_table_start, super->xattr_id_table_start};
+	const char *problem = NULL;
+
+	if (super->bytes_used > available)
+		problem = "it is larger than the payload";
+	else if (super->block_size < 4096 || super->block_size > 1024 * 1024)
+		problem = "its block size is out of range";
+	else if (super->inode_table_start >= super->directory_table_start)
+		problem = "its inode table does not precede its directory table";
+	else if (super->fragment_entry_count > OTA_SQUASHFS_MAX_FRAGMENTS ||
+	         super->fragment_entry_count > super->inode_table_start)
+		problem = "its fragment count is implausible";
+	for (gsize i = 0; problem == NULL && i < G_N_ELEMENTS(tables); i++) {
+		if (tables[i] != G_MAXUINT64 && tables[i] >= super->bytes_used)
+			problem = "a table lies outside the image";
+	}
+	if (problem == NULL)
+		return TRUE;
+	g_set_error(error, OTA_SQUASHFS_ERROR, OTA_SQUASHFS_ERROR_CORRUPTED,
+	            "squashfs superblock is corrupted: %s", problem);
+	return FALSE;
+}
+
 OtaSquashfs *ota_squashfs_open(OtaReader *reader, GError **error)
 {
 	g_autoptr(OtaSquashfs) sq = g_new0(OtaSquashfs, 1);
@@ -193,12 +237,8 @@ OtaSquashfs *ota_squashfs_open(OtaReader *reader, GError **error)
 		set_sqfs_error(sq, ret, error, "superblock");
 		return NULL;
 	}
-	if (sq->super.bytes_used > reader->size) {
-		g_set_error(error, OTA_SQUASHFS_ERROR, OTA_SQUASHFS_ERROR_CORRUPTED,
-		            "squashfs claims %" G_GUINT64_FORMAT " bytes but the payload has %"
-		            G_GUINT64_FORMAT, (guint64)sq->super.bytes_used, reader->size);
+	if (!check_superblock(&sq->super, reader->size, error))
 		return NULL;
-	}
 	ret = sqfs_compressor_config_init(&cfg, (SQFS_COMPRESSOR)sq->super.compression_id,
 	                                  sq->super.block_size, SQFS_COMP_FLAG_UNCOMPRESS);
 	if (ret == 0)

@@ -221,6 +221,78 @@ static void test_in_place_reads_see_modification_after_verify(Fixture *f, gconst
 	g_assert_false(ota_bundle_check_contents(b, TRUE, &error));
 }
 
+static void test_unreadable_compressor_is_refused_at_create(Fixture *f, gconstpointer data)
+{
+	OtaCreateOptions options = {
+		.signers = &f->signer,
+		.n_signers = 1,
+		.mksquashfs_args = "-comp lzo",
+	};
+	g_autoptr(GError) error = NULL;
+
+	g_assert_false(ota_bundle_create(f->input, f->bundle, &options, &error));
+	g_assert_error(error, OTA_SQUASHFS_ERROR, OTA_SQUASHFS_ERROR_UNSUPPORTED);
+	g_assert_false(g_file_test(f->bundle, G_FILE_TEST_EXISTS));
+}
+
+static void test_same_key_twice_is_refused(Fixture *f, gconstpointer data)
+{
+	OtaSigner *twice[] = {f->signer, f->signer};
+	OtaCreateOptions options = {
+		.signers = twice,
+		.n_signers = 2,
+	};
+	g_autoptr(GError) error = NULL;
+
+	g_assert_false(ota_bundle_create(f->input, f->bundle, &options, &error));
+	g_assert_error(error, OTA_BUNDLE_ERROR, OTA_BUNDLE_ERROR_INPUT);
+	g_assert_nonnull(strstr(error->message, "same key"));
+}
+
+/* Reading in place, a file that changes during verification is rejected
+ * even when the change leaves the signed bytes intact (here: only the
+ * timestamps), because we can't know which bytes were read when. */
+static void test_file_touched_during_verify_is_rejected(Fixture *f, gconstpointer data)
+{
+	g_autoptr(OtaBundle) b = create_and_open(f);
+	g_autoptr(GError) error = NULL;
+	struct timespec times[2] = {{0, UTIME_NOW}, {12345, 0}};
+
+	g_assert_cmpint(utimensat(AT_FDCWD, f->bundle, times, 0), ==, 0);
+	g_assert_false(ota_bundle_verify(b, f->trust, NULL, &error));
+	g_assert_error(error, OTA_BUNDLE_ERROR, OTA_BUNDLE_ERROR_MODIFIED);
+	g_assert_false(b->verified);
+}
+
+static void test_extracted_hook_script_is_executable(Fixture *f, gconstpointer data)
+{
+	g_autofree char *out = g_build_filename(f->dir, "out", NULL);
+	g_autofree char *hook = g_build_filename(out, "hook.sh", NULL);
+	g_autoptr(GError) error = NULL;
+	struct stat st;
+
+	write_in(f->input, "manifest.raucm",
+	         "[update]\ncompatible=c\n[hooks]\nfilename=hook.sh\nhooks=install-check\n"
+	         "[image.appfs]\nfilename=appfs.img\n",
+	         -1);
+	write_in(f->input, "hook.sh", "#!/bin/sh\nexit 0\n", -1);
+	g_assert_true(create(f, &error));
+	g_assert_true(ota_bundle_extract(f->bundle, f->trust, out, &error));
+	g_assert_no_error(error);
+	g_assert_cmpint(stat(hook, &st), ==, 0);
+	g_assert_cmpint(st.st_mode & 0111, ==, 0111);
+}
+
+static void test_extract_into_missing_parent_names_outdir(Fixture *f, gconstpointer data)
+{
+	g_autofree char *out = g_build_filename(f->dir, "no", "such", NULL);
+	g_autoptr(GError) error = NULL;
+
+	g_assert_true(create(f, &error));
+	g_assert_false(ota_bundle_extract(f->bundle, f->trust, out, &error));
+	g_assert_true(g_str_has_prefix(error->message, out));
+}
+
 static void test_extract_writes_manifest_and_images(Fixture *f, gconstpointer data)
 {
 	g_autofree char *out = g_build_filename(f->dir, "out", NULL);
@@ -269,6 +341,11 @@ int main(int argc, char **argv)
 	    test_private_copy_defeats_modification_after_verify);
 	ADD("in-place-reads-see-modification-after-verify",
 	    test_in_place_reads_see_modification_after_verify);
+	ADD("unreadable-compressor-is-refused-at-create", test_unreadable_compressor_is_refused_at_create);
+	ADD("same-key-twice-is-refused", test_same_key_twice_is_refused);
+	ADD("file-touched-during-verify-is-rejected", test_file_touched_during_verify_is_rejected);
+	ADD("extracted-hook-script-is-executable", test_extracted_hook_script_is_executable);
+	ADD("extract-into-missing-parent-names-outdir", test_extract_into_missing_parent_names_outdir);
 	ADD("extract-writes-manifest-and-images", test_extract_writes_manifest_and_images);
 	ADD("failed-extract-leaves-no-directory", test_failed_extract_leaves_no_directory);
 	return g_test_run();

@@ -252,6 +252,18 @@ static void test_rejects_non_ini_text(void)
 	assert_rejected("this is not an ini file\n", OTA_MANIFEST_ERROR_PARSE, "manifest");
 }
 
+static void test_rejects_duplicate_key(void)
+{
+	assert_rejected("[update]\ncompatible=x\nversion=1\nversion=2\n", OTA_MANIFEST_ERROR_INVALID,
+	                "duplicate key 'version'");
+}
+
+static void test_rejects_duplicate_key_across_repeated_group(void)
+{
+	assert_rejected("[update]\ncompatible=x\n[image.r]\nfilename=a\n[update]\ncompatible=y\n",
+	                OTA_MANIFEST_ERROR_INVALID, "duplicate key 'compatible'");
+}
+
 static void test_round_trips_through_text(void)
 {
 	g_autoptr(GError) error = NULL;
@@ -343,6 +355,9 @@ int main(int argc, char **argv)
 	g_test_add_func("/manifest/rejects-nul-byte", test_rejects_nul_byte);
 	g_test_add_func("/manifest/rejects-oversized-manifest", test_rejects_oversized_manifest);
 	g_test_add_func("/manifest/rejects-non-ini-text", test_rejects_non_ini_text);
+	g_test_add_func("/manifest/rejects-duplicate-key", test_rejects_duplicate_key);
+	g_test_add_func("/manifest/rejects-duplicate-key-across-repeated-group",
+	                test_rejects_duplicate_key_across_repeated_group);
 	g_test_add_func("/manifest/round-trips-through-text", test_round_trips_through_text);
 	g_test_add_func("/manifest/writes-no-bundle-group-for-plain", test_writes_no_bundle_group_for_plain);
 	g_test_add_func("/manifest/check-complete-requires-size-and-sha256",

@@ -170,6 +170,54 @@ static void test_garbage_is_corrupted(Fixture *f, gconstpointer data)
 	g_assert_error(error, OTA_SQUASHFS_ERROR, OTA_SQUASHFS_ERROR_CORRUPTED);
 }
 
+static void patch_u32(Fixture *f, off_t offset, guint32 value)
+{
+	int fd = open(f->image, O_RDWR);
+
+	g_assert_cmpint(pwrite(fd, &value, 4, offset), ==, 4);
+	close(fd);
+}
+
+/* A forged superblock must not make libsquashfs allocate gigabytes for a
+ * fragment table before anything was checked. */
+static void test_forged_fragment_count_is_corrupted(Fixture *f, gconstpointer data)
+{
+	g_autoptr(GError) error = NULL;
+	g_autoptr(OtaReader) r = NULL;
+	g_autoptr(OtaSquashfs) sq = NULL;
+
+	patch_u32(f, 16, GUINT32_TO_LE(0xfffffff0)); /* fragment_entry_count */
+	r = ota_reader_new_fd(f->fd, 0, f->size, &error);
+	sq = ota_squashfs_open(r, &error);
+	g_assert_null(sq);
+	g_assert_error(error, OTA_SQUASHFS_ERROR, OTA_SQUASHFS_ERROR_CORRUPTED);
+	g_assert_nonnull(strstr(error->message, "fragment count"));
+}
+
+static void test_forged_block_size_is_corrupted(Fixture *f, gconstpointer data)
+{
+	g_autoptr(GError) error = NULL;
+	g_autoptr(OtaReader) r = NULL;
+	g_autoptr(OtaSquashfs) sq = NULL;
+
+	patch_u32(f, 12, GUINT32_TO_LE(1u << 30)); /* block_size */
+	r = ota_reader_new_fd(f->fd, 0, f->size, &error);
+	sq = ota_squashfs_open(r, &error);
+	g_assert_null(sq);
+	g_assert_error(error, OTA_SQUASHFS_ERROR, OTA_SQUASHFS_ERROR_CORRUPTED);
+}
+
+static void test_lzo_image_is_unsupported_not_corrupted(Fixture *f, gconstpointer data)
+{
+	g_autoptr(GError) error = NULL;
+	g_autoptr(OtaReader) r = ota_reader_new_fd(f->fd, 0, f->size, &error);
+	g_autoptr(OtaSquashfs) sq = ota_squashfs_open(r, &error);
+
+	g_assert_null(sq);
+	g_assert_error(error, OTA_SQUASHFS_ERROR, OTA_SQUASHFS_ERROR_UNSUPPORTED);
+	g_assert_nonnull(strstr(error->message, "lzo"));
+}
+
 static void test_mksquashfs_failure_is_reported(void)
 {
 	g_autoptr(GError) error = NULL;
@@ -206,6 +254,10 @@ int main(int argc, char **argv)
 	           test_reads_multi_block_file_exactly, teardown);
 	g_test_add("/squashfs/reads-zstd-compressed-image", Fixture, "-comp zstd", setup,
 	           test_reads_multi_block_file_exactly, teardown);
+	ADD("forged-fragment-count-is-corrupted", test_forged_fragment_count_is_corrupted);
+	ADD("forged-block-size-is-corrupted", test_forged_block_size_is_corrupted);
+	g_test_add("/squashfs/lzo-image-is-unsupported-not-corrupted", Fixture, "-comp lzo", setup,
+	           test_lzo_image_is_unsupported_not_corrupted, teardown);
 	g_test_add_func("/squashfs/mksquashfs-failure-is-reported", test_mksquashfs_failure_is_reported);
 	g_test_add_func("/squashfs/unbalanced-extra-args-are-refused",
 	                test_unbalanced_extra_args_are_refused);
