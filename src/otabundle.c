@@ -359,6 +359,15 @@ static void print_bundle_text(const OtaBundle *b, const char *verification)
 
 /* --- commands --------------------------------------------------------------- */
 
+static gboolean mksquashfs_args_parse(const char *args)
+{
+	g_autoptr(GError) error = NULL;
+	g_auto(GStrv) argv = NULL;
+
+	return args == NULL || g_shell_parse_argv(args, NULL, &argv, &error) ||
+	       g_error_matches(error, G_SHELL_ERROR, G_SHELL_ERROR_EMPTY_STRING);
+}
+
 static int cmd_create(int argc, char **argv)
 {
 	const GOptionEntry *const groups[] = {create_entries, NULL};
@@ -376,6 +385,8 @@ static int cmd_create(int argc, char **argv)
 	n_keys = opt_keys ? g_strv_length(opt_keys) : 0;
 	if (n_certs == 0 || n_certs != n_keys)
 		return usage_error(context, "give --cert and --key once per signer, in pairs");
+	if (!mksquashfs_args_parse(opt_mksquashfs_args))
+		return usage_error(context, "--mksquashfs-args: cannot split (unbalanced quotes?)");
 	if (opt_format != NULL) {
 		if (!ota_bundle_format_from_string(opt_format, &options.format))
 			return usage_error(context, "--format must be plain, verity or crypt");

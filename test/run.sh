@@ -7,6 +7,10 @@
 #   OTABUNDLE_SKIP_ASAN=1 test/run.sh    skip the sanitizer pass (local use)
 set -uo pipefail
 
+# Debian's interpreter: python3-pytest is installed for it, whatever python3
+# comes first on PATH.
+PYTHON=/usr/bin/python3
+
 cd "$(dirname "$0")/.."
 ROOT=$PWD
 LOGDIR=$(mktemp -d "${TMPDIR:-/tmp}/otabundle-tests.XXXXXX")
@@ -66,7 +70,7 @@ run_cli_tests() {
 	local dir=$1
 	shift
 	local xml="$LOGDIR/pytest-$(basename "$dir").xml"
-	OTABUNDLE="$ROOT/$dir/otabundle" python3 -m pytest -q -p no:cacheprovider \
+	OTABUNDLE="$ROOT/$dir/otabundle" "$PYTHON" -m pytest -q -p no:cacheprovider \
 		--junitxml="$xml" "$@" test/cli >"$LOGDIR/pytest-$(basename "$dir").log" 2>&1
 	local rc=$?
 	tail -n 30 "$LOGDIR/pytest-$(basename "$dir").log" | grep -E 'FAILED|ERROR|passed|failed' | sed 's/^/     /'
@@ -75,7 +79,7 @@ run_cli_tests() {
 		count 0 1 "CLI tests ($dir)"
 		return
 	fi
-	read -r p f < <(python3 - "$xml" <<'PY'
+	read -r p f < <("$PYTHON" - "$xml" <<'PY'
 import sys, xml.etree.ElementTree as ET
 root = ET.parse(sys.argv[1]).getroot()
 suites = [root] if root.tag == "testsuite" else root.findall("testsuite")

@@ -360,9 +360,8 @@ gboolean ota_bundle_create(const char *inputdir, const char *bundle_path,
 	if (sources == NULL)
 		return FALSE;
 	if (!ota_squashfs_create((const char *const *)sources->pdata,
-	                         ota_output_get_proc_path(out), options->mksquashfs_args, error))
-		return FALSE;
-	if (!sign_payload(out, options, error)) {
+	                         ota_output_get_proc_path(out), options->mksquashfs_args, error) ||
+	    !sign_payload(out, options, error)) {
 		g_prefix_error(error, "%s: ", bundle_path);
 		return FALSE;
 	}

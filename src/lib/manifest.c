@@ -155,6 +155,12 @@ static gboolean take_hooks(GKeyFile *kf, const char *group, const char *const *a
 
 static gboolean check_filename(const char *group, const char *filename, GError **error)
 {
+	if (g_strcmp0(filename, OTA_MANIFEST_FILENAME) == 0) {
+		g_set_error(error, OTA_MANIFEST_ERROR, OTA_MANIFEST_ERROR_INVALID,
+		            "invalid filename '%s' in group [%s]: that is the manifest's own name",
+		            filename, group);
+		return FALSE;
+	}
 	if (ota_manifest_filename_is_safe(filename))
 		return TRUE;
 	g_set_error(error, OTA_MANIFEST_ERROR, OTA_MANIFEST_ERROR_INVALID,

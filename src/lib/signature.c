@@ -295,9 +295,35 @@ OtaSignature *ota_signature_parse(const guint8 *der, gsize length, GError **erro
 
 /* --- verification --------------------------------------------------------- */
 
+/* OpenSSL's CMS_verify() digests the content only with the algorithms
+ * SignedData.digestAlgorithms lists, and rejects a signer whose algorithm is
+ * missing there (RAUC inherits this). That set is unsigned, but to be never
+ * more lenient than RAUC we ask the same question the same way: through
+ * the digest BIOs CMS_dataInit() builds from it. */
+static gboolean digest_algorithm_is_listed(CMS_ContentInfo *cms, int nid)
+{
+	BIO *chain = CMS_dataInit(cms, BIO_new(BIO_s_null()));
+	gboolean found = FALSE;
+
+	if (chain == NULL) {
+		ERR_clear_error();
+		return FALSE;
+	}
+	for (BIO *b = chain; b != NULL; b = BIO_next(b)) {
+		const EVP_MD *md = NULL;
+
+		if (BIO_method_type(b) == BIO_TYPE_MD && BIO_get_md(b, &md) > 0 && md != NULL &&
+		    EVP_MD_get_type(md) == nid)
+			found = TRUE;
+	}
+	BIO_free_all(chain);
+	return found;
+}
+
 /* The cryptographic checks of one SignerInfo. Failing any of them means the
  * signature or the content was altered, which rejects the whole bundle. */
-static gboolean check_signer_crypto(CMS_SignerInfo *si, const OtaSignerInfo *info,
+static gboolean check_signer_crypto(CMS_ContentInfo *cms, CMS_SignerInfo *si,
+                                    const OtaSignerInfo *info,
                                     const guint8 sha256[OTA_SHA256_LEN], GError **error)
 {
 	X509_ALGOR *digest_alg = NULL;
@@ -308,6 +334,12 @@ static gboolean check_signer_crypto(CMS_SignerInfo *si, const OtaSignerInfo *inf
 	if (digest_alg == NULL || OBJ_obj2nid(digest_alg->algorithm) != NID_sha256) {
 		g_set_error(error, OTA_SIGNATURE_ERROR, OTA_SIGNATURE_ERROR_UNSUPPORTED,
 		            "signer %s: digest algorithm is not SHA-256", info->subject);
+		return FALSE;
+	}
+	if (!digest_algorithm_is_listed(cms, NID_sha256)) {
+		g_set_error(error, OTA_SIGNATURE_ERROR, OTA_SIGNATURE_ERROR_INVALID,
+		            "signer %s: SHA-256 is not among the SignedData digest algorithms",
+		            info->subject);
 		return FALSE;
 	}
 	/* Without signed attributes the signature would be over the content
@@ -418,7 +450,8 @@ gboolean ota_signature_verify_detached(OtaSignature *sig, const guint8 sha256[OT
 
 		if (signer_certificate(sk_CMS_SignerInfo_value(infos, i)) == NULL)
 			continue;
-		if (!check_signer_crypto(sk_CMS_SignerInfo_value(infos, i), info, sha256, error))
+		if (!check_signer_crypto(sig->cms, sk_CMS_SignerInfo_value(infos, i), info, sha256,
+		                         error))
 			return FALSE;
 	}
 

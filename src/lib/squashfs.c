@@ -27,7 +27,7 @@ static const char *mksquashfs_binary(void)
 static char *error_line(const char *text)
 {
 	g_auto(GStrv) lines = g_strsplit(text ? text : "", "\n", -1);
-	const char *last = NULL;
+	const char *first = NULL;
 
 	for (char **l = lines; *l; l++) {
 		if (*g_strstrip(*l) == '\0')
@@ -35,9 +35,9 @@ static char *error_line(const char *text)
 		if (strstr(*l, "FATAL") || strstr(*l, "rror") || strstr(*l, "nvalid") ||
 		    strstr(*l, "nrecognised") || strstr(*l, "nknown"))
 			return g_strdup(*l);
-		last = last ? last : *l;
+		first = first ? first : *l;
 	}
-	return g_strdup(last ? last : "no error output");
+	return g_strdup(first ? first : "no error output");
 }
 
 gboolean ota_squashfs_create(const char *const *sources, const char *output,
@@ -54,8 +54,8 @@ gboolean ota_squashfs_create(const char *const *sources, const char *output,
 	g_autofree char *reason = NULL;
 	g_auto(GStrv) extra = NULL;
 
-	if (extra_args != NULL && *extra_args != '\0' &&
-	    !g_shell_parse_argv(extra_args, NULL, &extra, &ierror)) {
+	if (extra_args != NULL && !g_shell_parse_argv(extra_args, NULL, &extra, &ierror) &&
+	    !g_error_matches(ierror, G_SHELL_ERROR, G_SHELL_ERROR_EMPTY_STRING)) {
 		g_set_error(error, OTA_SQUASHFS_ERROR, OTA_SQUASHFS_ERROR_CREATE,
 		            "invalid --mksquashfs-args: %s", ierror->message);
 		return FALSE;

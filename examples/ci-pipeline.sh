@@ -1,0 +1,126 @@
+#!/bin/sh
+# SPDX-License-Identifier: LGPL-2.1-or-later
+#
+# A CI job that builds a signed update bundle with a development key and
+# verifies it the way a device would. Call it from any CI system after the
+# step that produced the images.
+#
+# Required environment:
+#   OTABUNDLE_CERT      signer certificate (PEM)
+#   OTABUNDLE_KEY       signer private key (PEM, not passphrase-protected)
+#   OTABUNDLE_KEYRING   the root certificate(s) your development devices trust
+# Optional environment:
+#   OTABUNDLE_INTERMEDIATE  intermediate CA certificate(s) to embed (PEM)
+#   OTABUNDLE_INPUT     input directory: manifest.raucm + images
+#                       (default: examples/bundle next to this script)
+#   OTABUNDLE_OUTPUT    bundle to write (default: out/update.raucb)
+#   OTABUNDLE_BUILD_ID  written as [update] build= into the packed manifest,
+#                       e.g. "$CI_PIPELINE_ID"; the input is not modified
+#   OTABUNDLE_PURPOSE   --check-purpose for verification (default: any)
+#   OTABUNDLE           the otabundle binary (default: otabundle in PATH,
+#                       else build/otabundle of this checkout)
+#
+# Outputs: the bundle, and BUNDLE.json with the verification result
+# (otabundle verify --output-format=json) to keep as a CI artifact.
+# Exit status: 0 when the bundle was built and verified, non-zero otherwise.
+#
+# The development key must only be trusted by development devices: the
+# keyring of production devices holds a different root, whose key never
+# sits on a CI machine.
+
+set -eu
+
+die() {
+	echo "ci-pipeline: $*" >&2
+	exit 1
+}
+
+here=$(cd "$(dirname "$0")" && pwd)
+
+: "${OTABUNDLE_CERT:?set OTABUNDLE_CERT to the signer certificate (PEM)}"
+: "${OTABUNDLE_KEY:?set OTABUNDLE_KEY to the signer private key (PEM)}"
+: "${OTABUNDLE_KEYRING:?set OTABUNDLE_KEYRING to the trusted root certificate(s) (PEM)}"
+input=${OTABUNDLE_INPUT:-$here/bundle}
+output=${OTABUNDLE_OUTPUT:-out/update.raucb}
+purpose=${OTABUNDLE_PURPOSE:-any}
+
+if [ -n "${OTABUNDLE:-}" ]; then
+	otabundle=$OTABUNDLE
+elif command -v otabundle >/dev/null 2>&1; then
+	otabundle=otabundle
+elif [ -x "$here/../build/otabundle" ]; then
+	otabundle=$here/../build/otabundle
+else
+	die "otabundle not found; build it (ninja -C build) or set OTABUNDLE"
+fi
+
+[ -f "$input/manifest.raucm" ] || die "$input/manifest.raucm: no such file"
+mkdir -p "$(dirname "$output")"
+
+# With a build id, pack a staged copy whose manifest carries it. Images
+# are hard-linked (or reflinked) rather than copied: create only reads
+# them, and the staged manifest is a new file, so the input stays as it is.
+stage=
+cleanup() {
+	[ -z "$stage" ] || rm -rf "$stage"
+}
+trap cleanup EXIT INT TERM
+
+if [ -n "${OTABUNDLE_BUILD_ID:-}" ]; then
+	if grep -q '^[[:space:]]*build[[:space:]]*=' "$input/manifest.raucm"; then
+		die "$input/manifest.raucm already has a build= key; remove it or unset OTABUNDLE_BUILD_ID"
+	fi
+	stage=$(mktemp -d "$(dirname "$output")/.stage.XXXXXX")
+	if ! cp -al "$input/." "$stage/" 2>/dev/null; then
+		# Another filesystem: start over (never copy onto hard links,
+		# which would write through to the input) and copy.
+		rm -rf "$stage"
+		stage=$(mktemp -d "$(dirname "$output")/.stage.XXXXXX")
+		cp -a --reflink=auto "$input/." "$stage/"
+	fi
+	rm -f "$stage/manifest.raucm"
+	# Insert build= right after the [update] group header.
+	awk -v build="$OTABUNDLE_BUILD_ID" '
+		{ print }
+		/^[[:space:]]*\[update\][[:space:]]*$/ { print "build=" build }
+	' "$input/manifest.raucm" >"$stage/manifest.raucm"
+	input=$stage
+fi
+
+set -- --cert "$OTABUNDLE_CERT" --key "$OTABUNDLE_KEY"
+if [ -n "${OTABUNDLE_INTERMEDIATE:-}" ]; then
+	set -- "$@" --intermediate "$OTABUNDLE_INTERMEDIATE"
+fi
+
+echo "== create $output"
+"$otabundle" create --force "$@" "$input" "$output"
+
+# Verify against the keyring alone, as a device would: this catches a
+# missing --intermediate, a signer outside the development PKI, an
+# expired certificate and any manifest/image mismatch.
+echo "== verify $output"
+status=0
+"$otabundle" verify --keyring "$OTABUNDLE_KEYRING" --check-purpose "$purpose" \
+	--check-images --output-format=json "$output" >"$output.json" || status=$?
+if [ "$status" -ne 0 ]; then
+	cat "$output.json" >&2
+	# Don't leave an unverifiable bundle where a later step could publish it.
+	rm -f "$output"
+	die "verification failed (exit status $status)"
+fi
+"$otabundle" info --keyring "$OTABUNDLE_KEYRING" --check-purpose "$purpose" "$output"
+
+# Optional: also ask RAUC, if this runner has it (Debian: apt-get install rauc).
+# RAUC 1.8 checks the S/MIME purpose without a system.conf; point
+# OTABUNDLE_RAUC_CONF at one with check-purpose=codesign for codeSigning
+# leaves.
+if command -v rauc >/dev/null 2>&1; then
+	echo "== rauc info $output"
+	if [ -n "${OTABUNDLE_RAUC_CONF:-}" ]; then
+		rauc -c "$OTABUNDLE_RAUC_CONF" --keyring "$OTABUNDLE_KEYRING" info "$output" >/dev/null
+	else
+		rauc --keyring "$OTABUNDLE_KEYRING" info "$output" >/dev/null
+	fi
+fi
+
+echo "== ok: $output (result in $output.json)"
