@@ -302,10 +302,13 @@ OtaSignature *ota_signature_parse(const guint8 *der, gsize length, GError **erro
  * the digest BIOs CMS_dataInit() builds from it. */
 static gboolean digest_algorithm_is_listed(CMS_ContentInfo *cms, int nid)
 {
-	BIO *chain = CMS_dataInit(cms, BIO_new(BIO_s_null()));
+	BIO *sink = BIO_new(BIO_s_null());
+	BIO *chain = sink ? CMS_dataInit(cms, sink) : NULL;
 	gboolean found = FALSE;
 
+	/* On failure CMS_dataInit() does not take ownership of @sink. */
 	if (chain == NULL) {
+		BIO_free(sink);
 		ERR_clear_error();
 		return FALSE;
 	}
