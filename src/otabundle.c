@@ -49,7 +49,7 @@ static const GOptionEntry output_entries[] = {
 
 static const GOptionEntry create_entries[] = {
 	{"format", 0, 0, G_OPTION_ARG_STRING, &opt_format,
-	 "Bundle format: plain (verity and crypt: planned); default: the manifest's [bundle] format, else plain", "FORMAT"},
+	 "Bundle format: verity or plain (default: the manifest's [bundle] format, else verity)", "FORMAT"},
 	{"cert", 0, 0, G_OPTION_ARG_FILENAME_ARRAY, &opt_certs,
 	 "Signer certificate (PEM); give once per signer", "PEM"},
 	{"key", 0, 0, G_OPTION_ARG_FILENAME_ARRAY, &opt_keys,
@@ -277,6 +277,15 @@ static void print_bundle_json(const OtaBundle *b, const char *verification)
 	json_builder_add_boolean_value(builder, b->verified);
 	json_add_string(builder, "verification", verification);
 	json_add_int(builder, "trusted_signers", b->signature->counted);
+	if (b->format == OTA_BUNDLE_FORMAT_VERITY) {
+		json_builder_set_member_name(builder, "verity");
+		json_builder_begin_object(builder);
+		json_add_string(builder, "root_hash", b->manifest->verity_hash);
+		json_add_string(builder, "salt", b->manifest->verity_salt);
+		json_add_int(builder, "data_size", b->verity.data_size);
+		json_add_int(builder, "tree_size", b->verity.tree_size);
+		json_builder_end_object(builder);
+	}
 	json_add_manifest(builder, b->manifest);
 	json_add_signers(builder, b->signature);
 	json_builder_end_object(builder);
@@ -352,6 +361,12 @@ static void print_bundle_text(const OtaBundle *b, const char *verification)
 	g_print("%-13s%" G_GUINT64_FORMAT " bytes (payload %" G_GUINT64_FORMAT ", signature %"
 	        G_GUINT64_FORMAT ")\n", "Size:", b->layout.file_size, b->layout.payload_size,
 	        b->layout.signature_size);
+	if (b->format == OTA_BUNDLE_FORMAT_VERITY) {
+		print_field("Verity root:", b->manifest->verity_hash);
+		print_field("Verity salt:", b->manifest->verity_salt);
+		g_print("%-13s%" G_GUINT64_FORMAT " bytes of hash tree over %" G_GUINT64_FORMAT
+		        " bytes of squashfs\n", "Verity tree:", b->verity.tree_size, b->verity.data_size);
+	}
 	print_field("Verified:", verification);
 	print_manifest_text(b->manifest);
 	print_signers_text(b->signature);
@@ -443,9 +458,13 @@ static int cmd_info(int argc, char **argv)
 	if (bundle == NULL)
 		return fail(error);
 	if (trust != NULL) {
-		if (!ota_bundle_verify(bundle, trust, NULL, &error))
+		/* Like `rauc info`: the signature, not every payload block (for
+		 * plain bundles the signature covers them anyway). */
+		if (!ota_bundle_verify(bundle, trust, 0, NULL, &error))
 			return fail(error);
-		verification = "ok";
+		verification = bundle->format == OTA_BUNDLE_FORMAT_VERITY
+		                       ? "ok (signature and manifest; payload blocks: use verify)"
+		                       : "ok";
 	} else {
 		if (!ota_bundle_load_unverified(bundle, &error))
 			return fail(error);
@@ -490,7 +509,8 @@ static int cmd_verify(int argc, char **argv)
 		return usage ? EXIT_USAGE : fail(error);
 
 	bundle = ota_bundle_open(argv[1], &error);
-	if (bundle == NULL || !ota_bundle_verify(bundle, trust, NULL, &error) ||
+	if (bundle == NULL ||
+	    !ota_bundle_verify(bundle, trust, OTA_BUNDLE_VERIFY_PAYLOAD, NULL, &error) ||
 	    !ota_bundle_check_contents(bundle, opt_check_images, &error)) {
 		if (json)
 			print_verify_failure_json(argv[1], error);

@@ -7,6 +7,7 @@
 #include <otabundle/reader.h>
 #include <otabundle/signature.h>
 #include <otabundle/squashfs.h>
+#include <otabundle/verity.h>
 
 #include <sys/stat.h>
 
@@ -46,8 +47,11 @@ gboolean ota_bundle_layout_parse(guint64 file_size, const guint8 trailer[OTA_BUN
                                  OtaBundleLayout *layout, GError **error);
 void ota_bundle_trailer_encode(guint64 signature_size, guint8 trailer[OTA_BUNDLE_TRAILER_SIZE]);
 
+/* As RAUC recommends (RAUC's own default is still plain). */
+#define OTA_BUNDLE_DEFAULT_FORMAT OTA_BUNDLE_FORMAT_VERITY
+
 typedef struct {
-	gboolean format_set; /* else: the manifest's [bundle] format, or plain */
+	gboolean format_set; /* else: the manifest's [bundle] format, or the default */
 	OtaBundleFormat format;
 	OtaSigner *const *signers;
 	gsize n_signers;
@@ -74,6 +78,7 @@ typedef struct {
 	OtaSignature *signature;
 	gboolean verified;
 	OtaChecksum payload_checksum; /* plain: digest of the verified payload */
+	OtaVerityParams verity;       /* verity: from the manifest */
 	OtaReader *payload;           /* after verify or load: what parsers read */
 	OtaSquashfs *squashfs;
 	GBytes *manifest_data; /* the signed bytes, verbatim */
@@ -83,7 +88,16 @@ typedef struct {
 /* Opens @path and parses trailer and signature structure; trusts nothing. */
 OtaBundle *ota_bundle_open(const char *path, GError **error);
 
-/* Checks the signature over every payload byte, then reads the manifest.
+typedef enum {
+	/* Verity: also check every data and tree block against the root now
+	 * (plain bundles always hash the payload: their signature covers it). */
+	OTA_BUNDLE_VERIFY_PAYLOAD = 1 << 0,
+} OtaBundleVerifyFlags;
+
+/* Checks the signature (plain: over every payload byte; verity: over the
+ * manifest, and with OTA_BUNDLE_VERIFY_PAYLOAD the whole hash tree), then
+ * reads the manifest. Afterwards b->payload serves the squashfs: for
+ * verity through a reader that checks each block against the signed root.
  * With @private_copy_dir, the payload is copied there (unnamed, unlinked)
  * while it is hashed, and everything afterwards reads that copy: a bundle
  * file changed after verification can't reach extraction or installation.
@@ -92,7 +106,7 @@ OtaBundle *ota_bundle_open(const char *path, GError **error);
  * with OTA_BUNDLE_ERROR_MODIFIED, so nothing unsigned is ever reported as
  * verified. */
 G_GNUC_WARN_UNUSED_RESULT
-gboolean ota_bundle_verify(OtaBundle *bundle, const OtaTrust *trust,
+gboolean ota_bundle_verify(OtaBundle *bundle, const OtaTrust *trust, OtaBundleVerifyFlags flags,
                            const char *private_copy_dir, GError **error);
 
 /* Reads the manifest without checking the signature (info --no-verify):
@@ -100,7 +114,8 @@ gboolean ota_bundle_verify(OtaBundle *bundle, const OtaTrust *trust,
 G_GNUC_WARN_UNUSED_RESULT
 gboolean ota_bundle_load_unverified(OtaBundle *bundle, GError **error);
 
-/* Each image the manifest names is a regular file of the stated size; with
+/* After ota_bundle_verify(): each image the manifest names is a regular
+ * file of the stated size; with
  * @check_images, also decompressed and hashed against its sha256. */
 G_GNUC_WARN_UNUSED_RESULT
 gboolean ota_bundle_check_contents(OtaBundle *bundle, gboolean check_images, GError **error);

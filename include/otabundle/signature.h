@@ -77,23 +77,30 @@ typedef struct {
  * at least one signer, no trailing bytes. */
 OtaSignature *ota_signature_parse(const guint8 *der, gsize length, GError **error);
 
-/* Verifies a detached signature against @sha256, the digest the caller
- * computed over the content. Any signer whose signature or message digest
- * fails rejects the whole signature (OTA_SIGNATURE_ERROR_INVALID); signers
- * that don't chain are marked and not counted. Fails with
+/* Verifies the signature. For a detached one, @detached_sha256 is the
+ * digest the caller computed over the content; for one that embeds its
+ * content, pass NULL. Any signer whose signature or message digest fails
+ * rejects the whole signature (OTA_SIGNATURE_ERROR_INVALID); signers that
+ * don't chain are marked and not counted. Fails with
  * OTA_SIGNATURE_ERROR_UNTRUSTED when fewer than @threshold distinct keys
  * count. */
 G_GNUC_WARN_UNUSED_RESULT
-gboolean ota_signature_verify_detached(OtaSignature *sig, const guint8 sha256[OTA_SHA256_LEN],
-                                       const OtaTrust *trust, guint threshold, GError **error);
+gboolean ota_signature_verify(OtaSignature *sig, const guint8 *detached_sha256,
+                              const OtaTrust *trust, guint threshold, GError **error);
 
-/* A detached CMS SignedData over content whose SHA-256 is @sha256, one
- * SignerInfo per signer, embedding signer certificates and @intermediates.
- * Signed attributes as RAUC writes them: contentType, signingTime,
- * messageDigest. */
-GBytes *ota_signature_sign_detached(OtaSigner *const *signers, gsize n_signers,
-                                    OtaX509Stack *intermediates,
-                                    const guint8 sha256[OTA_SHA256_LEN], GError **error);
+/* The embedded content (verity bundles: the manifest), or NULL for a
+ * detached signature. Unverified until ota_signature_verify() succeeds. */
+GBytes *ota_signature_get_content(const OtaSignature *sig);
+
+/* A CMS SignedData, one SignerInfo per signer, embedding signer
+ * certificates and @intermediates, with the signed attributes RAUC writes
+ * (contentType, signingTime, messageDigest = @sha256). With @content NULL
+ * the signature is detached (plain bundles) and @sha256 is the caller's
+ * digest of the content; otherwise @content is embedded (verity bundles)
+ * and @sha256 must be its digest. */
+GBytes *ota_signature_sign(OtaSigner *const *signers, gsize n_signers,
+                           OtaX509Stack *intermediates, const guint8 sha256[OTA_SHA256_LEN],
+                           GBytes *content, GError **error);
 
 void ota_signature_free(OtaSignature *sig);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(OtaSignature, ota_signature_free)

@@ -1,6 +1,9 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include <otabundle/bundle.h>
 #include <otabundle/output.h>
+#include <otabundle/verity.h>
+
+#include <openssl/rand.h>
 
 #include <errno.h>
 #include <fcntl.h>
@@ -182,11 +185,10 @@ static OtaManifest *prepare_manifest(const char *inputdir, const OtaCreateOption
 	if (options->format_set)
 		m->format = options->format;
 	else if (!m->has_format)
-		m->format = OTA_BUNDLE_FORMAT_PLAIN;
-	if (m->format != OTA_BUNDLE_FORMAT_PLAIN) {
+		m->format = OTA_BUNDLE_DEFAULT_FORMAT;
+	if (m->format == OTA_BUNDLE_FORMAT_CRYPT) {
 		g_set_error(error, OTA_BUNDLE_ERROR, OTA_BUNDLE_ERROR_UNSUPPORTED,
-		            "%s: the %s format is not implemented yet; use --format=plain", path,
-		            ota_bundle_format_to_string(m->format));
+		            "%s: the crypt format is not implemented yet", path);
 		return NULL;
 	}
 	m->has_format = m->format != OTA_BUNDLE_FORMAT_PLAIN;
@@ -236,6 +238,12 @@ static gboolean write_file(const char *path, const void *data, gsize length, GEr
 	ok = ota_write_all(fd, data, length, error) && fsync(fd) == 0;
 	close(fd);
 	return ok;
+}
+
+static gboolean set_io_error(GError **error, const char *path, int err)
+{
+	g_set_error(error, OTA_BUNDLE_ERROR, OTA_BUNDLE_ERROR_IO, "%s: %s", path, g_strerror(err));
+	return FALSE;
 }
 
 static gboolean append_signature(int fd, guint64 offset, GBytes *signature, GError **error)
@@ -291,14 +299,81 @@ static gboolean check_payload_readable(OtaOutput *out, guint64 size, GError **er
 	       ota_squashfs_stat_file(squashfs, OTA_MANIFEST_FILENAME, &manifest_size, error);
 }
 
-static gboolean sign_payload(OtaOutput *out, const OtaCreateOptions *options, GError **error)
+static gboolean sign_plain(OtaOutput *out, guint64 size, const OtaCreateOptions *options,
+                           GError **error)
 {
-	int fd = ota_output_get_fd(out);
 	g_autoptr(GBytes) signature = NULL;
 	OtaChecksum payload;
+
+	if (!ota_checksum_fd(ota_output_get_fd(out), 0, size, &payload, error))
+		return FALSE;
+	signature = ota_signature_sign(options->signers, options->n_signers, options->intermediates,
+	                               payload.sha256, NULL, error);
+	return signature != NULL && append_signature(ota_output_get_fd(out), size, signature, error);
+}
+
+static char *bytes_to_hex(const guint8 *bytes, gsize len)
+{
+	GString *hex = g_string_sized_new(2 * len);
+
+	for (gsize i = 0; i < len; i++)
+		g_string_append_printf(hex, "%02x", bytes[i]);
+	return g_string_free(hex, FALSE);
+}
+
+/* Appends the hash tree, completes the manifest with its root, salt and
+ * size, and signs that manifest as the CMS content. */
+static gboolean sign_verity(OtaOutput *out, guint64 size, OtaManifest *m,
+                            const OtaCreateOptions *options, GError **error)
+{
+	int fd = ota_output_get_fd(out);
+	OtaVerityParams params = {0};
+	g_autofree char *manifest_data = NULL;
+	g_autoptr(GBytes) manifest = NULL;
+	g_autoptr(GBytes) signature = NULL;
+	guint8 digest[OTA_SHA256_LEN];
+	gsize manifest_len = 0;
+
+	/* RAUC wants more than one block of verity data; a tiny squashfs
+	 * gets a zero block after it, which squashfs ignores. */
+	if (size < 2 * OTA_VERITY_BLOCK_SIZE) {
+		if (ftruncate(fd, 2 * OTA_VERITY_BLOCK_SIZE) < 0)
+			return set_io_error(error, "cannot pad payload", errno);
+		size = 2 * OTA_VERITY_BLOCK_SIZE;
+	}
+	params.data_size = size;
+	if (RAND_bytes(params.salt, sizeof(params.salt)) != 1) {
+		ota_set_openssl_error(error, OTA_BUNDLE_ERROR, OTA_BUNDLE_ERROR_IO,
+		                      "cannot generate verity salt");
+		return FALSE;
+	}
+	if (!ota_verity_tree_build(fd, size, &params, error))
+		return FALSE;
+
+	g_free(m->verity_hash);
+	g_free(m->verity_salt);
+	m->verity_hash = bytes_to_hex(params.root, sizeof(params.root));
+	m->verity_salt = bytes_to_hex(params.salt, sizeof(params.salt));
+	m->verity_size = params.tree_size;
+	manifest_data = ota_manifest_to_data(m, &manifest_len);
+	manifest = g_bytes_new_take(g_steal_pointer(&manifest_data), manifest_len);
+	if (EVP_Digest(g_bytes_get_data(manifest, NULL), manifest_len, digest, NULL, EVP_sha256(),
+	               NULL) != 1) {
+		ota_set_openssl_error(error, OTA_BUNDLE_ERROR, OTA_BUNDLE_ERROR_IO,
+		                      "cannot hash manifest");
+		return FALSE;
+	}
+	signature = ota_signature_sign(options->signers, options->n_signers, options->intermediates,
+	                               digest, manifest, error);
+	return signature != NULL && append_signature(fd, size + params.tree_size, signature, error);
+}
+
+static gboolean sign_payload(OtaOutput *out, OtaManifest *m, const OtaCreateOptions *options,
+                             GError **error)
+{
 	struct stat st;
 
-	if (fstat(fd, &st) < 0 || st.st_size <= 0) {
+	if (fstat(ota_output_get_fd(out), &st) < 0 || st.st_size <= 0) {
 		g_set_error_literal(error, OTA_BUNDLE_ERROR, OTA_BUNDLE_ERROR_IO,
 		                    "mksquashfs wrote no image");
 		return FALSE;
@@ -309,12 +384,11 @@ static gboolean sign_payload(OtaOutput *out, const OtaCreateOptions *options, GE
 		            OTA_BUNDLE_PAYLOAD_ALIGNMENT);
 		return FALSE;
 	}
-	if (!check_payload_readable(out, (guint64)st.st_size, error) ||
-	    !ota_checksum_fd(fd, 0, (guint64)st.st_size, &payload, error))
+	if (!check_payload_readable(out, (guint64)st.st_size, error))
 		return FALSE;
-	signature = ota_signature_sign_detached(options->signers, options->n_signers,
-	                                        options->intermediates, payload.sha256, error);
-	return signature != NULL && append_signature(fd, payload.size, signature, error);
+	if (m->format == OTA_BUNDLE_FORMAT_VERITY)
+		return sign_verity(out, (guint64)st.st_size, m, options, error);
+	return sign_plain(out, (guint64)st.st_size, options, error);
 }
 
 gboolean ota_bundle_create(const char *inputdir, const char *bundle_path,
@@ -361,7 +435,7 @@ gboolean ota_bundle_create(const char *inputdir, const char *bundle_path,
 		return FALSE;
 	if (!ota_squashfs_create((const char *const *)sources->pdata,
 	                         ota_output_get_proc_path(out), options->mksquashfs_args, error) ||
-	    !sign_payload(out, options, error)) {
+	    !sign_payload(out, m, options, error)) {
 		g_prefix_error(error, "%s: ", bundle_path);
 		return FALSE;
 	}
@@ -384,12 +458,6 @@ void ota_bundle_free(OtaBundle *b)
 		close(b->fd);
 	g_free(b->path);
 	g_free(b);
-}
-
-static gboolean set_io_error(GError **error, const char *path, int err)
-{
-	g_set_error(error, OTA_BUNDLE_ERROR, OTA_BUNDLE_ERROR_IO, "%s: %s", path, g_strerror(err));
-	return FALSE;
 }
 
 static gboolean read_layout_and_signature(OtaBundle *b, GError **error)
@@ -425,14 +493,9 @@ static gboolean read_layout_and_signature(OtaBundle *b, GError **error)
 		return FALSE;
 
 	/* The CMS says which format this is: plain bundles sign the payload
-	 * detached; verity and crypt bundles sign the manifest inside the CMS. */
-	if (!b->signature->detached) {
-		g_set_error_literal(error, OTA_BUNDLE_ERROR, OTA_BUNDLE_ERROR_UNSUPPORTED,
-		                    "bundle is in the verity or crypt format, which this version "
-		                    "does not read yet");
-		return FALSE;
-	}
-	b->format = OTA_BUNDLE_FORMAT_PLAIN;
+	 * detached; verity (and crypt) bundles sign the manifest inside the
+	 * CMS, which tells them apart once it is trusted. */
+	b->format = b->signature->detached ? OTA_BUNDLE_FORMAT_PLAIN : OTA_BUNDLE_FORMAT_VERITY;
 	return TRUE;
 }
 
@@ -454,12 +517,14 @@ OtaBundle *ota_bundle_open(const char *path, GError **error)
 	return g_steal_pointer(&b);
 }
 
-/* A write to the file moves its mtime and ctime; so does truncation. */
+/* A write to the file moves its mtime and ctime; so does truncation. Only
+ * plain bundles read in place need this: verity reads check every block,
+ * and a private copy can't change. */
 static gboolean check_unchanged(OtaBundle *b, GError **error)
 {
 	struct stat now;
 
-	if (b->private_copy)
+	if (b->private_copy || b->format != OTA_BUNDLE_FORMAT_PLAIN)
 		return TRUE;
 	if (fstat(b->fd, &now) < 0)
 		return set_io_error(error, b->path, errno);
@@ -474,24 +539,24 @@ static gboolean check_unchanged(OtaBundle *b, GError **error)
 	return FALSE;
 }
 
-/* The manifest, read from the squashfs through b->payload. */
-static gboolean load_manifest(OtaBundle *b, GError **error)
+static gboolean ensure_squashfs(OtaBundle *b, GError **error)
 {
-	b->squashfs = ota_squashfs_open(b->payload, error);
 	if (b->squashfs == NULL)
-		return FALSE;
-	b->manifest_data = ota_squashfs_read_small_file(b->squashfs, OTA_MANIFEST_FILENAME,
-	                                                OTA_MANIFEST_MAX_SIZE, error);
-	if (b->manifest_data == NULL)
-		return FALSE;
+		b->squashfs = ota_squashfs_open(b->payload, error);
+	return b->squashfs != NULL;
+}
+
+static gboolean parse_manifest(OtaBundle *b, GError **error)
+{
 	b->manifest = ota_manifest_parse(g_bytes_get_data(b->manifest_data, NULL),
 	                                 g_bytes_get_size(b->manifest_data), error);
-	if (b->manifest == NULL) {
+	if (b->manifest == NULL || !ota_manifest_check_complete(b->manifest, error)) {
 		g_prefix_error(error, "%s: ", OTA_MANIFEST_FILENAME);
 		return FALSE;
 	}
-	if (!ota_manifest_check_complete(b->manifest, error)) {
-		g_prefix_error(error, "%s: ", OTA_MANIFEST_FILENAME);
+	if (b->manifest->format == OTA_BUNDLE_FORMAT_CRYPT) {
+		g_set_error_literal(error, OTA_BUNDLE_ERROR, OTA_BUNDLE_ERROR_UNSUPPORTED,
+		                    "bundle is in the crypt format, which this version does not read");
 		return FALSE;
 	}
 	if (b->manifest->format != b->format) {
@@ -501,6 +566,65 @@ static gboolean load_manifest(OtaBundle *b, GError **error)
 		            ota_bundle_format_to_string(b->format));
 		return FALSE;
 	}
+	return TRUE;
+}
+
+/* Plain: the manifest is a file in the squashfs, read through b->payload. */
+static gboolean load_plain_manifest(OtaBundle *b, GError **error)
+{
+	if (!ensure_squashfs(b, error))
+		return FALSE;
+	b->manifest_data = ota_squashfs_read_small_file(b->squashfs, OTA_MANIFEST_FILENAME,
+	                                                OTA_MANIFEST_MAX_SIZE, error);
+	return b->manifest_data != NULL && parse_manifest(b, error);
+}
+
+static gboolean hex_to_bytes(const char *hex, guint8 *out, gsize len)
+{
+	if (hex == NULL || strlen(hex) != 2 * len)
+		return FALSE;
+	for (gsize i = 0; i < len; i++) {
+		int hi = g_ascii_xdigit_value(hex[2 * i]), lo = g_ascii_xdigit_value(hex[2 * i + 1]);
+
+		if (hi < 0 || lo < 0)
+			return FALSE;
+		out[i] = (guint8)(hi << 4 | lo);
+	}
+	return TRUE;
+}
+
+/* Verity: the manifest is the CMS content and carries the tree's root,
+ * salt and size; the squashfs is what precedes the tree. */
+static gboolean load_verity_manifest(OtaBundle *b, GError **error)
+{
+	const OtaManifest *m;
+	OtaVerityParams *v = &b->verity;
+
+	b->manifest_data = ota_signature_get_content(b->signature);
+	if (b->manifest_data == NULL) {
+		g_set_error_literal(error, OTA_BUNDLE_ERROR, OTA_BUNDLE_ERROR_MALFORMED,
+		                    "signature embeds no manifest");
+		return FALSE;
+	}
+	if (!parse_manifest(b, error))
+		return FALSE;
+	m = b->manifest;
+	if (!hex_to_bytes(m->verity_hash, v->root, sizeof(v->root)) ||
+	    !hex_to_bytes(m->verity_salt, v->salt, sizeof(v->salt)) || m->verity_size == 0) {
+		g_set_error_literal(error, OTA_BUNDLE_ERROR, OTA_BUNDLE_ERROR_MALFORMED,
+		                    "manifest lacks a valid verity-hash, verity-salt or verity-size");
+		return FALSE;
+	}
+	v->tree_size = m->verity_size;
+	if (v->tree_size >= b->layout.payload_size ||
+	    ota_verity_tree_size(b->layout.payload_size - v->tree_size) != v->tree_size) {
+		g_set_error(error, OTA_BUNDLE_ERROR, OTA_BUNDLE_ERROR_MALFORMED,
+		            "verity-size %" G_GUINT64_FORMAT " does not fit a %" G_GUINT64_FORMAT
+		            "-byte payload (truncated or padded bundle?)",
+		            v->tree_size, b->layout.payload_size);
+		return FALSE;
+	}
+	v->data_size = b->layout.payload_size - v->tree_size;
 	return TRUE;
 }
 
@@ -524,7 +648,7 @@ static int open_private_file(const char *dir, GError **error)
 	return fd;
 }
 
-static gboolean hash_payload(OtaBundle *b, const char *private_copy_dir, GError **error)
+static gboolean hash_plain_payload(OtaBundle *b, const char *private_copy_dir, GError **error)
 {
 	int src = b->fd;
 	int copy_fd = -1;
@@ -548,24 +672,47 @@ static gboolean hash_payload(OtaBundle *b, const char *private_copy_dir, GError 
 	return ok && b->payload != NULL;
 }
 
-gboolean ota_bundle_verify(OtaBundle *b, const OtaTrust *trust, const char *private_copy_dir,
-                           GError **error)
+static gboolean verify_plain(OtaBundle *b, const OtaTrust *trust, const char *private_copy_dir,
+                             GError **error)
+{
+	if (!hash_plain_payload(b, private_copy_dir, error))
+		return FALSE;
+	if (!ota_signature_verify(b->signature, b->payload_checksum.sha256, trust, 1, error)) {
+		g_prefix_error(error, "signature: ");
+		return FALSE;
+	}
+	return load_plain_manifest(b, error);
+}
+
+static gboolean verify_verity(OtaBundle *b, const OtaTrust *trust, OtaBundleVerifyFlags flags,
+                              GError **error)
+{
+	if (!ota_signature_verify(b->signature, NULL, trust, 1, error)) {
+		g_prefix_error(error, "signature: ");
+		return FALSE;
+	}
+	if (!load_verity_manifest(b, error))
+		return FALSE;
+	if ((flags & OTA_BUNDLE_VERIFY_PAYLOAD) &&
+	    !ota_verity_tree_check(b->fd, b->verity.data_size, &b->verity, error))
+		return FALSE;
+	b->payload = ota_verity_reader_new(b->fd, b->verity.data_size, &b->verity, error);
+	return b->payload != NULL;
+}
+
+gboolean ota_bundle_verify(OtaBundle *b, const OtaTrust *trust, OtaBundleVerifyFlags flags,
+                           const char *private_copy_dir, GError **error)
 {
 	g_autoptr(GError) ierror = NULL;
+	gboolean ok;
 
 	g_return_val_if_fail(b->payload == NULL, FALSE);
 
-	if (!hash_payload(b, private_copy_dir, &ierror)) {
-		g_propagate_prefixed_error(error, g_steal_pointer(&ierror), "%s: ", b->path);
-		return FALSE;
-	}
-	if (!ota_signature_verify_detached(b->signature, b->payload_checksum.sha256, trust, 1,
-	                                   &ierror)) {
-		g_propagate_prefixed_error(error, g_steal_pointer(&ierror), "%s: signature: ",
-		                           b->path);
-		return FALSE;
-	}
-	if (!load_manifest(b, &ierror)) {
+	if (b->format == OTA_BUNDLE_FORMAT_PLAIN)
+		ok = verify_plain(b, trust, private_copy_dir, &ierror);
+	else
+		ok = verify_verity(b, trust, flags, &ierror);
+	if (!ok) {
 		g_propagate_prefixed_error(error, g_steal_pointer(&ierror), "%s: ", b->path);
 		return FALSE;
 	}
@@ -578,11 +725,17 @@ gboolean ota_bundle_verify(OtaBundle *b, const OtaTrust *trust, const char *priv
 gboolean ota_bundle_load_unverified(OtaBundle *b, GError **error)
 {
 	g_autoptr(GError) ierror = NULL;
+	gboolean ok;
 
 	g_return_val_if_fail(b->payload == NULL, FALSE);
 
-	b->payload = ota_reader_new_fd(b->fd, 0, b->layout.payload_size, &ierror);
-	if (b->payload == NULL || !load_manifest(b, &ierror)) {
+	if (b->format == OTA_BUNDLE_FORMAT_PLAIN) {
+		b->payload = ota_reader_new_fd(b->fd, 0, b->layout.payload_size, &ierror);
+		ok = b->payload != NULL && load_plain_manifest(b, &ierror);
+	} else {
+		ok = load_verity_manifest(b, &ierror);
+	}
+	if (!ok) {
 		g_propagate_prefixed_error(error, g_steal_pointer(&ierror), "%s: ", b->path);
 		return FALSE;
 	}
@@ -662,6 +815,8 @@ static gboolean check_contents(OtaBundle *b, gboolean check_images, GError **err
 	const OtaManifest *m = b->manifest;
 	guint64 size = 0;
 
+	if (!ensure_squashfs(b, error))
+		return FALSE;
 	for (guint i = 0; i < m->images->len; i++) {
 		if (!check_image_entry(b, g_ptr_array_index(m->images, i), error))
 			return FALSE;
@@ -682,7 +837,7 @@ gboolean ota_bundle_check_contents(OtaBundle *b, gboolean check_images, GError *
 {
 	g_autoptr(GError) ierror = NULL;
 
-	g_return_val_if_fail(b->manifest != NULL, FALSE);
+	g_return_val_if_fail(b->verified, FALSE);
 
 	if (!check_contents(b, check_images, &ierror)) {
 		g_propagate_prefixed_error(error, g_steal_pointer(&ierror), "%s: ", b->path);
@@ -823,7 +978,9 @@ gboolean ota_bundle_extract(const char *bundle_path, const OtaTrust *trust, cons
 	staging = scratch_dir_new(template_path, error);
 	if (staging == NULL)
 		return FALSE;
-	if (!ota_bundle_verify(b, trust, staging->path, error) ||
+	/* Verity needs no copy and no full tree pass here: every block
+	 * extraction reads is checked against the signed root as it is read. */
+	if (!ota_bundle_verify(b, trust, 0, staging->path, error) ||
 	    !ota_bundle_check_contents(b, FALSE, error))
 		return FALSE;
 	if (!extract_into(b, staging->path, &ierror)) {

@@ -434,18 +434,58 @@ static void set_untrusted_error(OtaSignature *sig, guint threshold, GError **err
 		            why->str);
 }
 
-gboolean ota_signature_verify_detached(OtaSignature *sig, const guint8 sha256[OTA_SHA256_LEN],
-                                       const OtaTrust *trust, guint threshold, GError **error)
+GBytes *ota_signature_get_content(const OtaSignature *sig)
+{
+	ASN1_OCTET_STRING **content = CMS_get0_content(sig->cms);
+
+	if (sig->detached || content == NULL || *content == NULL)
+		return NULL;
+	return g_bytes_new(ASN1_STRING_get0_data(*content), (gsize)ASN1_STRING_length(*content));
+}
+
+/* The digest the signers must have signed: the caller's for detached
+ * content, ours over the embedded content otherwise. */
+static gboolean content_digest(const OtaSignature *sig, const guint8 *detached_sha256,
+                               guint8 out[OTA_SHA256_LEN], GError **error)
+{
+	g_autoptr(GBytes) content = NULL;
+
+	if (sig->detached != (detached_sha256 != NULL)) {
+		g_set_error_literal(error, OTA_SIGNATURE_ERROR, OTA_SIGNATURE_ERROR_UNSUPPORTED,
+		                    sig->detached ? "signature is detached, but no content was given"
+		                                  : "signature embeds its content; expected a "
+		                                    "detached signature");
+		return FALSE;
+	}
+	if (sig->detached) {
+		memcpy(out, detached_sha256, OTA_SHA256_LEN);
+		return TRUE;
+	}
+	content = ota_signature_get_content(sig);
+	if (content == NULL) {
+		g_set_error_literal(error, OTA_SIGNATURE_ERROR, OTA_SIGNATURE_ERROR_PARSE,
+		                    "signature has no content");
+		return FALSE;
+	}
+	if (EVP_Digest(g_bytes_get_data(content, NULL), g_bytes_get_size(content), out, NULL,
+	               EVP_sha256(), NULL) != 1) {
+		ota_set_openssl_error(error, OTA_SIGNATURE_ERROR, OTA_SIGNATURE_ERROR_CRYPTO,
+		                      "cannot hash signed content");
+		return FALSE;
+	}
+	return TRUE;
+}
+
+gboolean ota_signature_verify(OtaSignature *sig, const guint8 *detached_sha256,
+                              const OtaTrust *trust, guint threshold, GError **error)
 {
 	STACK_OF(CMS_SignerInfo) *infos = CMS_get0_SignerInfos(sig->cms);
 	g_autoptr(OtaX509Stack) embedded = CMS_get1_certs(sig->cms);
 	g_autoptr(GHashTable) counted_keys = g_hash_table_new(g_str_hash, g_str_equal);
+	guint8 sha256[OTA_SHA256_LEN];
 
-	if (!sig->detached) {
-		g_set_error_literal(error, OTA_SIGNATURE_ERROR, OTA_SIGNATURE_ERROR_UNSUPPORTED,
-		                    "signature embeds its content; expected a detached signature");
+	if (!content_digest(sig, detached_sha256, sha256, error))
 		return FALSE;
-	}
 
 	/* Cryptography first, for every signer: one bad signature rejects all. */
 	for (int i = 0; i < sk_CMS_SignerInfo_num(infos); i++) {
@@ -524,9 +564,18 @@ static gboolean add_signer(CMS_ContentInfo *cms, OtaSigner *signer,
 	return TRUE;
 }
 
-GBytes *ota_signature_sign_detached(OtaSigner *const *signers, gsize n_signers,
-                                    OtaX509Stack *intermediates,
-                                    const guint8 sha256[OTA_SHA256_LEN], GError **error)
+static gboolean embed_content(CMS_ContentInfo *cms, GBytes *content)
+{
+	ASN1_OCTET_STRING **slot = CMS_get0_content(cms);
+
+	return slot != NULL && *slot != NULL &&
+	       ASN1_OCTET_STRING_set(*slot, g_bytes_get_data(content, NULL),
+	                             (int)g_bytes_get_size(content)) == 1;
+}
+
+GBytes *ota_signature_sign(OtaSigner *const *signers, gsize n_signers,
+                           OtaX509Stack *intermediates, const guint8 sha256[OTA_SHA256_LEN],
+                           GBytes *content, GError **error)
 {
 	g_autoptr(CMS_ContentInfo) cms = NULL;
 	unsigned char *der = NULL;
@@ -535,8 +584,9 @@ GBytes *ota_signature_sign_detached(OtaSigner *const *signers, gsize n_signers,
 
 	g_return_val_if_fail(n_signers > 0, NULL);
 
-	cms = CMS_sign(NULL, NULL, NULL, NULL, CMS_PARTIAL | CMS_DETACHED | CMS_BINARY);
-	if (cms == NULL) {
+	cms = CMS_sign(NULL, NULL, NULL, NULL,
+	               CMS_PARTIAL | CMS_BINARY | (content == NULL ? CMS_DETACHED : 0));
+	if (cms == NULL || (content != NULL && !embed_content(cms, content))) {
 		ota_set_openssl_error(error, OTA_SIGNATURE_ERROR, OTA_SIGNATURE_ERROR_CRYPTO,
 		                      "cannot create CMS SignedData");
 		return NULL;

@@ -163,9 +163,9 @@ static ReaderFile *reader_file_new(OtaReader *reader)
 static gboolean set_sqfs_error(OtaSquashfs *sq, int code, GError **error, const char *what)
 {
 	if (sq->file->error != NULL) {
-		g_set_error(error, OTA_SQUASHFS_ERROR, OTA_SQUASHFS_ERROR_CORRUPTED, "%s: %s", what,
-		            sq->file->error->message);
-		g_clear_error(&sq->file->error);
+		/* The reader knows best: out of bounds, truncated, or a block
+		 * that fails verification. */
+		g_propagate_prefixed_error(error, g_steal_pointer(&sq->file->error), "%s: ", what);
 	} else if (code == SQFS_ERROR_UNSUPPORTED) {
 		const char *name =
 			sqfs_compressor_name_from_id((SQFS_COMPRESSOR)sq->super.compression_id);

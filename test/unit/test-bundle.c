@@ -8,7 +8,11 @@
 
 #include "pki.h"
 
+static const OtaBundleFormat plain = OTA_BUNDLE_FORMAT_PLAIN;
+static const OtaBundleFormat verity = OTA_BUNDLE_FORMAT_VERITY;
+
 typedef struct {
+	OtaBundleFormat format;
 	char *dir;
 	char *input;
 	char *bundle;
@@ -32,6 +36,7 @@ static void setup(Fixture *f, gconstpointer data)
 	g_autofree char *image = g_malloc(200000);
 	g_autoptr(GError) error = NULL;
 
+	f->format = *(const OtaBundleFormat *)data;
 	/* Random, so the payload really is larger than its compressed headers. */
 	for (gsize i = 0; i < 200000; i++)
 		image[i] = (char)g_random_int();
@@ -72,6 +77,8 @@ static void teardown(Fixture *f, gconstpointer data)
 static gboolean create(Fixture *f, GError **error)
 {
 	OtaCreateOptions options = {
+		.format_set = TRUE,
+		.format = f->format,
 		.signers = &f->signer,
 		.n_signers = 1,
 	};
@@ -108,10 +115,10 @@ static void test_created_bundle_verifies(Fixture *f, gconstpointer data)
 	g_autoptr(GError) error = NULL;
 	const OtaImage *root;
 
-	g_assert_true(ota_bundle_verify(b, f->trust, NULL, &error));
+	g_assert_true(ota_bundle_verify(b, f->trust, OTA_BUNDLE_VERIFY_PAYLOAD, NULL, &error));
 	g_assert_no_error(error);
 	g_assert_true(b->verified);
-	g_assert_cmpint(b->format, ==, OTA_BUNDLE_FORMAT_PLAIN);
+	g_assert_cmpint(b->format, ==, f->format);
 	g_assert_cmpstr(b->manifest->compatible, ==, "test-board");
 	root = g_ptr_array_index(b->manifest->images, 0);
 	g_assert_cmpuint(root->size, ==, 200000);
@@ -150,10 +157,13 @@ static void test_flipped_payload_byte_is_rejected(Fixture *f, gconstpointer data
 	flip_byte(f->bundle, 5000);
 	b = ota_bundle_open(f->bundle, &error);
 	g_assert_no_error(error);
-	g_assert_false(ota_bundle_verify(b, f->trust, NULL, &error));
-	g_assert_error(error, OTA_SIGNATURE_ERROR, OTA_SIGNATURE_ERROR_INVALID);
+	g_assert_false(ota_bundle_verify(b, f->trust, OTA_BUNDLE_VERIFY_PAYLOAD, NULL, &error));
+	if (f->format == OTA_BUNDLE_FORMAT_PLAIN)
+		g_assert_error(error, OTA_SIGNATURE_ERROR, OTA_SIGNATURE_ERROR_INVALID);
+	else
+		g_assert_error(error, OTA_VERITY_ERROR, OTA_VERITY_ERROR_MISMATCH);
 	g_assert_true(g_str_has_prefix(error->message, f->bundle));
-	g_assert_null(b->manifest);
+	g_assert_false(b->verified);
 }
 
 static void test_missing_image_fails_create_and_writes_nothing(Fixture *f, gconstpointer data)
@@ -178,11 +188,11 @@ static void test_wrong_size_in_input_manifest_fails_create(Fixture *f, gconstpoi
 	g_assert_false(g_file_test(f->bundle, G_FILE_TEST_EXISTS));
 }
 
-static void test_verity_is_refused_until_implemented(Fixture *f, gconstpointer data)
+static void test_crypt_is_refused_until_implemented(Fixture *f, gconstpointer data)
 {
 	OtaCreateOptions options = {
 		.format_set = TRUE,
-		.format = OTA_BUNDLE_FORMAT_VERITY,
+		.format = OTA_BUNDLE_FORMAT_CRYPT,
 		.signers = &f->signer,
 		.n_signers = 1,
 	};
@@ -200,7 +210,7 @@ static void test_private_copy_defeats_modification_after_verify(Fixture *f, gcon
 	g_autoptr(OtaBundle) b = create_and_open(f);
 	g_autoptr(GError) error = NULL;
 
-	g_assert_true(ota_bundle_verify(b, f->trust, f->dir, &error));
+	g_assert_true(ota_bundle_verify(b, f->trust, OTA_BUNDLE_VERIFY_PAYLOAD, f->dir, &error));
 	g_assert_no_error(error);
 	for (off_t off = 0; off < (off_t)b->layout.payload_size; off += 512)
 		flip_byte(f->bundle, off);
@@ -215,7 +225,7 @@ static void test_in_place_reads_see_modification_after_verify(Fixture *f, gconst
 	g_autoptr(OtaBundle) b = create_and_open(f);
 	g_autoptr(GError) error = NULL;
 
-	g_assert_true(ota_bundle_verify(b, f->trust, NULL, &error));
+	g_assert_true(ota_bundle_verify(b, f->trust, OTA_BUNDLE_VERIFY_PAYLOAD, NULL, &error));
 	for (off_t off = 0; off < (off_t)b->layout.payload_size; off += 512)
 		flip_byte(f->bundle, off);
 	g_assert_false(ota_bundle_check_contents(b, TRUE, &error));
@@ -259,7 +269,7 @@ static void test_file_touched_during_verify_is_rejected(Fixture *f, gconstpointe
 	struct timespec times[2] = {{0, UTIME_NOW}, {12345, 0}};
 
 	g_assert_cmpint(utimensat(AT_FDCWD, f->bundle, times, 0), ==, 0);
-	g_assert_false(ota_bundle_verify(b, f->trust, NULL, &error));
+	g_assert_false(ota_bundle_verify(b, f->trust, OTA_BUNDLE_VERIFY_PAYLOAD, NULL, &error));
 	g_assert_error(error, OTA_BUNDLE_ERROR, OTA_BUNDLE_ERROR_MODIFIED);
 	g_assert_false(b->verified);
 }
@@ -291,6 +301,135 @@ static void test_extract_into_missing_parent_names_outdir(Fixture *f, gconstpoin
 	g_assert_true(create(f, &error));
 	g_assert_false(ota_bundle_extract(f->bundle, f->trust, out, &error));
 	g_assert_true(g_str_has_prefix(error->message, out));
+}
+
+static void test_default_format_is_verity(Fixture *f, gconstpointer data)
+{
+	OtaCreateOptions options = {
+		.signers = &f->signer,
+		.n_signers = 1,
+	};
+	g_autoptr(GError) error = NULL;
+	g_autoptr(OtaBundle) b = NULL;
+
+	g_assert_true(ota_bundle_create(f->input, f->bundle, &options, &error));
+	b = ota_bundle_open(f->bundle, &error);
+	g_assert_no_error(error);
+	g_assert_cmpint(b->format, ==, OTA_BUNDLE_FORMAT_VERITY);
+}
+
+static void test_verity_manifest_carries_tree_parameters(Fixture *f, gconstpointer data)
+{
+	g_autoptr(OtaBundle) b = create_and_open(f);
+	g_autoptr(GError) error = NULL;
+
+	g_assert_true(ota_bundle_verify(b, f->trust, OTA_BUNDLE_VERIFY_PAYLOAD, NULL, &error));
+	g_assert_cmpstr(b->manifest->verity_hash, !=, NULL);
+	g_assert_cmpuint(strlen(b->manifest->verity_salt), ==, 64);
+	g_assert_cmpuint(b->manifest->verity_size, ==, ota_verity_tree_size(b->verity.data_size));
+	g_assert_cmpuint(b->verity.data_size + b->verity.tree_size, ==, b->layout.payload_size);
+}
+
+static void verify_fails_after_flip(Fixture *f, guint64 offset)
+{
+	g_autoptr(OtaBundle) b = NULL;
+	g_autoptr(GError) error = NULL;
+
+	g_assert_true(create(f, &error));
+	flip_byte(f->bundle, (off_t)offset);
+	b = ota_bundle_open(f->bundle, &error);
+	if (b != NULL)
+		g_assert_false(ota_bundle_verify(b, f->trust, OTA_BUNDLE_VERIFY_PAYLOAD, NULL, &error));
+	g_assert_nonnull(error);
+}
+
+static guint64 tree_offset(Fixture *f)
+{
+	g_autoptr(OtaBundle) b = create_and_open(f);
+	g_autoptr(GError) error = NULL;
+	guint64 offset;
+
+	g_assert_true(ota_bundle_verify(b, f->trust, 0, NULL, &error));
+	offset = b->verity.data_size;
+	unlink(f->bundle);
+	return offset;
+}
+
+static void test_flipped_tree_byte_is_rejected(Fixture *f, gconstpointer data)
+{
+	verify_fails_after_flip(f, tree_offset(f) + 40);
+}
+
+static void test_flipped_manifest_byte_is_rejected(Fixture *f, gconstpointer data)
+{
+	g_autoptr(OtaBundle) b = NULL;
+	g_autoptr(GError) error = NULL;
+	g_autoptr(GMappedFile) map = NULL;
+	const char *hit;
+
+	g_assert_true(create(f, &error));
+	map = g_mapped_file_new(f->bundle, FALSE, &error);
+	hit = memmem(g_mapped_file_get_contents(map), g_mapped_file_get_length(map),
+	             "compatible=test-board", 21);
+	g_assert_nonnull(hit);
+	flip_byte(f->bundle, hit + 11 - g_mapped_file_get_contents(map));
+	b = ota_bundle_open(f->bundle, &error);
+	g_assert_no_error(error);
+	g_assert_false(ota_bundle_verify(b, f->trust, 0, NULL, &error));
+	g_assert_error(error, OTA_SIGNATURE_ERROR, OTA_SIGNATURE_ERROR_INVALID);
+}
+
+/* Cutting a block out of the tree shifts the CMS: the trailer then frames
+ * garbage, or the tree no longer fits the signed verity-size. */
+static void test_truncated_tree_is_rejected(Fixture *f, gconstpointer data)
+{
+	guint64 tree = tree_offset(f);
+	g_autoptr(GError) error = NULL;
+	g_autoptr(OtaBundle) b = NULL;
+	g_autofree char *whole = NULL;
+	gsize len = 0;
+	GString *cut;
+
+	g_assert_true(create(f, &error));
+	g_assert_true(g_file_get_contents(f->bundle, &whole, &len, NULL));
+	cut = g_string_new_len(whole, (gssize)tree);
+	g_string_append_len(cut, whole + tree + OTA_VERITY_BLOCK_SIZE,
+	                    (gssize)(len - tree - OTA_VERITY_BLOCK_SIZE));
+	g_assert_true(g_file_set_contents(f->bundle, cut->str, (gssize)cut->len, NULL));
+	g_string_free(cut, TRUE);
+	b = ota_bundle_open(f->bundle, &error);
+	if (b != NULL)
+		g_assert_false(ota_bundle_verify(b, f->trust, OTA_BUNDLE_VERIFY_PAYLOAD, NULL, &error));
+	g_assert_nonnull(error);
+}
+
+/* CVE-2020-25860 for verity: a block changed after the whole tree was
+ * checked is still caught when extraction (here: image hashing) reads it. */
+static void test_block_changed_after_verify_is_caught_on_read(Fixture *f, gconstpointer data)
+{
+	g_autoptr(OtaBundle) b = create_and_open(f);
+	g_autoptr(GError) error = NULL;
+
+	g_assert_true(ota_bundle_verify(b, f->trust, OTA_BUNDLE_VERIFY_PAYLOAD, NULL, &error));
+	flip_byte(f->bundle, 8192 + 17);
+	g_assert_false(ota_bundle_check_contents(b, TRUE, &error));
+	g_assert_error(error, OTA_VERITY_ERROR, OTA_VERITY_ERROR_MISMATCH);
+}
+
+static void test_tiny_verity_bundle_is_padded_to_two_blocks(Fixture *f, gconstpointer data)
+{
+	g_autoptr(OtaBundle) b = NULL;
+	g_autoptr(GError) error = NULL;
+	g_autofree char *root_img = g_build_filename(f->input, "rootfs.img", NULL);
+
+	unlink(root_img);
+	write_in(f->input, "manifest.raucm",
+	         "[update]\ncompatible=c\n[image.appfs]\nfilename=appfs.img\n", -1);
+	b = create_and_open(f);
+	g_assert_true(ota_bundle_verify(b, f->trust, OTA_BUNDLE_VERIFY_PAYLOAD, NULL, &error));
+	g_assert_no_error(error);
+	g_assert_cmpuint(b->verity.data_size, ==, 2 * OTA_VERITY_BLOCK_SIZE);
+	g_assert_true(ota_bundle_check_contents(b, TRUE, &error));
 }
 
 static void test_extract_writes_manifest_and_images(Fixture *f, gconstpointer data)
@@ -328,25 +467,45 @@ static void test_failed_extract_leaves_no_directory(Fixture *f, gconstpointer da
 int main(int argc, char **argv)
 {
 	g_test_init(&argc, &argv, NULL);
-#define ADD(name, fn) g_test_add("/bundle/" name, Fixture, NULL, setup, fn, teardown)
-	ADD("created-bundle-verifies", test_created_bundle_verifies);
-	ADD("create-leaves-input-manifest-unchanged", test_create_leaves_input_manifest_unchanged);
-	ADD("payload-is-aligned-and-trailer-matches", test_payload_is_aligned_and_trailer_matches);
-	ADD("flipped-payload-byte-is-rejected", test_flipped_payload_byte_is_rejected);
-	ADD("missing-image-fails-create-and-writes-nothing",
-	    test_missing_image_fails_create_and_writes_nothing);
-	ADD("wrong-size-in-input-manifest-fails-create", test_wrong_size_in_input_manifest_fails_create);
-	ADD("verity-is-refused-until-implemented", test_verity_is_refused_until_implemented);
-	ADD("private-copy-defeats-modification-after-verify",
-	    test_private_copy_defeats_modification_after_verify);
-	ADD("in-place-reads-see-modification-after-verify",
-	    test_in_place_reads_see_modification_after_verify);
-	ADD("unreadable-compressor-is-refused-at-create", test_unreadable_compressor_is_refused_at_create);
-	ADD("same-key-twice-is-refused", test_same_key_twice_is_refused);
-	ADD("file-touched-during-verify-is-rejected", test_file_touched_during_verify_is_rejected);
-	ADD("extracted-hook-script-is-executable", test_extracted_hook_script_is_executable);
-	ADD("extract-into-missing-parent-names-outdir", test_extract_into_missing_parent_names_outdir);
-	ADD("extract-writes-manifest-and-images", test_extract_writes_manifest_and_images);
-	ADD("failed-extract-leaves-no-directory", test_failed_extract_leaves_no_directory);
+#define ADD_FOR(fmt, name, fn) \
+	g_test_add("/bundle/" #fmt "/" name, Fixture, &fmt, setup, fn, teardown)
+#define ADD_BOTH(name, fn) \
+	do { \
+		ADD_FOR(plain, name, fn); \
+		ADD_FOR(verity, name, fn); \
+	} while (0)
+	ADD_BOTH("created-bundle-verifies", test_created_bundle_verifies);
+	ADD_BOTH("create-leaves-input-manifest-unchanged", test_create_leaves_input_manifest_unchanged);
+	ADD_BOTH("payload-is-aligned-and-trailer-matches", test_payload_is_aligned_and_trailer_matches);
+	ADD_BOTH("flipped-payload-byte-is-rejected", test_flipped_payload_byte_is_rejected);
+	ADD_BOTH("missing-image-fails-create-and-writes-nothing",
+	         test_missing_image_fails_create_and_writes_nothing);
+	ADD_BOTH("wrong-size-in-input-manifest-fails-create",
+	         test_wrong_size_in_input_manifest_fails_create);
+	ADD_BOTH("unreadable-compressor-is-refused-at-create",
+	         test_unreadable_compressor_is_refused_at_create);
+	ADD_BOTH("same-key-twice-is-refused", test_same_key_twice_is_refused);
+	ADD_BOTH("extracted-hook-script-is-executable", test_extracted_hook_script_is_executable);
+	ADD_BOTH("extract-into-missing-parent-names-outdir",
+	         test_extract_into_missing_parent_names_outdir);
+	ADD_BOTH("extract-writes-manifest-and-images", test_extract_writes_manifest_and_images);
+	ADD_BOTH("failed-extract-leaves-no-directory", test_failed_extract_leaves_no_directory);
+	ADD_FOR(plain, "crypt-is-refused-until-implemented", test_crypt_is_refused_until_implemented);
+	ADD_FOR(plain, "private-copy-defeats-modification-after-verify",
+	        test_private_copy_defeats_modification_after_verify);
+	ADD_FOR(plain, "in-place-reads-see-modification-after-verify",
+	        test_in_place_reads_see_modification_after_verify);
+	ADD_FOR(plain, "file-touched-during-verify-is-rejected",
+	        test_file_touched_during_verify_is_rejected);
+	ADD_FOR(verity, "default-format-is-verity", test_default_format_is_verity);
+	ADD_FOR(verity, "manifest-carries-tree-parameters",
+	        test_verity_manifest_carries_tree_parameters);
+	ADD_FOR(verity, "flipped-tree-byte-is-rejected", test_flipped_tree_byte_is_rejected);
+	ADD_FOR(verity, "flipped-manifest-byte-is-rejected", test_flipped_manifest_byte_is_rejected);
+	ADD_FOR(verity, "truncated-tree-is-rejected", test_truncated_tree_is_rejected);
+	ADD_FOR(verity, "block-changed-after-verify-is-caught-on-read",
+	        test_block_changed_after_verify_is_caught_on_read);
+	ADD_FOR(verity, "tiny-bundle-is-padded-to-two-blocks",
+	        test_tiny_verity_bundle_is_padded_to_two_blocks);
 	return g_test_run();
 }

@@ -66,19 +66,23 @@ static GBytes *sign_with(Fixture *f, const guint8 *digest, guint n, TestIdentity
 
 	for (guint i = 0; i < n; i++)
 		g_ptr_array_add(signers, as_signer(ids[i]));
-	der = ota_signature_sign_detached((OtaSigner *const *)signers->pdata, n, NULL, digest, &error);
+	der = ota_signature_sign((OtaSigner *const *)signers->pdata, n, NULL, digest, NULL, &error);
 	g_assert_no_error(error);
 	return der;
 }
 
-static OtaSignature *parse(GBytes *der)
+static OtaSignature *parse_bytes(const guint8 *der, gsize len)
 {
 	g_autoptr(GError) error = NULL;
-	OtaSignature *sig = ota_signature_parse(g_bytes_get_data(der, NULL), g_bytes_get_size(der),
-	                                        &error);
+	OtaSignature *sig = ota_signature_parse(der, len, &error);
 
 	g_assert_no_error(error);
 	return sig;
+}
+
+static OtaSignature *parse(GBytes *der)
+{
+	return parse_bytes(g_bytes_get_data(der, NULL), g_bytes_get_size(der));
 }
 
 static OtaTrust *trust(const char *keyring, OtaPurpose purpose, gboolean check_time)
@@ -97,7 +101,7 @@ static gboolean sign_and_verify(Fixture *f, TestIdentity *leaf, OtaTrust *t, gui
 	g_autoptr(GBytes) der = sign_with(f, f->digest, 1, &leaf);
 	g_autoptr(OtaSignature) sig = parse(der);
 
-	return ota_signature_verify_detached(sig, f->digest, t, threshold, error);
+	return ota_signature_verify(sig, f->digest, t, threshold, error);
 }
 
 static void test_signature_verifies_against_its_root(Fixture *f, gconstpointer data)
@@ -110,7 +114,7 @@ static void test_signature_verifies_against_its_root(Fixture *f, gconstpointer d
 	OtaSignerInfo *info;
 
 	g_assert_true(sig->detached);
-	g_assert_true(ota_signature_verify_detached(sig, f->digest, t, 1, &error));
+	g_assert_true(ota_signature_verify(sig, f->digest, t, 1, &error));
 	g_assert_no_error(error);
 	g_assert_cmpuint(sig->counted, ==, 1);
 	info = g_ptr_array_index(sig->signers, 0);
@@ -158,7 +162,7 @@ static void test_modified_content_is_invalid(Fixture *f, gconstpointer data)
 
 	memcpy(other, f->digest, sizeof(other));
 	other[31] ^= 1;
-	g_assert_false(ota_signature_verify_detached(sig, other, t, 1, &error));
+	g_assert_false(ota_signature_verify(sig, other, t, 1, &error));
 	g_assert_error(error, OTA_SIGNATURE_ERROR, OTA_SIGNATURE_ERROR_INVALID);
 	g_assert_nonnull(strstr(error->message, "modified"));
 }
@@ -177,7 +181,7 @@ static void test_flipped_signature_byte_is_rejected(Fixture *f, gconstpointer da
 	bad[len - 10] ^= 0x40;
 	sig = ota_signature_parse(bad, len, &error);
 	g_assert_no_error(error);
-	g_assert_false(ota_signature_verify_detached(sig, f->digest, t, 1, &error));
+	g_assert_false(ota_signature_verify(sig, f->digest, t, 1, &error));
 	g_assert_error(error, OTA_SIGNATURE_ERROR, OTA_SIGNATURE_ERROR_INVALID);
 }
 
@@ -249,7 +253,7 @@ static void test_two_keys_count_twice(Fixture *f, gconstpointer data)
 	g_autoptr(OtaSignature) sig = parse(der);
 	g_autoptr(GError) error = NULL;
 
-	g_assert_true(ota_signature_verify_detached(sig, f->digest, t, 2, &error));
+	g_assert_true(ota_signature_verify(sig, f->digest, t, 2, &error));
 	g_assert_no_error(error);
 	g_assert_cmpuint(sig->counted, ==, 2);
 }
@@ -263,11 +267,85 @@ static void test_one_key_with_two_certificates_counts_once(Fixture *f, gconstpoi
 	g_autoptr(OtaSignature) sig = parse(der);
 	g_autoptr(GError) error = NULL;
 
-	g_assert_false(ota_signature_verify_detached(sig, f->digest, t, 2, &error));
+	g_assert_false(ota_signature_verify(sig, f->digest, t, 2, &error));
 	g_assert_error(error, OTA_SIGNATURE_ERROR, OTA_SIGNATURE_ERROR_UNTRUSTED);
 	g_assert_cmpuint(sig->counted, ==, 1);
 	g_assert_cmpint(((OtaSignerInfo *)g_ptr_array_index(sig->signers, 1))->status, ==,
 	                OTA_SIGNER_DUPLICATE_KEY);
+}
+
+static GBytes *sign_embedded(Fixture *f, TestIdentity *leaf)
+{
+	g_autoptr(GBytes) blob = g_bytes_new_static(content, strlen(content));
+	g_autoptr(OtaSigner) signer = as_signer(leaf);
+	g_autoptr(GError) error = NULL;
+	GBytes *der = ota_signature_sign(&signer, 1, NULL, f->digest, blob, &error);
+
+	g_assert_no_error(error);
+	return der;
+}
+
+static void test_embedded_signature_verifies_and_returns_content(Fixture *f, gconstpointer data)
+{
+	g_autoptr(TestIdentity) leaf = test_pki_identity("ec", "Signer", f->root, 0, 30);
+	g_autoptr(OtaTrust) t = trust(f->keyring, OTA_PURPOSE_ANY, TRUE);
+	g_autoptr(GBytes) der = sign_embedded(f, leaf);
+	g_autoptr(OtaSignature) sig = parse(der);
+	g_autoptr(GBytes) got = ota_signature_get_content(sig);
+	g_autoptr(GError) error = NULL;
+
+	g_assert_false(sig->detached);
+	g_assert_cmpmem(g_bytes_get_data(got, NULL), g_bytes_get_size(got), content, strlen(content));
+	g_assert_true(ota_signature_verify(sig, NULL, t, 1, &error));
+	g_assert_no_error(error);
+}
+
+static void test_embedded_signature_verifies_with_openssl_cms_verify(Fixture *f,
+                                                                     gconstpointer data)
+{
+	g_autoptr(TestIdentity) leaf = test_pki_identity("ec", "Signer", f->root, 0, 30);
+	g_autoptr(GBytes) der = sign_embedded(f, leaf);
+	g_autoptr(OtaSignature) sig = parse(der);
+	g_autoptr(X509_STORE) store = X509_STORE_new();
+	g_autoptr(BIO) out = BIO_new(BIO_s_mem());
+	char *data_out = NULL;
+	long len;
+
+	X509_STORE_add_cert(store, f->root->cert);
+	g_assert_cmpint(CMS_verify(sig->cms, NULL, store, NULL, out, CMS_BINARY), ==, 1);
+	len = BIO_get_mem_data(out, &data_out);
+	g_assert_cmpmem(data_out, len, content, strlen(content));
+}
+
+static void test_modified_embedded_content_is_invalid(Fixture *f, gconstpointer data)
+{
+	g_autoptr(TestIdentity) leaf = test_pki_identity("ec", "Signer", f->root, 0, 30);
+	g_autoptr(OtaTrust) t = trust(f->keyring, OTA_PURPOSE_ANY, TRUE);
+	g_autoptr(GBytes) der = sign_embedded(f, leaf);
+	gsize len = g_bytes_get_size(der);
+	g_autofree guint8 *bad = g_memdup2(g_bytes_get_data(der, NULL), len);
+	guint8 *hit = memmem(bad, len, "payload", 7);
+	g_autoptr(OtaSignature) sig = NULL;
+	g_autoptr(GError) error = NULL;
+
+	g_assert_nonnull(hit);
+	hit[0] = 'P';
+	sig = parse_bytes(bad, len);
+	g_assert_false(ota_signature_verify(sig, NULL, t, 1, &error));
+	g_assert_error(error, OTA_SIGNATURE_ERROR, OTA_SIGNATURE_ERROR_INVALID);
+}
+
+static void test_detached_digest_for_embedded_signature_is_refused(Fixture *f,
+                                                                   gconstpointer data)
+{
+	g_autoptr(TestIdentity) leaf = test_pki_identity("ec", "Signer", f->root, 0, 30);
+	g_autoptr(OtaTrust) t = trust(f->keyring, OTA_PURPOSE_ANY, TRUE);
+	g_autoptr(GBytes) der = sign_embedded(f, leaf);
+	g_autoptr(OtaSignature) sig = parse(der);
+	g_autoptr(GError) error = NULL;
+
+	g_assert_false(ota_signature_verify(sig, f->digest, t, 1, &error));
+	g_assert_error(error, OTA_SIGNATURE_ERROR, OTA_SIGNATURE_ERROR_UNSUPPORTED);
 }
 
 static void test_garbage_is_not_cms(Fixture *f, gconstpointer data)
@@ -339,6 +417,13 @@ int main(int argc, char **argv)
 	    test_smimesign_purpose_rejects_code_signing_only_leaf);
 	ADD("two-keys-count-twice", test_two_keys_count_twice);
 	ADD("one-key-with-two-certificates-counts-once", test_one_key_with_two_certificates_counts_once);
+	ADD("embedded-signature-verifies-and-returns-content",
+	    test_embedded_signature_verifies_and_returns_content);
+	ADD("embedded-signature-verifies-with-openssl-cms-verify",
+	    test_embedded_signature_verifies_with_openssl_cms_verify);
+	ADD("modified-embedded-content-is-invalid", test_modified_embedded_content_is_invalid);
+	ADD("detached-digest-for-embedded-signature-is-refused",
+	    test_detached_digest_for_embedded_signature_is_refused);
 	ADD("garbage-is-not-cms", test_garbage_is_not_cms);
 	ADD("trailing-bytes-after-cms-are-rejected", test_trailing_bytes_after_cms_are_rejected);
 	ADD("every-truncation-is-rejected", test_every_truncation_is_rejected);

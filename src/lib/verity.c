@@ -1,0 +1,476 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <otabundle/verity.h>
+#include <otabundle/openssl.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <unistd.h>
+
+G_DEFINE_QUARK(ota-verity-error-quark, ota_verity_error)
+
+#define BLOCK OTA_VERITY_BLOCK_SIZE
+#define FANOUT OTA_VERITY_DIGESTS_PER_BLOCK
+/* Enough for a tree over 2^64 bytes; a real one has 2 to 5 levels. */
+#define MAX_LEVELS 12
+/* Verified hash blocks the reader keeps: 1 MiB, covering 128 MiB of
+ * sequentially read data with its level-0 blocks. */
+#define READER_CACHE_BLOCKS 256
+/* Data the reader hashes per read: 128 KiB, a squashfs block. */
+#define READER_RUN_BLOCKS 32
+
+typedef struct {
+	guint n_levels;
+	guint64 blocks[MAX_LEVELS]; /* hash blocks per level, level 0 = lowest */
+	guint64 offset[MAX_LEVELS]; /* byte offset of each level within the tree */
+	guint64 data_blocks;
+	guint64 tree_size;
+} Geometry;
+
+static gboolean geometry_init(guint64 data_size, Geometry *g)
+{
+	guint64 entries, position = 0;
+
+	memset(g, 0, sizeof(*g));
+	/* One data block would have no hash levels at all (veritysetup makes
+	 * the root the block's own digest); RAUC refuses it, and so do we. */
+	if (data_size < 2 * BLOCK || data_size % BLOCK != 0)
+		return FALSE;
+	g->data_blocks = entries = data_size / BLOCK;
+	do {
+		if (g->n_levels == MAX_LEVELS)
+			return FALSE;
+		g->blocks[g->n_levels] = (entries + FANOUT - 1) / FANOUT;
+		entries = g->blocks[g->n_levels++];
+	} while (entries > 1);
+	/* The top level comes first in the file. */
+	for (gint level = (gint)g->n_levels - 1; level >= 0; level--) {
+		g->offset[level] = position;
+		position += g->blocks[level] * BLOCK;
+	}
+	g->tree_size = position;
+	return TRUE;
+}
+
+guint64 ota_verity_tree_size(guint64 data_size)
+{
+	Geometry g;
+
+	return geometry_init(data_size, &g) ? g.tree_size : 0;
+}
+
+/* --- hashing ---------------------------------------------------------------- */
+
+/* SHA-256(salt || block) with the salt absorbed once into a template. */
+typedef struct {
+	EVP_MD_CTX *salted;
+	EVP_MD_CTX *work;
+} Hasher;
+
+static void hasher_clear(Hasher *h)
+{
+	EVP_MD_CTX_free(h->salted);
+	EVP_MD_CTX_free(h->work);
+}
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(Hasher, hasher_clear)
+
+static gboolean hasher_init(Hasher *h, const guint8 salt[OTA_VERITY_SALT_LEN], GError **error)
+{
+	h->salted = EVP_MD_CTX_new();
+	h->work = EVP_MD_CTX_new();
+	if (h->salted == NULL || h->work == NULL ||
+	    EVP_DigestInit_ex(h->salted, EVP_sha256(), NULL) != 1 ||
+	    EVP_DigestUpdate(h->salted, salt, OTA_VERITY_SALT_LEN) != 1) {
+		ota_set_openssl_error(error, OTA_VERITY_ERROR, OTA_VERITY_ERROR_CRYPTO,
+		                      "cannot initialise SHA-256");
+		return FALSE;
+	}
+	return TRUE;
+}
+
+static gboolean hash_block(Hasher *h, const guint8 *block, guint8 out[OTA_SHA256_LEN],
+                           GError **error)
+{
+	if (EVP_MD_CTX_copy_ex(h->work, h->salted) != 1 ||
+	    EVP_DigestUpdate(h->work, block, BLOCK) != 1 ||
+	    EVP_DigestFinal_ex(h->work, out, NULL) != 1) {
+		ota_set_openssl_error(error, OTA_VERITY_ERROR, OTA_VERITY_ERROR_CRYPTO,
+		                      "SHA-256 failed");
+		return FALSE;
+	}
+	return TRUE;
+}
+
+static gboolean io_error(GError **error, const char *what, int err)
+{
+	g_set_error(error, OTA_VERITY_ERROR, OTA_VERITY_ERROR_IO, "%s: %s", what, g_strerror(err));
+	return FALSE;
+}
+
+static gboolean pwrite_all(int fd, const guint8 *buf, gsize size, guint64 offset, GError **error)
+{
+	while (size > 0) {
+		ssize_t n = pwrite(fd, buf, size, (off_t)offset);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return io_error(error, "cannot write hash tree", errno);
+		buf += n;
+		size -= (gsize)n;
+		offset += (guint64)n;
+	}
+	return TRUE;
+}
+
+static gboolean mismatch(GError **error, const char *what, guint64 index)
+{
+	g_set_error(error, OTA_VERITY_ERROR, OTA_VERITY_ERROR_MISMATCH,
+	            "%s %" G_GUINT64_FORMAT " does not match the verity hash tree (modified after "
+	            "signing?)", what, index);
+	return FALSE;
+}
+
+/* --- build and check: level 0 in parallel, the small upper levels after ---- */
+
+typedef struct {
+	int fd;
+	gboolean build; /* write the tree, else compare with it */
+	guint64 tree_offset;
+	const Geometry *g;
+	const guint8 *salt;
+	guint8 *level1_entries; /* one digest per level-0 hash block */
+	GMutex lock;
+	GError *error; /* the first failure, under lock */
+	gint failed;   /* set once any worker failed, to stop the others */
+} TreeJob;
+
+typedef struct {
+	TreeJob *job;
+	guint64 first, end; /* level-0 hash blocks [first, end) */
+} TreeRange;
+
+/* One level-0 hash block: the digests of up to 128 data blocks. */
+static gboolean level0_block(TreeJob *job, Hasher *h, guint64 index, guint8 *data,
+                             guint8 *hashes, guint8 *on_disk, GError **error)
+{
+	const Geometry *g = job->g;
+	guint64 first_block = index * FANOUT;
+	guint64 n = MIN((guint64)FANOUT, g->data_blocks - first_block);
+	guint64 tree_pos = job->tree_offset + g->offset[0] + index * BLOCK;
+
+	if (!ota_pread_all(job->fd, data, n * BLOCK, first_block * BLOCK, error))
+		return FALSE;
+	memset(hashes, 0, BLOCK);
+	for (guint64 i = 0; i < n; i++) {
+		if (!hash_block(h, data + i * BLOCK, hashes + i * OTA_SHA256_LEN, error))
+			return FALSE;
+	}
+	if (job->build) {
+		if (!pwrite_all(job->fd, hashes, BLOCK, tree_pos, error))
+			return FALSE;
+	} else {
+		if (!ota_pread_all(job->fd, on_disk, BLOCK, tree_pos, error))
+			return FALSE;
+		if (memcmp(hashes, on_disk, BLOCK) != 0) {
+			for (guint64 i = 0; i < FANOUT; i++) {
+				if (memcmp(hashes + i * OTA_SHA256_LEN, on_disk + i * OTA_SHA256_LEN,
+				           OTA_SHA256_LEN) != 0)
+					return mismatch(error, "payload block", first_block + i);
+			}
+		}
+	}
+	return hash_block(h, hashes, job->level1_entries + index * OTA_SHA256_LEN, error);
+}
+
+static void tree_range_run(gpointer data, gpointer user_data)
+{
+	TreeRange *range = data;
+	TreeJob *job = range->job;
+	g_auto(Hasher) h = {0};
+	g_autofree guint8 *buf = g_malloc(FANOUT * BLOCK);
+	g_autofree guint8 *hashes = g_malloc(BLOCK);
+	g_autofree guint8 *on_disk = g_malloc(BLOCK);
+	GError *error = NULL;
+	gboolean ok = hasher_init(&h, job->salt, &error);
+
+	posix_fadvise(job->fd, (off_t)(range->first * FANOUT * BLOCK),
+	              (off_t)((range->end - range->first) * FANOUT * BLOCK), POSIX_FADV_SEQUENTIAL);
+	for (guint64 i = range->first; ok && i < range->end; i++) {
+		if (g_atomic_int_get(&job->failed))
+			return;
+		ok = level0_block(job, &h, i, buf, hashes, on_disk, &error);
+	}
+	if (ok)
+		return;
+	g_atomic_int_set(&job->failed, 1);
+	g_mutex_lock(&job->lock);
+	if (job->error == NULL)
+		job->error = error;
+	else
+		g_error_free(error);
+	g_mutex_unlock(&job->lock);
+}
+
+static gboolean run_level0(TreeJob *job, GError **error)
+{
+	guint64 n = job->g->blocks[0];
+	guint threads = (guint)MIN((guint64)MAX(1u, g_get_num_processors()), n);
+	g_autofree TreeRange *ranges = g_new0(TreeRange, threads);
+	GThreadPool *pool = g_thread_pool_new(tree_range_run, NULL, (gint)threads, FALSE, NULL);
+
+	/* Contiguous ranges keep each thread's reads sequential. */
+	for (guint t = 0; t < threads; t++) {
+		ranges[t].job = job;
+		ranges[t].first = n * t / threads;
+		ranges[t].end = n * (t + 1) / threads;
+		g_thread_pool_push(pool, &ranges[t], NULL);
+	}
+	g_thread_pool_free(pool, FALSE, TRUE);
+	if (job->error != NULL) {
+		g_propagate_error(error, job->error);
+		job->error = NULL;
+		return FALSE;
+	}
+	return TRUE;
+}
+
+/* Levels 1..top from the digests of the level below, held in memory (they
+ * are 1/16384 of the data); then the root. */
+static gboolean run_upper_levels(TreeJob *job, Hasher *h, guint8 root[OTA_SHA256_LEN],
+                                 GError **error)
+{
+	const Geometry *g = job->g;
+	g_autofree guint8 *entries = g_steal_pointer(&job->level1_entries);
+	guint8 block[BLOCK], on_disk[BLOCK];
+	guint64 n_entries = g->blocks[0];
+
+	for (guint level = 1; level < g->n_levels; level++) {
+		g_autofree guint8 *next = g_malloc(g->blocks[level] * OTA_SHA256_LEN);
+
+		for (guint64 b = 0; b < g->blocks[level]; b++) {
+			guint64 n = MIN((guint64)FANOUT, n_entries - b * FANOUT);
+			guint64 pos = job->tree_offset + g->offset[level] + b * BLOCK;
+
+			memset(block, 0, BLOCK);
+			memcpy(block, entries + b * FANOUT * OTA_SHA256_LEN, n * OTA_SHA256_LEN);
+			if (job->build && !pwrite_all(job->fd, block, BLOCK, pos, error))
+				return FALSE;
+			if (!job->build) {
+				if (!ota_pread_all(job->fd, on_disk, BLOCK, pos, error))
+					return FALSE;
+				if (memcmp(block, on_disk, BLOCK) != 0)
+					return mismatch(error, "hash tree block at level", level);
+			}
+			if (!hash_block(h, block, next + b * OTA_SHA256_LEN, error))
+				return FALSE;
+		}
+		g_free(entries);
+		entries = g_steal_pointer(&next);
+		n_entries = g->blocks[level];
+	}
+	/* The single top block's digest is the root. */
+	memcpy(root, entries, OTA_SHA256_LEN);
+	return TRUE;
+}
+
+static gboolean run_tree(int fd, guint64 tree_offset, gboolean build, OtaVerityParams *params,
+                         guint8 root[OTA_SHA256_LEN], GError **error)
+{
+	Geometry g;
+	g_auto(Hasher) h = {0};
+	TreeJob job = {0};
+	gboolean ok;
+
+	if (!geometry_init(params->data_size, &g)) {
+		g_set_error(error, OTA_VERITY_ERROR, OTA_VERITY_ERROR_INVALID,
+		            "data size %" G_GUINT64_FORMAT " is not a multiple of %d larger than %d",
+		            params->data_size, BLOCK, BLOCK);
+		return FALSE;
+	}
+	if (!build && params->tree_size != g.tree_size) {
+		g_set_error(error, OTA_VERITY_ERROR, OTA_VERITY_ERROR_INVALID,
+		            "hash tree is %" G_GUINT64_FORMAT " bytes, %" G_GUINT64_FORMAT
+		            " expected for %" G_GUINT64_FORMAT " bytes of data",
+		            params->tree_size, g.tree_size, params->data_size);
+		return FALSE;
+	}
+	if (!hasher_init(&h, params->salt, error))
+		return FALSE;
+
+	job.fd = fd;
+	job.build = build;
+	job.tree_offset = tree_offset;
+	job.g = &g;
+	job.salt = params->salt;
+	job.level1_entries = g_malloc(g.blocks[0] * OTA_SHA256_LEN);
+	g_mutex_init(&job.lock);
+	ok = run_level0(&job, error) && run_upper_levels(&job, &h, root, error);
+	g_free(job.level1_entries);
+	g_mutex_clear(&job.lock);
+	if (ok)
+		params->tree_size = g.tree_size;
+	return ok;
+}
+
+gboolean ota_verity_tree_build(int fd, guint64 tree_offset, OtaVerityParams *params,
+                               GError **error)
+{
+	return run_tree(fd, tree_offset, TRUE, params, params->root, error);
+}
+
+gboolean ota_verity_tree_check(int fd, guint64 tree_offset, const OtaVerityParams *params,
+                               GError **error)
+{
+	OtaVerityParams copy = *params;
+	guint8 root[OTA_SHA256_LEN];
+
+	if (!run_tree(fd, tree_offset, FALSE, &copy, root, error))
+		return FALSE;
+	if (memcmp(root, params->root, OTA_SHA256_LEN) != 0) {
+		g_set_error_literal(error, OTA_VERITY_ERROR, OTA_VERITY_ERROR_MISMATCH,
+		                    "hash tree does not match the signed root hash");
+		return FALSE;
+	}
+	return TRUE;
+}
+
+/* --- verified reader ------------------------------------------------------------- */
+
+typedef struct {
+	OtaReader base;
+	int fd;
+	guint64 tree_offset;
+	Geometry g;
+	OtaVerityParams params;
+	Hasher hasher;
+	GHashTable *verified; /* (level << 56 | index) -> verified hash block */
+	guint8 *run;          /* READER_RUN_BLOCKS data blocks */
+} VerityReader;
+
+/* A hash block, read from disk and checked against its parent (and so on
+ * up to the root) unless already verified. The pointer is valid until the
+ * next call. */
+static const guint8 *verified_hash_block(VerityReader *r, guint level, guint64 index,
+                                         GError **error)
+{
+	guint64 key = (guint64)level << 56 | index;
+	g_autofree guint8 *block = NULL;
+	guint8 digest[OTA_SHA256_LEN];
+	const guint8 *expected;
+	guint8 *cached = g_hash_table_lookup(r->verified, &key);
+	guint64 *stored_key;
+
+	if (cached != NULL)
+		return cached;
+	block = g_malloc(BLOCK);
+	if (!ota_pread_all(r->fd, block, BLOCK, r->tree_offset + r->g.offset[level] + index * BLOCK,
+	                   error) ||
+	    !hash_block(&r->hasher, block, digest, error))
+		return NULL;
+	if (level + 1 == r->g.n_levels) {
+		expected = r->params.root;
+	} else {
+		const guint8 *parent = verified_hash_block(r, level + 1, index / FANOUT, error);
+
+		if (parent == NULL)
+			return NULL;
+		expected = parent + (index % FANOUT) * OTA_SHA256_LEN;
+	}
+	if (memcmp(digest, expected, OTA_SHA256_LEN) != 0) {
+		mismatch(error, "hash tree block at level", level);
+		return NULL;
+	}
+	/* Bounded memory: forget everything when full; re-verifying a path
+	 * costs a few hashes. */
+	if (g_hash_table_size(r->verified) >= READER_CACHE_BLOCKS)
+		g_hash_table_remove_all(r->verified);
+	stored_key = g_new(guint64, 1);
+	*stored_key = key;
+	cached = g_steal_pointer(&block);
+	g_hash_table_insert(r->verified, stored_key, cached);
+	return cached;
+}
+
+static gboolean check_data_block(VerityReader *r, guint64 index, const guint8 *data,
+                                 GError **error)
+{
+	guint8 digest[OTA_SHA256_LEN];
+	const guint8 *hashes = verified_hash_block(r, 0, index / FANOUT, error);
+
+	if (hashes == NULL || !hash_block(&r->hasher, data, digest, error))
+		return FALSE;
+	if (memcmp(digest, hashes + (index % FANOUT) * OTA_SHA256_LEN, OTA_SHA256_LEN) != 0)
+		return mismatch(error, "payload block", index);
+	return TRUE;
+}
+
+/* Bounds were checked by ota_reader_read_at(). */
+static gboolean verity_reader_read_at(OtaReader *self, guint64 offset, void *buffer, gsize size,
+                                      GError **error)
+{
+	VerityReader *r = (VerityReader *)self;
+	guint8 *out = buffer;
+	guint64 pos = offset, end = offset + size;
+
+	while (pos < end) {
+		guint64 first = pos / BLOCK;
+		guint64 n = MIN((end - 1) / BLOCK - first + 1, (guint64)READER_RUN_BLOCKS);
+		guint64 run_end = MIN(end, (first + n) * BLOCK);
+
+		if (!ota_pread_all(r->fd, r->run, n * BLOCK, first * BLOCK, error))
+			return FALSE;
+		for (guint64 i = 0; i < n; i++) {
+			if (!check_data_block(r, first + i, r->run + i * BLOCK, error))
+				return FALSE;
+		}
+		memcpy(out, r->run + (pos - first * BLOCK), run_end - pos);
+		out += run_end - pos;
+		pos = run_end;
+	}
+	return TRUE;
+}
+
+static void verity_reader_free(OtaReader *self)
+{
+	VerityReader *r = (VerityReader *)self;
+
+	if (r->fd >= 0)
+		close(r->fd);
+	hasher_clear(&r->hasher);
+	g_hash_table_unref(r->verified);
+	g_free(r->run);
+	g_free(r);
+}
+
+OtaReader *ota_verity_reader_new(int fd, guint64 tree_offset, const OtaVerityParams *params,
+                                 GError **error)
+{
+	VerityReader *r = g_new0(VerityReader, 1);
+
+	r->fd = -1;
+	r->base.read_at = verity_reader_read_at;
+	r->base.free = verity_reader_free;
+	r->base.size = params->data_size;
+	r->tree_offset = tree_offset;
+	r->params = *params;
+	r->verified = g_hash_table_new_full(g_int64_hash, g_int64_equal, g_free, g_free);
+	r->run = g_malloc(READER_RUN_BLOCKS * BLOCK);
+	if (!geometry_init(params->data_size, &r->g) || r->g.tree_size != params->tree_size) {
+		g_set_error_literal(error, OTA_VERITY_ERROR, OTA_VERITY_ERROR_INVALID,
+		                    "verity parameters do not describe a valid tree");
+		verity_reader_free(&r->base);
+		return NULL;
+	}
+	r->fd = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+	if (r->fd < 0) {
+		io_error(error, "dup failed", errno);
+		verity_reader_free(&r->base);
+		return NULL;
+	}
+	if (!hasher_init(&r->hasher, params->salt, error)) {
+		verity_reader_free(&r->base);
+		return NULL;
+	}
+	return &r->base;
+}

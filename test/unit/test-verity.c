@@ -1,0 +1,255 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <otabundle/verity.h>
+
+#include <fcntl.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "pki.h"
+
+#define BLOCK OTA_VERITY_BLOCK_SIZE
+
+typedef struct {
+	char *dir;
+	char *path; /* data followed by its tree, as in a bundle */
+	int fd;
+	OtaVerityParams params;
+} Fixture;
+
+/* Fixture data: the number of 4 KiB data blocks. */
+static void setup(Fixture *f, gconstpointer data)
+{
+	guint64 blocks = GPOINTER_TO_UINT(data);
+	g_autofree guint8 *buf = g_malloc(BLOCK);
+	g_autoptr(GError) error = NULL;
+
+	f->dir = test_tmpdir_new();
+	f->path = g_build_filename(f->dir, "payload", NULL);
+	f->fd = open(f->path, O_RDWR | O_CREAT, 0600);
+	for (guint64 b = 0; b < blocks; b++) {
+		for (gsize i = 0; i < BLOCK; i++)
+			buf[i] = (guint8)g_random_int();
+		g_assert_true(ota_write_all(f->fd, buf, BLOCK, &error));
+	}
+	f->params.data_size = blocks * BLOCK;
+	for (gsize i = 0; i < OTA_VERITY_SALT_LEN; i++)
+		f->params.salt[i] = (guint8)g_random_int();
+	g_assert_true(ota_verity_tree_build(f->fd, f->params.data_size, &f->params, &error));
+	g_assert_no_error(error);
+}
+
+static void teardown(Fixture *f, gconstpointer data)
+{
+	close(f->fd);
+	test_tmpdir_remove(f->dir);
+	g_free(f->dir);
+	g_free(f->path);
+}
+
+static void flip(Fixture *f, guint64 offset)
+{
+	guint8 byte;
+
+	g_assert_cmpint(pread(f->fd, &byte, 1, (off_t)offset), ==, 1);
+	byte ^= 0x80;
+	g_assert_cmpint(pwrite(f->fd, &byte, 1, (off_t)offset), ==, 1);
+}
+
+static char *hex(const guint8 *bytes, gsize n)
+{
+	GString *s = g_string_new(NULL);
+
+	for (gsize i = 0; i < n; i++)
+		g_string_append_printf(s, "%02x", bytes[i]);
+	return g_string_free(s, FALSE);
+}
+
+static void test_tree_sizes(void)
+{
+	g_assert_cmpuint(ota_verity_tree_size(0), ==, 0);
+	g_assert_cmpuint(ota_verity_tree_size(100), ==, 0);
+	g_assert_cmpuint(ota_verity_tree_size(BLOCK), ==, 0);
+	g_assert_cmpuint(ota_verity_tree_size(2 * BLOCK), ==, BLOCK);
+	g_assert_cmpuint(ota_verity_tree_size(128 * BLOCK), ==, BLOCK);
+	/* 129 blocks: two level-0 blocks and one top block. */
+	g_assert_cmpuint(ota_verity_tree_size(129 * BLOCK), ==, 3 * BLOCK);
+	/* 128*128+1 blocks: 129 + 2 + 1 hash blocks. */
+	g_assert_cmpuint(ota_verity_tree_size((128 * 128 + 1) * (guint64)BLOCK), ==, 132 * BLOCK);
+}
+
+/* The reference is cryptsetup's veritysetup, which RAUC's format follows. */
+static void test_tree_matches_veritysetup(Fixture *f, gconstpointer data)
+{
+	g_autofree char *data_path = g_build_filename(f->dir, "data", NULL);
+	g_autofree char *tree_path = g_build_filename(f->dir, "tree", NULL);
+	g_autofree char *salt = hex(f->params.salt, OTA_VERITY_SALT_LEN);
+	g_autofree char *root = hex(f->params.root, OTA_SHA256_LEN);
+	g_autofree char *salt_arg = g_strdup_printf("--salt=%s", salt);
+	g_autofree char *out = NULL;
+	g_autofree char *ours = g_malloc(f->params.tree_size);
+	g_autofree char *theirs = NULL;
+	g_autoptr(GError) error = NULL;
+	gsize theirs_len = 0;
+	int status = -1;
+	g_autoptr(GMappedFile) whole = g_mapped_file_new(f->path, FALSE, &error);
+
+	g_assert_no_error(error);
+	g_assert_true(g_file_set_contents(data_path, g_mapped_file_get_contents(whole),
+	                                  (gssize)f->params.data_size, NULL));
+	g_assert_true(g_spawn_sync(NULL,
+	                           (char *[]){"veritysetup", "format", data_path, tree_path,
+	                                      "--no-superblock", "--hash=sha256",
+	                                      "--data-block-size=4096", "--hash-block-size=4096",
+	                                      salt_arg, NULL},
+	                           NULL, G_SPAWN_SEARCH_PATH, NULL, NULL, &out, NULL, &status, &error));
+	g_assert_no_error(error);
+	g_assert_cmpint(status, ==, 0);
+	g_assert_nonnull(strstr(out, root));
+	g_assert_true(g_file_get_contents(tree_path, &theirs, &theirs_len, NULL));
+	g_assert_cmpuint(theirs_len, ==, f->params.tree_size);
+	g_assert_true(ota_pread_all(f->fd, ours, f->params.tree_size, f->params.data_size, &error));
+	g_assert_cmpmem(ours, f->params.tree_size, theirs, theirs_len);
+}
+
+static void test_untouched_tree_checks(Fixture *f, gconstpointer data)
+{
+	g_autoptr(GError) error = NULL;
+
+	g_assert_true(ota_verity_tree_check(f->fd, f->params.data_size, &f->params, &error));
+	g_assert_no_error(error);
+}
+
+static void assert_check_mismatch(Fixture *f)
+{
+	g_autoptr(GError) error = NULL;
+
+	g_assert_false(ota_verity_tree_check(f->fd, f->params.data_size, &f->params, &error));
+	g_assert_error(error, OTA_VERITY_ERROR, OTA_VERITY_ERROR_MISMATCH);
+}
+
+static void test_flipped_data_byte_fails_check(Fixture *f, gconstpointer data)
+{
+	flip(f, f->params.data_size - 1);
+	assert_check_mismatch(f);
+}
+
+static void test_flipped_level0_byte_fails_check(Fixture *f, gconstpointer data)
+{
+	flip(f, f->params.data_size + f->params.tree_size - BLOCK);
+	assert_check_mismatch(f);
+}
+
+static void test_flipped_top_block_byte_fails_check(Fixture *f, gconstpointer data)
+{
+	flip(f, f->params.data_size);
+	assert_check_mismatch(f);
+}
+
+/* Bytes past the last digest are zero padding, still covered by the root. */
+static void test_flipped_padding_byte_fails_check(Fixture *f, gconstpointer data)
+{
+	flip(f, f->params.data_size + f->params.tree_size - 1);
+	assert_check_mismatch(f);
+}
+
+static void test_wrong_root_fails_check(Fixture *f, gconstpointer data)
+{
+	f->params.root[0] ^= 1;
+	assert_check_mismatch(f);
+}
+
+static void test_truncated_tree_fails_check(Fixture *f, gconstpointer data)
+{
+	g_autoptr(GError) error = NULL;
+
+	g_assert_cmpint(ftruncate(f->fd, (off_t)(f->params.data_size + f->params.tree_size - 1)), ==, 0);
+	g_assert_false(ota_verity_tree_check(f->fd, f->params.data_size, &f->params, &error));
+	g_assert_nonnull(error);
+}
+
+static void test_wrong_tree_size_is_invalid(Fixture *f, gconstpointer data)
+{
+	g_autoptr(GError) error = NULL;
+
+	f->params.tree_size += BLOCK;
+	g_assert_false(ota_verity_tree_check(f->fd, f->params.data_size, &f->params, &error));
+	g_assert_error(error, OTA_VERITY_ERROR, OTA_VERITY_ERROR_INVALID);
+}
+
+static void test_reader_returns_exact_bytes(Fixture *f, gconstpointer data)
+{
+	g_autoptr(GError) error = NULL;
+	g_autoptr(OtaReader) r = ota_verity_reader_new(f->fd, f->params.data_size, &f->params, &error);
+	guint64 size = f->params.data_size;
+	g_autofree guint8 *got = g_malloc(size), *want = g_malloc(size);
+
+	g_assert_no_error(error);
+	g_assert_true(ota_pread_all(f->fd, want, size, 0, &error));
+	/* Unaligned ranges, one larger than a reader run. */
+	g_assert_true(ota_reader_read_at(r, 1, got + 1, size - 2, &error));
+	g_assert_no_error(error);
+	g_assert_cmpmem(got + 1, size - 2, want + 1, size - 2);
+	g_assert_true(ota_reader_read_at(r, size - 5, got, 5, &error));
+	g_assert_cmpmem(got, 5, want + size - 5, 5);
+}
+
+/* The point of the reader: a block changed after the tree was checked is
+ * still caught when it is read. */
+static void test_reader_catches_block_changed_after_check(Fixture *f, gconstpointer data)
+{
+	g_autoptr(GError) error = NULL;
+	g_autoptr(OtaReader) r = ota_verity_reader_new(f->fd, f->params.data_size, &f->params, &error);
+	guint8 buf[16];
+	guint64 last = f->params.data_size - BLOCK;
+
+	g_assert_true(ota_verity_tree_check(f->fd, f->params.data_size, &f->params, &error));
+	g_assert_true(ota_reader_read_at(r, last, buf, sizeof(buf), &error));
+	flip(f, last + 100);
+	g_assert_false(ota_reader_read_at(r, last, buf, sizeof(buf), &error));
+	g_assert_error(error, OTA_VERITY_ERROR, OTA_VERITY_ERROR_MISMATCH);
+	g_clear_error(&error);
+	g_assert_true(ota_reader_read_at(r, 0, buf, sizeof(buf), &error));
+}
+
+static void test_reader_refuses_forged_tree(Fixture *f, gconstpointer data)
+{
+	g_autoptr(GError) error = NULL;
+	g_autoptr(OtaReader) r = NULL;
+	guint8 buf[16];
+
+	flip(f, f->params.data_size + 5); /* the top hash block */
+	r = ota_verity_reader_new(f->fd, f->params.data_size, &f->params, &error);
+	g_assert_false(ota_reader_read_at(r, 0, buf, sizeof(buf), &error));
+	g_assert_error(error, OTA_VERITY_ERROR, OTA_VERITY_ERROR_MISMATCH);
+}
+
+int main(int argc, char **argv)
+{
+	static const struct {
+		const char *name;
+		guint blocks;
+	} sizes[] = {{"2-blocks", 2}, {"128-blocks", 128}, {"129-blocks", 129},
+	             {"3-levels", 128 * 128 + 3}};
+
+	g_test_init(&argc, &argv, NULL);
+	g_test_add_func("/verity/tree-sizes", test_tree_sizes);
+	for (gsize i = 0; i < G_N_ELEMENTS(sizes); i++) {
+		g_autofree char *p = g_strdup_printf("/verity/tree-matches-veritysetup/%s", sizes[i].name);
+		g_test_add(p, Fixture, GUINT_TO_POINTER(sizes[i].blocks), setup,
+		           test_tree_matches_veritysetup, teardown);
+	}
+#define ADD(name, fn) \
+	g_test_add("/verity/" name, Fixture, GUINT_TO_POINTER(300), setup, fn, teardown)
+	ADD("untouched-tree-checks", test_untouched_tree_checks);
+	ADD("flipped-data-byte-fails-check", test_flipped_data_byte_fails_check);
+	ADD("flipped-level0-byte-fails-check", test_flipped_level0_byte_fails_check);
+	ADD("flipped-top-block-byte-fails-check", test_flipped_top_block_byte_fails_check);
+	ADD("flipped-padding-byte-fails-check", test_flipped_padding_byte_fails_check);
+	ADD("wrong-root-fails-check", test_wrong_root_fails_check);
+	ADD("truncated-tree-fails-check", test_truncated_tree_fails_check);
+	ADD("wrong-tree-size-is-invalid", test_wrong_tree_size_is_invalid);
+	ADD("reader-returns-exact-bytes", test_reader_returns_exact_bytes);
+	ADD("reader-catches-block-changed-after-check", test_reader_catches_block_changed_after_check);
+	ADD("reader-refuses-forged-tree", test_reader_refuses_forged_tree);
+	return g_test_run();
+}
