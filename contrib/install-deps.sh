@@ -5,8 +5,9 @@ set -euo pipefail
 
 PACKAGES=(meson ninja-build pkg-config gcc libglib2.0-dev libssl-dev libsquashfs-dev
           libjson-glib-dev squashfs-tools openssl)
-# rauc is the interoperability peer the CLI tests check bundles against.
-TEST_PACKAGES=(python3 python3-pytest rauc)
+# rauc is the interoperability peer the CLI tests check bundles against;
+# veritysetup (cryptsetup-bin) is the reference the verity tree is checked against.
+TEST_PACKAGES=(python3 python3-pytest rauc cryptsetup-bin)
 
 [ "${1:-}" = "--tests" ] && PACKAGES+=("${TEST_PACKAGES[@]}")
 
