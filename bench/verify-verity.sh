@@ -139,6 +139,9 @@ compare() {
 	local id=$1 i
 	local -n a="A_$id" b="B_$id"
 	: >"$tmp/res.$id"
+	# One unmeasured pair first: loads binaries and libraries into the cache.
+	measure "$tmp/warmup" a "${a[@]}"
+	measure "$tmp/warmup" b "${b[@]}"
 	for ((i = 0; i < RUNS; i++)); do
 		if ((i % 2 == 0)); then
 			measure "$tmp/res.$id" a "${a[@]}"
@@ -162,7 +165,10 @@ compare() {
 	B_pinfo=(rauc info --keyring "$keyring" "$plain")
 }
 
-# Warm the page cache so that both sides read from memory.
+# Flush the freshly written bundles so that background writeback does not
+# steal CPU during the measurements, then warm the page cache so that both
+# sides read from memory.
+sync
 cat "$verity" "$plain" >/dev/null
 
 ids=(vverify vinfo pverify pinfo)
@@ -187,7 +193,7 @@ def fmt_t(s):
     return f"{s:.3f} s" if s >= 0.1 else f"{s * 1000:.1f} ms"
 
 hdr = ("bundle", "otabundle", "reference", "otab time", "ref time", "ratio",
-       "otab RSS", "ref RSS", "target", "result")
+       "range", "otab RSS", "ref RSS", "target", "result")
 table = [hdr]
 for rid, bundle, cmd, ref, t_target, m_target in rows:
     a, b = [], []
@@ -214,16 +220,18 @@ for rid, bundle, cmd, ref, t_target, m_target in rows:
     else:
         result = "info only"
     table.append((bundle, cmd, ref, fmt_t(ta), fmt_t(tb), f"{ratio:.2f}",
+                  f"{min(ratios):.2f}-{max(ratios):.2f}",
                   f"{ma:.1f} MiB", f"{mb:.1f} MiB", ",".join(targets) or "-", result))
 
 widths = [max(len(r[i]) for r in table) for i in range(len(hdr))]
-right = {3, 4, 5, 6, 7}
+right = {3, 4, 5, 6, 7, 8}
 for n, r in enumerate(table):
     print("  ".join(c.rjust(w) if i in right else c.ljust(w)
                     for i, (c, w) in enumerate(zip(r, widths))).rstrip())
     if n == 0:
         print("  ".join("-" * w for w in widths))
 print()
-print(f"times: median of {runs} runs (wall clock); ratio: median of pairwise otabundle/reference;")
+print(f"times: median of {runs} runs (wall clock); ratio: median of the {runs} pairwise")
+print("otabundle/reference ratios, range: their min-max;")
 print("RSS: peak resident set over all runs (GNU time %M).")
 EOF

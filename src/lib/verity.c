@@ -16,6 +16,10 @@ G_DEFINE_QUARK(ota-verity-error-quark, ota_verity_error)
 /* Verified hash blocks the reader keeps: 1 MiB, covering 128 MiB of
  * sequentially read data with its level-0 blocks. */
 #define READER_CACHE_BLOCKS 256
+/* Level-0 hash blocks a tree worker claims at a time: 8 MiB of data,
+ * long enough for sequential reads, short enough that a worker on a
+ * descheduled core doesn't hold up the others at the end. */
+#define WORKER_CHUNK 16
 /* Data the reader hashes per read: 128 KiB, a squashfs block. */
 #define READER_RUN_BLOCKS 32
 
@@ -141,14 +145,10 @@ typedef struct {
 	const guint8 *salt;
 	guint8 *level1_entries; /* one digest per level-0 hash block */
 	GMutex lock;
-	GError *error; /* the first failure, under lock */
-	gint failed;   /* set once any worker failed, to stop the others */
+	GError *error;    /* the first failure, under lock */
+	gint failed;      /* set once any worker failed, to stop the others */
+	gint next_chunk;  /* the next WORKER_CHUNK of level-0 blocks to claim */
 } TreeJob;
-
-typedef struct {
-	TreeJob *job;
-	guint64 first, end; /* level-0 hash blocks [first, end) */
-} TreeRange;
 
 /* One level-0 hash block: the digests of up to 128 data blocks. */
 static gboolean level0_block(TreeJob *job, Hasher *h, guint64 index, guint8 *data,
@@ -183,10 +183,10 @@ static gboolean level0_block(TreeJob *job, Hasher *h, guint64 index, guint8 *dat
 	return hash_block(h, hashes, job->level1_entries + index * OTA_SHA256_LEN, error);
 }
 
-static void tree_range_run(gpointer data, gpointer user_data)
+static void tree_worker_run(gpointer data, gpointer user_data)
 {
-	TreeRange *range = data;
-	TreeJob *job = range->job;
+	TreeJob *job = data;
+	guint64 n = job->g->blocks[0];
 	g_auto(Hasher) h = {0};
 	g_autofree guint8 *buf = g_malloc(FANOUT * BLOCK);
 	g_autofree guint8 *hashes = g_malloc(BLOCK);
@@ -194,12 +194,13 @@ static void tree_range_run(gpointer data, gpointer user_data)
 	GError *error = NULL;
 	gboolean ok = hasher_init(&h, job->salt, &error);
 
-	posix_fadvise(job->fd, (off_t)(range->first * FANOUT * BLOCK),
-	              (off_t)((range->end - range->first) * FANOUT * BLOCK), POSIX_FADV_SEQUENTIAL);
-	for (guint64 i = range->first; ok && i < range->end; i++) {
-		if (g_atomic_int_get(&job->failed))
-			return;
-		ok = level0_block(job, &h, i, buf, hashes, on_disk, &error);
+	while (ok && !g_atomic_int_get(&job->failed)) {
+		guint64 first = (guint64)g_atomic_int_add(&job->next_chunk, 1) * WORKER_CHUNK;
+
+		for (guint64 i = first; ok && i < MIN(first + WORKER_CHUNK, n); i++)
+			ok = level0_block(job, &h, i, buf, hashes, on_disk, &error);
+		if (first + WORKER_CHUNK >= n)
+			break;
 	}
 	if (ok)
 		return;
@@ -214,18 +215,19 @@ static void tree_range_run(gpointer data, gpointer user_data)
 
 static gboolean run_level0(TreeJob *job, GError **error)
 {
-	guint64 n = job->g->blocks[0];
-	guint threads = (guint)MIN((guint64)MAX(1u, g_get_num_processors()), n);
-	g_autofree TreeRange *ranges = g_new0(TreeRange, threads);
-	GThreadPool *pool = g_thread_pool_new(tree_range_run, NULL, (gint)threads, FALSE, NULL);
+	guint64 chunks = (job->g->blocks[0] + WORKER_CHUNK - 1) / WORKER_CHUNK;
+	guint threads = (guint)MIN((guint64)MAX(1u, g_get_num_processors()), chunks);
+	GThreadPool *pool;
 
-	/* Contiguous ranges keep each thread's reads sequential. */
-	for (guint t = 0; t < threads; t++) {
-		ranges[t].job = job;
-		ranges[t].first = n * t / threads;
-		ranges[t].end = n * (t + 1) / threads;
-		g_thread_pool_push(pool, &ranges[t], NULL);
+	if (chunks > G_MAXINT) {
+		g_set_error_literal(error, OTA_VERITY_ERROR, OTA_VERITY_ERROR_INVALID,
+		                    "payload too large");
+		return FALSE;
 	}
+	pool = g_thread_pool_new(tree_worker_run, NULL, (gint)threads, FALSE, NULL);
+	posix_fadvise(job->fd, 0, (off_t)(job->g->data_blocks * BLOCK), POSIX_FADV_SEQUENTIAL);
+	for (guint t = 0; t < threads; t++)
+		g_thread_pool_push(pool, job, NULL);
 	g_thread_pool_free(pool, FALSE, TRUE);
 	if (job->error != NULL) {
 		g_propagate_error(error, job->error);
