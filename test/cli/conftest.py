@@ -115,6 +115,22 @@ def bundle_trailer(path):
     return len(data), int.from_bytes(data[-8:], "big")
 
 
+def bundle_cms(path):
+    """The CMS SignedData (DER) that the trailer points at."""
+    data = Path(path).read_bytes()
+    cms_len = int.from_bytes(data[-8:], "big")
+    return data[len(data) - 8 - cms_len:len(data) - 8]
+
+
+def signed_manifest(path):
+    """The manifest a verity bundle's CMS encapsulates (its signed content),
+    as openssl unpacks it without checking the signer."""
+    proc = subprocess.run(["openssl", "cms", "-verify", "-noverify", "-binary",
+                           "-inform", "DER"], input=bundle_cms(path), capture_output=True)
+    assert proc.returncode == 0, proc.stderr.decode(errors="replace")
+    return proc.stdout
+
+
 def info_json(bundle, keyring=None, *extra):
     args = ["info", "--output-format=json"]
     if keyring is not None:
@@ -399,8 +415,34 @@ def good_bundle_template(pki, tmp_path_factory):
 
 @pytest.fixture
 def good_bundle(good_bundle_template, tmp_path):
-    """A private copy of a good bundle: (path, inputdir, contents)."""
+    """A private copy of a good bundle in the default (verity) format:
+    (path, inputdir, contents)."""
     src, inputdir, contents = good_bundle_template
     dst = tmp_path / "bundle.raucb"
     dst.write_bytes(src.read_bytes())
     return dst, inputdir, contents
+
+
+@pytest.fixture(scope="session")
+def good_plain_bundle_template(pki, tmp_path_factory):
+    """Like good_bundle_template, in the plain format."""
+    d = tmp_path_factory.mktemp("good-plain")
+    contents = make_input(d / "input", sizes=(70000, 4096 * 3, 1))
+    bundle = create_bundle(pki, d / "input", d / "good-plain.raucb", "--format=plain")
+    return bundle, d / "input", contents
+
+
+@pytest.fixture
+def good_plain_bundle(good_plain_bundle_template, tmp_path):
+    """A private copy of a good plain bundle: (path, inputdir, contents)."""
+    src, inputdir, contents = good_plain_bundle_template
+    dst = tmp_path / "plain.raucb"
+    dst.write_bytes(src.read_bytes())
+    return dst, inputdir, contents
+
+
+@pytest.fixture(params=["verity", "plain"])
+def good_bundle_of_each_format(request):
+    """(format, (path, inputdir, contents)) for a good bundle of each format."""
+    fixture = "good_bundle" if request.param == "verity" else "good_plain_bundle"
+    return request.param, request.getfixturevalue(fixture)

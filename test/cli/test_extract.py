@@ -5,7 +5,7 @@ import os
 import pytest
 
 from conftest import (assert_failure, assert_ok, assert_usage, create_bundle, flip_byte,
-                      make_input, run, run_tool, tree_digest)
+                      info_json, make_input, run, run_tool, signed_manifest, tree_digest)
 
 
 def extract(pki, bundle, outdir, *extra, keyring=None):
@@ -20,15 +20,38 @@ def parent(tmp_path):
     return d
 
 
-def test_extract_writes_manifest_and_images_identical_to_the_inputs(pki, good_bundle, parent):
-    bundle, inputdir, contents = good_bundle
-    out = parent / "out"
-    proc = assert_ok(extract(pki, bundle, out))
-    assert proc.stderr == ""
+def assert_extracted(out, inputdir, contents):
     assert sorted(os.listdir(out)) == sorted(["manifest.raucm", *contents])
     for name, data in contents.items():
         assert (out / name).read_bytes() == data
         assert (out / name).read_bytes() == (inputdir / name).read_bytes()
+
+
+def test_extract_of_a_verity_bundle_writes_the_signed_manifest_and_images_identical_to_the_inputs(
+        pki, good_bundle, parent):
+    """The manifest written is the one the CMS signs (with the verity
+    keys), not the unsigned copy inside the squashfs."""
+    bundle, inputdir, contents = good_bundle
+    assert info_json(bundle)["format"] == "verity"
+    out = parent / "out"
+    proc = assert_ok(extract(pki, bundle, out))
+    assert proc.stderr == ""
+    assert_extracted(out, inputdir, contents)
+    signed = signed_manifest(bundle)
+    assert b"verity-hash=" in signed
+    assert (out / "manifest.raucm").read_bytes() == signed
+    assert sorted(os.listdir(parent)) == ["out"]
+
+
+def test_extract_of_a_plain_bundle_writes_the_manifest_and_images_identical_to_the_inputs(
+        pki, tmp_path, parent):
+    contents = make_input(tmp_path / "in", sizes=(70000, 4096 * 3, 1))
+    bundle = create_bundle(pki, tmp_path / "in", tmp_path / "plain.raucb", "--format=plain")
+    assert info_json(bundle)["format"] == "plain"
+    out = parent / "out"
+    proc = assert_ok(extract(pki, bundle, out))
+    assert proc.stderr == ""
+    assert_extracted(out, tmp_path / "in", contents)
     inner = run_tool("unsquashfs", "-cat", bundle, "manifest.raucm").stdout
     assert (out / "manifest.raucm").read_text() == inner
     assert sorted(os.listdir(parent)) == ["out"]

@@ -7,8 +7,8 @@ import subprocess
 
 import pytest
 
-from conftest import (assert_failure, assert_ok, assert_usage, create_bundle, flip_byte,
-                      make_input, run, run_tool, sha256_file)
+from conftest import (assert_failure, assert_ok, assert_usage, bundle_trailer, create_bundle,
+                      flip_byte, make_input, run, run_tool, sha256_file, signed_manifest)
 
 
 def cert_facts(cert):
@@ -26,13 +26,18 @@ def cert_facts(cert):
             "not_after": rfc3339["notAfter"], "spki_sha256": hashlib.sha256(spki_der).hexdigest()}
 
 
-def test_info_json_shows_format_compatible_version_and_images(pki, good_bundle):
-    bundle, inputdir, contents = good_bundle
+def test_info_json_shows_format_compatible_version_and_images(pki, good_bundle_of_each_format):
+    fmt, (bundle, inputdir, contents) = good_bundle_of_each_format
     info = json.loads(assert_ok(run("info", "--keyring", pki.root, "--output-format=json",
                                     bundle)).stdout)
-    assert info["format"] == "plain"
+    assert info["format"] == fmt
     assert info["verified"] is True
-    assert info["verification"] == "ok"
+    if fmt == "plain":
+        assert info["verification"] == "ok"
+        assert info.get("verity") is None
+    else:
+        # info checks signature and manifest of a verity bundle, not its blocks.
+        assert info["verification"].startswith("ok")
     assert info["bundle"] == str(bundle)
     m = info["manifest"]
     assert m["compatible"] == "otabundle-test"
@@ -62,15 +67,47 @@ def test_info_json_shows_the_signer_certificate(pki, good_bundle):
     assert s["status"] == "counted"
 
 
-def test_info_text_shows_format_compatible_version_images_and_signer(pki, good_bundle):
-    bundle, inputdir, contents = good_bundle
+def test_info_json_of_a_verity_bundle_shows_root_hash_salt_and_sizes_of_the_signed_manifest(
+        pki, good_bundle):
+    bundle, _, _ = good_bundle
+    info = json.loads(assert_ok(run("info", "--keyring", pki.root, "--output-format=json",
+                                    bundle)).stdout)
+    v = info["verity"]
+    signed = dict(line.split("=", 1) for line in signed_manifest(bundle).decode().splitlines()
+                  if "=" in line)
+    assert signed["format"] == "verity"
+    assert v["root_hash"] == signed["verity-hash"]
+    assert v["salt"] == signed["verity-salt"]
+    assert v["tree_size"] == int(signed["verity-size"])
+    assert re.fullmatch(r"[0-9a-f]{64}", v["root_hash"])
+    assert re.fullmatch(r"[0-9a-f]{64}", v["salt"])
+    assert v["data_size"] % 4096 == 0 and v["data_size"] >= 2 * 4096
+    assert v["tree_size"] % 4096 == 0 and v["tree_size"] > 0
+    assert info["payload_size"] == v["data_size"] + v["tree_size"]
+    assert info["payload_size"] + info["signature_size"] + 8 == bundle.stat().st_size
+
+
+def test_info_text_shows_format_compatible_version_images_and_signer(
+        pki, good_bundle_of_each_format):
+    fmt, (bundle, inputdir, contents) = good_bundle_of_each_format
     proc = assert_ok(run("info", "--keyring", pki.root, bundle))
     out = proc.stdout
     assert proc.stderr == ""
-    assert re.search(r"^Format:\s+plain$", out, re.M)
+    assert re.search(rf"^Format:\s+{fmt}$", out, re.M)
     assert re.search(r"^Compatible:\s+otabundle-test$", out, re.M)
     assert re.search(r"^Version:\s+1\.0\.0$", out, re.M)
-    assert re.search(r"^Verified:\s+ok$", out, re.M)
+    if fmt == "plain":
+        assert re.search(r"^Verified:\s+ok$", out, re.M)
+        assert "Verity" not in out
+    else:
+        assert re.search(r"^Verified:\s+ok\b", out, re.M)
+        v = json.loads(assert_ok(run("info", "--no-verify", "--output-format=json",
+                                     bundle)).stdout)["verity"]
+        assert re.search(rf"^Verity root:\s+{v['root_hash']}$", out, re.M)
+        assert re.search(rf"^Verity salt:\s+{v['salt']}$", out, re.M)
+        tree = re.search(r"^Verity tree:\s+(.*)$", out, re.M)
+        assert tree and str(v["tree_size"]) in tree.group(1) \
+            and str(v["data_size"]) in tree.group(1), out
     for name, data in contents.items():
         assert name in out
         assert sha256_file(inputdir / name) in out
@@ -128,10 +165,31 @@ def test_info_with_wrong_keyring_in_json_mode_fails(pki, good_bundle):
     assert_failure(proc, bundle, "trusted")
 
 
-def test_info_rejects_a_tampered_bundle(pki, good_bundle):
-    bundle, _, _ = good_bundle
+def test_info_rejects_a_plain_bundle_with_a_flipped_payload_byte(pki, good_plain_bundle):
+    """The CMS of a plain bundle signs the whole payload, so info checks it."""
+    bundle, _, _ = good_plain_bundle
     flip_byte(bundle, 4096)
     assert_failure(run("info", "--keyring", pki.root, bundle), bundle, "modified")
+
+
+def embedded_manifest_offset(bundle, text=b"compatible=otabundle-test"):
+    """Offset in the file of the last byte of @text inside the CMS (the
+    verity bundle's signed manifest)."""
+    data = bundle.read_bytes()
+    start = len(data) - 8 - bundle_trailer(bundle)[1]
+    i = data.index(text, start)
+    return i + len(text) - 1
+
+
+def test_info_rejects_a_verity_bundle_with_a_flipped_byte_in_the_embedded_manifest(
+        pki, good_bundle):
+    """Still a well-formed manifest (compatible=otabundle-tesu), but not
+    the one that was signed."""
+    bundle, _, _ = good_bundle
+    flip_byte(bundle, embedded_manifest_offset(bundle), 0x01)
+    proc = run("info", "--keyring", pki.root, bundle)
+    assert_failure(proc, bundle, "modified")
+    assert proc.stdout == ""
 
 
 def test_info_rejects_a_file_that_is_not_a_bundle(tmp_path):

@@ -3,8 +3,15 @@
 
 rauc facts (see DESIGN.md): without a system.conf it checks the S/MIME
 signing purpose (a leaf with no EKU passes, a codeSigning-only leaf fails);
-`rauc info` needs no root for plain bundles; `rauc bundle` rewrites the
-manifest in its input directory, so it gets a copy.
+`rauc info` needs no root; `rauc bundle` rewrites the manifest in its input
+directory, so it gets a copy.
+
+What `rauc info --keyring` checks differs by format. For plain it checks
+the CMS over the whole squashfs, so a flipped payload byte is caught. For
+verity it checks the CMS and the manifest it embeds (root hash, salt, tree
+size) but not the payload blocks: those are only checked by dm-verity when
+rauc mounts the bundle, which needs root. So the verity tree otabundle
+writes is checked against `veritysetup` in test_verity.py instead.
 """
 import json
 import os
@@ -13,8 +20,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from conftest import (assert_failure, assert_ok, bundle_trailer, create_bundle, info_json,
-                      make_input, run, run_tool)
+from conftest import (assert_failure, assert_ok, bundle_trailer, create_bundle, flip_byte,
+                      info_json, make_input, run, run_tool, signed_manifest)
 
 pytestmark = pytest.mark.skipif(shutil.which("rauc") is None, reason="rauc not installed")
 
@@ -43,13 +50,31 @@ def system_conf(tmp_path, keyring, check_purpose=None):
 # --- otabundle -> rauc -------------------------------------------------------------
 
 
+@pytest.mark.parametrize("fmt", ["verity", "plain"])
 @pytest.mark.parametrize("leaf", ["ec256", "ec384", "rsa2048"])
-def test_rauc_accepts_a_bundle_made_by_otabundle(pki, tmp_path, leaf):
+def test_rauc_accepts_a_bundle_made_by_otabundle(pki, tmp_path, leaf, fmt):
     make_input(tmp_path / "in", sizes=(70000, 1, 4096))
-    bundle = create_bundle(pki, tmp_path / "in", tmp_path / "b.raucb", leaf=leaf)
+    bundle = create_bundle(pki, tmp_path / "in", tmp_path / "b.raucb", f"--format={fmt}",
+                           leaf=leaf)
     proc = rauc("info", "--keyring", pki.root, bundle)
     assert proc.returncode == 0, proc.stderr
     assert f"signer {leaf}" in proc.stderr + proc.stdout
+    assert f"Bundle Format: \t{fmt}" in proc.stdout
+
+
+def test_rauc_accepts_an_otabundle_verity_bundle_and_reads_its_root_hash_and_salt(
+        pki, tmp_path):
+    """Without root rauc info checks the CMS and the embedded manifest of a
+    verity bundle (not the payload blocks: see the module docstring)."""
+    make_input(tmp_path / "in", sizes=(70000, 1, 4096))
+    bundle = create_bundle(pki, tmp_path / "in", tmp_path / "b.raucb")
+    v = info_json(bundle, pki.root)["verity"]
+    proc = rauc("info", "--keyring", pki.root, bundle)
+    assert proc.returncode == 0, proc.stderr
+    assert "Bundle Format: \tverity" in proc.stdout
+    assert f"Verity Hash: \t'{v['root_hash']}'" in proc.stdout
+    assert f"Verity Salt: \t'{v['salt']}'" in proc.stdout
+    assert f"Verity Size: \t{v['tree_size']}" in proc.stdout
 
 
 def test_rauc_reads_the_same_manifest_that_otabundle_wrote(pki, tmp_path):
@@ -66,21 +91,36 @@ def test_rauc_accepts_an_otabundle_bundle_compressed_with_xz(pki, tmp_path):
     assert rauc("info", "--keyring", pki.root, bundle).returncode == 0
 
 
-def test_rauc_rejects_an_otabundle_bundle_with_the_other_ca_root(pki, tmp_path):
+@pytest.mark.parametrize("fmt", ["verity", "plain"])
+def test_rauc_rejects_an_otabundle_bundle_with_the_other_ca_root(pki, tmp_path, fmt):
     make_input(tmp_path / "in")
-    bundle = create_bundle(pki, tmp_path / "in", tmp_path / "b.raucb")
+    bundle = create_bundle(pki, tmp_path / "in", tmp_path / "b.raucb", f"--format={fmt}")
     proc = rauc("info", "--keyring", pki.other_root, bundle)
     assert proc.returncode != 0
     assert "signature verification failed" in proc.stderr
 
 
-def test_rauc_rejects_an_otabundle_bundle_with_a_flipped_payload_byte(pki, tmp_path):
+def test_rauc_rejects_a_plain_otabundle_bundle_with_a_flipped_payload_byte(pki, tmp_path):
     make_input(tmp_path / "in")
-    bundle = create_bundle(pki, tmp_path / "in", tmp_path / "b.raucb")
+    bundle = create_bundle(pki, tmp_path / "in", tmp_path / "b.raucb", "--format=plain")
     data = bytearray(bundle.read_bytes())
     data[4096] ^= 0xFF
     bundle.write_bytes(data)
     assert rauc("info", "--keyring", pki.root, bundle).returncode != 0
+
+
+def test_rauc_rejects_a_verity_otabundle_bundle_with_a_flipped_byte_in_the_embedded_manifest(
+        pki, tmp_path):
+    make_input(tmp_path / "in")
+    bundle = create_bundle(pki, tmp_path / "in", tmp_path / "b.raucb")
+    size, cms_len = bundle_trailer(bundle)
+    text = b"compatible=otabundle-test"
+    offset = bundle.read_bytes().index(text, size - 8 - cms_len) + len(text) - 1
+    flip_byte(bundle, offset, 0x01)  # compatible=otabundle-tesu
+    proc = rauc("info", "--keyring", pki.root, bundle)
+    assert proc.returncode != 0
+    assert "signature verification failed" in proc.stderr
+    assert_failure(run("verify", "--keyring", pki.root, bundle), bundle, "modified")
 
 
 def test_rauc_with_check_purpose_codesign_accepts_a_codesigning_leaf_bundle(pki, tmp_path):
@@ -118,9 +158,12 @@ def test_rauc_with_check_purpose_codesign_rejects_a_leaf_without_eku_like_otabun
 # --- rauc -> otabundle -------------------------------------------------------------
 
 
-def rauc_bundle(pki, tmp_path, leaf="ec256", sizes=(70000, 5000, 1)):
+def rauc_bundle(pki, tmp_path, leaf="ec256", sizes=(70000, 5000, 1), fmt=None):
+    """A bundle made by `rauc bundle`; @fmt None leaves the format to rauc
+    (plain), otherwise the input manifest says `[bundle] format=@fmt`."""
     src = tmp_path / "in"
-    contents = make_input(src, sizes=sizes)
+    contents = make_input(src, sizes=sizes,
+                          extra=f"[bundle]\nformat={fmt}\n" if fmt else "")
     work = tmp_path / "rauc-in"
     shutil.copytree(src, work)  # rauc rewrites the manifest in its input directory
     bundle = tmp_path / "rauc.raucb"
@@ -182,12 +225,77 @@ def test_otabundle_verify_rejects_a_tampered_rauc_bundle(pki, tmp_path):
     assert_failure(run("verify", "--keyring", pki.root, bundle), bundle, "modified")
 
 
-def test_otabundle_verify_is_never_more_lenient_than_rauc_on_a_flipped_cms_byte(pki, tmp_path):
+# --- rauc verity -> otabundle ------------------------------------------------------
+
+
+def rauc_signed_manifest(bundle):
+    """The [bundle] group of the manifest rauc signed into its verity CMS."""
+    text = signed_manifest(bundle).decode()
+    group = text.split("[bundle]", 1)[1].split("\n[", 1)[0]
+    return dict(line.split("=", 1) for line in group.splitlines() if "=" in line)
+
+
+@pytest.mark.parametrize("leaf", ["ec256", "rsa2048"])
+def test_otabundle_verify_check_images_accepts_a_verity_bundle_made_by_rauc(pki, tmp_path, leaf):
+    bundle, _ = rauc_bundle(pki, tmp_path, leaf, fmt="verity")
+    proc = assert_ok(run("verify", "--keyring", pki.root, "--check-images",
+                         "--output-format=json", bundle))
+    result = json.loads(proc.stdout)
+    assert result["verified"] is True
+    assert result["format"] == "verity"
+
+
+def test_otabundle_info_of_a_rauc_verity_bundle_shows_rauc_manifest_and_root_hash(
+        pki, tmp_path):
+    bundle, contents = rauc_bundle(pki, tmp_path, fmt="verity")
+    ota = info_json(bundle, pki.root)
+    assert ota["verified"] is True
+    assert ota["format"] == "verity"
+    assert_same_manifest(bundle, rauc_info_json(bundle, pki.root), ota)
+    assert {i["filename"]: i["size"] for i in ota["manifest"]["images"]} == \
+        {name: len(data) for name, data in contents.items()}
+    signed = rauc_signed_manifest(bundle)
+    assert signed["format"] == "verity"
+    assert ota["verity"]["root_hash"] == signed["verity-hash"]
+    assert ota["verity"]["salt"] == signed["verity-salt"]
+    assert ota["verity"]["tree_size"] == int(signed["verity-size"])
+    assert ota["payload_size"] == ota["verity"]["data_size"] + ota["verity"]["tree_size"]
+
+
+def test_otabundle_extract_of_a_rauc_verity_bundle_gives_the_original_images(pki, tmp_path):
+    bundle, contents = rauc_bundle(pki, tmp_path, fmt="verity")
+    out = tmp_path / "out"
+    assert_ok(run("extract", "--keyring", pki.root, bundle, out))
+    assert sorted(os.listdir(out)) == sorted(["manifest.raucm", *contents])
+    for name, data in contents.items():
+        assert (out / name).read_bytes() == data
+    assert (out / "manifest.raucm").read_bytes() == signed_manifest(bundle)
+
+
+@pytest.mark.parametrize("where", ["superblock", "first-image", "last-data-byte"])
+def test_otabundle_verify_rejects_a_rauc_verity_bundle_with_a_flipped_squashfs_byte(
+        pki, tmp_path, where):
+    bundle, _ = rauc_bundle(pki, tmp_path, fmt="verity")
+    data_size = info_json(bundle)["verity"]["data_size"]
+    flip_byte(bundle, {"superblock": 0, "first-image": 4096,
+                       "last-data-byte": data_size - 1}[where])
+    assert_failure(run("verify", "--keyring", pki.root, bundle), bundle, "modified")
+
+
+def test_otabundle_verify_rejects_a_rauc_verity_bundle_with_the_other_ca_root(pki, tmp_path):
+    bundle, _ = rauc_bundle(pki, tmp_path, fmt="verity")
+    assert_failure(run("verify", "--keyring", pki.other_root, bundle), bundle, "trusted")
+
+
+@pytest.mark.parametrize("fmt", ["verity", "plain"])
+def test_otabundle_verify_is_never_more_lenient_than_rauc_on_a_flipped_cms_byte(pki, tmp_path,
+                                                                                 fmt):
     """Flips each byte of the CMS in turn (low bit). Whatever rauc rejects,
     otabundle must reject too: a bundle a device refuses must not pass the
-    host-side check."""
+    host-side check. (For verity the CMS embeds the manifest, so this also
+    covers every byte of the signed manifest.)"""
     make_input(tmp_path / "in")
-    bundle = create_bundle(pki, tmp_path / "in", tmp_path / "b.raucb")
+    bundle = create_bundle(pki, tmp_path / "in", tmp_path / "b.raucb", f"--format={fmt}")
     size, cms_len = bundle_trailer(bundle)
     start = size - 8 - cms_len
     original = bundle.read_bytes()

@@ -35,12 +35,16 @@ def test_verify_accepts_a_good_bundle_and_says_ok(pki, good_bundle):
     assert "OK" in proc.stdout and str(bundle) in proc.stdout
 
 
-def test_verify_json_output_reports_a_verified_bundle(pki, good_bundle):
-    bundle, _, contents = good_bundle
+def test_verify_json_output_reports_a_verified_bundle(pki, good_bundle_of_each_format):
+    fmt, (bundle, _, contents) = good_bundle_of_each_format
     proc = assert_ok(verify(pki, bundle, "--output-format=json"))
     result = json.loads(proc.stdout)
     assert result["verified"] is True
-    assert result["format"] == "plain"
+    assert result["verification"] == "ok"
+    assert result["format"] == fmt
+    if fmt == "verity":
+        v = result["verity"]
+        assert result["payload_size"] == v["data_size"] + v["tree_size"]
     assert result["trusted_signers"] == 1
     assert result["bundle"] == str(bundle)
     assert result["size"] == bundle.stat().st_size
