@@ -174,9 +174,16 @@ static gboolean level0_block(TreeJob *job, Hasher *h, guint64 index, guint8 *dat
 			return FALSE;
 		if (memcmp(hashes, on_disk, BLOCK) != 0) {
 			for (guint64 i = 0; i < FANOUT; i++) {
+				/* Either the block or its stored digest changed;
+				 * at level 0 the two can't be told apart. */
 				if (memcmp(hashes + i * OTA_SHA256_LEN, on_disk + i * OTA_SHA256_LEN,
-				           OTA_SHA256_LEN) != 0)
-					return mismatch(error, "payload block", first_block + i);
+				           OTA_SHA256_LEN) != 0) {
+					g_set_error(error, OTA_VERITY_ERROR, OTA_VERITY_ERROR_MISMATCH,
+					            "payload block %" G_GUINT64_FORMAT " or its digest in the "
+					            "verity hash tree was modified after signing",
+					            first_block + i);
+					return FALSE;
+				}
 			}
 		}
 	}
