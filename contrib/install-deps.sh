@@ -4,10 +4,11 @@
 set -euo pipefail
 
 PACKAGES=(meson ninja-build pkg-config gcc libglib2.0-dev libssl-dev libsquashfs-dev
-          libjson-glib-dev squashfs-tools openssl)
+          libjson-glib-dev libp11-dev squashfs-tools openssl)
 # rauc is the interoperability peer the CLI tests check bundles against;
 # veritysetup (cryptsetup-bin) is the reference the verity tree is checked against.
-TEST_PACKAGES=(python3 python3-pytest rauc cryptsetup-bin)
+# softhsm2, opensc (pkcs11-tool) and p11-kit stand in for an HSM.
+TEST_PACKAGES=(python3 python3-pytest rauc cryptsetup-bin softhsm2 opensc p11-kit)
 
 [ "${1:-}" = "--tests" ] && PACKAGES+=("${TEST_PACKAGES[@]}")
 

@@ -3,9 +3,13 @@
  * decision is made in libotabundle. */
 #include <otabundle/bundle.h>
 
+#include <fcntl.h>
 #include <json-glib/json-glib.h>
 #include <locale.h>
 #include <stdio.h>
+#include <string.h>
+#include <termios.h>
+#include <unistd.h>
 
 #define EXIT_REJECTED 1
 #define EXIT_USAGE 2
@@ -22,6 +26,7 @@ static char *opt_check_purpose;
 static char *opt_output_format;
 static char *opt_format;
 static char *opt_mksquashfs_args;
+static char *opt_pkcs11_module;
 static char **opt_certs;
 static char **opt_keys;
 static char **opt_intermediates;
@@ -51,11 +56,15 @@ static const GOptionEntry create_entries[] = {
 	{"format", 0, 0, G_OPTION_ARG_STRING, &opt_format,
 	 "Bundle format: verity or plain (default: the manifest's [bundle] format, else verity)", "FORMAT"},
 	{"cert", 0, 0, G_OPTION_ARG_FILENAME_ARRAY, &opt_certs,
-	 "Signer certificate (PEM); give once per signer", "PEM"},
+	 "Signer certificate: PEM file or pkcs11: URI; give once per signer", "PEM|URI"},
 	{"key", 0, 0, G_OPTION_ARG_FILENAME_ARRAY, &opt_keys,
-	 "Signer private key (PEM); one per --cert, in the same order", "PEM"},
+	 "Signer private key: PEM file or pkcs11: URI; one per --cert, in the same order",
+	 "PEM|URI"},
 	{"intermediate", 0, 0, G_OPTION_ARG_FILENAME_ARRAY, &opt_intermediates,
 	 "Intermediate certificate(s) to embed (PEM); may be repeated", "PEM"},
+	{"pkcs11-module", 0, 0, G_OPTION_ARG_FILENAME, &opt_pkcs11_module,
+	 "PKCS#11 module for pkcs11: URIs (default: $OTABUNDLE_PKCS11_MODULE, then p11-kit)",
+	 "PATH"},
 	{"mksquashfs-args", 0, 0, G_OPTION_ARG_STRING, &opt_mksquashfs_args,
 	 "Extra arguments for mksquashfs, e.g. \"-comp zstd\"", "ARGS"},
 	{"force", 'f', 0, G_OPTION_ARG_NONE, &opt_force, "Overwrite an existing BUNDLE", NULL},
@@ -151,6 +160,57 @@ static OtaTrust *trust_from_options(GOptionContext *context, gboolean *usage, GE
 		return NULL;
 	}
 	return ota_trust_new(opt_keyring, opt_crl, purpose, !opt_no_check_time, error);
+}
+
+/* --- keys ---------------------------------------------------------------- */
+
+static void print_warning(const char *message, gpointer user_data)
+{
+	g_printerr("otabundle: warning: %s\n", message);
+}
+
+/* Reads a PIN from the controlling terminal with echo off; NULL when there
+ * is no terminal (CI), so the library reports that a PIN is needed. */
+static char *prompt_pin(const char *token_label, gpointer user_data)
+{
+	struct termios saved, quiet;
+	char buf[256];
+	FILE *tty;
+	char *pin = NULL;
+	int fd = open("/dev/tty", O_RDWR | O_CLOEXEC | O_NOCTTY);
+
+	if (fd < 0)
+		return NULL;
+	tty = fdopen(fd, "r+");
+	if (tty == NULL) {
+		close(fd);
+		return NULL;
+	}
+	if (tcgetattr(fd, &saved) == 0) {
+		quiet = saved;
+		quiet.c_lflag &= ~(tcflag_t)ECHO;
+		fprintf(tty, "PIN for token '%s': ", token_label);
+		fflush(tty);
+		tcsetattr(fd, TCSAFLUSH, &quiet);
+		if (fgets(buf, sizeof(buf), tty) != NULL)
+			pin = g_strndup(buf, strcspn(buf, "\r\n"));
+		tcsetattr(fd, TCSAFLUSH, &saved);
+		fprintf(tty, "\n");
+		explicit_bzero(buf, sizeof(buf));
+	}
+	fclose(tty);
+	return pin;
+}
+
+static OtaKeyStore *new_key_store(void)
+{
+	OtaKeyStoreOptions options = {
+		.pkcs11_module = opt_pkcs11_module,
+		.pin_prompt = prompt_pin,
+		.warning = print_warning,
+	};
+
+	return ota_key_store_new(&options);
 }
 
 /* --- printing ----------------------------------------------------------- */
@@ -390,6 +450,7 @@ static int cmd_create(int argc, char **argv)
 		new_context("INPUTDIR BUNDLE", "Pack and sign INPUTDIR into BUNDLE.", groups);
 	g_autoptr(GPtrArray) signers = g_ptr_array_new_with_free_func((GDestroyNotify)ota_signer_free);
 	g_autoptr(OtaX509Stack) intermediates = sk_X509_new_null();
+	g_autoptr(OtaKeyStore) store = NULL;
 	g_autoptr(GError) error = NULL;
 	OtaCreateOptions options = {0};
 	guint n_certs, n_keys;
@@ -408,8 +469,10 @@ static int cmd_create(int argc, char **argv)
 		options.format_set = TRUE;
 	}
 
+	store = new_key_store();
 	for (guint i = 0; i < n_certs; i++) {
-		OtaSigner *signer = ota_signer_load(opt_certs[i], opt_keys[i], !opt_no_check_time, &error);
+		OtaSigner *signer = ota_signer_load(store, opt_certs[i], opt_keys[i], !opt_no_check_time,
+		                                    &error);
 
 		if (signer == NULL)
 			return fail(error);

@@ -1,11 +1,41 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include <otabundle/keys.h>
 
+#include "pkcs11.h"
+
 #include <openssl/core_names.h>
 #include <openssl/err.h>
 #include <openssl/pem.h>
 
 G_DEFINE_QUARK(ota-keys-error-quark, ota_keys_error)
+
+struct OtaKeyStore {
+	gint refs;
+	OtaPkcs11 *pkcs11;
+};
+
+OtaKeyStore *ota_key_store_new(const OtaKeyStoreOptions *options)
+{
+	OtaKeyStore *store = g_new0(OtaKeyStore, 1);
+
+	store->refs = 1;
+	store->pkcs11 = ota_pkcs11_new(options);
+	return store;
+}
+
+OtaKeyStore *ota_key_store_ref(OtaKeyStore *store)
+{
+	g_atomic_int_inc(&store->refs);
+	return store;
+}
+
+void ota_key_store_unref(OtaKeyStore *store)
+{
+	if (store == NULL || !g_atomic_int_dec_and_test(&store->refs))
+		return;
+	ota_pkcs11_free(store->pkcs11);
+	g_free(store);
+}
 
 /* Without a callback OpenSSL would prompt on the terminal for a PEM
  * passphrase; we never prompt for a file key, we refuse it. */
@@ -86,6 +116,8 @@ EVP_PKEY *ota_keys_load_private_key(const char *path, GError **error)
 	return key;
 }
 
+/* Checked on the certificate's public key (matched to the private key
+ * separately): a token key may not answer OpenSSL's parameter queries. */
 static gboolean check_signing_key(EVP_PKEY *key, const char *key_uri, GError **error)
 {
 	char group[64] = "";
@@ -144,32 +176,65 @@ void ota_signer_free(OtaSigner *signer)
 	g_free(signer->cert_uri);
 	g_free(signer->key_uri);
 	X509_free(signer->cert);
+	/* The key before the store: a token key needs its module loaded. */
 	EVP_PKEY_free(signer->key);
+	ota_key_store_unref(signer->store);
 	g_free(signer);
 }
 
-OtaSigner *ota_signer_load(const char *cert_uri, const char *key_uri, gboolean check_time,
-                           GError **error)
+static gboolean need_store(OtaKeyStore *store, const char *display, GError **error)
+{
+	if (store != NULL)
+		return TRUE;
+	g_set_error(error, OTA_KEYS_ERROR, OTA_KEYS_ERROR_URI,
+	            "%s: PKCS#11 URIs are not supported here", display);
+	return FALSE;
+}
+
+static X509 *load_certificate_from(OtaKeyStore *store, const char *uri, const char *display,
+                                   GError **error)
+{
+	if (!ota_keys_is_pkcs11_uri(uri))
+		return ota_keys_load_certificate(uri, error);
+	return need_store(store, display, error)
+		       ? ota_pkcs11_load_certificate(store->pkcs11, uri, error)
+		       : NULL;
+}
+
+static EVP_PKEY *load_key_from(OtaKeyStore *store, const char *uri, const char *display,
+                               GError **error)
+{
+	if (!ota_keys_is_pkcs11_uri(uri))
+		return ota_keys_load_private_key(uri, error);
+	return need_store(store, display, error)
+		       ? ota_pkcs11_load_private_key(store->pkcs11, uri, error)
+		       : NULL;
+}
+
+OtaSigner *ota_signer_load(OtaKeyStore *store, const char *cert_uri, const char *key_uri,
+                           gboolean check_time, GError **error)
 {
 	g_autoptr(OtaSigner) signer = g_new0(OtaSigner, 1);
 
-	signer->cert_uri = g_strdup(cert_uri);
-	signer->key_uri = g_strdup(key_uri);
-	signer->cert = ota_keys_load_certificate(cert_uri, error);
+	signer->store = store ? ota_key_store_ref(store) : NULL;
+	signer->cert_uri = ota_keys_uri_for_display(cert_uri);
+	signer->key_uri = ota_keys_uri_for_display(key_uri);
+	signer->cert = load_certificate_from(store, cert_uri, signer->cert_uri, error);
 	if (signer->cert == NULL)
 		return NULL;
-	signer->key = ota_keys_load_private_key(key_uri, error);
-	if (signer->key == NULL)
+	if (!check_signing_key(X509_get0_pubkey(signer->cert), signer->cert_uri, error))
 		return NULL;
-	if (!check_signing_key(signer->key, key_uri, error))
+	signer->key = load_key_from(store, key_uri, signer->key_uri, error);
+	if (signer->key == NULL)
 		return NULL;
 	if (X509_check_private_key(signer->cert, signer->key) != 1) {
 		ERR_clear_error();
 		g_set_error(error, OTA_KEYS_ERROR, OTA_KEYS_ERROR_MISMATCH,
-		            "%s: key does not match certificate %s", key_uri, cert_uri);
+		            "%s: key does not match certificate %s", signer->key_uri,
+		            signer->cert_uri);
 		return NULL;
 	}
-	if (check_time && !check_certificate_time(signer->cert, cert_uri, error))
+	if (check_time && !check_certificate_time(signer->cert, signer->cert_uri, error))
 		return NULL;
 	return g_steal_pointer(&signer);
 }

@@ -45,7 +45,7 @@ static void setup(Fixture *f, gconstpointer data)
 	leaf = test_pki_identity("ec", "Signer", f->root, 0, 30);
 	test_pki_write(f->root, f->dir, "root", &f->keyring, &root_key);
 	test_pki_write(leaf, f->dir, "leaf", &cert, &key);
-	f->signer = ota_signer_load(cert, key, TRUE, &error);
+	f->signer = ota_signer_load(NULL, cert, key, TRUE, &error);
 	g_assert_no_error(error);
 	f->trust = ota_trust_new(f->keyring, NULL, OTA_PURPOSE_ANY, TRUE, &error);
 	g_assert_no_error(error);

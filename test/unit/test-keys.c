@@ -30,7 +30,7 @@ static OtaSigner *load_leaf(Fixture *f, const char *type, int from, int to, GErr
 	g_autofree char *cert = NULL, *key = NULL;
 
 	test_pki_write(leaf, f->dir, type, &cert, &key);
-	return ota_signer_load(cert, key, TRUE, error);
+	return ota_signer_load(NULL, cert, key, TRUE, error);
 }
 
 static void assert_refused(Fixture *f, const char *type, OtaKeysError code, const char *needle)
@@ -109,7 +109,7 @@ static void test_refuses_key_of_another_certificate(Fixture *f, gconstpointer da
 
 	test_pki_write(a, f->dir, "a", &cert_a, &key_a);
 	test_pki_write(b, f->dir, "b", &cert_b, &key_b);
-	s = ota_signer_load(cert_a, key_b, TRUE, &error);
+	s = ota_signer_load(NULL, cert_a, key_b, TRUE, &error);
 	g_assert_null(s);
 	g_assert_error(error, OTA_KEYS_ERROR, OTA_KEYS_ERROR_MISMATCH);
 	g_assert_nonnull(strstr(error->message, key_b));
@@ -189,6 +189,82 @@ static void test_certificate_file_without_certificates_is_an_error(Fixture *f,
 	g_assert_error(error, OTA_KEYS_ERROR, OTA_KEYS_ERROR_LOAD);
 }
 
+static void test_display_uri_drops_pin_value(void)
+{
+	g_autofree char *a = ota_keys_uri_for_display("pkcs11:token=t;object=k?pin-value=1234");
+	g_autofree char *b = ota_keys_uri_for_display(
+		"pkcs11:token=t?module-path=/m.so&pin-value=1234&pin-source=file:/p");
+	g_autofree char *c = ota_keys_uri_for_display("keys/release.key");
+
+	g_assert_cmpstr(a, ==, "pkcs11:token=t;object=k");
+	g_assert_cmpstr(b, ==, "pkcs11:token=t?module-path=/m.so&pin-source=file:/p");
+	g_assert_cmpstr(c, ==, "keys/release.key");
+}
+
+static void test_recognises_pkcs11_uris(void)
+{
+	g_assert_true(ota_keys_is_pkcs11_uri("pkcs11:object=k"));
+	g_assert_false(ota_keys_is_pkcs11_uri("pkcs11.pem"));
+	g_assert_false(ota_keys_is_pkcs11_uri(NULL));
+}
+
+/* Loads a signer whose key is @key_uri (a PEM cert) and expects a URI error
+ * that mentions @needle but never the PIN. */
+static void assert_uri_refused(Fixture *f, const char *key_uri, const char *needle)
+{
+	g_autoptr(TestIdentity) leaf = test_pki_identity("ec", "Leaf", f->root, 0, 30);
+	g_autofree char *cert = NULL, *key = NULL;
+	g_autoptr(OtaKeyStore) store = ota_key_store_new(NULL);
+	g_autoptr(GError) error = NULL;
+	g_autoptr(OtaSigner) s = NULL;
+
+	test_pki_write(leaf, f->dir, "leaf", &cert, &key);
+	s = ota_signer_load(store, cert, key_uri, TRUE, &error);
+	g_assert_null(s);
+	g_assert_error(error, OTA_KEYS_ERROR, OTA_KEYS_ERROR_URI);
+	if (strstr(error->message, needle) == NULL)
+		g_error("'%s' does not mention '%s'", error->message, needle);
+	g_assert_null(strstr(error->message, "4321"));
+}
+
+static void test_unknown_uri_attribute_is_refused(Fixture *f, gconstpointer data)
+{
+	assert_uri_refused(f, "pkcs11:token=t;colour=red;object=k?pin-value=4321", "colour");
+}
+
+static void test_repeated_uri_attribute_is_refused(Fixture *f, gconstpointer data)
+{
+	assert_uri_refused(f, "pkcs11:object=a;object=b", "object");
+}
+
+static void test_uri_naming_no_object_is_refused(Fixture *f, gconstpointer data)
+{
+	assert_uri_refused(f, "pkcs11:token=t?pin-value=4321", "names no object");
+}
+
+static void test_certificate_type_for_a_key_is_refused(Fixture *f, gconstpointer data)
+{
+	assert_uri_refused(f, "pkcs11:object=k;type=cert", "type=cert");
+}
+
+static void test_bad_percent_encoding_is_refused(Fixture *f, gconstpointer data)
+{
+	assert_uri_refused(f, "pkcs11:object=k%zz", "object");
+}
+
+static void test_pkcs11_uri_without_key_store_is_refused(Fixture *f, gconstpointer data)
+{
+	g_autoptr(TestIdentity) leaf = test_pki_identity("ec", "Leaf", f->root, 0, 30);
+	g_autofree char *cert = NULL, *key = NULL;
+	g_autoptr(GError) error = NULL;
+	g_autoptr(OtaSigner) s = NULL;
+
+	test_pki_write(leaf, f->dir, "leaf", &cert, &key);
+	s = ota_signer_load(NULL, cert, "pkcs11:object=k", TRUE, &error);
+	g_assert_null(s);
+	g_assert_error(error, OTA_KEYS_ERROR, OTA_KEYS_ERROR_URI);
+}
+
 int main(int argc, char **argv)
 {
 	g_test_init(&argc, &argv, NULL);
@@ -208,5 +284,13 @@ int main(int argc, char **argv)
 	ADD("loads-every-certificate-of-a-bundle-file", test_loads_every_certificate_of_a_bundle_file);
 	ADD("certificate-file-without-certificates-is-an-error",
 	    test_certificate_file_without_certificates_is_an_error);
+	ADD("unknown-uri-attribute-is-refused", test_unknown_uri_attribute_is_refused);
+	ADD("repeated-uri-attribute-is-refused", test_repeated_uri_attribute_is_refused);
+	ADD("uri-naming-no-object-is-refused", test_uri_naming_no_object_is_refused);
+	ADD("certificate-type-for-a-key-is-refused", test_certificate_type_for_a_key_is_refused);
+	ADD("bad-percent-encoding-is-refused", test_bad_percent_encoding_is_refused);
+	ADD("pkcs11-uri-without-key-store-is-refused", test_pkcs11_uri_without_key_store_is_refused);
+	g_test_add_func("/keys/display-uri-drops-pin-value", test_display_uri_drops_pin_value);
+	g_test_add_func("/keys/recognises-pkcs11-uris", test_recognises_pkcs11_uris);
 	return g_test_run();
 }
