@@ -222,7 +222,9 @@ OtaSigner *ota_signer_load(OtaKeyStore *store, const char *cert_uri, const char 
 	signer->cert = load_certificate_from(store, cert_uri, signer->cert_uri, error);
 	if (signer->cert == NULL)
 		return NULL;
-	if (!check_signing_key(X509_get0_pubkey(signer->cert), signer->cert_uri, error))
+	/* Named after the key: it is what gets refused, whichever file or
+	 * token object holds it. */
+	if (!check_signing_key(X509_get0_pubkey(signer->cert), signer->key_uri, error))
 		return NULL;
 	signer->key = load_key_from(store, key_uri, signer->key_uri, error);
 	if (signer->key == NULL)
