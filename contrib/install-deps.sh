@@ -7,8 +7,9 @@ PACKAGES=(meson ninja-build pkg-config gcc libglib2.0-dev libssl-dev libsquashfs
           libjson-glib-dev libp11-dev squashfs-tools openssl)
 # rauc is the interoperability peer the CLI tests check bundles against;
 # veritysetup (cryptsetup-bin) is the reference the verity tree is checked against.
-# softhsm2, opensc (pkcs11-tool) and p11-kit stand in for an HSM.
-TEST_PACKAGES=(python3 python3-pytest rauc cryptsetup-bin softhsm2 opensc p11-kit)
+# softhsm2, opensc (pkcs11-tool) and p11-kit stand in for an HSM; gnutls-bin's
+# certtool makes the CSR of a key generated on the token.
+TEST_PACKAGES=(python3 python3-pytest rauc cryptsetup-bin softhsm2 opensc p11-kit gnutls-bin)
 
 [ "${1:-}" = "--tests" ] && PACKAGES+=("${TEST_PACKAGES[@]}")
 

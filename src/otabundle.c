@@ -189,9 +189,10 @@ static char *prompt_pin(const char *token_label, gpointer user_data)
 	if (tcgetattr(fd, &saved) == 0) {
 		quiet = saved;
 		quiet.c_lflag &= ~(tcflag_t)ECHO;
+		/* Echo off before the prompt, so nothing typed early is shown. */
+		tcsetattr(fd, TCSAFLUSH, &quiet);
 		fprintf(tty, "PIN for token '%s': ", token_label);
 		fflush(tty);
-		tcsetattr(fd, TCSAFLUSH, &quiet);
 		if (fgets(buf, sizeof(buf), tty) != NULL)
 			pin = g_strndup(buf, strcspn(buf, "\r\n"));
 		tcsetattr(fd, TCSAFLUSH, &saved);

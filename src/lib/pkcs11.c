@@ -8,6 +8,7 @@
 
 #include "pkcs11.h"
 
+#include <dlfcn.h>
 #include <openssl/err.h>
 #include <string.h>
 
@@ -148,7 +149,7 @@ static gboolean uri_parse(const char *uri, const char *display, Uri *u, GError *
 			kv = g_strsplit(*a, "=", 2);
 			if (kv[1] == NULL || !uri_set(u, kv[0], kv[1], part == 1)) {
 				g_autofree char *msg = g_strdup_printf(
-					"unsupported, repeated or malformed attribute '%s'", kv[0]);
+					"unsupported, repeated or misplaced attribute '%s'", kv[0]);
 				return uri_error(error, display, msg);
 			}
 		}
@@ -161,28 +162,38 @@ gboolean ota_keys_is_pkcs11_uri(const char *uri)
 	return uri != NULL && g_str_has_prefix(uri, "pkcs11:");
 }
 
-char *ota_keys_uri_for_display(const char *uri)
+/* Drops every pin-value attribute from one part of a URI. */
+static char *without_pin_value(const char *part, const char *separator)
 {
-	g_auto(GStrv) halves = NULL;
-	g_auto(GStrv) attrs = NULL;
-	g_autoptr(GStrvBuilder) kept = NULL;
+	g_auto(GStrv) attrs = g_strsplit(part, separator, -1);
+	g_autoptr(GStrvBuilder) kept = g_strv_builder_new();
 	g_auto(GStrv) kept_attrs = NULL;
-	g_autofree char *query = NULL;
 
-	if (!ota_keys_is_pkcs11_uri(uri) || strchr(uri, '?') == NULL)
-		return g_strdup(uri);
-	halves = g_strsplit(uri, "?", 2);
-	attrs = g_strsplit(halves[1], "&", -1);
-	kept = g_strv_builder_new();
 	for (char **a = attrs; *a; a++) {
-		if (!g_str_has_prefix(*a, "pin-value="))
+		if (!g_str_has_prefix(*a, "pin-value"))
 			g_strv_builder_add(kept, *a);
 	}
 	kept_attrs = g_strv_builder_end(kept);
-	if (kept_attrs[0] == NULL)
-		return g_strdup(halves[0]);
-	query = g_strjoinv("&", kept_attrs);
-	return g_strdup_printf("%s?%s", halves[0], query);
+	return g_strjoinv(separator, kept_attrs);
+}
+
+/* Removes pin-value wherever it stands: in the query, where it belongs,
+ * and in the path, where a user may put it by mistake (and where the
+ * parser's "unsupported attribute" error would otherwise echo it). */
+char *ota_keys_uri_for_display(const char *uri)
+{
+	g_auto(GStrv) halves = NULL;
+	g_autofree char *path = NULL;
+	g_autofree char *query = NULL;
+
+	if (!ota_keys_is_pkcs11_uri(uri))
+		return g_strdup(uri);
+	halves = g_strsplit(uri, "?", 2);
+	path = without_pin_value(halves[0], ";");
+	if (halves[1] == NULL)
+		return g_steal_pointer(&path);
+	query = without_pin_value(halves[1], "&");
+	return *query ? g_strdup_printf("%s?%s", path, query) : g_steal_pointer(&path);
 }
 
 /* --- modules and tokens ------------------------------------------------------- */
@@ -237,6 +248,33 @@ static const char *choose_module(OtaPkcs11 *p11, const Uri *u)
 	return NULL;
 }
 
+/* libp11's loader prints its own complaint to stderr; checking first
+ * keeps the error ours and in one line. */
+static gboolean check_module_loadable(const char *path, const char *display, GError **error)
+{
+	void *handle;
+	gboolean has_entry;
+
+	if (!g_file_test(path, G_FILE_TEST_IS_REGULAR)) {
+		g_set_error(error, OTA_KEYS_ERROR, OTA_KEYS_ERROR_TOKEN,
+		            "%s: PKCS#11 module %s does not exist", display, path);
+		return FALSE;
+	}
+	handle = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+	if (handle == NULL) {
+		g_set_error(error, OTA_KEYS_ERROR, OTA_KEYS_ERROR_TOKEN,
+		            "%s: cannot load PKCS#11 module: %s", display, dlerror());
+		return FALSE;
+	}
+	has_entry = dlsym(handle, "C_GetFunctionList") != NULL;
+	dlclose(handle);
+	if (!has_entry)
+		g_set_error(error, OTA_KEYS_ERROR, OTA_KEYS_ERROR_TOKEN,
+		            "%s: cannot load PKCS#11 module %s: it has no C_GetFunctionList", display,
+		            path);
+	return has_entry;
+}
+
 static Module *load_module(OtaPkcs11 *p11, const Uri *u, const char *display, GError **error)
 {
 	const char *path = choose_module(p11, u);
@@ -251,13 +289,8 @@ static Module *load_module(OtaPkcs11 *p11, const Uri *u, const char *display, GE
 	m = g_hash_table_lookup(p11->modules, path);
 	if (m != NULL)
 		return m;
-	/* Checked here so the error is ours, in one line: the loader would
-	 * print its own message to stderr. */
-	if (!g_file_test(path, G_FILE_TEST_IS_REGULAR)) {
-		g_set_error(error, OTA_KEYS_ERROR, OTA_KEYS_ERROR_TOKEN,
-		            "%s: PKCS#11 module %s does not exist", display, path);
+	if (!check_module_loadable(path, display, error))
 		return NULL;
-	}
 
 	m = g_new0(Module, 1);
 	m->path = g_strdup(path);

@@ -195,10 +195,12 @@ static void test_display_uri_drops_pin_value(void)
 	g_autofree char *b = ota_keys_uri_for_display(
 		"pkcs11:token=t?module-path=/m.so&pin-value=1234&pin-source=file:/p");
 	g_autofree char *c = ota_keys_uri_for_display("keys/release.key");
+	g_autofree char *d = ota_keys_uri_for_display("pkcs11:token=t;pin-value=1234;object=k");
 
 	g_assert_cmpstr(a, ==, "pkcs11:token=t;object=k");
 	g_assert_cmpstr(b, ==, "pkcs11:token=t?module-path=/m.so&pin-source=file:/p");
 	g_assert_cmpstr(c, ==, "keys/release.key");
+	g_assert_cmpstr(d, ==, "pkcs11:token=t;object=k");
 }
 
 static void test_recognises_pkcs11_uris(void)
