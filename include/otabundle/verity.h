@@ -24,6 +24,8 @@ typedef enum {
 #define OTA_VERITY_BLOCK_SIZE 4096
 #define OTA_VERITY_SALT_LEN 32
 #define OTA_VERITY_DIGESTS_PER_BLOCK (OTA_VERITY_BLOCK_SIZE / OTA_SHA256_LEN)
+/* bundle.c hex-codes salt and root alike. */
+G_STATIC_ASSERT(OTA_VERITY_SALT_LEN == OTA_SHA256_LEN);
 
 typedef struct {
 	guint64 data_size; /* bytes of data, a multiple of the block size */

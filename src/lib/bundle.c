@@ -312,15 +312,6 @@ static gboolean sign_plain(OtaOutput *out, guint64 size, const OtaCreateOptions 
 	return signature != NULL && append_signature(ota_output_get_fd(out), size, signature, error);
 }
 
-static char *bytes_to_hex(const guint8 *bytes, gsize len)
-{
-	GString *hex = g_string_sized_new(2 * len);
-
-	for (gsize i = 0; i < len; i++)
-		g_string_append_printf(hex, "%02x", bytes[i]);
-	return g_string_free(hex, FALSE);
-}
-
 /* Appends the hash tree, completes the manifest with its root, salt and
  * size, and signs that manifest as the CMS content. */
 static gboolean sign_verity(OtaOutput *out, guint64 size, OtaManifest *m,
@@ -352,8 +343,10 @@ static gboolean sign_verity(OtaOutput *out, guint64 size, OtaManifest *m,
 
 	g_free(m->verity_hash);
 	g_free(m->verity_salt);
-	m->verity_hash = bytes_to_hex(params.root, sizeof(params.root));
-	m->verity_salt = bytes_to_hex(params.salt, sizeof(params.salt));
+	m->verity_hash = g_malloc(OTA_SHA256_HEX_LEN + 1);
+	m->verity_salt = g_malloc(OTA_SHA256_HEX_LEN + 1);
+	ota_checksum_to_hex(params.root, m->verity_hash);
+	ota_checksum_to_hex(params.salt, m->verity_salt);
 	m->verity_size = params.tree_size;
 	manifest_data = ota_manifest_to_data(m, &manifest_len);
 	manifest = g_bytes_new_take(g_steal_pointer(&manifest_data), manifest_len);
@@ -579,20 +572,6 @@ static gboolean load_plain_manifest(OtaBundle *b, GError **error)
 	return b->manifest_data != NULL && parse_manifest(b, error);
 }
 
-static gboolean hex_to_bytes(const char *hex, guint8 *out, gsize len)
-{
-	if (hex == NULL || strlen(hex) != 2 * len)
-		return FALSE;
-	for (gsize i = 0; i < len; i++) {
-		int hi = g_ascii_xdigit_value(hex[2 * i]), lo = g_ascii_xdigit_value(hex[2 * i + 1]);
-
-		if (hi < 0 || lo < 0)
-			return FALSE;
-		out[i] = (guint8)(hi << 4 | lo);
-	}
-	return TRUE;
-}
-
 /* Verity: the manifest is the CMS content and carries the tree's root,
  * salt and size; the squashfs is what precedes the tree. */
 static gboolean load_verity_manifest(OtaBundle *b, GError **error)
@@ -609,8 +588,9 @@ static gboolean load_verity_manifest(OtaBundle *b, GError **error)
 	if (!parse_manifest(b, error))
 		return FALSE;
 	m = b->manifest;
-	if (!hex_to_bytes(m->verity_hash, v->root, sizeof(v->root)) ||
-	    !hex_to_bytes(m->verity_salt, v->salt, sizeof(v->salt)) || m->verity_size == 0) {
+	/* Root and salt are both 32 bytes: SHA-256 sized, as RAUC writes them. */
+	if (!ota_checksum_from_hex(m->verity_hash, v->root) ||
+	    !ota_checksum_from_hex(m->verity_salt, v->salt) || m->verity_size == 0) {
 		g_set_error_literal(error, OTA_BUNDLE_ERROR, OTA_BUNDLE_ERROR_MALFORMED,
 		                    "manifest lacks a valid verity-hash, verity-salt or verity-size");
 		return FALSE;
