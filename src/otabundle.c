@@ -27,6 +27,7 @@ static char *opt_output_format;
 static char *opt_format;
 static char *opt_mksquashfs_args;
 static char *opt_pkcs11_module;
+static int opt_threshold = 1;
 static char **opt_certs;
 static char **opt_keys;
 static char **opt_intermediates;
@@ -45,6 +46,8 @@ static const GOptionEntry trust_entries[] = {
 	 "PEM file of CRLs; the signer certificate must not be revoked", "PEM"},
 	{"no-check-time", 0, 0, G_OPTION_ARG_NONE, &opt_no_check_time,
 	 "Do not check certificate validity times (for old bundles, on purpose)", NULL},
+	{"threshold", 0, 0, G_OPTION_ARG_INT, &opt_threshold,
+	 "Distinct trusted signer keys required (N of N-of-M; default 1)", "N"},
 	{NULL}};
 
 static const GOptionEntry output_entries[] = {
@@ -142,9 +145,9 @@ static gboolean wants_json(GOptionContext *context, gboolean *json)
 	return FALSE;
 }
 
-/* Builds the trust options from --keyring etc.; NULL with *usage set when
- * the arguments are wrong, NULL with @error when the files are. */
-static OtaTrust *trust_from_options(GOptionContext *context, gboolean *usage, GError **error)
+/* Builds the policy from --keyring etc.; NULL with *usage set when the
+ * arguments are wrong, NULL with @error when the files are. */
+static OtaPolicy *policy_from_options(GOptionContext *context, gboolean *usage, GError **error)
 {
 	OtaPurpose purpose = OTA_PURPOSE_ANY;
 
@@ -159,7 +162,13 @@ static OtaTrust *trust_from_options(GOptionContext *context, gboolean *usage, GE
 		usage_error(context, "--keyring is required");
 		return NULL;
 	}
-	return ota_trust_new(opt_keyring, opt_crl, purpose, !opt_no_check_time, error);
+	if (opt_threshold < 1) {
+		*usage = TRUE;
+		usage_error(context, "--threshold must be at least 1");
+		return NULL;
+	}
+	return ota_policy_new(opt_keyring, opt_crl, purpose, !opt_no_check_time,
+	                      (guint)opt_threshold, error);
 }
 
 /* --- keys ---------------------------------------------------------------- */
@@ -505,7 +514,7 @@ static int cmd_info(int argc, char **argv)
 	g_autoptr(GOptionContext) context = new_context(
 		"BUNDLE", "Show a bundle's manifest and signers, verified against --keyring.", groups);
 	g_autoptr(OtaBundle) bundle = NULL;
-	g_autoptr(OtaTrust) trust = NULL;
+	g_autoptr(OtaPolicy) policy = NULL;
 	g_autoptr(GError) error = NULL;
 	const char *verification;
 	gboolean json, usage;
@@ -513,18 +522,18 @@ static int cmd_info(int argc, char **argv)
 	if (!parse_args(context, &argc, &argv, 1) || !wants_json(context, &json))
 		return EXIT_USAGE;
 	if (!opt_no_verify && opt_keyring != NULL) {
-		trust = trust_from_options(context, &usage, &error);
-		if (trust == NULL)
+		policy = policy_from_options(context, &usage, &error);
+		if (policy == NULL)
 			return usage ? EXIT_USAGE : fail(error);
 	}
 
 	bundle = ota_bundle_open(argv[1], &error);
 	if (bundle == NULL)
 		return fail(error);
-	if (trust != NULL) {
+	if (policy != NULL) {
 		/* Like `rauc info`: the signature, not every payload block (for
 		 * plain bundles the signature covers them anyway). */
-		if (!ota_bundle_verify(bundle, trust, 0, NULL, &error))
+		if (!ota_bundle_verify(bundle, policy, 0, NULL, &error))
 			return fail(error);
 		verification = bundle->format == OTA_BUNDLE_FORMAT_VERITY
 		                       ? "ok (signature and manifest; payload blocks: use verify)"
@@ -562,19 +571,19 @@ static int cmd_verify(int argc, char **argv)
 	g_autoptr(GOptionContext) context = new_context(
 		"BUNDLE", "Check BUNDLE's signature, every payload byte and its contents.", groups);
 	g_autoptr(OtaBundle) bundle = NULL;
-	g_autoptr(OtaTrust) trust = NULL;
+	g_autoptr(OtaPolicy) policy = NULL;
 	g_autoptr(GError) error = NULL;
 	gboolean json, usage;
 
 	if (!parse_args(context, &argc, &argv, 1) || !wants_json(context, &json))
 		return EXIT_USAGE;
-	trust = trust_from_options(context, &usage, &error);
-	if (trust == NULL)
+	policy = policy_from_options(context, &usage, &error);
+	if (policy == NULL)
 		return usage ? EXIT_USAGE : fail(error);
 
 	bundle = ota_bundle_open(argv[1], &error);
 	if (bundle == NULL ||
-	    !ota_bundle_verify(bundle, trust, OTA_BUNDLE_VERIFY_PAYLOAD, NULL, &error) ||
+	    !ota_bundle_verify(bundle, policy, OTA_BUNDLE_VERIFY_PAYLOAD, NULL, &error) ||
 	    !ota_bundle_check_contents(bundle, opt_check_images, &error)) {
 		if (json)
 			print_verify_failure_json(argv[1], error);
@@ -599,16 +608,16 @@ static int cmd_extract(int argc, char **argv)
 	const GOptionEntry *const groups[] = {trust_entries, NULL};
 	g_autoptr(GOptionContext) context = new_context(
 		"BUNDLE OUTDIR", "Verify BUNDLE, then extract its manifest and images.", groups);
-	g_autoptr(OtaTrust) trust = NULL;
+	g_autoptr(OtaPolicy) policy = NULL;
 	g_autoptr(GError) error = NULL;
 	gboolean usage;
 
 	if (!parse_args(context, &argc, &argv, 2))
 		return EXIT_USAGE;
-	trust = trust_from_options(context, &usage, &error);
-	if (trust == NULL)
+	policy = policy_from_options(context, &usage, &error);
+	if (policy == NULL)
 		return usage ? EXIT_USAGE : fail(error);
-	if (!ota_bundle_extract(argv[1], trust, argv[2], &error))
+	if (!ota_bundle_extract(argv[1], policy, argv[2], &error))
 		return fail(error);
 	g_print("Extracted %s to %s\n", argv[1], argv[2]);
 	return EXIT_SUCCESS;

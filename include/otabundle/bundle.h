@@ -106,7 +106,7 @@ typedef enum {
  * with OTA_BUNDLE_ERROR_MODIFIED, so nothing unsigned is ever reported as
  * verified. */
 G_GNUC_WARN_UNUSED_RESULT
-gboolean ota_bundle_verify(OtaBundle *bundle, const OtaTrust *trust, OtaBundleVerifyFlags flags,
+gboolean ota_bundle_verify(OtaBundle *bundle, const OtaPolicy *policy, OtaBundleVerifyFlags flags,
                            const char *private_copy_dir, GError **error);
 
 /* Reads the manifest without checking the signature (info --no-verify):
@@ -125,7 +125,7 @@ gboolean ota_bundle_check_contents(OtaBundle *bundle, gboolean check_images, GEr
  * every image against its sha256. All or nothing: on failure @outdir is
  * left as it was. */
 G_GNUC_WARN_UNUSED_RESULT
-gboolean ota_bundle_extract(const char *bundle_path, const OtaTrust *trust, const char *outdir,
+gboolean ota_bundle_extract(const char *bundle_path, const OtaPolicy *policy, const char *outdir,
                             GError **error);
 
 void ota_bundle_free(OtaBundle *bundle);

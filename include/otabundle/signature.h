@@ -4,6 +4,7 @@
 #include <otabundle/checksum.h>
 #include <otabundle/keys.h>
 #include <otabundle/openssl.h>
+#include <otabundle/policy.h>
 
 G_BEGIN_DECLS
 
@@ -14,46 +15,8 @@ typedef enum {
 	OTA_SIGNATURE_ERROR_PARSE,       /* not a CMS SignedData we understand */
 	OTA_SIGNATURE_ERROR_UNSUPPORTED, /* well-formed, but a digest/layout we refuse */
 	OTA_SIGNATURE_ERROR_INVALID,     /* cryptography failed: tampering */
-	OTA_SIGNATURE_ERROR_UNTRUSTED,   /* valid, but too few signers chain to the keyring */
-	OTA_SIGNATURE_ERROR_KEYRING,     /* keyring or CRL unusable */
 	OTA_SIGNATURE_ERROR_CRYPTO,      /* OpenSSL failed while signing */
 } OtaSignatureError;
-
-/* Which certificate purpose the signer must have. RAUC's default (with no
- * system.conf) is smimesign; check-purpose=codesign asks for the
- * codeSigning extended key usage. */
-typedef enum {
-	OTA_PURPOSE_ANY,
-	OTA_PURPOSE_SMIMESIGN,
-	OTA_PURPOSE_CODESIGN,
-} OtaPurpose;
-
-gboolean ota_purpose_from_string(const char *name, OtaPurpose *purpose);
-const char *ota_purpose_to_string(OtaPurpose purpose);
-
-/* What a device (or a release engineer) trusts: roots (or pinned
- * intermediates) from a keyring, optional CRLs, purpose and time checks. */
-typedef struct {
-	char *keyring_path;
-	X509_STORE *store;
-	OtaPurpose purpose;
-	gboolean check_time;
-	gboolean check_crl;
-} OtaTrust;
-
-OtaTrust *ota_trust_new(const char *keyring_path, const char *crl_path, OtaPurpose purpose,
-                        gboolean check_time, GError **error);
-void ota_trust_free(OtaTrust *trust);
-G_DEFINE_AUTOPTR_CLEANUP_FUNC(OtaTrust, ota_trust_free)
-
-typedef enum {
-	OTA_SIGNER_UNCHECKED,     /* not verified (info --no-verify) */
-	OTA_SIGNER_COUNTED,       /* valid signature, chains to the keyring */
-	OTA_SIGNER_UNTRUSTED,     /* valid signature, but no acceptable chain */
-	OTA_SIGNER_DUPLICATE_KEY, /* same public key as an earlier counted signer */
-} OtaSignerStatus;
-
-const char *ota_signer_status_to_string(OtaSignerStatus status);
 
 typedef struct {
 	char *subject;
@@ -80,13 +43,12 @@ OtaSignature *ota_signature_parse(const guint8 *der, gsize length, GError **erro
 /* Verifies the signature. For a detached one, @detached_sha256 is the
  * digest the caller computed over the content; for one that embeds its
  * content, pass NULL. Any signer whose signature or message digest fails
- * rejects the whole signature (OTA_SIGNATURE_ERROR_INVALID); signers that
- * don't chain are marked and not counted. Fails with
- * OTA_SIGNATURE_ERROR_UNTRUSTED when fewer than @threshold distinct keys
- * count. */
+ * rejects the whole signature (OTA_SIGNATURE_ERROR_INVALID). Then @policy
+ * decides each signer's status, counting distinct public keys; fewer than
+ * policy->threshold counted fails with OTA_POLICY_ERROR_THRESHOLD. */
 G_GNUC_WARN_UNUSED_RESULT
 gboolean ota_signature_verify(OtaSignature *sig, const guint8 *detached_sha256,
-                              const OtaTrust *trust, guint threshold, GError **error);
+                              const OtaPolicy *policy, GError **error);
 
 /* The embedded content (verity bundles: the manifest), or NULL for a
  * detached signature. Unverified until ota_signature_verify() succeeds. */

@@ -652,22 +652,22 @@ static gboolean hash_plain_payload(OtaBundle *b, const char *private_copy_dir, G
 	return ok && b->payload != NULL;
 }
 
-static gboolean verify_plain(OtaBundle *b, const OtaTrust *trust, const char *private_copy_dir,
+static gboolean verify_plain(OtaBundle *b, const OtaPolicy *policy, const char *private_copy_dir,
                              GError **error)
 {
 	if (!hash_plain_payload(b, private_copy_dir, error))
 		return FALSE;
-	if (!ota_signature_verify(b->signature, b->payload_checksum.sha256, trust, 1, error)) {
+	if (!ota_signature_verify(b->signature, b->payload_checksum.sha256, policy, error)) {
 		g_prefix_error(error, "signature: ");
 		return FALSE;
 	}
 	return load_plain_manifest(b, error);
 }
 
-static gboolean verify_verity(OtaBundle *b, const OtaTrust *trust, OtaBundleVerifyFlags flags,
+static gboolean verify_verity(OtaBundle *b, const OtaPolicy *policy, OtaBundleVerifyFlags flags,
                               GError **error)
 {
-	if (!ota_signature_verify(b->signature, NULL, trust, 1, error)) {
+	if (!ota_signature_verify(b->signature, NULL, policy, error)) {
 		g_prefix_error(error, "signature: ");
 		return FALSE;
 	}
@@ -680,7 +680,7 @@ static gboolean verify_verity(OtaBundle *b, const OtaTrust *trust, OtaBundleVeri
 	return b->payload != NULL;
 }
 
-gboolean ota_bundle_verify(OtaBundle *b, const OtaTrust *trust, OtaBundleVerifyFlags flags,
+gboolean ota_bundle_verify(OtaBundle *b, const OtaPolicy *policy, OtaBundleVerifyFlags flags,
                            const char *private_copy_dir, GError **error)
 {
 	g_autoptr(GError) ierror = NULL;
@@ -689,9 +689,9 @@ gboolean ota_bundle_verify(OtaBundle *b, const OtaTrust *trust, OtaBundleVerifyF
 	g_return_val_if_fail(b->payload == NULL, FALSE);
 
 	if (b->format == OTA_BUNDLE_FORMAT_PLAIN)
-		ok = verify_plain(b, trust, private_copy_dir, &ierror);
+		ok = verify_plain(b, policy, private_copy_dir, &ierror);
 	else
-		ok = verify_verity(b, trust, flags, &ierror);
+		ok = verify_verity(b, policy, flags, &ierror);
 	if (!ok) {
 		g_propagate_prefixed_error(error, g_steal_pointer(&ierror), "%s: ", b->path);
 		return FALSE;
@@ -930,7 +930,7 @@ static gboolean check_outdir_usable(const char *outdir, GError **error)
 	return TRUE;
 }
 
-gboolean ota_bundle_extract(const char *bundle_path, const OtaTrust *trust, const char *outdir,
+gboolean ota_bundle_extract(const char *bundle_path, const OtaPolicy *policy, const char *outdir,
                             GError **error)
 {
 	g_autoptr(OtaBundle) b = NULL;
@@ -960,7 +960,7 @@ gboolean ota_bundle_extract(const char *bundle_path, const OtaTrust *trust, cons
 		return FALSE;
 	/* Verity needs no copy and no full tree pass here: every block
 	 * extraction reads is checked against the signed root as it is read. */
-	if (!ota_bundle_verify(b, trust, 0, staging->path, error) ||
+	if (!ota_bundle_verify(b, policy, 0, staging->path, error) ||
 	    !ota_bundle_check_contents(b, FALSE, error))
 		return FALSE;
 	if (!extract_into(b, staging->path, &ierror)) {

@@ -2,131 +2,10 @@
 #include <otabundle/signature.h>
 
 #include <openssl/err.h>
-#include <openssl/pem.h>
-#include <openssl/x509v3.h>
 #include <string.h>
 #include <time.h>
 
 G_DEFINE_QUARK(ota-signature-error-quark, ota_signature_error)
-
-gboolean ota_purpose_from_string(const char *name, OtaPurpose *purpose)
-{
-	if (g_strcmp0(name, "any") == 0)
-		*purpose = OTA_PURPOSE_ANY;
-	else if (g_strcmp0(name, "smimesign") == 0)
-		*purpose = OTA_PURPOSE_SMIMESIGN;
-	else if (g_strcmp0(name, "codesign") == 0)
-		*purpose = OTA_PURPOSE_CODESIGN;
-	else
-		return FALSE;
-	return TRUE;
-}
-
-const char *ota_purpose_to_string(OtaPurpose purpose)
-{
-	switch (purpose) {
-	case OTA_PURPOSE_SMIMESIGN:
-		return "smimesign";
-	case OTA_PURPOSE_CODESIGN:
-		return "codesign";
-	case OTA_PURPOSE_ANY:
-		break;
-	}
-	return "any";
-}
-
-const char *ota_signer_status_to_string(OtaSignerStatus status)
-{
-	switch (status) {
-	case OTA_SIGNER_UNCHECKED:
-		return "unchecked";
-	case OTA_SIGNER_COUNTED:
-		return "counted";
-	case OTA_SIGNER_UNTRUSTED:
-		return "untrusted";
-	case OTA_SIGNER_DUPLICATE_KEY:
-		return "duplicate-key";
-	}
-	return "unknown";
-}
-
-/* --- trust ------------------------------------------------------------ */
-
-void ota_trust_free(OtaTrust *trust)
-{
-	if (trust == NULL)
-		return;
-	g_free(trust->keyring_path);
-	X509_STORE_free(trust->store);
-	g_free(trust);
-}
-
-static gboolean add_crls(X509_STORE *store, const char *path, GError **error)
-{
-	g_autoptr(BIO) bio = BIO_new_file(path, "r");
-	X509_CRL *crl;
-	int n = 0;
-
-	if (bio == NULL) {
-		ota_set_openssl_error(error, OTA_SIGNATURE_ERROR, OTA_SIGNATURE_ERROR_KEYRING,
-		                      "%s: cannot open CRL file", path);
-		return FALSE;
-	}
-	while ((crl = PEM_read_bio_X509_CRL(bio, NULL, NULL, NULL)) != NULL) {
-		int ok = X509_STORE_add_crl(store, crl);
-
-		X509_CRL_free(crl);
-		if (ok != 1) {
-			ota_set_openssl_error(error, OTA_SIGNATURE_ERROR, OTA_SIGNATURE_ERROR_KEYRING,
-			                      "%s: cannot use CRL", path);
-			return FALSE;
-		}
-		n++;
-	}
-	if (n == 0) {
-		ota_set_openssl_error(error, OTA_SIGNATURE_ERROR, OTA_SIGNATURE_ERROR_KEYRING,
-		                      "%s: no PEM CRL could be read", path);
-		return FALSE;
-	}
-	ERR_clear_error(); /* the "no start line" that ends the loop */
-	return TRUE;
-}
-
-OtaTrust *ota_trust_new(const char *keyring_path, const char *crl_path, OtaPurpose purpose,
-                        gboolean check_time, GError **error)
-{
-	g_autoptr(OtaTrust) trust = g_new0(OtaTrust, 1);
-	g_autoptr(OtaX509Stack) anchors = NULL;
-	g_autoptr(GError) ierror = NULL;
-
-	trust->keyring_path = g_strdup(keyring_path);
-	trust->purpose = purpose;
-	trust->check_time = check_time;
-	trust->check_crl = crl_path != NULL;
-	trust->store = X509_STORE_new();
-	if (trust->store == NULL) {
-		ota_set_openssl_error(error, OTA_SIGNATURE_ERROR, OTA_SIGNATURE_ERROR_CRYPTO,
-		                      "cannot create certificate store");
-		return NULL;
-	}
-
-	anchors = ota_keys_load_certificates(keyring_path, &ierror);
-	if (anchors == NULL) {
-		g_set_error_literal(error, OTA_SIGNATURE_ERROR, OTA_SIGNATURE_ERROR_KEYRING,
-		                    ierror->message);
-		return NULL;
-	}
-	for (int i = 0; i < sk_X509_num(anchors); i++) {
-		if (X509_STORE_add_cert(trust->store, sk_X509_value(anchors, i)) != 1) {
-			ota_set_openssl_error(error, OTA_SIGNATURE_ERROR, OTA_SIGNATURE_ERROR_KEYRING,
-			                      "%s: cannot add certificate %d", keyring_path, i + 1);
-			return NULL;
-		}
-	}
-	if (crl_path != NULL && !add_crls(trust->store, crl_path, error))
-		return NULL;
-	return g_steal_pointer(&trust);
-}
 
 /* --- signer description ------------------------------------------------ */
 
@@ -377,43 +256,7 @@ static gboolean check_signer_crypto(CMS_ContentInfo *cms, CMS_SignerInfo *si,
 	return TRUE;
 }
 
-static gboolean has_code_signing_usage(X509 *cert)
-{
-	return (X509_get_extension_flags(cert) & EXFLAG_XKUSAGE) != 0 &&
-	       (X509_get_extended_key_usage(cert) & XKU_CODE_SIGN) != 0;
-}
-
-/* Returns NULL when @cert chains to the keyring under @trust's rules, or
- * the reason it does not. */
-static char *check_chain(X509 *cert, OtaX509Stack *untrusted, const OtaTrust *trust)
-{
-	g_autoptr(X509_STORE_CTX) ctx = X509_STORE_CTX_new();
-	X509_VERIFY_PARAM *param;
-	unsigned long flags = X509_V_FLAG_PARTIAL_CHAIN;
-
-	if (ctx == NULL || X509_STORE_CTX_init(ctx, trust->store, cert, untrusted) != 1) {
-		ERR_clear_error();
-		return g_strdup("cannot set up certificate verification");
-	}
-	param = X509_STORE_CTX_get0_param(ctx);
-	if (!trust->check_time)
-		flags |= X509_V_FLAG_NO_CHECK_TIME;
-	if (trust->check_crl)
-		flags |= X509_V_FLAG_CRL_CHECK;
-	X509_VERIFY_PARAM_set_flags(param, flags);
-	if (trust->purpose == OTA_PURPOSE_SMIMESIGN)
-		X509_STORE_CTX_set_purpose(ctx, X509_PURPOSE_SMIME_SIGN);
-
-	if (X509_verify_cert(ctx) != 1) {
-		ERR_clear_error();
-		return g_strdup(X509_verify_cert_error_string(X509_STORE_CTX_get_error(ctx)));
-	}
-	if (trust->purpose == OTA_PURPOSE_CODESIGN && !has_code_signing_usage(cert))
-		return g_strdup("certificate lacks the codeSigning extended key usage");
-	return NULL;
-}
-
-static void set_untrusted_error(OtaSignature *sig, guint threshold, GError **error)
+static void set_threshold_error(OtaSignature *sig, guint threshold, GError **error)
 {
 	g_autoptr(GString) why = g_string_new(NULL);
 
@@ -426,12 +269,12 @@ static void set_untrusted_error(OtaSignature *sig, guint threshold, GError **err
 		                       info->reason ? info->reason : "not counted");
 	}
 	if (threshold <= 1)
-		g_set_error(error, OTA_SIGNATURE_ERROR, OTA_SIGNATURE_ERROR_UNTRUSTED,
+		g_set_error(error, OTA_POLICY_ERROR, OTA_POLICY_ERROR_THRESHOLD,
 		            "no trusted signer: %s", why->str);
 	else
-		g_set_error(error, OTA_SIGNATURE_ERROR, OTA_SIGNATURE_ERROR_UNTRUSTED,
-		            "%u of %u required signer keys trusted: %s", sig->counted, threshold,
-		            why->str);
+		g_set_error(error, OTA_POLICY_ERROR, OTA_POLICY_ERROR_THRESHOLD,
+		            "%u of %u required signer keys trusted%s%s", sig->counted, threshold,
+		            why->len ? ": " : "", why->str);
 }
 
 GBytes *ota_signature_get_content(const OtaSignature *sig)
@@ -477,7 +320,7 @@ static gboolean content_digest(const OtaSignature *sig, const guint8 *detached_s
 }
 
 gboolean ota_signature_verify(OtaSignature *sig, const guint8 *detached_sha256,
-                              const OtaTrust *trust, guint threshold, GError **error)
+                              const OtaPolicy *policy, GError **error)
 {
 	STACK_OF(CMS_SignerInfo) *infos = CMS_get0_SignerInfos(sig->cms);
 	g_autoptr(OtaX509Stack) embedded = CMS_get1_certs(sig->cms);
@@ -507,22 +350,21 @@ gboolean ota_signature_verify(OtaSignature *sig, const guint8 *detached_sha256,
 			info->status = OTA_SIGNER_UNTRUSTED;
 			continue;
 		}
-		g_free(info->reason);
-		info->reason = check_chain(cert, embedded, trust);
-		if (info->reason != NULL) {
-			info->status = OTA_SIGNER_UNTRUSTED;
-		} else if (g_hash_table_contains(counted_keys, info->spki_sha256)) {
+		g_clear_pointer(&info->reason, g_free);
+		info->status = ota_policy_check_signer(policy, cert, embedded, &info->reason);
+		if (info->status != OTA_SIGNER_COUNTED)
+			continue;
+		/* One key with two certificates is one signer. */
+		if (!g_hash_table_add(counted_keys, info->spki_sha256)) {
 			info->status = OTA_SIGNER_DUPLICATE_KEY;
 			info->reason = g_strdup("same public key as another signer, counted once");
-		} else {
-			info->status = OTA_SIGNER_COUNTED;
-			g_hash_table_add(counted_keys, info->spki_sha256);
-			sig->counted++;
+			continue;
 		}
+		sig->counted++;
 	}
 
-	if (sig->counted < MAX(threshold, 1u)) {
-		set_untrusted_error(sig, threshold, error);
+	if (sig->counted < policy->threshold) {
+		set_threshold_error(sig, policy->threshold, error);
 		return FALSE;
 	}
 	return TRUE;

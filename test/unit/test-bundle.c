@@ -19,7 +19,7 @@ typedef struct {
 	char *keyring;
 	TestIdentity *root;
 	OtaSigner *signer;
-	OtaTrust *trust;
+	OtaPolicy *policy;
 } Fixture;
 
 static void write_in(const char *dir, const char *name, const char *content, gssize len)
@@ -47,7 +47,7 @@ static void setup(Fixture *f, gconstpointer data)
 	test_pki_write(leaf, f->dir, "leaf", &cert, &key);
 	f->signer = ota_signer_load(NULL, cert, key, TRUE, &error);
 	g_assert_no_error(error);
-	f->trust = ota_trust_new(f->keyring, NULL, OTA_PURPOSE_ANY, TRUE, &error);
+	f->policy = ota_policy_new(f->keyring, NULL, OTA_PURPOSE_ANY, TRUE, 1, &error);
 	g_assert_no_error(error);
 
 	f->input = g_build_filename(f->dir, "input", NULL);
@@ -64,7 +64,7 @@ static void setup(Fixture *f, gconstpointer data)
 
 static void teardown(Fixture *f, gconstpointer data)
 {
-	ota_trust_free(f->trust);
+	ota_policy_free(f->policy);
 	ota_signer_free(f->signer);
 	test_identity_free(f->root);
 	test_tmpdir_remove(f->dir);
@@ -115,7 +115,7 @@ static void test_created_bundle_verifies(Fixture *f, gconstpointer data)
 	g_autoptr(GError) error = NULL;
 	const OtaImage *root;
 
-	g_assert_true(ota_bundle_verify(b, f->trust, OTA_BUNDLE_VERIFY_PAYLOAD, NULL, &error));
+	g_assert_true(ota_bundle_verify(b, f->policy, OTA_BUNDLE_VERIFY_PAYLOAD, NULL, &error));
 	g_assert_no_error(error);
 	g_assert_true(b->verified);
 	g_assert_cmpint(b->format, ==, f->format);
@@ -157,7 +157,7 @@ static void test_flipped_payload_byte_is_rejected(Fixture *f, gconstpointer data
 	flip_byte(f->bundle, 5000);
 	b = ota_bundle_open(f->bundle, &error);
 	g_assert_no_error(error);
-	g_assert_false(ota_bundle_verify(b, f->trust, OTA_BUNDLE_VERIFY_PAYLOAD, NULL, &error));
+	g_assert_false(ota_bundle_verify(b, f->policy, OTA_BUNDLE_VERIFY_PAYLOAD, NULL, &error));
 	if (f->format == OTA_BUNDLE_FORMAT_PLAIN)
 		g_assert_error(error, OTA_SIGNATURE_ERROR, OTA_SIGNATURE_ERROR_INVALID);
 	else
@@ -210,7 +210,7 @@ static void test_private_copy_defeats_modification_after_verify(Fixture *f, gcon
 	g_autoptr(OtaBundle) b = create_and_open(f);
 	g_autoptr(GError) error = NULL;
 
-	g_assert_true(ota_bundle_verify(b, f->trust, OTA_BUNDLE_VERIFY_PAYLOAD, f->dir, &error));
+	g_assert_true(ota_bundle_verify(b, f->policy, OTA_BUNDLE_VERIFY_PAYLOAD, f->dir, &error));
 	g_assert_no_error(error);
 	for (off_t off = 0; off < (off_t)b->layout.payload_size; off += 512)
 		flip_byte(f->bundle, off);
@@ -225,7 +225,7 @@ static void test_in_place_reads_see_modification_after_verify(Fixture *f, gconst
 	g_autoptr(OtaBundle) b = create_and_open(f);
 	g_autoptr(GError) error = NULL;
 
-	g_assert_true(ota_bundle_verify(b, f->trust, OTA_BUNDLE_VERIFY_PAYLOAD, NULL, &error));
+	g_assert_true(ota_bundle_verify(b, f->policy, OTA_BUNDLE_VERIFY_PAYLOAD, NULL, &error));
 	for (off_t off = 0; off < (off_t)b->layout.payload_size; off += 512)
 		flip_byte(f->bundle, off);
 	g_assert_false(ota_bundle_check_contents(b, TRUE, &error));
@@ -269,7 +269,7 @@ static void test_file_touched_during_verify_is_rejected(Fixture *f, gconstpointe
 	struct timespec times[2] = {{0, UTIME_NOW}, {12345, 0}};
 
 	g_assert_cmpint(utimensat(AT_FDCWD, f->bundle, times, 0), ==, 0);
-	g_assert_false(ota_bundle_verify(b, f->trust, OTA_BUNDLE_VERIFY_PAYLOAD, NULL, &error));
+	g_assert_false(ota_bundle_verify(b, f->policy, OTA_BUNDLE_VERIFY_PAYLOAD, NULL, &error));
 	g_assert_error(error, OTA_BUNDLE_ERROR, OTA_BUNDLE_ERROR_MODIFIED);
 	g_assert_false(b->verified);
 }
@@ -287,7 +287,7 @@ static void test_extracted_hook_script_is_executable(Fixture *f, gconstpointer d
 	         -1);
 	write_in(f->input, "hook.sh", "#!/bin/sh\nexit 0\n", -1);
 	g_assert_true(create(f, &error));
-	g_assert_true(ota_bundle_extract(f->bundle, f->trust, out, &error));
+	g_assert_true(ota_bundle_extract(f->bundle, f->policy, out, &error));
 	g_assert_no_error(error);
 	g_assert_cmpint(stat(hook, &st), ==, 0);
 	g_assert_cmpint(st.st_mode & 0111, ==, 0111);
@@ -299,7 +299,7 @@ static void test_extract_into_missing_parent_names_outdir(Fixture *f, gconstpoin
 	g_autoptr(GError) error = NULL;
 
 	g_assert_true(create(f, &error));
-	g_assert_false(ota_bundle_extract(f->bundle, f->trust, out, &error));
+	g_assert_false(ota_bundle_extract(f->bundle, f->policy, out, &error));
 	g_assert_true(g_str_has_prefix(error->message, out));
 }
 
@@ -323,7 +323,7 @@ static void test_verity_manifest_carries_tree_parameters(Fixture *f, gconstpoint
 	g_autoptr(OtaBundle) b = create_and_open(f);
 	g_autoptr(GError) error = NULL;
 
-	g_assert_true(ota_bundle_verify(b, f->trust, OTA_BUNDLE_VERIFY_PAYLOAD, NULL, &error));
+	g_assert_true(ota_bundle_verify(b, f->policy, OTA_BUNDLE_VERIFY_PAYLOAD, NULL, &error));
 	g_assert_cmpstr(b->manifest->verity_hash, !=, NULL);
 	g_assert_cmpuint(strlen(b->manifest->verity_salt), ==, 64);
 	g_assert_cmpuint(b->manifest->verity_size, ==, ota_verity_tree_size(b->verity.data_size));
@@ -339,7 +339,7 @@ static void verify_fails_after_flip(Fixture *f, guint64 offset)
 	flip_byte(f->bundle, (off_t)offset);
 	b = ota_bundle_open(f->bundle, &error);
 	if (b != NULL)
-		g_assert_false(ota_bundle_verify(b, f->trust, OTA_BUNDLE_VERIFY_PAYLOAD, NULL, &error));
+		g_assert_false(ota_bundle_verify(b, f->policy, OTA_BUNDLE_VERIFY_PAYLOAD, NULL, &error));
 	g_assert_nonnull(error);
 }
 
@@ -349,7 +349,7 @@ static guint64 tree_offset(Fixture *f)
 	g_autoptr(GError) error = NULL;
 	guint64 offset;
 
-	g_assert_true(ota_bundle_verify(b, f->trust, 0, NULL, &error));
+	g_assert_true(ota_bundle_verify(b, f->policy, 0, NULL, &error));
 	offset = b->verity.data_size;
 	unlink(f->bundle);
 	return offset;
@@ -375,7 +375,7 @@ static void test_flipped_manifest_byte_is_rejected(Fixture *f, gconstpointer dat
 	flip_byte(f->bundle, hit + 11 - g_mapped_file_get_contents(map));
 	b = ota_bundle_open(f->bundle, &error);
 	g_assert_no_error(error);
-	g_assert_false(ota_bundle_verify(b, f->trust, 0, NULL, &error));
+	g_assert_false(ota_bundle_verify(b, f->policy, 0, NULL, &error));
 	g_assert_error(error, OTA_SIGNATURE_ERROR, OTA_SIGNATURE_ERROR_INVALID);
 }
 
@@ -399,7 +399,7 @@ static void test_truncated_tree_is_rejected(Fixture *f, gconstpointer data)
 	g_string_free(cut, TRUE);
 	b = ota_bundle_open(f->bundle, &error);
 	if (b != NULL)
-		g_assert_false(ota_bundle_verify(b, f->trust, OTA_BUNDLE_VERIFY_PAYLOAD, NULL, &error));
+		g_assert_false(ota_bundle_verify(b, f->policy, OTA_BUNDLE_VERIFY_PAYLOAD, NULL, &error));
 	g_assert_nonnull(error);
 }
 
@@ -410,7 +410,7 @@ static void test_block_changed_after_verify_is_caught_on_read(Fixture *f, gconst
 	g_autoptr(OtaBundle) b = create_and_open(f);
 	g_autoptr(GError) error = NULL;
 
-	g_assert_true(ota_bundle_verify(b, f->trust, OTA_BUNDLE_VERIFY_PAYLOAD, NULL, &error));
+	g_assert_true(ota_bundle_verify(b, f->policy, OTA_BUNDLE_VERIFY_PAYLOAD, NULL, &error));
 	flip_byte(f->bundle, 8192 + 17);
 	g_assert_false(ota_bundle_check_contents(b, TRUE, &error));
 	g_assert_error(error, OTA_VERITY_ERROR, OTA_VERITY_ERROR_MISMATCH);
@@ -426,7 +426,7 @@ static void test_tiny_verity_bundle_is_padded_to_two_blocks(Fixture *f, gconstpo
 	write_in(f->input, "manifest.raucm",
 	         "[update]\ncompatible=c\n[image.appfs]\nfilename=appfs.img\n", -1);
 	b = create_and_open(f);
-	g_assert_true(ota_bundle_verify(b, f->trust, OTA_BUNDLE_VERIFY_PAYLOAD, NULL, &error));
+	g_assert_true(ota_bundle_verify(b, f->policy, OTA_BUNDLE_VERIFY_PAYLOAD, NULL, &error));
 	g_assert_no_error(error);
 	g_assert_cmpuint(b->verity.data_size, ==, 2 * OTA_VERITY_BLOCK_SIZE);
 	g_assert_true(ota_bundle_check_contents(b, TRUE, &error));
@@ -441,7 +441,7 @@ static void test_extract_writes_manifest_and_images(Fixture *f, gconstpointer da
 	g_autoptr(GError) error = NULL;
 
 	g_assert_true(create(f, &error));
-	g_assert_true(ota_bundle_extract(f->bundle, f->trust, out, &error));
+	g_assert_true(ota_bundle_extract(f->bundle, f->policy, out, &error));
 	g_assert_no_error(error);
 	g_assert_true(g_file_get_contents(app, &content, NULL, NULL));
 	g_assert_cmpstr(content, ==, "app");
@@ -457,7 +457,7 @@ static void test_failed_extract_leaves_no_directory(Fixture *f, gconstpointer da
 
 	g_assert_true(create(f, &error));
 	flip_byte(f->bundle, 100);
-	g_assert_false(ota_bundle_extract(f->bundle, f->trust, out, &error));
+	g_assert_false(ota_bundle_extract(f->bundle, f->policy, out, &error));
 	g_assert_false(g_file_test(out, G_FILE_TEST_EXISTS));
 	d = g_dir_open(f->dir, 0, NULL);
 	while ((name = g_dir_read_name(d)) != NULL)

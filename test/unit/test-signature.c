@@ -85,36 +85,41 @@ static OtaSignature *parse(GBytes *der)
 	return parse_bytes(g_bytes_get_data(der, NULL), g_bytes_get_size(der));
 }
 
-static OtaTrust *trust(const char *keyring, OtaPurpose purpose, gboolean check_time)
+static OtaPolicy *trust_n(const char *keyring, OtaPurpose purpose, gboolean check_time,
+                          guint threshold)
 {
 	g_autoptr(GError) error = NULL;
-	OtaTrust *t = ota_trust_new(keyring, NULL, purpose, check_time, &error);
+	OtaPolicy *t = ota_policy_new(keyring, NULL, purpose, check_time, threshold, &error);
 
 	g_assert_no_error(error);
 	return t;
 }
 
+static OtaPolicy *trust(const char *keyring, OtaPurpose purpose, gboolean check_time)
+{
+	return trust_n(keyring, purpose, check_time, 1);
+}
+
 /* Signs @content with one fresh leaf under f->root and verifies it. */
-static gboolean sign_and_verify(Fixture *f, TestIdentity *leaf, OtaTrust *t, guint threshold,
-                                GError **error)
+static gboolean sign_and_verify(Fixture *f, TestIdentity *leaf, OtaPolicy *t, GError **error)
 {
 	g_autoptr(GBytes) der = sign_with(f, f->digest, 1, &leaf);
 	g_autoptr(OtaSignature) sig = parse(der);
 
-	return ota_signature_verify(sig, f->digest, t, threshold, error);
+	return ota_signature_verify(sig, f->digest, t, error);
 }
 
 static void test_signature_verifies_against_its_root(Fixture *f, gconstpointer data)
 {
 	g_autoptr(TestIdentity) leaf = test_pki_identity("ec", "Signer", f->root, 0, 30);
-	g_autoptr(OtaTrust) t = trust(f->keyring, OTA_PURPOSE_ANY, TRUE);
+	g_autoptr(OtaPolicy) t = trust(f->keyring, OTA_PURPOSE_ANY, TRUE);
 	g_autoptr(GBytes) der = sign_with(f, f->digest, 1, (TestIdentity *[]){leaf});
 	g_autoptr(OtaSignature) sig = parse(der);
 	g_autoptr(GError) error = NULL;
 	OtaSignerInfo *info;
 
 	g_assert_true(sig->detached);
-	g_assert_true(ota_signature_verify(sig, f->digest, t, 1, &error));
+	g_assert_true(ota_signature_verify(sig, f->digest, t, &error));
 	g_assert_no_error(error);
 	g_assert_cmpuint(sig->counted, ==, 1);
 	info = g_ptr_array_index(sig->signers, 0);
@@ -154,7 +159,7 @@ static void test_signed_attributes_are_those_rauc_writes(Fixture *f, gconstpoint
 static void test_modified_content_is_invalid(Fixture *f, gconstpointer data)
 {
 	g_autoptr(TestIdentity) leaf = test_pki_identity("ec", "Signer", f->root, 0, 30);
-	g_autoptr(OtaTrust) t = trust(f->keyring, OTA_PURPOSE_ANY, TRUE);
+	g_autoptr(OtaPolicy) t = trust(f->keyring, OTA_PURPOSE_ANY, TRUE);
 	g_autoptr(GBytes) der = sign_with(f, f->digest, 1, (TestIdentity *[]){leaf});
 	g_autoptr(OtaSignature) sig = parse(der);
 	g_autoptr(GError) error = NULL;
@@ -162,7 +167,7 @@ static void test_modified_content_is_invalid(Fixture *f, gconstpointer data)
 
 	memcpy(other, f->digest, sizeof(other));
 	other[31] ^= 1;
-	g_assert_false(ota_signature_verify(sig, other, t, 1, &error));
+	g_assert_false(ota_signature_verify(sig, other, t, &error));
 	g_assert_error(error, OTA_SIGNATURE_ERROR, OTA_SIGNATURE_ERROR_INVALID);
 	g_assert_nonnull(strstr(error->message, "modified"));
 }
@@ -170,7 +175,7 @@ static void test_modified_content_is_invalid(Fixture *f, gconstpointer data)
 static void test_flipped_signature_byte_is_rejected(Fixture *f, gconstpointer data)
 {
 	g_autoptr(TestIdentity) leaf = test_pki_identity("rsa2048", "Signer", f->root, 0, 30);
-	g_autoptr(OtaTrust) t = trust(f->keyring, OTA_PURPOSE_ANY, TRUE);
+	g_autoptr(OtaPolicy) t = trust(f->keyring, OTA_PURPOSE_ANY, TRUE);
 	g_autoptr(GBytes) der = sign_with(f, f->digest, 1, (TestIdentity *[]){leaf});
 	gsize len = g_bytes_get_size(der);
 	g_autofree guint8 *bad = g_memdup2(g_bytes_get_data(der, NULL), len);
@@ -181,39 +186,39 @@ static void test_flipped_signature_byte_is_rejected(Fixture *f, gconstpointer da
 	bad[len - 10] ^= 0x40;
 	sig = ota_signature_parse(bad, len, &error);
 	g_assert_no_error(error);
-	g_assert_false(ota_signature_verify(sig, f->digest, t, 1, &error));
+	g_assert_false(ota_signature_verify(sig, f->digest, t, &error));
 	g_assert_error(error, OTA_SIGNATURE_ERROR, OTA_SIGNATURE_ERROR_INVALID);
 }
 
 static void test_signer_from_another_ca_is_untrusted(Fixture *f, gconstpointer data)
 {
 	g_autoptr(TestIdentity) leaf = test_pki_identity("ec", "Stranger", f->other_root, 0, 30);
-	g_autoptr(OtaTrust) t = trust(f->keyring, OTA_PURPOSE_ANY, TRUE);
+	g_autoptr(OtaPolicy) t = trust(f->keyring, OTA_PURPOSE_ANY, TRUE);
 	g_autoptr(GError) error = NULL;
 
-	g_assert_false(sign_and_verify(f, leaf, t, 1, &error));
-	g_assert_error(error, OTA_SIGNATURE_ERROR, OTA_SIGNATURE_ERROR_UNTRUSTED);
+	g_assert_false(sign_and_verify(f, leaf, t, &error));
+	g_assert_error(error, OTA_POLICY_ERROR, OTA_POLICY_ERROR_THRESHOLD);
 	g_assert_nonnull(strstr(error->message, "CN=Stranger"));
 }
 
 static void test_expired_signer_is_untrusted(Fixture *f, gconstpointer data)
 {
 	g_autoptr(TestIdentity) leaf = test_pki_identity("ec", "Old", f->root, -30, -1);
-	g_autoptr(OtaTrust) t = trust(f->keyring, OTA_PURPOSE_ANY, TRUE);
+	g_autoptr(OtaPolicy) t = trust(f->keyring, OTA_PURPOSE_ANY, TRUE);
 	g_autoptr(GError) error = NULL;
 
-	g_assert_false(sign_and_verify(f, leaf, t, 1, &error));
-	g_assert_error(error, OTA_SIGNATURE_ERROR, OTA_SIGNATURE_ERROR_UNTRUSTED);
+	g_assert_false(sign_and_verify(f, leaf, t, &error));
+	g_assert_error(error, OTA_POLICY_ERROR, OTA_POLICY_ERROR_THRESHOLD);
 	g_assert_nonnull(strstr(error->message, "expired"));
 }
 
 static void test_expired_signer_passes_without_time_check(Fixture *f, gconstpointer data)
 {
 	g_autoptr(TestIdentity) leaf = test_pki_identity("ec", "Old", f->root, -30, -1);
-	g_autoptr(OtaTrust) t = trust(f->keyring, OTA_PURPOSE_ANY, FALSE);
+	g_autoptr(OtaPolicy) t = trust(f->keyring, OTA_PURPOSE_ANY, FALSE);
 	g_autoptr(GError) error = NULL;
 
-	g_assert_true(sign_and_verify(f, leaf, t, 1, &error));
+	g_assert_true(sign_and_verify(f, leaf, t, &error));
 	g_assert_no_error(error);
 }
 
@@ -222,14 +227,14 @@ static void test_codesign_purpose_needs_code_signing_usage(Fixture *f, gconstpoi
 	g_autoptr(TestIdentity) plain = test_pki_identity("ec", "Plain", f->root, 0, 30);
 	g_autoptr(TestIdentity) coder =
 		test_pki_identity_eku("ec", "Coder", f->root, 0, 30, "codeSigning");
-	g_autoptr(OtaTrust) t = trust(f->keyring, OTA_PURPOSE_CODESIGN, TRUE);
+	g_autoptr(OtaPolicy) t = trust(f->keyring, OTA_PURPOSE_CODESIGN, TRUE);
 	g_autoptr(GError) error = NULL;
 
-	g_assert_false(sign_and_verify(f, plain, t, 1, &error));
-	g_assert_error(error, OTA_SIGNATURE_ERROR, OTA_SIGNATURE_ERROR_UNTRUSTED);
+	g_assert_false(sign_and_verify(f, plain, t, &error));
+	g_assert_error(error, OTA_POLICY_ERROR, OTA_POLICY_ERROR_THRESHOLD);
 	g_assert_nonnull(strstr(error->message, "codeSigning"));
 	g_clear_error(&error);
-	g_assert_true(sign_and_verify(f, coder, t, 1, &error));
+	g_assert_true(sign_and_verify(f, coder, t, &error));
 	g_assert_no_error(error);
 }
 
@@ -237,23 +242,61 @@ static void test_smimesign_purpose_rejects_code_signing_only_leaf(Fixture *f, gc
 {
 	g_autoptr(TestIdentity) coder =
 		test_pki_identity_eku("ec", "Coder", f->root, 0, 30, "codeSigning");
-	g_autoptr(OtaTrust) t = trust(f->keyring, OTA_PURPOSE_SMIMESIGN, TRUE);
+	g_autoptr(OtaPolicy) t = trust(f->keyring, OTA_PURPOSE_SMIMESIGN, TRUE);
 	g_autoptr(GError) error = NULL;
 
-	g_assert_false(sign_and_verify(f, coder, t, 1, &error));
-	g_assert_error(error, OTA_SIGNATURE_ERROR, OTA_SIGNATURE_ERROR_UNTRUSTED);
+	g_assert_false(sign_and_verify(f, coder, t, &error));
+	g_assert_error(error, OTA_POLICY_ERROR, OTA_POLICY_ERROR_THRESHOLD);
+}
+
+/* N of M: two distinct trusted keys meet a threshold of 2 even when a
+ * third signer does not chain (it is reported, not counted). */
+static void test_untrusted_signer_does_not_spoil_a_met_threshold(Fixture *f, gconstpointer data)
+{
+	g_autoptr(TestIdentity) a = test_pki_identity("ec", "A", f->root, 0, 30);
+	g_autoptr(TestIdentity) b = test_pki_identity("ec", "B", f->root, 0, 30);
+	g_autoptr(TestIdentity) c = test_pki_identity("ec", "C", f->other_root, 0, 30);
+	g_autoptr(OtaPolicy) t = trust_n(f->keyring, OTA_PURPOSE_ANY, TRUE, 2);
+	g_autoptr(GBytes) der = sign_with(f, f->digest, 3, (TestIdentity *[]){a, c, b});
+	g_autoptr(OtaSignature) sig = parse(der);
+	g_autoptr(GError) error = NULL;
+
+	g_assert_true(ota_signature_verify(sig, f->digest, t, &error));
+	g_assert_no_error(error);
+	g_assert_cmpuint(sig->counted, ==, 2);
+	/* SignerInfos is a DER SET OF: encoding sorts it, so find C by name. */
+	for (guint i = 0; i < sig->signers->len; i++) {
+		const OtaSignerInfo *info = g_ptr_array_index(sig->signers, i);
+
+		g_assert_cmpint(info->status, ==,
+		                g_str_equal(info->subject, "CN=C") ? OTA_SIGNER_UNTRUSTED
+		                                                   : OTA_SIGNER_COUNTED);
+	}
+}
+
+static void test_threshold_above_the_signer_count_fails(Fixture *f, gconstpointer data)
+{
+	g_autoptr(TestIdentity) a = test_pki_identity("ec", "A", f->root, 0, 30);
+	g_autoptr(OtaPolicy) t = trust_n(f->keyring, OTA_PURPOSE_ANY, TRUE, 2);
+	g_autoptr(GBytes) der = sign_with(f, f->digest, 1, (TestIdentity *[]){a});
+	g_autoptr(OtaSignature) sig = parse(der);
+	g_autoptr(GError) error = NULL;
+
+	g_assert_false(ota_signature_verify(sig, f->digest, t, &error));
+	g_assert_error(error, OTA_POLICY_ERROR, OTA_POLICY_ERROR_THRESHOLD);
+	g_assert_nonnull(strstr(error->message, "1 of 2"));
 }
 
 static void test_two_keys_count_twice(Fixture *f, gconstpointer data)
 {
 	g_autoptr(TestIdentity) a = test_pki_identity("ec", "A", f->root, 0, 30);
 	g_autoptr(TestIdentity) b = test_pki_identity("rsa2048", "B", f->root, 0, 30);
-	g_autoptr(OtaTrust) t = trust(f->keyring, OTA_PURPOSE_ANY, TRUE);
+	g_autoptr(OtaPolicy) t = trust_n(f->keyring, OTA_PURPOSE_ANY, TRUE, 2);
 	g_autoptr(GBytes) der = sign_with(f, f->digest, 2, (TestIdentity *[]){a, b});
 	g_autoptr(OtaSignature) sig = parse(der);
 	g_autoptr(GError) error = NULL;
 
-	g_assert_true(ota_signature_verify(sig, f->digest, t, 2, &error));
+	g_assert_true(ota_signature_verify(sig, f->digest, t, &error));
 	g_assert_no_error(error);
 	g_assert_cmpuint(sig->counted, ==, 2);
 }
@@ -262,13 +305,13 @@ static void test_one_key_with_two_certificates_counts_once(Fixture *f, gconstpoi
 {
 	g_autoptr(TestIdentity) a = test_pki_identity("ec", "A", f->root, 0, 30);
 	g_autoptr(TestIdentity) a2 = test_pki_reissue(a, "A again", f->root);
-	g_autoptr(OtaTrust) t = trust(f->keyring, OTA_PURPOSE_ANY, TRUE);
+	g_autoptr(OtaPolicy) t = trust_n(f->keyring, OTA_PURPOSE_ANY, TRUE, 2);
 	g_autoptr(GBytes) der = sign_with(f, f->digest, 2, (TestIdentity *[]){a, a2});
 	g_autoptr(OtaSignature) sig = parse(der);
 	g_autoptr(GError) error = NULL;
 
-	g_assert_false(ota_signature_verify(sig, f->digest, t, 2, &error));
-	g_assert_error(error, OTA_SIGNATURE_ERROR, OTA_SIGNATURE_ERROR_UNTRUSTED);
+	g_assert_false(ota_signature_verify(sig, f->digest, t, &error));
+	g_assert_error(error, OTA_POLICY_ERROR, OTA_POLICY_ERROR_THRESHOLD);
 	g_assert_cmpuint(sig->counted, ==, 1);
 	g_assert_cmpint(((OtaSignerInfo *)g_ptr_array_index(sig->signers, 1))->status, ==,
 	                OTA_SIGNER_DUPLICATE_KEY);
@@ -288,7 +331,7 @@ static GBytes *sign_embedded(Fixture *f, TestIdentity *leaf)
 static void test_embedded_signature_verifies_and_returns_content(Fixture *f, gconstpointer data)
 {
 	g_autoptr(TestIdentity) leaf = test_pki_identity("ec", "Signer", f->root, 0, 30);
-	g_autoptr(OtaTrust) t = trust(f->keyring, OTA_PURPOSE_ANY, TRUE);
+	g_autoptr(OtaPolicy) t = trust(f->keyring, OTA_PURPOSE_ANY, TRUE);
 	g_autoptr(GBytes) der = sign_embedded(f, leaf);
 	g_autoptr(OtaSignature) sig = parse(der);
 	g_autoptr(GBytes) got = ota_signature_get_content(sig);
@@ -296,7 +339,7 @@ static void test_embedded_signature_verifies_and_returns_content(Fixture *f, gco
 
 	g_assert_false(sig->detached);
 	g_assert_cmpmem(g_bytes_get_data(got, NULL), g_bytes_get_size(got), content, strlen(content));
-	g_assert_true(ota_signature_verify(sig, NULL, t, 1, &error));
+	g_assert_true(ota_signature_verify(sig, NULL, t, &error));
 	g_assert_no_error(error);
 }
 
@@ -320,7 +363,7 @@ static void test_embedded_signature_verifies_with_openssl_cms_verify(Fixture *f,
 static void test_modified_embedded_content_is_invalid(Fixture *f, gconstpointer data)
 {
 	g_autoptr(TestIdentity) leaf = test_pki_identity("ec", "Signer", f->root, 0, 30);
-	g_autoptr(OtaTrust) t = trust(f->keyring, OTA_PURPOSE_ANY, TRUE);
+	g_autoptr(OtaPolicy) t = trust(f->keyring, OTA_PURPOSE_ANY, TRUE);
 	g_autoptr(GBytes) der = sign_embedded(f, leaf);
 	gsize len = g_bytes_get_size(der);
 	g_autofree guint8 *bad = g_memdup2(g_bytes_get_data(der, NULL), len);
@@ -331,7 +374,7 @@ static void test_modified_embedded_content_is_invalid(Fixture *f, gconstpointer 
 	g_assert_nonnull(hit);
 	hit[0] = 'P';
 	sig = parse_bytes(bad, len);
-	g_assert_false(ota_signature_verify(sig, NULL, t, 1, &error));
+	g_assert_false(ota_signature_verify(sig, NULL, t, &error));
 	g_assert_error(error, OTA_SIGNATURE_ERROR, OTA_SIGNATURE_ERROR_INVALID);
 }
 
@@ -339,12 +382,12 @@ static void test_detached_digest_for_embedded_signature_is_refused(Fixture *f,
                                                                    gconstpointer data)
 {
 	g_autoptr(TestIdentity) leaf = test_pki_identity("ec", "Signer", f->root, 0, 30);
-	g_autoptr(OtaTrust) t = trust(f->keyring, OTA_PURPOSE_ANY, TRUE);
+	g_autoptr(OtaPolicy) t = trust(f->keyring, OTA_PURPOSE_ANY, TRUE);
 	g_autoptr(GBytes) der = sign_embedded(f, leaf);
 	g_autoptr(OtaSignature) sig = parse(der);
 	g_autoptr(GError) error = NULL;
 
-	g_assert_false(ota_signature_verify(sig, f->digest, t, 1, &error));
+	g_assert_false(ota_signature_verify(sig, f->digest, t, &error));
 	g_assert_error(error, OTA_SIGNATURE_ERROR, OTA_SIGNATURE_ERROR_UNSUPPORTED);
 }
 
@@ -391,12 +434,12 @@ static void test_keyring_without_certificates_is_an_error(Fixture *f, gconstpoin
 {
 	g_autofree char *path = g_build_filename(f->dir, "empty.pem", NULL);
 	g_autoptr(GError) error = NULL;
-	g_autoptr(OtaTrust) t = NULL;
+	g_autoptr(OtaPolicy) t = NULL;
 
 	g_assert_true(g_file_set_contents(path, "", 0, NULL));
-	t = ota_trust_new(path, NULL, OTA_PURPOSE_ANY, TRUE, &error);
+	t = ota_policy_new(path, NULL, OTA_PURPOSE_ANY, TRUE, 1, &error);
 	g_assert_null(t);
-	g_assert_error(error, OTA_SIGNATURE_ERROR, OTA_SIGNATURE_ERROR_KEYRING);
+	g_assert_error(error, OTA_POLICY_ERROR, OTA_POLICY_ERROR_KEYRING);
 	g_assert_nonnull(strstr(error->message, path));
 }
 
@@ -416,6 +459,9 @@ int main(int argc, char **argv)
 	ADD("smimesign-purpose-rejects-code-signing-only-leaf",
 	    test_smimesign_purpose_rejects_code_signing_only_leaf);
 	ADD("two-keys-count-twice", test_two_keys_count_twice);
+	ADD("untrusted-signer-does-not-spoil-a-met-threshold",
+	    test_untrusted_signer_does_not_spoil_a_met_threshold);
+	ADD("threshold-above-the-signer-count-fails", test_threshold_above_the_signer_count_fails);
 	ADD("one-key-with-two-certificates-counts-once", test_one_key_with_two_certificates_counts_once);
 	ADD("embedded-signature-verifies-and-returns-content",
 	    test_embedded_signature_verifies_and_returns_content);

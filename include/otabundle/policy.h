@@ -1,0 +1,63 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+#include <otabundle/openssl.h>
+
+G_BEGIN_DECLS
+
+#define OTA_POLICY_ERROR ota_policy_error_quark()
+GQuark ota_policy_error_quark(void);
+
+typedef enum {
+	OTA_POLICY_ERROR_KEYRING,   /* keyring or CRL unusable */
+	OTA_POLICY_ERROR_THRESHOLD, /* fewer trusted signer keys than required */
+	OTA_POLICY_ERROR_INVALID,   /* a threshold of 0 */
+} OtaPolicyError;
+
+/* Which certificate purpose a signer must have. RAUC's default (with no
+ * system.conf) is smimesign; check-purpose=codesign asks for the
+ * codeSigning extended key usage. */
+typedef enum {
+	OTA_PURPOSE_ANY,
+	OTA_PURPOSE_SMIMESIGN,
+	OTA_PURPOSE_CODESIGN,
+} OtaPurpose;
+
+gboolean ota_purpose_from_string(const char *name, OtaPurpose *purpose);
+const char *ota_purpose_to_string(OtaPurpose purpose);
+
+typedef enum {
+	OTA_SIGNER_UNCHECKED,     /* not evaluated (info --no-verify) */
+	OTA_SIGNER_COUNTED,       /* valid signature, trusted key: counts */
+	OTA_SIGNER_UNTRUSTED,     /* valid signature, no acceptable chain */
+	OTA_SIGNER_EXPIRED,       /* valid signature, certificate outside its validity */
+	OTA_SIGNER_REVOKED,       /* valid signature, certificate revoked by a CRL */
+	OTA_SIGNER_DUPLICATE_KEY, /* same public key as a counted signer: counts once */
+} OtaSignerStatus;
+
+const char *ota_signer_status_to_string(OtaSignerStatus status);
+
+/* Which signatures count: trust anchors from a keyring (roots, or pinned
+ * intermediates), optional CRLs, purpose and time checks, and how many
+ * distinct trusted signer keys a bundle needs. */
+typedef struct {
+	char *keyring_path;
+	X509_STORE *store;
+	OtaPurpose purpose;
+	gboolean check_time;
+	gboolean check_crl;
+	guint threshold; /* N of N-of-M, at least 1 */
+} OtaPolicy;
+
+OtaPolicy *ota_policy_new(const char *keyring_path, const char *crl_path, OtaPurpose purpose,
+                          gboolean check_time, guint threshold, GError **error);
+void ota_policy_free(OtaPolicy *policy);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(OtaPolicy, ota_policy_free)
+
+/* Whether @cert chains to the policy's anchors (using @untrusted as
+ * intermediates) and passes purpose, time and CRL checks. Returns
+ * OTA_SIGNER_COUNTED, or another status with *reason set. */
+OtaSignerStatus ota_policy_check_signer(const OtaPolicy *policy, X509 *cert,
+                                        OtaX509Stack *untrusted, char **reason);
+
+G_END_DECLS

@@ -1,0 +1,189 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <otabundle/policy.h>
+#include <otabundle/keys.h>
+
+#include <openssl/err.h>
+#include <openssl/pem.h>
+#include <openssl/x509v3.h>
+
+G_DEFINE_QUARK(ota-policy-error-quark, ota_policy_error)
+
+gboolean ota_purpose_from_string(const char *name, OtaPurpose *purpose)
+{
+	if (g_strcmp0(name, "any") == 0)
+		*purpose = OTA_PURPOSE_ANY;
+	else if (g_strcmp0(name, "smimesign") == 0)
+		*purpose = OTA_PURPOSE_SMIMESIGN;
+	else if (g_strcmp0(name, "codesign") == 0)
+		*purpose = OTA_PURPOSE_CODESIGN;
+	else
+		return FALSE;
+	return TRUE;
+}
+
+const char *ota_purpose_to_string(OtaPurpose purpose)
+{
+	switch (purpose) {
+	case OTA_PURPOSE_SMIMESIGN:
+		return "smimesign";
+	case OTA_PURPOSE_CODESIGN:
+		return "codesign";
+	case OTA_PURPOSE_ANY:
+		break;
+	}
+	return "any";
+}
+
+const char *ota_signer_status_to_string(OtaSignerStatus status)
+{
+	switch (status) {
+	case OTA_SIGNER_UNCHECKED:
+		return "unchecked";
+	case OTA_SIGNER_COUNTED:
+		return "counted";
+	case OTA_SIGNER_UNTRUSTED:
+		return "untrusted";
+	case OTA_SIGNER_EXPIRED:
+		return "expired";
+	case OTA_SIGNER_REVOKED:
+		return "revoked";
+	case OTA_SIGNER_DUPLICATE_KEY:
+		return "duplicate-key";
+	}
+	return "unknown";
+}
+
+void ota_policy_free(OtaPolicy *policy)
+{
+	if (policy == NULL)
+		return;
+	g_free(policy->keyring_path);
+	X509_STORE_free(policy->store);
+	g_free(policy);
+}
+
+static gboolean add_crls(X509_STORE *store, const char *path, GError **error)
+{
+	g_autoptr(BIO) bio = BIO_new_file(path, "r");
+	X509_CRL *crl;
+	int n = 0;
+
+	if (bio == NULL) {
+		ota_set_openssl_error(error, OTA_POLICY_ERROR, OTA_POLICY_ERROR_KEYRING,
+		                      "%s: cannot open CRL file", path);
+		return FALSE;
+	}
+	while ((crl = PEM_read_bio_X509_CRL(bio, NULL, NULL, NULL)) != NULL) {
+		int ok = X509_STORE_add_crl(store, crl);
+
+		X509_CRL_free(crl);
+		if (ok != 1) {
+			ota_set_openssl_error(error, OTA_POLICY_ERROR, OTA_POLICY_ERROR_KEYRING,
+			                      "%s: cannot use CRL", path);
+			return FALSE;
+		}
+		n++;
+	}
+	if (n == 0) {
+		ota_set_openssl_error(error, OTA_POLICY_ERROR, OTA_POLICY_ERROR_KEYRING,
+		                      "%s: no PEM CRL could be read", path);
+		return FALSE;
+	}
+	ERR_clear_error(); /* the "no start line" that ends the loop */
+	return TRUE;
+}
+
+OtaPolicy *ota_policy_new(const char *keyring_path, const char *crl_path, OtaPurpose purpose,
+                          gboolean check_time, guint threshold, GError **error)
+{
+	g_autoptr(OtaPolicy) policy = g_new0(OtaPolicy, 1);
+	g_autoptr(OtaX509Stack) anchors = NULL;
+	g_autoptr(GError) ierror = NULL;
+
+	if (threshold == 0) {
+		g_set_error_literal(error, OTA_POLICY_ERROR, OTA_POLICY_ERROR_INVALID,
+		                    "a threshold must be at least 1");
+		return NULL;
+	}
+	policy->keyring_path = g_strdup(keyring_path);
+	policy->purpose = purpose;
+	policy->check_time = check_time;
+	policy->check_crl = crl_path != NULL;
+	policy->threshold = threshold;
+	policy->store = X509_STORE_new();
+	if (policy->store == NULL) {
+		ota_set_openssl_error(error, OTA_POLICY_ERROR, OTA_POLICY_ERROR_KEYRING,
+		                      "cannot create certificate store");
+		return NULL;
+	}
+
+	anchors = ota_keys_load_certificates(keyring_path, &ierror);
+	if (anchors == NULL) {
+		g_set_error_literal(error, OTA_POLICY_ERROR, OTA_POLICY_ERROR_KEYRING, ierror->message);
+		return NULL;
+	}
+	for (int i = 0; i < sk_X509_num(anchors); i++) {
+		if (X509_STORE_add_cert(policy->store, sk_X509_value(anchors, i)) != 1) {
+			ota_set_openssl_error(error, OTA_POLICY_ERROR, OTA_POLICY_ERROR_KEYRING,
+			                      "%s: cannot add certificate %d", keyring_path, i + 1);
+			return NULL;
+		}
+	}
+	if (crl_path != NULL && !add_crls(policy->store, crl_path, error))
+		return NULL;
+	return g_steal_pointer(&policy);
+}
+
+static gboolean has_code_signing_usage(X509 *cert)
+{
+	return (X509_get_extension_flags(cert) & EXFLAG_XKUSAGE) != 0 &&
+	       (X509_get_extended_key_usage(cert) & XKU_CODE_SIGN) != 0;
+}
+
+static OtaSignerStatus status_for(int x509_error)
+{
+	switch (x509_error) {
+	case X509_V_ERR_CERT_HAS_EXPIRED:
+	case X509_V_ERR_CERT_NOT_YET_VALID:
+		return OTA_SIGNER_EXPIRED;
+	case X509_V_ERR_CERT_REVOKED:
+		return OTA_SIGNER_REVOKED;
+	default:
+		return OTA_SIGNER_UNTRUSTED;
+	}
+}
+
+OtaSignerStatus ota_policy_check_signer(const OtaPolicy *policy, X509 *cert,
+                                        OtaX509Stack *untrusted, char **reason)
+{
+	g_autoptr(X509_STORE_CTX) ctx = X509_STORE_CTX_new();
+	/* A pinned intermediate (or leaf) in the keyring is an anchor. */
+	unsigned long flags = X509_V_FLAG_PARTIAL_CHAIN;
+	int err;
+
+	*reason = NULL;
+	if (ctx == NULL || X509_STORE_CTX_init(ctx, policy->store, cert, untrusted) != 1) {
+		ERR_clear_error();
+		*reason = g_strdup("cannot set up certificate verification");
+		return OTA_SIGNER_UNTRUSTED;
+	}
+	if (!policy->check_time)
+		flags |= X509_V_FLAG_NO_CHECK_TIME;
+	if (policy->check_crl)
+		flags |= X509_V_FLAG_CRL_CHECK;
+	X509_VERIFY_PARAM_set_flags(X509_STORE_CTX_get0_param(ctx), flags);
+	if (policy->purpose == OTA_PURPOSE_SMIMESIGN)
+		X509_STORE_CTX_set_purpose(ctx, X509_PURPOSE_SMIME_SIGN);
+
+	if (X509_verify_cert(ctx) != 1) {
+		ERR_clear_error();
+		err = X509_STORE_CTX_get_error(ctx);
+		*reason = g_strdup(X509_verify_cert_error_string(err));
+		return status_for(err);
+	}
+	if (policy->purpose == OTA_PURPOSE_CODESIGN && !has_code_signing_usage(cert)) {
+		*reason = g_strdup("certificate lacks the codeSigning extended key usage");
+		return OTA_SIGNER_UNTRUSTED;
+	}
+	return OTA_SIGNER_COUNTED;
+}
