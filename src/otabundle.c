@@ -28,6 +28,7 @@ static char *opt_format;
 static char *opt_mksquashfs_args;
 static char *opt_pkcs11_module;
 static int opt_threshold = 1;
+static char *opt_audit_log;
 static char **opt_certs;
 static char **opt_keys;
 static char **opt_intermediates;
@@ -71,6 +72,8 @@ static const GOptionEntry create_entries[] = {
 	{"mksquashfs-args", 0, 0, G_OPTION_ARG_STRING, &opt_mksquashfs_args,
 	 "Extra arguments for mksquashfs, e.g. \"-comp zstd\"", "ARGS"},
 	{"force", 'f', 0, G_OPTION_ARG_NONE, &opt_force, "Overwrite an existing BUNDLE", NULL},
+	{"audit-log", 0, 0, G_OPTION_ARG_FILENAME, &opt_audit_log,
+	 "Append one JSON line per signature to FILE", "FILE"},
 	{"no-check-time", 0, 0, G_OPTION_ARG_NONE, &opt_no_check_time,
 	 "Sign even with a certificate that is expired or not yet valid", NULL},
 	{NULL}};
@@ -502,6 +505,7 @@ static int cmd_create(int argc, char **argv)
 	options.intermediates = intermediates;
 	options.mksquashfs_args = opt_mksquashfs_args;
 	options.force = opt_force;
+	options.audit_log = opt_audit_log;
 	if (!ota_bundle_create(argv[1], argv[2], &options, &error))
 		return fail(error);
 	g_print("Created %s\n", argv[2]);

@@ -57,7 +57,8 @@ typedef struct {
 	gsize n_signers;
 	OtaX509Stack *intermediates; /* embedded so a keyring needs only the root */
 	const char *mksquashfs_args;
-	gboolean force; /* replace an existing output */
+	gboolean force;        /* replace an existing output */
+	const char *audit_log; /* append one JSON line per signature, or NULL */
 } OtaCreateOptions;
 
 /* Completes INPUTDIR/manifest.raucm (sizes and hashes, computed in

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include <otabundle/bundle.h>
+#include <otabundle/audit.h>
 #include <otabundle/output.h>
 #include <otabundle/verity.h>
 
@@ -299,8 +300,22 @@ static gboolean check_payload_readable(OtaOutput *out, guint64 size, GError **er
 	       ota_squashfs_stat_file(squashfs, OTA_MANIFEST_FILENAME, &manifest_size, error);
 }
 
+/* Before the bundle is committed: a signature that can't be logged must
+ * not come into existence. */
+static gboolean log_signatures(const OtaCreateOptions *options, const char *bundle_path,
+                               const char *format, const guint8 digest[OTA_SHA256_LEN],
+                               const char *verity_root, GError **error)
+{
+	OtaAuditEvent event = {"create", bundle_path, format, digest, verity_root};
+
+	if (options->audit_log == NULL)
+		return TRUE;
+	return ota_audit_append(options->audit_log, &event, options->signers, options->n_signers,
+	                        error);
+}
+
 static gboolean sign_plain(OtaOutput *out, guint64 size, const OtaCreateOptions *options,
-                           GError **error)
+                           const char *bundle_path, GError **error)
 {
 	g_autoptr(GBytes) signature = NULL;
 	OtaChecksum payload;
@@ -309,13 +324,16 @@ static gboolean sign_plain(OtaOutput *out, guint64 size, const OtaCreateOptions 
 		return FALSE;
 	signature = ota_signature_sign(options->signers, options->n_signers, options->intermediates,
 	                               payload.sha256, NULL, error);
-	return signature != NULL && append_signature(ota_output_get_fd(out), size, signature, error);
+	return signature != NULL &&
+	       append_signature(ota_output_get_fd(out), size, signature, error) &&
+	       log_signatures(options, bundle_path, "plain", payload.sha256, NULL, error);
 }
 
 /* Appends the hash tree, completes the manifest with its root, salt and
  * size, and signs that manifest as the CMS content. */
 static gboolean sign_verity(OtaOutput *out, guint64 size, OtaManifest *m,
-                            const OtaCreateOptions *options, GError **error)
+                            const OtaCreateOptions *options, const char *bundle_path,
+                            GError **error)
 {
 	int fd = ota_output_get_fd(out);
 	OtaVerityParams params = {0};
@@ -358,11 +376,13 @@ static gboolean sign_verity(OtaOutput *out, guint64 size, OtaManifest *m,
 	}
 	signature = ota_signature_sign(options->signers, options->n_signers, options->intermediates,
 	                               digest, manifest, error);
-	return signature != NULL && append_signature(fd, size + params.tree_size, signature, error);
+	return signature != NULL &&
+	       append_signature(fd, size + params.tree_size, signature, error) &&
+	       log_signatures(options, bundle_path, "verity", digest, m->verity_hash, error);
 }
 
 static gboolean sign_payload(OtaOutput *out, OtaManifest *m, const OtaCreateOptions *options,
-                             GError **error)
+                             const char *bundle_path, GError **error)
 {
 	struct stat st;
 
@@ -380,8 +400,8 @@ static gboolean sign_payload(OtaOutput *out, OtaManifest *m, const OtaCreateOpti
 	if (!check_payload_readable(out, (guint64)st.st_size, error))
 		return FALSE;
 	if (m->format == OTA_BUNDLE_FORMAT_VERITY)
-		return sign_verity(out, (guint64)st.st_size, m, options, error);
-	return sign_plain(out, (guint64)st.st_size, options, error);
+		return sign_verity(out, (guint64)st.st_size, m, options, bundle_path, error);
+	return sign_plain(out, (guint64)st.st_size, options, bundle_path, error);
 }
 
 gboolean ota_bundle_create(const char *inputdir, const char *bundle_path,
@@ -428,7 +448,7 @@ gboolean ota_bundle_create(const char *inputdir, const char *bundle_path,
 		return FALSE;
 	if (!ota_squashfs_create((const char *const *)sources->pdata,
 	                         ota_output_get_proc_path(out), options->mksquashfs_args, error) ||
-	    !sign_payload(out, m, options, error)) {
+	    !sign_payload(out, m, options, bundle_path, error)) {
 		g_prefix_error(error, "%s: ", bundle_path);
 		return FALSE;
 	}
