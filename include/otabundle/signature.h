@@ -26,18 +26,49 @@ typedef struct {
 	char *not_before;  /* RFC 3339 UTC */
 	char *not_after;
 	OtaSignerStatus status;
-	char *reason; /* why not counted, or NULL */
+	char *reason;    /* why not counted, or NULL */
+	gboolean nested; /* carried inside the primary SignerInfo (see below) */
+
+	/* Internal: where this signer lives (owned by the OtaSignature). */
+	CMS_ContentInfo *cms;
+	CMS_SignerInfo *si;
 } OtaSignerInfo;
+
+/* How several signers are encoded.
+ *
+ * SIGNER_INFOS: one SignedData with one SignerInfo per signer, as RFC 5652
+ * intends. RAUC (1.8 to today) rejects more than one SignerInfo.
+ *
+ * NESTED: the first signer is the only SignerInfo; every further signer's
+ * complete detached SignedData over the same content rides in an unsigned
+ * attribute of it (OID OTA_SIGNATURE_NESTED_OID). RAUC verifies the one
+ * SignerInfo and ignores unsigned attributes, so it accepts the bundle;
+ * otabundle verifies and counts every nested signer too. Unsigned
+ * attributes aren't covered by the first signature, but each nested
+ * signature stands on its own: removing one can only lower the count, and
+ * none can be forged. */
+typedef enum {
+	OTA_SIGNATURE_ENCODING_NESTED,
+	OTA_SIGNATURE_ENCODING_SIGNER_INFOS,
+} OtaSignatureEncoding;
+
+/* An OID under ITU-T X.667's 2.25 arc (a UUID as an integer), which needs
+ * no registration. */
+#define OTA_SIGNATURE_NESTED_OID "2.25.77578983787829562783207146552732846084"
+
+gboolean ota_signature_encoding_from_string(const char *name, OtaSignatureEncoding *encoding);
 
 typedef struct {
 	CMS_ContentInfo *cms;
 	gboolean detached;
-	GPtrArray *signers; /* OtaSignerInfo*, one per SignerInfo, in order */
-	guint counted;      /* distinct trusted signer keys after verify */
+	GPtrArray *signers;  /* OtaSignerInfo*: the SignerInfos, then nested signers */
+	GPtrArray *nested;   /* CMS_ContentInfo* of nested signatures */
+	guint counted;       /* distinct trusted signer keys after verify */
 } OtaSignature;
 
 /* Parses DER without judging trust: exactly one SignedData over id-data,
- * at least one signer, no trailing bytes. */
+ * at least one signer, no trailing bytes; nested signatures likewise, each
+ * detached, none nesting further. */
 OtaSignature *ota_signature_parse(const guint8 *der, gsize length, GError **error);
 
 /* Verifies the signature. For a detached one, @detached_sha256 is the
@@ -49,6 +80,18 @@ OtaSignature *ota_signature_parse(const guint8 *der, gsize length, GError **erro
 G_GNUC_WARN_UNUSED_RESULT
 gboolean ota_signature_verify(OtaSignature *sig, const guint8 *detached_sha256,
                               const OtaPolicy *policy, GError **error);
+
+/* Only the cryptographic half of ota_signature_verify(): every signer's
+ * signature and message digest, nested ones included. */
+G_GNUC_WARN_UNUSED_RESULT
+gboolean ota_signature_check_crypto(OtaSignature *sig, const guint8 *detached_sha256,
+                                    GError **error);
+
+/* @signature with the signers of each detached partial signature added,
+ * after checking that every partial signs content with digest @sha256. */
+GBytes *ota_signature_merge(GBytes *signature, GBytes *const *partials, gsize n_partials,
+                            const guint8 sha256[OTA_SHA256_LEN], OtaSignatureEncoding encoding,
+                            GError **error);
 
 /* The embedded content (verity bundles: the manifest), or NULL for a
  * detached signature. Unverified until ota_signature_verify() succeeds. */

@@ -106,10 +106,24 @@ void ota_signature_free(OtaSignature *sig)
 {
 	if (sig == NULL)
 		return;
-	CMS_ContentInfo_free(sig->cms);
+	/* Signers point into the CMS structures: free them first. */
 	if (sig->signers != NULL)
 		g_ptr_array_unref(sig->signers);
+	if (sig->nested != NULL)
+		g_ptr_array_unref(sig->nested);
+	CMS_ContentInfo_free(sig->cms);
 	g_free(sig);
+}
+
+gboolean ota_signature_encoding_from_string(const char *name, OtaSignatureEncoding *encoding)
+{
+	if (g_strcmp0(name, "nested") == 0)
+		*encoding = OTA_SIGNATURE_ENCODING_NESTED;
+	else if (g_strcmp0(name, "signer-infos") == 0)
+		*encoding = OTA_SIGNATURE_ENCODING_SIGNER_INFOS;
+	else
+		return FALSE;
+	return TRUE;
 }
 
 static X509 *signer_certificate(CMS_SignerInfo *si)
@@ -120,20 +134,30 @@ static X509 *signer_certificate(CMS_SignerInfo *si)
 	return cert;
 }
 
-OtaSignature *ota_signature_parse(const guint8 *der, gsize length, GError **error)
+static ASN1_OBJECT *nested_oid(void)
 {
-	g_autoptr(OtaSignature) sig = g_new0(OtaSignature, 1);
+	static ASN1_OBJECT *oid;
+
+	if (g_once_init_enter(&oid))
+		g_once_init_leave(&oid, OBJ_txt2obj(OTA_SIGNATURE_NESTED_OID, 1));
+	return oid;
+}
+
+/* One CMS SignedData over id-data with at least one SignerInfo, and not a
+ * byte more. */
+static CMS_ContentInfo *parse_signed_data(const guint8 *der, gsize length, GError **error)
+{
+	g_autoptr(CMS_ContentInfo) cms = NULL;
 	const unsigned char *p = der;
 	STACK_OF(CMS_SignerInfo) *infos;
 
-	sig->signers = g_ptr_array_new_with_free_func((GDestroyNotify)signer_info_free);
 	if (length > G_MAXLONG) {
 		g_set_error_literal(error, OTA_SIGNATURE_ERROR, OTA_SIGNATURE_ERROR_PARSE,
 		                    "signature is too large");
 		return NULL;
 	}
-	sig->cms = d2i_CMS_ContentInfo(NULL, &p, (long)length);
-	if (sig->cms == NULL) {
+	cms = d2i_CMS_ContentInfo(NULL, &p, (long)length);
+	if (cms == NULL) {
 		ota_set_openssl_error(error, OTA_SIGNATURE_ERROR, OTA_SIGNATURE_ERROR_PARSE,
 		                      "signature is not valid CMS");
 		return NULL;
@@ -144,19 +168,17 @@ OtaSignature *ota_signature_parse(const guint8 *der, gsize length, GError **erro
 		            (gsize)(der + length - p));
 		return NULL;
 	}
-	if (OBJ_obj2nid(CMS_get0_type(sig->cms)) != NID_pkcs7_signed) {
+	if (OBJ_obj2nid(CMS_get0_type(cms)) != NID_pkcs7_signed) {
 		g_set_error_literal(error, OTA_SIGNATURE_ERROR, OTA_SIGNATURE_ERROR_PARSE,
 		                    "signature is CMS, but not SignedData");
 		return NULL;
 	}
-	if (OBJ_obj2nid(CMS_get0_eContentType(sig->cms)) != NID_pkcs7_data) {
+	if (OBJ_obj2nid(CMS_get0_eContentType(cms)) != NID_pkcs7_data) {
 		g_set_error_literal(error, OTA_SIGNATURE_ERROR, OTA_SIGNATURE_ERROR_UNSUPPORTED,
 		                    "signature covers content of a type other than id-data");
 		return NULL;
 	}
-	sig->detached = CMS_is_detached(sig->cms) == 1;
-
-	infos = CMS_get0_SignerInfos(sig->cms);
+	infos = CMS_get0_SignerInfos(cms);
 	if (infos == NULL || sk_CMS_SignerInfo_num(infos) < 1) {
 		g_set_error_literal(error, OTA_SIGNATURE_ERROR, OTA_SIGNATURE_ERROR_PARSE,
 		                    "signature has no signer");
@@ -164,11 +186,94 @@ OtaSignature *ota_signature_parse(const guint8 *der, gsize length, GError **erro
 	}
 	/* Matches each SignerInfo with its certificate among the embedded ones;
 	 * a signer whose certificate is missing stays without one. */
-	if (CMS_set1_signers_certs(sig->cms, NULL, 0) < 0)
+	if (CMS_set1_signers_certs(cms, NULL, 0) < 0)
 		ERR_clear_error();
-	for (int i = 0; i < sk_CMS_SignerInfo_num(infos); i++)
-		g_ptr_array_add(sig->signers,
-		                describe_signer(signer_certificate(sk_CMS_SignerInfo_value(infos, i))));
+	return g_steal_pointer(&cms);
+}
+
+static void add_signers_of(OtaSignature *sig, CMS_ContentInfo *cms, gboolean nested)
+{
+	STACK_OF(CMS_SignerInfo) *infos = CMS_get0_SignerInfos(cms);
+
+	for (int i = 0; i < sk_CMS_SignerInfo_num(infos); i++) {
+		CMS_SignerInfo *si = sk_CMS_SignerInfo_value(infos, i);
+		OtaSignerInfo *info = describe_signer(signer_certificate(si));
+
+		info->nested = nested;
+		info->cms = cms;
+		info->si = si;
+		g_ptr_array_add(sig->signers, info);
+	}
+}
+
+static gboolean has_nested_attribute(CMS_ContentInfo *cms)
+{
+	STACK_OF(CMS_SignerInfo) *infos = CMS_get0_SignerInfos(cms);
+
+	for (int i = 0; i < sk_CMS_SignerInfo_num(infos); i++) {
+		if (CMS_unsigned_get_attr_by_OBJ(sk_CMS_SignerInfo_value(infos, i), nested_oid(), -1) >= 0)
+			return TRUE;
+	}
+	return FALSE;
+}
+
+/* Nested signatures: values of our unsigned attribute on the primary's
+ * SignerInfos, each a complete detached SignedData that nests no further. */
+static gboolean parse_nested(OtaSignature *sig, GError **error)
+{
+	STACK_OF(CMS_SignerInfo) *infos = CMS_get0_SignerInfos(sig->cms);
+
+	for (int i = 0; i < sk_CMS_SignerInfo_num(infos); i++) {
+		CMS_SignerInfo *si = sk_CMS_SignerInfo_value(infos, i);
+		int idx = -1;
+
+		while ((idx = CMS_unsigned_get_attr_by_OBJ(si, nested_oid(), idx)) >= 0) {
+			X509_ATTRIBUTE *attr = CMS_unsigned_get_attr(si, idx);
+
+			for (int v = 0; v < X509_ATTRIBUTE_count(attr); v++) {
+				ASN1_TYPE *value = X509_ATTRIBUTE_get0_type(attr, v);
+				CMS_ContentInfo *cms;
+
+				if (value == NULL || value->type != V_ASN1_SEQUENCE) {
+					g_set_error_literal(error, OTA_SIGNATURE_ERROR,
+					                    OTA_SIGNATURE_ERROR_PARSE,
+					                    "nested signature is not a SEQUENCE");
+					return FALSE;
+				}
+				cms = parse_signed_data(ASN1_STRING_get0_data(value->value.sequence),
+				                        (gsize)ASN1_STRING_length(value->value.sequence),
+				                        error);
+				if (cms == NULL) {
+					g_prefix_error(error, "nested signature: ");
+					return FALSE;
+				}
+				g_ptr_array_add(sig->nested, cms);
+				if (CMS_is_detached(cms) != 1 || has_nested_attribute(cms)) {
+					g_set_error_literal(error, OTA_SIGNATURE_ERROR,
+					                    OTA_SIGNATURE_ERROR_PARSE,
+					                    "nested signature must be detached and nest no further");
+					return FALSE;
+				}
+				add_signers_of(sig, cms, TRUE);
+			}
+		}
+	}
+	return TRUE;
+}
+
+OtaSignature *ota_signature_parse(const guint8 *der, gsize length, GError **error)
+{
+	g_autoptr(OtaSignature) sig = g_new0(OtaSignature, 1);
+
+	sig->signers = g_ptr_array_new_with_free_func((GDestroyNotify)signer_info_free);
+	sig->nested = g_ptr_array_new_with_free_func((GDestroyNotify)CMS_ContentInfo_free);
+	sig->cms = parse_signed_data(der, length, error);
+	if (sig->cms == NULL)
+		return NULL;
+	sig->detached = CMS_is_detached(sig->cms) == 1;
+	add_signers_of(sig, sig->cms, FALSE);
+	if (!parse_nested(sig, error))
+		return NULL;
 	return g_steal_pointer(&sig);
 }
 
@@ -319,32 +424,60 @@ static gboolean content_digest(const OtaSignature *sig, const guint8 *detached_s
 	return TRUE;
 }
 
+/* Every signer must have signed @sha256; any failure means tampering. */
+static gboolean check_all_crypto(OtaSignature *sig, const guint8 sha256[OTA_SHA256_LEN],
+                                 GError **error)
+{
+	for (guint i = 0; i < sig->signers->len; i++) {
+		OtaSignerInfo *info = g_ptr_array_index(sig->signers, i);
+
+		if (signer_certificate(info->si) == NULL)
+			continue;
+		if (!check_signer_crypto(info->cms, info->si, info, sha256, error))
+			return FALSE;
+	}
+	return TRUE;
+}
+
+gboolean ota_signature_check_crypto(OtaSignature *sig, const guint8 *detached_sha256,
+                                    GError **error)
+{
+	guint8 sha256[OTA_SHA256_LEN];
+
+	return content_digest(sig, detached_sha256, sha256, error) &&
+	       check_all_crypto(sig, sha256, error);
+}
+
+/* Intermediates for chain building: those of every signature involved. */
+static OtaX509Stack *all_embedded_certificates(OtaSignature *sig)
+{
+	OtaX509Stack *all = CMS_get1_certs(sig->cms);
+
+	if (all == NULL)
+		all = sk_X509_new_null();
+	for (guint i = 0; i < sig->nested->len; i++) {
+		g_autoptr(OtaX509Stack) more = CMS_get1_certs(g_ptr_array_index(sig->nested, i));
+
+		while (more != NULL && sk_X509_num(more) > 0)
+			sk_X509_push(all, sk_X509_shift(more));
+	}
+	return all;
+}
+
 gboolean ota_signature_verify(OtaSignature *sig, const guint8 *detached_sha256,
                               const OtaPolicy *policy, GError **error)
 {
-	STACK_OF(CMS_SignerInfo) *infos = CMS_get0_SignerInfos(sig->cms);
-	g_autoptr(OtaX509Stack) embedded = CMS_get1_certs(sig->cms);
+	g_autoptr(OtaX509Stack) embedded = all_embedded_certificates(sig);
 	g_autoptr(GHashTable) counted_keys = g_hash_table_new(g_str_hash, g_str_equal);
-	guint8 sha256[OTA_SHA256_LEN];
-
-	if (!content_digest(sig, detached_sha256, sha256, error))
-		return FALSE;
 
 	/* Cryptography first, for every signer: one bad signature rejects all. */
-	for (int i = 0; i < sk_CMS_SignerInfo_num(infos); i++) {
-		OtaSignerInfo *info = g_ptr_array_index(sig->signers, i);
-
-		if (signer_certificate(sk_CMS_SignerInfo_value(infos, i)) == NULL)
-			continue;
-		if (!check_signer_crypto(sig->cms, sk_CMS_SignerInfo_value(infos, i), info, sha256,
-		                         error))
-			return FALSE;
-	}
+	if (!ota_signature_check_crypto(sig, detached_sha256, error))
+		return FALSE;
 
 	sig->counted = 0;
-	for (int i = 0; i < sk_CMS_SignerInfo_num(infos); i++) {
+	for (guint i = 0; i < sig->signers->len; i++) {
 		OtaSignerInfo *info = g_ptr_array_index(sig->signers, i);
-		X509 *cert = signer_certificate(sk_CMS_SignerInfo_value(infos, i));
+		X509 *cert = signer_certificate(info->si);
 
 		if (cert == NULL) {
 			info->status = OTA_SIGNER_UNTRUSTED;
@@ -368,6 +501,22 @@ gboolean ota_signature_verify(OtaSignature *sig, const guint8 *detached_sha256,
 		return FALSE;
 	}
 	return TRUE;
+}
+
+static GBytes *encode(CMS_ContentInfo *cms, GError **error)
+{
+	unsigned char *der = NULL;
+	int len = i2d_CMS_ContentInfo(cms, &der);
+	GBytes *out;
+
+	if (len <= 0) {
+		ota_set_openssl_error(error, OTA_SIGNATURE_ERROR, OTA_SIGNATURE_ERROR_CRYPTO,
+		                      "cannot encode CMS");
+		return NULL;
+	}
+	out = g_bytes_new(der, (gsize)len);
+	OPENSSL_free(der);
+	return out;
 }
 
 /* --- signing ------------------------------------------------------------- */
@@ -420,9 +569,6 @@ GBytes *ota_signature_sign(OtaSigner *const *signers, gsize n_signers,
                            GBytes *content, GError **error)
 {
 	g_autoptr(CMS_ContentInfo) cms = NULL;
-	unsigned char *der = NULL;
-	int len;
-	GBytes *out;
 
 	g_return_val_if_fail(n_signers > 0, NULL);
 
@@ -444,13 +590,79 @@ GBytes *ota_signature_sign(OtaSigner *const *signers, gsize n_signers,
 			return NULL;
 		}
 	}
-	len = i2d_CMS_ContentInfo(cms, &der);
-	if (len <= 0) {
-		ota_set_openssl_error(error, OTA_SIGNATURE_ERROR, OTA_SIGNATURE_ERROR_CRYPTO,
-		                      "cannot encode CMS");
-		return NULL;
+	return encode(cms, error);
+}
+
+/* --- merging ----------------------------------------------------------------- */
+
+/* Moves the partial's SignerInfos (and certificates) into @target. The
+ * moved SignerInfos are only encoded afterwards, never used for
+ * cryptography in their new home. */
+static gboolean move_signer_infos(CMS_ContentInfo *target, CMS_ContentInfo *partial,
+                                  GError **error)
+{
+	STACK_OF(CMS_SignerInfo) *from = CMS_get0_SignerInfos(partial);
+	STACK_OF(CMS_SignerInfo) *to = CMS_get0_SignerInfos(target);
+	g_autoptr(OtaX509Stack) certs = CMS_get1_certs(partial);
+
+	for (int i = 0; certs != NULL && i < sk_X509_num(certs); i++) {
+		if (!add_certificate_once(target, sk_X509_value(certs, i))) {
+			ota_set_openssl_error(error, OTA_SIGNATURE_ERROR, OTA_SIGNATURE_ERROR_CRYPTO,
+			                      "cannot add a signer certificate");
+			return FALSE;
+		}
 	}
-	out = g_bytes_new(der, (gsize)len);
-	OPENSSL_free(der);
-	return out;
+	while (sk_CMS_SignerInfo_num(from) > 0) {
+		if (sk_CMS_SignerInfo_push(to, sk_CMS_SignerInfo_shift(from)) <= 0) {
+			g_set_error_literal(error, OTA_SIGNATURE_ERROR, OTA_SIGNATURE_ERROR_CRYPTO,
+			                    "out of memory");
+			return FALSE;
+		}
+	}
+	return TRUE;
+}
+
+static gboolean nest(CMS_ContentInfo *target, GBytes *partial, GError **error)
+{
+	CMS_SignerInfo *primary = sk_CMS_SignerInfo_value(CMS_get0_SignerInfos(target), 0);
+
+	if (CMS_unsigned_add1_attr_by_OBJ(primary, nested_oid(), V_ASN1_SEQUENCE,
+	                                  g_bytes_get_data(partial, NULL),
+	                                  (int)g_bytes_get_size(partial)) != 1) {
+		ota_set_openssl_error(error, OTA_SIGNATURE_ERROR, OTA_SIGNATURE_ERROR_CRYPTO,
+		                      "cannot nest a signature");
+		return FALSE;
+	}
+	return TRUE;
+}
+
+GBytes *ota_signature_merge(GBytes *signature, GBytes *const *partials, gsize n_partials,
+                            const guint8 sha256[OTA_SHA256_LEN], OtaSignatureEncoding encoding,
+                            GError **error)
+{
+	g_autoptr(OtaSignature) target =
+		ota_signature_parse(g_bytes_get_data(signature, NULL), g_bytes_get_size(signature), error);
+
+	if (target == NULL)
+		return NULL;
+	for (gsize i = 0; i < n_partials; i++) {
+		g_autoptr(OtaSignature) part = ota_signature_parse(
+			g_bytes_get_data(partials[i], NULL), g_bytes_get_size(partials[i]), error);
+
+		if (part == NULL)
+			return NULL;
+		if (!part->detached || part->nested->len > 0) {
+			g_set_error_literal(error, OTA_SIGNATURE_ERROR, OTA_SIGNATURE_ERROR_UNSUPPORTED,
+			                    "a partial signature must be a plain detached signature");
+			return NULL;
+		}
+		/* A partial over other content would only spoil the bundle. */
+		if (!check_all_crypto(part, sha256, error))
+			return NULL;
+		if (encoding == OTA_SIGNATURE_ENCODING_NESTED ? !nest(target->cms, partials[i], error)
+		                                              : !move_signer_infos(target->cms, part->cms,
+		                                                                   error))
+			return NULL;
+	}
+	return encode(target->cms, error);
 }

@@ -391,6 +391,105 @@ static void test_detached_digest_for_embedded_signature_is_refused(Fixture *f,
 	g_assert_error(error, OTA_SIGNATURE_ERROR, OTA_SIGNATURE_ERROR_UNSUPPORTED);
 }
 
+static GBytes *merged(Fixture *f, TestIdentity *primary, TestIdentity *const *others, guint n,
+                      OtaSignatureEncoding encoding)
+{
+	g_autoptr(GBytes) base = sign_with(f, f->digest, 1, (TestIdentity *[]){primary});
+	g_autoptr(GPtrArray) parts = g_ptr_array_new_with_free_func((GDestroyNotify)g_bytes_unref);
+	g_autoptr(GError) error = NULL;
+	GBytes *out;
+
+	for (guint i = 0; i < n; i++)
+		g_ptr_array_add(parts, sign_with(f, f->digest, 1, (TestIdentity *[]){others[i]}));
+	out = ota_signature_merge(base, (GBytes *const *)parts->pdata, n, f->digest, encoding, &error);
+	g_assert_no_error(error);
+	return out;
+}
+
+static void test_nested_signers_count_toward_the_threshold(Fixture *f, gconstpointer data)
+{
+	g_autoptr(TestIdentity) a = test_pki_identity("ec", "A", f->root, 0, 30);
+	g_autoptr(TestIdentity) b = test_pki_identity("rsa2048", "B", f->root, 0, 30);
+	g_autoptr(TestIdentity) c = test_pki_identity("ec", "C", f->root, 0, 30);
+	g_autoptr(GBytes) der = merged(f, a, (TestIdentity *[]){b, c}, 2, OTA_SIGNATURE_ENCODING_NESTED);
+	g_autoptr(OtaSignature) sig = parse(der);
+	g_autoptr(OtaPolicy) t = trust_n(f->keyring, OTA_PURPOSE_ANY, TRUE, 3);
+	g_autoptr(GError) error = NULL;
+
+	g_assert_cmpint(sk_CMS_SignerInfo_num(CMS_get0_SignerInfos(sig->cms)), ==, 1);
+	g_assert_cmpuint(sig->signers->len, ==, 3);
+	g_assert_true(((OtaSignerInfo *)g_ptr_array_index(sig->signers, 2))->nested);
+	g_assert_true(ota_signature_verify(sig, f->digest, t, &error));
+	g_assert_no_error(error);
+	g_assert_cmpuint(sig->counted, ==, 3);
+}
+
+/* What RAUC does: OpenSSL's CMS_verify over the one SignerInfo. Nesting
+ * must leave that signature intact. */
+static void test_nested_signature_still_verifies_with_cms_verify(Fixture *f, gconstpointer data)
+{
+	g_autoptr(TestIdentity) a = test_pki_identity("ec", "A", f->root, 0, 30);
+	g_autoptr(TestIdentity) b = test_pki_identity("ec", "B", f->root, 0, 30);
+	g_autoptr(GBytes) der = merged(f, a, (TestIdentity *[]){b}, 1, OTA_SIGNATURE_ENCODING_NESTED);
+	g_autoptr(OtaSignature) sig = parse(der);
+	g_autoptr(X509_STORE) store = X509_STORE_new();
+	g_autoptr(BIO) in = BIO_new_mem_buf(content, (int)strlen(content));
+
+	X509_STORE_add_cert(store, f->root->cert);
+	g_assert_cmpint(CMS_verify(sig->cms, NULL, store, in, NULL, CMS_BINARY | CMS_DETACHED), ==, 1);
+}
+
+static void test_signer_infos_merge_adds_signer_infos(Fixture *f, gconstpointer data)
+{
+	g_autoptr(TestIdentity) a = test_pki_identity("ec", "A", f->root, 0, 30);
+	g_autoptr(TestIdentity) b = test_pki_identity("ec", "B", f->root, 0, 30);
+	g_autoptr(GBytes) der =
+		merged(f, a, (TestIdentity *[]){b}, 1, OTA_SIGNATURE_ENCODING_SIGNER_INFOS);
+	g_autoptr(OtaSignature) sig = parse(der);
+	g_autoptr(OtaPolicy) t = trust_n(f->keyring, OTA_PURPOSE_ANY, TRUE, 2);
+	g_autoptr(GError) error = NULL;
+
+	g_assert_cmpint(sk_CMS_SignerInfo_num(CMS_get0_SignerInfos(sig->cms)), ==, 2);
+	g_assert_cmpuint(sig->nested->len, ==, 0);
+	g_assert_true(ota_signature_verify(sig, f->digest, t, &error));
+	g_assert_no_error(error);
+}
+
+static void test_partial_over_other_content_is_refused(Fixture *f, gconstpointer data)
+{
+	g_autoptr(TestIdentity) a = test_pki_identity("ec", "A", f->root, 0, 30);
+	g_autoptr(TestIdentity) b = test_pki_identity("ec", "B", f->root, 0, 30);
+	guint8 other[OTA_SHA256_LEN] = {0};
+	g_autoptr(GBytes) base = sign_with(f, f->digest, 1, (TestIdentity *[]){a});
+	g_autoptr(GBytes) part = sign_with(f, other, 1, (TestIdentity *[]){b});
+	g_autoptr(GError) error = NULL;
+	g_autoptr(GBytes) out = ota_signature_merge(base, &part, 1, f->digest,
+	                                            OTA_SIGNATURE_ENCODING_NESTED, &error);
+
+	g_assert_null(out);
+	g_assert_error(error, OTA_SIGNATURE_ERROR, OTA_SIGNATURE_ERROR_INVALID);
+}
+
+/* A nested signature whose bytes were altered is tampering, not merely an
+ * uncounted signer. */
+static void test_tampered_nested_signature_rejects_everything(Fixture *f, gconstpointer data)
+{
+	g_autoptr(TestIdentity) a = test_pki_identity("ec", "A", f->root, 0, 30);
+	g_autoptr(TestIdentity) b = test_pki_identity("rsa2048", "B", f->root, 0, 30);
+	g_autoptr(GBytes) der = merged(f, a, (TestIdentity *[]){b}, 1, OTA_SIGNATURE_ENCODING_NESTED);
+	gsize len = g_bytes_get_size(der);
+	g_autofree guint8 *bad = g_memdup2(g_bytes_get_data(der, NULL), len);
+	g_autoptr(OtaPolicy) t = trust(f->keyring, OTA_PURPOSE_ANY, TRUE);
+	g_autoptr(OtaSignature) sig = NULL;
+	g_autoptr(GError) error = NULL;
+
+	/* The nested RSA signature value ends the whole encoding. */
+	bad[len - 20] ^= 0x01;
+	sig = parse_bytes(bad, len);
+	g_assert_false(ota_signature_verify(sig, f->digest, t, &error));
+	g_assert_error(error, OTA_SIGNATURE_ERROR, OTA_SIGNATURE_ERROR_INVALID);
+}
+
 static void test_garbage_is_not_cms(Fixture *f, gconstpointer data)
 {
 	g_autoptr(GError) error = NULL;
@@ -470,6 +569,14 @@ int main(int argc, char **argv)
 	ADD("modified-embedded-content-is-invalid", test_modified_embedded_content_is_invalid);
 	ADD("detached-digest-for-embedded-signature-is-refused",
 	    test_detached_digest_for_embedded_signature_is_refused);
+	ADD("nested-signers-count-toward-the-threshold",
+	    test_nested_signers_count_toward_the_threshold);
+	ADD("nested-signature-still-verifies-with-cms-verify",
+	    test_nested_signature_still_verifies_with_cms_verify);
+	ADD("signer-infos-merge-adds-signer-infos", test_signer_infos_merge_adds_signer_infos);
+	ADD("partial-over-other-content-is-refused", test_partial_over_other_content_is_refused);
+	ADD("tampered-nested-signature-rejects-everything",
+	    test_tampered_nested_signature_rejects_everything);
 	ADD("garbage-is-not-cms", test_garbage_is_not_cms);
 	ADD("trailing-bytes-after-cms-are-rejected", test_trailing_bytes_after_cms_are_rejected);
 	ADD("every-truncation-is-rejected", test_every_truncation_is_rejected);
