@@ -29,6 +29,8 @@ static char *opt_mksquashfs_args;
 static char *opt_pkcs11_module;
 static int opt_threshold = 1;
 static char *opt_audit_log;
+static char *opt_signer_encoding;
+static char *opt_detached;
 static char **opt_certs;
 static char **opt_keys;
 static char **opt_intermediates;
@@ -59,6 +61,12 @@ static const GOptionEntry output_entries[] = {
 static const GOptionEntry create_entries[] = {
 	{"format", 0, 0, G_OPTION_ARG_STRING, &opt_format,
 	 "Bundle format: verity or plain (default: the manifest's [bundle] format, else verity)", "FORMAT"},
+	{"mksquashfs-args", 0, 0, G_OPTION_ARG_STRING, &opt_mksquashfs_args,
+	 "Extra arguments for mksquashfs, e.g. \"-comp zstd\"", "ARGS"},
+	{NULL}};
+
+/* Every command that signs. */
+static const GOptionEntry signer_entries[] = {
 	{"cert", 0, 0, G_OPTION_ARG_FILENAME_ARRAY, &opt_certs,
 	 "Signer certificate: PEM file or pkcs11: URI; give once per signer", "PEM|URI"},
 	{"key", 0, 0, G_OPTION_ARG_FILENAME_ARRAY, &opt_keys,
@@ -69,13 +77,25 @@ static const GOptionEntry create_entries[] = {
 	{"pkcs11-module", 0, 0, G_OPTION_ARG_FILENAME, &opt_pkcs11_module,
 	 "PKCS#11 module for pkcs11: URIs (default: $OTABUNDLE_PKCS11_MODULE, then p11-kit)",
 	 "PATH"},
-	{"mksquashfs-args", 0, 0, G_OPTION_ARG_STRING, &opt_mksquashfs_args,
-	 "Extra arguments for mksquashfs, e.g. \"-comp zstd\"", "ARGS"},
-	{"force", 'f', 0, G_OPTION_ARG_NONE, &opt_force, "Overwrite an existing BUNDLE", NULL},
 	{"audit-log", 0, 0, G_OPTION_ARG_FILENAME, &opt_audit_log,
 	 "Append one JSON line per signature to FILE", "FILE"},
+	{NULL}};
+
+/* Only where no trust options are (those carry their own --no-check-time). */
+static const GOptionEntry signer_time_entries[] = {
 	{"no-check-time", 0, 0, G_OPTION_ARG_NONE, &opt_no_check_time,
 	 "Sign even with a certificate that is expired or not yet valid", NULL},
+	{NULL}};
+
+static const GOptionEntry output_file_entries[] = {
+	{"force", 'f', 0, G_OPTION_ARG_NONE, &opt_force, "Overwrite an existing output file", NULL},
+	{"signer-encoding", 0, 0, G_OPTION_ARG_STRING, &opt_signer_encoding,
+	 "With several signers: nested (default; RAUC accepts it) or signer-infos", "ENCODING"},
+	{NULL}};
+
+static const GOptionEntry sign_entries[] = {
+	{"detached", 0, 0, G_OPTION_ARG_FILENAME, &opt_detached,
+	 "Write a partial signature to SIG.cms instead of a new bundle", "SIG.cms"},
 	{NULL}};
 
 static const GOptionEntry info_entries[] = {
@@ -456,9 +476,56 @@ static gboolean mksquashfs_args_parse(const char *args)
 	       g_error_matches(error, G_SHELL_ERROR, G_SHELL_ERROR_EMPTY_STRING);
 }
 
+/* Signers and intermediates from --cert/--key/--intermediate; FALSE
+ * (after printing) with *exit_code set. */
+static gboolean load_signers(GOptionContext *context, OtaKeyStore *store, GPtrArray *signers,
+                             OtaX509Stack *intermediates, int *exit_code)
+{
+	g_autoptr(GError) error = NULL;
+	guint n_certs = opt_certs ? g_strv_length(opt_certs) : 0;
+	guint n_keys = opt_keys ? g_strv_length(opt_keys) : 0;
+
+	if (n_certs == 0 || n_certs != n_keys) {
+		*exit_code = usage_error(context, "give --cert and --key once per signer, in pairs");
+		return FALSE;
+	}
+	for (guint i = 0; i < n_certs; i++) {
+		OtaSigner *signer = ota_signer_load(store, opt_certs[i], opt_keys[i], !opt_no_check_time,
+		                                    &error);
+
+		if (signer == NULL) {
+			*exit_code = fail(error);
+			return FALSE;
+		}
+		g_ptr_array_add(signers, signer);
+	}
+	for (char **p = opt_intermediates; p && *p; p++) {
+		g_autoptr(OtaX509Stack) certs = ota_keys_load_certificates(*p, &error);
+
+		if (certs == NULL) {
+			*exit_code = fail(error);
+			return FALSE;
+		}
+		while (sk_X509_num(certs) > 0)
+			sk_X509_push(intermediates, sk_X509_shift(certs));
+	}
+	return TRUE;
+}
+
+static gboolean parse_encoding(GOptionContext *context, OtaSignatureEncoding *encoding)
+{
+	*encoding = OTA_SIGNATURE_ENCODING_NESTED;
+	if (opt_signer_encoding == NULL ||
+	    ota_signature_encoding_from_string(opt_signer_encoding, encoding))
+		return TRUE;
+	usage_error(context, "--signer-encoding must be nested or signer-infos");
+	return FALSE;
+}
+
 static int cmd_create(int argc, char **argv)
 {
-	const GOptionEntry *const groups[] = {create_entries, NULL};
+	const GOptionEntry *const groups[] = {create_entries, signer_entries, signer_time_entries,
+	                                      output_file_entries, NULL};
 	g_autoptr(GOptionContext) context =
 		new_context("INPUTDIR BUNDLE", "Pack and sign INPUTDIR into BUNDLE.", groups);
 	g_autoptr(GPtrArray) signers = g_ptr_array_new_with_free_func((GDestroyNotify)ota_signer_free);
@@ -466,14 +533,10 @@ static int cmd_create(int argc, char **argv)
 	g_autoptr(OtaKeyStore) store = NULL;
 	g_autoptr(GError) error = NULL;
 	OtaCreateOptions options = {0};
-	guint n_certs, n_keys;
+	int exit_code;
 
-	if (!parse_args(context, &argc, &argv, 2))
+	if (!parse_args(context, &argc, &argv, 2) || !parse_encoding(context, &options.encoding))
 		return EXIT_USAGE;
-	n_certs = opt_certs ? g_strv_length(opt_certs) : 0;
-	n_keys = opt_keys ? g_strv_length(opt_keys) : 0;
-	if (n_certs == 0 || n_certs != n_keys)
-		return usage_error(context, "give --cert and --key once per signer, in pairs");
 	if (!mksquashfs_args_parse(opt_mksquashfs_args))
 		return usage_error(context, "--mksquashfs-args: cannot split (unbalanced quotes?)");
 	if (opt_format != NULL) {
@@ -483,22 +546,8 @@ static int cmd_create(int argc, char **argv)
 	}
 
 	store = new_key_store();
-	for (guint i = 0; i < n_certs; i++) {
-		OtaSigner *signer = ota_signer_load(store, opt_certs[i], opt_keys[i], !opt_no_check_time,
-		                                    &error);
-
-		if (signer == NULL)
-			return fail(error);
-		g_ptr_array_add(signers, signer);
-	}
-	for (char **p = opt_intermediates; p && *p; p++) {
-		g_autoptr(OtaX509Stack) certs = ota_keys_load_certificates(*p, &error);
-
-		if (certs == NULL)
-			return fail(error);
-		while (sk_X509_num(certs) > 0)
-			sk_X509_push(intermediates, sk_X509_shift(certs));
-	}
+	if (!load_signers(context, store, signers, intermediates, &exit_code))
+		return exit_code;
 
 	options.signers = (OtaSigner *const *)signers->pdata;
 	options.n_signers = signers->len;
@@ -627,6 +676,101 @@ static int cmd_extract(int argc, char **argv)
 	return EXIT_SUCCESS;
 }
 
+/* Options for signing an existing bundle; a policy only with --keyring. */
+static gboolean sign_options_from_args(GOptionContext *context, OtaSignOptions *options,
+                                       OtaPolicy **policy, int *exit_code)
+{
+	g_autoptr(GError) error = NULL;
+	gboolean usage;
+
+	*policy = NULL;
+	if (!parse_encoding(context, &options->encoding)) {
+		*exit_code = EXIT_USAGE;
+		return FALSE;
+	}
+	if (opt_keyring != NULL) {
+		*policy = policy_from_options(context, &usage, &error);
+		if (*policy == NULL) {
+			*exit_code = usage ? EXIT_USAGE : fail(error);
+			return FALSE;
+		}
+	}
+	options->policy = *policy;
+	options->force = opt_force;
+	options->audit_log = opt_audit_log;
+	return TRUE;
+}
+
+static int cmd_sign(int argc, char **argv)
+{
+	const GOptionEntry *const groups[] = {signer_entries, sign_entries, trust_entries,
+	                                      output_file_entries, NULL};
+	g_autoptr(GOptionContext) context = new_context(
+		"IN OUT | --detached SIG.cms BUNDLE",
+		"Add signers to a signed bundle (after checking its signatures against --keyring, if "
+		"given), or write a partial signature for merge.",
+		groups);
+	g_autoptr(GPtrArray) signers = g_ptr_array_new_with_free_func((GDestroyNotify)ota_signer_free);
+	g_autoptr(OtaX509Stack) intermediates = sk_X509_new_null();
+	g_autoptr(OtaKeyStore) store = NULL;
+	g_autoptr(OtaPolicy) policy = NULL;
+	g_autoptr(GError) error = NULL;
+	g_autoptr(GError) parse_error = NULL;
+	OtaSignOptions options = {0};
+	int exit_code;
+
+	if (!g_option_context_parse(context, &argc, &argv, &parse_error))
+		return usage_error(context, parse_error->message);
+	if (argc - 1 != (opt_detached ? 1 : 2))
+		return usage_error(context, opt_detached ? "give one BUNDLE with --detached"
+		                                         : "give IN and OUT");
+	if (!sign_options_from_args(context, &options, &policy, &exit_code))
+		return exit_code;
+	store = new_key_store();
+	if (!load_signers(context, store, signers, intermediates, &exit_code))
+		return exit_code;
+	options.signers = (OtaSigner *const *)signers->pdata;
+	options.n_signers = signers->len;
+	options.intermediates = intermediates;
+
+	if (opt_detached != NULL) {
+		if (!ota_bundle_sign_detached(argv[1], opt_detached, &options, &error))
+			return fail(error);
+		g_print("Wrote partial signature %s for %s\n", opt_detached, argv[1]);
+		return EXIT_SUCCESS;
+	}
+	if (!ota_bundle_add_signers(argv[1], argv[2], &options, &error))
+		return fail(error);
+	g_print("Signed %s as %s\n", argv[1], argv[2]);
+	return EXIT_SUCCESS;
+}
+
+static int cmd_merge(int argc, char **argv)
+{
+	const GOptionEntry *const groups[] = {trust_entries, output_file_entries, NULL};
+	g_autoptr(GOptionContext) context = new_context(
+		"IN OUT SIG.cms...",
+		"Add the signers of partial signatures (from sign --detached) to a bundle.", groups);
+	g_autoptr(OtaPolicy) policy = NULL;
+	g_autoptr(GError) error = NULL;
+	g_autoptr(GError) parse_error = NULL;
+	OtaSignOptions options = {0};
+	int exit_code;
+
+	if (!g_option_context_parse(context, &argc, &argv, &parse_error))
+		return usage_error(context, parse_error->message);
+	if (argc < 4)
+		return usage_error(context, "give IN, OUT and at least one SIG.cms");
+	if (!sign_options_from_args(context, &options, &policy, &exit_code))
+		return exit_code;
+	if (!ota_bundle_merge(argv[1], argv[2], (const char *const *)&argv[3], (gsize)argc - 3,
+	                      &options, &error))
+		return fail(error);
+	g_print("Merged %d partial signature%s into %s\n", argc - 3, argc == 4 ? "" : "s",
+	        argv[2]);
+	return EXIT_SUCCESS;
+}
+
 static const struct {
 	const char *name;
 	int (*run)(int argc, char **argv);
@@ -636,6 +780,8 @@ static const struct {
 	{"info", cmd_info, "show a bundle's manifest and signers"},
 	{"verify", cmd_verify, "check a bundle's signature and contents"},
 	{"extract", cmd_extract, "verify, then extract manifest and images"},
+	{"sign", cmd_sign, "add signers to a bundle, or write a partial signature"},
+	{"merge", cmd_merge, "add partial signatures to a bundle"},
 };
 
 static void print_usage(FILE *out)

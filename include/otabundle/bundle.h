@@ -56,6 +56,7 @@ typedef struct {
 	OtaSigner *const *signers;
 	gsize n_signers;
 	OtaX509Stack *intermediates; /* embedded so a keyring needs only the root */
+	OtaSignatureEncoding encoding; /* with several signers; default nested */
 	const char *mksquashfs_args;
 	gboolean force;        /* replace an existing output */
 	const char *audit_log; /* append one JSON line per signature, or NULL */
@@ -77,6 +78,7 @@ typedef struct {
 	OtaBundleLayout layout;
 	OtaBundleFormat format;
 	OtaSignature *signature;
+	GBytes *signature_der;
 	gboolean verified;
 	OtaChecksum payload_checksum; /* plain: digest of the verified payload */
 	OtaVerityParams verity;       /* verity: from the manifest */
@@ -128,6 +130,38 @@ gboolean ota_bundle_check_contents(OtaBundle *bundle, gboolean check_images, GEr
 G_GNUC_WARN_UNUSED_RESULT
 gboolean ota_bundle_extract(const char *bundle_path, const OtaPolicy *policy, const char *outdir,
                             GError **error);
+
+/* Signing an existing bundle. The payload (squashfs and verity tree) is
+ * copied unchanged, in the kernel where the filesystem allows. */
+typedef struct {
+	OtaSigner *const *signers;
+	gsize n_signers;
+	OtaX509Stack *intermediates;
+	/* Existing signatures are always checked cryptographically; with a
+	 * policy they must also satisfy it before anything is added. */
+	const OtaPolicy *policy;
+	OtaSignatureEncoding encoding;
+	gboolean force;
+	const char *audit_log;
+} OtaSignOptions;
+
+/* Writes @out_path: @in_path with the options' signers added. */
+G_GNUC_WARN_UNUSED_RESULT
+gboolean ota_bundle_add_signers(const char *in_path, const char *out_path,
+                                const OtaSignOptions *options, GError **error);
+
+/* Writes a partial signature (a detached CMS over the content every
+ * signature of @bundle_path signs) to @sig_path; the bundle is unchanged. */
+G_GNUC_WARN_UNUSED_RESULT
+gboolean ota_bundle_sign_detached(const char *bundle_path, const char *sig_path,
+                                  const OtaSignOptions *options, GError **error);
+
+/* Writes @out_path: @in_path with the signers of each partial signature
+ * added, after checking that every one signs exactly this bundle's content. */
+G_GNUC_WARN_UNUSED_RESULT
+gboolean ota_bundle_merge(const char *in_path, const char *out_path,
+                          const char *const *sig_paths, gsize n_sigs,
+                          const OtaSignOptions *options, GError **error);
 
 void ota_bundle_free(OtaBundle *bundle);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(OtaBundle, ota_bundle_free)

@@ -300,18 +300,47 @@ static gboolean check_payload_readable(OtaOutput *out, guint64 size, GError **er
 	       ota_squashfs_stat_file(squashfs, OTA_MANIFEST_FILENAME, &manifest_size, error);
 }
 
+/* One signature by every signer over content with digest @sha256 (@content
+ * embedded, or NULL for detached). Nested: the first signer signs, every
+ * other signer's detached signature is nested in it. */
+static GBytes *sign_content(OtaSigner *const *signers, gsize n, OtaX509Stack *intermediates,
+                            OtaSignatureEncoding encoding, const guint8 sha256[OTA_SHA256_LEN],
+                            GBytes *content, GError **error)
+{
+	g_autoptr(GBytes) primary = NULL;
+	g_autoptr(GPtrArray) partials = NULL;
+
+	if (encoding == OTA_SIGNATURE_ENCODING_SIGNER_INFOS || n == 1)
+		return ota_signature_sign(signers, n, intermediates, sha256, content, error);
+
+	primary = ota_signature_sign(signers, 1, intermediates, sha256, content, error);
+	if (primary == NULL)
+		return NULL;
+	partials = g_ptr_array_new_with_free_func((GDestroyNotify)g_bytes_unref);
+	for (gsize i = 1; i < n; i++) {
+		GBytes *partial = ota_signature_sign(&signers[i], 1, intermediates, sha256, NULL, error);
+
+		if (partial == NULL)
+			return NULL;
+		g_ptr_array_add(partials, partial);
+	}
+	return ota_signature_merge(primary, (GBytes *const *)partials->pdata, partials->len, sha256,
+	                           OTA_SIGNATURE_ENCODING_NESTED, error);
+}
+
 /* Before the bundle is committed: a signature that can't be logged must
  * not come into existence. */
-static gboolean log_signatures(const OtaCreateOptions *options, const char *bundle_path,
-                               const char *format, const guint8 digest[OTA_SHA256_LEN],
-                               const char *verity_root, GError **error)
+static gboolean log_signatures(const char *audit_log, const char *operation,
+                               OtaSigner *const *signers, gsize n_signers,
+                               const char *bundle_path, const char *format,
+                               const guint8 digest[OTA_SHA256_LEN], const char *verity_root,
+                               GError **error)
 {
-	OtaAuditEvent event = {"create", bundle_path, format, digest, verity_root};
+	OtaAuditEvent event = {operation, bundle_path, format, digest, verity_root};
 
-	if (options->audit_log == NULL)
+	if (audit_log == NULL)
 		return TRUE;
-	return ota_audit_append(options->audit_log, &event, options->signers, options->n_signers,
-	                        error);
+	return ota_audit_append(audit_log, &event, signers, n_signers, error);
 }
 
 static gboolean sign_plain(OtaOutput *out, guint64 size, const OtaCreateOptions *options,
@@ -322,11 +351,12 @@ static gboolean sign_plain(OtaOutput *out, guint64 size, const OtaCreateOptions 
 
 	if (!ota_checksum_fd(ota_output_get_fd(out), 0, size, &payload, error))
 		return FALSE;
-	signature = ota_signature_sign(options->signers, options->n_signers, options->intermediates,
-	                               payload.sha256, NULL, error);
+	signature = sign_content(options->signers, options->n_signers, options->intermediates,
+	                         options->encoding, payload.sha256, NULL, error);
 	return signature != NULL &&
 	       append_signature(ota_output_get_fd(out), size, signature, error) &&
-	       log_signatures(options, bundle_path, "plain", payload.sha256, NULL, error);
+	       log_signatures(options->audit_log, "create", options->signers, options->n_signers,
+	                      bundle_path, "plain", payload.sha256, NULL, error);
 }
 
 /* Appends the hash tree, completes the manifest with its root, salt and
@@ -374,11 +404,12 @@ static gboolean sign_verity(OtaOutput *out, guint64 size, OtaManifest *m,
 		                      "cannot hash manifest");
 		return FALSE;
 	}
-	signature = ota_signature_sign(options->signers, options->n_signers, options->intermediates,
-	                               digest, manifest, error);
+	signature = sign_content(options->signers, options->n_signers, options->intermediates,
+	                         options->encoding, digest, manifest, error);
 	return signature != NULL &&
 	       append_signature(fd, size + params.tree_size, signature, error) &&
-	       log_signatures(options, bundle_path, "verity", digest, m->verity_hash, error);
+	       log_signatures(options->audit_log, "create", options->signers, options->n_signers,
+	                      bundle_path, "verity", digest, m->verity_hash, error);
 }
 
 static gboolean sign_payload(OtaOutput *out, OtaManifest *m, const OtaCreateOptions *options,
@@ -467,6 +498,8 @@ void ota_bundle_free(OtaBundle *b)
 	ota_squashfs_free(b->squashfs);
 	ota_reader_free(b->payload);
 	ota_signature_free(b->signature);
+	if (b->signature_der != NULL)
+		g_bytes_unref(b->signature_der);
 	if (b->fd >= 0)
 		close(b->fd);
 	g_free(b->path);
@@ -504,6 +537,7 @@ static gboolean read_layout_and_signature(OtaBundle *b, GError **error)
 	b->signature = ota_signature_parse(der, b->layout.signature_size, error);
 	if (b->signature == NULL)
 		return FALSE;
+	b->signature_der = g_bytes_new_take(g_steal_pointer(&der), b->layout.signature_size);
 
 	/* The CMS says which format this is: plain bundles sign the payload
 	 * detached; verity (and crypt) bundles sign the manifest inside the
@@ -992,4 +1026,207 @@ gboolean ota_bundle_extract(const char *bundle_path, const OtaPolicy *policy, co
 		return set_io_error(error, outdir, errno);
 	g_clear_pointer(&staging->path, g_free);
 	return TRUE;
+}
+
+/* --- signing existing bundles ------------------------------------------------- */
+
+/* The kernel copies where it can (reflink or server-side copy); user space
+ * only where copy_file_range() can't cross these two files. */
+static gboolean copy_range(int in_fd, int out_fd, guint64 length, GError **error)
+{
+	g_autofree guint8 *buf = NULL;
+	loff_t in_off = 0, out_off = 0;
+
+	while ((guint64)in_off < length) {
+		ssize_t n = copy_file_range(in_fd, &in_off, out_fd, &out_off,
+		                            (size_t)MIN(length - (guint64)in_off, (guint64)1 << 30), 0);
+
+		if (n > 0)
+			continue;
+		if (n == 0) {
+			g_set_error_literal(error, OTA_BUNDLE_ERROR, OTA_BUNDLE_ERROR_IO,
+			                    "bundle ended early while copying");
+			return FALSE;
+		}
+		if (errno == EINTR)
+			continue;
+		if (errno != EXDEV && errno != ENOSYS && errno != EOPNOTSUPP && errno != EINVAL)
+			return set_io_error(error, "copy failed", errno);
+		break;
+	}
+	buf = g_malloc(1024 * 1024);
+	while ((guint64)in_off < length) {
+		gsize chunk = (gsize)MIN(length - (guint64)in_off, (guint64)1024 * 1024);
+
+		if (!ota_pread_all(in_fd, buf, chunk, (guint64)in_off, error) ||
+		    lseek(out_fd, out_off, SEEK_SET) < 0 || !ota_write_all(out_fd, buf, chunk, error))
+			return FALSE;
+		in_off += (loff_t)chunk;
+		out_off += (loff_t)chunk;
+	}
+	return TRUE;
+}
+
+/* The digest every signature of @b signs (plain: the payload's, in one
+ * streamed pass; verity: the manifest's), with the existing signatures
+ * checked: against @policy when given, else cryptographically. */
+static gboolean signed_digest(OtaBundle *b, const OtaPolicy *policy,
+                              guint8 digest[OTA_SHA256_LEN], GError **error)
+{
+	g_autoptr(GBytes) content = NULL;
+	const guint8 *detached = NULL;
+	g_autoptr(GError) ierror = NULL;
+
+	if (policy != NULL) {
+		if (!ota_bundle_verify(b, policy, 0, NULL, error))
+			return FALSE;
+	} else if (b->format == OTA_BUNDLE_FORMAT_PLAIN &&
+	           !ota_checksum_fd(b->fd, 0, b->layout.payload_size, &b->payload_checksum, error)) {
+		g_prefix_error(error, "%s: ", b->path);
+		return FALSE;
+	}
+	if (b->format == OTA_BUNDLE_FORMAT_PLAIN) {
+		memcpy(digest, b->payload_checksum.sha256, OTA_SHA256_LEN);
+		detached = digest;
+	} else {
+		content = ota_signature_get_content(b->signature);
+		if (content == NULL || EVP_Digest(g_bytes_get_data(content, NULL),
+		                                  g_bytes_get_size(content), digest, NULL,
+		                                  EVP_sha256(), NULL) != 1) {
+			g_set_error(error, OTA_BUNDLE_ERROR, OTA_BUNDLE_ERROR_MALFORMED,
+			            "%s: signature embeds no manifest", b->path);
+			return FALSE;
+		}
+	}
+	if (policy == NULL && !ota_signature_check_crypto(b->signature, detached, &ierror)) {
+		g_propagate_prefixed_error(error, g_steal_pointer(&ierror), "%s: signature: ", b->path);
+		return FALSE;
+	}
+	return TRUE;
+}
+
+static const char *verity_root_of(OtaBundle *b)
+{
+	return b->manifest != NULL ? b->manifest->verity_hash : NULL;
+}
+
+static gboolean write_resigned(OtaBundle *b, const char *out_path, gboolean force,
+                               GBytes *signature, GError **error)
+{
+	g_autoptr(OtaOutput) out = ota_output_new(out_path, force, error);
+
+	if (out == NULL)
+		return FALSE;
+	if (!copy_range(b->fd, ota_output_get_fd(out), b->layout.signature_offset, error) ||
+	    !append_signature(ota_output_get_fd(out), b->layout.signature_offset, signature, error)) {
+		g_prefix_error(error, "%s: ", out_path);
+		return FALSE;
+	}
+	return ota_output_commit(out, error);
+}
+
+static GBytes *read_partial(const char *path, GError **error)
+{
+	g_autofree char *data = NULL;
+	g_autoptr(GError) ierror = NULL;
+	gsize len = 0;
+
+	if (!g_file_get_contents(path, &data, &len, &ierror)) {
+		g_set_error(error, OTA_BUNDLE_ERROR, OTA_BUNDLE_ERROR_IO, "%s", ierror->message);
+		return NULL;
+	}
+	if (len == 0 || len > OTA_BUNDLE_MAX_SIGNATURE_SIZE) {
+		g_set_error(error, OTA_BUNDLE_ERROR, OTA_BUNDLE_ERROR_MALFORMED,
+		            "%s: a signature must be 1 to %d bytes", path, OTA_BUNDLE_MAX_SIGNATURE_SIZE);
+		return NULL;
+	}
+	return g_bytes_new_take(g_steal_pointer(&data), len);
+}
+
+gboolean ota_bundle_add_signers(const char *in_path, const char *out_path,
+                                const OtaSignOptions *options, GError **error)
+{
+	g_autoptr(OtaBundle) b = ota_bundle_open(in_path, error);
+	g_autoptr(GBytes) partial = NULL;
+	g_autoptr(GBytes) signature = NULL;
+	guint8 digest[OTA_SHA256_LEN];
+
+	g_return_val_if_fail(options->n_signers > 0, FALSE);
+
+	if (b == NULL || !signed_digest(b, options->policy, digest, error))
+		return FALSE;
+	/* The new signers' own detached signature, merged like any partial. */
+	partial = sign_content(options->signers, options->n_signers, options->intermediates,
+	                       OTA_SIGNATURE_ENCODING_SIGNER_INFOS, digest, NULL, error);
+	if (partial == NULL)
+		return FALSE;
+	signature = ota_signature_merge(b->signature_der, &partial, 1, digest, options->encoding,
+	                                error);
+	return signature != NULL &&
+	       log_signatures(options->audit_log, "sign", options->signers, options->n_signers,
+	                      out_path, ota_bundle_format_to_string(b->format), digest,
+	                      verity_root_of(b), error) &&
+	       write_resigned(b, out_path, options->force, signature, error);
+}
+
+gboolean ota_bundle_sign_detached(const char *bundle_path, const char *sig_path,
+                                  const OtaSignOptions *options, GError **error)
+{
+	g_autoptr(OtaBundle) b = ota_bundle_open(bundle_path, error);
+	g_autoptr(GBytes) partial = NULL;
+	g_autoptr(OtaOutput) out = NULL;
+	guint8 digest[OTA_SHA256_LEN];
+
+	g_return_val_if_fail(options->n_signers > 0, FALSE);
+
+	if (b == NULL)
+		return FALSE;
+	out = ota_output_new(sig_path, options->force, error);
+	if (out == NULL || !signed_digest(b, options->policy, digest, error))
+		return FALSE;
+	partial = sign_content(options->signers, options->n_signers, options->intermediates,
+	                       OTA_SIGNATURE_ENCODING_SIGNER_INFOS, digest, NULL, error);
+	if (partial == NULL ||
+	    !log_signatures(options->audit_log, "sign-detached", options->signers,
+	                    options->n_signers, bundle_path, ota_bundle_format_to_string(b->format),
+	                    digest, verity_root_of(b), error))
+		return FALSE;
+	if (!ota_write_all(ota_output_get_fd(out), g_bytes_get_data(partial, NULL),
+	                   g_bytes_get_size(partial), error)) {
+		g_prefix_error(error, "%s: ", sig_path);
+		return FALSE;
+	}
+	return ota_output_commit(out, error);
+}
+
+gboolean ota_bundle_merge(const char *in_path, const char *out_path,
+                          const char *const *sig_paths, gsize n_sigs,
+                          const OtaSignOptions *options, GError **error)
+{
+	g_autoptr(OtaBundle) b = ota_bundle_open(in_path, error);
+	g_autoptr(GPtrArray) partials = g_ptr_array_new_with_free_func((GDestroyNotify)g_bytes_unref);
+	g_autoptr(GBytes) signature = NULL;
+	guint8 digest[OTA_SHA256_LEN];
+
+	if (b == NULL || !signed_digest(b, options->policy, digest, error))
+		return FALSE;
+	for (gsize i = 0; i < n_sigs; i++) {
+		g_autoptr(GError) ierror = NULL;
+		g_autoptr(GBytes) partial = read_partial(sig_paths[i], error);
+		g_autoptr(OtaSignature) parsed = NULL;
+
+		if (partial == NULL)
+			return FALSE;
+		/* Checked one by one so that an error names the file at fault. */
+		parsed = ota_signature_parse(g_bytes_get_data(partial, NULL), g_bytes_get_size(partial),
+		                             &ierror);
+		if (parsed == NULL || !ota_signature_check_crypto(parsed, digest, &ierror)) {
+			g_propagate_prefixed_error(error, g_steal_pointer(&ierror), "%s: ", sig_paths[i]);
+			return FALSE;
+		}
+		g_ptr_array_add(partials, g_steal_pointer(&partial));
+	}
+	signature = ota_signature_merge(b->signature_der, (GBytes *const *)partials->pdata,
+	                                partials->len, digest, options->encoding, error);
+	return signature != NULL && write_resigned(b, out_path, options->force, signature, error);
 }
