@@ -1102,6 +1102,13 @@ static gboolean signed_digest(OtaBundle *b, const OtaPolicy *policy,
 		g_propagate_prefixed_error(error, g_steal_pointer(&ierror), "%s: signature: ", b->path);
 		return FALSE;
 	}
+	/* The verity manifest (for the audit log's root hash), now that its
+	 * signatures are known to be intact. */
+	if (b->manifest == NULL && b->format == OTA_BUNDLE_FORMAT_VERITY &&
+	    !load_verity_manifest(b, &ierror)) {
+		g_propagate_prefixed_error(error, g_steal_pointer(&ierror), "%s: ", b->path);
+		return FALSE;
+	}
 	return TRUE;
 }
 

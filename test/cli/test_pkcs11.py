@@ -629,3 +629,31 @@ def test_the_pin_never_appears_in_the_output_of_create(pki, sign, pin_file, sour
         if not verbose:
             assert len(errors) == 1, proc.stderr
         assert not bundle.exists()
+
+
+# --- a token key among several signers ----------------------------------------------
+
+
+@pytest.mark.parametrize("fmt", ["verity", "plain"])
+def test_token_key_and_pem_key_sign_one_two_of_two_bundle(pki, sign, fmt):
+    rsa = pki.leaves["rsa2048"]
+    proc, bundle = sign(EC_CERT, EC_KEY, "--cert", rsa.cert, "--key", rsa.key, f"--format={fmt}")
+    assert_ok(proc)
+    assert_ok(run("verify", "--keyring", pki.root, "--threshold", "2", bundle))
+    rauc = subprocess.run(["rauc", "info", "--keyring", str(pki.root), str(bundle)],
+                          capture_output=True, text=True)
+    assert rauc.returncode == 0, rauc.stderr
+
+
+def test_token_key_adds_a_detached_signature_that_merges(pki, hsm, tmp_path, input_dir):
+    bundle = tmp_path / "one.raucb"
+    assert_ok(run("create", *pki.sign_args(), input_dir, bundle))
+    sig = tmp_path / "token.cms"
+    proc = run("sign", "--detached", sig, "--pkcs11-module", SOFTHSM_MODULE, "--cert", EC_CERT,
+               "--key", EC_KEY, "--intermediate", pki.intermediate, bundle,
+               env=hsm.environ(OTABUNDLE_PKCS11_PIN=USER_PIN), stdin=subprocess.DEVNULL,
+               start_new_session=True)
+    assert_ok(proc)
+    out = tmp_path / "two.raucb"
+    assert_ok(run("merge", bundle, out, sig))
+    assert_ok(run("verify", "--keyring", pki.root, "--threshold", "2", out))
