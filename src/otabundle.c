@@ -300,6 +300,8 @@ static void json_add_signers(JsonBuilder *b, const OtaSignature *sig)
 		json_add_string(b, "not_after", s->not_after);
 		json_add_string(b, "status", ota_signer_status_to_string(s->status));
 		json_add_string(b, "reason", s->reason);
+		json_builder_set_member_name(b, "nested");
+		json_builder_add_boolean_value(b, s->nested);
 		json_builder_end_object(b);
 	}
 	json_builder_end_array(b);
@@ -391,7 +393,7 @@ static void print_signers_text(const OtaSignature *sig)
 	for (guint i = 0; i < sig->signers->len; i++) {
 		const OtaSignerInfo *s = g_ptr_array_index(sig->signers, i);
 
-		g_print("  %u. %s\n", i + 1, s->subject);
+		g_print("  %u. %s%s\n", i + 1, s->subject, s->nested ? " (nested)" : "");
 		g_print("     issuer:      %s\n", s->issuer);
 		g_print("     cert sha256: %s\n", s->cert_sha256 ? s->cert_sha256 : "-");
 		g_print("     spki sha256: %s\n", s->spki_sha256 ? s->spki_sha256 : "-");

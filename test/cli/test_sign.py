@@ -95,6 +95,7 @@ def test_detached_signatures_merge_into_a_three_of_three_bundle(pki, bundle, tmp
     proc, result = counted(pki, out, 3)
     assert_ok(proc)
     assert result["trusted_signers"] == 3
+    assert [s["nested"] for s in result["signers"]] == [False, True, True]
     assert payload(out) == payload(bundle)
 
 
