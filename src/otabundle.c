@@ -93,6 +93,15 @@ static const GOptionEntry output_file_entries[] = {
 	 "With several signers: nested (default; RAUC accepts it) or signer-infos", "ENCODING"},
 	{NULL}};
 
+static const GOptionEntry resign_entries[] = {
+	{"no-verify", 0, 0, G_OPTION_ARG_NONE, &opt_no_verify,
+	 "Don't require IN's signature to be trusted by --keyring (it must still be intact)", NULL},
+	{NULL}};
+
+static const GOptionEntry force_entries[] = {
+	{"force", 'f', 0, G_OPTION_ARG_NONE, &opt_force, "Overwrite an existing output file", NULL},
+	{NULL}};
+
 static const GOptionEntry sign_entries[] = {
 	{"detached", 0, 0, G_OPTION_ARG_FILENAME, &opt_detached,
 	 "Write a partial signature to SIG.cms instead of a new bundle", "SIG.cms"},
@@ -773,6 +782,85 @@ static int cmd_merge(int argc, char **argv)
 	return EXIT_SUCCESS;
 }
 
+static int cmd_resign(int argc, char **argv)
+{
+	const GOptionEntry *const groups[] = {signer_entries, trust_entries, resign_entries,
+	                                      output_file_entries, NULL};
+	g_autoptr(GOptionContext) context = new_context(
+		"IN OUT",
+		"Replace IN's signatures (checked against the old --keyring) with the given signers'; "
+		"the payload is copied unchanged.",
+		groups);
+	g_autoptr(GPtrArray) signers = g_ptr_array_new_with_free_func((GDestroyNotify)ota_signer_free);
+	g_autoptr(OtaX509Stack) intermediates = sk_X509_new_null();
+	g_autoptr(OtaKeyStore) store = NULL;
+	g_autoptr(OtaPolicy) policy = NULL;
+	g_autoptr(GError) error = NULL;
+	OtaSignOptions options = {0};
+	int exit_code;
+
+	if (!parse_args(context, &argc, &argv, 2))
+		return EXIT_USAGE;
+	if (opt_keyring == NULL && !opt_no_verify)
+		return usage_error(context, "--keyring (the old keyring) is required, or --no-verify");
+	if (opt_no_verify) {
+		/* Intact, not trusted: the old signature still says what to sign. */
+		g_printerr("otabundle: warning: %s: --no-verify: the old signature is checked for "
+		           "integrity only, not trust\n", argv[1]);
+		g_clear_pointer(&opt_keyring, g_free);
+	}
+	if (!sign_options_from_args(context, &options, &policy, &exit_code))
+		return exit_code;
+	store = new_key_store();
+	if (!load_signers(context, store, signers, intermediates, &exit_code))
+		return exit_code;
+	options.signers = (OtaSigner *const *)signers->pdata;
+	options.n_signers = signers->len;
+	options.intermediates = intermediates;
+	if (!ota_bundle_resign(argv[1], argv[2], &options, &error))
+		return fail(error);
+	g_print("Resigned %s as %s\n", argv[1], argv[2]);
+	return EXIT_SUCCESS;
+}
+
+static int cmd_extract_signature(int argc, char **argv)
+{
+	const GOptionEntry *const groups[] = {force_entries, NULL};
+	g_autoptr(GOptionContext) context =
+		new_context("BUNDLE SIG.cms", "Write BUNDLE's CMS signature (DER) to SIG.cms.", groups);
+	g_autoptr(GError) error = NULL;
+
+	if (!parse_args(context, &argc, &argv, 2))
+		return EXIT_USAGE;
+	if (!ota_bundle_extract_signature(argv[1], argv[2], opt_force, &error))
+		return fail(error);
+	g_print("Wrote the signature of %s to %s\n", argv[1], argv[2]);
+	return EXIT_SUCCESS;
+}
+
+static int cmd_replace_signature(int argc, char **argv)
+{
+	const GOptionEntry *const groups[] = {trust_entries, force_entries, NULL};
+	g_autoptr(GOptionContext) context = new_context(
+		"IN SIG.cms OUT",
+		"Write OUT: IN with its signature replaced by SIG.cms, which must be trusted by "
+		"--keyring and sign exactly IN's content.",
+		groups);
+	g_autoptr(OtaPolicy) policy = NULL;
+	g_autoptr(GError) error = NULL;
+	gboolean usage;
+
+	if (!parse_args(context, &argc, &argv, 3))
+		return EXIT_USAGE;
+	policy = policy_from_options(context, &usage, &error);
+	if (policy == NULL)
+		return usage ? EXIT_USAGE : fail(error);
+	if (!ota_bundle_replace_signature(argv[1], argv[2], argv[3], policy, opt_force, &error))
+		return fail(error);
+	g_print("Wrote %s with the signature from %s\n", argv[3], argv[2]);
+	return EXIT_SUCCESS;
+}
+
 static const struct {
 	const char *name;
 	int (*run)(int argc, char **argv);
@@ -784,6 +872,9 @@ static const struct {
 	{"extract", cmd_extract, "verify, then extract manifest and images"},
 	{"sign", cmd_sign, "add signers to a bundle, or write a partial signature"},
 	{"merge", cmd_merge, "add partial signatures to a bundle"},
+	{"resign", cmd_resign, "replace a bundle's signatures (devel to release)"},
+	{"extract-signature", cmd_extract_signature, "write a bundle's CMS signature to a file"},
+	{"replace-signature", cmd_replace_signature, "replace a bundle's signature with a given CMS"},
 };
 
 static void print_usage(FILE *out)

@@ -163,6 +163,29 @@ gboolean ota_bundle_merge(const char *in_path, const char *out_path,
                           const char *const *sig_paths, gsize n_sigs,
                           const OtaSignOptions *options, GError **error);
 
+/* Writes @out_path: @in_path with its signature set replaced by the
+ * options' signers (devel-to-release promotion). The existing signatures
+ * are checked against options->policy, or with no policy only
+ * cryptographically, so that what gets signed is what was signed before.
+ * Payload and, for verity, the signed manifest stay byte-identical. */
+G_GNUC_WARN_UNUSED_RESULT
+gboolean ota_bundle_resign(const char *in_path, const char *out_path,
+                           const OtaSignOptions *options, GError **error);
+
+/* Writes the bundle's CMS signature (DER) to @sig_path. */
+G_GNUC_WARN_UNUSED_RESULT
+gboolean ota_bundle_extract_signature(const char *bundle_path, const char *sig_path,
+                                      gboolean force, GError **error);
+
+/* Writes @out_path: @in_path with its signature replaced by the CMS in
+ * @sig_path (made elsewhere, e.g. by a signing service), which must satisfy
+ * @policy over exactly this bundle's content (verity: embed the same
+ * manifest, byte for byte). */
+G_GNUC_WARN_UNUSED_RESULT
+gboolean ota_bundle_replace_signature(const char *in_path, const char *sig_path,
+                                      const char *out_path, const OtaPolicy *policy,
+                                      gboolean force, GError **error);
+
 void ota_bundle_free(OtaBundle *bundle);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(OtaBundle, ota_bundle_free)
 

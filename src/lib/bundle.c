@@ -1237,3 +1237,103 @@ gboolean ota_bundle_merge(const char *in_path, const char *out_path,
 	                                partials->len, digest, options->encoding, error);
 	return signature != NULL && write_resigned(b, out_path, options->force, signature, error);
 }
+
+gboolean ota_bundle_resign(const char *in_path, const char *out_path,
+                           const OtaSignOptions *options, GError **error)
+{
+	g_autoptr(OtaBundle) b = ota_bundle_open(in_path, error);
+	g_autoptr(GBytes) content = NULL;
+	g_autoptr(GBytes) signature = NULL;
+	guint8 digest[OTA_SHA256_LEN];
+
+	g_return_val_if_fail(options->n_signers > 0, FALSE);
+
+	if (b == NULL || !signed_digest(b, options->policy, digest, error))
+		return FALSE;
+	/* Verity: the new CMS embeds the very manifest bytes the old one did. */
+	if (b->format == OTA_BUNDLE_FORMAT_VERITY)
+		content = ota_signature_get_content(b->signature);
+	signature = sign_content(options->signers, options->n_signers, options->intermediates,
+	                         options->encoding, digest, content, error);
+	return signature != NULL &&
+	       log_signatures(options->audit_log, "resign", options->signers, options->n_signers,
+	                      out_path, ota_bundle_format_to_string(b->format), digest,
+	                      verity_root_of(b), error) &&
+	       write_resigned(b, out_path, options->force, signature, error);
+}
+
+gboolean ota_bundle_extract_signature(const char *bundle_path, const char *sig_path,
+                                      gboolean force, GError **error)
+{
+	g_autoptr(OtaBundle) b = ota_bundle_open(bundle_path, error);
+	g_autoptr(OtaOutput) out = NULL;
+
+	if (b == NULL)
+		return FALSE;
+	out = ota_output_new(sig_path, force, error);
+	if (out == NULL)
+		return FALSE;
+	if (!ota_write_all(ota_output_get_fd(out), g_bytes_get_data(b->signature_der, NULL),
+	                   g_bytes_get_size(b->signature_der), error)) {
+		g_prefix_error(error, "%s: ", sig_path);
+		return FALSE;
+	}
+	return ota_output_commit(out, error);
+}
+
+/* The replacement must sign what the bundle's signature signs: for plain
+ * the payload digest, for verity the identical embedded manifest. */
+static gboolean check_replacement(OtaBundle *b, OtaSignature *replacement,
+                                  const guint8 digest[OTA_SHA256_LEN], const OtaPolicy *policy,
+                                  GError **error)
+{
+	g_autoptr(GBytes) old_content = NULL;
+	g_autoptr(GBytes) new_content = NULL;
+
+	if (replacement->detached != b->signature->detached) {
+		g_set_error_literal(error, OTA_BUNDLE_ERROR, OTA_BUNDLE_ERROR_MISMATCH,
+		                    b->signature->detached
+		                            ? "a plain bundle needs a detached signature"
+		                            : "a verity bundle needs a signature embedding its manifest");
+		return FALSE;
+	}
+	if (!replacement->detached) {
+		old_content = ota_signature_get_content(b->signature);
+		new_content = ota_signature_get_content(replacement);
+		if (old_content == NULL || new_content == NULL ||
+		    !g_bytes_equal(old_content, new_content)) {
+			g_set_error_literal(error, OTA_BUNDLE_ERROR, OTA_BUNDLE_ERROR_MISMATCH,
+			                    "signature embeds another manifest than this bundle's");
+			return FALSE;
+		}
+	}
+	return ota_signature_verify(replacement, replacement->detached ? digest : NULL, policy,
+	                            error);
+}
+
+gboolean ota_bundle_replace_signature(const char *in_path, const char *sig_path,
+                                      const char *out_path, const OtaPolicy *policy,
+                                      gboolean force, GError **error)
+{
+	g_autoptr(OtaBundle) b = ota_bundle_open(in_path, error);
+	g_autoptr(GBytes) der = NULL;
+	g_autoptr(OtaSignature) replacement = NULL;
+	g_autoptr(GError) ierror = NULL;
+	guint8 digest[OTA_SHA256_LEN];
+
+	if (b == NULL)
+		return FALSE;
+	der = read_partial(sig_path, error);
+	if (der == NULL)
+		return FALSE;
+	/* The old signature need not be trusted (that is why it is being
+	 * replaced), but it must be intact: it tells what content is signed. */
+	if (!signed_digest(b, NULL, digest, error))
+		return FALSE;
+	replacement = ota_signature_parse(g_bytes_get_data(der, NULL), g_bytes_get_size(der), &ierror);
+	if (replacement == NULL || !check_replacement(b, replacement, digest, policy, &ierror)) {
+		g_propagate_prefixed_error(error, g_steal_pointer(&ierror), "%s: ", sig_path);
+		return FALSE;
+	}
+	return write_resigned(b, out_path, force, der, error);
+}

@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# Benchmark: verifying and inspecting bundles with otabundle against the
-# single-stream hashing limit (openssl dgst -sha256) and against rauc, on the
-# same files, in one run. Prints medians, pairwise ratios and peak memory.
+# Benchmark: otabundle against rauc (and, for verification, against the
+# single-stream hashing limit, openssl dgst -sha256) on the same files, in
+# one run: verify, info and resign of verity and plain bundles. Prints
+# medians, pairwise ratios and peak memory.
 #
-# Usage: bench/verify-verity.sh [SIZE_MIB]     (default 1024)
+# Usage: bench/compare-rauc.sh [SIZE_MIB]     (default 1024)
 #   RUNS=N   number of measured pairs per comparison (default 5)
 #
 # This is a report: it exits 0 even when a target is missed, and non-zero
@@ -69,6 +70,10 @@ EOF
 	openssl x509 -req -in "$pki/signer.csr" -CA "$pki/root.pem" -CAkey "$pki/root.key" \
 		-set_serial 2 -days 30 -sha256 -extfile "$pki/openssl.cnf" -extensions v3_leaf \
 		-out "$pki/signer.pem"
+	# The release key a resign moves to: a self-signed leaf is its own keyring.
+	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+		-keyout "$pki/release.key" -out "$pki/release.pem" -subj "/CN=bench release" \
+		-days 30 -addext "keyUsage=critical,digitalSignature"
 } >"$tmp/pki.log" 2>&1 || { cat "$tmp/pki.log" >&2; echo "PKI creation failed" >&2; exit 1; }
 keyring="$pki/root.pem"
 
@@ -163,6 +168,16 @@ compare() {
 	B_pverify=(openssl dgst -sha256 "$plain")
 	A_pinfo=("$otabundle" info --keyring "$keyring" "$plain")
 	B_pinfo=(rauc info --keyring "$keyring" "$plain")
+	# Each side removes its previous output inside the timed command.
+	for f in verity plain; do
+		src="$tmp/$f.raucb"
+		declare -n A_ref="A_${f:0:1}resign" B_ref="B_${f:0:1}resign"
+		A_ref=(bash -c 'rm -f "$1" && "$0" resign --keyring "$2" --cert "$3" --key "$4" "$5" "$1" >/dev/null'
+		       "$otabundle" "$tmp/ota-$f.raucb" "$keyring" "$pki/release.pem" "$pki/release.key" "$src")
+		B_ref=(bash -c 'rm -f "$1" && rauc resign --keyring "$2" --signing-keyring "$3" --cert "$3" --key "$4" "$5" "$1" 2>/dev/null'
+		       rauc "$tmp/rauc-$f.raucb" "$keyring" "$pki/release.pem" "$pki/release.key" "$src")
+		unset -n A_ref B_ref
+	done
 }
 
 # Flush the freshly written bundles so that background writeback does not
@@ -171,7 +186,7 @@ compare() {
 sync
 cat "$verity" "$plain" >/dev/null
 
-ids=(vverify vinfo pverify pinfo)
+ids=(vverify vinfo pverify pinfo vresign presign)
 for id in "${ids[@]}"; do
 	compare "$id"
 done
@@ -187,6 +202,8 @@ rows = [
     ("vinfo",   "verity", "info",   "rauc info",           1.0, None),
     ("pverify", "plain",  "verify", "openssl dgst -sha256", None, None),
     ("pinfo",   "plain",  "info",   "rauc info",           None, None),
+    ("vresign", "verity", "resign", "rauc resign",         0.2, 64),
+    ("presign", "plain",  "resign", "rauc resign",         0.35, 64),
 ]
 
 def fmt_t(s):
