@@ -657,3 +657,23 @@ def test_token_key_adds_a_detached_signature_that_merges(pki, hsm, tmp_path, inp
     out = tmp_path / "two.raucb"
     assert_ok(run("merge", bundle, out, sig))
     assert_ok(run("verify", "--keyring", pki.root, "--threshold", "2", out))
+
+
+@pytest.mark.parametrize("fmt", ["verity", "plain"])
+def test_resign_moves_a_bundle_to_a_token_key(pki, hsm, tmp_path, input_dir, fmt):
+    devel = tmp_path / "devel.raucb"
+    assert_ok(run("create", f"--format={fmt}", *pki.sign_args("ec384"), input_dir, devel))
+    out = tmp_path / "release.raucb"
+    proc = run("resign", "--keyring", pki.root, "--pkcs11-module", SOFTHSM_MODULE,
+               "--cert", EC_CERT, "--key", EC_KEY, "--intermediate", pki.intermediate,
+               devel, out, env=hsm.environ(OTABUNDLE_PKCS11_PIN=USER_PIN),
+               stdin=subprocess.DEVNULL, start_new_session=True)
+    assert_ok(proc)
+    assert USER_PIN not in proc.stdout + proc.stderr
+    # The devel signer (ec384) is gone; the token's key signed instead.
+    (signer,) = info_json(out, pki.root)["signers"]
+    assert "ec384" not in signer["subject"]
+    assert signer["status"] == "counted"
+    rauc = subprocess.run(["rauc", "info", "--keyring", str(pki.root), str(out)],
+                          capture_output=True, text=True)
+    assert rauc.returncode == 0, rauc.stderr
