@@ -712,6 +712,22 @@ static gboolean sign_options_from_args(GOptionContext *context, OtaSignOptions *
 	return TRUE;
 }
 
+/* The signers (and policy) for a command that signs an existing bundle. */
+static gboolean setup_signing(GOptionContext *context, OtaSignOptions *options,
+                              OtaPolicy **policy, OtaKeyStore **store, GPtrArray *signers,
+                              OtaX509Stack *intermediates, int *exit_code)
+{
+	if (!sign_options_from_args(context, options, policy, exit_code))
+		return FALSE;
+	*store = new_key_store();
+	if (!load_signers(context, *store, signers, intermediates, exit_code))
+		return FALSE;
+	options->signers = (OtaSigner *const *)signers->pdata;
+	options->n_signers = signers->len;
+	options->intermediates = intermediates;
+	return TRUE;
+}
+
 static int cmd_sign(int argc, char **argv)
 {
 	const GOptionEntry *const groups[] = {signer_entries, sign_entries, trust_entries,
@@ -735,14 +751,8 @@ static int cmd_sign(int argc, char **argv)
 	if (argc - 1 != (opt_detached ? 1 : 2))
 		return usage_error(context, opt_detached ? "give one BUNDLE with --detached"
 		                                         : "give IN and OUT");
-	if (!sign_options_from_args(context, &options, &policy, &exit_code))
+	if (!setup_signing(context, &options, &policy, &store, signers, intermediates, &exit_code))
 		return exit_code;
-	store = new_key_store();
-	if (!load_signers(context, store, signers, intermediates, &exit_code))
-		return exit_code;
-	options.signers = (OtaSigner *const *)signers->pdata;
-	options.n_signers = signers->len;
-	options.intermediates = intermediates;
 
 	if (opt_detached != NULL) {
 		if (!ota_bundle_sign_detached(argv[1], opt_detached, &options, &error))
@@ -809,14 +819,8 @@ static int cmd_resign(int argc, char **argv)
 		           "integrity only, not trust\n", argv[1]);
 		g_clear_pointer(&opt_keyring, g_free);
 	}
-	if (!sign_options_from_args(context, &options, &policy, &exit_code))
+	if (!setup_signing(context, &options, &policy, &store, signers, intermediates, &exit_code))
 		return exit_code;
-	store = new_key_store();
-	if (!load_signers(context, store, signers, intermediates, &exit_code))
-		return exit_code;
-	options.signers = (OtaSigner *const *)signers->pdata;
-	options.n_signers = signers->len;
-	options.intermediates = intermediates;
 	if (!ota_bundle_resign(argv[1], argv[2], &options, &error))
 		return fail(error);
 	g_print("Resigned %s as %s\n", argv[1], argv[2]);
