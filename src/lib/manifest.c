@@ -2,9 +2,15 @@
 #include <otabundle/manifest.h>
 #include <otabundle/checksum.h>
 
+#include "keyfile.h"
+
 #include <string.h>
 
 G_DEFINE_QUARK(ota-manifest-error-quark, ota_manifest_error)
+
+static const OtaKeyfileErrors errors = {ota_manifest_error_quark, OTA_MANIFEST_ERROR_MISSING,
+                                        OTA_MANIFEST_ERROR_INVALID,
+                                        OTA_MANIFEST_ERROR_UNKNOWN_FIELD};
 
 static const char *const bundle_hook_names[] = {"install-check", NULL};
 static const char *const image_hook_names[] = {"pre-install", "install", "post-install", NULL};
@@ -76,62 +82,16 @@ gboolean ota_manifest_filename_is_safe(const char *filename)
 	       strcmp(filename, ".") != 0 && strcmp(filename, "..") != 0;
 }
 
-/* Slot class and variant names: what RAUC's slot names use, and nothing
- * that could be mistaken for a path or a group separator. */
-static gboolean name_is_valid(const char *name)
-{
-	if (name == NULL || name[0] == '\0' || !g_ascii_isalnum(name[0]))
-		return FALSE;
-	for (const char *p = name; *p; p++) {
-		if (!g_ascii_isalnum(*p) && *p != '_' && *p != '-')
-			return FALSE;
-	}
-	return TRUE;
-}
-
-/* Consuming accessors: each removes what it read, so whatever remains in the
- * key file at the end is unknown. GKeyFile errors only mean "absent". */
-static char *take_string(GKeyFile *kf, const char *group, const char *key)
-{
-	char *value = g_key_file_get_string(kf, group, key, NULL);
-
-	g_key_file_remove_key(kf, group, key, NULL);
-	return value;
-}
-
-static gboolean take_required_string(GKeyFile *kf, const char *group, const char *key,
-                                     char **out, GError **error)
-{
-	*out = take_string(kf, group, key);
-	if (*out == NULL || **out == '\0') {
-		g_set_error(error, OTA_MANIFEST_ERROR, OTA_MANIFEST_ERROR_MISSING,
-		            "missing key '%s' in group [%s]", key, group);
-		return FALSE;
-	}
-	return TRUE;
-}
-
 static gboolean take_size(GKeyFile *kf, const char *group, const char *key,
                           gboolean *present, guint64 *out, GError **error)
 {
-	g_autofree char *value = take_string(kf, group, key);
-
-	*present = value != NULL;
-	if (value == NULL)
-		return TRUE;
-	if (!g_ascii_string_to_unsigned(value, 10, 0, G_MAXUINT64, out, NULL)) {
-		g_set_error(error, OTA_MANIFEST_ERROR, OTA_MANIFEST_ERROR_INVALID,
-		            "invalid %s '%s' in group [%s]: not a decimal byte count", key, value,
-		            group);
-		return FALSE;
-	}
-	return TRUE;
+	return ota_keyfile_take_uint64(kf, group, key, 0, G_MAXUINT64, present, out, &errors, error);
 }
 
 static gboolean take_hooks(GKeyFile *kf, const char *group, const char *const *allowed,
                            char ***out, GError **error)
 {
-	g_autofree char *value = take_string(kf, group, "hooks");
+	g_autofree char *value = ota_keyfile_take_string(kf, group, "hooks");
 	g_auto(GStrv) hooks = NULL;
 	g_autoptr(GStrvBuilder) kept = g_strv_builder_new();
 
@@ -171,17 +131,17 @@ static gboolean check_filename(const char *group, const char *filename, GError *
 
 static gboolean parse_update(GKeyFile *kf, OtaManifest *m, GError **error)
 {
-	if (!take_required_string(kf, "update", "compatible", &m->compatible, error))
+	if (!ota_keyfile_take_required(kf, "update", "compatible", &m->compatible, &errors, error))
 		return FALSE;
-	m->version = take_string(kf, "update", "version");
-	m->description = take_string(kf, "update", "description");
-	m->build = take_string(kf, "update", "build");
+	m->version = ota_keyfile_take_string(kf, "update", "version");
+	m->description = ota_keyfile_take_string(kf, "update", "description");
+	m->build = ota_keyfile_take_string(kf, "update", "build");
 	return TRUE;
 }
 
 static gboolean parse_bundle(GKeyFile *kf, OtaManifest *m, GError **error)
 {
-	g_autofree char *format = take_string(kf, "bundle", "format");
+	g_autofree char *format = ota_keyfile_take_string(kf, "bundle", "format");
 	gboolean has_verity_size;
 
 	if (format != NULL) {
@@ -192,15 +152,15 @@ static gboolean parse_bundle(GKeyFile *kf, OtaManifest *m, GError **error)
 		}
 		m->has_format = TRUE;
 	}
-	m->verity_hash = take_string(kf, "bundle", "verity-hash");
-	m->verity_salt = take_string(kf, "bundle", "verity-salt");
-	m->crypt_key = take_string(kf, "bundle", "crypt-key");
+	m->verity_hash = ota_keyfile_take_string(kf, "bundle", "verity-hash");
+	m->verity_salt = ota_keyfile_take_string(kf, "bundle", "verity-salt");
+	m->crypt_key = ota_keyfile_take_string(kf, "bundle", "crypt-key");
 	return take_size(kf, "bundle", "verity-size", &has_verity_size, &m->verity_size, error);
 }
 
 static gboolean parse_hooks(GKeyFile *kf, OtaManifest *m, GError **error)
 {
-	m->hook_filename = take_string(kf, "hooks", "filename");
+	m->hook_filename = ota_keyfile_take_string(kf, "hooks", "filename");
 	if (m->hook_filename != NULL && !check_filename("hooks", m->hook_filename, error))
 		return FALSE;
 	return take_hooks(kf, "hooks", bundle_hook_names, &m->hooks, error);
@@ -208,10 +168,10 @@ static gboolean parse_hooks(GKeyFile *kf, OtaManifest *m, GError **error)
 
 static gboolean parse_handler(GKeyFile *kf, OtaManifest *m, GError **error)
 {
-	m->handler_filename = take_string(kf, "handler", "filename");
+	m->handler_filename = ota_keyfile_take_string(kf, "handler", "filename");
 	if (m->handler_filename != NULL && !check_filename("handler", m->handler_filename, error))
 		return FALSE;
-	m->handler_args = take_string(kf, "handler", "args");
+	m->handler_args = ota_keyfile_take_string(kf, "handler", "args");
 	return TRUE;
 }
 
@@ -221,7 +181,8 @@ static OtaImage *parse_image(GKeyFile *kf, const char *group, GError **error)
 	g_autoptr(OtaImage) image = g_new0(OtaImage, 1);
 	guint n = g_strv_length(parts);
 
-	if (n < 1 || n > 2 || !name_is_valid(parts[0]) || (n == 2 && !name_is_valid(parts[1]))) {
+	if (n < 1 || n > 2 || !ota_keyfile_name_is_valid(parts[0]) ||
+	    (n == 2 && !ota_keyfile_name_is_valid(parts[1]))) {
 		g_set_error(error, OTA_MANIFEST_ERROR, OTA_MANIFEST_ERROR_INVALID,
 		            "invalid image group [%s]: expected [image.<slotclass>] or "
 		            "[image.<slotclass>.<variant>] with names of letters, digits, '_' and '-'",
@@ -231,13 +192,13 @@ static OtaImage *parse_image(GKeyFile *kf, const char *group, GError **error)
 	image->slotclass = g_strdup(parts[0]);
 	image->variant = n == 2 ? g_strdup(parts[1]) : NULL;
 
-	if (!take_required_string(kf, group, "filename", &image->filename, error) ||
+	if (!ota_keyfile_take_required(kf, group, "filename", &image->filename, &errors, error) ||
 	    !check_filename(group, image->filename, error))
 		return NULL;
 	if (!take_size(kf, group, "size", &image->has_size, &image->size, error))
 		return NULL;
 
-	image->sha256 = take_string(kf, group, "sha256");
+	image->sha256 = ota_keyfile_take_string(kf, group, "sha256");
 	if (image->sha256 != NULL) {
 		guint8 digest[OTA_SHA256_LEN];
 
@@ -252,42 +213,8 @@ static OtaImage *parse_image(GKeyFile *kf, const char *group, GError **error)
 	}
 	if (!take_hooks(kf, group, image_hook_names, &image->hooks, error))
 		return NULL;
-	image->adaptive = take_string(kf, group, "adaptive");
+	image->adaptive = ota_keyfile_take_string(kf, group, "adaptive");
 	return g_steal_pointer(&image);
-}
-
-static gboolean check_nothing_left(GKeyFile *kf, GError **error)
-{
-	g_auto(GStrv) groups = g_key_file_get_groups(kf, NULL);
-
-	for (char **g = groups; *g; g++) {
-		g_auto(GStrv) keys = g_key_file_get_keys(kf, *g, NULL, NULL);
-
-		if (keys != NULL && keys[0] != NULL) {
-			g_set_error(error, OTA_MANIFEST_ERROR, OTA_MANIFEST_ERROR_UNKNOWN_FIELD,
-			            "unknown key '%s' in group [%s]", keys[0], *g);
-			return FALSE;
-		}
-	}
-	return TRUE;
-}
-
-/* GKeyFile keeps repeated keys (also from a repeated group header) and
- * answers lookups with the last one; another parser might take the first.
- * A signed manifest must mean one thing, so repeats are refused. */
-static gboolean check_no_duplicate_keys(GKeyFile *kf, const char *group, GError **error)
-{
-	g_auto(GStrv) keys = g_key_file_get_keys(kf, group, NULL, NULL);
-	g_autoptr(GHashTable) seen = g_hash_table_new(g_str_hash, g_str_equal);
-
-	for (char **k = keys; k && *k; k++) {
-		if (!g_hash_table_add(seen, *k)) {
-			g_set_error(error, OTA_MANIFEST_ERROR, OTA_MANIFEST_ERROR_INVALID,
-			            "duplicate key '%s' in group [%s]", *k, group);
-			return FALSE;
-		}
-	}
-	return TRUE;
 }
 
 static gboolean is_known_group(const char *group)
@@ -306,7 +233,7 @@ static gboolean move_meta_groups(GKeyFile *kf, GKeyFile *meta, GError **error)
 
 		if (!g_str_has_prefix(*g, "meta."))
 			continue;
-		if (!name_is_valid(*g + strlen("meta."))) {
+		if (!ota_keyfile_name_is_valid(*g + strlen("meta."))) {
 			g_set_error(error, OTA_MANIFEST_ERROR, OTA_MANIFEST_ERROR_INVALID,
 			            "invalid group [%s]: label must be letters, digits, '_' and '-'", *g);
 			return FALSE;
@@ -348,6 +275,8 @@ OtaManifest *ota_manifest_parse(const char *data, gsize length, GError **error)
 		return NULL;
 	}
 
+	if (!ota_keyfile_check_no_duplicates(kf, &errors, error))
+		return NULL;
 	groups = g_key_file_get_groups(kf, NULL);
 	for (char **g = groups; *g; g++) {
 		if (!is_known_group(*g) && !g_str_has_prefix(*g, "meta.")) {
@@ -355,8 +284,6 @@ OtaManifest *ota_manifest_parse(const char *data, gsize length, GError **error)
 			            "unknown group [%s]", *g);
 			return NULL;
 		}
-		if (!check_no_duplicate_keys(kf, *g, error))
-			return NULL;
 	}
 
 	if (!move_meta_groups(kf, m->meta, error) || !parse_update(kf, m, error) ||
@@ -375,7 +302,7 @@ OtaManifest *ota_manifest_parse(const char *data, gsize length, GError **error)
 		g_ptr_array_add(m->images, image);
 	}
 
-	if (!check_nothing_left(kf, error))
+	if (!ota_keyfile_check_nothing_left(kf, &errors, error))
 		return NULL;
 	return g_steal_pointer(&m);
 }
