@@ -123,6 +123,16 @@ gboolean ota_bundle_load_unverified(OtaBundle *bundle, GError **error);
 G_GNUC_WARN_UNUSED_RESULT
 gboolean ota_bundle_check_contents(OtaBundle *bundle, gboolean check_images, GError **error);
 
+/* After ota_bundle_verify(): streams @image into @fd (through the
+ * verified reader or private copy), hashing as it goes, and fails unless the
+ * whole image matches the manifest's sha256. */
+G_GNUC_WARN_UNUSED_RESULT
+gboolean ota_bundle_write_image(OtaBundle *bundle, const OtaImage *image, int fd, GError **error);
+
+/* After ota_bundle_verify(): a small file from the payload (a hook). */
+GBytes *ota_bundle_read_file(OtaBundle *bundle, const char *name, gsize max_size,
+                             GError **error);
+
 /* Verifies @bundle_path, then writes the manifest, images and hook/handler
  * files into @outdir (created; an existing one must be empty), checking
  * every image against its sha256. All or nothing: on failure @outdir is

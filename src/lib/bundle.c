@@ -880,6 +880,28 @@ gboolean ota_bundle_check_contents(OtaBundle *b, gboolean check_images, GError *
 	return check_unchanged(b, error);
 }
 
+gboolean ota_bundle_write_image(OtaBundle *b, const OtaImage *image, int fd, GError **error)
+{
+	g_return_val_if_fail(b->verified, FALSE);
+
+	if (!ensure_squashfs(b, error))
+		return FALSE;
+	if (!stream_image(b, image, fd, error)) {
+		g_prefix_error(error, "%s: ", b->path);
+		return FALSE;
+	}
+	return TRUE;
+}
+
+GBytes *ota_bundle_read_file(OtaBundle *b, const char *name, gsize max_size, GError **error)
+{
+	g_return_val_if_fail(b->verified, NULL);
+
+	if (!ensure_squashfs(b, error))
+		return NULL;
+	return ota_squashfs_read_small_file(b->squashfs, name, max_size, error);
+}
+
 /* --- extract --------------------------------------------------------------------- */
 
 static int create_in(int dirfd, const char *dir, const char *name, mode_t mode, GError **error)

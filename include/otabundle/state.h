@@ -1,0 +1,64 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+#include <glib.h>
+
+G_BEGIN_DECLS
+
+#define OTA_STATE_ERROR ota_state_error_quark()
+GQuark ota_state_error_quark(void);
+
+typedef enum {
+	OTA_STATE_ERROR_IO,
+	OTA_STATE_ERROR_CORRUPTED,
+} OtaStateError;
+
+/* How many install and mark results are kept. */
+#define OTA_STATE_MAX_RESULTS 20
+
+typedef struct {
+	char *time;      /* UTC, RFC 3339 */
+	char *operation; /* install, mark-good, mark-bad */
+	char *bundle;    /* path, or NULL */
+	gboolean ok;
+	char *reason;    /* why it failed, or what it did */
+} OtaResult;
+
+/* What is installed in one slot, as far as we wrote it. */
+typedef struct {
+	char *slot;    /* "<class>.<index>" */
+	char *version; /* the bundle's [update] version */
+	char *bundle_sha256;
+	guint64 security_version;
+	char *installed; /* UTC time */
+} OtaSlotRecord;
+
+/* The device's persistent state, in <data-directory>/state. Saved whole
+ * and atomically: a power cut leaves the old or the new file, never a mix. */
+typedef struct {
+	char *path;
+	char *installed_version;  /* of the system last marked good */
+	guint64 security_floor;   /* bundles below it are refused, always */
+	char *pending_slot;       /* installed, not yet marked good or bad */
+	GPtrArray *slots;         /* OtaSlotRecord* */
+	GPtrArray *results;       /* OtaResult*, oldest first */
+} OtaState;
+
+/* A missing file is a fresh device: empty state. */
+OtaState *ota_state_load(const char *data_directory, GError **error);
+G_GNUC_WARN_UNUSED_RESULT
+gboolean ota_state_save(OtaState *state, GError **error);
+
+OtaSlotRecord *ota_state_get_slot(OtaState *state, const char *slot);
+/* Replaces the record of @record->slot; takes ownership. */
+void ota_state_set_slot(OtaState *state, OtaSlotRecord *record);
+void ota_slot_record_free(OtaSlotRecord *record);
+/* Appends a result, dropping the oldest beyond OTA_STATE_MAX_RESULTS. */
+void ota_state_add_result(OtaState *state, const char *operation, const char *bundle,
+                          gboolean ok, const char *reason);
+
+void ota_state_free(OtaState *state);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(OtaState, ota_state_free)
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(OtaSlotRecord, ota_slot_record_free)
+
+G_END_DECLS

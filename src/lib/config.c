@@ -1,0 +1,280 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <otabundle/config.h>
+
+#include <string.h>
+
+#include "keyfile.h"
+
+G_DEFINE_QUARK(ota-config-error-quark, ota_config_error)
+
+static const OtaKeyfileErrors errors = {ota_config_error_quark, OTA_CONFIG_ERROR_MISSING,
+                                        OTA_CONFIG_ERROR_INVALID,
+                                        OTA_CONFIG_ERROR_UNKNOWN_FIELD};
+
+#define DEFAULT_DATA_DIRECTORY "/var/lib/otabundle"
+
+static void policy_config_free(OtaPolicyConfig *p)
+{
+	g_free(p->name);
+	g_free(p->keyring);
+	g_free(p->crl);
+	g_free(p);
+}
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(OtaPolicyConfig, policy_config_free)
+
+static void slot_config_free(OtaSlotConfig *s)
+{
+	g_free(s->name);
+	g_free(s->slotclass);
+	g_free(s->device);
+	g_free(s->bootname);
+	g_free(s->policy);
+	g_free(s);
+}
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(OtaSlotConfig, slot_config_free)
+
+void ota_system_config_free(OtaSystemConfig *c)
+{
+	if (c == NULL)
+		return;
+	g_free(c->path);
+	g_free(c->compatible);
+	g_free(c->data_directory);
+	g_free(c->hardware_revision);
+	g_free(c->custom_backend);
+	g_free(c->grubenv);
+	g_free(c->uboot_config);
+	if (c->policies != NULL)
+		g_ptr_array_unref(c->policies);
+	if (c->slots != NULL)
+		g_ptr_array_unref(c->slots);
+	g_free(c);
+}
+
+static gboolean invalid(GError **error, const char *format, ...) G_GNUC_PRINTF(2, 3);
+static gboolean invalid(GError **error, const char *format, ...)
+{
+	va_list args;
+	g_autofree char *msg = NULL;
+
+	va_start(args, format);
+	msg = g_strdup_vprintf(format, args);
+	va_end(args);
+	g_set_error_literal(error, OTA_CONFIG_ERROR, OTA_CONFIG_ERROR_INVALID, msg);
+	return FALSE;
+}
+
+static gboolean parse_bootloader(const char *name, OtaBootloaderKind *kind)
+{
+	static const struct {
+		const char *name;
+		OtaBootloaderKind kind;
+	} kinds[] = {{"file", OTA_BOOTLOADER_FILE},
+	             {"custom", OTA_BOOTLOADER_CUSTOM},
+	             {"uboot", OTA_BOOTLOADER_UBOOT},
+	             {"grub", OTA_BOOTLOADER_GRUB}};
+
+	for (gsize i = 0; i < G_N_ELEMENTS(kinds); i++) {
+		if (g_strcmp0(name, kinds[i].name) == 0) {
+			*kind = kinds[i].kind;
+			return TRUE;
+		}
+	}
+	return FALSE;
+}
+
+static gboolean parse_system(GKeyFile *kf, OtaSystemConfig *c, GError **error)
+{
+	g_autofree char *bootloader = NULL;
+
+	if (!ota_keyfile_take_required(kf, "system", "compatible", &c->compatible, &errors, error) ||
+	    !ota_keyfile_take_required(kf, "system", "bootloader", &bootloader, &errors, error))
+		return FALSE;
+	if (!parse_bootloader(bootloader, &c->bootloader))
+		return invalid(error, "invalid bootloader '%s' in group [system]: expected file, "
+		                      "custom, uboot or grub", bootloader);
+	c->data_directory = ota_keyfile_take_string(kf, "system", "data-directory");
+	if (c->data_directory == NULL)
+		c->data_directory = g_strdup(DEFAULT_DATA_DIRECTORY);
+	c->grubenv = ota_keyfile_take_string(kf, "system", "grubenv");
+	c->hardware_revision = ota_keyfile_take_string(kf, "system", "hardware-revision");
+	c->uboot_config = ota_keyfile_take_string(kf, "system", "fw-env-config");
+	if (!ota_keyfile_take_bool(kf, "system", "allow-downgrade", &c->allow_downgrade, &errors,
+	                           error))
+		return FALSE;
+	c->custom_backend = ota_keyfile_take_string(kf, "handlers", "bootloader-custom-backend");
+	if (c->bootloader == OTA_BOOTLOADER_CUSTOM && c->custom_backend == NULL)
+		return invalid(error, "bootloader=custom needs [handlers] bootloader-custom-backend");
+	if (c->bootloader == OTA_BOOTLOADER_GRUB && c->grubenv == NULL)
+		return invalid(error, "bootloader=grub needs [system] grubenv");
+	return TRUE;
+}
+
+static OtaPolicyConfig *parse_policy(GKeyFile *kf, const char *group, const char *name,
+                                     GError **error)
+{
+	g_autoptr(OtaPolicyConfig) p = g_new0(OtaPolicyConfig, 1);
+	g_autofree char *purpose = NULL;
+	gboolean has_threshold;
+	guint64 threshold = 1;
+
+	p->name = g_strdup(name);
+	if (!ota_keyfile_take_required(kf, group, "path", &p->keyring, &errors, error) ||
+	    !ota_keyfile_take_uint64(kf, group, "threshold", 1, 64, &has_threshold, &threshold,
+	                             &errors, error))
+		return NULL;
+	p->threshold = (guint)threshold;
+	p->crl = ota_keyfile_take_string(kf, group, "crl");
+	purpose = ota_keyfile_take_string(kf, group, "check-purpose");
+	if (purpose != NULL && !ota_purpose_from_string(purpose, &p->purpose)) {
+		invalid(error, "invalid check-purpose '%s' in group [%s]: expected any, codesign or "
+		               "smimesign", purpose, group);
+		return NULL;
+	}
+	return g_steal_pointer(&p);
+}
+
+static OtaSlotConfig *parse_slot(GKeyFile *kf, const char *group, GError **error)
+{
+	g_autoptr(OtaSlotConfig) s = g_new0(OtaSlotConfig, 1);
+	g_auto(GStrv) parts = g_strsplit(group, ".", -1);
+	g_autofree char *type = NULL;
+	guint64 index = 0;
+
+	if (g_strv_length(parts) != 3 || !ota_keyfile_name_is_valid(parts[1]) ||
+	    !g_ascii_string_to_unsigned(parts[2], 10, 0, 99, &index, NULL)) {
+		invalid(error, "invalid slot group [%s]: expected [slot.<class>.<index>]", group);
+		return NULL;
+	}
+	s->slotclass = g_strdup(parts[1]);
+	s->index = (guint)index;
+	s->name = g_strdup_printf("%s.%u", s->slotclass, s->index);
+	if (!ota_keyfile_take_required(kf, group, "device", &s->device, &errors, error))
+		return NULL;
+	type = ota_keyfile_take_string(kf, group, "type");
+	if (type == NULL || g_str_equal(type, "raw")) {
+		s->type = OTA_SLOT_RAW;
+	} else if (g_str_equal(type, "tar")) {
+		s->type = OTA_SLOT_TAR;
+	} else {
+		invalid(error, "invalid type '%s' in group [%s]: expected raw or tar", type, group);
+		return NULL;
+	}
+	s->bootname = ota_keyfile_take_string(kf, group, "bootname");
+	if (s->bootname != NULL && !ota_keyfile_name_is_valid(s->bootname)) {
+		invalid(error, "invalid bootname '%s' in group [%s]", s->bootname, group);
+		return NULL;
+	}
+	s->policy = ota_keyfile_take_string(kf, group, "policy");
+	return g_steal_pointer(&s);
+}
+
+static gboolean parse_groups(GKeyFile *kf, OtaSystemConfig *c, GError **error)
+{
+	g_auto(GStrv) groups = g_key_file_get_groups(kf, NULL);
+	OtaPolicyConfig *p;
+	OtaSlotConfig *s;
+
+	p = parse_policy(kf, "keyring", "default", error);
+	if (p == NULL)
+		return FALSE;
+	g_ptr_array_add(c->policies, p);
+	for (char **g = groups; *g; g++) {
+		if (g_str_has_prefix(*g, "policy.")) {
+			const char *name = *g + strlen("policy.");
+
+			if (!ota_keyfile_name_is_valid(name) || g_str_equal(name, "default"))
+				return invalid(error, "invalid policy group [%s]", *g);
+			p = parse_policy(kf, *g, name, error);
+			if (p == NULL)
+				return FALSE;
+			g_ptr_array_add(c->policies, p);
+		} else if (g_str_has_prefix(*g, "slot.")) {
+			s = parse_slot(kf, *g, error);
+			if (s == NULL)
+				return FALSE;
+			g_ptr_array_add(c->slots, s);
+		} else if (!g_str_equal(*g, "system") && !g_str_equal(*g, "keyring") &&
+		           !g_str_equal(*g, "handlers")) {
+			g_set_error(error, OTA_CONFIG_ERROR, OTA_CONFIG_ERROR_UNKNOWN_FIELD,
+			            "unknown group [%s]", *g);
+			return FALSE;
+		}
+	}
+	return TRUE;
+}
+
+/* Slots must be addressable without ambiguity, and every policy a slot
+ * names must exist: a typo must not silently fall back to a weaker one. */
+static gboolean check_slots(OtaSystemConfig *c, GError **error)
+{
+	g_autoptr(GHashTable) bootnames = g_hash_table_new(g_str_hash, g_str_equal);
+
+	if (c->slots->len == 0)
+		return invalid(error, "no [slot.<class>.<index>] group");
+	for (guint i = 0; i < c->slots->len; i++) {
+		const OtaSlotConfig *s = g_ptr_array_index(c->slots, i);
+
+		if (s->bootname != NULL && !g_hash_table_add(bootnames, s->bootname))
+			return invalid(error, "bootname '%s' is used by two slots", s->bootname);
+		if (s->policy != NULL && ota_system_config_get_policy(c, s->policy) == NULL)
+			return invalid(error, "slot %s names policy '%s', but there is no [policy.%s]",
+			               s->name, s->policy, s->policy);
+		for (guint j = 0; j < i; j++) {
+			const OtaSlotConfig *t = g_ptr_array_index(c->slots, j);
+
+			if (g_str_equal(s->device, t->device))
+				return invalid(error, "slots %s and %s share device %s", t->name, s->name,
+				               s->device);
+		}
+	}
+	return TRUE;
+}
+
+OtaSystemConfig *ota_system_config_parse(const char *data, gsize length, const char *path,
+                                         GError **error)
+{
+	g_autoptr(OtaSystemConfig) c = g_new0(OtaSystemConfig, 1);
+	g_autoptr(GKeyFile) kf = g_key_file_new();
+	g_autoptr(GError) ierror = NULL;
+
+	c->path = g_strdup(path);
+	c->policies = g_ptr_array_new_with_free_func((GDestroyNotify)policy_config_free);
+	c->slots = g_ptr_array_new_with_free_func((GDestroyNotify)slot_config_free);
+	if (!g_key_file_load_from_data(kf, data, length, G_KEY_FILE_NONE, &ierror)) {
+		g_set_error(error, OTA_CONFIG_ERROR, OTA_CONFIG_ERROR_PARSE, "%s: not a valid INI file: %s",
+		            path, ierror->message);
+		return NULL;
+	}
+	if (!ota_keyfile_check_no_duplicates(kf, &errors, &ierror) ||
+	    !parse_system(kf, c, &ierror) || !parse_groups(kf, c, &ierror) ||
+	    !check_slots(c, &ierror) || !ota_keyfile_check_nothing_left(kf, &errors, &ierror)) {
+		g_propagate_prefixed_error(error, g_steal_pointer(&ierror), "%s: ", path);
+		return NULL;
+	}
+	return g_steal_pointer(&c);
+}
+
+OtaSystemConfig *ota_system_config_load(const char *path, GError **error)
+{
+	g_autofree char *data = NULL;
+	g_autoptr(GError) ierror = NULL;
+	gsize length = 0;
+
+	if (!g_file_get_contents(path, &data, &length, &ierror)) {
+		g_set_error(error, OTA_CONFIG_ERROR, OTA_CONFIG_ERROR_PARSE, "%s", ierror->message);
+		return NULL;
+	}
+	return ota_system_config_parse(data, length, path, error);
+}
+
+const OtaPolicyConfig *ota_system_config_get_policy(const OtaSystemConfig *c, const char *name)
+{
+	for (guint i = 0; i < c->policies->len; i++) {
+		const OtaPolicyConfig *p = g_ptr_array_index(c->policies, i);
+
+		if (g_str_equal(p->name, name))
+			return p;
+	}
+	return NULL;
+}

@@ -1,0 +1,607 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <otabundle/install.h>
+
+#include <archive.h>
+#include <gio/gio.h>
+#include <archive_entry.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+G_DEFINE_QUARK(ota-install-error-quark, ota_install_error)
+
+#define TAR_BLOCK (64 * 1024)
+
+static gboolean fail(GError **error, OtaInstallError code, const char *format, ...)
+	G_GNUC_PRINTF(3, 4);
+static gboolean fail(GError **error, OtaInstallError code, const char *format, ...)
+{
+	g_autofree char *msg = NULL;
+	va_list args;
+
+	va_start(args, format);
+	msg = g_strdup_vprintf(format, args);
+	va_end(args);
+	g_set_error_literal(error, OTA_INSTALL_ERROR, (gint)code, msg);
+	return FALSE;
+}
+
+/* --- the target ---------------------------------------------------------------- */
+
+void ota_target_free(OtaTarget *t)
+{
+	if (t == NULL)
+		return;
+	ota_bootloader_free(t->bootloader);
+	ota_state_free(t->state);
+	ota_system_config_free(t->config);
+	g_free(t);
+}
+
+static const OtaSlotConfig *slot_by_name_or_bootname(const OtaSystemConfig *c, const char *name)
+{
+	for (guint i = 0; i < c->slots->len; i++) {
+		const OtaSlotConfig *s = g_ptr_array_index(c->slots, i);
+
+		if (g_str_equal(s->name, name) || g_strcmp0(s->bootname, name) == 0)
+			return s;
+	}
+	return NULL;
+}
+
+/* otabundle.slot= (ours) or rauc.slot= (what RAUC systems already pass). */
+static char *boot_slot_from_cmdline(const char *cmdline_path)
+{
+	g_autofree char *cmdline = NULL;
+	g_auto(GStrv) words = NULL;
+
+	if (!g_file_get_contents(cmdline_path, &cmdline, NULL, NULL))
+		return NULL;
+	words = g_strsplit_set(g_strstrip(cmdline), " \t\n", -1);
+	for (char **w = words; *w; w++) {
+		if (g_str_has_prefix(*w, "otabundle.slot="))
+			return g_strdup(*w + strlen("otabundle.slot="));
+		if (g_str_has_prefix(*w, "rauc.slot="))
+			return g_strdup(*w + strlen("rauc.slot="));
+	}
+	return NULL;
+}
+
+static gboolean find_booted(OtaTarget *t, const char *override, const char *cmdline_path,
+                            GError **error)
+{
+	g_autofree char *name = override ? g_strdup(override) : NULL;
+	g_autoptr(GError) ierror = NULL;
+
+	if (name == NULL) {
+		name = ota_bootloader_get_booted(t->bootloader, &ierror);
+		if (ierror != NULL) {
+			g_propagate_error(error, g_steal_pointer(&ierror));
+			return FALSE;
+		}
+	}
+	if (name == NULL)
+		name = boot_slot_from_cmdline(cmdline_path);
+	if (name == NULL)
+		return fail(error, OTA_INSTALL_ERROR_BOOTED,
+		            "cannot tell which slot is booted (no otabundle.slot= or rauc.slot= on %s)",
+		            cmdline_path);
+	t->booted = slot_by_name_or_bootname(t->config, name);
+	if (t->booted == NULL || t->booted->bootname == NULL)
+		return fail(error, OTA_INSTALL_ERROR_BOOTED,
+		            "booted slot '%s' is not a bootable slot of %s", name, t->config->path);
+	return TRUE;
+}
+
+OtaTarget *ota_target_open(const char *conf_path, const char *override_boot_slot,
+                           const char *cmdline_path, GError **error)
+{
+	g_autoptr(OtaTarget) t = g_new0(OtaTarget, 1);
+	g_autoptr(GPtrArray) bootnames = g_ptr_array_new();
+
+	t->config = ota_system_config_load(conf_path, error);
+	if (t->config == NULL)
+		return NULL;
+	for (guint i = 0; i < t->config->slots->len; i++) {
+		const OtaSlotConfig *s = g_ptr_array_index(t->config->slots, i);
+
+		if (s->bootname != NULL)
+			g_ptr_array_add(bootnames, s->bootname);
+	}
+	g_ptr_array_add(bootnames, NULL);
+	t->bootloader = ota_bootloader_new(t->config, (const char *const *)bootnames->pdata, error);
+	if (t->bootloader == NULL)
+		return NULL;
+	t->state = ota_state_load(t->config->data_directory, error);
+	if (t->state == NULL || !find_booted(t, override_boot_slot, cmdline_path, error))
+		return NULL;
+	return g_steal_pointer(&t);
+}
+
+/* --- planning -------------------------------------------------------------------- */
+
+void ota_install_plan_free(OtaInstallPlan *p)
+{
+	if (p == NULL)
+		return;
+	ota_bundle_free(p->bundle);
+	g_ptr_array_unref(p->steps);
+	g_ptr_array_unref(p->policies_used);
+	g_free(p);
+}
+
+/* The inactive bootable slot: what the device boots after this install. */
+static const OtaSlotConfig *pick_boot_target(OtaTarget *t, GError **error)
+{
+	const OtaSlotConfig *best = NULL;
+
+	for (guint i = 0; i < t->config->slots->len; i++) {
+		const OtaSlotConfig *s = g_ptr_array_index(t->config->slots, i);
+
+		if (s->bootname == NULL || s == t->booted ||
+		    !g_str_equal(s->slotclass, t->booted->slotclass))
+			continue;
+		if (best == NULL || s->index < best->index)
+			best = s;
+	}
+	if (best == NULL)
+		fail(error, OTA_INSTALL_ERROR_NO_SLOT, "no inactive slot of class %s besides the booted %s",
+		     t->booted->slotclass, t->booted->name);
+	return best;
+}
+
+/* A slot class follows the boot target by index: rootfs.1 pairs with
+ * appfs.1. The booted index is never a target. */
+static const OtaSlotConfig *pick_slot(OtaTarget *t, const OtaSlotConfig *boot_target,
+                                      const char *slotclass, GError **error)
+{
+	for (guint i = 0; i < t->config->slots->len; i++) {
+		const OtaSlotConfig *s = g_ptr_array_index(t->config->slots, i);
+
+		if (g_str_equal(s->slotclass, slotclass) && s->index == boot_target->index &&
+		    s->index != t->booted->index)
+			return s;
+	}
+	fail(error, OTA_INSTALL_ERROR_NO_SLOT, "the bundle has an image for slot class '%s', but "
+	     "this system has no %s.%u", slotclass, slotclass, boot_target->index);
+	return NULL;
+}
+
+static OtaPolicy *policy_for(OtaTarget *t, const char *name, GError **error)
+{
+	const OtaPolicyConfig *pc = ota_system_config_get_policy(t->config, name);
+
+	g_assert(pc != NULL); /* config.c checked every slot's policy exists */
+	return ota_policy_new(pc->keyring, pc->crl, pc->purpose, TRUE, pc->threshold, error);
+}
+
+/* A stricter tier bound to a slot the bundle writes must pass too: a key
+ * trusted for the application can't authorize a bootloader. */
+static gboolean check_tiers(OtaTarget *t, OtaInstallPlan *p, GError **error)
+{
+	OtaBundle *b = p->bundle;
+
+	for (guint i = 0; i < p->steps->len; i++) {
+		const OtaInstallStep *step = g_ptr_array_index(p->steps, i);
+		g_autoptr(OtaPolicy) tier = NULL;
+		g_autoptr(GError) ierror = NULL;
+		const char *name = step->slot->policy;
+
+		if (name == NULL || g_ptr_array_find_with_equal_func(p->policies_used, name,
+		                                                     g_str_equal, NULL))
+			continue;
+		tier = policy_for(t, name, error);
+		if (tier == NULL)
+			return FALSE;
+		if (!ota_signature_verify(b->signature,
+		                          b->format == OTA_BUNDLE_FORMAT_PLAIN ? b->payload_checksum.sha256
+		                                                               : NULL,
+		                          tier, &ierror)) {
+			g_propagate_prefixed_error(error, g_steal_pointer(&ierror),
+			                           "%s: policy '%s' of slot %s: ", b->path, name,
+			                           step->slot->name);
+			return FALSE;
+		}
+		g_ptr_array_add(p->policies_used, g_strdup(name));
+	}
+	return TRUE;
+}
+
+static gboolean meta_uint(const OtaManifest *m, const char *key, guint64 *out, GError **error)
+{
+	g_autofree char *value = ota_manifest_get_meta(m, "otabundle", key);
+
+	*out = 0;
+	if (value == NULL || g_ascii_string_to_unsigned(value, 10, 0, G_MAXUINT64, out, NULL))
+		return TRUE;
+	return fail(error, OTA_INSTALL_ERROR_INVALID,
+	            "[meta.otabundle] %s '%s' is not a decimal number", key, value);
+}
+
+static gboolean check_compatible(OtaTarget *t, const OtaManifest *m, GError **error)
+{
+	g_autofree char *revisions = ota_manifest_get_meta(m, "otabundle", "hardware-revisions");
+	g_auto(GStrv) list = NULL;
+
+	if (!g_str_equal(m->compatible, t->config->compatible))
+		return fail(error, OTA_INSTALL_ERROR_INCOMPATIBLE,
+		            "bundle is for '%s', this system is '%s'", m->compatible,
+		            t->config->compatible);
+	if (revisions == NULL)
+		return TRUE;
+	list = g_strsplit(revisions, ",", -1);
+	for (char **r = list; *r; r++) {
+		if (g_strcmp0(g_strstrip(*r), t->config->hardware_revision) == 0)
+			return TRUE;
+	}
+	return fail(error, OTA_INSTALL_ERROR_INCOMPATIBLE,
+	            "bundle is for hardware revisions %s, this device is %s", revisions,
+	            t->config->hardware_revision ? t->config->hardware_revision : "unknown");
+}
+
+/* Two locks: the security floor always holds; a lower version only with
+ * allow-downgrade. Versions compare like strverscmp (1.10 > 1.9). */
+static gboolean check_rollback(OtaTarget *t, const OtaManifest *m, guint64 security_version,
+                               GError **error)
+{
+	const char *installed = t->state->installed_version;
+	g_autofree char *min = ota_manifest_get_meta(m, "otabundle", "min-installed-version");
+
+	if (security_version < t->state->security_floor)
+		return fail(error, OTA_INSTALL_ERROR_ROLLBACK,
+		            "security version %" G_GUINT64_FORMAT " is below this device's floor %"
+		            G_GUINT64_FORMAT, security_version, t->state->security_floor);
+	if (installed != NULL && m->version != NULL && strverscmp(m->version, installed) < 0 &&
+	    !t->config->allow_downgrade)
+		return fail(error, OTA_INSTALL_ERROR_ROLLBACK,
+		            "version %s is older than the installed %s (downgrades are not allowed)",
+		            m->version, installed);
+	if (min != NULL && (installed == NULL || strverscmp(installed, min) < 0))
+		return fail(error, OTA_INSTALL_ERROR_ROLLBACK,
+		            "bundle needs installed version %s or later, this device has %s", min,
+		            installed ? installed : "none recorded");
+	return TRUE;
+}
+
+static gboolean check_expiry(const OtaManifest *m, GError **error)
+{
+	g_autofree char *expires = ota_manifest_get_meta(m, "otabundle", "expires");
+	g_autoptr(GDateTime) when = NULL;
+	g_autoptr(GDateTime) now = g_date_time_new_now_utc();
+
+	if (expires == NULL)
+		return TRUE;
+	when = g_date_time_new_from_iso8601(expires, NULL);
+	if (when == NULL)
+		return fail(error, OTA_INSTALL_ERROR_INVALID,
+		            "[meta.otabundle] expires '%s' is not an RFC 3339 time", expires);
+	if (g_date_time_compare(now, when) >= 0)
+		return fail(error, OTA_INSTALL_ERROR_EXPIRED, "bundle expired at %s", expires);
+	return TRUE;
+}
+
+static gboolean plan_steps(OtaTarget *t, OtaInstallPlan *p, GError **error)
+{
+	const OtaManifest *m = p->bundle->manifest;
+
+	p->boot_target = pick_boot_target(t, error);
+	if (p->boot_target == NULL)
+		return FALSE;
+	for (guint i = 0; i < m->images->len; i++) {
+		const OtaImage *image = g_ptr_array_index(m->images, i);
+		OtaInstallStep *step;
+
+		/* This system has no variants: images for one are not for it. */
+		if (image->variant != NULL)
+			continue;
+		step = g_new0(OtaInstallStep, 1);
+		step->image = image;
+		step->slot = pick_slot(t, p->boot_target, image->slotclass, error);
+		g_ptr_array_add(p->steps, step);
+		if (step->slot == NULL)
+			return FALSE;
+	}
+	if (p->steps->len == 0)
+		return fail(error, OTA_INSTALL_ERROR_NO_SLOT, "the bundle has no image for this system");
+	return TRUE;
+}
+
+OtaInstallPlan *ota_install_plan(OtaTarget *t, const char *bundle_path, GError **error)
+{
+	g_autoptr(OtaInstallPlan) p = g_new0(OtaInstallPlan, 1);
+	g_autoptr(OtaPolicy) policy = NULL;
+	g_autoptr(GError) ierror = NULL;
+
+	p->steps = g_ptr_array_new_with_free_func(g_free);
+	p->policies_used = g_ptr_array_new_with_free_func(g_free);
+	if (g_mkdir_with_parents(t->config->data_directory, 0700) < 0) {
+		fail(error, OTA_INSTALL_ERROR_WRITE, "%s: %s", t->config->data_directory,
+		     g_strerror(errno));
+		return NULL;
+	}
+	policy = policy_for(t, "default", error);
+	if (policy == NULL)
+		return NULL;
+	p->bundle = ota_bundle_open(bundle_path, error);
+	if (p->bundle == NULL)
+		return NULL;
+	/* Every block, and for plain bundles a private copy that is all we
+	 * read from now on: the file can't change under the install. */
+	if (!ota_bundle_verify(p->bundle, policy, OTA_BUNDLE_VERIFY_PAYLOAD,
+	                       t->config->data_directory, error) ||
+	    !ota_bundle_check_contents(p->bundle, FALSE, error))
+		return NULL;
+	g_ptr_array_add(p->policies_used, g_strdup("default"));
+
+	if (!plan_steps(t, p, &ierror) || !check_tiers(t, p, &ierror) ||
+	    !check_compatible(t, p->bundle->manifest, &ierror) ||
+	    !meta_uint(p->bundle->manifest, "security-version", &p->security_version, &ierror) ||
+	    !check_rollback(t, p->bundle->manifest, p->security_version, &ierror) ||
+	    !check_expiry(p->bundle->manifest, &ierror)) {
+		if (ierror->domain == OTA_INSTALL_ERROR)
+			g_prefix_error(&ierror, "%s: ", bundle_path);
+		g_propagate_error(error, g_steal_pointer(&ierror));
+		return NULL;
+	}
+	return g_steal_pointer(&p);
+}
+
+/* --- writing ------------------------------------------------------------------------ */
+
+static gboolean write_raw(OtaBundle *b, const OtaInstallStep *step, GError **error)
+{
+	struct stat st;
+	gboolean block = stat(step->slot->device, &st) == 0 && S_ISBLK(st.st_mode);
+	int fd = open(step->slot->device, O_WRONLY | O_CLOEXEC | (block ? 0 : O_CREAT | O_TRUNC), 0600);
+	gboolean ok;
+
+	if (fd < 0)
+		return fail(error, OTA_INSTALL_ERROR_WRITE, "%s: %s", step->slot->device,
+		            g_strerror(errno));
+	ok = ota_bundle_write_image(b, step->image, fd, error);
+	if (ok && fsync(fd) < 0)
+		ok = fail(error, OTA_INSTALL_ERROR_WRITE, "%s: fsync failed: %s", step->slot->device,
+		          g_strerror(errno));
+	close(fd);
+	return ok;
+}
+
+static gboolean empty_directory(const char *path, GError **error)
+{
+	g_autoptr(GFile) dir = g_file_new_for_path(path);
+	g_autoptr(GFileEnumerator) children = g_file_enumerate_children(
+		dir, G_FILE_ATTRIBUTE_STANDARD_NAME "," G_FILE_ATTRIBUTE_STANDARD_TYPE,
+		G_FILE_QUERY_INFO_NOFOLLOW_SYMLINKS, NULL, error);
+	GFileInfo *info;
+
+	if (children == NULL)
+		return FALSE;
+	while ((info = g_file_enumerator_next_file(children, NULL, error)) != NULL) {
+		g_autoptr(GFileInfo) owned = info;
+		g_autoptr(GFile) child = g_file_get_child(dir, g_file_info_get_name(info));
+		g_autofree char *child_path = g_file_get_path(child);
+
+		if (g_file_info_get_file_type(info) == G_FILE_TYPE_DIRECTORY &&
+		    !empty_directory(child_path, error))
+			return FALSE;
+		if (!g_file_delete(child, NULL, error))
+			return FALSE;
+	}
+	return error == NULL || *error == NULL;
+}
+
+static gboolean copy_entry_data(struct archive *in, struct archive *out, GError **error)
+{
+	const void *buf;
+	size_t size;
+	la_int64_t offset;
+	int r;
+
+	while ((r = archive_read_data_block(in, &buf, &size, &offset)) == ARCHIVE_OK) {
+		if (archive_write_data_block(out, buf, size, offset) < ARCHIVE_OK)
+			return fail(error, OTA_INSTALL_ERROR_WRITE, "%s", archive_error_string(out));
+	}
+	if (r != ARCHIVE_EOF)
+		return fail(error, OTA_INSTALL_ERROR_WRITE, "%s", archive_error_string(in));
+	return TRUE;
+}
+
+static gboolean extract_entries(struct archive *in, struct archive *out, GError **error)
+{
+	struct archive_entry *entry;
+	int r;
+
+	while ((r = archive_read_next_header(in, &entry)) == ARCHIVE_OK) {
+		if (archive_write_header(out, entry) != ARCHIVE_OK)
+			return fail(error, OTA_INSTALL_ERROR_WRITE, "tar image, %s: %s",
+			            archive_entry_pathname(entry), archive_error_string(out));
+		if (archive_entry_size(entry) > 0 && !copy_entry_data(in, out, error)) {
+			g_prefix_error(error, "tar image, %s: ", archive_entry_pathname(entry));
+			return FALSE;
+		}
+		if (archive_write_finish_entry(out) != ARCHIVE_OK)
+			return fail(error, OTA_INSTALL_ERROR_WRITE, "tar image, %s: %s",
+			            archive_entry_pathname(entry), archive_error_string(out));
+	}
+	if (r != ARCHIVE_EOF)
+		return fail(error, OTA_INSTALL_ERROR_WRITE, "tar image: %s", archive_error_string(in));
+	return TRUE;
+}
+
+/* libarchive with its hostile-archive protections: no "..", no absolute
+ * paths, no writing through symlinks. It extracts relative to the working
+ * directory, so we enter the slot directory for the duration (the CLI is
+ * single-threaded) and come back. */
+static gboolean extract_tar(int tar_fd, const char *dir, GError **error)
+{
+	struct archive *in = archive_read_new();
+	struct archive *out = archive_write_disk_new();
+	int here = open(".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	gboolean ok;
+
+	archive_read_support_format_tar(in);
+	archive_read_support_filter_all(in);
+	archive_write_disk_set_options(out, ARCHIVE_EXTRACT_TIME | ARCHIVE_EXTRACT_PERM |
+	                                            ARCHIVE_EXTRACT_SECURE_SYMLINKS |
+	                                            ARCHIVE_EXTRACT_SECURE_NODOTDOT |
+	                                            ARCHIVE_EXTRACT_SECURE_NOABSOLUTEPATHS);
+	if (here < 0 || chdir(dir) < 0)
+		ok = fail(error, OTA_INSTALL_ERROR_WRITE, "%s: %s", dir, g_strerror(errno));
+	else if (archive_read_open_fd(in, tar_fd, TAR_BLOCK) != ARCHIVE_OK)
+		ok = fail(error, OTA_INSTALL_ERROR_WRITE, "tar image: %s", archive_error_string(in));
+	else
+		ok = extract_entries(in, out, error);
+	if (here >= 0) {
+		if (fchdir(here) < 0 && ok)
+			ok = fail(error, OTA_INSTALL_ERROR_WRITE, "cannot return to the working directory");
+		close(here);
+	}
+	archive_read_free(in);
+	archive_write_free(out);
+	return ok;
+}
+
+/* The image goes through a private unlinked file first: it is hash-checked
+ * completely before libarchive parses a byte of it. */
+static gboolean write_tar(OtaTarget *t, OtaBundle *b, const OtaInstallStep *step, GError **error)
+{
+	int fd = open(t->config->data_directory, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+	gboolean ok;
+
+	if (fd < 0)
+		return fail(error, OTA_INSTALL_ERROR_WRITE, "%s: %s", t->config->data_directory,
+		            g_strerror(errno));
+	ok = ota_bundle_write_image(b, step->image, fd, error) && lseek(fd, 0, SEEK_SET) == 0 &&
+	     empty_directory(step->slot->device, error) &&
+	     extract_tar(fd, step->slot->device, error);
+	close(fd);
+	if (ok)
+		sync(); /* the extracted tree, before the slot may be booted */
+	return ok;
+}
+
+static gboolean write_step(OtaTarget *t, OtaBundle *b, const OtaInstallStep *step,
+                           GError **error)
+{
+	/* Belt and braces: planning never picks it, and writing never will. */
+	if (step->slot->index == t->booted->index)
+		return fail(error, OTA_INSTALL_ERROR_WRITE, "refusing to write %s: it is booted",
+		            step->slot->name);
+	if (step->slot->type == OTA_SLOT_TAR)
+		return write_tar(t, b, step, error);
+	return write_raw(b, step, error);
+}
+
+static char *bundle_identity(OtaBundle *b)
+{
+	char hex[OTA_SHA256_HEX_LEN + 1];
+
+	if (b->format == OTA_BUNDLE_FORMAT_VERITY)
+		return g_strdup(b->manifest->verity_hash);
+	ota_checksum_to_hex(b->payload_checksum.sha256, hex);
+	return g_strdup(hex);
+}
+
+static void record_slots(OtaTarget *t, OtaInstallPlan *p)
+{
+	g_autoptr(GDateTime) now = g_date_time_new_now_utc();
+
+	for (guint i = 0; i < p->steps->len; i++) {
+		const OtaInstallStep *step = g_ptr_array_index(p->steps, i);
+		OtaSlotRecord *r = g_new0(OtaSlotRecord, 1);
+
+		r->slot = g_strdup(step->slot->name);
+		r->version = g_strdup(p->bundle->manifest->version);
+		r->bundle_sha256 = bundle_identity(p->bundle);
+		r->security_version = p->security_version;
+		r->installed = g_date_time_format(now, "%Y-%m-%dT%H:%M:%SZ");
+		ota_state_set_slot(t->state, r);
+	}
+	g_free(t->state->pending_slot);
+	t->state->pending_slot = g_strdup(p->boot_target->name);
+}
+
+static gboolean run_plan(OtaTarget *t, OtaInstallPlan *p, GError **error)
+{
+	const char *target = p->boot_target->bootname;
+
+	/* Until it is complete, the target slot must not be bootable: an
+	 * install cut short can never be booted. */
+	if (!ota_bootloader_set_state(t->bootloader, target, OTA_SLOT_STATE_BAD, error))
+		return FALSE;
+	for (guint i = 0; i < p->steps->len; i++) {
+		if (!write_step(t, p->bundle, g_ptr_array_index(p->steps, i), error))
+			return FALSE;
+	}
+	/* The state first: should power fail before the bootloader switch, the
+	 * old system boots and simply knows what the other slot holds. */
+	record_slots(t, p);
+	return ota_state_save(t->state, error) &&
+	       ota_bootloader_set_primary(t->bootloader, target, error);
+}
+
+static char *describe_plan(const OtaInstallPlan *p)
+{
+	GString *s = g_string_new(NULL);
+
+	g_string_append_printf(s, "installed %s into", p->bundle->manifest->version
+	                                                     ? p->bundle->manifest->version
+	                                                     : "a bundle");
+	for (guint i = 0; i < p->steps->len; i++) {
+		const OtaInstallStep *step = g_ptr_array_index(p->steps, i);
+
+		g_string_append_printf(s, "%s %s", i ? "," : "", step->slot->name);
+	}
+	return g_string_free(s, FALSE);
+}
+
+gboolean ota_install(OtaTarget *t, const char *bundle_path, GError **error)
+{
+	g_autoptr(OtaInstallPlan) p = NULL;
+	g_autoptr(GError) ierror = NULL;
+	g_autofree char *done = NULL;
+
+	p = ota_install_plan(t, bundle_path, &ierror);
+	if (p == NULL || !run_plan(t, p, &ierror)) {
+		g_autofree char *first_line = g_strndup(ierror->message, strcspn(ierror->message, "\n"));
+
+		ota_state_add_result(t->state, "install", bundle_path, FALSE, first_line);
+		/* Recording the failure must not hide it. */
+		if (!ota_state_save(t->state, NULL))
+			g_prefix_error(&ierror, "(state not saved) ");
+		g_propagate_error(error, g_steal_pointer(&ierror));
+		return FALSE;
+	}
+	done = describe_plan(p);
+	ota_state_add_result(t->state, "install", bundle_path, TRUE, done);
+	return ota_state_save(t->state, error);
+}
+
+/* --- after the reboot ------------------------------------------------------------------ */
+
+gboolean ota_target_mark(OtaTarget *t, gboolean good, GError **error)
+{
+	const char *slot = t->booted->name;
+	OtaSlotRecord *r = ota_state_get_slot(t->state, slot);
+	gboolean pending = g_strcmp0(t->state->pending_slot, slot) == 0;
+	g_autofree char *what = NULL;
+
+	if (!ota_bootloader_set_state(t->bootloader, t->booted->bootname,
+	                              good ? OTA_SLOT_STATE_GOOD : OTA_SLOT_STATE_BAD, error))
+		return FALSE;
+	if (good && pending && r != NULL) {
+		/* Committed: this is now the installed system, and nothing older
+		 * than it security-wise may ever be installed again. */
+		g_free(t->state->installed_version);
+		t->state->installed_version = g_strdup(r->version);
+		t->state->security_floor = MAX(t->state->security_floor, r->security_version);
+	}
+	if (pending)
+		g_clear_pointer(&t->state->pending_slot, g_free);
+	what = g_strdup_printf("%s marked %s%s", slot, good ? "good" : "bad",
+	                       good && pending && r ? ", floor raised" : "");
+	ota_state_add_result(t->state, good ? "mark-good" : "mark-bad", NULL, TRUE, what);
+	return ota_state_save(t->state, error);
+}
