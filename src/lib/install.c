@@ -494,6 +494,106 @@ static gboolean write_step(OtaTarget *t, OtaBundle *b, const OtaInstallStep *ste
 	return write_raw(b, step, error);
 }
 
+/* --- hooks ------------------------------------------------------------------------- */
+
+/* The hook script from the verified payload, in a private directory: what
+ * runs is exactly what was signed, never the bundle file on disk. */
+typedef struct {
+	char *dir;
+	char *path;
+} Hook;
+
+static void hook_clear(Hook *h)
+{
+	if (h->path != NULL)
+		unlink(h->path);
+	if (h->dir != NULL)
+		rmdir(h->dir);
+	g_free(h->path);
+	g_free(h->dir);
+}
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(Hook, hook_clear)
+
+static gboolean hook_prepare(OtaTarget *t, OtaBundle *b, Hook *h, GError **error)
+{
+	g_autoptr(GBytes) script = NULL;
+	g_autofree char *template_path = g_build_filename(t->config->data_directory,
+	                                                  "hook-XXXXXX", NULL);
+
+	script = ota_bundle_read_file(b, b->manifest->hook_filename, 16 * 1024 * 1024, error);
+	if (script == NULL)
+		return FALSE;
+	h->dir = g_mkdtemp_full(g_steal_pointer(&template_path), 0700);
+	if (h->dir == NULL)
+		return fail(error, OTA_INSTALL_ERROR_HOOK, "cannot create a directory for the hook: %s",
+		            g_strerror(errno));
+	h->path = g_build_filename(h->dir, "hook", NULL);
+	if (!g_file_set_contents_full(h->path, g_bytes_get_data(script, NULL),
+	                              (gssize)g_bytes_get_size(script),
+	                              G_FILE_SET_CONTENTS_CONSISTENT, 0700, error))
+		return FALSE;
+	return TRUE;
+}
+
+/* Runs the hook with RAUC's arguments and environment, so hook scripts
+ * written for RAUC work unchanged. */
+static gboolean hook_run(OtaTarget *t, OtaBundle *b, const Hook *h, const char *argument,
+                         const OtaInstallStep *step, GError **error)
+{
+	g_autoptr(GSubprocessLauncher) launcher =
+		g_subprocess_launcher_new(G_SUBPROCESS_FLAGS_STDOUT_SILENCE | G_SUBPROCESS_FLAGS_STDERR_PIPE);
+	g_autoptr(GSubprocess) proc = NULL;
+	g_autoptr(GError) ierror = NULL;
+	g_autofree char *err = NULL;
+
+	g_subprocess_launcher_setenv(launcher, "RAUC_SYSTEM_COMPATIBLE", t->config->compatible, TRUE);
+	g_subprocess_launcher_setenv(launcher, "RAUC_MF_COMPATIBLE", b->manifest->compatible, TRUE);
+	if (b->manifest->version != NULL)
+		g_subprocess_launcher_setenv(launcher, "RAUC_MF_VERSION", b->manifest->version, TRUE);
+	if (step != NULL) {
+		g_subprocess_launcher_setenv(launcher, "RAUC_SLOT_NAME", step->slot->name, TRUE);
+		g_subprocess_launcher_setenv(launcher, "RAUC_SLOT_CLASS", step->slot->slotclass, TRUE);
+		g_subprocess_launcher_setenv(launcher, "RAUC_SLOT_DEVICE", step->slot->device, TRUE);
+		g_subprocess_launcher_setenv(launcher, "RAUC_IMAGE_NAME", step->image->filename, TRUE);
+		g_subprocess_launcher_setenv(launcher, "RAUC_IMAGE_CLASS", step->image->slotclass, TRUE);
+		if (step->slot->bootname != NULL)
+			g_subprocess_launcher_setenv(launcher, "RAUC_SLOT_BOOTNAME", step->slot->bootname,
+			                             TRUE);
+	}
+	proc = g_subprocess_launcher_spawn(launcher, &ierror, h->path, argument, NULL);
+	if (proc == NULL || !g_subprocess_communicate_utf8(proc, NULL, NULL, NULL, &err, &ierror))
+		return fail(error, OTA_INSTALL_ERROR_HOOK, "hook %s: %s", argument, ierror->message);
+	if (!g_subprocess_get_successful(proc)) {
+		g_auto(GStrv) lines = g_strsplit(err != NULL ? g_strstrip(err) : "", "\n", -1);
+		const char *last = lines[0] ? lines[g_strv_length(lines) - 1] : "";
+
+		return fail(error, OTA_INSTALL_ERROR_HOOK, "hook %s refused the install%s%s", argument,
+		            *last ? ": " : "", last);
+	}
+	return TRUE;
+}
+
+static gboolean has_hook(char **hooks, const char *name)
+{
+	return hooks != NULL && g_strv_contains((const char *const *)hooks, name);
+}
+
+/* RAUC's "install" hook replaces the copy with the hook's own logic; we
+ * don't hand a script the image, so such bundles are refused, not
+ * half-installed. */
+static gboolean check_hooks_supported(const OtaInstallPlan *p, GError **error)
+{
+	for (guint i = 0; i < p->steps->len; i++) {
+		const OtaInstallStep *step = g_ptr_array_index(p->steps, i);
+
+		if (has_hook(step->image->hooks, "install"))
+			return fail(error, OTA_INSTALL_ERROR_HOOK,
+			            "image %s has an 'install' hook, which otabundle-install does not run",
+			            step->image->filename);
+	}
+	return TRUE;
+}
+
 static char *bundle_identity(OtaBundle *b)
 {
 	char hex[OTA_SHA256_HEX_LEN + 1];
@@ -526,13 +626,30 @@ static void record_slots(OtaTarget *t, OtaInstallPlan *p)
 static gboolean run_plan(OtaTarget *t, OtaInstallPlan *p, GError **error)
 {
 	const char *target = p->boot_target->bootname;
+	const OtaManifest *m = p->bundle->manifest;
+	g_auto(Hook) hook = {NULL, NULL};
 
+	if (!check_hooks_supported(p, error))
+		return FALSE;
+	if (m->hook_filename != NULL && !hook_prepare(t, p->bundle, &hook, error))
+		return FALSE;
+	if (has_hook(m->hooks, "install-check") &&
+	    !hook_run(t, p->bundle, &hook, "install-check", NULL, error))
+		return FALSE;
 	/* Until it is complete, the target slot must not be bootable: an
 	 * install cut short can never be booted. */
 	if (!ota_bootloader_set_state(t->bootloader, target, OTA_SLOT_STATE_BAD, error))
 		return FALSE;
 	for (guint i = 0; i < p->steps->len; i++) {
-		if (!write_step(t, p->bundle, g_ptr_array_index(p->steps, i), error))
+		const OtaInstallStep *step = g_ptr_array_index(p->steps, i);
+
+		if (has_hook(step->image->hooks, "pre-install") &&
+		    !hook_run(t, p->bundle, &hook, "slot-pre-install", step, error))
+			return FALSE;
+		if (!write_step(t, p->bundle, step, error))
+			return FALSE;
+		if (has_hook(step->image->hooks, "post-install") &&
+		    !hook_run(t, p->bundle, &hook, "slot-post-install", step, error))
 			return FALSE;
 	}
 	/* The state first: should power fail before the bootloader switch, the
