@@ -1,0 +1,189 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <otabundle/config.h>
+
+#include <string.h>
+
+#define BASE "[system]\ncompatible=board\nbootloader=file\n[keyring]\npath=/k.pem\n"
+#define AB "[slot.rootfs.0]\ndevice=/dev/a\nbootname=A\n[slot.rootfs.1]\ndevice=/dev/b\nbootname=B\n"
+
+static OtaSystemConfig *parse(const char *text, GError **error)
+{
+	return ota_system_config_parse(text, strlen(text), "system.conf", error);
+}
+
+static void assert_rejected(const char *text, OtaConfigError code, const char *needle)
+{
+	g_autoptr(GError) error = NULL;
+	g_autoptr(OtaSystemConfig) c = parse(text, &error);
+
+	g_assert_null(c);
+	g_assert_error(error, OTA_CONFIG_ERROR, (gint)code);
+	g_assert_true(g_str_has_prefix(error->message, "system.conf: "));
+	if (strstr(error->message, needle) == NULL)
+		g_error("'%s' does not mention '%s'", error->message, needle);
+}
+
+static void test_parses_a_full_configuration(void)
+{
+	g_autoptr(GError) error = NULL;
+	g_autoptr(OtaSystemConfig) c = parse(
+		"[system]\ncompatible=board\nbootloader=custom\ndata-directory=/data\n"
+		"allow-downgrade=true\nhardware-revision=r2\n"
+		"[keyring]\npath=/k.pem\nthreshold=2\ncheck-purpose=codesign\ncrl=/c.pem\n"
+		"[policy.bootloader]\npath=/boot.pem\nthreshold=3\n"
+		"[handlers]\nbootloader-custom-backend=/usr/bin/bl\n" AB
+		"[slot.bootloader.0]\ndevice=/dev/bl0\npolicy=bootloader\n"
+		"[slot.app.1]\ndevice=/srv/app\ntype=tar\n",
+		&error);
+	const OtaPolicyConfig *def, *boot;
+	const OtaSlotConfig *bl, *app;
+
+	g_assert_no_error(error);
+	g_assert_cmpint(c->bootloader, ==, OTA_BOOTLOADER_CUSTOM);
+	g_assert_cmpstr(c->custom_backend, ==, "/usr/bin/bl");
+	g_assert_cmpstr(c->data_directory, ==, "/data");
+	g_assert_true(c->allow_downgrade);
+	g_assert_cmpstr(c->hardware_revision, ==, "r2");
+	def = ota_system_config_get_policy(c, "default");
+	g_assert_cmpuint(def->threshold, ==, 2);
+	g_assert_cmpint(def->purpose, ==, OTA_PURPOSE_CODESIGN);
+	g_assert_cmpstr(def->crl, ==, "/c.pem");
+	boot = ota_system_config_get_policy(c, "bootloader");
+	g_assert_cmpstr(boot->keyring, ==, "/boot.pem");
+	g_assert_cmpuint(boot->threshold, ==, 3);
+	g_assert_cmpuint(c->slots->len, ==, 4);
+	bl = g_ptr_array_index(c->slots, 2);
+	g_assert_cmpstr(bl->name, ==, "bootloader.0");
+	g_assert_cmpstr(bl->policy, ==, "bootloader");
+	app = g_ptr_array_index(c->slots, 3);
+	g_assert_cmpint(app->type, ==, OTA_SLOT_TAR);
+	g_assert_cmpuint(app->index, ==, 1);
+}
+
+static void test_defaults(void)
+{
+	g_autoptr(GError) error = NULL;
+	g_autoptr(OtaSystemConfig) c = parse(BASE AB, &error);
+	const OtaSlotConfig *a;
+
+	g_assert_no_error(error);
+	g_assert_cmpstr(c->data_directory, ==, "/var/lib/otabundle");
+	g_assert_false(c->allow_downgrade);
+	g_assert_cmpuint(ota_system_config_get_policy(c, "default")->threshold, ==, 1);
+	a = g_ptr_array_index(c->slots, 0);
+	g_assert_cmpint(a->type, ==, OTA_SLOT_RAW);
+	g_assert_null(a->policy);
+}
+
+static void test_rejects_unknown_key(void)
+{
+	assert_rejected(BASE "colour=blue\n" AB, OTA_CONFIG_ERROR_UNKNOWN_FIELD, "colour");
+}
+
+static void test_rejects_unknown_group(void)
+{
+	assert_rejected(BASE AB "[surprise]\nx=1\n", OTA_CONFIG_ERROR_UNKNOWN_FIELD, "[surprise]");
+}
+
+static void test_rejects_duplicate_key(void)
+{
+	assert_rejected(BASE AB "[slot.rootfs.0]\ndevice=/dev/c\n", OTA_CONFIG_ERROR_INVALID,
+	                "duplicate key 'device'");
+}
+
+static void test_requires_a_keyring(void)
+{
+	assert_rejected("[system]\ncompatible=b\nbootloader=file\n" AB, OTA_CONFIG_ERROR_MISSING,
+	                "[keyring]");
+}
+
+static void test_requires_compatible(void)
+{
+	assert_rejected("[system]\nbootloader=file\n[keyring]\npath=/k\n" AB, OTA_CONFIG_ERROR_MISSING,
+	                "compatible");
+}
+
+static void test_rejects_unknown_bootloader(void)
+{
+	assert_rejected("[system]\ncompatible=b\nbootloader=lilo\n[keyring]\npath=/k\n" AB,
+	                OTA_CONFIG_ERROR_INVALID, "lilo");
+}
+
+static void test_custom_bootloader_needs_a_backend(void)
+{
+	assert_rejected("[system]\ncompatible=b\nbootloader=custom\n[keyring]\npath=/k\n" AB,
+	                OTA_CONFIG_ERROR_INVALID, "bootloader-custom-backend");
+}
+
+static void test_grub_needs_grubenv(void)
+{
+	assert_rejected("[system]\ncompatible=b\nbootloader=grub\n[keyring]\npath=/k\n" AB,
+	                OTA_CONFIG_ERROR_INVALID, "grubenv");
+}
+
+static void test_slot_policy_must_exist(void)
+{
+	assert_rejected(BASE AB "[slot.bootloader.0]\ndevice=/dev/x\npolicy=boot\n",
+	                OTA_CONFIG_ERROR_INVALID, "policy 'boot'");
+}
+
+static void test_bootnames_are_unique(void)
+{
+	assert_rejected(BASE "[slot.rootfs.0]\ndevice=/a\nbootname=A\n[slot.rootfs.1]\ndevice=/b\n"
+	                     "bootname=A\n",
+	                OTA_CONFIG_ERROR_INVALID, "bootname 'A'");
+}
+
+static void test_devices_are_unique(void)
+{
+	assert_rejected(BASE "[slot.rootfs.0]\ndevice=/a\n[slot.rootfs.1]\ndevice=/a\n",
+	                OTA_CONFIG_ERROR_INVALID, "share device");
+}
+
+static void test_rejects_malformed_slot_group(void)
+{
+	assert_rejected(BASE "[slot.rootfs]\ndevice=/a\n", OTA_CONFIG_ERROR_INVALID, "[slot.rootfs]");
+	assert_rejected(BASE "[slot.root/fs.0]\ndevice=/a\n", OTA_CONFIG_ERROR_INVALID, "root/fs");
+}
+
+static void test_rejects_bad_values(void)
+{
+	assert_rejected(BASE "[slot.rootfs.0]\ndevice=/a\ntype=ext4\n", OTA_CONFIG_ERROR_INVALID,
+	                "ext4");
+	assert_rejected("[system]\ncompatible=b\nbootloader=file\nallow-downgrade=yes\n"
+	                "[keyring]\npath=/k\n" AB,
+	                OTA_CONFIG_ERROR_INVALID, "allow-downgrade");
+	assert_rejected("[system]\ncompatible=b\nbootloader=file\n[keyring]\npath=/k\nthreshold=0\n" AB,
+	                OTA_CONFIG_ERROR_INVALID, "threshold");
+	assert_rejected("[system]\ncompatible=b\nbootloader=file\n[keyring]\npath=/k\n"
+	                "check-purpose=email\n" AB,
+	                OTA_CONFIG_ERROR_INVALID, "email");
+}
+
+static void test_needs_a_slot(void)
+{
+	assert_rejected(BASE, OTA_CONFIG_ERROR_INVALID, "no [slot.");
+}
+
+int main(int argc, char **argv)
+{
+	g_test_init(&argc, &argv, NULL);
+	g_test_add_func("/config/parses-a-full-configuration", test_parses_a_full_configuration);
+	g_test_add_func("/config/defaults", test_defaults);
+	g_test_add_func("/config/rejects-unknown-key", test_rejects_unknown_key);
+	g_test_add_func("/config/rejects-unknown-group", test_rejects_unknown_group);
+	g_test_add_func("/config/rejects-duplicate-key", test_rejects_duplicate_key);
+	g_test_add_func("/config/requires-a-keyring", test_requires_a_keyring);
+	g_test_add_func("/config/requires-compatible", test_requires_compatible);
+	g_test_add_func("/config/rejects-unknown-bootloader", test_rejects_unknown_bootloader);
+	g_test_add_func("/config/custom-bootloader-needs-a-backend",
+	                test_custom_bootloader_needs_a_backend);
+	g_test_add_func("/config/grub-needs-grubenv", test_grub_needs_grubenv);
+	g_test_add_func("/config/slot-policy-must-exist", test_slot_policy_must_exist);
+	g_test_add_func("/config/bootnames-are-unique", test_bootnames_are_unique);
+	g_test_add_func("/config/devices-are-unique", test_devices_are_unique);
+	g_test_add_func("/config/rejects-malformed-slot-group", test_rejects_malformed_slot_group);
+	g_test_add_func("/config/rejects-bad-values", test_rejects_bad_values);
+	g_test_add_func("/config/needs-a-slot", test_needs_a_slot);
+	return g_test_run();
+}
