@@ -9,7 +9,9 @@ PACKAGES=(meson ninja-build pkg-config gcc libglib2.0-dev libssl-dev libsquashfs
 # veritysetup (cryptsetup-bin) is the reference the verity tree is checked against.
 # softhsm2, opensc (pkcs11-tool) and p11-kit stand in for an HSM; gnutls-bin's
 # certtool makes the CSR of a key generated on the token.
-TEST_PACKAGES=(python3 python3-pytest rauc cryptsetup-bin softhsm2 opensc p11-kit gnutls-bin)
+# libubootenv-tool (fw_setenv) and grub-common (grub-editenv) run the U-Boot/GRUB backend tests.
+TEST_PACKAGES=(python3 python3-pytest rauc cryptsetup-bin softhsm2 opensc p11-kit gnutls-bin
+               libubootenv-tool grub-common)
 
 [ "${1:-}" = "--tests" ] && PACKAGES+=("${TEST_PACKAGES[@]}")
 

@@ -64,23 +64,32 @@ static const char *state_name(OtaSlotState state)
 	return state == OTA_SLOT_STATE_GOOD ? "good" : "bad";
 }
 
-static char *last_line(const char *text)
+/* The last non-empty line of @text, or with @all_lines every one of them
+ * joined with "; ". */
+static char *stderr_summary(const char *text, gboolean all_lines)
 {
 	g_auto(GStrv) lines = g_strsplit(text ? text : "", "\n", -1);
-	const char *last = NULL;
+	g_autoptr(GPtrArray) kept = g_ptr_array_new();
 
 	for (char **l = lines; *l; l++) {
 		if (*g_strstrip(*l) != '\0')
-			last = *l;
+			g_ptr_array_add(kept, *l);
 	}
-	return g_strdup(last ? last : "no error output");
+	if (kept->len == 0)
+		return g_strdup("no error output");
+	if (!all_lines)
+		return g_strdup(kept->pdata[kept->len - 1]);
+	g_ptr_array_add(kept, NULL);
+	return g_strjoinv("; ", (char **)kept->pdata);
 }
 
 /* Runs @argv without a shell and returns its stdout. A non-zero exit is
- * one line naming @label and the last line the command wrote to stderr;
- * @exit_failed (optional) tells that case from a command that never ran. */
-static char *run_command(const char *const *argv, const char *label, gboolean *exit_failed,
-                         GError **error)
+ * one line naming @label and the last line the command wrote to stderr
+ * (all of them with @all_stderr: libubootenv prints the cause first and a
+ * misleading consequence last); @exit_failed (optional) tells that case
+ * from a command that never ran. */
+static char *run_command(const char *const *argv, const char *label, gboolean all_stderr,
+                         gboolean *exit_failed, GError **error)
 {
 	g_autoptr(GSubprocess) proc = NULL;
 	g_autoptr(GError) ierror = NULL;
@@ -102,7 +111,7 @@ static char *run_command(const char *const *argv, const char *label, gboolean *e
 
 	if (exit_failed != NULL)
 		*exit_failed = TRUE;
-	reason = last_line(err);
+	reason = stderr_summary(err, all_stderr);
 	if (g_subprocess_get_if_signaled(proc))
 		g_set_error(error, OTA_BOOTLOADER_ERROR, OTA_BOOTLOADER_ERROR_FAILED,
 		            "%s was killed by signal %d: %s", label, g_subprocess_get_term_sig(proc),
@@ -383,13 +392,19 @@ static char *custom_run(OtaBootloader *bl, const char *const *args, gboolean *ex
 	g_autofree char *joined = g_strjoinv(" ", (char **)args);
 	char *out;
 
+	if (!g_file_test(bl->script, G_FILE_TEST_IS_REGULAR) ||
+	    !g_file_test(bl->script, G_FILE_TEST_IS_EXECUTABLE)) {
+		g_set_error(error, OTA_BOOTLOADER_ERROR, OTA_BOOTLOADER_ERROR_FAILED,
+		            "custom bootloader backend %s is not an executable file", bl->script);
+		return NULL;
+	}
 	g_ptr_array_add(argv, bl->script);
 	for (const char *const *a = args; *a; a++)
 		g_ptr_array_add(argv, (gpointer)*a);
 	g_ptr_array_add(argv, NULL);
 
 	label = g_strdup_printf("%s %s", bl->script, joined);
-	out = run_command((const char *const *)argv->pdata, label, exit_failed, error);
+	out = run_command((const char *const *)argv->pdata, label, FALSE, exit_failed, error);
 	return out ? g_strstrip(out) : NULL;
 }
 
@@ -491,13 +506,19 @@ static GHashTable *uboot_read_env(OtaBootloader *bl, GError **error)
 	g_autofree char *label = NULL;
 	g_autofree char *out = NULL;
 
+	/* Else libubootenv says "Configuration file wrong or corrupted". */
+	if (bl->uboot_config != NULL && !g_file_test(bl->uboot_config, G_FILE_TEST_EXISTS)) {
+		g_set_error(error, OTA_BOOTLOADER_ERROR, OTA_BOOTLOADER_ERROR_FAILED,
+		            "U-Boot environment configuration %s does not exist", bl->uboot_config);
+		return NULL;
+	}
 	if (bl->uboot_config != NULL) {
 		argv[1] = "-c";
 		argv[2] = bl->uboot_config;
 	}
 	label = bl->uboot_config ? g_strdup_printf("fw_printenv -c %s", bl->uboot_config)
 	                         : g_strdup("fw_printenv");
-	out = run_command(argv, label, NULL, error);
+	out = run_command(argv, label, TRUE, NULL, error);
 	if (out == NULL)
 		return NULL;
 	return parse_env_lines(out);
@@ -522,7 +543,7 @@ static gboolean uboot_set_var(OtaBootloader *bl, const char *name, const char *v
 	argv[i++] = value;
 	label = bl->uboot_config ? g_strdup_printf("fw_setenv -c %s %s", bl->uboot_config, name)
 	                         : g_strdup_printf("fw_setenv %s", name);
-	out = run_command(argv, label, NULL, error);
+	out = run_command(argv, label, TRUE, NULL, error);
 	return out != NULL;
 }
 
@@ -700,7 +721,7 @@ static GHashTable *grub_read_env(OtaBootloader *bl, GError **error)
 
 	if (!grub_check_env_exists(bl, error))
 		return NULL;
-	out = run_command(argv, label, NULL, error);
+	out = run_command(argv, label, TRUE, NULL, error);
 	if (out == NULL)
 		return NULL;
 	return parse_env_lines(out);
@@ -722,7 +743,7 @@ static gboolean grub_set_vars(OtaBootloader *bl, GPtrArray *assignments, GError 
 	for (guint i = 0; i < assignments->len; i++)
 		g_ptr_array_add(argv, assignments->pdata[i]);
 	g_ptr_array_add(argv, NULL);
-	out = run_command((const char *const *)argv->pdata, label, NULL, error);
+	out = run_command((const char *const *)argv->pdata, label, TRUE, NULL, error);
 	return out != NULL;
 }
 

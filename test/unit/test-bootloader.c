@@ -1,0 +1,1046 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <otabundle/bootloader.h>
+
+#include <glib/gstdio.h>
+#include <stdarg.h>
+#include <string.h>
+
+#include "pki.h"
+
+static const char *const bootnames[] = {"A", "B", NULL};
+
+typedef struct {
+	char *dir;
+	OtaSystemConfig *config;
+	char *fw_env_config; /* uboot */
+} Fixture;
+
+/* Filled by hand: the config parser is not what is tested here. */
+static OtaSystemConfig *config_new(OtaBootloaderKind kind)
+{
+	OtaSystemConfig *c = g_new0(OtaSystemConfig, 1);
+
+	c->bootloader = kind;
+	c->compatible = g_strdup("test-device");
+	return c;
+}
+
+static void config_free(OtaSystemConfig *c)
+{
+	g_free(c->compatible);
+	g_free(c->data_directory);
+	g_free(c->custom_backend);
+	g_free(c->grubenv);
+	g_free(c->uboot_config);
+	g_free(c);
+}
+
+static OtaBootloader *bootloader_new(Fixture *f)
+{
+	g_autoptr(GError) error = NULL;
+	OtaBootloader *bl = ota_bootloader_new(f->config, bootnames, &error);
+
+	g_assert_no_error(error);
+	g_assert_nonnull(bl);
+	return bl;
+}
+
+/* Runs a command from PATH, asserts that it succeeds, returns its stdout. */
+static char *run_ok(const char *first, ...)
+{
+	g_autoptr(GPtrArray) argv = g_ptr_array_new();
+	g_autoptr(GError) error = NULL;
+	g_autofree char *err = NULL;
+	char *out = NULL;
+	int status;
+	va_list ap;
+
+	va_start(ap, first);
+	for (const char *a = first; a != NULL; a = va_arg(ap, const char *))
+		g_ptr_array_add(argv, (gpointer)a);
+	va_end(ap);
+	g_ptr_array_add(argv, NULL);
+
+	g_assert_true(g_spawn_sync(NULL, (char **)argv->pdata, NULL, G_SPAWN_SEARCH_PATH, NULL, NULL,
+	                           &out, &err, &status, &error));
+	g_assert_no_error(error);
+	if (!g_spawn_check_wait_status(status, NULL))
+		g_error("%s failed: %s", first, err);
+	return out;
+}
+
+static void assert_one_line_error(const GError *error)
+{
+	g_assert_nonnull(error);
+	g_assert_null(strchr(error->message, '\n'));
+}
+
+static void teardown(Fixture *f, gconstpointer data)
+{
+	test_tmpdir_remove(f->dir);
+	g_free(f->dir);
+	g_free(f->fw_env_config);
+	config_free(f->config);
+}
+
+/* --- common -------------------------------------------------------------- */
+
+static void setup_file(Fixture *f, gconstpointer data)
+{
+	f->dir = test_tmpdir_new();
+	f->config = config_new(OTA_BOOTLOADER_FILE);
+	f->config->data_directory = g_build_filename(f->dir, "data", NULL);
+}
+
+static void test_bootname_that_is_not_a_variable_name_is_refused(void)
+{
+	static const char *const names[] = {"A", "B C", NULL};
+	OtaSystemConfig *config = config_new(OTA_BOOTLOADER_FILE);
+	g_autoptr(GError) error = NULL;
+	g_autoptr(OtaBootloader) bl = NULL;
+
+	config->data_directory = g_strdup("/nonexistent");
+	bl = ota_bootloader_new(config, names, &error);
+	g_assert_null(bl);
+	g_assert_error(error, OTA_BOOTLOADER_ERROR, OTA_BOOTLOADER_ERROR_INVALID);
+	g_assert_nonnull(strstr(error->message, "'B C'"));
+	config_free(config);
+}
+
+static void test_duplicate_bootname_is_refused(void)
+{
+	static const char *const names[] = {"A", "A", NULL};
+	OtaSystemConfig *config = config_new(OTA_BOOTLOADER_FILE);
+	g_autoptr(GError) error = NULL;
+	g_autoptr(OtaBootloader) bl = NULL;
+
+	config->data_directory = g_strdup("/nonexistent");
+	bl = ota_bootloader_new(config, names, &error);
+	g_assert_null(bl);
+	g_assert_error(error, OTA_BOOTLOADER_ERROR, OTA_BOOTLOADER_ERROR_INVALID);
+	config_free(config);
+}
+
+static void test_custom_backend_without_script_is_refused(void)
+{
+	OtaSystemConfig *config = config_new(OTA_BOOTLOADER_CUSTOM);
+	g_autoptr(GError) error = NULL;
+	g_autoptr(OtaBootloader) bl = ota_bootloader_new(config, bootnames, &error);
+
+	g_assert_null(bl);
+	g_assert_error(error, OTA_BOOTLOADER_ERROR, OTA_BOOTLOADER_ERROR_INVALID);
+	g_assert_nonnull(strstr(error->message, "bootloader-custom-backend"));
+	config_free(config);
+}
+
+static void test_grub_backend_without_grubenv_is_refused(void)
+{
+	OtaSystemConfig *config = config_new(OTA_BOOTLOADER_GRUB);
+	g_autoptr(GError) error = NULL;
+	g_autoptr(OtaBootloader) bl = ota_bootloader_new(config, bootnames, &error);
+
+	g_assert_null(bl);
+	g_assert_error(error, OTA_BOOTLOADER_ERROR, OTA_BOOTLOADER_ERROR_INVALID);
+	g_assert_nonnull(strstr(error->message, "grubenv"));
+	config_free(config);
+}
+
+static void test_unconfigured_bootname_argument_is_refused(Fixture *f, gconstpointer data)
+{
+	g_autoptr(OtaBootloader) bl = bootloader_new(f);
+	g_autoptr(GError) error = NULL;
+
+	g_assert_false(ota_bootloader_set_primary(bl, "C", &error));
+	g_assert_error(error, OTA_BOOTLOADER_ERROR, OTA_BOOTLOADER_ERROR_INVALID);
+	g_assert_nonnull(strstr(error->message, "'C'"));
+}
+
+/* --- file ---------------------------------------------------------------- */
+
+static char *state_path(Fixture *f)
+{
+	return g_build_filename(f->config->data_directory, "bootloader.state", NULL);
+}
+
+static void write_state_file(Fixture *f, const char *content)
+{
+	g_autofree char *path = state_path(f);
+
+	g_assert_cmpint(g_mkdir_with_parents(f->config->data_directory, 0755), ==, 0);
+	g_assert_true(g_file_set_contents(path, content, -1, NULL));
+}
+
+static void test_file_first_boot_primary_is_first_bootname(Fixture *f, gconstpointer data)
+{
+	g_autoptr(OtaBootloader) bl = bootloader_new(f);
+	g_autoptr(GError) error = NULL;
+	g_autofree char *primary = ota_bootloader_get_primary(bl, &error);
+
+	g_assert_no_error(error);
+	g_assert_cmpstr(primary, ==, "A");
+	/* Reading never creates the state. */
+	g_assert_false(g_file_test(f->config->data_directory, G_FILE_TEST_EXISTS));
+}
+
+static void test_file_first_boot_every_slot_is_good(Fixture *f, gconstpointer data)
+{
+	g_autoptr(OtaBootloader) bl = bootloader_new(f);
+	g_autoptr(GError) error = NULL;
+	OtaSlotState state = OTA_SLOT_STATE_BAD;
+
+	g_assert_true(ota_bootloader_get_state(bl, "B", &state, &error));
+	g_assert_no_error(error);
+	g_assert_cmpint(state, ==, OTA_SLOT_STATE_GOOD);
+}
+
+static void test_file_set_primary_then_get_primary_returns_it(Fixture *f, gconstpointer data)
+{
+	g_autoptr(OtaBootloader) bl = bootloader_new(f);
+	g_autoptr(GError) error = NULL;
+	g_autofree char *primary = NULL;
+
+	g_assert_true(ota_bootloader_set_primary(bl, "B", &error));
+	g_assert_no_error(error);
+	primary = ota_bootloader_get_primary(bl, &error);
+	g_assert_no_error(error);
+	g_assert_cmpstr(primary, ==, "B");
+}
+
+static void test_file_set_primary_creates_data_directory_and_state_file(Fixture *f,
+                                                                         gconstpointer data)
+{
+	g_autoptr(OtaBootloader) bl = bootloader_new(f);
+	g_autoptr(GError) error = NULL;
+	g_autoptr(GKeyFile) kf = g_key_file_new();
+	g_autoptr(GDir) dir = NULL;
+	g_autofree char *path = state_path(f);
+	g_autofree char *primary = NULL;
+	g_autofree char *state = NULL;
+	guint entries = 0;
+
+	g_assert_true(ota_bootloader_set_primary(bl, "B", &error));
+	g_assert_true(g_key_file_load_from_file(kf, path, 0, &error));
+	g_assert_no_error(error);
+	primary = g_key_file_get_string(kf, "bootloader", "primary", NULL);
+	state = g_key_file_get_string(kf, "slot.B", "state", NULL);
+	g_assert_cmpstr(primary, ==, "B");
+	g_assert_cmpstr(state, ==, "good");
+
+	/* Written through a temporary file: nothing but the state is left. */
+	dir = g_dir_open(f->config->data_directory, 0, NULL);
+	while (g_dir_read_name(dir) != NULL)
+		entries++;
+	g_assert_cmpuint(entries, ==, 1);
+}
+
+static void test_file_set_state_round_trips(Fixture *f, gconstpointer data)
+{
+	g_autoptr(OtaBootloader) bl = bootloader_new(f);
+	g_autoptr(GError) error = NULL;
+	OtaSlotState state;
+
+	g_assert_true(ota_bootloader_set_state(bl, "B", OTA_SLOT_STATE_BAD, &error));
+	g_assert_true(ota_bootloader_get_state(bl, "B", &state, &error));
+	g_assert_no_error(error);
+	g_assert_cmpint(state, ==, OTA_SLOT_STATE_BAD);
+
+	g_assert_true(ota_bootloader_set_state(bl, "B", OTA_SLOT_STATE_GOOD, &error));
+	g_assert_true(ota_bootloader_get_state(bl, "B", &state, &error));
+	g_assert_no_error(error);
+	g_assert_cmpint(state, ==, OTA_SLOT_STATE_GOOD);
+}
+
+static void test_file_bad_primary_loses_primary(Fixture *f, gconstpointer data)
+{
+	g_autoptr(OtaBootloader) bl = bootloader_new(f);
+	g_autoptr(GError) error = NULL;
+	g_autofree char *primary = NULL;
+	g_autofree char *again = NULL;
+
+	g_assert_true(ota_bootloader_set_primary(bl, "B", &error));
+	g_assert_true(ota_bootloader_set_state(bl, "B", OTA_SLOT_STATE_BAD, &error));
+	primary = ota_bootloader_get_primary(bl, &error);
+	g_assert_no_error(error);
+	g_assert_cmpstr(primary, ==, "A");
+
+	/* Marking it good again doesn't make it primary: only set_primary does. */
+	g_assert_true(ota_bootloader_set_state(bl, "B", OTA_SLOT_STATE_GOOD, &error));
+	again = ota_bootloader_get_primary(bl, &error);
+	g_assert_no_error(error);
+	g_assert_cmpstr(again, ==, "A");
+}
+
+static void test_file_all_slots_bad_has_no_primary(Fixture *f, gconstpointer data)
+{
+	g_autoptr(OtaBootloader) bl = bootloader_new(f);
+	g_autoptr(GError) error = NULL;
+	g_autofree char *primary = NULL;
+
+	g_assert_true(ota_bootloader_set_state(bl, "A", OTA_SLOT_STATE_BAD, &error));
+	g_assert_true(ota_bootloader_set_state(bl, "B", OTA_SLOT_STATE_BAD, &error));
+	g_assert_no_error(error);
+	primary = ota_bootloader_get_primary(bl, &error);
+	g_assert_null(primary);
+	g_assert_error(error, OTA_BOOTLOADER_ERROR, OTA_BOOTLOADER_ERROR_INVALID);
+}
+
+static void test_file_unknown_primary_in_state_file_is_rejected(Fixture *f, gconstpointer data)
+{
+	g_autoptr(OtaBootloader) bl = bootloader_new(f);
+	g_autoptr(GError) error = NULL;
+	g_autofree char *primary = NULL;
+
+	write_state_file(f, "[bootloader]\nprimary=C\n");
+	primary = ota_bootloader_get_primary(bl, &error);
+	g_assert_null(primary);
+	g_assert_error(error, OTA_BOOTLOADER_ERROR, OTA_BOOTLOADER_ERROR_INVALID);
+	g_assert_nonnull(strstr(error->message, "'C'"));
+}
+
+static void test_file_unknown_state_in_state_file_is_rejected(Fixture *f, gconstpointer data)
+{
+	g_autoptr(OtaBootloader) bl = bootloader_new(f);
+	g_autoptr(GError) error = NULL;
+	OtaSlotState state;
+
+	write_state_file(f, "[slot.A]\nstate=maybe\n");
+	g_assert_false(ota_bootloader_get_state(bl, "A", &state, &error));
+	g_assert_error(error, OTA_BOOTLOADER_ERROR, OTA_BOOTLOADER_ERROR_INVALID);
+	g_assert_nonnull(strstr(error->message, "'maybe'"));
+}
+
+static void test_file_corrupt_state_file_is_rejected(Fixture *f, gconstpointer data)
+{
+	g_autoptr(OtaBootloader) bl = bootloader_new(f);
+	g_autoptr(GError) error = NULL;
+	g_autofree char *path = state_path(f);
+
+	write_state_file(f, "this is not an ini file\n");
+	g_assert_false(ota_bootloader_set_primary(bl, "B", &error));
+	g_assert_error(error, OTA_BOOTLOADER_ERROR, OTA_BOOTLOADER_ERROR_INVALID);
+	g_assert_nonnull(strstr(error->message, path));
+}
+
+static void test_file_data_directory_that_cannot_be_created_fails_clearly(Fixture *f,
+                                                                           gconstpointer data)
+{
+	g_autofree char *blocker = g_build_filename(f->dir, "blocker", NULL);
+	g_autoptr(OtaBootloader) bl = NULL;
+	g_autoptr(GError) error = NULL;
+
+	g_assert_true(g_file_set_contents(blocker, "", 0, NULL));
+	g_free(f->config->data_directory);
+	f->config->data_directory = g_build_filename(blocker, "data", NULL);
+	bl = bootloader_new(f);
+	g_assert_false(ota_bootloader_set_primary(bl, "B", &error));
+	g_assert_error(error, OTA_BOOTLOADER_ERROR, OTA_BOOTLOADER_ERROR_FAILED);
+	g_assert_nonnull(strstr(error->message, f->config->data_directory));
+	assert_one_line_error(error);
+}
+
+static void test_booted_is_unknown(Fixture *f, gconstpointer data)
+{
+	g_autoptr(OtaBootloader) bl = bootloader_new(f);
+	g_autoptr(GError) error = NULL;
+	g_autofree char *booted = ota_bootloader_get_booted(bl, &error);
+
+	g_assert_no_error(error);
+	g_assert_null(booted);
+}
+
+/* --- custom -------------------------------------------------------------- */
+
+/* Keeps its state in files next to itself and logs its arguments. */
+static const char custom_script[] =
+	"#!/bin/sh\n"
+	"dir=\"$(dirname \"$0\")\"\n"
+	"echo \"$*\" >> \"$dir/calls\"\n"
+	"case \"$1\" in\n"
+	"get-primary) cat \"$dir/primary\" ;;\n"
+	"set-primary) echo \"$2\" > \"$dir/primary\" ;;\n"
+	"get-state) cat \"$dir/state.$2\" ;;\n"
+	"set-state) echo \"$3\" > \"$dir/state.$2\" ;;\n"
+	"get-current) cat \"$dir/current\" ;;\n"
+	"*) echo \"unknown command $1\" >&2; exit 2 ;;\n"
+	"esac\n";
+
+static void write_script(const char *path, const char *content)
+{
+	g_assert_true(g_file_set_contents(path, content, -1, NULL));
+	g_assert_cmpint(g_chmod(path, 0755), ==, 0);
+}
+
+static void write_in_dir(Fixture *f, const char *name, const char *content)
+{
+	g_autofree char *path = g_build_filename(f->dir, name, NULL);
+
+	g_assert_true(g_file_set_contents(path, content, -1, NULL));
+}
+
+static char *read_in_dir(Fixture *f, const char *name)
+{
+	g_autofree char *path = g_build_filename(f->dir, name, NULL);
+	char *content = NULL;
+
+	g_assert_true(g_file_get_contents(path, &content, NULL, NULL));
+	return content;
+}
+
+static void setup_custom(Fixture *f, gconstpointer data)
+{
+	f->dir = test_tmpdir_new();
+	f->config = config_new(OTA_BOOTLOADER_CUSTOM);
+	f->config->custom_backend = g_build_filename(f->dir, "backend.sh", NULL);
+	write_script(f->config->custom_backend, custom_script);
+	write_in_dir(f, "primary", "A\n");
+	write_in_dir(f, "state.A", "good\n");
+	write_in_dir(f, "state.B", "good\n");
+}
+
+static void test_custom_get_primary_returns_trimmed_script_output(Fixture *f, gconstpointer data)
+{
+	g_autoptr(OtaBootloader) bl = bootloader_new(f);
+	g_autoptr(GError) error = NULL;
+	g_autofree char *primary = NULL;
+	g_autofree char *calls = NULL;
+
+	write_in_dir(f, "primary", "  B \n\n");
+	primary = ota_bootloader_get_primary(bl, &error);
+	g_assert_no_error(error);
+	g_assert_cmpstr(primary, ==, "B");
+	calls = read_in_dir(f, "calls");
+	g_assert_cmpstr(calls, ==, "get-primary\n");
+}
+
+static void test_custom_set_primary_passes_bootname_as_rauc_does(Fixture *f, gconstpointer data)
+{
+	g_autoptr(OtaBootloader) bl = bootloader_new(f);
+	g_autoptr(GError) error = NULL;
+	g_autofree char *primary = NULL;
+	g_autofree char *calls = NULL;
+
+	g_assert_true(ota_bootloader_set_primary(bl, "B", &error));
+	g_assert_no_error(error);
+	primary = ota_bootloader_get_primary(bl, &error);
+	g_assert_no_error(error);
+	g_assert_cmpstr(primary, ==, "B");
+	calls = read_in_dir(f, "calls");
+	g_assert_cmpstr(calls, ==, "set-primary B\nget-primary\n");
+}
+
+static void test_custom_set_state_round_trips_with_rauc_arguments(Fixture *f, gconstpointer data)
+{
+	g_autoptr(OtaBootloader) bl = bootloader_new(f);
+	g_autoptr(GError) error = NULL;
+	g_autofree char *calls = NULL;
+	OtaSlotState state;
+
+	g_assert_true(ota_bootloader_set_state(bl, "B", OTA_SLOT_STATE_BAD, &error));
+	g_assert_true(ota_bootloader_get_state(bl, "B", &state, &error));
+	g_assert_no_error(error);
+	g_assert_cmpint(state, ==, OTA_SLOT_STATE_BAD);
+	g_assert_true(ota_bootloader_set_state(bl, "B", OTA_SLOT_STATE_GOOD, &error));
+	g_assert_true(ota_bootloader_get_state(bl, "B", &state, &error));
+	g_assert_no_error(error);
+	g_assert_cmpint(state, ==, OTA_SLOT_STATE_GOOD);
+	calls = read_in_dir(f, "calls");
+	g_assert_cmpstr(calls, ==, "set-state B bad\nget-state B\nset-state B good\nget-state B\n");
+}
+
+static void test_custom_get_current_returns_booted_slot(Fixture *f, gconstpointer data)
+{
+	g_autoptr(OtaBootloader) bl = bootloader_new(f);
+	g_autoptr(GError) error = NULL;
+	g_autofree char *booted = NULL;
+
+	write_in_dir(f, "current", "B\n");
+	booted = ota_bootloader_get_booted(bl, &error);
+	g_assert_no_error(error);
+	g_assert_cmpstr(booted, ==, "B");
+}
+
+static void test_custom_failing_get_current_means_booted_unknown(Fixture *f, gconstpointer data)
+{
+	g_autoptr(OtaBootloader) bl = bootloader_new(f);
+	g_autoptr(GError) error = NULL;
+	g_autofree char *booted = NULL;
+
+	/* No "current" file: the script's cat fails. */
+	booted = ota_bootloader_get_booted(bl, &error);
+	g_assert_no_error(error);
+	g_assert_null(booted);
+}
+
+static void test_custom_unknown_bootname_from_script_is_rejected(Fixture *f, gconstpointer data)
+{
+	g_autoptr(OtaBootloader) bl = bootloader_new(f);
+	g_autoptr(GError) error = NULL;
+	g_autofree char *primary = NULL;
+
+	write_in_dir(f, "primary", "C\n");
+	primary = ota_bootloader_get_primary(bl, &error);
+	g_assert_null(primary);
+	g_assert_error(error, OTA_BOOTLOADER_ERROR, OTA_BOOTLOADER_ERROR_INVALID);
+	g_assert_nonnull(strstr(error->message, "'C'"));
+}
+
+static void test_custom_unknown_bootname_from_get_current_is_rejected(Fixture *f,
+                                                                       gconstpointer data)
+{
+	g_autoptr(OtaBootloader) bl = bootloader_new(f);
+	g_autoptr(GError) error = NULL;
+	g_autofree char *booted = NULL;
+
+	write_in_dir(f, "current", "rescue\n");
+	booted = ota_bootloader_get_booted(bl, &error);
+	g_assert_null(booted);
+	g_assert_error(error, OTA_BOOTLOADER_ERROR, OTA_BOOTLOADER_ERROR_INVALID);
+	g_assert_nonnull(strstr(error->message, "'rescue'"));
+}
+
+static void test_custom_state_other_than_good_or_bad_is_rejected(Fixture *f, gconstpointer data)
+{
+	g_autoptr(OtaBootloader) bl = bootloader_new(f);
+	g_autoptr(GError) error = NULL;
+	OtaSlotState state;
+
+	write_in_dir(f, "state.A", "pending\n");
+	g_assert_false(ota_bootloader_get_state(bl, "A", &state, &error));
+	g_assert_error(error, OTA_BOOTLOADER_ERROR, OTA_BOOTLOADER_ERROR_INVALID);
+	g_assert_nonnull(strstr(error->message, "'pending'"));
+}
+
+static void test_custom_failing_script_error_names_script_and_last_stderr_line(
+	Fixture *f, gconstpointer data)
+{
+	g_autoptr(OtaBootloader) bl = NULL;
+	g_autoptr(GError) error = NULL;
+
+	write_script(f->config->custom_backend, "#!/bin/sh\n"
+	                                        "echo 'reading env' >&2\n"
+	                                        "echo 'env partition unreadable' >&2\n"
+	                                        "exit 3\n");
+	bl = bootloader_new(f);
+	g_assert_false(ota_bootloader_set_state(bl, "A", OTA_SLOT_STATE_BAD, &error));
+	g_assert_error(error, OTA_BOOTLOADER_ERROR, OTA_BOOTLOADER_ERROR_FAILED);
+	g_assert_nonnull(strstr(error->message, f->config->custom_backend));
+	g_assert_nonnull(strstr(error->message, "set-state A bad"));
+	g_assert_nonnull(strstr(error->message, "exit status 3"));
+	g_assert_nonnull(strstr(error->message, "env partition unreadable"));
+	g_assert_null(strstr(error->message, "reading env"));
+	assert_one_line_error(error);
+}
+
+static void test_custom_missing_script_fails_clearly(Fixture *f, gconstpointer data)
+{
+	g_autoptr(OtaBootloader) bl = NULL;
+	g_autoptr(GError) error = NULL;
+	g_autofree char *primary = NULL;
+
+	g_assert_cmpint(g_unlink(f->config->custom_backend), ==, 0);
+	bl = bootloader_new(f);
+	primary = ota_bootloader_get_primary(bl, &error);
+	g_assert_null(primary);
+	g_assert_error(error, OTA_BOOTLOADER_ERROR, OTA_BOOTLOADER_ERROR_FAILED);
+	g_assert_nonnull(strstr(error->message, f->config->custom_backend));
+	assert_one_line_error(error);
+}
+
+/* --- uboot --------------------------------------------------------------- */
+
+static void uboot_set(Fixture *f, const char *name, const char *value)
+{
+	g_autofree char *out = run_ok("fw_setenv", "-c", f->fw_env_config, name, value, NULL);
+}
+
+static void uboot_unset(Fixture *f, const char *name)
+{
+	g_autofree char *out = run_ok("fw_setenv", "-c", f->fw_env_config, name, NULL);
+}
+
+static char *uboot_get(Fixture *f, const char *name)
+{
+	char *out = run_ok("fw_printenv", "-c", f->fw_env_config, "-n", name, NULL);
+
+	return g_strchomp(out);
+}
+
+/* An environment in a plain file. libubootenv refuses a file with a bad
+ * CRC unless given a default environment (-f), so the first write gets an
+ * empty one; the file itself must exist. */
+static void setup_uboot(Fixture *f, gconstpointer data)
+{
+	g_autofree char *env = NULL;
+	g_autofree char *defenv = NULL;
+	g_autofree char *line = NULL;
+	g_autofree char *out = NULL;
+
+	f->dir = test_tmpdir_new();
+	env = g_build_filename(f->dir, "uboot.env", NULL);
+	defenv = g_build_filename(f->dir, "default.env", NULL);
+	f->fw_env_config = g_build_filename(f->dir, "fw_env.config", NULL);
+	line = g_strdup_printf("%s 0x0000 0x4000\n", env);
+	g_assert_true(g_file_set_contents(f->fw_env_config, line, -1, NULL));
+	g_assert_true(g_file_set_contents(env, "", 0, NULL));
+	g_assert_true(g_file_set_contents(defenv, "", 0, NULL));
+	out = run_ok("fw_setenv", "-c", f->fw_env_config, "-f", defenv, "BOOT_ORDER", "A B", NULL);
+	uboot_set(f, "BOOT_A_LEFT", "3");
+	uboot_set(f, "BOOT_B_LEFT", "3");
+
+	f->config = config_new(OTA_BOOTLOADER_UBOOT);
+	f->config->uboot_config = g_strdup(f->fw_env_config);
+}
+
+static void test_uboot_primary_is_first_in_boot_order(Fixture *f, gconstpointer data)
+{
+	g_autoptr(OtaBootloader) bl = bootloader_new(f);
+	g_autoptr(GError) error = NULL;
+	g_autofree char *primary = NULL;
+
+	uboot_set(f, "BOOT_ORDER", "B A");
+	primary = ota_bootloader_get_primary(bl, &error);
+	g_assert_no_error(error);
+	g_assert_cmpstr(primary, ==, "B");
+}
+
+static void test_uboot_primary_skips_slot_without_attempts_left(Fixture *f, gconstpointer data)
+{
+	g_autoptr(OtaBootloader) bl = bootloader_new(f);
+	g_autoptr(GError) error = NULL;
+	g_autofree char *primary = NULL;
+
+	uboot_set(f, "BOOT_A_LEFT", "0");
+	primary = ota_bootloader_get_primary(bl, &error);
+	g_assert_no_error(error);
+	g_assert_cmpstr(primary, ==, "B");
+}
+
+static void test_uboot_set_primary_moves_slot_to_front_with_three_attempts(Fixture *f,
+                                                                            gconstpointer data)
+{
+	g_autoptr(OtaBootloader) bl = bootloader_new(f);
+	g_autoptr(GError) error = NULL;
+	g_autofree char *primary = NULL;
+	g_autofree char *order = NULL;
+	g_autofree char *left = NULL;
+
+	uboot_set(f, "BOOT_B_LEFT", "1");
+	g_assert_true(ota_bootloader_set_primary(bl, "B", &error));
+	g_assert_no_error(error);
+	order = uboot_get(f, "BOOT_ORDER");
+	left = uboot_get(f, "BOOT_B_LEFT");
+	g_assert_cmpstr(order, ==, "B A");
+	g_assert_cmpstr(left, ==, "3");
+	primary = ota_bootloader_get_primary(bl, &error);
+	g_assert_no_error(error);
+	g_assert_cmpstr(primary, ==, "B");
+}
+
+static void test_uboot_set_primary_creates_missing_boot_order(Fixture *f, gconstpointer data)
+{
+	g_autoptr(OtaBootloader) bl = bootloader_new(f);
+	g_autoptr(GError) error = NULL;
+	g_autofree char *order = NULL;
+
+	uboot_unset(f, "BOOT_ORDER");
+	g_assert_true(ota_bootloader_set_primary(bl, "B", &error));
+	g_assert_no_error(error);
+	order = uboot_get(f, "BOOT_ORDER");
+	g_assert_cmpstr(order, ==, "B A");
+}
+
+static void test_uboot_set_state_bad_zeroes_attempts_and_moves_slot_last(Fixture *f,
+                                                                          gconstpointer data)
+{
+	g_autoptr(OtaBootloader) bl = bootloader_new(f);
+	g_autoptr(GError) error = NULL;
+	g_autofree char *primary = NULL;
+	g_autofree char *order = NULL;
+	g_autofree char *left = NULL;
+	OtaSlotState state;
+
+	g_assert_true(ota_bootloader_set_state(bl, "A", OTA_SLOT_STATE_BAD, &error));
+	g_assert_no_error(error);
+	order = uboot_get(f, "BOOT_ORDER");
+	left = uboot_get(f, "BOOT_A_LEFT");
+	g_assert_cmpstr(order, ==, "B A");
+	g_assert_cmpstr(left, ==, "0");
+	g_assert_true(ota_bootloader_get_state(bl, "A", &state, &error));
+	g_assert_cmpint(state, ==, OTA_SLOT_STATE_BAD);
+	primary = ota_bootloader_get_primary(bl, &error);
+	g_assert_no_error(error);
+	g_assert_cmpstr(primary, ==, "B");
+}
+
+static void test_uboot_set_state_good_restores_three_attempts(Fixture *f, gconstpointer data)
+{
+	g_autoptr(OtaBootloader) bl = bootloader_new(f);
+	g_autoptr(GError) error = NULL;
+	g_autofree char *left = NULL;
+	OtaSlotState state;
+
+	g_assert_true(ota_bootloader_set_state(bl, "B", OTA_SLOT_STATE_BAD, &error));
+	g_assert_true(ota_bootloader_set_state(bl, "B", OTA_SLOT_STATE_GOOD, &error));
+	g_assert_no_error(error);
+	left = uboot_get(f, "BOOT_B_LEFT");
+	g_assert_cmpstr(left, ==, "3");
+	g_assert_true(ota_bootloader_get_state(bl, "B", &state, &error));
+	g_assert_no_error(error);
+	g_assert_cmpint(state, ==, OTA_SLOT_STATE_GOOD);
+}
+
+static void test_uboot_unknown_bootname_in_boot_order_is_rejected(Fixture *f,
+                                                                   gconstpointer data)
+{
+	g_autoptr(OtaBootloader) bl = bootloader_new(f);
+	g_autoptr(GError) error = NULL;
+	g_autofree char *primary = NULL;
+
+	uboot_set(f, "BOOT_ORDER", "C A B");
+	primary = ota_bootloader_get_primary(bl, &error);
+	g_assert_null(primary);
+	g_assert_error(error, OTA_BOOTLOADER_ERROR, OTA_BOOTLOADER_ERROR_INVALID);
+	g_assert_nonnull(strstr(error->message, "'C'"));
+}
+
+static void test_uboot_attempts_that_are_not_a_number_are_rejected(Fixture *f,
+                                                                    gconstpointer data)
+{
+	g_autoptr(OtaBootloader) bl = bootloader_new(f);
+	g_autoptr(GError) error = NULL;
+	OtaSlotState state;
+
+	uboot_set(f, "BOOT_A_LEFT", "three");
+	g_assert_false(ota_bootloader_get_state(bl, "A", &state, &error));
+	g_assert_error(error, OTA_BOOTLOADER_ERROR, OTA_BOOTLOADER_ERROR_INVALID);
+	g_assert_nonnull(strstr(error->message, "BOOT_A_LEFT"));
+}
+
+static void test_uboot_missing_boot_order_is_reported(Fixture *f, gconstpointer data)
+{
+	g_autoptr(OtaBootloader) bl = bootloader_new(f);
+	g_autoptr(GError) error = NULL;
+	g_autofree char *primary = NULL;
+
+	uboot_unset(f, "BOOT_ORDER");
+	primary = ota_bootloader_get_primary(bl, &error);
+	g_assert_null(primary);
+	g_assert_error(error, OTA_BOOTLOADER_ERROR, OTA_BOOTLOADER_ERROR_INVALID);
+	g_assert_nonnull(strstr(error->message, "BOOT_ORDER"));
+}
+
+static void test_uboot_unreadable_environment_gives_one_clear_error(Fixture *f,
+                                                                     gconstpointer data)
+{
+	g_autoptr(OtaBootloader) bl = bootloader_new(f);
+	g_autoptr(GError) error = NULL;
+	g_autofree char *env = g_build_filename(f->dir, "uboot.env", NULL);
+
+	/* A corrupted environment: the CRC no longer matches. */
+	g_assert_true(g_file_set_contents(env, "garbage", -1, NULL));
+	g_assert_false(ota_bootloader_set_primary(bl, "B", &error));
+	g_assert_error(error, OTA_BOOTLOADER_ERROR, OTA_BOOTLOADER_ERROR_FAILED);
+	g_assert_nonnull(strstr(error->message, "fw_printenv"));
+	g_assert_nonnull(strstr(error->message, f->fw_env_config));
+	assert_one_line_error(error);
+}
+
+static void test_uboot_missing_environment_configuration_is_reported(Fixture *f,
+                                                                      gconstpointer data)
+{
+	g_autoptr(OtaBootloader) bl = NULL;
+	g_autoptr(GError) error = NULL;
+	OtaSlotState state;
+
+	g_assert_cmpint(g_unlink(f->fw_env_config), ==, 0);
+	bl = bootloader_new(f);
+	g_assert_false(ota_bootloader_get_state(bl, "A", &state, &error));
+	g_assert_error(error, OTA_BOOTLOADER_ERROR, OTA_BOOTLOADER_ERROR_FAILED);
+	g_assert_nonnull(strstr(error->message, f->fw_env_config));
+	g_assert_nonnull(strstr(error->message, "does not exist"));
+}
+
+static void test_uboot_skipped(void)
+{
+	g_test_skip("fw_printenv/fw_setenv (libubootenv-tool) not installed");
+}
+
+/* --- grub ---------------------------------------------------------------- */
+
+static void grub_set(Fixture *f, const char *assignment)
+{
+	g_autofree char *out = run_ok("grub-editenv", f->config->grubenv, "set", assignment, NULL);
+}
+
+static char *grub_get(Fixture *f, const char *name)
+{
+	g_autofree char *out = run_ok("grub-editenv", f->config->grubenv, "list", NULL);
+	g_auto(GStrv) lines = g_strsplit(out, "\n", -1);
+	g_autofree char *prefix = g_strdup_printf("%s=", name);
+
+	for (char **l = lines; *l; l++) {
+		if (g_str_has_prefix(*l, prefix))
+			return g_strdup(*l + strlen(prefix));
+	}
+	return NULL;
+}
+
+static void setup_grub(Fixture *f, gconstpointer data)
+{
+	g_autofree char *out = NULL;
+
+	f->dir = test_tmpdir_new();
+	f->config = config_new(OTA_BOOTLOADER_GRUB);
+	f->config->grubenv = g_build_filename(f->dir, "grubenv", NULL);
+	out = run_ok("grub-editenv", f->config->grubenv, "create", NULL);
+	g_free(out);
+	out = run_ok("grub-editenv", f->config->grubenv, "set", "ORDER=A B", "A_OK=1", "A_TRY=0",
+	             "B_OK=1", "B_TRY=0", NULL);
+}
+
+static void test_grub_primary_is_first_ok_slot_in_order(Fixture *f, gconstpointer data)
+{
+	g_autoptr(OtaBootloader) bl = bootloader_new(f);
+	g_autoptr(GError) error = NULL;
+	g_autofree char *primary = NULL;
+
+	grub_set(f, "ORDER=B A");
+	primary = ota_bootloader_get_primary(bl, &error);
+	g_assert_no_error(error);
+	g_assert_cmpstr(primary, ==, "B");
+}
+
+static void test_grub_primary_skips_slot_being_tried(Fixture *f, gconstpointer data)
+{
+	g_autoptr(OtaBootloader) bl = bootloader_new(f);
+	g_autoptr(GError) error = NULL;
+	g_autofree char *primary = NULL;
+
+	grub_set(f, "A_TRY=1");
+	primary = ota_bootloader_get_primary(bl, &error);
+	g_assert_no_error(error);
+	g_assert_cmpstr(primary, ==, "B");
+}
+
+static void test_grub_set_primary_puts_slot_first_ok_and_untried(Fixture *f, gconstpointer data)
+{
+	g_autoptr(OtaBootloader) bl = bootloader_new(f);
+	g_autoptr(GError) error = NULL;
+	g_autofree char *primary = NULL;
+	g_autofree char *order = NULL;
+	g_autofree char *ok = NULL;
+	g_autofree char *try = NULL;
+
+	grub_set(f, "B_OK=0");
+	grub_set(f, "B_TRY=1");
+	g_assert_true(ota_bootloader_set_primary(bl, "B", &error));
+	g_assert_no_error(error);
+	order = grub_get(f, "ORDER");
+	ok = grub_get(f, "B_OK");
+	try = grub_get(f, "B_TRY");
+	g_assert_cmpstr(order, ==, "B A");
+	g_assert_cmpstr(ok, ==, "1");
+	g_assert_cmpstr(try, ==, "0");
+	primary = ota_bootloader_get_primary(bl, &error);
+	g_assert_no_error(error);
+	g_assert_cmpstr(primary, ==, "B");
+}
+
+static void test_grub_set_state_round_trips(Fixture *f, gconstpointer data)
+{
+	g_autoptr(OtaBootloader) bl = bootloader_new(f);
+	g_autoptr(GError) error = NULL;
+	g_autofree char *ok = NULL;
+	g_autofree char *try = NULL;
+	OtaSlotState state;
+
+	g_assert_true(ota_bootloader_set_state(bl, "B", OTA_SLOT_STATE_BAD, &error));
+	g_assert_no_error(error);
+	ok = grub_get(f, "B_OK");
+	try = grub_get(f, "B_TRY");
+	g_assert_cmpstr(ok, ==, "0");
+	g_assert_cmpstr(try, ==, "0");
+	g_assert_true(ota_bootloader_get_state(bl, "B", &state, &error));
+	g_assert_cmpint(state, ==, OTA_SLOT_STATE_BAD);
+
+	g_assert_true(ota_bootloader_set_state(bl, "B", OTA_SLOT_STATE_GOOD, &error));
+	g_assert_no_error(error);
+	g_free(ok);
+	ok = grub_get(f, "B_OK");
+	g_assert_cmpstr(ok, ==, "1");
+	g_assert_true(ota_bootloader_get_state(bl, "B", &state, &error));
+	g_assert_cmpint(state, ==, OTA_SLOT_STATE_GOOD);
+}
+
+static void test_grub_bad_primary_loses_primary(Fixture *f, gconstpointer data)
+{
+	g_autoptr(OtaBootloader) bl = bootloader_new(f);
+	g_autoptr(GError) error = NULL;
+	g_autofree char *primary = NULL;
+
+	g_assert_true(ota_bootloader_set_state(bl, "A", OTA_SLOT_STATE_BAD, &error));
+	g_assert_no_error(error);
+	primary = ota_bootloader_get_primary(bl, &error);
+	g_assert_no_error(error);
+	g_assert_cmpstr(primary, ==, "B");
+}
+
+static void test_grub_unknown_bootname_in_order_is_rejected(Fixture *f, gconstpointer data)
+{
+	g_autoptr(OtaBootloader) bl = bootloader_new(f);
+	g_autoptr(GError) error = NULL;
+	g_autofree char *primary = NULL;
+
+	grub_set(f, "ORDER=X A B");
+	primary = ota_bootloader_get_primary(bl, &error);
+	g_assert_null(primary);
+	g_assert_error(error, OTA_BOOTLOADER_ERROR, OTA_BOOTLOADER_ERROR_INVALID);
+	g_assert_nonnull(strstr(error->message, "'X'"));
+}
+
+static void test_grub_missing_grubenv_is_an_error_and_stays_missing(Fixture *f,
+                                                                     gconstpointer data)
+{
+	g_autoptr(OtaBootloader) bl = NULL;
+	g_autoptr(GError) error = NULL;
+	g_autofree char *primary = NULL;
+
+	/* grub-editenv itself would create it, even for "list". */
+	g_assert_cmpint(g_unlink(f->config->grubenv), ==, 0);
+	bl = bootloader_new(f);
+	primary = ota_bootloader_get_primary(bl, &error);
+	g_assert_null(primary);
+	g_assert_error(error, OTA_BOOTLOADER_ERROR, OTA_BOOTLOADER_ERROR_FAILED);
+	g_assert_nonnull(strstr(error->message, f->config->grubenv));
+	g_assert_false(g_file_test(f->config->grubenv, G_FILE_TEST_EXISTS));
+}
+
+static void test_grub_corrupt_grubenv_gives_one_clear_error(Fixture *f, gconstpointer data)
+{
+	g_autoptr(OtaBootloader) bl = bootloader_new(f);
+	g_autoptr(GError) error = NULL;
+
+	g_assert_true(g_file_set_contents(f->config->grubenv, "garbage\n", -1, NULL));
+	g_assert_false(ota_bootloader_set_state(bl, "A", OTA_SLOT_STATE_GOOD, &error));
+	g_assert_error(error, OTA_BOOTLOADER_ERROR, OTA_BOOTLOADER_ERROR_FAILED);
+	g_assert_nonnull(strstr(error->message, "grub-editenv"));
+	g_assert_nonnull(strstr(error->message, "invalid environment block"));
+	assert_one_line_error(error);
+}
+
+static void test_grub_skipped(void)
+{
+	g_test_skip("grub-editenv (grub-common) not installed");
+}
+
+static gboolean have_program(const char *name)
+{
+	g_autofree char *path = g_find_program_in_path(name);
+
+	return path != NULL;
+}
+
+int main(int argc, char **argv)
+{
+	g_test_init(&argc, &argv, NULL);
+
+	g_test_add_func("/bootloader/bootname-that-is-not-a-variable-name-is-refused",
+	                test_bootname_that_is_not_a_variable_name_is_refused);
+	g_test_add_func("/bootloader/duplicate-bootname-is-refused",
+	                test_duplicate_bootname_is_refused);
+	g_test_add_func("/bootloader/custom-backend-without-script-is-refused",
+	                test_custom_backend_without_script_is_refused);
+	g_test_add_func("/bootloader/grub-backend-without-grubenv-is-refused",
+	                test_grub_backend_without_grubenv_is_refused);
+	g_test_add("/bootloader/unconfigured-bootname-argument-is-refused", Fixture, NULL,
+	           setup_file, test_unconfigured_bootname_argument_is_refused, teardown);
+
+#define ADD_FILE(name, fn) g_test_add("/bootloader/file/" name, Fixture, NULL, setup_file, fn, teardown)
+	ADD_FILE("first-boot-primary-is-first-bootname", test_file_first_boot_primary_is_first_bootname);
+	ADD_FILE("first-boot-every-slot-is-good", test_file_first_boot_every_slot_is_good);
+	ADD_FILE("set-primary-then-get-primary-returns-it",
+	         test_file_set_primary_then_get_primary_returns_it);
+	ADD_FILE("set-primary-creates-data-directory-and-state-file",
+	         test_file_set_primary_creates_data_directory_and_state_file);
+	ADD_FILE("set-state-round-trips", test_file_set_state_round_trips);
+	ADD_FILE("bad-primary-loses-primary", test_file_bad_primary_loses_primary);
+	ADD_FILE("all-slots-bad-has-no-primary", test_file_all_slots_bad_has_no_primary);
+	ADD_FILE("unknown-primary-in-state-file-is-rejected",
+	         test_file_unknown_primary_in_state_file_is_rejected);
+	ADD_FILE("unknown-state-in-state-file-is-rejected",
+	         test_file_unknown_state_in_state_file_is_rejected);
+	ADD_FILE("corrupt-state-file-is-rejected", test_file_corrupt_state_file_is_rejected);
+	ADD_FILE("data-directory-that-cannot-be-created-fails-clearly",
+	         test_file_data_directory_that_cannot_be_created_fails_clearly);
+	ADD_FILE("booted-is-unknown", test_booted_is_unknown);
+
+#define ADD_CUSTOM(name, fn) \
+	g_test_add("/bootloader/custom/" name, Fixture, NULL, setup_custom, fn, teardown)
+	ADD_CUSTOM("get-primary-returns-trimmed-script-output",
+	           test_custom_get_primary_returns_trimmed_script_output);
+	ADD_CUSTOM("set-primary-passes-bootname-as-rauc-does",
+	           test_custom_set_primary_passes_bootname_as_rauc_does);
+	ADD_CUSTOM("set-state-round-trips-with-rauc-arguments",
+	           test_custom_set_state_round_trips_with_rauc_arguments);
+	ADD_CUSTOM("get-current-returns-booted-slot", test_custom_get_current_returns_booted_slot);
+	ADD_CUSTOM("failing-get-current-means-booted-unknown",
+	           test_custom_failing_get_current_means_booted_unknown);
+	ADD_CUSTOM("unknown-bootname-from-script-is-rejected",
+	           test_custom_unknown_bootname_from_script_is_rejected);
+	ADD_CUSTOM("unknown-bootname-from-get-current-is-rejected",
+	           test_custom_unknown_bootname_from_get_current_is_rejected);
+	ADD_CUSTOM("state-other-than-good-or-bad-is-rejected",
+	           test_custom_state_other_than_good_or_bad_is_rejected);
+	ADD_CUSTOM("failing-script-error-names-script-and-last-stderr-line",
+	           test_custom_failing_script_error_names_script_and_last_stderr_line);
+	ADD_CUSTOM("missing-script-fails-clearly", test_custom_missing_script_fails_clearly);
+
+	if (have_program("fw_printenv") && have_program("fw_setenv")) {
+#define ADD_UBOOT(name, fn) \
+	g_test_add("/bootloader/uboot/" name, Fixture, NULL, setup_uboot, fn, teardown)
+		ADD_UBOOT("primary-is-first-in-boot-order", test_uboot_primary_is_first_in_boot_order);
+		ADD_UBOOT("primary-skips-slot-without-attempts-left",
+		          test_uboot_primary_skips_slot_without_attempts_left);
+		ADD_UBOOT("set-primary-moves-slot-to-front-with-three-attempts",
+		          test_uboot_set_primary_moves_slot_to_front_with_three_attempts);
+		ADD_UBOOT("set-primary-creates-missing-boot-order",
+		          test_uboot_set_primary_creates_missing_boot_order);
+		ADD_UBOOT("set-state-bad-zeroes-attempts-and-moves-slot-last",
+		          test_uboot_set_state_bad_zeroes_attempts_and_moves_slot_last);
+		ADD_UBOOT("set-state-good-restores-three-attempts",
+		          test_uboot_set_state_good_restores_three_attempts);
+		ADD_UBOOT("unknown-bootname-in-boot-order-is-rejected",
+		          test_uboot_unknown_bootname_in_boot_order_is_rejected);
+		ADD_UBOOT("attempts-that-are-not-a-number-are-rejected",
+		          test_uboot_attempts_that_are_not_a_number_are_rejected);
+		ADD_UBOOT("missing-boot-order-is-reported", test_uboot_missing_boot_order_is_reported);
+		ADD_UBOOT("unreadable-environment-gives-one-clear-error",
+		          test_uboot_unreadable_environment_gives_one_clear_error);
+		ADD_UBOOT("missing-environment-configuration-is-reported",
+		          test_uboot_missing_environment_configuration_is_reported);
+		ADD_UBOOT("booted-is-unknown", test_booted_is_unknown);
+	} else {
+		g_test_add_func("/bootloader/uboot/skipped", test_uboot_skipped);
+	}
+
+	if (have_program("grub-editenv")) {
+#define ADD_GRUB(name, fn) \
+	g_test_add("/bootloader/grub/" name, Fixture, NULL, setup_grub, fn, teardown)
+		ADD_GRUB("primary-is-first-ok-slot-in-order", test_grub_primary_is_first_ok_slot_in_order);
+		ADD_GRUB("primary-skips-slot-being-tried", test_grub_primary_skips_slot_being_tried);
+		ADD_GRUB("set-primary-puts-slot-first-ok-and-untried",
+		         test_grub_set_primary_puts_slot_first_ok_and_untried);
+		ADD_GRUB("set-state-round-trips", test_grub_set_state_round_trips);
+		ADD_GRUB("bad-primary-loses-primary", test_grub_bad_primary_loses_primary);
+		ADD_GRUB("unknown-bootname-in-order-is-rejected",
+		         test_grub_unknown_bootname_in_order_is_rejected);
+		ADD_GRUB("missing-grubenv-is-an-error-and-stays-missing",
+		         test_grub_missing_grubenv_is_an_error_and_stays_missing);
+		ADD_GRUB("corrupt-grubenv-gives-one-clear-error",
+		         test_grub_corrupt_grubenv_gives_one_clear_error);
+		ADD_GRUB("booted-is-unknown", test_booted_is_unknown);
+	} else {
+		g_test_add_func("/bootloader/grub/skipped", test_grub_skipped);
+	}
+	return g_test_run();
+}
