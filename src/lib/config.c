@@ -134,6 +134,19 @@ static OtaPolicyConfig *parse_policy(GKeyFile *kf, const char *group, const char
 	return g_steal_pointer(&p);
 }
 
+/* Bootnames become parts of U-Boot and GRUB variable names (BOOT_A_LEFT,
+ * A_OK), so they are held to what those accept. */
+static gboolean bootname_is_valid(const char *name)
+{
+	if (*name == '\0')
+		return FALSE;
+	for (const char *p = name; *p; p++) {
+		if (!g_ascii_isalnum(*p) && *p != '_')
+			return FALSE;
+	}
+	return TRUE;
+}
+
 static OtaSlotConfig *parse_slot(GKeyFile *kf, const char *group, GError **error)
 {
 	g_autoptr(OtaSlotConfig) s = g_new0(OtaSlotConfig, 1);
@@ -161,8 +174,9 @@ static OtaSlotConfig *parse_slot(GKeyFile *kf, const char *group, GError **error
 		return NULL;
 	}
 	s->bootname = ota_keyfile_take_string(kf, group, "bootname");
-	if (s->bootname != NULL && !ota_keyfile_name_is_valid(s->bootname)) {
-		invalid(error, "invalid bootname '%s' in group [%s]", s->bootname, group);
+	if (s->bootname != NULL && !bootname_is_valid(s->bootname)) {
+		invalid(error, "invalid bootname '%s' in group [%s]: letters, digits and '_' only",
+		        s->bootname, group);
 		return NULL;
 	}
 	s->policy = ota_keyfile_take_string(kf, group, "policy");

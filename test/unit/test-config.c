@@ -160,6 +160,12 @@ static void test_rejects_bad_values(void)
 	                OTA_CONFIG_ERROR_INVALID, "email");
 }
 
+static void test_bootnames_fit_bootloader_variable_names(void)
+{
+	assert_rejected(BASE "[slot.rootfs.0]\ndevice=/a\nbootname=A-1\n", OTA_CONFIG_ERROR_INVALID,
+	                "A-1");
+}
+
 static void test_needs_a_slot(void)
 {
 	assert_rejected(BASE, OTA_CONFIG_ERROR_INVALID, "no [slot.");
@@ -185,5 +191,7 @@ int main(int argc, char **argv)
 	g_test_add_func("/config/rejects-malformed-slot-group", test_rejects_malformed_slot_group);
 	g_test_add_func("/config/rejects-bad-values", test_rejects_bad_values);
 	g_test_add_func("/config/needs-a-slot", test_needs_a_slot);
+	g_test_add_func("/config/bootnames-fit-bootloader-variable-names",
+	                test_bootnames_fit_bootloader_variable_names);
 	return g_test_run();
 }
