@@ -4,7 +4,7 @@
 set -euo pipefail
 
 PACKAGES=(meson ninja-build pkg-config gcc libglib2.0-dev libssl-dev libsquashfs-dev
-          libjson-glib-dev libp11-dev squashfs-tools openssl)
+          libjson-glib-dev libp11-dev libarchive-dev squashfs-tools openssl)
 # rauc is the interoperability peer the CLI tests check bundles against;
 # veritysetup (cryptsetup-bin) is the reference the verity tree is checked against.
 # softhsm2, opensc (pkcs11-tool) and p11-kit stand in for an HSM; gnutls-bin's

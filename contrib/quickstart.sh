@@ -3,7 +3,9 @@
 #   installs the build dependencies, builds otabundle, makes a throw-away
 #   PKI (root CA -> intermediate CA -> signer), creates a signed bundle from
 #   examples/bundle with two generated images, shows it, verifies it and
-#   extracts it. Everything it makes lands in one temporary directory.
+#   extracts it, then installs it on a simulated A/B device (slots are
+#   regular files) with otabundle-install and commits it after a simulated
+#   reboot. Everything it makes lands in one temporary directory.
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -80,5 +82,57 @@ if "$OTABUNDLE" verify --keyring pki/root.pem tampered.raucb; then
 	echo "quickstart: a tampered bundle was accepted" >&2
 	exit 1
 fi
+
+step "A simulated A/B device in $WORK/target (slots are regular files)"
+INSTALL="$ROOT/build/otabundle-install"
+mkdir -p target/data
+for slot in rootfs-a rootfs-b appfs-0 appfs-1; do
+	truncate -s 1M "target/$slot.img" # the factory contents, as far as this demo cares
+done
+cat >target/system.conf <<CONF
+[system]
+compatible=otabundle-demo
+bootloader=file
+data-directory=$WORK/target/data
+
+[keyring]
+path=$WORK/pki/root.pem
+
+[slot.rootfs.0]
+device=$WORK/target/rootfs-a.img
+bootname=A
+
+[slot.rootfs.1]
+device=$WORK/target/rootfs-b.img
+bootname=B
+
+[slot.appfs.0]
+device=$WORK/target/appfs-0.img
+
+[slot.appfs.1]
+device=$WORK/target/appfs-1.img
+CONF
+cat target/system.conf
+# A real device learns the booted slot from the kernel command line
+# (rauc.slot= or otabundle.slot=); here --override-boot-slot says it.
+device() { "$INSTALL" --conf target/system.conf --override-boot-slot "$@"; }
+
+step "Booted from A: otabundle-install info demo.raucb (checks only, writes nothing)"
+device A info demo.raucb
+
+step "otabundle-install install demo.raucb: writes B's slots, makes B primary once"
+device A install demo.raucb
+cmp input/rootfs.img target/rootfs-b.img
+cmp input/appfs.img target/appfs-1.img
+echo "rootfs-b.img and appfs-1.img now hold the bundle's images; A's slots are untouched"
+
+step "otabundle-install status (still running A; B pending)"
+device A status
+
+step "Reboot into B (simulated), self-test passed: otabundle-install mark-good"
+device B mark-good
+
+step "otabundle-install status (running B; installed version and security floor committed)"
+device B status
 
 printf '\nDone. Everything is in %s\n' "$WORK"

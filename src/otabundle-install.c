@@ -211,7 +211,7 @@ static void status_text(OtaTarget *t, const char *primary)
 		const OtaSlotRecord *r = ota_state_get_slot(t->state, s->name);
 		const char *state = slot_state(t, s);
 
-		g_print("  %-12s %-6s %-5s %-8s %s%s\n", s->name, s->bootname ? s->bootname : "",
+		g_print("  %-12s %-6s %-5s %-12s %s%s\n", s->name, s->bootname ? s->bootname : "",
 		        state ? state : "", r && r->version ? r->version : "-", s->device,
 		        s->index == t->booted->index ? "  (booted)" : "");
 	}

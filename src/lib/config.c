@@ -229,6 +229,11 @@ static gboolean check_slots(OtaSystemConfig *c, GError **error)
 	for (guint i = 0; i < c->slots->len; i++) {
 		const OtaSlotConfig *s = g_ptr_array_index(c->slots, i);
 
+		for (guint j = 0; j < i; j++) {
+			if (g_str_equal(s->name, ((const OtaSlotConfig *)g_ptr_array_index(c->slots, j))->name))
+				return invalid(error, "slot %s is defined twice", s->name);
+		}
+
 		if (s->bootname != NULL && !g_hash_table_add(bootnames, s->bootname))
 			return invalid(error, "bootname '%s' is used by two slots", s->bootname);
 		if (s->policy != NULL && ota_system_config_get_policy(c, s->policy) == NULL)

@@ -169,6 +169,27 @@ static const OtaSlotConfig *pick_slot(OtaTarget *t, const OtaSlotConfig *boot_ta
 	return NULL;
 }
 
+/* What would take the install out of our hands: RAUC's [handler] replaces
+ * the whole installation, an image "install" hook the copy. We don't hand a
+ * bundle's program the device, so such bundles are refused up front (info
+ * says so too), never half-installed. */
+static gboolean check_installable(const OtaInstallPlan *p, GError **error)
+{
+	if (p->bundle->manifest->handler_filename != NULL)
+		return fail(error, OTA_INSTALL_ERROR_HOOK,
+		            "the bundle has a [handler], which otabundle-install does not run");
+	for (guint i = 0; i < p->steps->len; i++) {
+		const OtaInstallStep *step = g_ptr_array_index(p->steps, i);
+
+		if (step->image->hooks != NULL &&
+		    g_strv_contains((const char *const *)step->image->hooks, "install"))
+			return fail(error, OTA_INSTALL_ERROR_HOOK,
+			            "image %s has an 'install' hook, which otabundle-install does not run",
+			            step->image->filename);
+	}
+	return TRUE;
+}
+
 static OtaPolicy *policy_for(OtaTarget *t, const char *name, GError **error)
 {
 	const OtaPolicyConfig *pc = ota_system_config_get_policy(t->config, name);
@@ -335,7 +356,8 @@ OtaInstallPlan *ota_install_plan(OtaTarget *t, const char *bundle_path, GError *
 		return NULL;
 	g_ptr_array_add(p->policies_used, g_strdup("default"));
 
-	if (!plan_steps(t, p, &ierror) || !check_tiers(t, p, &ierror) ||
+	if (!plan_steps(t, p, &ierror) || !check_installable(p, &ierror) ||
+	    !check_tiers(t, p, &ierror) ||
 	    !check_compatible(t, p->bundle->manifest, &ierror) ||
 	    !meta_uint(p->bundle->manifest, "security-version", &p->security_version, &ierror) ||
 	    !check_rollback(t, p->bundle->manifest, p->security_version, &ierror) ||
@@ -443,7 +465,10 @@ static gboolean extract_tar(int tar_fd, const char *dir, GError **error)
 
 	archive_read_support_format_tar(in);
 	archive_read_support_filter_all(in);
-	archive_write_disk_set_options(out, ARCHIVE_EXTRACT_TIME | ARCHIVE_EXTRACT_PERM |
+	/* Owners too when we may set them (as root, installing a root
+	 * filesystem); as another user libarchive could only fail at it. */
+	archive_write_disk_set_options(out, (geteuid() == 0 ? ARCHIVE_EXTRACT_OWNER : 0) |
+	                                            ARCHIVE_EXTRACT_TIME | ARCHIVE_EXTRACT_PERM |
 	                                            ARCHIVE_EXTRACT_SECURE_SYMLINKS |
 	                                            ARCHIVE_EXTRACT_SECURE_NODOTDOT |
 	                                            ARCHIVE_EXTRACT_SECURE_NOABSOLUTEPATHS);
@@ -578,22 +603,6 @@ static gboolean has_hook(char **hooks, const char *name)
 	return hooks != NULL && g_strv_contains((const char *const *)hooks, name);
 }
 
-/* RAUC's "install" hook replaces the copy with the hook's own logic; we
- * don't hand a script the image, so such bundles are refused, not
- * half-installed. */
-static gboolean check_hooks_supported(const OtaInstallPlan *p, GError **error)
-{
-	for (guint i = 0; i < p->steps->len; i++) {
-		const OtaInstallStep *step = g_ptr_array_index(p->steps, i);
-
-		if (has_hook(step->image->hooks, "install"))
-			return fail(error, OTA_INSTALL_ERROR_HOOK,
-			            "image %s has an 'install' hook, which otabundle-install does not run",
-			            step->image->filename);
-	}
-	return TRUE;
-}
-
 static char *bundle_identity(OtaBundle *b)
 {
 	char hex[OTA_SHA256_HEX_LEN + 1];
@@ -629,8 +638,6 @@ static gboolean run_plan(OtaTarget *t, OtaInstallPlan *p, GError **error)
 	const OtaManifest *m = p->bundle->manifest;
 	g_auto(Hook) hook = {NULL, NULL};
 
-	if (!check_hooks_supported(p, error))
-		return FALSE;
 	if (m->hook_filename != NULL && !hook_prepare(t, p->bundle, &hook, error))
 		return FALSE;
 	if (has_hook(m->hooks, "install-check") &&
@@ -715,8 +722,9 @@ gboolean ota_target_mark(OtaTarget *t, gboolean good, GError **error)
 		t->state->installed_version = g_strdup(r->version);
 		t->state->security_floor = MAX(t->state->security_floor, r->security_version);
 	}
-	if (pending)
-		g_clear_pointer(&t->state->pending_slot, g_free);
+	/* Marking a slot also settles any pending install: if another slot was
+	 * pending and this one runs, the new one failed and we fell back. */
+	g_clear_pointer(&t->state->pending_slot, g_free);
 	what = g_strdup_printf("%s marked %s%s", slot, good ? "good" : "bad",
 	                       good && pending && r ? ", floor raised" : "");
 	ota_state_add_result(t->state, good ? "mark-good" : "mark-bad", NULL, TRUE, what);

@@ -249,6 +249,23 @@ static gboolean move_meta_groups(GKeyFile *kf, GKeyFile *meta, GError **error)
 	return TRUE;
 }
 
+/* Every hook, bundle or image, runs the one script [hooks] filename names. */
+static gboolean check_hook_file(const OtaManifest *m, GError **error)
+{
+	gboolean any = m->hooks != NULL && m->hooks[0] != NULL;
+
+	for (guint i = 0; !any && i < m->images->len; i++) {
+		const OtaImage *image = g_ptr_array_index(m->images, i);
+
+		any = image->hooks != NULL && image->hooks[0] != NULL;
+	}
+	if (!any || m->hook_filename != NULL)
+		return TRUE;
+	g_set_error_literal(error, OTA_MANIFEST_ERROR, OTA_MANIFEST_ERROR_MISSING,
+	                    "hooks are listed but [hooks] names no filename");
+	return FALSE;
+}
+
 OtaManifest *ota_manifest_parse(const char *data, gsize length, GError **error)
 {
 	g_autoptr(GKeyFile) kf = g_key_file_new();
@@ -302,7 +319,7 @@ OtaManifest *ota_manifest_parse(const char *data, gsize length, GError **error)
 		g_ptr_array_add(m->images, image);
 	}
 
-	if (!ota_keyfile_check_nothing_left(kf, &errors, error))
+	if (!ota_keyfile_check_nothing_left(kf, &errors, error) || !check_hook_file(m, error))
 		return NULL;
 	return g_steal_pointer(&m);
 }

@@ -1,6 +1,7 @@
 # SPDX-License-Identifier: LGPL-2.1-or-later
 """otabundle-install runs a bundle's hooks only from the verified payload,
-with RAUC's arguments and environment."""
+with RAUC's arguments and environment, and refuses bundles that would take
+the install out of its hands (a [handler], an image 'install' hook)."""
 import os
 import subprocess
 from pathlib import Path
@@ -122,3 +123,47 @@ def test_bundle_with_an_install_hook_is_refused_not_half_installed(pki, tmp_path
     assert proc.returncode == 1
     assert "'install' hook" in proc.stderr
     assert (d / "root1").read_bytes() == b"old"
+
+
+def test_info_refuses_a_bundle_with_an_install_hook_as_install_does(pki, tmp_path):
+    conf, d = target(tmp_path, pki)
+    bundle = hooked_bundle(tmp_path, pki, image_hooks="install")
+    proc = subprocess.run([INSTALL, "--conf", str(conf), "--override-boot-slot", "A", "info",
+                           str(bundle)], capture_output=True, text=True)
+    assert proc.returncode == 1
+    assert "'install' hook" in proc.stderr
+
+
+def test_bundle_with_a_handler_is_refused(pki, tmp_path):
+    conf, d = target(tmp_path, pki)
+    src = tmp_path / "in"
+    src.mkdir()
+    (src / "rootfs.img").write_bytes(os.urandom(5000))
+    (src / "handler.sh").write_text("#!/bin/sh\nexit 0\n")
+    (src / "manifest.raucm").write_text("[update]\ncompatible=otabundle-test\n"
+                                        "[handler]\nfilename=handler.sh\n"
+                                        "[image.rootfs]\nfilename=rootfs.img\n")
+    bundle = tmp_path / "handler.raucb"
+    assert_ok(run("create", *pki.sign_args(), src, bundle))
+    proc = install(conf, bundle, {})
+    assert proc.returncode == 1
+    assert "[handler]" in proc.stderr
+    assert (d / "root1").read_bytes() == b"old"
+
+
+def test_mark_good_after_a_fallback_settles_the_failed_install(pki, tmp_path):
+    # Installed into B, B failed, the bootloader fell back to A, A is marked
+    # good: nothing is pending any more and the installed version is A's.
+    conf, d = target(tmp_path, pki)
+    bundle = hooked_bundle(tmp_path, pki, image_hooks="post-install")
+    env = {"LOG": str(tmp_path / "hook.log"), "REFUSE": str(tmp_path / "nope")}
+    assert install(conf, bundle, env).returncode == 0
+    proc = subprocess.run([INSTALL, "--conf", str(conf), "--override-boot-slot", "A",
+                           "mark-good"], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    status = subprocess.run([INSTALL, "--conf", str(conf), "--override-boot-slot", "A",
+                             "status", "--output-format=json"], capture_output=True, text=True)
+    import json
+    result = json.loads(status.stdout)
+    assert result["pending"] is None
+    assert result["installed_version"] is None

@@ -166,6 +166,12 @@ static void test_bootnames_fit_bootloader_variable_names(void)
 	                "A-1");
 }
 
+static void test_a_slot_defined_twice_is_refused(void)
+{
+	assert_rejected(BASE "[slot.appfs.1]\ndevice=/a\n[slot.appfs.01]\ndevice=/b\n",
+	                OTA_CONFIG_ERROR_INVALID, "appfs.1 is defined twice");
+}
+
 static void test_needs_a_slot(void)
 {
 	assert_rejected(BASE, OTA_CONFIG_ERROR_INVALID, "no [slot.");
@@ -191,6 +197,7 @@ int main(int argc, char **argv)
 	g_test_add_func("/config/rejects-malformed-slot-group", test_rejects_malformed_slot_group);
 	g_test_add_func("/config/rejects-bad-values", test_rejects_bad_values);
 	g_test_add_func("/config/needs-a-slot", test_needs_a_slot);
+	g_test_add_func("/config/a-slot-defined-twice-is-refused", test_a_slot_defined_twice_is_refused);
 	g_test_add_func("/config/bootnames-fit-bootloader-variable-names",
 	                test_bootnames_fit_bootloader_variable_names);
 	return g_test_run();

@@ -264,6 +264,14 @@ static void test_rejects_duplicate_key_across_repeated_group(void)
 	                OTA_MANIFEST_ERROR_INVALID, "duplicate key 'compatible'");
 }
 
+static void test_rejects_hooks_without_a_hook_file(void)
+{
+	assert_rejected("[update]\ncompatible=x\n[image.r]\nfilename=a\nhooks=post-install\n",
+	                OTA_MANIFEST_ERROR_MISSING, "[hooks] names no filename");
+	assert_rejected("[update]\ncompatible=x\n[hooks]\nhooks=install-check\n",
+	                OTA_MANIFEST_ERROR_MISSING, "[hooks] names no filename");
+}
+
 static void test_round_trips_through_text(void)
 {
 	g_autoptr(GError) error = NULL;
@@ -358,6 +366,8 @@ int main(int argc, char **argv)
 	g_test_add_func("/manifest/rejects-duplicate-key", test_rejects_duplicate_key);
 	g_test_add_func("/manifest/rejects-duplicate-key-across-repeated-group",
 	                test_rejects_duplicate_key_across_repeated_group);
+	g_test_add_func("/manifest/rejects-hooks-without-a-hook-file",
+	                test_rejects_hooks_without_a_hook_file);
 	g_test_add_func("/manifest/round-trips-through-text", test_round_trips_through_text);
 	g_test_add_func("/manifest/writes-no-bundle-group-for-plain", test_writes_no_bundle_group_for_plain);
 	g_test_add_func("/manifest/check-complete-requires-size-and-sha256",
