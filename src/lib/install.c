@@ -303,6 +303,41 @@ static gboolean check_expiry(const OtaManifest *m, GError **error)
 	return TRUE;
 }
 
+/* What a device path really is: a block device by its number, a file by
+ * its inode. Two names for one of them are the same slot. */
+static gboolean device_identity(const char *path, dev_t *dev, ino_t *ino)
+{
+	struct stat st;
+
+	if (stat(path, &st) < 0)
+		return FALSE;
+	*dev = S_ISBLK(st.st_mode) ? st.st_rdev : st.st_dev;
+	*ino = S_ISBLK(st.st_mode) ? 0 : st.st_ino;
+	return TRUE;
+}
+
+/* The running system is never written, whatever name points at it. */
+static gboolean check_not_booted_device(OtaTarget *t, const OtaSlotConfig *target,
+                                        GError **error)
+{
+	dev_t dev, bdev;
+	ino_t ino, bino;
+
+	if (!device_identity(target->device, &dev, &ino))
+		return fail(error, OTA_INSTALL_ERROR_NO_SLOT, "slot %s: device %s does not exist",
+		            target->name, target->device);
+	for (guint i = 0; i < t->config->slots->len; i++) {
+		const OtaSlotConfig *s = g_ptr_array_index(t->config->slots, i);
+
+		if (s->index == t->booted->index && device_identity(s->device, &bdev, &bino) &&
+		    bdev == dev && bino == ino)
+			return fail(error, OTA_INSTALL_ERROR_NO_SLOT,
+			            "slot %s: device %s is the booted slot %s's device", target->name,
+			            target->device, s->name);
+	}
+	return TRUE;
+}
+
 static gboolean plan_steps(OtaTarget *t, OtaInstallPlan *p, GError **error)
 {
 	const OtaManifest *m = p->bundle->manifest;
@@ -321,7 +356,7 @@ static gboolean plan_steps(OtaTarget *t, OtaInstallPlan *p, GError **error)
 		step->image = image;
 		step->slot = pick_slot(t, p->boot_target, image->slotclass, error);
 		g_ptr_array_add(p->steps, step);
-		if (step->slot == NULL)
+		if (step->slot == NULL || !check_not_booted_device(t, step->slot, error))
 			return FALSE;
 	}
 	if (p->steps->len == 0)
@@ -376,7 +411,8 @@ static gboolean write_raw(OtaBundle *b, const OtaInstallStep *step, GError **err
 {
 	struct stat st;
 	gboolean block = stat(step->slot->device, &st) == 0 && S_ISBLK(st.st_mode);
-	int fd = open(step->slot->device, O_WRONLY | O_CLOEXEC | (block ? 0 : O_CREAT | O_TRUNC), 0600);
+	/* Never O_CREAT: a mistyped device must fail, not fill a new file. */
+	int fd = open(step->slot->device, O_WRONLY | O_CLOEXEC | (block ? 0 : O_TRUNC));
 	gboolean ok;
 
 	if (fd < 0)
@@ -498,9 +534,12 @@ static gboolean write_tar(OtaTarget *t, OtaBundle *b, const OtaInstallStep *step
 	if (fd < 0)
 		return fail(error, OTA_INSTALL_ERROR_WRITE, "%s: %s", t->config->data_directory,
 		            g_strerror(errno));
-	ok = ota_bundle_write_image(b, step->image, fd, error) && lseek(fd, 0, SEEK_SET) == 0 &&
-	     empty_directory(step->slot->device, error) &&
-	     extract_tar(fd, step->slot->device, error);
+	ok = ota_bundle_write_image(b, step->image, fd, error);
+	if (ok && (lseek(fd, 0, SEEK_SET) != 0 || !empty_directory(step->slot->device, error) ||
+	           !extract_tar(fd, step->slot->device, error))) {
+		g_prefix_error(error, "%s: ", b->path);
+		ok = FALSE;
+	}
 	close(fd);
 	if (ok)
 		sync(); /* the extracted tree, before the slot may be booted */
@@ -705,6 +744,22 @@ gboolean ota_install(OtaTarget *t, const char *bundle_path, GError **error)
 
 /* --- after the reboot ------------------------------------------------------------------ */
 
+/* Another slot is pending while this one runs: either we haven't rebooted
+ * yet (the pending slot is still good and primary: keep it pending), or it
+ * failed and the bootloader fell back (it reports it bad: settle it). */
+static gboolean pending_slot_failed(OtaTarget *t)
+{
+	const OtaSlotConfig *s;
+	OtaSlotState state;
+
+	if (t->state->pending_slot == NULL)
+		return FALSE;
+	s = slot_by_name_or_bootname(t->config, t->state->pending_slot);
+	return s != NULL && s->bootname != NULL &&
+	       ota_bootloader_get_state(t->bootloader, s->bootname, &state, NULL) &&
+	       state == OTA_SLOT_STATE_BAD;
+}
+
 gboolean ota_target_mark(OtaTarget *t, gboolean good, GError **error)
 {
 	const char *slot = t->booted->name;
@@ -722,9 +777,8 @@ gboolean ota_target_mark(OtaTarget *t, gboolean good, GError **error)
 		t->state->installed_version = g_strdup(r->version);
 		t->state->security_floor = MAX(t->state->security_floor, r->security_version);
 	}
-	/* Marking a slot also settles any pending install: if another slot was
-	 * pending and this one runs, the new one failed and we fell back. */
-	g_clear_pointer(&t->state->pending_slot, g_free);
+	if (pending || pending_slot_failed(t))
+		g_clear_pointer(&t->state->pending_slot, g_free);
 	what = g_strdup_printf("%s marked %s%s", slot, good ? "good" : "bad",
 	                       good && pending && r ? ", floor raised" : "");
 	ota_state_add_result(t->state, good ? "mark-good" : "mark-bad", NULL, TRUE, what);

@@ -158,6 +158,10 @@ def test_mark_good_after_a_fallback_settles_the_failed_install(pki, tmp_path):
     bundle = hooked_bundle(tmp_path, pki, image_hooks="post-install")
     env = {"LOG": str(tmp_path / "hook.log"), "REFUSE": str(tmp_path / "nope")}
     assert install(conf, bundle, env).returncode == 0
+    # B failed its boots: the bootloader (file backend) now says B is bad
+    # and boots A again.
+    (d / "data" / "bootloader.state").write_text(
+        "[bootloader]\nprimary=A\n\n[slot.A]\nstate=good\n\n[slot.B]\nstate=bad\n")
     proc = subprocess.run([INSTALL, "--conf", str(conf), "--override-boot-slot", "A",
                            "mark-good"], capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
