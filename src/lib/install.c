@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include <otabundle/install.h>
+#include <otabundle/slot.h>
 
 #include <archive.h>
 #include <gio/gio.h>
@@ -40,35 +41,6 @@ void ota_target_free(OtaTarget *t)
 	g_free(t);
 }
 
-static const OtaSlotConfig *slot_by_name_or_bootname(const OtaSystemConfig *c, const char *name)
-{
-	for (guint i = 0; i < c->slots->len; i++) {
-		const OtaSlotConfig *s = g_ptr_array_index(c->slots, i);
-
-		if (g_str_equal(s->name, name) || g_strcmp0(s->bootname, name) == 0)
-			return s;
-	}
-	return NULL;
-}
-
-/* otabundle.slot= (ours) or rauc.slot= (what RAUC systems already pass). */
-static char *boot_slot_from_cmdline(const char *cmdline_path)
-{
-	g_autofree char *cmdline = NULL;
-	g_auto(GStrv) words = NULL;
-
-	if (!g_file_get_contents(cmdline_path, &cmdline, NULL, NULL))
-		return NULL;
-	words = g_strsplit_set(g_strstrip(cmdline), " \t\n", -1);
-	for (char **w = words; *w; w++) {
-		if (g_str_has_prefix(*w, "otabundle.slot="))
-			return g_strdup(*w + strlen("otabundle.slot="));
-		if (g_str_has_prefix(*w, "rauc.slot="))
-			return g_strdup(*w + strlen("rauc.slot="));
-	}
-	return NULL;
-}
-
 static gboolean find_booted(OtaTarget *t, const char *override, const char *cmdline_path,
                             GError **error)
 {
@@ -83,12 +55,12 @@ static gboolean find_booted(OtaTarget *t, const char *override, const char *cmdl
 		}
 	}
 	if (name == NULL)
-		name = boot_slot_from_cmdline(cmdline_path);
+		name = ota_slot_booted_from_cmdline(cmdline_path);
 	if (name == NULL)
 		return fail(error, OTA_INSTALL_ERROR_BOOTED,
 		            "cannot tell which slot is booted (no otabundle.slot= or rauc.slot= on %s)",
 		            cmdline_path);
-	t->booted = slot_by_name_or_bootname(t->config, name);
+	t->booted = ota_slot_find(t->config, name);
 	if (t->booted == NULL || t->booted->bootname == NULL)
 		return fail(error, OTA_INSTALL_ERROR_BOOTED,
 		            "booted slot '%s' is not a bootable slot of %s", name, t->config->path);
@@ -130,43 +102,6 @@ void ota_install_plan_free(OtaInstallPlan *p)
 	g_ptr_array_unref(p->steps);
 	g_ptr_array_unref(p->policies_used);
 	g_free(p);
-}
-
-/* The inactive bootable slot: what the device boots after this install. */
-static const OtaSlotConfig *pick_boot_target(OtaTarget *t, GError **error)
-{
-	const OtaSlotConfig *best = NULL;
-
-	for (guint i = 0; i < t->config->slots->len; i++) {
-		const OtaSlotConfig *s = g_ptr_array_index(t->config->slots, i);
-
-		if (s->bootname == NULL || s == t->booted ||
-		    !g_str_equal(s->slotclass, t->booted->slotclass))
-			continue;
-		if (best == NULL || s->index < best->index)
-			best = s;
-	}
-	if (best == NULL)
-		fail(error, OTA_INSTALL_ERROR_NO_SLOT, "no inactive slot of class %s besides the booted %s",
-		     t->booted->slotclass, t->booted->name);
-	return best;
-}
-
-/* A slot class follows the boot target by index: rootfs.1 pairs with
- * appfs.1. The booted index is never a target. */
-static const OtaSlotConfig *pick_slot(OtaTarget *t, const OtaSlotConfig *boot_target,
-                                      const char *slotclass, GError **error)
-{
-	for (guint i = 0; i < t->config->slots->len; i++) {
-		const OtaSlotConfig *s = g_ptr_array_index(t->config->slots, i);
-
-		if (g_str_equal(s->slotclass, slotclass) && s->index == boot_target->index &&
-		    s->index != t->booted->index)
-			return s;
-	}
-	fail(error, OTA_INSTALL_ERROR_NO_SLOT, "the bundle has an image for slot class '%s', but "
-	     "this system has no %s.%u", slotclass, slotclass, boot_target->index);
-	return NULL;
 }
 
 /* What would take the install out of our hands: RAUC's [handler] replaces
@@ -303,46 +238,11 @@ static gboolean check_expiry(const OtaManifest *m, GError **error)
 	return TRUE;
 }
 
-/* What a device path really is: a block device by its number, a file by
- * its inode. Two names for one of them are the same slot. */
-static gboolean device_identity(const char *path, dev_t *dev, ino_t *ino)
-{
-	struct stat st;
-
-	if (stat(path, &st) < 0)
-		return FALSE;
-	*dev = S_ISBLK(st.st_mode) ? st.st_rdev : st.st_dev;
-	*ino = S_ISBLK(st.st_mode) ? 0 : st.st_ino;
-	return TRUE;
-}
-
-/* The running system is never written, whatever name points at it. */
-static gboolean check_not_booted_device(OtaTarget *t, const OtaSlotConfig *target,
-                                        GError **error)
-{
-	dev_t dev, bdev;
-	ino_t ino, bino;
-
-	if (!device_identity(target->device, &dev, &ino))
-		return fail(error, OTA_INSTALL_ERROR_NO_SLOT, "slot %s: device %s does not exist",
-		            target->name, target->device);
-	for (guint i = 0; i < t->config->slots->len; i++) {
-		const OtaSlotConfig *s = g_ptr_array_index(t->config->slots, i);
-
-		if (s->index == t->booted->index && device_identity(s->device, &bdev, &bino) &&
-		    bdev == dev && bino == ino)
-			return fail(error, OTA_INSTALL_ERROR_NO_SLOT,
-			            "slot %s: device %s is the booted slot %s's device", target->name,
-			            target->device, s->name);
-	}
-	return TRUE;
-}
-
 static gboolean plan_steps(OtaTarget *t, OtaInstallPlan *p, GError **error)
 {
 	const OtaManifest *m = p->bundle->manifest;
 
-	p->boot_target = pick_boot_target(t, error);
+	p->boot_target = ota_slot_boot_target(t->config, t->booted, error);
 	if (p->boot_target == NULL)
 		return FALSE;
 	for (guint i = 0; i < m->images->len; i++) {
@@ -354,9 +254,11 @@ static gboolean plan_steps(OtaTarget *t, OtaInstallPlan *p, GError **error)
 			continue;
 		step = g_new0(OtaInstallStep, 1);
 		step->image = image;
-		step->slot = pick_slot(t, p->boot_target, image->slotclass, error);
+		step->slot = ota_slot_for_class(t->config, t->booted, p->boot_target, image->slotclass,
+		                                error);
 		g_ptr_array_add(p->steps, step);
-		if (step->slot == NULL || !check_not_booted_device(t, step->slot, error))
+		if (step->slot == NULL ||
+		    !ota_slot_check_not_booted(t->config, t->booted, step->slot, error))
 			return FALSE;
 	}
 	if (p->steps->len == 0)
@@ -397,7 +299,7 @@ OtaInstallPlan *ota_install_plan(OtaTarget *t, const char *bundle_path, GError *
 	    !meta_uint(p->bundle->manifest, "security-version", &p->security_version, &ierror) ||
 	    !check_rollback(t, p->bundle->manifest, p->security_version, &ierror) ||
 	    !check_expiry(p->bundle->manifest, &ierror)) {
-		if (ierror->domain == OTA_INSTALL_ERROR)
+		if (ierror->domain == OTA_INSTALL_ERROR || ierror->domain == OTA_SLOT_ERROR)
 			g_prefix_error(&ierror, "%s: ", bundle_path);
 		g_propagate_error(error, g_steal_pointer(&ierror));
 		return NULL;
@@ -754,7 +656,7 @@ static gboolean pending_slot_failed(OtaTarget *t)
 
 	if (t->state->pending_slot == NULL)
 		return FALSE;
-	s = slot_by_name_or_bootname(t->config, t->state->pending_slot);
+	s = ota_slot_find(t->config, t->state->pending_slot);
 	return s != NULL && s->bootname != NULL &&
 	       ota_bootloader_get_state(t->bootloader, s->bootname, &state, NULL) &&
 	       state == OTA_SLOT_STATE_BAD;

@@ -1,0 +1,44 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+#include <otabundle/config.h>
+
+G_BEGIN_DECLS
+
+#define OTA_SLOT_ERROR ota_slot_error_quark()
+GQuark ota_slot_error_quark(void);
+
+typedef enum {
+	OTA_SLOT_ERROR_NOT_FOUND, /* no such slot, or no slot where one is needed */
+	OTA_SLOT_ERROR_BOOTED,    /* would touch the running system */
+} OtaSlotError;
+
+/* Which slot runs, and which slots an install writes. A/B: the booted slot
+ * has a bootname; the install target is the other bootable slot of its
+ * class; every other class follows that target by index (appfs.1 goes with
+ * rootfs.1). Nothing with the booted index is ever a target. */
+
+/* By name ("rootfs.1") or bootname ("B"). */
+const OtaSlotConfig *ota_slot_find(const OtaSystemConfig *config, const char *name);
+
+/* The value of otabundle.slot= (ours) or rauc.slot= (what RAUC systems
+ * already pass) on the kernel command line in @cmdline_path, or NULL. */
+char *ota_slot_booted_from_cmdline(const char *cmdline_path);
+
+/* The inactive bootable slot of the booted slot's class (lowest index). */
+const OtaSlotConfig *ota_slot_boot_target(const OtaSystemConfig *config,
+                                          const OtaSlotConfig *booted, GError **error);
+
+/* The slot of @slotclass that goes with @boot_target. */
+const OtaSlotConfig *ota_slot_for_class(const OtaSystemConfig *config,
+                                        const OtaSlotConfig *booted,
+                                        const OtaSlotConfig *boot_target, const char *slotclass,
+                                        GError **error);
+
+/* @target's device exists and is not, under any name, the device of a
+ * slot of the booted index (a block device by number, a file by inode). */
+G_GNUC_WARN_UNUSED_RESULT
+gboolean ota_slot_check_not_booted(const OtaSystemConfig *config, const OtaSlotConfig *booted,
+                                   const OtaSlotConfig *target, GError **error);
+
+G_END_DECLS
