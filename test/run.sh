@@ -65,6 +65,31 @@ run_unit_tests() {
 	count "$p" "$f" "unit tests ($dir)"
 }
 
+# The unit tests once more under valgrind: any memory error or definite
+# leak fails the binary (error exit 99), counted like a crash.
+run_unit_tests_valgrind() {
+	local dir=$1 p=0 f=0 log
+	for t in "$dir"/test/test-*; do
+		[ -x "$t" ] && [ -f "$t" ] || continue
+		log="$LOGDIR/valgrind-$(basename "$t").tap"
+		G_SLICE=always-malloc G_DEBUG=gc-friendly valgrind -q --error-exitcode=99 \
+			--leak-check=full --errors-for-leak-kinds=definite "$t" --tap >"$log" 2>&1
+		local rc=$?
+		local ok notok
+		ok=$(grep -cE '^ok ' "$log")
+		notok=$(grep -cE '^not ok ' "$log")
+		if [ "$rc" -ne 0 ]; then
+			echo "   FAILED under valgrind: $t (exit $rc)"
+			grep -E '^not ok|==[0-9]+==' "$log" | head -20 | sed 's/^/     /'
+			[ "$notok" -eq 0 ] && notok=1
+			ok=0
+		fi
+		p=$((p + ok))
+		f=$((f + notok))
+	done
+	count "$p" "$f" "unit tests under valgrind ($dir)"
+}
+
 # pytest's JUnit report gives exact counts, including errors in fixtures.
 run_cli_tests() {
 	local dir=$1
@@ -96,6 +121,7 @@ contrib/install-deps.sh --tests || exit 1
 
 if build build; then
 	run_unit_tests build
+	run_unit_tests_valgrind build
 	run_cli_tests build
 else
 	count 0 1 "release build"
