@@ -224,6 +224,23 @@ static gboolean is_known_group(const char *group)
 	return g_strv_contains(fixed, group) || g_str_has_prefix(group, "image.");
 }
 
+/* Meta keys are plain names: GKeyFile gives '[' (locales), '=' and
+ * leading or trailing blanks special meanings that wouldn't survive
+ * writing the manifest back. */
+static gboolean meta_key_is_valid(const char *key)
+{
+	if (*key == '\0')
+		return FALSE;
+	for (const char *p = key; *p; p++) {
+		if (!g_ascii_isalnum(*p) && *p != '_' && *p != '-' && *p != '.')
+			return FALSE;
+	}
+	return TRUE;
+}
+
+/* Values go through GKeyFile's own unescaping and escaping (not copied
+ * raw), so a signed manifest written back and read again means exactly the
+ * same; values that are not UTF-8 are refused, as for every other field. */
 static gboolean move_meta_groups(GKeyFile *kf, GKeyFile *meta, GError **error)
 {
 	g_auto(GStrv) groups = g_key_file_get_groups(kf, NULL);
@@ -240,9 +257,21 @@ static gboolean move_meta_groups(GKeyFile *kf, GKeyFile *meta, GError **error)
 		}
 		keys = g_key_file_get_keys(kf, *g, NULL, NULL);
 		for (char **k = keys; k && *k; k++) {
-			g_autofree char *value = g_key_file_get_value(kf, *g, *k, NULL);
+			g_autofree char *value = NULL;
 
-			g_key_file_set_value(meta, *g, *k, value ? value : "");
+			if (!meta_key_is_valid(*k)) {
+				g_set_error(error, OTA_MANIFEST_ERROR, OTA_MANIFEST_ERROR_INVALID,
+				            "invalid key in group [%s]: letters, digits, '_', '-' and '.' "
+				            "only", *g);
+				return FALSE;
+			}
+			value = g_key_file_get_string(kf, *g, *k, NULL);
+			if (value == NULL) {
+				g_set_error(error, OTA_MANIFEST_ERROR, OTA_MANIFEST_ERROR_INVALID,
+				            "invalid value of '%s' in group [%s]: not UTF-8", *k, *g);
+				return FALSE;
+			}
+			g_key_file_set_string(meta, *g, *k, value);
 		}
 		g_key_file_remove_group(kf, *g, NULL);
 	}

@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 G_DEFINE_QUARK(ota-verity-error-quark, ota_verity_error)
@@ -283,6 +284,24 @@ static gboolean run_upper_levels(TreeJob *job, Hasher *h, guint8 root[OTA_SHA256
 	return TRUE;
 }
 
+/* The data (and, to check a tree, the tree after it) must really be in the
+ * file before we size anything by them: parameters may be forged, and the
+ * level-1 digests take 32 bytes per 512 KiB claimed. */
+static gboolean check_file_holds(int fd, guint64 offset, guint64 length, GError **error)
+{
+	struct stat st;
+
+	if (fstat(fd, &st) < 0)
+		return io_error(error, "cannot stat", errno);
+	if (offset > G_MAXUINT64 - length || (guint64)st.st_size < offset + length) {
+		g_set_error(error, OTA_VERITY_ERROR, OTA_VERITY_ERROR_INVALID,
+		            "file of %" G_GUINT64_FORMAT " bytes is too short for the verity layout",
+		            (guint64)st.st_size);
+		return FALSE;
+	}
+	return TRUE;
+}
+
 static gboolean run_tree(int fd, guint64 tree_offset, gboolean build, OtaVerityParams *params,
                          guint8 root[OTA_SHA256_LEN], GError **error)
 {
@@ -304,6 +323,9 @@ static gboolean run_tree(int fd, guint64 tree_offset, gboolean build, OtaVerityP
 		            params->tree_size, g.tree_size, params->data_size);
 		return FALSE;
 	}
+	if (!check_file_holds(fd, 0, params->data_size, error) ||
+	    (!build && !check_file_holds(fd, tree_offset, g.tree_size, error)))
+		return FALSE;
 	if (!hasher_init(&h, params->salt, error))
 		return FALSE;
 

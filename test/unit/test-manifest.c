@@ -272,6 +272,37 @@ static void test_rejects_hooks_without_a_hook_file(void)
 	                OTA_MANIFEST_ERROR_MISSING, "[hooks] names no filename");
 }
 
+/* Found by fuzzing: meta values were copied raw, so a trailing carriage
+ * return changed meaning each time the manifest was written and read. */
+static void test_meta_values_round_trip_exactly(void)
+{
+	const char text[] = "[update]\ncompatible=x\n[meta.v]\nnote=ends in cr\r\r\n";
+	g_autoptr(GError) error = NULL;
+	g_autoptr(OtaManifest) m = ota_manifest_parse(text, sizeof(text) - 1, &error);
+	g_autoptr(OtaManifest) again = NULL;
+	g_autofree char *once = NULL, *twice = NULL;
+	gsize n1 = 0, n2 = 0;
+
+	g_assert_no_error(error);
+	once = ota_manifest_to_data(m, &n1);
+	again = ota_manifest_parse(once, n1, &error);
+	g_assert_no_error(error);
+	twice = ota_manifest_to_data(again, &n2);
+	g_assert_cmpmem(once, n1, twice, n2);
+}
+
+static void test_rejects_meta_value_that_is_not_utf8(void)
+{
+	assert_rejected("[update]\ncompatible=x\n[meta.v]\nk=\xff\xfe\n", OTA_MANIFEST_ERROR_INVALID,
+	                "not UTF-8");
+}
+
+static void test_rejects_meta_key_that_is_not_a_plain_name(void)
+{
+	assert_rejected("[update]\ncompatible=x\n[meta.v]\nk[de]=v\n", OTA_MANIFEST_ERROR_INVALID,
+	                "[meta.v]");
+}
+
 static void test_round_trips_through_text(void)
 {
 	g_autoptr(GError) error = NULL;
@@ -368,6 +399,11 @@ int main(int argc, char **argv)
 	                test_rejects_duplicate_key_across_repeated_group);
 	g_test_add_func("/manifest/rejects-hooks-without-a-hook-file",
 	                test_rejects_hooks_without_a_hook_file);
+	g_test_add_func("/manifest/meta-values-round-trip-exactly", test_meta_values_round_trip_exactly);
+	g_test_add_func("/manifest/rejects-meta-value-that-is-not-utf8",
+	                test_rejects_meta_value_that_is_not_utf8);
+	g_test_add_func("/manifest/rejects-meta-key-that-is-not-a-plain-name",
+	                test_rejects_meta_key_that_is_not_a_plain_name);
 	g_test_add_func("/manifest/round-trips-through-text", test_round_trips_through_text);
 	g_test_add_func("/manifest/writes-no-bundle-group-for-plain", test_writes_no_bundle_group_for_plain);
 	g_test_add_func("/manifest/check-complete-requires-size-and-sha256",

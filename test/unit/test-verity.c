@@ -176,6 +176,19 @@ static void test_wrong_tree_size_is_invalid(Fixture *f, gconstpointer data)
 	g_assert_error(error, OTA_VERITY_ERROR, OTA_VERITY_ERROR_INVALID);
 }
 
+/* Found by fuzzing: forged parameters must not size an allocation before
+ * the file is known to hold that much. */
+static void test_claimed_size_beyond_the_file_is_invalid(Fixture *f, gconstpointer data)
+{
+	g_autoptr(GError) error = NULL;
+	OtaVerityParams forged = f->params;
+
+	forged.data_size = (guint64)1 << 50;
+	forged.tree_size = ota_verity_tree_size(forged.data_size);
+	g_assert_false(ota_verity_tree_check(f->fd, forged.data_size, &forged, &error));
+	g_assert_error(error, OTA_VERITY_ERROR, OTA_VERITY_ERROR_INVALID);
+}
+
 static void test_reader_returns_exact_bytes(Fixture *f, gconstpointer data)
 {
 	g_autoptr(GError) error = NULL;
@@ -248,6 +261,7 @@ int main(int argc, char **argv)
 	ADD("wrong-root-fails-check", test_wrong_root_fails_check);
 	ADD("truncated-tree-fails-check", test_truncated_tree_fails_check);
 	ADD("wrong-tree-size-is-invalid", test_wrong_tree_size_is_invalid);
+	ADD("claimed-size-beyond-the-file-is-invalid", test_claimed_size_beyond_the_file_is_invalid);
 	ADD("reader-returns-exact-bytes", test_reader_returns_exact_bytes);
 	ADD("reader-catches-block-changed-after-check", test_reader_catches_block_changed_after_check);
 	ADD("reader-refuses-forged-tree", test_reader_refuses_forged_tree);
