@@ -266,6 +266,7 @@ OtaSystemConfig *ota_system_config_parse(const char *data, gsize length, const c
 		return NULL;
 	}
 	if (!ota_keyfile_check_no_duplicates(kf, &errors, &ierror) ||
+	    !ota_keyfile_check_no_locale_keys(data, length, &errors, &ierror) ||
 	    !parse_system(kf, c, &ierror) || !parse_groups(kf, c, &ierror) ||
 	    !check_slots(c, &ierror) || !ota_keyfile_check_nothing_left(kf, &errors, &ierror)) {
 		g_propagate_prefixed_error(error, g_steal_pointer(&ierror), "%s: ", path);

@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include "keyfile.h"
 
+#include <string.h>
+
 gboolean ota_keyfile_name_is_valid(const char *name)
 {
 	if (name == NULL || name[0] == '\0' || !g_ascii_isalnum(name[0]))
@@ -94,6 +96,32 @@ gboolean ota_keyfile_check_nothing_left(GKeyFile *kf, const OtaKeyfileErrors *e,
 		if (keys != NULL && keys[0] != NULL) {
 			g_set_error(error, e->domain(), e->unknown, "unknown key '%s' in group [%s]",
 			            keys[0], *g);
+			return FALSE;
+		}
+	}
+	return TRUE;
+}
+
+gboolean ota_keyfile_check_no_locale_keys(const char *data, gsize length,
+                                          const OtaKeyfileErrors *e, GError **error)
+{
+	g_autofree char *text = g_strndup(data, length);
+	g_auto(GStrv) lines = g_strsplit(text, "\n", -1);
+
+	for (char **l = lines; *l; l++) {
+		const char *line = *l;
+		const char *equals;
+		const char *bracket;
+
+		while (*line == ' ' || *line == '\t')
+			line++;
+		if (*line == '#' || *line == '[' || *line == '\0')
+			continue;
+		equals = strchr(line, '=');
+		bracket = strchr(line, '[');
+		if (equals != NULL && bracket != NULL && bracket < equals) {
+			g_set_error(error, e->domain(), e->invalid,
+			            "localized key '%.*s' is not allowed", (int)(equals - line), line);
 			return FALSE;
 		}
 	}

@@ -34,5 +34,11 @@ gboolean ota_keyfile_take_bool(GKeyFile *kf, const char *group, const char *key,
  * a file that means two things is refused. */
 gboolean ota_keyfile_check_no_duplicates(GKeyFile *kf, const OtaKeyfileErrors *e,
                                          GError **error);
+/* GKeyFile reads "key[locale]=" as a translation of "key" and hides it from
+ * g_key_file_get_keys(), so consumption can't see it: another parser might
+ * read it as a key of its own. Refused, from the raw text. */
+gboolean ota_keyfile_check_no_locale_keys(const char *data, gsize length,
+                                          const OtaKeyfileErrors *e, GError **error);
+
 gboolean ota_keyfile_check_nothing_left(GKeyFile *kf, const OtaKeyfileErrors *e,
                                         GError **error);

@@ -321,7 +321,8 @@ OtaManifest *ota_manifest_parse(const char *data, gsize length, GError **error)
 		return NULL;
 	}
 
-	if (!ota_keyfile_check_no_duplicates(kf, &errors, error))
+	if (!ota_keyfile_check_no_duplicates(kf, &errors, error) ||
+	    !ota_keyfile_check_no_locale_keys(data, length, &errors, error))
 		return NULL;
 	groups = g_key_file_get_groups(kf, NULL);
 	for (char **g = groups; *g; g++) {

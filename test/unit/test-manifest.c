@@ -299,8 +299,18 @@ static void test_rejects_meta_value_that_is_not_utf8(void)
 
 static void test_rejects_meta_key_that_is_not_a_plain_name(void)
 {
-	assert_rejected("[update]\ncompatible=x\n[meta.v]\nk[de]=v\n", OTA_MANIFEST_ERROR_INVALID,
+	assert_rejected("[update]\ncompatible=x\n[meta.v]\nk:x=v\n", OTA_MANIFEST_ERROR_INVALID,
 	                "[meta.v]");
+}
+
+/* GKeyFile hides "key[locale]" lines from key listings: another parser
+ * could read "compatible[de]" as a second compatible. */
+static void test_rejects_localized_keys(void)
+{
+	assert_rejected("[update]\ncompatible=x\ncompatible[de]=y\n", OTA_MANIFEST_ERROR_INVALID,
+	                "localized key 'compatible[de]'");
+	assert_rejected("[update]\ncompatible=x\n[meta.v]\nk[de]=v\n", OTA_MANIFEST_ERROR_INVALID,
+	                "localized key");
 }
 
 static void test_round_trips_through_text(void)
@@ -404,6 +414,7 @@ int main(int argc, char **argv)
 	                test_rejects_meta_value_that_is_not_utf8);
 	g_test_add_func("/manifest/rejects-meta-key-that-is-not-a-plain-name",
 	                test_rejects_meta_key_that_is_not_a_plain_name);
+	g_test_add_func("/manifest/rejects-localized-keys", test_rejects_localized_keys);
 	g_test_add_func("/manifest/round-trips-through-text", test_round_trips_through_text);
 	g_test_add_func("/manifest/writes-no-bundle-group-for-plain", test_writes_no_bundle_group_for_plain);
 	g_test_add_func("/manifest/check-complete-requires-size-and-sha256",
