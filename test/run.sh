@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what the tests need (Debian packages), builds otabundle twice
-# (release with -Werror, and ASan+UBSan), runs every unit and CLI test in
-# both, and ends with the line "N passed, N failed".
+# (release with -Werror, and ASan+UBSan), runs every unit and CLI test and
+# replays the fuzzing seeds and regression inputs (test/fuzz) in both, and
+# ends with the line "N passed, N failed".
 #
 #   test/run.sh            everything
 #   OTABUNDLE_SKIP_ASAN=1 test/run.sh    skip the sanitizer pass (local use)
@@ -90,6 +91,38 @@ run_unit_tests_valgrind() {
 	count "$p" "$f" "unit tests under valgrind ($dir)"
 }
 
+# Each fuzz target's replay program runs its seed corpus and its regression
+# inputs once each (test/fuzz/README.md) and speaks TAP; every input counts.
+run_fuzz_replays() {
+	local dir=$1 p=0 f=0 log
+	for t in manifest bundle verity config; do
+		local exe="$dir/test/fuzz/fuzz-$t-replay" inputs=()
+		[ -d "test/fuzz/corpus/$t" ] && inputs+=("test/fuzz/corpus/$t")
+		[ -d "test/fuzz/regressions/$t" ] && inputs+=("test/fuzz/regressions/$t")
+		log="$LOGDIR/$(basename "$dir")-fuzz-$t-replay.tap"
+		if [ ! -x "$exe" ]; then
+			echo "   FAILED: $exe was not built"
+			f=$((f + 1))
+			continue
+		fi
+		"$exe" "${inputs[@]}" >"$log" 2>&1
+		local rc=$?
+		local ok notok
+		ok=$(grep -cE '^ok ' "$log")
+		notok=$(grep -cE '^not ok ' "$log")
+		p=$((p + ok))
+		f=$((f + notok))
+		if [ "$rc" -ne 0 ] && [ "$notok" -eq 0 ]; then
+			f=$((f + 1))
+		fi
+		if [ "$rc" -ne 0 ]; then
+			echo "   FAILED: $exe (exit $rc)"
+			grep -E '^not ok|ERROR|runtime error|Sanitizer' "$log" | head -20 | sed 's/^/     /'
+		fi
+	done
+	count "$p" "$f" "fuzz replays ($dir)"
+}
+
 # pytest's JUnit report gives exact counts, including errors in fixtures.
 run_cli_tests() {
 	local dir=$1
@@ -122,6 +155,7 @@ contrib/install-deps.sh --tests || exit 1
 if build build; then
 	run_unit_tests build
 	run_unit_tests_valgrind build
+	run_fuzz_replays build
 	run_cli_tests build
 else
 	count 0 1 "release build"
@@ -134,6 +168,7 @@ if [ -z "${OTABUNDLE_SKIP_ASAN:-}" ]; then
 	export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
 	if build build-asan -Db_sanitize=address,undefined -Db_lundef=false; then
 		run_unit_tests build-asan
+		run_fuzz_replays build-asan
 		run_cli_tests build-asan --ignore=test/cli/test_large.py
 	else
 		count 0 1 "ASan build"

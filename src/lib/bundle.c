@@ -168,7 +168,6 @@ static OtaManifest *prepare_manifest(const char *inputdir, const OtaCreateOption
 {
 	g_autofree char *path = g_build_filename(inputdir, OTA_MANIFEST_FILENAME, NULL);
 	g_autoptr(OtaManifest) m = ota_manifest_load(path, error);
-	g_autoptr(GError) ierror = NULL;
 
 	if (m == NULL)
 		return NULL;

@@ -334,15 +334,18 @@ static gboolean empty_directory(const char *path, GError **error)
 	g_autoptr(GFileEnumerator) children = g_file_enumerate_children(
 		dir, G_FILE_ATTRIBUTE_STANDARD_NAME "," G_FILE_ATTRIBUTE_STANDARD_TYPE,
 		G_FILE_QUERY_INFO_NOFOLLOW_SYMLINKS, NULL, error);
-	GFileInfo *info;
 
 	if (children == NULL)
 		return FALSE;
-	while ((info = g_file_enumerator_next_file(children, NULL, error)) != NULL) {
-		g_autoptr(GFileInfo) owned = info;
-		g_autoptr(GFile) child = g_file_get_child(dir, g_file_info_get_name(info));
-		g_autofree char *child_path = g_file_get_path(child);
+	for (;;) {
+		g_autoptr(GFileInfo) info = g_file_enumerator_next_file(children, NULL, error);
+		g_autoptr(GFile) child = NULL;
+		g_autofree char *child_path = NULL;
 
+		if (info == NULL)
+			break;
+		child = g_file_get_child(dir, g_file_info_get_name(info));
+		child_path = g_file_get_path(child);
 		if (g_file_info_get_file_type(info) == G_FILE_TYPE_DIRECTORY &&
 		    !empty_directory(child_path, error))
 			return FALSE;

@@ -1,0 +1,57 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* libFuzzer target: the system.conf parser. otabundle-install trusts what
+ * it returns (slot devices it will write, keyrings it will trust), so
+ * whatever it accepts must be consistent: every slot names an existing
+ * policy, and names and devices are unique. */
+#include <otabundle/config.h>
+
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+static void check_consistent(const OtaSystemConfig *c)
+{
+	const OtaPolicyConfig *def = ota_system_config_get_policy(c, "default");
+
+	if (def == NULL || def->threshold < 1 || c->slots->len == 0)
+		abort();
+	for (guint i = 0; i < c->policies->len; i++) {
+		const OtaPolicyConfig *p = g_ptr_array_index(c->policies, i);
+
+		if (strlen(p->name) == 0 || strlen(p->keyring) == 0 || p->threshold < 1)
+			abort();
+		(void)ota_purpose_to_string(p->purpose);
+	}
+	for (guint i = 0; i < c->slots->len; i++) {
+		const OtaSlotConfig *s = g_ptr_array_index(c->slots, i);
+
+		if (strlen(s->device) == 0 || strlen(s->slotclass) == 0)
+			abort();
+		if (s->policy != NULL && ota_system_config_get_policy(c, s->policy) == NULL)
+			abort();
+		for (guint j = 0; j < i; j++) {
+			const OtaSlotConfig *t = g_ptr_array_index(c->slots, j);
+
+			if (strcmp(s->name, t->name) == 0 || strcmp(s->device, t->device) == 0)
+				abort();
+		}
+	}
+	if (strlen(c->compatible) == 0 || c->data_directory == NULL)
+		abort();
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	g_autoptr(OtaSystemConfig) config = NULL;
+	g_autoptr(GError) error = NULL;
+
+	config = ota_system_config_parse((const char *)data, size, "fuzz.conf", &error);
+	if (config == NULL) {
+		g_assert_nonnull(error);
+		return 0;
+	}
+	check_consistent(config);
+	return 0;
+}

@@ -1,0 +1,145 @@
+#!/usr/bin/env bash
+# Regenerates the generated seed corpora: corpus/bundle (tiny bundles made
+# with `otabundle create`, signed by a leaf of the fuzz-bundle target's fixed
+# root, so that they verify inside the target) and corpus/verity (valid
+# layouts for fuzz-verity's input format). corpus/manifest and corpus/config
+# are written by hand. The output is not byte-for-byte reproducible (salts,
+# signatures, timestamps), so run this only when a format changes.
+#
+#   test/fuzz/make-corpus.sh [BUILDDIR]     default: build
+set -euo pipefail
+
+cd "$(dirname "$0")/../.."
+BUILD=${1:-build}
+OUT=test/fuzz/corpus
+ninja -C "$BUILD" otabundle test/fuzz/fuzz-bundle-replay >/dev/null
+
+work=$(mktemp -d "${TMPDIR:-/tmp}/otabundle-corpus.XXXXXX")
+trap 'rm -rf "$work"' EXIT
+
+# The replay program runs the target's initialisation, which exports the PKI.
+: >"$work/empty"
+OTABUNDLE_FUZZ_EXPORT_PKI="$work" "$BUILD/test/fuzz/fuzz-bundle-replay" "$work/empty" >/dev/null
+
+# bundle NAME FORMAT [otabundle create options...]: packs $work/in/NAME.
+bundle() {
+	local name=$1 format=$2
+	shift 2
+	"$BUILD/otabundle" create --format="$format" --cert "$work/signer1.pem" \
+		--key "$work/signer1.key" "$@" "$work/in/$name" "$OUT/bundle/$name-$format.raucb"
+}
+
+mkdir -p "$work/in/minimal" "$work/in/full" "$work/in/two-images" "$OUT/bundle" "$OUT/verity"
+rm -f "$OUT"/bundle/*.raucb
+
+printf 'x' >"$work/in/minimal/rootfs.img"
+cat >"$work/in/minimal/manifest.raucm" <<'M'
+[update]
+compatible=fuzz
+version=1
+[image.rootfs]
+filename=rootfs.img
+M
+
+printf 'y' >"$work/in/full/rootfs.img"
+printf '#!/bin/sh\nexit 0\n' >"$work/in/full/hook.sh"
+cat >"$work/in/full/manifest.raucm" <<'M'
+[update]
+compatible=fuzz
+version=2024.06.1
+description=every field
+build=20240601
+[hooks]
+filename=hook.sh
+hooks=install-check
+[image.rootfs]
+filename=rootfs.img
+hooks=pre-install;post-install
+[meta.otabundle]
+security-version=3
+expires=2124-01-01T00:00:00Z
+min-installed-version=1
+hardware-revisions=rev-a;rev-b
+[meta.vendor]
+label=fuzz seed
+M
+
+printf 'a' >"$work/in/two-images/rootfs.img"
+printf 'bb' >"$work/in/two-images/appfs.img"
+cat >"$work/in/two-images/manifest.raucm" <<'M'
+[update]
+compatible=fuzz
+version=3
+[image.rootfs]
+filename=rootfs.img
+[image.appfs]
+filename=appfs.img
+M
+
+bundle minimal plain
+bundle minimal verity
+bundle full plain
+bundle full verity
+bundle two-images verity --cert "$work/signer2.pem" --key "$work/signer2.key"
+bundle two-images plain --cert "$work/signer2.pem" --key "$work/signer2.key" \
+	--signer-encoding=signer-infos
+# Other decompressors in libsquashfs.
+mkdir -p "$work/in/xz" "$work/in/zstd"
+cp "$work/in/minimal"/* "$work/in/xz"
+cp "$work/in/minimal"/* "$work/in/zstd"
+bundle xz plain --mksquashfs-args "-comp xz"
+bundle zstd verity --mksquashfs-args "-comp zstd"
+
+# fuzz-verity inputs: see the layout in fuzz-verity.c.
+rm -f "$OUT"/verity/*
+python3 - "$OUT/verity" <<'PY'
+import hashlib, os, struct, sys
+
+BLOCK = 4096
+out = sys.argv[1]
+
+def tree(data, salt):
+    """dm-verity v1, SHA-256, top level first; returns (root, tree bytes)."""
+    levels = []
+    blocks = [data[i:i + BLOCK] for i in range(0, len(data), BLOCK)]
+    while True:
+        digests = [hashlib.sha256(salt + b).digest() for b in blocks]
+        level = b"".join(digests)
+        level += b"\0" * (-len(level) % BLOCK)
+        levels.append(level)
+        blocks = [level[i:i + BLOCK] for i in range(0, len(level), BLOCK)]
+        if len(blocks) == 1:
+            return hashlib.sha256(salt + blocks[0]).digest(), b"".join(reversed(levels))
+
+FIT_DATA, TREE_SIZE, TREE_AFTER_DATA, COMPACT = 1, 2, 4, 8
+
+def header(salt, root, data_size, tree_size, tree_offset, flags, read_offset, read_len):
+    return (salt + root + struct.pack("<QQQBQH", data_size, tree_size, tree_offset, flags,
+                                      read_offset, read_len))
+
+def seed(name, n_blocks, compact, flags, fill=lambda i: bytes([i * 37 % 256]) * BLOCK,
+         read=(0, 16)):
+    salt = hashlib.sha256(name.encode()).digest()
+    data = b"".join(fill(i) for i in range(n_blocks))
+    root, t = tree(data, salt)
+    if compact:
+        body = struct.pack("<H", n_blocks) + bytes(data[i * BLOCK] for i in range(n_blocks)) + t
+    else:
+        body = data + t
+    flags |= COMPACT if compact else 0
+    h = header(salt, root, len(data), len(t), len(data), flags, *read)
+    with open(os.path.join(out, name), "wb") as f:
+        f.write(h + body)
+
+# Explicit parameters, the file laid out as in a bundle.
+seed("two-blocks", 2, False, 0, read=(4000, 200))
+seed("five-blocks-random", 5, False, 0, fill=lambda i: os.urandom(BLOCK), read=(8192, 4096))
+# Parameters derived by the harness.
+seed("three-blocks-derived", 3, False, FIT_DATA | TREE_SIZE | TREE_AFTER_DATA)
+seed("twelve-blocks", 12, False, TREE_SIZE | TREE_AFTER_DATA, read=(12 * BLOCK - 10, 20))
+# Two hash levels (more than 128 data blocks), compact.
+seed("two-levels-compact", 200, True, 0, read=(150 * BLOCK, 4096))
+seed("two-levels-derived", 300, True, FIT_DATA | TREE_SIZE | TREE_AFTER_DATA,
+     fill=lambda i: bytes([i % 7]) * BLOCK, read=(129 * BLOCK - 1, 2))
+PY
+ls -l "$OUT/bundle" "$OUT/verity"
