@@ -1024,7 +1024,7 @@ int main(int argc, char **argv)
 		          test_uboot_missing_environment_configuration_is_reported);
 		ADD_UBOOT("booted-is-unknown", test_booted_is_unknown);
 	} else {
-		g_test_add_func("/bootloader/uboot/skipped", test_uboot_tools_are_missing);
+		g_test_add_func("/bootloader/uboot/tools-are-missing", test_uboot_tools_are_missing);
 	}
 
 	if (have_program("grub-editenv")) {
@@ -1044,7 +1044,7 @@ int main(int argc, char **argv)
 		         test_grub_corrupt_grubenv_gives_one_clear_error);
 		ADD_GRUB("booted-is-unknown", test_booted_is_unknown);
 	} else {
-		g_test_add_func("/bootloader/grub/skipped", test_grub_tools_are_missing);
+		g_test_add_func("/bootloader/grub/tools-are-missing", test_grub_tools_are_missing);
 	}
 	return g_test_run();
 }
