@@ -172,6 +172,13 @@ static void test_a_slot_defined_twice_is_refused(void)
 	                OTA_CONFIG_ERROR_INVALID, "appfs.1 is defined twice");
 }
 
+static void test_rejects_localized_keys(void)
+{
+	assert_rejected("[system]\ncompatible=board\ncompatible[de]=other\nbootloader=file\n"
+	                "[keyring]\npath=/k.pem\n" AB,
+	                OTA_CONFIG_ERROR_INVALID, "localized key 'compatible[de]'");
+}
+
 static void test_needs_a_slot(void)
 {
 	assert_rejected(BASE, OTA_CONFIG_ERROR_INVALID, "no [slot.");
@@ -200,5 +207,6 @@ int main(int argc, char **argv)
 	g_test_add_func("/config/a-slot-defined-twice-is-refused", test_a_slot_defined_twice_is_refused);
 	g_test_add_func("/config/bootnames-fit-bootloader-variable-names",
 	                test_bootnames_fit_bootloader_variable_names);
+	g_test_add_func("/config/rejects-localized-keys", test_rejects_localized_keys);
 	return g_test_run();
 }
