@@ -43,6 +43,10 @@ G_GNUC_WARN_UNUSED_RESULT
 gboolean ota_checksum_files(const char *const *paths, gsize n, OtaChecksum *out,
                             GError **error);
 
+/* SHA-256 of data held in memory (a manifest, a signature's content). */
+G_GNUC_WARN_UNUSED_RESULT
+gboolean ota_checksum_bytes(GBytes *data, guint8 out[OTA_SHA256_LEN], GError **error);
+
 void ota_checksum_to_hex(const guint8 digest[OTA_SHA256_LEN], char hex[OTA_SHA256_HEX_LEN + 1]);
 /* Accepts exactly 64 hex digits, either case. */
 gboolean ota_checksum_from_hex(const char *hex, guint8 digest[OTA_SHA256_LEN]);

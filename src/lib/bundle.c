@@ -397,12 +397,8 @@ static gboolean sign_verity(OtaOutput *out, guint64 size, OtaManifest *m,
 	m->verity_size = params.tree_size;
 	manifest_data = ota_manifest_to_data(m, &manifest_len);
 	manifest = g_bytes_new_take(g_steal_pointer(&manifest_data), manifest_len);
-	if (EVP_Digest(g_bytes_get_data(manifest, NULL), manifest_len, digest, NULL, EVP_sha256(),
-	               NULL) != 1) {
-		ota_set_openssl_error(error, OTA_BUNDLE_ERROR, OTA_BUNDLE_ERROR_IO,
-		                      "cannot hash manifest");
+	if (!ota_checksum_bytes(manifest, digest, error))
 		return FALSE;
-	}
 	signature = sign_content(options->signers, options->n_signers, options->intermediates,
 	                         options->encoding, digest, manifest, error);
 	return signature != NULL &&
@@ -1111,13 +1107,13 @@ static gboolean signed_digest(OtaBundle *b, const OtaPolicy *policy,
 		detached = digest;
 	} else {
 		content = ota_signature_get_content(b->signature);
-		if (content == NULL || EVP_Digest(g_bytes_get_data(content, NULL),
-		                                  g_bytes_get_size(content), digest, NULL,
-		                                  EVP_sha256(), NULL) != 1) {
+		if (content == NULL) {
 			g_set_error(error, OTA_BUNDLE_ERROR, OTA_BUNDLE_ERROR_MALFORMED,
 			            "%s: signature embeds no manifest", b->path);
 			return FALSE;
 		}
+		if (!ota_checksum_bytes(content, digest, error))
+			return FALSE;
 	}
 	if (policy == NULL && !ota_signature_check_crypto(b->signature, detached, &ierror)) {
 		g_propagate_prefixed_error(error, g_steal_pointer(&ierror), "%s: signature: ", b->path);

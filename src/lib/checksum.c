@@ -140,6 +140,19 @@ gboolean ota_checksum_files(const char *const *paths, gsize n, OtaChecksum *out,
 	return ok;
 }
 
+gboolean ota_checksum_bytes(GBytes *data, guint8 out[OTA_SHA256_LEN], GError **error)
+{
+	gsize size = 0;
+	const void *bytes = g_bytes_get_data(data, &size);
+
+	if (EVP_Digest(bytes, size, out, NULL, EVP_sha256(), NULL) != 1) {
+		ota_set_openssl_error(error, OTA_CHECKSUM_ERROR, OTA_CHECKSUM_ERROR_CRYPTO,
+		                      "cannot compute SHA-256");
+		return FALSE;
+	}
+	return TRUE;
+}
+
 void ota_checksum_to_hex(const guint8 digest[OTA_SHA256_LEN], char hex[OTA_SHA256_HEX_LEN + 1])
 {
 	static const char digits[] = "0123456789abcdef";

@@ -415,13 +415,7 @@ static gboolean content_digest(const OtaSignature *sig, const guint8 *detached_s
 		                    "signature has no content");
 		return FALSE;
 	}
-	if (EVP_Digest(g_bytes_get_data(content, NULL), g_bytes_get_size(content), out, NULL,
-	               EVP_sha256(), NULL) != 1) {
-		ota_set_openssl_error(error, OTA_SIGNATURE_ERROR, OTA_SIGNATURE_ERROR_CRYPTO,
-		                      "cannot hash signed content");
-		return FALSE;
-	}
-	return TRUE;
+	return ota_checksum_bytes(content, out, error);
 }
 
 /* Every signer must have signed @sha256; any failure means tampering. */
