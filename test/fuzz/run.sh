@@ -43,7 +43,7 @@ done
 echo "== building $BUILD"
 if [ ! -f "$BUILD/build.ninja" ]; then
 	log=$(mktemp)
-	CC=clang meson setup "$BUILD" -Dfuzzing=true -Db_sanitize=address,undefined \
+	CC=clang meson setup "$BUILD" --werror -Dfuzzing=true -Db_sanitize=address,undefined \
 		-Db_lundef=false >"$log" 2>&1 || {
 		cat "$log"
 		exit 1

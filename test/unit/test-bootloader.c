@@ -550,12 +550,12 @@ static void test_custom_missing_script_fails_clearly(Fixture *f, gconstpointer d
 
 static void uboot_set(Fixture *f, const char *name, const char *value)
 {
-	g_autofree char *out = run_ok("fw_setenv", "-c", f->fw_env_config, name, value, NULL);
+	g_free(run_ok("fw_setenv", "-c", f->fw_env_config, name, value, NULL));
 }
 
 static void uboot_unset(Fixture *f, const char *name)
 {
-	g_autofree char *out = run_ok("fw_setenv", "-c", f->fw_env_config, name, NULL);
+	g_free(run_ok("fw_setenv", "-c", f->fw_env_config, name, NULL));
 }
 
 static char *uboot_get(Fixture *f, const char *name)
@@ -772,7 +772,7 @@ static void test_uboot_tools_are_missing(void)
 
 static void grub_set(Fixture *f, const char *assignment)
 {
-	g_autofree char *out = run_ok("grub-editenv", f->config->grubenv, "set", assignment, NULL);
+	g_free(run_ok("grub-editenv", f->config->grubenv, "set", assignment, NULL));
 }
 
 static char *grub_get(Fixture *f, const char *name)

@@ -60,6 +60,7 @@ static void test_accepts_ecdsa_p384(Fixture *f, gconstpointer data)
 	g_autoptr(OtaSigner) s = load_leaf(f, "ec384", 0, 30, &error);
 
 	g_assert_no_error(error);
+	g_assert_nonnull(s);
 }
 
 static void test_accepts_rsa_2048(Fixture *f, gconstpointer data)
@@ -68,6 +69,7 @@ static void test_accepts_rsa_2048(Fixture *f, gconstpointer data)
 	g_autoptr(OtaSigner) s = load_leaf(f, "rsa2048", 0, 30, &error);
 
 	g_assert_no_error(error);
+	g_assert_nonnull(s);
 }
 
 static void test_refuses_rsa_1024(Fixture *f, gconstpointer data)
