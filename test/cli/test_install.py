@@ -826,6 +826,19 @@ def test_booted_slot_under_another_device_name_is_never_written(pki, tmp_path):
     assert dev.primary() == "A"
 
 
+def test_missing_inactive_slot_device_is_refused_and_not_created(pki, device, tmp_path):
+    """A mistyped or absent device must fail, not fill a new regular file."""
+    target = device.slots["rootfs.1"]
+    target.unlink()
+    booted = device.slots["rootfs.0"]
+    before = (sha256_file(booted), booted.stat().st_mtime_ns)
+    proc = device.install(make_bundle(pki, tmp_path))
+    assert_refused(proc, "rootfs.1", "does not exist", path=target)
+    assert not target.exists()
+    assert (sha256_file(booted), booted.stat().st_mtime_ns) == before
+    assert device.primary() == "A"
+
+
 def test_override_boot_slot_that_is_no_bootable_slot_is_refused(pki, tmp_path):
     dev = make_device(tmp_path, pki.root, classes=("rootfs", "appfs"))
     bundle = make_bundle(pki, tmp_path)
