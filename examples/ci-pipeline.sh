@@ -17,6 +17,8 @@
 #   OTABUNDLE_BUILD_ID  written as [update] build= into the packed manifest,
 #                       e.g. "$CI_PIPELINE_ID"; the input is not modified
 #   OTABUNDLE_PURPOSE   --check-purpose for verification (default: any)
+#   OTABUNDLE_COMPRESSION  squashfs compressor, e.g. gzip for device kernels
+#                       without zstd (default: otabundle's, zstd level 3)
 #   OTABUNDLE           the otabundle binary (default: otabundle in PATH,
 #                       else build/otabundle of this checkout)
 #
@@ -90,6 +92,9 @@ fi
 set -- --cert "$OTABUNDLE_CERT" --key "$OTABUNDLE_KEY"
 if [ -n "${OTABUNDLE_INTERMEDIATE:-}" ]; then
 	set -- "$@" --intermediate "$OTABUNDLE_INTERMEDIATE"
+fi
+if [ -n "${OTABUNDLE_COMPRESSION:-}" ]; then
+	set -- "$@" --compression="$OTABUNDLE_COMPRESSION"
 fi
 
 echo "== create $output"

@@ -2,11 +2,13 @@
 /* otabundle-install: the on-target verifier and A/B installer. Argument
  * parsing and printing only; every decision is made in libotabundle. */
 #include <otabundle/install.h>
+#include <otabundle/progress.h>
 
 #include <json-glib/json-glib.h>
 #include <locale.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #define EXIT_REJECTED 1
 #define EXIT_USAGE 2
@@ -16,6 +18,7 @@ static char *opt_conf;
 static char *opt_boot_slot;
 static char *opt_output_format;
 static gboolean opt_verbose;
+static gboolean opt_quiet;
 
 static const GOptionEntry global_entries[] = {
 	{"conf", 'c', 0, G_OPTION_ARG_FILENAME, &opt_conf,
@@ -25,12 +28,15 @@ static const GOptionEntry global_entries[] = {
 	{"output-format", 0, 0, G_OPTION_ARG_STRING, &opt_output_format,
 	 "text (default) or json, for info and status", "FORMAT"},
 	{"verbose", 'v', 0, G_OPTION_ARG_NONE, &opt_verbose, "Print error details", NULL},
+	{"quiet", 'q', 0, G_OPTION_ARG_NONE, &opt_quiet,
+	 "No progress line (shown on a terminal while images are written)", NULL},
 	{NULL}};
 
 static int fail(const GError *error)
 {
 	const char *newline = strchr(error->message, '\n');
 
+	ota_progress_cancel();
 	if (newline == NULL || opt_verbose)
 		g_printerr("otabundle-install: %s\n", error->message);
 	else
@@ -286,6 +292,7 @@ int main(int argc, char **argv)
 	if (opt_output_format != NULL && !g_str_equal(opt_output_format, "json") &&
 	    !g_str_equal(opt_output_format, "text"))
 		return usage("--output-format must be text or json");
+	ota_progress_enable(!opt_quiet && isatty(STDERR_FILENO));
 
 	for (gsize i = 0; i < G_N_ELEMENTS(commands); i++) {
 		if (!g_str_equal(argv[1], commands[i].name))

@@ -2,6 +2,7 @@
 /* otabundle: the host tool. Argument parsing and printing only; every
  * decision is made in libotabundle. */
 #include <otabundle/bundle.h>
+#include <otabundle/progress.h>
 
 #include <fcntl.h>
 #include <json-glib/json-glib.h>
@@ -16,6 +17,8 @@
 
 /* Options shared by several commands. */
 static gboolean opt_verbose;
+static gboolean opt_quiet;
+static char *opt_compression;
 static gboolean opt_force;
 static gboolean opt_no_check_time;
 static gboolean opt_no_verify;
@@ -38,6 +41,8 @@ static char **opt_intermediates;
 static const GOptionEntry verbose_entries[] = {
 	{"verbose", 'v', 0, G_OPTION_ARG_NONE, &opt_verbose,
 	 "Print the full OpenSSL error queue and details on failure", NULL},
+	{"quiet", 'q', 0, G_OPTION_ARG_NONE, &opt_quiet,
+	 "No progress line (shown on a terminal for long operations)", NULL},
 	{NULL}};
 
 static const GOptionEntry trust_entries[] = {
@@ -61,8 +66,11 @@ static const GOptionEntry output_entries[] = {
 static const GOptionEntry create_entries[] = {
 	{"format", 0, 0, G_OPTION_ARG_STRING, &opt_format,
 	 "Bundle format: verity or plain (default: the manifest's [bundle] format, else verity)", "FORMAT"},
+	{"compression", 0, 0, G_OPTION_ARG_STRING, &opt_compression,
+	 "Squashfs compression: zstd[:LEVEL] (default, level 3), gzip[:LEVEL], xz, lz4 or none",
+	 "NAME"},
 	{"mksquashfs-args", 0, 0, G_OPTION_ARG_STRING, &opt_mksquashfs_args,
-	 "Extra arguments for mksquashfs, e.g. \"-comp zstd\"", "ARGS"},
+	 "Extra arguments for mksquashfs, e.g. \"-b 1M\"", "ARGS"},
 	{NULL}};
 
 /* Every command that signs. */
@@ -125,6 +133,7 @@ static int fail(const GError *error)
 {
 	const char *newline = strchr(error->message, '\n');
 
+	ota_progress_cancel();
 	if (newline == NULL || opt_verbose)
 		g_printerr("otabundle: %s\n", error->message);
 	else
@@ -165,6 +174,7 @@ static gboolean parse_args(GOptionContext *context, int *argc, char ***argv, int
 		usage_error(context, *argc - 1 < n_args ? "missing arguments" : "too many arguments");
 		return FALSE;
 	}
+	ota_progress_enable(!opt_quiet && isatty(STDERR_FILENO));
 	return TRUE;
 }
 
@@ -478,15 +488,6 @@ static void print_bundle_text(const OtaBundle *b, const char *verification)
 
 /* --- commands --------------------------------------------------------------- */
 
-static gboolean mksquashfs_args_parse(const char *args)
-{
-	g_autoptr(GError) error = NULL;
-	g_auto(GStrv) argv = NULL;
-
-	return args == NULL || g_shell_parse_argv(args, NULL, &argv, &error) ||
-	       g_error_matches(error, G_SHELL_ERROR, G_SHELL_ERROR_EMPTY_STRING);
-}
-
 /* Signers and intermediates from --cert/--key/--intermediate; FALSE
  * (after printing) with *exit_code set. */
 static gboolean load_signers(GOptionContext *context, OtaKeyStore *store, GPtrArray *signers,
@@ -544,12 +545,14 @@ static int cmd_create(int argc, char **argv)
 	g_autoptr(OtaKeyStore) store = NULL;
 	g_autoptr(GError) error = NULL;
 	OtaCreateOptions options = {0};
+	g_auto(GStrv) mksquashfs_args = NULL;
 	int exit_code;
 
 	if (!parse_args(context, &argc, &argv, 2) || !parse_encoding(context, &options.encoding))
 		return EXIT_USAGE;
-	if (!mksquashfs_args_parse(opt_mksquashfs_args))
-		return usage_error(context, "--mksquashfs-args: cannot split (unbalanced quotes?)");
+	mksquashfs_args = ota_squashfs_build_args(opt_compression, opt_mksquashfs_args, &error);
+	if (mksquashfs_args == NULL)
+		return usage_error(context, error->message);
 	if (opt_format != NULL) {
 		if (!ota_bundle_format_from_string(opt_format, &options.format))
 			return usage_error(context, "--format must be plain, verity or crypt");
@@ -563,6 +566,7 @@ static int cmd_create(int argc, char **argv)
 	options.signers = (OtaSigner *const *)signers->pdata;
 	options.n_signers = signers->len;
 	options.intermediates = intermediates;
+	options.compression = opt_compression;
 	options.mksquashfs_args = opt_mksquashfs_args;
 	options.force = opt_force;
 	options.audit_log = opt_audit_log;

@@ -57,7 +57,8 @@ typedef struct {
 	gsize n_signers;
 	OtaX509Stack *intermediates; /* embedded so a keyring needs only the root */
 	OtaSignatureEncoding encoding; /* with several signers; default nested */
-	const char *mksquashfs_args;
+	const char *compression;     /* --compression; NULL: the default */
+	const char *mksquashfs_args; /* passed after ours */
 	gboolean force;        /* replace an existing output */
 	const char *audit_log; /* append one JSON line per signature, or NULL */
 } OtaCreateOptions;

@@ -47,6 +47,30 @@ gboolean ota_checksum_files(const char *const *paths, gsize n, OtaChecksum *out,
 G_GNUC_WARN_UNUSED_RESULT
 gboolean ota_checksum_bytes(GBytes *data, guint8 out[OTA_SHA256_LEN], GError **error);
 
+/* A stream hashed with SHA-256 and/or written to @out_fd (-1: none) on a
+ * worker thread while the caller produces the next bytes: decompressing and
+ * hashing or writing then use two cores. Memory is bounded (2 MiB of
+ * buffers); pushed data is copied. */
+typedef enum {
+	OTA_HASH_PIPE_HASH = 1 << 0,   /* compute the digest */
+	OTA_HASH_PIPE_SPARSE = 1 << 1, /* seek over zero chunks of a new regular file */
+	OTA_HASH_PIPE_PROGRESS = 1 << 2, /* report the bytes to ota_progress_add() */
+	OTA_HASH_PIPE_DIRECT = 1 << 3,   /* write with O_DIRECT where the file allows */
+	OTA_HASH_PIPE_WRITEBACK = 1 << 4, /* start writeback as the output grows */
+} OtaHashPipeFlags;
+typedef struct OtaHashPipe OtaHashPipe;
+OtaHashPipe *ota_hash_pipe_new(int out_fd, OtaHashPipeFlags flags, GError **error);
+/* Fails once the worker failed (e.g. a write error), with its message. */
+G_GNUC_WARN_UNUSED_RESULT
+gboolean ota_hash_pipe_push(OtaHashPipe *pipe, const guint8 *data, gsize length,
+                            GError **error);
+/* Waits until everything is hashed and written; the digest of it all
+ * (zeros without OTA_HASH_PIPE_HASH; @digest may then be NULL). */
+G_GNUC_WARN_UNUSED_RESULT
+gboolean ota_hash_pipe_finish(OtaHashPipe *pipe, guint8 digest[OTA_SHA256_LEN], GError **error);
+void ota_hash_pipe_free(OtaHashPipe *pipe);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(OtaHashPipe, ota_hash_pipe_free)
+
 void ota_checksum_to_hex(const guint8 digest[OTA_SHA256_LEN], char hex[OTA_SHA256_HEX_LEN + 1]);
 /* Accepts exactly 64 hex digits, either case. */
 gboolean ota_checksum_from_hex(const char *hex, guint8 digest[OTA_SHA256_LEN]);

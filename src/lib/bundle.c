@@ -2,6 +2,7 @@
 #include <otabundle/bundle.h>
 #include <otabundle/audit.h>
 #include <otabundle/output.h>
+#include <otabundle/progress.h>
 #include <otabundle/verity.h>
 
 #include <openssl/rand.h>
@@ -108,19 +109,65 @@ static ScratchDir *scratch_dir_new(const char *template_path, GError **error)
 
 /* --- create ------------------------------------------------------------------- */
 
-static gboolean fill_image_checksums(const char *inputdir, OtaManifest *m, GError **error)
+/* The images are hashed on their own threads while mksquashfs packs them:
+ * both read the same pages from the cache, and the manifest (which needs
+ * the hashes) is added to the image afterwards. */
+typedef struct {
+	GPtrArray *paths;
+	OtaChecksum *sums;
+	GError *error;
+	GThread *thread;
+} ImageHashing;
+
+static gpointer image_hashing_run(gpointer data)
+{
+	ImageHashing *h = data;
+
+	/* h->error tells the result. */
+	(void)!ota_checksum_files((const char *const *)h->paths->pdata, h->paths->len, h->sums,
+	                          &h->error);
+	return NULL;
+}
+
+static ImageHashing *image_hashing_start(const char *inputdir, const OtaManifest *m)
+{
+	ImageHashing *h = g_new0(ImageHashing, 1);
+
+	h->paths = g_ptr_array_new_with_free_func(g_free);
+	for (guint i = 0; i < m->images->len; i++) {
+		const OtaImage *image = g_ptr_array_index(m->images, i);
+		g_ptr_array_add(h->paths, g_build_filename(inputdir, image->filename, NULL));
+	}
+	h->sums = g_new0(OtaChecksum, m->images->len);
+	h->thread = g_thread_new("ota-image-hashing", image_hashing_run, h);
+	return h;
+}
+
+static void image_hashing_free(ImageHashing *h)
+{
+	if (h == NULL)
+		return;
+	if (h->thread != NULL)
+		g_thread_join(h->thread);
+	g_ptr_array_unref(h->paths);
+	g_free(h->sums);
+	g_clear_error(&h->error);
+	g_free(h);
+}
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(ImageHashing, image_hashing_free)
+
+/* Waits for the hashes and fills in each image's size and sha256. */
+static gboolean image_hashing_finish(ImageHashing *h, OtaManifest *m, GError **error)
 {
 	guint n = m->images->len;
-	g_autoptr(GPtrArray) paths = g_ptr_array_new_with_free_func(g_free);
-	g_autofree OtaChecksum *sums = g_new0(OtaChecksum, n);
+	GPtrArray *paths = h->paths;
+	OtaChecksum *sums = h->sums;
 
-	for (guint i = 0; i < n; i++) {
-		const OtaImage *image = g_ptr_array_index(m->images, i);
-		g_ptr_array_add(paths, g_build_filename(inputdir, image->filename, NULL));
-	}
-	if (!ota_checksum_files((const char *const *)paths->pdata, n, sums, error))
+	g_thread_join(g_steal_pointer(&h->thread));
+	if (h->error != NULL) {
+		g_propagate_error(error, g_steal_pointer(&h->error));
 		return FALSE;
-
+	}
 	for (guint i = 0; i < n; i++) {
 		OtaImage *image = g_ptr_array_index(m->images, i);
 		char hex[OTA_SHA256_HEX_LEN + 1];
@@ -197,16 +244,21 @@ static OtaManifest *prepare_manifest(const char *inputdir, const OtaCreateOption
 		return NULL;
 	if (m->handler_filename && !check_input_file(inputdir, m->handler_filename, error))
 		return NULL;
-	if (!fill_image_checksums(inputdir, m, error))
-		return NULL;
+	/* Hashing runs beside mksquashfs; a missing image must not wait
+	 * for the whole pack to be reported. */
+	for (guint i = 0; i < m->images->len; i++) {
+		const OtaImage *image = g_ptr_array_index(m->images, i);
+
+		if (!check_input_file(inputdir, image->filename, error))
+			return NULL;
+	}
 	return g_steal_pointer(&m);
 }
 
 /* Every top-level entry of @inputdir except its manifest, sorted so that
- * the same input always gives the same image; then our completed manifest.
+ * the same input always gives the same image, and their total size.
  * mksquashfs places each source at the image root. */
-static GPtrArray *squashfs_sources(const char *inputdir, const char *manifest_path,
-                                   GError **error)
+static GPtrArray *squashfs_sources(const char *inputdir, guint64 *input_bytes, GError **error)
 {
 	g_autoptr(GPtrArray) sources = g_ptr_array_new_with_free_func(g_free);
 	g_autoptr(GDir) dir = g_dir_open(inputdir, 0, error);
@@ -214,12 +266,19 @@ static GPtrArray *squashfs_sources(const char *inputdir, const char *manifest_pa
 
 	if (dir == NULL)
 		return NULL;
+	*input_bytes = 0;
 	while ((name = g_dir_read_name(dir)) != NULL) {
-		if (strcmp(name, OTA_MANIFEST_FILENAME) != 0)
-			g_ptr_array_add(sources, g_build_filename(inputdir, name, NULL));
+		char *path;
+		struct stat st;
+
+		if (strcmp(name, OTA_MANIFEST_FILENAME) == 0)
+			continue;
+		path = g_build_filename(inputdir, name, NULL);
+		if (lstat(path, &st) == 0 && S_ISREG(st.st_mode))
+			*input_bytes += (guint64)st.st_size;
+		g_ptr_array_add(sources, path);
 	}
 	g_ptr_array_sort(sources, (GCompareFunc)g_strcmp0);
-	g_ptr_array_add(sources, g_strdup(manifest_path));
 	g_ptr_array_add(sources, NULL);
 	return g_steal_pointer(&sources);
 }
@@ -348,8 +407,10 @@ static gboolean sign_plain(OtaOutput *out, guint64 size, const OtaCreateOptions 
 	g_autoptr(GBytes) signature = NULL;
 	OtaChecksum payload;
 
+	ota_progress_begin("hash", size);
 	if (!ota_checksum_fd(ota_output_get_fd(out), 0, size, &payload, error))
 		return FALSE;
+	ota_progress_end();
 	signature = sign_content(options->signers, options->n_signers, options->intermediates,
 	                         options->encoding, payload.sha256, NULL, error);
 	return signature != NULL &&
@@ -385,8 +446,10 @@ static gboolean sign_verity(OtaOutput *out, guint64 size, OtaManifest *m,
 		                      "cannot generate verity salt");
 		return FALSE;
 	}
+	ota_progress_begin("hash tree", size);
 	if (!ota_verity_tree_build(fd, size, &params, error))
 		return FALSE;
+	ota_progress_end();
 
 	g_free(m->verity_hash);
 	g_free(m->verity_salt);
@@ -430,21 +493,68 @@ static gboolean sign_payload(OtaOutput *out, OtaManifest *m, const OtaCreateOpti
 	return sign_plain(out, (guint64)st.st_size, options, bundle_path, error);
 }
 
-gboolean ota_bundle_create(const char *inputdir, const char *bundle_path,
-                           const OtaCreateOptions *options, GError **error)
+/* Packs the images while they are hashed, then adds the manifest that
+ * holds the hashes. */
+static gboolean pack(const char *inputdir, OtaManifest *m, const char *const *mksquashfs_args,
+                     OtaOutput *out, const char *bundle_path, GError **error)
 {
-	g_autoptr(OtaManifest) m = NULL;
-	g_autoptr(ScratchDir) scratch = NULL;
-	g_autoptr(OtaOutput) out = NULL;
+	g_autoptr(ImageHashing) hashing = NULL;
 	g_autoptr(GPtrArray) sources = NULL;
+	g_autoptr(ScratchDir) scratch = NULL;
+	g_autoptr(GError) pack_error = NULL;
 	g_autofree char *template_path = NULL;
 	g_autofree char *manifest_path = NULL;
 	g_autofree char *manifest_data = NULL;
 	gsize manifest_len = 0;
+	guint64 input_bytes = 0;
+	gboolean packed;
+
+	sources = squashfs_sources(inputdir, &input_bytes, error);
+	if (sources == NULL)
+		return FALSE;
+	template_path = g_build_filename(g_get_tmp_dir(), "otabundle-XXXXXX", NULL);
+	scratch = scratch_dir_new(template_path, error);
+	if (scratch == NULL)
+		return FALSE;
+
+	ota_progress_begin("pack", input_bytes);
+	hashing = image_hashing_start(inputdir, m);
+	packed = ota_squashfs_create((const char *const *)sources->pdata,
+	                             ota_output_get_proc_path(out), mksquashfs_args, &pack_error);
+	/* An input that can't be hashed is the clearer report. */
+	if (!image_hashing_finish(hashing, m, error))
+		return FALSE;
+	if (!packed) {
+		g_propagate_prefixed_error(error, g_steal_pointer(&pack_error), "%s: ", bundle_path);
+		return FALSE;
+	}
+	ota_progress_end();
+
+	manifest_path = g_build_filename(scratch->path, OTA_MANIFEST_FILENAME, NULL);
+	manifest_data = ota_manifest_to_data(m, &manifest_len);
+	if (!write_file(manifest_path, manifest_data, manifest_len, error) ||
+	    !ota_squashfs_append((const char *const[]){manifest_path, NULL},
+	                         ota_output_get_proc_path(out), error)) {
+		g_prefix_error(error, "%s: ", bundle_path);
+		return FALSE;
+	}
+	return TRUE;
+}
+
+gboolean ota_bundle_create(const char *inputdir, const char *bundle_path,
+                           const OtaCreateOptions *options, GError **error)
+{
+	g_autoptr(OtaManifest) m = NULL;
+	g_autoptr(OtaOutput) out = NULL;
+	g_auto(GStrv) mksquashfs_args = NULL;
 
 	g_return_val_if_fail(options->n_signers > 0, FALSE);
 
 	if (!check_distinct_signers(options, error))
+		return FALSE;
+	mksquashfs_args = ota_squashfs_build_args(options->compression, options->mksquashfs_args,
+	                                          error);
+	if (mksquashfs_args == NULL)
 		return FALSE;
 	if (!g_file_test(inputdir, G_FILE_TEST_IS_DIR)) {
 		g_set_error(error, OTA_BUNDLE_ERROR, OTA_BUNDLE_ERROR_INPUT,
@@ -459,22 +569,9 @@ gboolean ota_bundle_create(const char *inputdir, const char *bundle_path,
 	m = prepare_manifest(inputdir, options, error);
 	if (m == NULL)
 		return FALSE;
-
-	template_path = g_build_filename(g_get_tmp_dir(), "otabundle-XXXXXX", NULL);
-	scratch = scratch_dir_new(template_path, error);
-	if (scratch == NULL)
+	if (!pack(inputdir, m, (const char *const *)mksquashfs_args, out, bundle_path, error))
 		return FALSE;
-	manifest_path = g_build_filename(scratch->path, OTA_MANIFEST_FILENAME, NULL);
-	manifest_data = ota_manifest_to_data(m, &manifest_len);
-	if (!write_file(manifest_path, manifest_data, manifest_len, error))
-		return FALSE;
-
-	sources = squashfs_sources(inputdir, manifest_path, error);
-	if (sources == NULL)
-		return FALSE;
-	if (!ota_squashfs_create((const char *const *)sources->pdata,
-	                         ota_output_get_proc_path(out), options->mksquashfs_args, error) ||
-	    !sign_payload(out, m, options, bundle_path, error)) {
+	if (!sign_payload(out, m, options, bundle_path, error)) {
 		g_prefix_error(error, "%s: ", bundle_path);
 		return FALSE;
 	}
@@ -704,8 +801,10 @@ static gboolean hash_plain_payload(OtaBundle *b, const char *private_copy_dir, G
 static gboolean verify_plain(OtaBundle *b, const OtaPolicy *policy, const char *private_copy_dir,
                              GError **error)
 {
+	ota_progress_begin("verify", b->layout.payload_size);
 	if (!hash_plain_payload(b, private_copy_dir, error))
 		return FALSE;
+	ota_progress_end();
 	if (!ota_signature_verify(b->signature, b->payload_checksum.sha256, policy, error)) {
 		g_prefix_error(error, "signature: ");
 		return FALSE;
@@ -722,9 +821,12 @@ static gboolean verify_verity(OtaBundle *b, const OtaPolicy *policy, OtaBundleVe
 	}
 	if (!load_verity_manifest(b, error))
 		return FALSE;
-	if ((flags & OTA_BUNDLE_VERIFY_PAYLOAD) &&
-	    !ota_verity_tree_check(b->fd, b->verity.data_size, &b->verity, error))
-		return FALSE;
+	if (flags & OTA_BUNDLE_VERIFY_PAYLOAD) {
+		ota_progress_begin("verify", b->verity.data_size);
+		if (!ota_verity_tree_check(b->fd, b->verity.data_size, &b->verity, error))
+			return FALSE;
+		ota_progress_end();
+	}
 	b->payload = ota_verity_reader_new(b->fd, b->verity.data_size, &b->verity, error);
 	return b->payload != NULL;
 }
@@ -773,45 +875,29 @@ gboolean ota_bundle_load_unverified(OtaBundle *b, GError **error)
 
 /* --- contents -------------------------------------------------------------------- */
 
-typedef struct {
-	EVP_MD_CTX *md;
-	int out_fd; /* -1: hash only */
-} ImageSink;
-
-static gboolean image_sink_write(const guint8 *data, gsize length, gpointer user_data,
-                                 GError **error)
+static gboolean image_sink_push(const guint8 *data, gsize length, gpointer user_data,
+                                GError **error)
 {
-	ImageSink *sink = user_data;
-
-	if (EVP_DigestUpdate(sink->md, data, length) != 1) {
-		ota_set_openssl_error(error, OTA_BUNDLE_ERROR, OTA_BUNDLE_ERROR_IO,
-		                      "SHA-256 update failed");
-		return FALSE;
-	}
-	return sink->out_fd < 0 || ota_write_all(sink->out_fd, data, length, error);
+	return ota_hash_pipe_push(user_data, data, length, error);
 }
 
-/* Streams one image out of the squashfs (into @out_fd unless -1) and checks
- * it against the manifest's sha256. */
-static gboolean stream_image(OtaBundle *b, const OtaImage *image, int out_fd, GError **error)
+/* Streams one image out of the squashfs into @out_fd (or nowhere: -1),
+ * with OTA_HASH_PIPE_HASH checking it against the manifest's sha256.
+ * Reading (and, for verity, checking each block) and decompressing run
+ * here, hashing and writing on a second core. */
+static gboolean stream_image(OtaBundle *b, const OtaImage *image, int out_fd,
+                             OtaHashPipeFlags flags, GError **error)
 {
-	g_autoptr(EVP_MD_CTX) md = EVP_MD_CTX_new();
-	ImageSink sink = {md, out_fd};
+	g_autoptr(OtaHashPipe) pipe = ota_hash_pipe_new(out_fd, flags | OTA_HASH_PIPE_PROGRESS, error);
 	guint8 digest[OTA_SHA256_LEN];
 	char hex[OTA_SHA256_HEX_LEN + 1];
 
-	if (md == NULL || EVP_DigestInit_ex(md, EVP_sha256(), NULL) != 1) {
-		ota_set_openssl_error(error, OTA_BUNDLE_ERROR, OTA_BUNDLE_ERROR_IO,
-		                      "cannot initialise SHA-256");
+	if (pipe == NULL ||
+	    !ota_squashfs_read_file(b->squashfs, image->filename, image_sink_push, pipe, error) ||
+	    !ota_hash_pipe_finish(pipe, digest, error))
 		return FALSE;
-	}
-	if (!ota_squashfs_read_file(b->squashfs, image->filename, image_sink_write, &sink, error))
-		return FALSE;
-	if (EVP_DigestFinal_ex(md, digest, NULL) != 1) {
-		ota_set_openssl_error(error, OTA_BUNDLE_ERROR, OTA_BUNDLE_ERROR_IO,
-		                      "SHA-256 final failed");
-		return FALSE;
-	}
+	if (!(flags & OTA_HASH_PIPE_HASH))
+		return TRUE;
 	ota_checksum_to_hex(digest, hex);
 	if (strcmp(hex, image->sha256) != 0) {
 		g_set_error(error, OTA_BUNDLE_ERROR, OTA_BUNDLE_ERROR_MISMATCH,
@@ -839,6 +925,15 @@ static gboolean check_image_entry(OtaBundle *b, const OtaImage *image, GError **
 	return TRUE;
 }
 
+static guint64 images_size(const OtaManifest *m)
+{
+	guint64 total = 0;
+
+	for (guint i = 0; i < m->images->len; i++)
+		total += ((const OtaImage *)g_ptr_array_index(m->images, i))->size;
+	return total;
+}
+
 static gboolean check_contents(OtaBundle *b, gboolean check_images, GError **error)
 {
 	const OtaManifest *m = b->manifest;
@@ -855,10 +950,14 @@ static gboolean check_contents(OtaBundle *b, gboolean check_images, GError **err
 	if (m->handler_filename &&
 	    !ota_squashfs_stat_file(b->squashfs, m->handler_filename, &size, error))
 		return FALSE;
-	for (guint i = 0; check_images && i < m->images->len; i++) {
-		if (!stream_image(b, g_ptr_array_index(m->images, i), -1, error))
+	if (!check_images)
+		return TRUE;
+	ota_progress_begin("check images", images_size(m));
+	for (guint i = 0; i < m->images->len; i++) {
+		if (!stream_image(b, g_ptr_array_index(m->images, i), -1, OTA_HASH_PIPE_HASH, error))
 			return FALSE;
 	}
+	ota_progress_end();
 	return TRUE;
 }
 
@@ -881,7 +980,8 @@ gboolean ota_bundle_write_image(OtaBundle *b, const OtaImage *image, int fd, GEr
 
 	if (!ensure_squashfs(b, error))
 		return FALSE;
-	if (!stream_image(b, image, fd, error)) {
+	/* Writeback as the slot fills, so that the final fsync() is short. */
+	if (!stream_image(b, image, fd, OTA_HASH_PIPE_HASH | OTA_HASH_PIPE_WRITEBACK, error)) {
 		g_prefix_error(error, "%s: ", b->path);
 		return FALSE;
 	}
@@ -943,6 +1043,8 @@ static gboolean copy_out_file(OtaBundle *b, int dirfd, const char *dir, const ch
 	                   error);
 }
 
+#define EXTRACT_FLAGS (OTA_HASH_PIPE_SPARSE | OTA_HASH_PIPE_DIRECT)
+
 static gboolean extract_into(OtaBundle *b, const char *dir, GError **error)
 {
 	const OtaManifest *m = b->manifest;
@@ -962,14 +1064,24 @@ static gboolean extract_into(OtaBundle *b, const char *dir, GError **error)
 	                 error);
 	g_hash_table_add(written, (gpointer)OTA_MANIFEST_FILENAME);
 
+	ota_progress_begin("extract", images_size(m));
 	for (guint i = 0; ok && i < m->images->len; i++) {
 		const OtaImage *image = g_ptr_array_index(m->images, i);
 
 		if (!g_hash_table_add(written, image->filename))
 			continue;
 		fd = create_in(dirfd, dir, image->filename, 0644, error);
-		ok = fd >= 0 && finish_file(fd, image->filename, stream_image(b, image, fd, error), error);
+		/* Not hashed again: every byte read here was authenticated already
+		 * (verity: each block against the signed root; plain: the private
+		 * copy whose digest the signature covers). Zeros become holes, as
+		 * unsquashfs makes them. O_DIRECT: the files are fsynced anyway,
+		 * and so skip a copy through the page cache. */
+		ok = fd >= 0 && finish_file(fd, image->filename,
+		                            stream_image(b, image, fd, EXTRACT_FLAGS, error),
+		                            error);
 	}
+	if (ok)
+		ota_progress_end();
 	if (ok && m->hook_filename && g_hash_table_add(written, m->hook_filename))
 		ok = copy_out_file(b, dirfd, dir, m->hook_filename, error);
 	if (ok && m->handler_filename && g_hash_table_add(written, m->handler_filename))
@@ -1048,18 +1160,24 @@ gboolean ota_bundle_extract(const char *bundle_path, const OtaPolicy *policy, co
 /* --- signing existing bundles ------------------------------------------------- */
 
 /* The kernel copies where it can (reflink or server-side copy); user space
- * only where copy_file_range() can't cross these two files. */
-static gboolean copy_range(int in_fd, int out_fd, guint64 length, GError **error)
+ * only where copy_file_range() can't cross these two files. Chunked so that
+ * progress shows and a cancelled copy stops soon. */
+#define COPY_CHUNK ((guint64)64 * 1024 * 1024)
+
+static gboolean copy_range(int in_fd, int out_fd, guint64 length, const gint *cancelled,
+                           GError **error)
 {
 	g_autofree guint8 *buf = NULL;
 	loff_t in_off = 0, out_off = 0;
 
-	while ((guint64)in_off < length) {
+	while ((guint64)in_off < length && !g_atomic_int_get(cancelled)) {
 		ssize_t n = copy_file_range(in_fd, &in_off, out_fd, &out_off,
-		                            (size_t)MIN(length - (guint64)in_off, (guint64)1 << 30), 0);
+		                            (size_t)MIN(length - (guint64)in_off, COPY_CHUNK), 0);
 
-		if (n > 0)
+		if (n > 0) {
+			ota_progress_add((guint64)n);
 			continue;
+		}
 		if (n == 0) {
 			g_set_error_literal(error, OTA_BUNDLE_ERROR, OTA_BUNDLE_ERROR_IO,
 			                    "bundle ended early while copying");
@@ -1072,7 +1190,7 @@ static gboolean copy_range(int in_fd, int out_fd, guint64 length, GError **error
 		break;
 	}
 	buf = g_malloc(1024 * 1024);
-	while ((guint64)in_off < length) {
+	while ((guint64)in_off < length && !g_atomic_int_get(cancelled)) {
 		gsize chunk = (gsize)MIN(length - (guint64)in_off, (guint64)1024 * 1024);
 
 		if (!ota_pread_all(in_fd, buf, chunk, (guint64)in_off, error) ||
@@ -1080,8 +1198,78 @@ static gboolean copy_range(int in_fd, int out_fd, guint64 length, GError **error
 			return FALSE;
 		in_off += (loff_t)chunk;
 		out_off += (loff_t)chunk;
+		ota_progress_add(chunk);
 	}
 	return TRUE;
+}
+
+/* A re-signed bundle: the old payload (and verity tree) copied into a new
+ * output on a thread while the caller checks and makes the signature, then
+ * the new signature appended. Until finished, nothing is at @path. */
+typedef struct {
+	OtaBundle *bundle; /* borrowed */
+	char *path;
+	OtaOutput *out;
+	GThread *copier;
+	gint cancelled;
+	GError *copy_error;
+} Resigned;
+
+static gpointer resigned_copy_run(gpointer data)
+{
+	Resigned *r = data;
+
+	(void)!copy_range(r->bundle->fd, ota_output_get_fd(r->out), r->bundle->layout.signature_offset,
+	                  &r->cancelled, &r->copy_error);
+	return NULL;
+}
+
+static void resigned_free(Resigned *r)
+{
+	if (r == NULL)
+		return;
+	if (r->copier != NULL) {
+		g_atomic_int_set(&r->cancelled, 1);
+		g_thread_join(r->copier);
+	}
+	ota_output_free(r->out);
+	g_clear_error(&r->copy_error);
+	g_free(r->path);
+	g_free(r);
+}
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(Resigned, resigned_free)
+
+static Resigned *resigned_start(OtaBundle *b, const char *path, gboolean force, GError **error)
+{
+	g_autoptr(Resigned) r = g_new0(Resigned, 1);
+	guint64 hashed = b->format == OTA_BUNDLE_FORMAT_PLAIN ? b->layout.payload_size : 0;
+
+	r->bundle = b;
+	r->path = g_strdup(path);
+	r->out = ota_output_new(path, force, error);
+	if (r->out == NULL)
+		return NULL;
+	/* Plain: the old signature's check hashes the payload meanwhile. */
+	ota_progress_begin("copy", b->layout.signature_offset + hashed);
+	r->copier = g_thread_new("ota-copy", resigned_copy_run, r);
+	return g_steal_pointer(&r);
+}
+
+static gboolean resigned_finish(Resigned *r, GBytes *signature, GError **error)
+{
+	int fd = ota_output_get_fd(r->out);
+
+	g_thread_join(g_steal_pointer(&r->copier));
+	if (r->copy_error != NULL) {
+		g_propagate_prefixed_error(error, g_steal_pointer(&r->copy_error), "%s: ", r->path);
+		return FALSE;
+	}
+	ota_progress_end();
+	if (!append_signature(fd, r->bundle->layout.signature_offset, signature, error)) {
+		g_prefix_error(error, "%s: ", r->path);
+		return FALSE;
+	}
+	return ota_output_commit(r->out, error);
 }
 
 /* The digest every signature of @b signs (plain: the payload's, in one
@@ -1134,21 +1322,6 @@ static const char *verity_root_of(OtaBundle *b)
 	return b->manifest != NULL ? b->manifest->verity_hash : NULL;
 }
 
-static gboolean write_resigned(OtaBundle *b, const char *out_path, gboolean force,
-                               GBytes *signature, GError **error)
-{
-	g_autoptr(OtaOutput) out = ota_output_new(out_path, force, error);
-
-	if (out == NULL)
-		return FALSE;
-	if (!copy_range(b->fd, ota_output_get_fd(out), b->layout.signature_offset, error) ||
-	    !append_signature(ota_output_get_fd(out), b->layout.signature_offset, signature, error)) {
-		g_prefix_error(error, "%s: ", out_path);
-		return FALSE;
-	}
-	return ota_output_commit(out, error);
-}
-
 static GBytes *read_partial(const char *path, GError **error)
 {
 	g_autofree char *data = NULL;
@@ -1171,13 +1344,17 @@ gboolean ota_bundle_add_signers(const char *in_path, const char *out_path,
                                 const OtaSignOptions *options, GError **error)
 {
 	g_autoptr(OtaBundle) b = ota_bundle_open(in_path, error);
+	g_autoptr(Resigned) r = NULL;
 	g_autoptr(GBytes) partial = NULL;
 	g_autoptr(GBytes) signature = NULL;
 	guint8 digest[OTA_SHA256_LEN];
 
 	g_return_val_if_fail(options->n_signers > 0, FALSE);
 
-	if (b == NULL || !signed_digest(b, options->policy, digest, error))
+	if (b == NULL)
+		return FALSE;
+	r = resigned_start(b, out_path, options->force, error);
+	if (r == NULL || !signed_digest(b, options->policy, digest, error))
 		return FALSE;
 	/* The new signers' own detached signature, merged like any partial. */
 	partial = sign_content(options->signers, options->n_signers, options->intermediates,
@@ -1190,7 +1367,7 @@ gboolean ota_bundle_add_signers(const char *in_path, const char *out_path,
 	       log_signatures(options->audit_log, "sign", options->signers, options->n_signers,
 	                      out_path, ota_bundle_format_to_string(b->format), digest,
 	                      verity_root_of(b), error) &&
-	       write_resigned(b, out_path, options->force, signature, error);
+	       resigned_finish(r, signature, error);
 }
 
 gboolean ota_bundle_sign_detached(const char *bundle_path, const char *sig_path,
@@ -1228,11 +1405,15 @@ gboolean ota_bundle_merge(const char *in_path, const char *out_path,
                           const OtaSignOptions *options, GError **error)
 {
 	g_autoptr(OtaBundle) b = ota_bundle_open(in_path, error);
+	g_autoptr(Resigned) r = NULL;
 	g_autoptr(GPtrArray) partials = g_ptr_array_new_with_free_func((GDestroyNotify)g_bytes_unref);
 	g_autoptr(GBytes) signature = NULL;
 	guint8 digest[OTA_SHA256_LEN];
 
-	if (b == NULL || !signed_digest(b, options->policy, digest, error))
+	if (b == NULL)
+		return FALSE;
+	r = resigned_start(b, out_path, options->force, error);
+	if (r == NULL || !signed_digest(b, options->policy, digest, error))
 		return FALSE;
 	for (gsize i = 0; i < n_sigs; i++) {
 		g_autoptr(GError) ierror = NULL;
@@ -1252,20 +1433,24 @@ gboolean ota_bundle_merge(const char *in_path, const char *out_path,
 	}
 	signature = ota_signature_merge(b->signature_der, (GBytes *const *)partials->pdata,
 	                                partials->len, digest, options->encoding, error);
-	return signature != NULL && write_resigned(b, out_path, options->force, signature, error);
+	return signature != NULL && resigned_finish(r, signature, error);
 }
 
 gboolean ota_bundle_resign(const char *in_path, const char *out_path,
                            const OtaSignOptions *options, GError **error)
 {
 	g_autoptr(OtaBundle) b = ota_bundle_open(in_path, error);
+	g_autoptr(Resigned) r = NULL;
 	g_autoptr(GBytes) content = NULL;
 	g_autoptr(GBytes) signature = NULL;
 	guint8 digest[OTA_SHA256_LEN];
 
 	g_return_val_if_fail(options->n_signers > 0, FALSE);
 
-	if (b == NULL || !signed_digest(b, options->policy, digest, error))
+	if (b == NULL)
+		return FALSE;
+	r = resigned_start(b, out_path, options->force, error);
+	if (r == NULL || !signed_digest(b, options->policy, digest, error))
 		return FALSE;
 	/* Verity: the new CMS embeds the very manifest bytes the old one did. */
 	if (b->format == OTA_BUNDLE_FORMAT_VERITY)
@@ -1276,7 +1461,7 @@ gboolean ota_bundle_resign(const char *in_path, const char *out_path,
 	       log_signatures(options->audit_log, "resign", options->signers, options->n_signers,
 	                      out_path, ota_bundle_format_to_string(b->format), digest,
 	                      verity_root_of(b), error) &&
-	       write_resigned(b, out_path, options->force, signature, error);
+	       resigned_finish(r, signature, error);
 }
 
 gboolean ota_bundle_extract_signature(const char *bundle_path, const char *sig_path,
@@ -1333,6 +1518,7 @@ gboolean ota_bundle_replace_signature(const char *in_path, const char *sig_path,
                                       gboolean force, GError **error)
 {
 	g_autoptr(OtaBundle) b = ota_bundle_open(in_path, error);
+	g_autoptr(Resigned) r = NULL;
 	g_autoptr(GBytes) der = NULL;
 	g_autoptr(OtaSignature) replacement = NULL;
 	g_autoptr(GError) ierror = NULL;
@@ -1343,6 +1529,9 @@ gboolean ota_bundle_replace_signature(const char *in_path, const char *sig_path,
 	der = read_partial(sig_path, error);
 	if (der == NULL)
 		return FALSE;
+	r = resigned_start(b, out_path, force, error);
+	if (r == NULL)
+		return FALSE;
 	/* The old signature need not be trusted (that is why it is being
 	 * replaced), but it must be intact: it tells what content is signed. */
 	if (!signed_digest(b, NULL, digest, error))
@@ -1352,5 +1541,5 @@ gboolean ota_bundle_replace_signature(const char *in_path, const char *sig_path,
 		g_propagate_prefixed_error(error, g_steal_pointer(&ierror), "%s: ", sig_path);
 		return FALSE;
 	}
-	return write_resigned(b, out_path, force, der, error);
+	return resigned_finish(r, der, error);
 }

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include <otabundle/install.h>
+#include <otabundle/progress.h>
 #include <otabundle/slot.h>
 
 #include <archive.h>
@@ -454,13 +455,19 @@ static gboolean write_tar(OtaTarget *t, OtaBundle *b, const OtaInstallStep *step
 static gboolean write_step(OtaTarget *t, OtaBundle *b, const OtaInstallStep *step,
                            GError **error)
 {
+	g_autofree char *what = g_strdup_printf("install %s", step->slot->name);
+	gboolean ok;
+
 	/* Belt and braces: planning never picks it, and writing never will. */
 	if (step->slot->index == t->booted->index)
 		return fail(error, OTA_INSTALL_ERROR_WRITE, "refusing to write %s: it is booted",
 		            step->slot->name);
-	if (step->slot->type == OTA_SLOT_TAR)
-		return write_tar(t, b, step, error);
-	return write_raw(b, step, error);
+	ota_progress_begin(what, step->image->size);
+	ok = step->slot->type == OTA_SLOT_TAR ? write_tar(t, b, step, error)
+	                                      : write_raw(b, step, error);
+	if (ok)
+		ota_progress_end();
+	return ok;
 }
 
 /* --- hooks ------------------------------------------------------------------------- */

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include <otabundle/verity.h>
 #include <otabundle/openssl.h>
+#include <otabundle/progress.h>
 
 #include <errno.h>
 #include <fcntl.h>
@@ -205,8 +206,12 @@ static void tree_worker_run(gpointer data, gpointer user_data)
 	while (ok && !g_atomic_int_get(&job->failed)) {
 		guint64 first = (guint64)g_atomic_int_add(&job->next_chunk, 1) * WORKER_CHUNK;
 
-		for (guint64 i = first; ok && i < MIN(first + WORKER_CHUNK, n); i++)
+		for (guint64 i = first; ok && i < MIN(first + WORKER_CHUNK, n); i++) {
 			ok = level0_block(job, &h, i, buf, hashes, on_disk, &error);
+			/* Data covered by one level-0 block (the last may cover less;
+			 * progress is clamped to its total). */
+			ota_progress_add(FANOUT * BLOCK);
+		}
 		if (first + WORKER_CHUNK >= n)
 			break;
 	}

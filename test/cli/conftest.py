@@ -31,6 +31,31 @@ def run(*args, binary=None, env=None, **kwargs):
     return subprocess.run(cmd, capture_output=True, text=True, env=env, **kwargs)
 
 
+def run_on_terminal(cmd):
+    """Runs @cmd with stderr on a pseudo-terminal (stdout on a pipe), as a
+    person at a shell would see it. Returns (exit status, stdout, every byte
+    written to the terminal as text)."""
+    master, slave = os.openpty()
+    try:
+        proc = subprocess.Popen([str(c) for c in cmd], stdin=subprocess.DEVNULL,
+                                stdout=subprocess.PIPE, stderr=slave)
+    finally:
+        os.close(slave)
+    terminal = bytearray()
+    while True:  # read while it runs: a full terminal buffer would block it
+        try:
+            chunk = os.read(master, 65536)
+        except OSError:  # EIO: every writer has closed the terminal
+            break
+        if not chunk:
+            break
+        terminal += chunk
+    os.close(master)
+    stdout = proc.stdout.read().decode()
+    proc.stdout.close()
+    return proc.wait(), stdout, terminal.decode().replace("\r\n", "\n")
+
+
 def run_tool(*args, check=True, **kwargs):
     """Runs another tool (openssl, rauc, unsquashfs)."""
     cmd = [str(a) for a in args]

@@ -4,8 +4,9 @@ import os
 
 import pytest
 
-from conftest import (assert_failure, assert_ok, assert_usage, create_bundle, info_json,
-                      make_input, run, run_tool, sha256_file, tree_digest, write_manifest)
+from conftest import (assert_failure, assert_ok, assert_usage, bundle_trailer, create_bundle,
+                      info_json, make_input, run, run_tool, sha256_file, tree_digest,
+                      write_manifest)
 
 
 def listing(d):
@@ -381,8 +382,14 @@ def test_create_refuses_an_expired_certificate(pki, tmp_path, input_dir, refused
     refused(input_dir, pki.expired.cert, "expired", leaf="expired")
 
 
-def test_create_refuses_a_payload_not_padded_to_4_kib(pki, tmp_path, input_dir, refused):
-    refused(input_dir, tmp_path / "out.raucb", "pad", args=("--mksquashfs-args", "-nopad"))
+def test_create_pads_the_payload_to_4_kib_even_with_nopad(pki, tmp_path, input_dir):
+    # The manifest is added to the image in a second mksquashfs run, which
+    # pads; the bundle format needs the 4 KiB alignment.
+    bundle = tmp_path / "out.raucb"
+    assert_ok(create(pki, input_dir, bundle, "--format=plain", "--mksquashfs-args", "-nopad"))
+    file_size, cms_size = bundle_trailer(bundle)
+    assert (file_size - cms_size - 8) % 4096 == 0
+    assert_ok(run("verify", "--keyring", pki.root, "--check-images", bundle))
 
 
 def test_create_refuses_mksquashfs_args_that_mksquashfs_rejects_naming_the_cause(

@@ -23,8 +23,8 @@ from pathlib import Path
 
 import pytest
 
-from conftest import (OTABUNDLE, Signer, assert_ok, flip_byte, run, run_tool, sha256_file,
-                      tree_digest, write_manifest)
+from conftest import (OTABUNDLE, Signer, assert_ok, flip_byte, run, run_on_terminal, run_tool,
+                      sha256_file, tree_digest, write_manifest)
 
 OTABUNDLE_INSTALL = os.environ.get("OTABUNDLE_INSTALL",
                                    str(Path(OTABUNDLE).with_name("otabundle-install")))
@@ -367,6 +367,21 @@ def test_install_writes_the_image_into_the_inactive_slot_and_makes_it_primary(
     assert status["pending"] == "rootfs.1"
     assert device.slot("rootfs.1")["state"] == "good"
     assert device.slot("rootfs.1")["version"] == "1.0.0"
+
+
+@pytest.mark.parametrize("fmt", ["verity", "plain"])
+def test_install_shows_progress_per_slot_on_a_terminal_and_none_with_quiet(
+        pki, device, tmp_path, fmt):
+    bundle = make_bundle(pki, tmp_path, {"rootfs": os.urandom(300000)}, fmt=fmt)
+    status, stdout, terminal = run_on_terminal(install_cmd(device.conf, "install", bundle))
+    assert status == 0, terminal
+    size = r"[\d.]+ [KMGT]?i?B"
+    assert re.search(rf"install rootfs\.1: {size} of {size} \(\d+%\)", terminal), terminal
+    assert re.search(rf"install rootfs\.1: {size} in \d+:\d\d, {size}/s\n", terminal), terminal
+    assert "rootfs.1" in stdout
+    # Installing again (into the same inactive slot), quietly.
+    status, _, terminal = run_on_terminal(install_cmd(device.conf, "--quiet", "install", bundle))
+    assert (status, terminal) == (0, "")
 
 
 def test_install_of_several_slot_classes_writes_the_slots_of_the_boot_target_index(

@@ -317,3 +317,15 @@ def test_otabundle_verify_is_never_more_lenient_than_rauc_on_a_flipped_cms_byte(
     with ThreadPoolExecutor(max_workers=os.cpu_count() or 2) as pool:
         lenient = [o for o in pool.map(check, range(start, start + cms_len)) if o is not None]
     assert lenient == [], f"CMS offsets otabundle accepts but rauc rejects: {lenient}"
+
+
+@pytest.mark.parametrize("compression", ["default", "gzip", "lz4", "none"])
+def test_rauc_extracts_an_otabundle_verity_bundle_of_each_compression(pki, tmp_path,
+                                                                      compression):
+    contents = make_input(tmp_path / "in", sizes=(300000, 1))
+    args = [] if compression == "default" else [f"--compression={compression}"]
+    bundle = create_bundle(pki, tmp_path / "in", tmp_path / "b.raucb", *args)
+    proc = rauc("extract", "--keyring", pki.root, bundle, tmp_path / "out")
+    assert proc.returncode == 0, proc.stderr
+    for filename, data in contents.items():
+        assert (tmp_path / "out" / filename).read_bytes() == data

@@ -3,6 +3,7 @@
 
 #include <fcntl.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "pki.h"
@@ -185,10 +186,106 @@ static void test_hex_parsing_is_strict(void)
 		"g a7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad", d));
 }
 
+/* 5 MiB + 3 bytes of pattern pushed in odd pieces: crosses buffer bounds. */
+static GBytes *pattern(gsize size)
+{
+	guint8 *data = g_malloc(size);
+
+	for (gsize i = 0; i < size; i++)
+		data[i] = (guint8)(i * 7 + i / 4096);
+	return g_bytes_new_take(data, size);
+}
+
+static void push_in_pieces(OtaHashPipe *pipe, GBytes *bytes)
+{
+	gsize size = 0;
+	const guint8 *data = g_bytes_get_data(bytes, &size);
+	g_autoptr(GError) error = NULL;
+
+	for (gsize off = 0, piece = 1; off < size; off += piece, piece = piece * 3 + 1) {
+		piece = MIN(piece, size - off);
+		g_assert_true(ota_hash_pipe_push(pipe, data + off, piece, &error));
+		g_assert_no_error(error);
+	}
+}
+
+static void test_pipe_digest_and_output_match_the_input(Fixture *f, gconstpointer data)
+{
+	g_autoptr(GBytes) input = pattern(5 * 1024 * 1024 + 3);
+	g_autofree char *path = g_build_filename(f->dir, "out", NULL);
+	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0600);
+	g_autoptr(OtaHashPipe) pipe = ota_hash_pipe_new(fd, GPOINTER_TO_UINT(data), NULL);
+	g_autoptr(GError) error = NULL;
+	g_autofree char *written = NULL;
+	guint8 expected[OTA_SHA256_LEN], digest[OTA_SHA256_LEN];
+	gsize len = 0;
+
+	push_in_pieces(pipe, input);
+	g_assert_true(ota_hash_pipe_finish(pipe, digest, &error));
+	g_assert_no_error(error);
+	close(fd);
+	g_assert_true(ota_checksum_bytes(input, expected, NULL));
+	g_assert_cmpmem(digest, sizeof(digest), expected, sizeof(expected));
+	g_assert_true(g_file_get_contents(path, &written, &len, NULL));
+	g_assert_cmpmem(written, len, g_bytes_get_data(input, NULL), g_bytes_get_size(input));
+}
+
+static void test_sparse_pipe_makes_holes_and_keeps_the_size(Fixture *f, gconstpointer data)
+{
+	/* Data, then zeros up to the very end: the hole at the end must still
+	 * count in the file size. */
+	gsize size = 6 * 1024 * 1024;
+	g_autofree guint8 *bytes = g_malloc0(size);
+	g_autoptr(GBytes) input = NULL;
+	g_autofree char *path = g_build_filename(f->dir, "sparse", NULL);
+	int fd = open(path, O_RDWR | O_CREAT | O_EXCL, 0600);
+	g_autoptr(OtaHashPipe) pipe = ota_hash_pipe_new(fd, OTA_HASH_PIPE_SPARSE, NULL);
+	g_autoptr(GError) error = NULL;
+	g_autofree char *written = NULL;
+	guint8 digest[OTA_SHA256_LEN];
+	struct stat st;
+	gsize len = 0;
+
+	memset(bytes, 0xA5, 1000);
+	input = g_bytes_new_take(g_steal_pointer(&bytes), size);
+	push_in_pieces(pipe, input);
+	g_assert_true(ota_hash_pipe_finish(pipe, digest, &error));
+	g_assert_no_error(error);
+	g_assert_cmpint(fstat(fd, &st), ==, 0);
+	close(fd);
+	g_assert_cmpint(st.st_size, ==, (goffset)size);
+	g_assert_cmpint((gint64)st.st_blocks * 512, <, 2 * 1024 * 1024);
+	g_assert_true(g_file_get_contents(path, &written, &len, NULL));
+	g_assert_cmpmem(written, len, g_bytes_get_data(input, NULL), size);
+}
+
+static void test_pipe_reports_a_write_error(Fixture *f, gconstpointer data)
+{
+	g_autoptr(GBytes) input = pattern(3 * 1024 * 1024);
+	g_autofree char *path = write_tmp(f, "ro", "", 0);
+	int fd = open(path, O_RDONLY); /* writing to it fails: EBADF */
+	g_autoptr(OtaHashPipe) pipe = ota_hash_pipe_new(fd, OTA_HASH_PIPE_HASH, NULL);
+	g_autoptr(GError) error = NULL;
+	const guint8 *data_ptr = g_bytes_get_data(input, NULL);
+	guint8 digest[OTA_SHA256_LEN];
+	gboolean pushed = TRUE;
+
+	/* The producer learns of the failure on a later push or at the end. */
+	for (gsize off = 0; pushed && off < g_bytes_get_size(input); off += 65536)
+		pushed = ota_hash_pipe_push(pipe, data_ptr + off, 65536, &error);
+	if (pushed)
+		g_assert_false(ota_hash_pipe_finish(pipe, digest, &error));
+	g_assert_nonnull(error);
+	g_assert_nonnull(strstr(error->message, "Bad file descriptor"));
+	close(fd);
+}
+
 int main(int argc, char **argv)
 {
 	g_test_init(&argc, &argv, NULL);
-#define ADD(name, fn) g_test_add("/checksum/" name, Fixture, NULL, setup, fn, teardown)
+#define ADD(name, fn)                                                                  \
+	g_test_add("/checksum/" name, Fixture, GUINT_TO_POINTER(OTA_HASH_PIPE_HASH), setup, fn,   \
+	           teardown)
 	ADD("file-digest-matches-known-vector", test_file_digest_matches_known_vector);
 	ADD("empty-file-has-empty-digest", test_empty_file_has_empty_digest);
 	ADD("range-digest-covers-only-the-range", test_range_digest_covers_only_the_range);
@@ -199,6 +296,15 @@ int main(int argc, char **argv)
 	ADD("missing-file-error-names-it", test_missing_file_error_names_it);
 	ADD("parallel-digests-match-sequential", test_parallel_digests_match_sequential);
 	ADD("parallel-reports-a-failing-file", test_parallel_reports_a_failing_file);
+	ADD("pipe-digest-and-output-match-the-input", test_pipe_digest_and_output_match_the_input);
+	/* O_DIRECT where the test directory's filesystem allows it; the
+	 * unaligned tail goes through the page cache. */
+	g_test_add("/checksum/direct-pipe-digest-and-output-match-the-input", Fixture,
+	           GUINT_TO_POINTER(OTA_HASH_PIPE_HASH | OTA_HASH_PIPE_DIRECT), setup,
+	           test_pipe_digest_and_output_match_the_input, teardown);
+	ADD("sparse-pipe-makes-holes-and-keeps-the-size",
+	    test_sparse_pipe_makes_holes_and_keeps_the_size);
+	ADD("pipe-reports-a-write-error", test_pipe_reports_a_write_error);
 	g_test_add_func("/checksum/hex-parsing-is-strict", test_hex_parsing_is_strict);
 	return g_test_run();
 }

@@ -22,6 +22,7 @@ static void setup(Fixture *f, gconstpointer data)
 	g_autofree char *src = NULL, *a = NULL, *big = NULL, *link = NULL, *sub = NULL;
 	g_autoptr(GError) error = NULL;
 	g_autofree guint8 *bytes = g_malloc(300001);
+	g_auto(GStrv) args = NULL;
 	struct stat st;
 
 	f->dir = test_tmpdir_new();
@@ -40,8 +41,12 @@ static void setup(Fixture *f, gconstpointer data)
 	g_assert_cmpint(mkdir(sub, 0755), ==, 0);
 
 	f->image = g_build_filename(f->dir, "image.sqfs", NULL);
+	/* The fixture's data: a compression name, or (with a '-') mksquashfs flags. */
+	args = extra && extra[0] == '-' ? ota_squashfs_build_args(NULL, extra, &error)
+	                                : ota_squashfs_build_args(extra, NULL, &error);
+	g_assert_no_error(error);
 	g_assert_true(ota_squashfs_create((const char *const[]){a, big, link, sub, NULL}, f->image,
-	                                  extra, &error));
+	                                  (const char *const *)args, &error));
 	g_assert_no_error(error);
 	f->fd = open(f->image, O_RDONLY);
 	g_assert_cmpint(fstat(f->fd, &st), ==, 0);
@@ -231,10 +236,94 @@ static void test_unbalanced_extra_args_are_refused(void)
 {
 	g_autoptr(GError) error = NULL;
 
-	g_assert_false(ota_squashfs_create((const char *const[]){"/tmp", NULL}, "/dev/null",
-	                                   "-comp 'xz", &error));
-	g_assert_error(error, OTA_SQUASHFS_ERROR, OTA_SQUASHFS_ERROR_CREATE);
+	g_assert_null(ota_squashfs_build_args(NULL, "-comp 'xz", &error));
+	g_assert_error(error, OTA_SQUASHFS_ERROR, OTA_SQUASHFS_ERROR_ARGS);
 	g_assert_nonnull(strstr(error->message, "--mksquashfs-args"));
+}
+
+static char *joined_args(const char *compression, const char *extra)
+{
+	g_autoptr(GError) error = NULL;
+	g_auto(GStrv) args = ota_squashfs_build_args(compression, extra, &error);
+
+	g_assert_no_error(error);
+	return g_strjoinv(" ", args);
+}
+
+static void test_default_compression_is_zstd_level_3_with_bounded_cache(void)
+{
+	g_autofree char *args = joined_args(NULL, NULL);
+
+	g_assert_cmpstr(args, ==, "-comp zstd -Xcompression-level 3 -mem 128M");
+}
+
+static void test_compression_levels_are_passed_on(void)
+{
+	g_autofree char *gzip = joined_args("gzip", NULL);
+	g_autofree char *gzip1 = joined_args("gzip:1", NULL);
+	g_autofree char *zstd19 = joined_args("zstd:19", NULL);
+	g_autofree char *none = joined_args("none", "-b 4096");
+
+	g_assert_cmpstr(gzip, ==, "-comp gzip -Xcompression-level 9 -mem 128M");
+	g_assert_cmpstr(gzip1, ==, "-comp gzip -Xcompression-level 1 -mem 128M");
+	g_assert_cmpstr(zstd19, ==, "-comp zstd -Xcompression-level 19 -mem 128M");
+	g_assert_cmpstr(none, ==, "-noI -noD -noF -noX -mem 128M -b 4096");
+}
+
+static void test_mksquashfs_args_choosing_compression_replace_the_default(void)
+{
+	g_autofree char *xz = joined_args(NULL, "-comp xz");
+	g_autofree char *raw = joined_args(NULL, "-noD -noF");
+	g_autofree char *mem = joined_args(NULL, "-comp lz4 -mem 1G");
+
+	g_assert_cmpstr(xz, ==, "-mem 128M -comp xz");
+	g_assert_cmpstr(raw, ==, "-mem 128M -noD -noF");
+	g_assert_cmpstr(mem, ==, "-mem 128M -comp lz4 -mem 1G");
+}
+
+static void test_bad_compression_is_refused(gconstpointer data)
+{
+	g_autoptr(GError) error = NULL;
+
+	g_assert_null(ota_squashfs_build_args(data, NULL, &error));
+	g_assert_error(error, OTA_SQUASHFS_ERROR, OTA_SQUASHFS_ERROR_ARGS);
+	g_assert_nonnull(strstr(error->message, data));
+}
+
+static void test_compression_twice_is_refused(void)
+{
+	g_autoptr(GError) error = NULL;
+
+	g_assert_null(ota_squashfs_build_args("gzip", "-comp xz", &error));
+	g_assert_error(error, OTA_SQUASHFS_ERROR, OTA_SQUASHFS_ERROR_ARGS);
+	g_assert_nonnull(strstr(error->message, "--compression"));
+}
+
+static void test_append_adds_a_file_with_the_image_compression(Fixture *f, gconstpointer data)
+{
+	g_autofree char *extra = g_build_filename(f->dir, "manifest.raucm", NULL);
+	g_autoptr(OtaReader) reader = NULL;
+	g_autoptr(OtaSquashfs) sq = NULL;
+	g_autoptr(GBytes) text = NULL;
+	g_autoptr(GError) error = NULL;
+	struct stat st;
+
+	g_assert_true(g_file_set_contents(extra, "appended", -1, NULL));
+	g_assert_true(ota_squashfs_append((const char *const[]){extra, NULL}, f->image, &error));
+	g_assert_no_error(error);
+	g_assert_cmpint(stat(f->image, &st), ==, 0);
+	g_assert_cmpint(st.st_size % 4096, ==, 0);
+	close(f->fd);
+	f->fd = open(f->image, O_RDONLY);
+	reader = ota_reader_new_fd(f->fd, 0, (guint64)st.st_size, &error);
+	g_assert_no_error(error);
+	sq = ota_squashfs_open(reader, &error);
+	g_assert_no_error(error);
+	text = ota_squashfs_read_small_file(sq, "manifest.raucm", 100, &error);
+	g_assert_no_error(error);
+	g_assert_cmpmem(g_bytes_get_data(text, NULL), g_bytes_get_size(text), "appended", 8);
+	/* What was there stays readable. */
+	test_reads_multi_block_file_exactly(f, data);
 }
 
 int main(int argc, char **argv)
@@ -250,10 +339,6 @@ int main(int argc, char **argv)
 	ADD("small-file-limit-is-enforced", test_small_file_limit_is_enforced);
 	ADD("image-larger-than-its-window-is-corrupted", test_image_larger_than_its_window_is_corrupted);
 	ADD("garbage-is-corrupted", test_garbage_is_corrupted);
-	g_test_add("/squashfs/reads-xz-compressed-image", Fixture, "-comp xz", setup,
-	           test_reads_multi_block_file_exactly, teardown);
-	g_test_add("/squashfs/reads-zstd-compressed-image", Fixture, "-comp zstd", setup,
-	           test_reads_multi_block_file_exactly, teardown);
 	ADD("forged-fragment-count-is-corrupted", test_forged_fragment_count_is_corrupted);
 	ADD("forged-block-size-is-corrupted", test_forged_block_size_is_corrupted);
 	g_test_add("/squashfs/lzo-image-is-unsupported-not-corrupted", Fixture, "-comp lzo", setup,
@@ -261,5 +346,27 @@ int main(int argc, char **argv)
 	g_test_add_func("/squashfs/mksquashfs-failure-is-reported", test_mksquashfs_failure_is_reported);
 	g_test_add_func("/squashfs/unbalanced-extra-args-are-refused",
 	                test_unbalanced_extra_args_are_refused);
+	g_test_add_func("/squashfs/default-compression-is-zstd-level-3-with-bounded-cache",
+	                test_default_compression_is_zstd_level_3_with_bounded_cache);
+	g_test_add_func("/squashfs/compression-levels-are-passed-on",
+	                test_compression_levels_are_passed_on);
+	g_test_add_func("/squashfs/mksquashfs-args-choosing-compression-replace-the-default",
+	                test_mksquashfs_args_choosing_compression_replace_the_default);
+	g_test_add_data_func("/squashfs/unknown-compression-is-refused", "brotli",
+	                     test_bad_compression_is_refused);
+	g_test_add_data_func("/squashfs/gzip-level-above-9-is-refused", "gzip:10",
+	                     test_bad_compression_is_refused);
+	g_test_add_data_func("/squashfs/zstd-level-0-is-refused", "zstd:0",
+	                     test_bad_compression_is_refused);
+	g_test_add_data_func("/squashfs/xz-takes-no-level", "xz:6", test_bad_compression_is_refused);
+	g_test_add_func("/squashfs/compression-given-twice-is-refused",
+	                test_compression_twice_is_refused);
+	for (const char *const *c = (const char *const[]){"gzip", "xz", "zstd", "lz4", "none", NULL};
+	     *c; c++) {
+		g_autofree char *path = g_strdup_printf("/squashfs/reads-%s-image", *c);
+		g_test_add(path, Fixture, *c, setup, test_reads_multi_block_file_exactly, teardown);
+	}
+	g_test_add("/squashfs/append-adds-a-file-with-the-image-compression", Fixture, "gzip", setup,
+	           test_append_adds_a_file_with_the_image_compression, teardown);
 	return g_test_run();
 }
