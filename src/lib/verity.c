@@ -22,8 +22,14 @@ G_DEFINE_QUARK(ota-verity-error-quark, ota_verity_error)
  * long enough for sequential reads, short enough that a worker on a
  * descheduled core doesn't hold up the others at the end. */
 #define WORKER_CHUNK 16
-/* Data the reader hashes per read: 128 KiB, a squashfs block. */
-#define READER_RUN_BLOCKS 32
+/* The reader's window: 1 MiB read at once, checked on all cores, then
+ * served from memory (the bytes checked are the bytes served). Two level-0
+ * hash blocks cover it (three when it straddles). */
+#define READER_WINDOW_BLOCKS 256
+#define READER_WINDOW_HASH_BLOCKS (READER_WINDOW_BLOCKS / FANOUT + 1)
+/* Cores sharing a window's check: more would get parts too small to pay
+ * for the hand-off. */
+#define MAX_WINDOW_PARTS 16
 
 typedef struct {
 	guint n_levels;
@@ -373,7 +379,16 @@ gboolean ota_verity_tree_check(int fd, guint64 tree_offset, const OtaVerityParam
 
 /* --- verified reader ------------------------------------------------------------- */
 
+typedef struct VerityReader VerityReader;
+
+/* One core's share of checking the window's data blocks. */
 typedef struct {
+	VerityReader *reader;
+	guint64 begin, end; /* window-relative block indices */
+	GError *error;
+} WindowPart;
+
+struct VerityReader {
 	OtaReader base;
 	int fd;
 	guint64 tree_offset;
@@ -381,8 +396,20 @@ typedef struct {
 	OtaVerityParams params;
 	Hasher hasher;
 	GHashTable *verified; /* (level << 56 | index) -> verified hash block */
-	guint8 *run;          /* READER_RUN_BLOCKS data blocks */
-} VerityReader;
+	/* The window: blocks [window_first, window_first + window_n), verified. */
+	guint8 *window;
+	guint64 window_first;
+	guint64 window_n;
+	/* Verified level-0 hash blocks covering the window, back to back. */
+	guint8 *window_hashes;
+	/* Workers for all cores but this one (NULL on one core), and the
+	 * parts they have not finished yet. */
+	GThreadPool *pool;
+	guint n_workers;
+	GMutex lock;
+	GCond done;
+	guint pending;
+};
 
 /* A hash block, read from disk and checked against its parent (and so on
  * up to the root) unless already verified. The pointer is valid until the
@@ -428,17 +455,84 @@ static const guint8 *verified_hash_block(VerityReader *r, guint level, guint64 i
 	return cached;
 }
 
-static gboolean check_data_block(VerityReader *r, guint64 index, const guint8 *data,
-                                 GError **error)
+static gboolean check_window_part(WindowPart *part)
 {
-	guint8 digest[OTA_SHA256_LEN];
-	const guint8 *hashes = verified_hash_block(r, 0, index / FANOUT, error);
+	VerityReader *r = part->reader;
+	g_auto(Hasher) h = {0};
+	guint64 first_hash_block = r->window_first / FANOUT;
 
-	if (hashes == NULL || !hash_block(&r->hasher, data, digest, error))
+	if (!hasher_init(&h, r->params.salt, &part->error))
 		return FALSE;
-	if (memcmp(digest, hashes + (index % FANOUT) * OTA_SHA256_LEN, OTA_SHA256_LEN) != 0)
-		return mismatch(error, "payload block", index);
+	for (guint64 i = part->begin; i < part->end; i++) {
+		guint64 index = r->window_first + i;
+		const guint8 *expected = r->window_hashes +
+		                         (index / FANOUT - first_hash_block) * BLOCK +
+		                         (index % FANOUT) * OTA_SHA256_LEN;
+		guint8 digest[OTA_SHA256_LEN];
+
+		if (!hash_block(&h, r->window + i * BLOCK, digest, &part->error))
+			return FALSE;
+		if (memcmp(digest, expected, OTA_SHA256_LEN) != 0)
+			return mismatch(&part->error, "payload block", index);
+	}
 	return TRUE;
+}
+
+static void window_worker_run(gpointer data, gpointer user_data)
+{
+	WindowPart *part = data;
+	VerityReader *r = part->reader;
+
+	(void)check_window_part(part);
+	g_mutex_lock(&r->lock);
+	if (--r->pending == 0)
+		g_cond_signal(&r->done);
+	g_mutex_unlock(&r->lock);
+}
+
+/* Reads blocks [first, first + n) into the window and checks each against
+ * the tree: the parts go to the workers, the first one is done here. */
+static gboolean load_window(VerityReader *r, guint64 first, guint64 n, GError **error)
+{
+	WindowPart parts[MAX_WINDOW_PARTS];
+	guint n_parts = r->n_workers + 1;
+	guint64 last_hash_block = (first + n - 1) / FANOUT;
+	gboolean ok = TRUE;
+
+	r->window_n = 0; /* nothing in it is verified until the end */
+	if (!ota_pread_all(r->fd, r->window, n * BLOCK, first * BLOCK, error))
+		return FALSE;
+	/* Copied: the cache may forget a hash block while the next is read. */
+	for (guint64 h = first / FANOUT; h <= last_hash_block; h++) {
+		const guint8 *hashes = verified_hash_block(r, 0, h, error);
+
+		if (hashes == NULL)
+			return FALSE;
+		memcpy(r->window_hashes + (h - first / FANOUT) * BLOCK, hashes, BLOCK);
+	}
+	r->window_first = first;
+	n_parts = (guint)MIN((guint64)n_parts, n);
+	for (guint i = 0; i < n_parts; i++)
+		parts[i] = (WindowPart){r, n * i / n_parts, n * (i + 1) / n_parts, NULL};
+	r->pending = n_parts - 1;
+	for (guint i = 1; i < n_parts; i++)
+		g_thread_pool_push(r->pool, &parts[i], NULL);
+	(void)check_window_part(&parts[0]);
+	g_mutex_lock(&r->lock);
+	while (r->pending > 0)
+		g_cond_wait(&r->done, &r->lock);
+	g_mutex_unlock(&r->lock);
+	/* The first failing part names the lowest bad block. */
+	for (guint i = 0; i < n_parts; i++) {
+		if (parts[i].error != NULL && ok) {
+			g_propagate_error(error, g_steal_pointer(&parts[i].error));
+			ok = FALSE;
+		}
+		g_clear_error(&parts[i].error);
+	}
+	if (ok)
+		r->window_n = n;
+	return ok;
 }
 
 /* Bounds were checked by ota_reader_read_at(). */
@@ -450,19 +544,19 @@ static gboolean verity_reader_read_at(OtaReader *self, guint64 offset, void *buf
 	guint64 pos = offset, end = offset + size;
 
 	while (pos < end) {
-		guint64 first = pos / BLOCK;
-		guint64 n = MIN((end - 1) / BLOCK - first + 1, (guint64)READER_RUN_BLOCKS);
-		guint64 run_end = MIN(end, (first + n) * BLOCK);
+		guint64 block = pos / BLOCK;
+		guint64 window_end;
 
-		if (!ota_pread_all(r->fd, r->run, n * BLOCK, first * BLOCK, error))
-			return FALSE;
-		for (guint64 i = 0; i < n; i++) {
-			if (!check_data_block(r, first + i, r->run + i * BLOCK, error))
+		if (block < r->window_first || block >= r->window_first + r->window_n) {
+			guint64 n = MIN((guint64)READER_WINDOW_BLOCKS, r->g.data_blocks - block);
+
+			if (!load_window(r, block, n, error))
 				return FALSE;
 		}
-		memcpy(out, r->run + (pos - first * BLOCK), run_end - pos);
-		out += run_end - pos;
-		pos = run_end;
+		window_end = MIN(end, (r->window_first + r->window_n) * BLOCK);
+		memcpy(out, r->window + (pos - r->window_first * BLOCK), window_end - pos);
+		out += window_end - pos;
+		pos = window_end;
 	}
 	return TRUE;
 }
@@ -471,11 +565,16 @@ static void verity_reader_free(OtaReader *self)
 {
 	VerityReader *r = (VerityReader *)self;
 
+	if (r->pool != NULL)
+		g_thread_pool_free(r->pool, FALSE, TRUE);
 	if (r->fd >= 0)
 		close(r->fd);
 	hasher_clear(&r->hasher);
 	g_hash_table_unref(r->verified);
-	g_free(r->run);
+	g_free(r->window);
+	g_free(r->window_hashes);
+	g_mutex_clear(&r->lock);
+	g_cond_clear(&r->done);
 	g_free(r);
 }
 
@@ -491,7 +590,13 @@ OtaReader *ota_verity_reader_new(int fd, guint64 tree_offset, const OtaVerityPar
 	r->tree_offset = tree_offset;
 	r->params = *params;
 	r->verified = g_hash_table_new_full(g_int64_hash, g_int64_equal, g_free, g_free);
-	r->run = g_malloc(READER_RUN_BLOCKS * BLOCK);
+	r->window = g_malloc(READER_WINDOW_BLOCKS * BLOCK);
+	r->window_hashes = g_malloc(READER_WINDOW_HASH_BLOCKS * BLOCK);
+	g_mutex_init(&r->lock);
+	g_cond_init(&r->done);
+	r->n_workers = MIN(g_get_num_processors(), MAX_WINDOW_PARTS) - 1;
+	if (r->n_workers > 0)
+		r->pool = g_thread_pool_new(window_worker_run, NULL, (gint)r->n_workers, FALSE, NULL);
 	if (!geometry_init(params->data_size, &r->g) || r->g.tree_size != params->tree_size) {
 		g_set_error_literal(error, OTA_VERITY_ERROR, OTA_VERITY_ERROR_INVALID,
 		                    "verity parameters do not describe a valid tree");
