@@ -1,0 +1,417 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* otabundle create: pack an input directory into a signed bundle. */
+#include "bundle-private.h"
+
+#include <otabundle/output.h>
+#include <otabundle/progress.h>
+#include <otabundle/verity.h>
+#include <openssl/rand.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+/* The images are hashed on their own threads while mksquashfs packs them:
+ * both read the same pages from the cache, and the manifest (which needs
+ * the hashes) is added to the image afterwards. */
+typedef struct {
+	GPtrArray *paths;
+	OtaChecksum *sums;
+	GError *error;
+	GThread *thread;
+} ImageHashing;
+
+static gpointer image_hashing_run(gpointer data)
+{
+	ImageHashing *h = data;
+
+	/* h->error tells the result. */
+	(void)!ota_checksum_files((const char *const *)h->paths->pdata, h->paths->len, h->sums,
+	                          &h->error);
+	return NULL;
+}
+
+static ImageHashing *image_hashing_start(const char *inputdir, const OtaManifest *m)
+{
+	ImageHashing *h = g_new0(ImageHashing, 1);
+
+	h->paths = g_ptr_array_new_with_free_func(g_free);
+	for (guint i = 0; i < m->images->len; i++) {
+		const OtaImage *image = g_ptr_array_index(m->images, i);
+		g_ptr_array_add(h->paths, g_build_filename(inputdir, image->filename, NULL));
+	}
+	h->sums = g_new0(OtaChecksum, m->images->len);
+	h->thread = g_thread_new("ota-image-hashing", image_hashing_run, h);
+	return h;
+}
+
+static void image_hashing_free(ImageHashing *h)
+{
+	if (h == NULL)
+		return;
+	if (h->thread != NULL)
+		g_thread_join(h->thread);
+	g_ptr_array_unref(h->paths);
+	g_free(h->sums);
+	g_clear_error(&h->error);
+	g_free(h);
+}
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(ImageHashing, image_hashing_free)
+
+/* Waits for the hashes and fills in each image's size and sha256. */
+static gboolean image_hashing_finish(ImageHashing *h, OtaManifest *m, GError **error)
+{
+	guint n = m->images->len;
+	GPtrArray *paths = h->paths;
+	OtaChecksum *sums = h->sums;
+
+	g_thread_join(g_steal_pointer(&h->thread));
+	if (h->error != NULL) {
+		g_propagate_error(error, g_steal_pointer(&h->error));
+		return FALSE;
+	}
+	for (guint i = 0; i < n; i++) {
+		OtaImage *image = g_ptr_array_index(m->images, i);
+		char hex[OTA_SHA256_HEX_LEN + 1];
+
+		ota_checksum_to_hex(sums[i].sha256, hex);
+		/* A size or hash already in the input manifest is a claim about
+		 * the image: if it is wrong, the wrong image is probably here. */
+		if ((image->has_size && image->size != sums[i].size) ||
+		    (image->sha256 != NULL && strcmp(image->sha256, hex) != 0)) {
+			g_set_error(error, OTA_BUNDLE_ERROR, OTA_BUNDLE_ERROR_INPUT,
+			            "%s: %s in the manifest does not match the file",
+			            (char *)g_ptr_array_index(paths, i),
+			            image->has_size && image->size != sums[i].size ? "size" : "sha256");
+			return FALSE;
+		}
+		image->has_size = TRUE;
+		image->size = sums[i].size;
+		g_free(image->sha256);
+		image->sha256 = g_strdup(hex);
+	}
+	return TRUE;
+}
+
+static gboolean check_input_file(const char *inputdir, const char *filename, GError **error)
+{
+	g_autofree char *path = g_build_filename(inputdir, filename, NULL);
+	struct stat st;
+
+	if (lstat(path, &st) < 0) {
+		int saved = errno;
+		g_set_error(error, OTA_BUNDLE_ERROR, OTA_BUNDLE_ERROR_INPUT, "%s: %s", path,
+		            g_strerror(saved));
+		return FALSE;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		g_set_error(error, OTA_BUNDLE_ERROR, OTA_BUNDLE_ERROR_INPUT,
+		            "%s: not a regular file", path);
+		return FALSE;
+	}
+	return TRUE;
+}
+
+static OtaManifest *prepare_manifest(const char *inputdir, const OtaCreateOptions *options,
+                                     GError **error)
+{
+	g_autofree char *path = g_build_filename(inputdir, OTA_MANIFEST_FILENAME, NULL);
+	g_autoptr(OtaManifest) m = ota_manifest_load(path, error);
+
+	if (m == NULL)
+		return NULL;
+	if (m->verity_hash || m->verity_salt || m->verity_size || m->crypt_key) {
+		g_set_error(error, OTA_BUNDLE_ERROR, OTA_BUNDLE_ERROR_INPUT,
+		            "%s: [bundle] verity and crypt keys are computed by create; remove them",
+		            path);
+		return NULL;
+	}
+	if (m->images->len == 0) {
+		g_set_error(error, OTA_BUNDLE_ERROR, OTA_BUNDLE_ERROR_INPUT,
+		            "%s: manifest names no image", path);
+		return NULL;
+	}
+	if (options->format_set)
+		m->format = options->format;
+	else if (!m->has_format)
+		m->format = OTA_BUNDLE_DEFAULT_FORMAT;
+	if (m->format == OTA_BUNDLE_FORMAT_CRYPT) {
+		g_set_error(error, OTA_BUNDLE_ERROR, OTA_BUNDLE_ERROR_UNSUPPORTED,
+		            "%s: the crypt format is not implemented yet", path);
+		return NULL;
+	}
+	m->has_format = m->format != OTA_BUNDLE_FORMAT_PLAIN;
+
+	if (m->hook_filename && !check_input_file(inputdir, m->hook_filename, error))
+		return NULL;
+	if (m->handler_filename && !check_input_file(inputdir, m->handler_filename, error))
+		return NULL;
+	/* Hashing runs beside mksquashfs; a missing image must not wait
+	 * for the whole pack to be reported. */
+	for (guint i = 0; i < m->images->len; i++) {
+		const OtaImage *image = g_ptr_array_index(m->images, i);
+
+		if (!check_input_file(inputdir, image->filename, error))
+			return NULL;
+	}
+	return g_steal_pointer(&m);
+}
+
+/* Every top-level entry of @inputdir except its manifest, sorted so that
+ * the same input always gives the same image, and their total size.
+ * mksquashfs places each source at the image root. */
+static GPtrArray *squashfs_sources(const char *inputdir, guint64 *input_bytes, GError **error)
+{
+	g_autoptr(GPtrArray) sources = g_ptr_array_new_with_free_func(g_free);
+	g_autoptr(GDir) dir = g_dir_open(inputdir, 0, error);
+	const char *name;
+
+	if (dir == NULL)
+		return NULL;
+	*input_bytes = 0;
+	while ((name = g_dir_read_name(dir)) != NULL) {
+		char *path;
+		struct stat st;
+
+		if (strcmp(name, OTA_MANIFEST_FILENAME) == 0)
+			continue;
+		path = g_build_filename(inputdir, name, NULL);
+		if (lstat(path, &st) == 0 && S_ISREG(st.st_mode))
+			*input_bytes += (guint64)st.st_size;
+		g_ptr_array_add(sources, path);
+	}
+	g_ptr_array_sort(sources, (GCompareFunc)g_strcmp0);
+	g_ptr_array_add(sources, NULL);
+	return g_steal_pointer(&sources);
+}
+
+static gboolean write_file(const char *path, const void *data, gsize length, GError **error)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+	gboolean ok;
+
+	if (fd < 0) {
+		int saved = errno;
+		g_set_error(error, OTA_BUNDLE_ERROR, OTA_BUNDLE_ERROR_IO, "%s: %s", path,
+		            g_strerror(saved));
+		return FALSE;
+	}
+	ok = ota_write_all(fd, data, length, error) && fsync(fd) == 0;
+	close(fd);
+	return ok;
+}
+
+
+
+/* A key given twice adds nothing but a SignerInfo that counts once. */
+static gboolean check_distinct_signers(const OtaCreateOptions *options, GError **error)
+{
+	for (gsize i = 0; i < options->n_signers; i++) {
+		for (gsize j = i + 1; j < options->n_signers; j++) {
+			if (EVP_PKEY_eq(options->signers[i]->key, options->signers[j]->key) != 1)
+				continue;
+			g_set_error(error, OTA_BUNDLE_ERROR, OTA_BUNDLE_ERROR_INPUT,
+			            "%s: same key as signer %s", options->signers[j]->key_uri,
+			            options->signers[i]->key_uri);
+			return FALSE;
+		}
+	}
+	return TRUE;
+}
+
+/* The bundle must be readable by the library that will verify it: refuse,
+ * say, an lzo image (libsquashfs is built without lzo) at create time. */
+static gboolean check_payload_readable(OtaOutput *out, guint64 size, GError **error)
+{
+	g_autoptr(OtaReader) reader = ota_reader_new_fd(ota_output_get_fd(out), 0, size, error);
+	g_autoptr(OtaSquashfs) squashfs = NULL;
+	guint64 manifest_size = 0;
+
+	if (reader == NULL)
+		return FALSE;
+	squashfs = ota_squashfs_open(reader, error);
+	return squashfs != NULL &&
+	       ota_squashfs_stat_file(squashfs, OTA_MANIFEST_FILENAME, &manifest_size, error);
+}
+
+
+
+static gboolean sign_plain(OtaOutput *out, guint64 size, const OtaCreateOptions *options,
+                           const char *bundle_path, GError **error)
+{
+	g_autoptr(GBytes) signature = NULL;
+	OtaChecksum payload;
+
+	ota_progress_begin("hash", size);
+	if (!ota_checksum_fd(ota_output_get_fd(out), 0, size, &payload, error))
+		return FALSE;
+	ota_progress_end();
+	signature = bundle_sign_content(options->signers, options->n_signers, options->intermediates,
+	                                options->encoding, payload.sha256, NULL, error);
+	return signature != NULL &&
+	       bundle_append_signature(ota_output_get_fd(out), size, signature, error) &&
+	       bundle_log_signatures(options->audit_log, "create", options->signers, options->n_signers,
+	                             bundle_path, "plain", payload.sha256, NULL, error);
+}
+
+/* Appends the hash tree, completes the manifest with its root, salt and
+ * size, and signs that manifest as the CMS content. */
+static gboolean sign_verity(OtaOutput *out, guint64 size, OtaManifest *m,
+                            const OtaCreateOptions *options, const char *bundle_path,
+                            GError **error)
+{
+	int fd = ota_output_get_fd(out);
+	OtaVerityParams params = {0};
+	g_autofree char *manifest_data = NULL;
+	g_autoptr(GBytes) manifest = NULL;
+	g_autoptr(GBytes) signature = NULL;
+	guint8 digest[OTA_SHA256_LEN];
+	gsize manifest_len = 0;
+
+	/* RAUC wants more than one block of verity data; a tiny squashfs
+	 * gets a zero block after it, which squashfs ignores. */
+	if (size < 2 * OTA_VERITY_BLOCK_SIZE) {
+		if (ftruncate(fd, 2 * OTA_VERITY_BLOCK_SIZE) < 0)
+			return bundle_io_error(error, "cannot pad payload", errno);
+		size = 2 * OTA_VERITY_BLOCK_SIZE;
+	}
+	params.data_size = size;
+	if (RAND_bytes(params.salt, sizeof(params.salt)) != 1) {
+		ota_set_openssl_error(error, OTA_BUNDLE_ERROR, OTA_BUNDLE_ERROR_IO,
+		                      "cannot generate verity salt");
+		return FALSE;
+	}
+	ota_progress_begin("hash tree", size);
+	if (!ota_verity_tree_build(fd, size, &params, error))
+		return FALSE;
+	ota_progress_end();
+
+	g_free(m->verity_hash);
+	g_free(m->verity_salt);
+	m->verity_hash = g_malloc(OTA_SHA256_HEX_LEN + 1);
+	m->verity_salt = g_malloc(OTA_SHA256_HEX_LEN + 1);
+	ota_checksum_to_hex(params.root, m->verity_hash);
+	ota_checksum_to_hex(params.salt, m->verity_salt);
+	m->verity_size = params.tree_size;
+	manifest_data = ota_manifest_to_data(m, &manifest_len);
+	manifest = g_bytes_new_take(g_steal_pointer(&manifest_data), manifest_len);
+	if (!ota_checksum_bytes(manifest, digest, error))
+		return FALSE;
+	signature = bundle_sign_content(options->signers, options->n_signers, options->intermediates,
+	                                options->encoding, digest, manifest, error);
+	return signature != NULL &&
+	       bundle_append_signature(fd, size + params.tree_size, signature, error) &&
+	       bundle_log_signatures(options->audit_log, "create", options->signers, options->n_signers,
+	                             bundle_path, "verity", digest, m->verity_hash, error);
+}
+
+static gboolean sign_payload(OtaOutput *out, OtaManifest *m, const OtaCreateOptions *options,
+                             const char *bundle_path, GError **error)
+{
+	struct stat st;
+
+	if (fstat(ota_output_get_fd(out), &st) < 0 || st.st_size <= 0) {
+		g_set_error_literal(error, OTA_BUNDLE_ERROR, OTA_BUNDLE_ERROR_IO,
+		                    "mksquashfs wrote no image");
+		return FALSE;
+	}
+	if ((guint64)st.st_size % OTA_BUNDLE_PAYLOAD_ALIGNMENT != 0) {
+		g_set_error(error, OTA_BUNDLE_ERROR, OTA_BUNDLE_ERROR_INPUT,
+		            "squashfs image is not padded to %d bytes (do not pass -nopad)",
+		            OTA_BUNDLE_PAYLOAD_ALIGNMENT);
+		return FALSE;
+	}
+	if (!check_payload_readable(out, (guint64)st.st_size, error))
+		return FALSE;
+	if (m->format == OTA_BUNDLE_FORMAT_VERITY)
+		return sign_verity(out, (guint64)st.st_size, m, options, bundle_path, error);
+	return sign_plain(out, (guint64)st.st_size, options, bundle_path, error);
+}
+
+/* Packs the images while they are hashed, then adds the manifest that
+ * holds the hashes. */
+static gboolean pack(const char *inputdir, OtaManifest *m, const char *const *mksquashfs_args,
+                     OtaOutput *out, const char *bundle_path, GError **error)
+{
+	g_autoptr(ImageHashing) hashing = NULL;
+	g_autoptr(GPtrArray) sources = NULL;
+	g_autoptr(ScratchDir) scratch = NULL;
+	g_autoptr(GError) pack_error = NULL;
+	g_autofree char *template_path = NULL;
+	g_autofree char *manifest_path = NULL;
+	g_autofree char *manifest_data = NULL;
+	gsize manifest_len = 0;
+	guint64 input_bytes = 0;
+	gboolean packed;
+
+	sources = squashfs_sources(inputdir, &input_bytes, error);
+	if (sources == NULL)
+		return FALSE;
+	template_path = g_build_filename(g_get_tmp_dir(), "otabundle-XXXXXX", NULL);
+	scratch = bundle_scratch_dir_new(template_path, error);
+	if (scratch == NULL)
+		return FALSE;
+
+	ota_progress_begin("pack", input_bytes);
+	hashing = image_hashing_start(inputdir, m);
+	packed = ota_squashfs_create((const char *const *)sources->pdata,
+	                             ota_output_get_proc_path(out), mksquashfs_args, &pack_error);
+	/* An input that can't be hashed is the clearer report. */
+	if (!image_hashing_finish(hashing, m, error))
+		return FALSE;
+	if (!packed) {
+		g_propagate_prefixed_error(error, g_steal_pointer(&pack_error), "%s: ", bundle_path);
+		return FALSE;
+	}
+	ota_progress_end();
+
+	manifest_path = g_build_filename(scratch->path, OTA_MANIFEST_FILENAME, NULL);
+	manifest_data = ota_manifest_to_data(m, &manifest_len);
+	if (!write_file(manifest_path, manifest_data, manifest_len, error) ||
+	    !ota_squashfs_append((const char *const[]){manifest_path, NULL},
+	                         ota_output_get_proc_path(out), error)) {
+		g_prefix_error(error, "%s: ", bundle_path);
+		return FALSE;
+	}
+	return TRUE;
+}
+
+gboolean ota_bundle_create(const char *inputdir, const char *bundle_path,
+                           const OtaCreateOptions *options, GError **error)
+{
+	g_autoptr(OtaManifest) m = NULL;
+	g_autoptr(OtaOutput) out = NULL;
+	g_auto(GStrv) mksquashfs_args = NULL;
+
+	g_return_val_if_fail(options->n_signers > 0, FALSE);
+
+	if (!check_distinct_signers(options, error))
+		return FALSE;
+	mksquashfs_args = ota_squashfs_build_args(options->compression, options->mksquashfs_args,
+	                                          error);
+	if (mksquashfs_args == NULL)
+		return FALSE;
+	if (!g_file_test(inputdir, G_FILE_TEST_IS_DIR)) {
+		g_set_error(error, OTA_BUNDLE_ERROR, OTA_BUNDLE_ERROR_INPUT,
+		            "%s: not a directory", inputdir);
+		return FALSE;
+	}
+	/* Fail on an existing output before doing any expensive work. */
+	out = ota_output_new(bundle_path, options->force, error);
+	if (out == NULL)
+		return FALSE;
+
+	m = prepare_manifest(inputdir, options, error);
+	if (m == NULL)
+		return FALSE;
+	if (!pack(inputdir, m, (const char *const *)mksquashfs_args, out, bundle_path, error))
+		return FALSE;
+	if (!sign_payload(out, m, options, bundle_path, error)) {
+		g_prefix_error(error, "%s: ", bundle_path);
+		return FALSE;
+	}
+	return ota_output_commit(out, error);
+}
+

@@ -1,0 +1,170 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* otabundle extract: a verified bundle's manifest and images into a
+ * directory, all or nothing. */
+#include "bundle-private.h"
+
+#include <otabundle/progress.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static int create_in(int dirfd, const char *dir, const char *name, mode_t mode, GError **error)
+{
+	/* Names were checked by the manifest parser to hold no '/'; O_EXCL and
+	 * O_NOFOLLOW make sure nothing but a new file in @dirfd is written. */
+	int fd = openat(dirfd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode);
+
+	if (fd < 0)
+		g_set_error(error, OTA_BUNDLE_ERROR, OTA_BUNDLE_ERROR_IO, "%s/%s: %s", dir, name,
+		            g_strerror(errno));
+	return fd;
+}
+
+static gboolean finish_file(int fd, const char *name, gboolean ok, GError **error)
+{
+	if (ok && fsync(fd) < 0) {
+		g_set_error(error, OTA_BUNDLE_ERROR, OTA_BUNDLE_ERROR_IO, "%s: fsync failed: %s", name,
+		            g_strerror(errno));
+		ok = FALSE;
+	}
+	close(fd);
+	return ok;
+}
+
+static gboolean copy_out_file(OtaBundle *b, int dirfd, const char *dir, const char *name,
+                              GError **error)
+{
+	g_autoptr(GBytes) data = NULL;
+	int fd;
+
+	/* Hook and handler scripts are small; a huge one is refused rather
+	 * than held in memory. */
+	data = ota_squashfs_read_small_file(b->squashfs, name, 16 * 1024 * 1024, error);
+	if (data == NULL)
+		return FALSE;
+	/* Hook and handler files are programs the installer runs. */
+	fd = create_in(dirfd, dir, name, 0755, error);
+	if (fd < 0)
+		return FALSE;
+	return finish_file(fd, name,
+	                   ota_write_all(fd, g_bytes_get_data(data, NULL), g_bytes_get_size(data),
+	                                 error),
+	                   error);
+}
+
+#define EXTRACT_FLAGS (OTA_HASH_PIPE_SPARSE | OTA_HASH_PIPE_DIRECT)
+
+static gboolean extract_into(OtaBundle *b, const char *dir, GError **error)
+{
+	const OtaManifest *m = b->manifest;
+	g_autoptr(GHashTable) written = g_hash_table_new(g_str_hash, g_str_equal);
+	gboolean ok = TRUE;
+	int dirfd, fd;
+
+	dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dirfd < 0)
+		return bundle_io_error(error, dir, errno);
+
+	fd = create_in(dirfd, dir, OTA_MANIFEST_FILENAME, 0644, error);
+	ok = fd >= 0 &&
+	     finish_file(fd, OTA_MANIFEST_FILENAME,
+	                 ota_write_all(fd, g_bytes_get_data(b->manifest_data, NULL),
+	                               g_bytes_get_size(b->manifest_data), error),
+	                 error);
+	g_hash_table_add(written, (gpointer)OTA_MANIFEST_FILENAME);
+
+	ota_progress_begin("extract", bundle_images_size(m));
+	for (guint i = 0; ok && i < m->images->len; i++) {
+		const OtaImage *image = g_ptr_array_index(m->images, i);
+
+		if (!g_hash_table_add(written, image->filename))
+			continue;
+		fd = create_in(dirfd, dir, image->filename, 0644, error);
+		/* Not hashed again: every byte read here was authenticated already
+		 * (verity: each block against the signed root; plain: the private
+		 * copy whose digest the signature covers). Zeros become holes, as
+		 * unsquashfs makes them. O_DIRECT: the files are fsynced anyway,
+		 * and so skip a copy through the page cache. */
+		ok = fd >= 0 && finish_file(fd, image->filename,
+		                            bundle_stream_image(b, image, fd, EXTRACT_FLAGS, error),
+		                            error);
+	}
+	if (ok)
+		ota_progress_end();
+	if (ok && m->hook_filename && g_hash_table_add(written, m->hook_filename))
+		ok = copy_out_file(b, dirfd, dir, m->hook_filename, error);
+	if (ok && m->handler_filename && g_hash_table_add(written, m->handler_filename))
+		ok = copy_out_file(b, dirfd, dir, m->handler_filename, error);
+	if (ok && fsync(dirfd) < 0)
+		ok = bundle_io_error(error, dir, errno);
+	close(dirfd);
+	return ok;
+}
+
+static gboolean check_outdir_usable(const char *outdir, GError **error)
+{
+	g_autoptr(GDir) dir = NULL;
+	struct stat st;
+
+	if (lstat(outdir, &st) < 0)
+		return errno == ENOENT ? TRUE : bundle_io_error(error, outdir, errno);
+	if (!S_ISDIR(st.st_mode)) {
+		g_set_error(error, OTA_BUNDLE_ERROR, OTA_BUNDLE_ERROR_EXISTS,
+		            "%s: exists and is not a directory", outdir);
+		return FALSE;
+	}
+	dir = g_dir_open(outdir, 0, NULL);
+	if (dir == NULL || g_dir_read_name(dir) != NULL) {
+		g_set_error(error, OTA_BUNDLE_ERROR, OTA_BUNDLE_ERROR_EXISTS,
+		            "%s: output directory is not empty", outdir);
+		return FALSE;
+	}
+	return TRUE;
+}
+
+gboolean ota_bundle_extract(const char *bundle_path, const OtaPolicy *policy, const char *outdir,
+                            GError **error)
+{
+	g_autoptr(OtaBundle) b = NULL;
+	g_autoptr(ScratchDir) staging = NULL;
+	g_autoptr(GError) ierror = NULL;
+	g_autofree char *clean = g_canonicalize_filename(outdir, NULL);
+	g_autofree char *parent = g_path_get_dirname(clean);
+	g_autofree char *base = g_path_get_basename(clean);
+	g_autofree char *template_path = NULL;
+
+	if (!check_outdir_usable(outdir, error))
+		return FALSE;
+	if (!g_file_test(parent, G_FILE_TEST_IS_DIR)) {
+		g_set_error(error, OTA_BUNDLE_ERROR, OTA_BUNDLE_ERROR_IO,
+		            "%s: parent directory does not exist", outdir);
+		return FALSE;
+	}
+	b = ota_bundle_open(bundle_path, error);
+	if (b == NULL)
+		return FALSE;
+
+	/* Staged beside OUTDIR, so the final rename is atomic and a failure
+	 * leaves OUTDIR untouched. The private payload copy lives there too. */
+	template_path = g_strdup_printf("%s/.%s.XXXXXX", parent, base);
+	staging = bundle_scratch_dir_new(template_path, error);
+	if (staging == NULL)
+		return FALSE;
+	/* Verity needs no copy and no full tree pass here: every block
+	 * extraction reads is checked against the signed root as it is read. */
+	if (!ota_bundle_verify(b, policy, 0, staging->path, error) ||
+	    !ota_bundle_check_contents(b, FALSE, error))
+		return FALSE;
+	if (!extract_into(b, staging->path, &ierror)) {
+		g_propagate_prefixed_error(error, g_steal_pointer(&ierror), "%s: ", bundle_path);
+		return FALSE;
+	}
+	/* Staged 0700 so nobody reads a half-written image; published 0755. */
+	if (chmod(staging->path, 0755) < 0 || rename(staging->path, clean) < 0)
+		return bundle_io_error(error, outdir, errno);
+	g_clear_pointer(&staging->path, g_free);
+	return TRUE;
+}
+

@@ -1,0 +1,483 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Signatures: making them (shared with create), and signing existing
+ * bundles again: sign, sign --detached, merge, resign, extract-signature,
+ * replace-signature. */
+#include "bundle-private.h"
+
+#include <otabundle/audit.h>
+#include <otabundle/output.h>
+#include <otabundle/progress.h>
+
+#include <errno.h>
+#include <string.h>
+#include <unistd.h>
+
+/* --- making signatures ------------------------------------------------------------ */
+
+gboolean bundle_append_signature(int fd, guint64 offset, GBytes *signature, GError **error)
+{
+	guint8 trailer[OTA_BUNDLE_TRAILER_SIZE];
+	gsize sig_len = g_bytes_get_size(signature);
+
+	if (sig_len > OTA_BUNDLE_MAX_SIGNATURE_SIZE) {
+		g_set_error(error, OTA_BUNDLE_ERROR, OTA_BUNDLE_ERROR_MALFORMED,
+		            "signature of %" G_GSIZE_FORMAT " bytes exceeds the %d-byte maximum RAUC "
+		            "accepts", sig_len, OTA_BUNDLE_MAX_SIGNATURE_SIZE);
+		return FALSE;
+	}
+	ota_bundle_trailer_encode(sig_len, trailer);
+	if (lseek(fd, (off_t)offset, SEEK_SET) < 0) {
+		int saved = errno;
+		g_set_error(error, OTA_BUNDLE_ERROR, OTA_BUNDLE_ERROR_IO, "seek failed: %s",
+		            g_strerror(saved));
+		return FALSE;
+	}
+	return ota_write_all(fd, g_bytes_get_data(signature, NULL), sig_len, error) &&
+	       ota_write_all(fd, trailer, sizeof(trailer), error);
+}
+
+/* One signature by every signer over content with digest @sha256 (@content
+ * embedded, or NULL for detached). Nested: the first signer signs, every
+ * other signer's detached signature is nested in it. */
+GBytes *bundle_sign_content(OtaSigner *const *signers, gsize n, OtaX509Stack *intermediates,
+                            OtaSignatureEncoding encoding, const guint8 sha256[OTA_SHA256_LEN],
+                            GBytes *content, GError **error)
+{
+	g_autoptr(GBytes) primary = NULL;
+	g_autoptr(GPtrArray) partials = NULL;
+
+	if (encoding == OTA_SIGNATURE_ENCODING_SIGNER_INFOS || n == 1)
+		return ota_signature_sign(signers, n, intermediates, sha256, content, error);
+
+	primary = ota_signature_sign(signers, 1, intermediates, sha256, content, error);
+	if (primary == NULL)
+		return NULL;
+	partials = g_ptr_array_new_with_free_func((GDestroyNotify)g_bytes_unref);
+	for (gsize i = 1; i < n; i++) {
+		GBytes *partial = ota_signature_sign(&signers[i], 1, intermediates, sha256, NULL, error);
+
+		if (partial == NULL)
+			return NULL;
+		g_ptr_array_add(partials, partial);
+	}
+	return ota_signature_merge(primary, (GBytes *const *)partials->pdata, partials->len, sha256,
+	                           OTA_SIGNATURE_ENCODING_NESTED, error);
+}
+
+/* Before the bundle is committed: a signature that can't be logged must
+ * not come into existence. */
+gboolean bundle_log_signatures(const char *audit_log, const char *operation,
+                               OtaSigner *const *signers, gsize n_signers,
+                               const char *bundle_path, const char *format,
+                               const guint8 digest[OTA_SHA256_LEN], const char *verity_root,
+                               GError **error)
+{
+	OtaAuditEvent event = {operation, bundle_path, format, digest, verity_root};
+
+	if (audit_log == NULL)
+		return TRUE;
+	return ota_audit_append(audit_log, &event, signers, n_signers, error);
+}
+
+/* --- signing existing bundles ------------------------------------------------- */
+
+/* The kernel copies where it can (reflink or server-side copy); user space
+ * only where copy_file_range() can't cross these two files. Chunked so that
+ * progress shows and a cancelled copy stops soon. */
+#define COPY_CHUNK ((guint64)64 * 1024 * 1024)
+
+static gboolean copy_range(int in_fd, int out_fd, guint64 length, const gint *cancelled,
+                           GError **error)
+{
+	g_autofree guint8 *buf = NULL;
+	loff_t in_off = 0, out_off = 0;
+
+	while ((guint64)in_off < length && !g_atomic_int_get(cancelled)) {
+		ssize_t n = copy_file_range(in_fd, &in_off, out_fd, &out_off,
+		                            (size_t)MIN(length - (guint64)in_off, COPY_CHUNK), 0);
+
+		if (n > 0) {
+			ota_progress_add((guint64)n);
+			continue;
+		}
+		if (n == 0) {
+			g_set_error_literal(error, OTA_BUNDLE_ERROR, OTA_BUNDLE_ERROR_IO,
+			                    "bundle ended early while copying");
+			return FALSE;
+		}
+		if (errno == EINTR)
+			continue;
+		if (errno != EXDEV && errno != ENOSYS && errno != EOPNOTSUPP && errno != EINVAL)
+			return bundle_io_error(error, "copy failed", errno);
+		break;
+	}
+	buf = g_malloc(1024 * 1024);
+	while ((guint64)in_off < length && !g_atomic_int_get(cancelled)) {
+		gsize chunk = (gsize)MIN(length - (guint64)in_off, (guint64)1024 * 1024);
+
+		if (!ota_pread_all(in_fd, buf, chunk, (guint64)in_off, error) ||
+		    lseek(out_fd, out_off, SEEK_SET) < 0 || !ota_write_all(out_fd, buf, chunk, error))
+			return FALSE;
+		in_off += (loff_t)chunk;
+		out_off += (loff_t)chunk;
+		ota_progress_add(chunk);
+	}
+	return TRUE;
+}
+
+/* A bundle signed again: its payload (and verity tree) copied into a new
+ * output on a thread while the caller checks the old signature and makes
+ * the new one, which is appended at the end. Until finished, nothing is at
+ * @path. */
+typedef struct {
+	OtaBundle *bundle;
+	char *path;
+	OtaOutput *out;
+	GThread *copier;
+	gint cancelled;
+	GError *copy_error;
+} Resigned;
+
+static gpointer resigned_copy_run(gpointer data)
+{
+	Resigned *r = data;
+
+	(void)!copy_range(r->bundle->fd, ota_output_get_fd(r->out), r->bundle->layout.signature_offset,
+	                  &r->cancelled, &r->copy_error);
+	return NULL;
+}
+
+static void resigned_free(Resigned *r)
+{
+	if (r == NULL)
+		return;
+	if (r->copier != NULL) {
+		g_atomic_int_set(&r->cancelled, 1);
+		g_thread_join(r->copier);
+	}
+	ota_output_free(r->out);
+	ota_bundle_free(r->bundle);
+	g_clear_error(&r->copy_error);
+	g_free(r->path);
+	g_free(r);
+}
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(Resigned, resigned_free)
+
+/* Opens @in_path and starts copying it to @out_path (refused at once if
+ * it exists and !@force). */
+static Resigned *resigned_start(const char *in_path, const char *out_path, gboolean force,
+                                GError **error)
+{
+	g_autoptr(Resigned) r = g_new0(Resigned, 1);
+	OtaBundle *b;
+	guint64 hashed;
+
+	r->bundle = b = ota_bundle_open(in_path, error);
+	if (b == NULL)
+		return NULL;
+	r->path = g_strdup(out_path);
+	r->out = ota_output_new(out_path, force, error);
+	if (r->out == NULL)
+		return NULL;
+	/* Plain: the old signature's check hashes the payload meanwhile. */
+	hashed = b->format == OTA_BUNDLE_FORMAT_PLAIN ? b->layout.payload_size : 0;
+	ota_progress_begin("copy", b->layout.signature_offset + hashed);
+	r->copier = g_thread_new("ota-copy", resigned_copy_run, r);
+	return g_steal_pointer(&r);
+}
+
+static gboolean resigned_finish(Resigned *r, GBytes *signature, GError **error)
+{
+	int fd = ota_output_get_fd(r->out);
+
+	g_thread_join(g_steal_pointer(&r->copier));
+	if (r->copy_error != NULL) {
+		g_propagate_prefixed_error(error, g_steal_pointer(&r->copy_error), "%s: ", r->path);
+		return FALSE;
+	}
+	ota_progress_end();
+	if (!bundle_append_signature(fd, r->bundle->layout.signature_offset, signature, error)) {
+		g_prefix_error(error, "%s: ", r->path);
+		return FALSE;
+	}
+	return ota_output_commit(r->out, error);
+}
+
+/* The digest every signature of @b signs (plain: the payload's, in one
+ * streamed pass; verity: the manifest's), with the existing signatures
+ * checked: against @policy when given, else cryptographically. */
+static gboolean signed_digest(OtaBundle *b, const OtaPolicy *policy,
+                              guint8 digest[OTA_SHA256_LEN], GError **error)
+{
+	g_autoptr(GBytes) content = NULL;
+	const guint8 *detached = NULL;
+	g_autoptr(GError) ierror = NULL;
+
+	if (policy != NULL) {
+		if (!ota_bundle_verify(b, policy, 0, NULL, error))
+			return FALSE;
+	} else if (b->format == OTA_BUNDLE_FORMAT_PLAIN &&
+	           !ota_checksum_fd(b->fd, 0, b->layout.payload_size, &b->payload_checksum, error)) {
+		g_prefix_error(error, "%s: ", b->path);
+		return FALSE;
+	}
+	if (b->format == OTA_BUNDLE_FORMAT_PLAIN) {
+		memcpy(digest, b->payload_checksum.sha256, OTA_SHA256_LEN);
+		detached = digest;
+	} else {
+		content = ota_signature_get_content(b->signature);
+		if (content == NULL) {
+			g_set_error(error, OTA_BUNDLE_ERROR, OTA_BUNDLE_ERROR_MALFORMED,
+			            "%s: signature embeds no manifest", b->path);
+			return FALSE;
+		}
+		if (!ota_checksum_bytes(content, digest, error))
+			return FALSE;
+	}
+	if (policy == NULL && !ota_signature_check_crypto(b->signature, detached, &ierror)) {
+		g_propagate_prefixed_error(error, g_steal_pointer(&ierror), "%s: signature: ", b->path);
+		return FALSE;
+	}
+	/* The verity manifest (for the audit log's root hash), now that its
+	 * signatures are known to be intact. */
+	if (b->manifest == NULL && b->format == OTA_BUNDLE_FORMAT_VERITY &&
+	    !bundle_load_verity_manifest(b, &ierror)) {
+		g_propagate_prefixed_error(error, g_steal_pointer(&ierror), "%s: ", b->path);
+		return FALSE;
+	}
+	return TRUE;
+}
+
+static const char *verity_root_of(OtaBundle *b)
+{
+	return b->manifest != NULL ? b->manifest->verity_hash : NULL;
+}
+
+/* The start of sign, merge and resign: the copy under way and the digest
+ * the existing signatures sign, with them checked. */
+static Resigned *resign_begin(const char *in_path, const char *out_path,
+                              const OtaSignOptions *options, guint8 digest[OTA_SHA256_LEN],
+                              GError **error)
+{
+	g_autoptr(Resigned) r = resigned_start(in_path, out_path, options->force, error);
+
+	if (r == NULL || !signed_digest(r->bundle, options->policy, digest, error))
+		return NULL;
+	return g_steal_pointer(&r);
+}
+
+/* The end of sign and resign: the audit log, then the bundle. */
+static gboolean resign_commit(Resigned *r, const char *operation, const OtaSignOptions *options,
+                              const guint8 digest[OTA_SHA256_LEN], GBytes *signature,
+                              GError **error)
+{
+	return bundle_log_signatures(options->audit_log, operation, options->signers,
+	                             options->n_signers, r->path,
+	                             ota_bundle_format_to_string(r->bundle->format), digest,
+	                             verity_root_of(r->bundle), error) &&
+	       resigned_finish(r, signature, error);
+}
+
+static GBytes *read_partial(const char *path, GError **error)
+{
+	g_autofree char *data = NULL;
+	g_autoptr(GError) ierror = NULL;
+	gsize len = 0;
+
+	if (!g_file_get_contents(path, &data, &len, &ierror)) {
+		g_set_error(error, OTA_BUNDLE_ERROR, OTA_BUNDLE_ERROR_IO, "%s", ierror->message);
+		return NULL;
+	}
+	if (len == 0 || len > OTA_BUNDLE_MAX_SIGNATURE_SIZE) {
+		g_set_error(error, OTA_BUNDLE_ERROR, OTA_BUNDLE_ERROR_MALFORMED,
+		            "%s: a signature must be 1 to %d bytes", path, OTA_BUNDLE_MAX_SIGNATURE_SIZE);
+		return NULL;
+	}
+	return g_bytes_new_take(g_steal_pointer(&data), len);
+}
+
+gboolean ota_bundle_add_signers(const char *in_path, const char *out_path,
+                                const OtaSignOptions *options, GError **error)
+{
+	g_autoptr(Resigned) r = NULL;
+	g_autoptr(GBytes) partial = NULL;
+	g_autoptr(GBytes) signature = NULL;
+	guint8 digest[OTA_SHA256_LEN];
+
+	g_return_val_if_fail(options->n_signers > 0, FALSE);
+
+	r = resign_begin(in_path, out_path, options, digest, error);
+	if (r == NULL)
+		return FALSE;
+	/* The new signers' own detached signature, merged like any partial. */
+	partial = bundle_sign_content(options->signers, options->n_signers, options->intermediates,
+	                              OTA_SIGNATURE_ENCODING_SIGNER_INFOS, digest, NULL, error);
+	if (partial == NULL)
+		return FALSE;
+	signature = ota_signature_merge(r->bundle->signature_der, &partial, 1, digest,
+	                                options->encoding, error);
+	return signature != NULL && resign_commit(r, "sign", options, digest, signature, error);
+}
+
+gboolean ota_bundle_sign_detached(const char *bundle_path, const char *sig_path,
+                                  const OtaSignOptions *options, GError **error)
+{
+	g_autoptr(OtaBundle) b = ota_bundle_open(bundle_path, error);
+	g_autoptr(GBytes) partial = NULL;
+	g_autoptr(OtaOutput) out = NULL;
+	guint8 digest[OTA_SHA256_LEN];
+
+	g_return_val_if_fail(options->n_signers > 0, FALSE);
+
+	if (b == NULL)
+		return FALSE;
+	out = ota_output_new(sig_path, options->force, error);
+	if (out == NULL || !signed_digest(b, options->policy, digest, error))
+		return FALSE;
+	partial = bundle_sign_content(options->signers, options->n_signers, options->intermediates,
+	                              OTA_SIGNATURE_ENCODING_SIGNER_INFOS, digest, NULL, error);
+	if (partial == NULL ||
+	    !bundle_log_signatures(options->audit_log, "sign-detached", options->signers,
+	                           options->n_signers, bundle_path, ota_bundle_format_to_string(b->format),
+	                           digest, verity_root_of(b), error))
+		return FALSE;
+	if (!ota_write_all(ota_output_get_fd(out), g_bytes_get_data(partial, NULL),
+	                   g_bytes_get_size(partial), error)) {
+		g_prefix_error(error, "%s: ", sig_path);
+		return FALSE;
+	}
+	return ota_output_commit(out, error);
+}
+
+gboolean ota_bundle_merge(const char *in_path, const char *out_path,
+                          const char *const *sig_paths, gsize n_sigs,
+                          const OtaSignOptions *options, GError **error)
+{
+	g_autoptr(Resigned) r = NULL;
+	g_autoptr(GPtrArray) partials = g_ptr_array_new_with_free_func((GDestroyNotify)g_bytes_unref);
+	g_autoptr(GBytes) signature = NULL;
+	guint8 digest[OTA_SHA256_LEN];
+
+	r = resign_begin(in_path, out_path, options, digest, error);
+	if (r == NULL)
+		return FALSE;
+	for (gsize i = 0; i < n_sigs; i++) {
+		g_autoptr(GError) ierror = NULL;
+		g_autoptr(GBytes) partial = read_partial(sig_paths[i], error);
+		g_autoptr(OtaSignature) parsed = NULL;
+
+		if (partial == NULL)
+			return FALSE;
+		/* Checked one by one so that an error names the file at fault. */
+		parsed = ota_signature_parse(g_bytes_get_data(partial, NULL), g_bytes_get_size(partial),
+		                             &ierror);
+		if (parsed == NULL || !ota_signature_check_crypto(parsed, digest, &ierror)) {
+			g_propagate_prefixed_error(error, g_steal_pointer(&ierror), "%s: ", sig_paths[i]);
+			return FALSE;
+		}
+		g_ptr_array_add(partials, g_steal_pointer(&partial));
+	}
+	/* No audit line: merging creates no signature. */
+	signature = ota_signature_merge(r->bundle->signature_der, (GBytes *const *)partials->pdata,
+	                                partials->len, digest, options->encoding, error);
+	return signature != NULL && resigned_finish(r, signature, error);
+}
+
+gboolean ota_bundle_resign(const char *in_path, const char *out_path,
+                           const OtaSignOptions *options, GError **error)
+{
+	g_autoptr(Resigned) r = NULL;
+	g_autoptr(GBytes) content = NULL;
+	g_autoptr(GBytes) signature = NULL;
+	guint8 digest[OTA_SHA256_LEN];
+
+	g_return_val_if_fail(options->n_signers > 0, FALSE);
+
+	r = resign_begin(in_path, out_path, options, digest, error);
+	if (r == NULL)
+		return FALSE;
+	/* Verity: the new CMS embeds the very manifest bytes the old one did. */
+	if (r->bundle->format == OTA_BUNDLE_FORMAT_VERITY)
+		content = ota_signature_get_content(r->bundle->signature);
+	signature = bundle_sign_content(options->signers, options->n_signers, options->intermediates,
+	                                options->encoding, digest, content, error);
+	return signature != NULL && resign_commit(r, "resign", options, digest, signature, error);
+}
+
+gboolean ota_bundle_extract_signature(const char *bundle_path, const char *sig_path,
+                                      gboolean force, GError **error)
+{
+	g_autoptr(OtaBundle) b = ota_bundle_open(bundle_path, error);
+	g_autoptr(OtaOutput) out = NULL;
+
+	if (b == NULL)
+		return FALSE;
+	out = ota_output_new(sig_path, force, error);
+	if (out == NULL)
+		return FALSE;
+	if (!ota_write_all(ota_output_get_fd(out), g_bytes_get_data(b->signature_der, NULL),
+	                   g_bytes_get_size(b->signature_der), error)) {
+		g_prefix_error(error, "%s: ", sig_path);
+		return FALSE;
+	}
+	return ota_output_commit(out, error);
+}
+
+/* The replacement must sign what the bundle's signature signs: for plain
+ * the payload digest, for verity the identical embedded manifest. */
+static gboolean check_replacement(OtaBundle *b, OtaSignature *replacement,
+                                  const guint8 digest[OTA_SHA256_LEN], const OtaPolicy *policy,
+                                  GError **error)
+{
+	g_autoptr(GBytes) old_content = NULL;
+	g_autoptr(GBytes) new_content = NULL;
+
+	if (replacement->detached != b->signature->detached) {
+		g_set_error_literal(error, OTA_BUNDLE_ERROR, OTA_BUNDLE_ERROR_MISMATCH,
+		                    b->signature->detached
+		                            ? "a plain bundle needs a detached signature"
+		                            : "a verity bundle needs a signature embedding its manifest");
+		return FALSE;
+	}
+	if (!replacement->detached) {
+		old_content = ota_signature_get_content(b->signature);
+		new_content = ota_signature_get_content(replacement);
+		if (old_content == NULL || new_content == NULL ||
+		    !g_bytes_equal(old_content, new_content)) {
+			g_set_error_literal(error, OTA_BUNDLE_ERROR, OTA_BUNDLE_ERROR_MISMATCH,
+			                    "signature embeds another manifest than this bundle's");
+			return FALSE;
+		}
+	}
+	return ota_signature_verify(replacement, replacement->detached ? digest : NULL, policy,
+	                            error);
+}
+
+gboolean ota_bundle_replace_signature(const char *in_path, const char *sig_path,
+                                      const char *out_path, const OtaPolicy *policy,
+                                      gboolean force, GError **error)
+{
+	g_autoptr(Resigned) r = NULL;
+	g_autoptr(GBytes) der = NULL;
+	g_autoptr(OtaSignature) replacement = NULL;
+	g_autoptr(GError) ierror = NULL;
+	guint8 digest[OTA_SHA256_LEN];
+
+	r = resigned_start(in_path, out_path, force, error);
+	if (r == NULL)
+		return FALSE;
+	der = read_partial(sig_path, error);
+	if (der == NULL)
+		return FALSE;
+	/* The old signature need not be trusted (that is why it is being
+	 * replaced), but it must be intact: it tells what content is signed. */
+	if (!signed_digest(r->bundle, NULL, digest, error))
+		return FALSE;
+	replacement = ota_signature_parse(g_bytes_get_data(der, NULL), g_bytes_get_size(der), &ierror);
+	if (replacement == NULL ||
+	    !check_replacement(r->bundle, replacement, digest, policy, &ierror)) {
+		g_propagate_prefixed_error(error, g_steal_pointer(&ierror), "%s: ", sig_path);
+		return FALSE;
+	}
+	return resigned_finish(r, der, error);
+}
