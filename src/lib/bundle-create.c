@@ -15,9 +15,11 @@
 
 /* The images are hashed on their own threads while mksquashfs packs them:
  * both read the same pages from the cache, and the manifest (which needs
- * the hashes) is added to the image afterwards. */
+ * the hashes) is added to the image afterwards. Hash and pack read each
+ * image separately, so an image must not change until both are done. */
 typedef struct {
 	GPtrArray *paths;
+	struct stat *before; /* of each image, before either read it */
 	OtaChecksum *sums;
 	GError *error;
 	GThread *thread;
@@ -38,9 +40,14 @@ static ImageHashing *image_hashing_start(const char *inputdir, const OtaManifest
 	ImageHashing *h = g_new0(ImageHashing, 1);
 
 	h->paths = g_ptr_array_new_with_free_func(g_free);
+	h->before = g_new0(struct stat, m->images->len);
 	for (guint i = 0; i < m->images->len; i++) {
 		const OtaImage *image = g_ptr_array_index(m->images, i);
-		g_ptr_array_add(h->paths, g_build_filename(inputdir, image->filename, NULL));
+		char *path = g_build_filename(inputdir, image->filename, NULL);
+
+		/* A failure leaves zeros, which no later lstat() matches. */
+		(void)lstat(path, &h->before[i]);
+		g_ptr_array_add(h->paths, path);
 	}
 	h->sums = g_new0(OtaChecksum, m->images->len);
 	h->thread = g_thread_new("ota-image-hashing", image_hashing_run, h);
@@ -54,13 +61,22 @@ static void image_hashing_free(ImageHashing *h)
 	if (h->thread != NULL)
 		g_thread_join(h->thread);
 	g_ptr_array_unref(h->paths);
+	g_free(h->before);
 	g_free(h->sums);
 	g_clear_error(&h->error);
 	g_free(h);
 }
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(ImageHashing, image_hashing_free)
 
-/* Waits for the hashes and fills in each image's size and sha256. */
+static gboolean same_file_state(const struct stat *a, const struct stat *b)
+{
+	return a->st_ino == b->st_ino && a->st_dev == b->st_dev && a->st_size == b->st_size &&
+	       a->st_mtim.tv_sec == b->st_mtim.tv_sec && a->st_mtim.tv_nsec == b->st_mtim.tv_nsec &&
+	       a->st_ctim.tv_sec == b->st_ctim.tv_sec && a->st_ctim.tv_nsec == b->st_ctim.tv_nsec;
+}
+
+/* Waits for the hashes and fills in each image's size and sha256; call
+ * it when the images have been packed too. */
 static gboolean image_hashing_finish(ImageHashing *h, OtaManifest *m, GError **error)
 {
 	guint n = m->images->len;
@@ -75,7 +91,16 @@ static gboolean image_hashing_finish(ImageHashing *h, OtaManifest *m, GError **e
 	for (guint i = 0; i < n; i++) {
 		OtaImage *image = g_ptr_array_index(m->images, i);
 		char hex[OTA_SHA256_HEX_LEN + 1];
+		struct stat after;
 
+		/* Else the packed image and its manifest hash may differ. */
+		if (lstat(g_ptr_array_index(paths, i), &after) < 0 ||
+		    !same_file_state(&h->before[i], &after)) {
+			g_set_error(error, OTA_BUNDLE_ERROR, OTA_BUNDLE_ERROR_INPUT,
+			            "%s: changed while it was being packed",
+			            (char *)g_ptr_array_index(paths, i));
+			return FALSE;
+		}
 		ota_checksum_to_hex(sums[i].sha256, hex);
 		/* A size or hash already in the input manifest is a claim about
 		 * the image: if it is wrong, the wrong image is probably here. */
@@ -203,8 +228,6 @@ static gboolean write_file(const char *path, const void *data, gsize length, GEr
 	return ok;
 }
 
-
-
 /* A key given twice adds nothing but a SignerInfo that counts once. */
 static gboolean check_distinct_signers(const OtaCreateOptions *options, GError **error)
 {
@@ -235,8 +258,6 @@ static gboolean check_payload_readable(OtaOutput *out, guint64 size, GError **er
 	return squashfs != NULL &&
 	       ota_squashfs_stat_file(squashfs, OTA_MANIFEST_FILENAME, &manifest_size, error);
 }
-
-
 
 static gboolean sign_plain(OtaOutput *out, guint64 size, const OtaCreateOptions *options,
                            const char *bundle_path, GError **error)
@@ -319,8 +340,7 @@ static gboolean sign_payload(OtaOutput *out, OtaManifest *m, const OtaCreateOpti
 	}
 	if ((guint64)st.st_size % OTA_BUNDLE_PAYLOAD_ALIGNMENT != 0) {
 		g_set_error(error, OTA_BUNDLE_ERROR, OTA_BUNDLE_ERROR_INPUT,
-		            "squashfs image is not padded to %d bytes (do not pass -nopad)",
-		            OTA_BUNDLE_PAYLOAD_ALIGNMENT);
+		            "squashfs image is not padded to %d bytes", OTA_BUNDLE_PAYLOAD_ALIGNMENT);
 		return FALSE;
 	}
 	if (!check_payload_readable(out, (guint64)st.st_size, error))

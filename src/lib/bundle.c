@@ -72,7 +72,6 @@ gboolean bundle_io_error(GError **error, const char *path, int err)
 	return FALSE;
 }
 
-
 void bundle_scratch_dir_free(ScratchDir *dir)
 {
 	g_autoptr(GDir) d = NULL;

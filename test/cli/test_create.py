@@ -392,6 +392,41 @@ def test_create_pads_the_payload_to_4_kib_even_with_nopad(pki, tmp_path, input_d
     assert_ok(run("verify", "--keyring", pki.root, "--check-images", bundle))
 
 
+def mksquashfs_wrapper(tmp_path, script):
+    """An OTABUNDLE_MKSQUASHFS that runs @script (sh, with the arguments in
+    "$@") before the real mksquashfs; the append run is the one with
+    -no-recovery."""
+    wrapper = tmp_path / "mksquashfs-wrapper"
+    wrapper.write_text(f"#!/bin/sh\n{script}\nexec mksquashfs \"$@\"\n")
+    wrapper.chmod(0o755)
+    return dict(os.environ, OTABUNDLE_MKSQUASHFS=str(wrapper))
+
+
+def test_create_refuses_an_image_that_changes_while_it_is_packed(pki, tmp_path, input_dir):
+    # Another process appends to the image just as mksquashfs starts: the
+    # hash in the manifest and the packed bytes could differ.
+    image = input_dir / "img0.img"
+    env = mksquashfs_wrapper(tmp_path, f'case " $* " in *" -no-recovery "*) ;; '
+                                       f'*) printf x >> "{image}" ;; esac')
+    bundle = tmp_path / "out.raucb"
+    beside = listing(tmp_path)
+    assert_failure(create(pki, input_dir, bundle, env=env), image, "changed while")
+    assert not bundle.exists()
+    assert listing(tmp_path) == beside
+
+
+def test_create_reports_a_failing_manifest_append_and_writes_nothing(pki, tmp_path, input_dir):
+    env = mksquashfs_wrapper(tmp_path, 'case " $* " in *" -no-recovery "*) '
+                                       'echo "FATAL ERROR: No space left on device" >&2; exit 1;; esac')
+    bundle = tmp_path / "out.raucb"
+    before = tree_digest(input_dir)
+    beside = listing(tmp_path)
+    assert_failure(create(pki, input_dir, bundle, env=env), bundle, "No space left")
+    assert not bundle.exists()
+    assert listing(tmp_path) == beside
+    assert tree_digest(input_dir) == before
+
+
 def test_create_refuses_mksquashfs_args_that_mksquashfs_rejects_naming_the_cause(
         pki, tmp_path, input_dir, refused):
     # The decisive line of mksquashfs' error output, not whatever it printed last.

@@ -186,7 +186,7 @@ static void test_hex_parsing_is_strict(void)
 		"g a7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad", d));
 }
 
-/* 5 MiB + 3 bytes of pattern pushed in odd pieces: crosses buffer bounds. */
+/* @size bytes that differ from block to block. */
 static GBytes *pattern(gsize size)
 {
 	guint8 *data = g_malloc(size);
@@ -196,6 +196,7 @@ static GBytes *pattern(gsize size)
 	return g_bytes_new_take(data, size);
 }
 
+/* Pieces of growing odd sizes, so that they straddle the pipe's buffers. */
 static void push_in_pieces(OtaHashPipe *pipe, GBytes *bytes)
 {
 	gsize size = 0;
