@@ -16,7 +16,7 @@
 #   OTABUNDLE_OUTPUT    bundle to write (default: out/update.raucb)
 #   OTABUNDLE_BUILD_ID  written as [update] build= into the packed manifest,
 #                       e.g. "$CI_PIPELINE_ID"; the input is not modified
-#   OTABUNDLE_PURPOSE   --check-purpose for verification (default: any)
+#   OTABUNDLE_PURPOSE   --check-purpose for verification (default: smimesign, as RAUC)
 #   OTABUNDLE_COMPRESSION  squashfs compressor, e.g. gzip for device kernels
 #                       without zstd (default: otabundle's, zstd level 3)
 #   OTABUNDLE           the otabundle binary (default: otabundle in PATH,
@@ -44,7 +44,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 : "${OTABUNDLE_KEYRING:?set OTABUNDLE_KEYRING to the trusted root certificate(s) (PEM)}"
 input=${OTABUNDLE_INPUT:-$here/bundle}
 output=${OTABUNDLE_OUTPUT:-out/update.raucb}
-purpose=${OTABUNDLE_PURPOSE:-any}
+purpose=${OTABUNDLE_PURPOSE:-smimesign}
 
 if [ -n "${OTABUNDLE:-}" ]; then
 	otabundle=$OTABUNDLE

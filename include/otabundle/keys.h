@@ -56,6 +56,18 @@ X509 *ota_keys_load_certificate(const char *path, GError **error);
 OtaX509Stack *ota_keys_load_certificates(const char *path, GError **error);
 EVP_PKEY *ota_keys_load_private_key(const char *path, GError **error);
 
+/* The identity of a public key as a key, not as an encoding: SHA-256 (hex)
+ * of a canonical form (RSA and RSA-PSS: modulus and exponent; EC: named
+ * curve and affine point; Ed25519/Ed448: the raw key), so that one key
+ * certified with a compressed, hybrid or uncompressed point, named or
+ * explicit curve parameters, or RSA parameters absent or NULL has one
+ * identity. NULL for a key without one (another type, or an explicit
+ * curve that is no named curve): such a key must never be counted. */
+char *ota_keys_public_key_id(EVP_PKEY *key);
+/* Whether @a and @b are the same public key (see ota_keys_public_key_id();
+ * two keys without an identity are the same when OpenSSL says so). */
+gboolean ota_keys_same_public_key(EVP_PKEY *a, EVP_PKEY *b);
+
 /* A signing key and its certificate, checked to belong together, of a type
  * CMS can sign with (RSA >= 2048 bits, ECDSA P-256/P-384), and, when
  * @check_time, with a certificate valid now. Each of @cert_uri and

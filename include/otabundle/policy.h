@@ -14,14 +14,18 @@ typedef enum {
 	OTA_POLICY_ERROR_INVALID,   /* a threshold of 0 */
 } OtaPolicyError;
 
-/* Which certificate purpose a signer must have. RAUC's default (with no
- * system.conf) is smimesign; check-purpose=codesign asks for the
- * codeSigning extended key usage. */
+/* Which certificate purpose a signer must have. smimesign is RAUC's
+ * default (with or without a system.conf) and ours: a certificate meant
+ * for TLS or encryption only must not sign updates. codesign asks for the
+ * codeSigning extended key usage, as RAUC's check-purpose=codesign does;
+ * any is the explicit opt-out. */
 typedef enum {
 	OTA_PURPOSE_ANY,
 	OTA_PURPOSE_SMIMESIGN,
 	OTA_PURPOSE_CODESIGN,
 } OtaPurpose;
+
+#define OTA_PURPOSE_DEFAULT OTA_PURPOSE_SMIMESIGN
 
 gboolean ota_purpose_from_string(const char *name, OtaPurpose *purpose);
 const char *ota_purpose_to_string(OtaPurpose purpose);

@@ -23,6 +23,7 @@ typedef struct {
 	char *issuer;
 	char *cert_sha256; /* SHA-256 of the certificate DER, lower-case hex */
 	char *spki_sha256; /* SHA-256 of the SubjectPublicKeyInfo DER */
+	char *key_id;      /* ota_keys_public_key_id(): what is counted once, or NULL */
 	char *not_before;  /* RFC 3339 UTC */
 	char *not_after;
 	OtaSignerStatus status;
@@ -80,6 +81,13 @@ OtaSignature *ota_signature_parse(const guint8 *der, gsize length, GError **erro
 G_GNUC_WARN_UNUSED_RESULT
 gboolean ota_signature_verify(OtaSignature *sig, const guint8 *detached_sha256,
                               const OtaPolicy *policy, GError **error);
+
+/* ota_signature_verify() without the content: every signer's signature
+ * over its signed attributes, and enough trusted signers for @policy. A
+ * detached signature's content can be large; this says whether reading it
+ * is worth it at all. Not a verification: the content may still differ. */
+G_GNUC_WARN_UNUSED_RESULT
+gboolean ota_signature_check_signers(OtaSignature *sig, const OtaPolicy *policy, GError **error);
 
 /* Only the cryptographic half of ota_signature_verify(): every signer's
  * signature and message digest, nested ones included. */

@@ -228,12 +228,16 @@ static gboolean write_file(const char *path, const void *data, gsize length, GEr
 	return ok;
 }
 
-/* A key given twice adds nothing but a SignerInfo that counts once. */
+/* A key given twice adds nothing but a SignerInfo that counts once. The
+ * certificates' keys are compared (a token's private key may not show its
+ * parameters), as keys: two certificates of one key in two encodings are
+ * one signer. */
 static gboolean check_distinct_signers(const OtaCreateOptions *options, GError **error)
 {
 	for (gsize i = 0; i < options->n_signers; i++) {
 		for (gsize j = i + 1; j < options->n_signers; j++) {
-			if (EVP_PKEY_eq(options->signers[i]->key, options->signers[j]->key) != 1)
+			if (!ota_keys_same_public_key(X509_get0_pubkey(options->signers[i]->cert),
+			                              X509_get0_pubkey(options->signers[j]->cert)))
 				continue;
 			g_set_error(error, OTA_BUNDLE_ERROR, OTA_BUNDLE_ERROR_INPUT,
 			            "%s: same key as signer %s", options->signers[j]->key_uri,

@@ -119,6 +119,7 @@ static OtaPolicyConfig *parse_policy(GKeyFile *kf, const char *group, const char
 	guint64 threshold = 1;
 
 	p->name = g_strdup(name);
+	p->purpose = OTA_PURPOSE_DEFAULT;
 	if (!ota_keyfile_take_required(kf, group, "path", &p->keyring, &errors, error) ||
 	    !ota_keyfile_take_uint64(kf, group, "threshold", 1, 64, &has_threshold, &threshold,
 	                             &errors, error))

@@ -116,6 +116,95 @@ EVP_PKEY *ota_keys_load_private_key(const char *path, GError **error)
 	return key;
 }
 
+/* --- key identity ------------------------------------------------------------------ */
+
+static gboolean append_bn_param(GString *out, EVP_PKEY *key, const char *name)
+{
+	BIGNUM *bn = NULL;
+	char *hex;
+
+	if (EVP_PKEY_get_bn_param(key, name, &bn) != 1)
+		return FALSE;
+	hex = BN_bn2hex(bn);
+	BN_free(bn);
+	if (hex == NULL)
+		return FALSE;
+	g_string_append_printf(out, ":%s", hex);
+	OPENSSL_free(hex);
+	return TRUE;
+}
+
+static gboolean append_raw_public_key(GString *out, EVP_PKEY *key)
+{
+	guint8 raw[128];
+	size_t len = sizeof(raw);
+
+	if (EVP_PKEY_get_raw_public_key(key, raw, &len) != 1)
+		return FALSE;
+	g_string_append_c(out, ':');
+	for (size_t i = 0; i < len; i++)
+		g_string_append_printf(out, "%02x", raw[i]);
+	return TRUE;
+}
+
+/* What makes two keys the same key, whatever their SubjectPublicKeyInfo
+ * says about point compression, curve parameters or NULL parameters: a CA
+ * issuing three certificates for one key in three encodings must not make
+ * one signer count three times. */
+static gboolean canonical_public_key(EVP_PKEY *key, GString *out)
+{
+	char group[64] = "";
+
+	switch (EVP_PKEY_get_base_id(key)) {
+	case EVP_PKEY_RSA:
+	case EVP_PKEY_RSA_PSS:
+		g_string_append(out, "rsa");
+		return append_bn_param(out, key, OSSL_PKEY_PARAM_RSA_N) &&
+		       append_bn_param(out, key, OSSL_PKEY_PARAM_RSA_E);
+	case EVP_PKEY_EC:
+		/* Explicit parameters of a named curve decode to that name; any
+		 * other explicit curve has no identity. */
+		if (EVP_PKEY_get_utf8_string_param(key, OSSL_PKEY_PARAM_GROUP_NAME, group,
+		                                   sizeof(group), NULL) != 1 || group[0] == '\0')
+			return FALSE;
+		g_string_append_printf(out, "ec:%s", group);
+		return append_bn_param(out, key, OSSL_PKEY_PARAM_EC_PUB_X) &&
+		       append_bn_param(out, key, OSSL_PKEY_PARAM_EC_PUB_Y);
+	case EVP_PKEY_ED25519:
+		g_string_append(out, "ed25519");
+		return append_raw_public_key(out, key);
+	case EVP_PKEY_ED448:
+		g_string_append(out, "ed448");
+		return append_raw_public_key(out, key);
+	default:
+		return FALSE;
+	}
+}
+
+char *ota_keys_public_key_id(EVP_PKEY *key)
+{
+	g_autoptr(GString) canonical = g_string_new(NULL);
+
+	if (key == NULL || !canonical_public_key(key, canonical)) {
+		ERR_clear_error();
+		return NULL;
+	}
+	return g_compute_checksum_for_string(G_CHECKSUM_SHA256, canonical->str, canonical->len);
+}
+
+gboolean ota_keys_same_public_key(EVP_PKEY *a, EVP_PKEY *b)
+{
+	g_autofree char *id_a = ota_keys_public_key_id(a);
+	g_autofree char *id_b = ota_keys_public_key_id(b);
+
+	if (id_a != NULL || id_b != NULL)
+		return g_strcmp0(id_a, id_b) == 0;
+	if (EVP_PKEY_eq(a, b) == 1)
+		return TRUE;
+	ERR_clear_error();
+	return FALSE;
+}
+
 /* Checked on the certificate's public key (matched to the private key
  * separately): a token key may not answer OpenSSL's parameter queries. */
 static gboolean check_signing_key(EVP_PKEY *key, const char *key_uri, GError **error)

@@ -134,10 +134,53 @@ OtaPolicy *ota_policy_new(const char *keyring_path, const char *crl_path, OtaPur
 	return g_steal_pointer(&policy);
 }
 
-static gboolean has_code_signing_usage(X509 *cert)
+/* RAUC's codesign purpose: the leaf has the codeSigning extended key usage
+ * and, when it has a key usage, digitalSignature; a CA that restricts its
+ * extended key usage must allow codeSigning too. */
+static const char *code_signing_problem(X509_STORE_CTX *ctx)
 {
-	return (X509_get_extension_flags(cert) & EXFLAG_XKUSAGE) != 0 &&
-	       (X509_get_extended_key_usage(cert) & XKU_CODE_SIGN) != 0;
+	STACK_OF(X509) *chain = X509_STORE_CTX_get0_chain(ctx);
+	X509 *leaf = sk_X509_value(chain, 0);
+	uint32_t flags = X509_get_extension_flags(leaf);
+
+	if (!(flags & EXFLAG_XKUSAGE) || !(X509_get_extended_key_usage(leaf) & XKU_CODE_SIGN))
+		return "certificate lacks the codeSigning extended key usage";
+	if ((flags & EXFLAG_KUSAGE) && !(X509_get_key_usage(leaf) & KU_DIGITAL_SIGNATURE))
+		return "certificate key usage does not allow digital signatures";
+	for (int i = 1; i < sk_X509_num(chain); i++) {
+		X509 *ca = sk_X509_value(chain, i);
+
+		if ((X509_get_extension_flags(ca) & EXFLAG_XKUSAGE) &&
+		    !(X509_get_extended_key_usage(ca) & XKU_CODE_SIGN))
+			return "a CA certificate's extended key usage does not allow code signing";
+	}
+	return NULL;
+}
+
+/* OpenSSL's security level 2 refuses RSA and DSA keys under 2048 bits and
+ * MD5/SHA-1 certificate signatures in the chain, but would take a 224-bit
+ * curve; we want 256 bits of curve, as a signing key needs (keys.c). The
+ * signer's key must also have an identity, or it could not be counted once
+ * (ota_keys_public_key_id). */
+#define MIN_SECURITY_LEVEL 2
+#define MIN_EC_BITS 256
+
+static const char *key_strength_problem(X509_STORE_CTX *ctx)
+{
+	STACK_OF(X509) *chain = X509_STORE_CTX_get0_chain(ctx);
+	g_autofree char *leaf_id = ota_keys_public_key_id(X509_get0_pubkey(sk_X509_value(chain, 0)));
+
+	if (leaf_id == NULL)
+		return "signer key is of an unsupported type (or an unnamed explicit curve)";
+	for (int i = 0; i < sk_X509_num(chain); i++) {
+		EVP_PKEY *key = X509_get0_pubkey(sk_X509_value(chain, i));
+
+		if (key != NULL && EVP_PKEY_get_base_id(key) == EVP_PKEY_EC &&
+		    EVP_PKEY_get_bits(key) < MIN_EC_BITS)
+			return i == 0 ? "EE certificate key too weak (EC under 256 bits)"
+			              : "CA certificate key too weak (EC under 256 bits)";
+	}
+	return NULL;
 }
 
 static OtaSignerStatus status_for(int x509_error)
@@ -153,36 +196,54 @@ static OtaSignerStatus status_for(int x509_error)
 	}
 }
 
+static void set_verify_params(const OtaPolicy *policy, X509_STORE_CTX *ctx)
+{
+	X509_VERIFY_PARAM *param = X509_STORE_CTX_get0_param(ctx);
+	/* A pinned intermediate (or leaf) in the keyring is an anchor. */
+	unsigned long flags = X509_V_FLAG_PARTIAL_CHAIN;
+
+	if (!policy->check_time)
+		flags |= X509_V_FLAG_NO_CHECK_TIME;
+	/* Every certificate of the chain, as RAUC's check-crl does: a revoked
+	 * intermediate CA must not keep its leaves trusted. */
+	if (policy->check_crl)
+		flags |= X509_V_FLAG_CRL_CHECK | X509_V_FLAG_CRL_CHECK_ALL |
+		         X509_V_FLAG_EXTENDED_CRL_SUPPORT;
+	X509_VERIFY_PARAM_set_flags(param, flags);
+	X509_VERIFY_PARAM_set_auth_level(param, MIN_SECURITY_LEVEL);
+	if (policy->purpose == OTA_PURPOSE_SMIMESIGN)
+		X509_STORE_CTX_set_purpose(ctx, X509_PURPOSE_SMIME_SIGN);
+}
+
 OtaSignerStatus ota_policy_check_signer(const OtaPolicy *policy, X509 *cert,
                                         OtaX509Stack *untrusted, char **reason)
 {
 	g_autoptr(X509_STORE_CTX) ctx = X509_STORE_CTX_new();
-	/* A pinned intermediate (or leaf) in the keyring is an anchor. */
-	unsigned long flags = X509_V_FLAG_PARTIAL_CHAIN;
+	const char *problem;
 	int err;
 
 	*reason = NULL;
+	if (cert == NULL) {
+		*reason = g_strdup("signer certificate is not included in the signature");
+		return OTA_SIGNER_UNTRUSTED;
+	}
 	if (ctx == NULL || X509_STORE_CTX_init(ctx, policy->store, cert, untrusted) != 1) {
 		ERR_clear_error();
 		*reason = g_strdup("cannot set up certificate verification");
 		return OTA_SIGNER_UNTRUSTED;
 	}
-	if (!policy->check_time)
-		flags |= X509_V_FLAG_NO_CHECK_TIME;
-	if (policy->check_crl)
-		flags |= X509_V_FLAG_CRL_CHECK;
-	X509_VERIFY_PARAM_set_flags(X509_STORE_CTX_get0_param(ctx), flags);
-	if (policy->purpose == OTA_PURPOSE_SMIMESIGN)
-		X509_STORE_CTX_set_purpose(ctx, X509_PURPOSE_SMIME_SIGN);
-
+	set_verify_params(policy, ctx);
 	if (X509_verify_cert(ctx) != 1) {
 		ERR_clear_error();
 		err = X509_STORE_CTX_get_error(ctx);
 		*reason = g_strdup(X509_verify_cert_error_string(err));
 		return status_for(err);
 	}
-	if (policy->purpose == OTA_PURPOSE_CODESIGN && !has_code_signing_usage(cert)) {
-		*reason = g_strdup("certificate lacks the codeSigning extended key usage");
+	problem = key_strength_problem(ctx);
+	if (problem == NULL && policy->purpose == OTA_PURPOSE_CODESIGN)
+		problem = code_signing_problem(ctx);
+	if (problem != NULL) {
+		*reason = g_strdup(problem);
 		return OTA_SIGNER_UNTRUSTED;
 	}
 	return OTA_SIGNER_COUNTED;

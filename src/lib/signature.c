@@ -74,6 +74,7 @@ static void signer_info_free(OtaSignerInfo *info)
 	g_free(info->issuer);
 	g_free(info->cert_sha256);
 	g_free(info->spki_sha256);
+	g_free(info->key_id);
 	g_free(info->not_before);
 	g_free(info->not_after);
 	g_free(info->reason);
@@ -95,6 +96,7 @@ static OtaSignerInfo *describe_signer(X509 *cert)
 	info->issuer = name_to_string(X509_get_issuer_name(cert));
 	info->cert_sha256 = der_sha256_hex(i2d_cert, cert);
 	info->spki_sha256 = der_sha256_hex(i2d_spki, X509_get_X509_PUBKEY(cert));
+	info->key_id = ota_keys_public_key_id(X509_get0_pubkey(cert));
 	info->not_before = time_to_string(X509_get0_notBefore(cert));
 	info->not_after = time_to_string(X509_get0_notAfter(cert));
 	return info;
@@ -308,7 +310,8 @@ static gboolean digest_algorithm_is_listed(CMS_ContentInfo *cms, int nid)
 }
 
 /* The cryptographic checks of one SignerInfo. Failing any of them means the
- * signature or the content was altered, which rejects the whole bundle. */
+ * signature or the content was altered, which rejects the whole bundle.
+ * With @sha256 NULL, all but the message digest (the content not read yet). */
 static gboolean check_signer_crypto(CMS_ContentInfo *cms, CMS_SignerInfo *si,
                                     const OtaSignerInfo *info,
                                     const guint8 sha256[OTA_SHA256_LEN], GError **error)
@@ -348,6 +351,8 @@ static gboolean check_signer_crypto(CMS_ContentInfo *cms, CMS_SignerInfo *si,
 		            "signer %s: content-type attribute missing or not id-data", info->subject);
 		return FALSE;
 	}
+	if (sha256 == NULL)
+		return TRUE;
 	md = CMS_signed_get0_data_by_OBJ(si, OBJ_nid2obj(NID_pkcs9_messageDigest), -3,
 	                                 V_ASN1_OCTET_STRING);
 	if (md == NULL || ASN1_STRING_length(md) != OTA_SHA256_LEN ||
@@ -418,15 +423,23 @@ static gboolean content_digest(const OtaSignature *sig, const guint8 *detached_s
 	return ota_checksum_bytes(content, out, error);
 }
 
-/* Every signer must have signed @sha256; any failure means tampering. */
+/* Every signer must have signed @sha256 (NULL: whatever content; see
+ * check_signer_crypto()); any failure means tampering. A
+ * SignerInfo whose certificate is not embedded can't be checked at all,
+ * and an unchecked SignerInfo beside counted ones would let garbage ride
+ * along: RAUC rejects such a CMS, and so do we. */
 static gboolean check_all_crypto(OtaSignature *sig, const guint8 sha256[OTA_SHA256_LEN],
                                  GError **error)
 {
 	for (guint i = 0; i < sig->signers->len; i++) {
 		OtaSignerInfo *info = g_ptr_array_index(sig->signers, i);
 
-		if (signer_certificate(info->si) == NULL)
-			continue;
+		if (signer_certificate(info->si) == NULL) {
+			g_set_error(error, OTA_SIGNATURE_ERROR, OTA_SIGNATURE_ERROR_INVALID,
+			            "%ssigner %u: its certificate is not included in the signature",
+			            info->nested ? "nested " : "", i + 1);
+			return FALSE;
+		}
 		if (!check_signer_crypto(info->cms, info->si, info, sha256, error))
 			return FALSE;
 	}
@@ -458,31 +471,23 @@ static OtaX509Stack *all_embedded_certificates(OtaSignature *sig)
 	return all;
 }
 
-gboolean ota_signature_verify(OtaSignature *sig, const guint8 *detached_sha256,
-                              const OtaPolicy *policy, GError **error)
+/* Which signers @policy trusts, each key counted once. */
+static gboolean count_trusted_signers(OtaSignature *sig, const OtaPolicy *policy, GError **error)
 {
 	g_autoptr(OtaX509Stack) embedded = all_embedded_certificates(sig);
 	g_autoptr(GHashTable) counted_keys = g_hash_table_new(g_str_hash, g_str_equal);
-
-	/* Cryptography first, for every signer: one bad signature rejects all. */
-	if (!ota_signature_check_crypto(sig, detached_sha256, error))
-		return FALSE;
 
 	sig->counted = 0;
 	for (guint i = 0; i < sig->signers->len; i++) {
 		OtaSignerInfo *info = g_ptr_array_index(sig->signers, i);
 		X509 *cert = signer_certificate(info->si);
 
-		if (cert == NULL) {
-			info->status = OTA_SIGNER_UNTRUSTED;
-			continue;
-		}
 		g_clear_pointer(&info->reason, g_free);
 		info->status = ota_policy_check_signer(policy, cert, embedded, &info->reason);
 		if (info->status != OTA_SIGNER_COUNTED)
 			continue;
-		/* One key with two certificates is one signer. */
-		if (!g_hash_table_add(counted_keys, info->spki_sha256)) {
+		/* One key is one signer, with two certificates or in two encodings. */
+		if (!g_hash_table_add(counted_keys, info->key_id)) {
 			info->status = OTA_SIGNER_DUPLICATE_KEY;
 			info->reason = g_strdup("same public key as another signer, counted once");
 			continue;
@@ -495,6 +500,23 @@ gboolean ota_signature_verify(OtaSignature *sig, const guint8 *detached_sha256,
 		return FALSE;
 	}
 	return TRUE;
+}
+
+gboolean ota_signature_verify(OtaSignature *sig, const guint8 *detached_sha256,
+                              const OtaPolicy *policy, GError **error)
+{
+	g_return_val_if_fail(policy != NULL, FALSE);
+
+	/* Cryptography first, for every signer: one bad signature rejects all. */
+	return ota_signature_check_crypto(sig, detached_sha256, error) &&
+	       count_trusted_signers(sig, policy, error);
+}
+
+gboolean ota_signature_check_signers(OtaSignature *sig, const OtaPolicy *policy, GError **error)
+{
+	g_return_val_if_fail(policy != NULL, FALSE);
+
+	return check_all_crypto(sig, NULL, error) && count_trusted_signers(sig, policy, error);
 }
 
 static GBytes *encode(CMS_ContentInfo *cms, GError **error)
@@ -630,15 +652,45 @@ static gboolean nest(CMS_ContentInfo *target, GBytes *partial, GError **error)
 	return TRUE;
 }
 
+/* A key that already signs adds a SignerInfo that counts once: refused, so
+ * that nobody believes a bundle has more signers than it has. Keys are
+ * compared as keys (ota_keys_public_key_id), not by certificate. */
+static gboolean add_distinct_keys(GHashTable *keys, OtaSignature *sig, GError **error)
+{
+	for (guint i = 0; i < sig->signers->len; i++) {
+		OtaSignerInfo *info = g_ptr_array_index(sig->signers, i);
+
+		if (info->key_id == NULL) {
+			g_set_error(error, OTA_SIGNATURE_ERROR, OTA_SIGNATURE_ERROR_UNSUPPORTED,
+			            "signer %s: unsupported public key", info->subject);
+			return FALSE;
+		}
+		if (!g_hash_table_add(keys, g_strdup(info->key_id))) {
+			g_set_error(error, OTA_SIGNATURE_ERROR, OTA_SIGNATURE_ERROR_UNSUPPORTED,
+			            "signer %s: the same key already signs this bundle", info->subject);
+			return FALSE;
+		}
+	}
+	return TRUE;
+}
+
 GBytes *ota_signature_merge(GBytes *signature, GBytes *const *partials, gsize n_partials,
                             const guint8 sha256[OTA_SHA256_LEN], OtaSignatureEncoding encoding,
                             GError **error)
 {
 	g_autoptr(OtaSignature) target =
 		ota_signature_parse(g_bytes_get_data(signature, NULL), g_bytes_get_size(signature), error);
+	g_autoptr(GHashTable) keys = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
 
 	if (target == NULL)
 		return NULL;
+	/* The signers already there are taken as they are. */
+	for (guint i = 0; i < target->signers->len; i++) {
+		const OtaSignerInfo *info = g_ptr_array_index(target->signers, i);
+
+		if (info->key_id != NULL)
+			g_hash_table_add(keys, g_strdup(info->key_id));
+	}
 	for (gsize i = 0; i < n_partials; i++) {
 		g_autoptr(OtaSignature) part = ota_signature_parse(
 			g_bytes_get_data(partials[i], NULL), g_bytes_get_size(partials[i]), error);
@@ -651,7 +703,7 @@ GBytes *ota_signature_merge(GBytes *signature, GBytes *const *partials, gsize n_
 			return NULL;
 		}
 		/* A partial over other content would only spoil the bundle. */
-		if (!check_all_crypto(part, sha256, error))
+		if (!check_all_crypto(part, sha256, error) || !add_distinct_keys(keys, part, error))
 			return NULL;
 		if (encoding == OTA_SIGNATURE_ENCODING_NESTED ? !nest(target->cms, partials[i], error)
 		                                              : !move_signer_infos(target->cms, part->cms,

@@ -183,8 +183,9 @@ class Pki:
     intermediate: Path        # intermediate CA certificate
     intermediate_key: Path
     other_root: Path          # an unrelated root CA
-    crl: Path                 # intermediate's CRL, revoking `revoked`
-    empty_crl: Path           # intermediate's CRL before the revocation
+    crl: Path                 # intermediate's CRL revoking `revoked`, and the root's (empty)
+    empty_crl: Path           # both CAs' CRLs before any revocation
+    crl_revoked_intermediate: Path  # the root's CRL revoking the intermediate CA, and its empty one
     leaves: dict = field(default_factory=dict)
 
     def __getattr__(self, name):
@@ -243,8 +244,44 @@ extendedKeyUsage = emailProtection
 subjectKeyIdentifier = hash
 authorityKeyIdentifier = keyid,issuer
 
+[v3_leaf_tls_client]
+basicConstraints = critical,CA:FALSE
+keyUsage = critical,digitalSignature
+extendedKeyUsage = clientAuth
+subjectKeyIdentifier = hash
+authorityKeyIdentifier = keyid,issuer
+
+[v3_leaf_encryption]
+basicConstraints = critical,CA:FALSE
+keyUsage = critical,keyEncipherment,keyAgreement
+subjectKeyIdentifier = hash
+authorityKeyIdentifier = keyid,issuer
+
+[v3_leaf_codesign_encrypt]
+basicConstraints = critical,CA:FALSE
+keyUsage = critical,keyAgreement
+extendedKeyUsage = codeSigning
+subjectKeyIdentifier = hash
+authorityKeyIdentifier = keyid,issuer
+
 [ca]
 default_ca = intermediate_ca
+
+[root_ca]
+dir = {dir}/root-ca
+database = $dir/index.txt
+new_certs_dir = $dir/newcerts
+serial = $dir/serial
+crlnumber = $dir/crlnumber
+certificate = {dir}/root.pem
+private_key = {dir}/root.key
+default_md = sha256
+default_days = 3650
+default_crl_days = 3650
+policy = policy_any
+unique_subject = no
+copy_extensions = none
+email_in_dn = no
 
 [intermediate_ca]
 dir = {dir}/ca
@@ -311,10 +348,11 @@ def make_pki(d):
     d = Path(d)
     cnf = d / "openssl.cnf"
     cnf.write_text(OPENSSL_CNF.format(dir=d))
-    (d / "ca" / "newcerts").mkdir(parents=True)
-    (d / "ca" / "index.txt").write_text("")
-    (d / "ca" / "serial").write_text("1000\n")
-    (d / "ca" / "crlnumber").write_text("1000\n")
+    for ca in ("ca", "root-ca"):
+        (d / ca / "newcerts").mkdir(parents=True)
+        (d / ca / "index.txt").write_text("")
+        (d / ca / "serial").write_text("1000\n")
+        (d / ca / "crlnumber").write_text("1000\n")
 
     root, root_key = _self_signed_ca(d, "root", "otabundle test root CA", cnf)
 
@@ -337,14 +375,37 @@ def make_pki(d):
                                 ext="v3_leaf_codesign"),
         "email": _issue_leaf(d, cnf, "leaf-email", "signer email", ext="v3_leaf_email"),
         "revoked": _issue_leaf(d, cnf, "leaf-revoked", "signer revoked"),
+        # Issued by the same CA for other uses: they must not sign updates.
+        "tls_client": _issue_leaf(d, cnf, "leaf-tls-client", "signer tls client",
+                                  ext="v3_leaf_tls_client"),
+        "encryption": _issue_leaf(d, cnf, "leaf-encryption", "signer encryption",
+                                  ext="v3_leaf_encryption"),
+        "codesign_encrypt": _issue_leaf(d, cnf, "leaf-codesign-encrypt",
+                                        "signer codesign encrypt",
+                                        ext="v3_leaf_codesign_encrypt"),
     }
 
-    empty_crl = d / "crl-empty.pem"
-    _openssl("ca", "-config", cnf, "-gencrl", "-out", empty_crl)
+    # CRLs are checked for every CA of the chain (as RAUC's check-crl does),
+    # so each file holds the intermediate's CRL and the root's.
+    def gencrl(name, ca="intermediate_ca"):
+        path = d / name
+        _openssl("ca", "-config", cnf, "-name", ca, "-gencrl", "-out", path)
+        return path.read_text()
+
+    root_empty = gencrl("root-crl-empty.pem", "root_ca")
+    inter_empty = gencrl("intermediate-crl-empty.pem")
     _openssl("ca", "-config", cnf, "-revoke", leaves["revoked"].cert,
              "-crl_reason", "keyCompromise")
+    inter_revoking = gencrl("intermediate-crl.pem")
+    _openssl("ca", "-config", cnf, "-name", "root_ca", "-revoke", intermediate,
+             "-crl_reason", "cACompromise")
+    root_revoking = gencrl("root-crl.pem", "root_ca")
+    empty_crl = d / "crl-empty.pem"
+    empty_crl.write_text(inter_empty + root_empty)
     crl = d / "crl.pem"
-    _openssl("ca", "-config", cnf, "-gencrl", "-out", crl)
+    crl.write_text(inter_revoking + root_empty)
+    crl_revoked_intermediate = d / "crl-revoked-intermediate.pem"
+    crl_revoked_intermediate.write_text(inter_empty + root_revoking)
 
     # An unrelated root CA with a leaf signed directly by it.
     other_root, other_key = _self_signed_ca(d, "other-root", "otabundle other root CA", cnf)
@@ -360,7 +421,8 @@ def make_pki(d):
 
     return Pki(dir=d, root=root, root_key=root_key, intermediate=intermediate,
                intermediate_key=inter_key, other_root=other_root, crl=crl,
-               empty_crl=empty_crl, leaves=leaves)
+               empty_crl=empty_crl, crl_revoked_intermediate=crl_revoked_intermediate,
+               leaves=leaves)
 
 
 @pytest.fixture(scope="session")

@@ -149,11 +149,38 @@ def test_verify_check_purpose_smimesign_rejects_a_codesigning_only_leaf(pki, tmp
     assert_failure(verify(pki, bundle, "--check-purpose", "smimesign"), bundle, "purpose")
 
 
-@pytest.mark.parametrize("leaf", ["codesign", "email", "ec256"])
-def test_verify_check_purpose_any_is_the_default_and_accepts_any_eku(pki, tmp_path, leaf):
+@pytest.mark.parametrize("leaf", ["codesign", "email", "ec256", "tls_client", "encryption"])
+def test_verify_check_purpose_any_is_an_explicit_opt_out_accepting_any_eku(pki, tmp_path, leaf):
     bundle = bundle_for(pki, tmp_path, leaf)
-    assert_ok(verify(pki, bundle))
     assert_ok(verify(pki, bundle, "--check-purpose", "any"))
+
+
+@pytest.mark.parametrize("leaf", ["ec256", "email"])
+def test_verify_default_purpose_is_smimesign_as_rauc_and_accepts_a_signing_leaf(pki, tmp_path,
+                                                                                 leaf):
+    assert_ok(verify(pki, bundle_for(pki, tmp_path, leaf)))
+
+
+@pytest.mark.parametrize("leaf", ["tls_client", "encryption", "codesign"])
+def test_verify_default_purpose_rejects_a_tls_encryption_or_codesign_only_leaf(pki, tmp_path,
+                                                                               leaf):
+    """A TLS client certificate or an encryption-only one issued by the
+    keyring's CA must not sign updates: the default is RAUC's smimesign."""
+    bundle = bundle_for(pki, tmp_path, leaf)
+    assert_failure(verify(pki, bundle), bundle, "purpose")
+
+
+@pytest.mark.parametrize("leaf", ["tls_client", "encryption"])
+def test_verify_check_purpose_codesign_rejects_a_tls_or_encryption_leaf(pki, tmp_path, leaf):
+    bundle = bundle_for(pki, tmp_path, leaf)
+    assert_failure(verify(pki, bundle, "--check-purpose", "codesign"), bundle, "codeSigning")
+
+
+def test_verify_check_purpose_codesign_rejects_a_codesign_leaf_whose_key_usage_is_encryption(
+        pki, tmp_path):
+    bundle = bundle_for(pki, tmp_path, "codesign_encrypt")
+    assert_failure(verify(pki, bundle, "--check-purpose", "codesign"), bundle,
+                   "digital signatures")
 
 
 def test_verify_with_crl_rejects_a_revoked_signer_saying_revoked(pki, tmp_path):
