@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include <otabundle/keys.h>
 
+#include <openssl/core_names.h>
 #include <openssl/pem.h>
 #include <string.h>
 
@@ -212,6 +213,64 @@ static void test_recognises_pkcs11_uris(void)
 	g_assert_false(ota_keys_is_pkcs11_uri(NULL));
 }
 
+/* @key's public half re-encoded with OpenSSL parameter @name set to @value
+ * (an EC point form or parameter encoding) and decoded again. */
+static EVP_PKEY *reencoded_public_key(EVP_PKEY *key, const char *name, const char *value)
+{
+	g_autoptr(EVP_PKEY) copy = EVP_PKEY_dup(key);
+	unsigned char *der = NULL;
+	const unsigned char *p;
+	EVP_PKEY *decoded;
+	int len;
+
+	g_assert_nonnull(copy);
+	g_assert_cmpint(EVP_PKEY_set_utf8_string_param(copy, name, value), ==, 1);
+	len = i2d_PUBKEY(copy, &der);
+	g_assert_cmpint(len, >, 0);
+	p = der;
+	decoded = d2i_PUBKEY(NULL, &p, len);
+	OPENSSL_free(der);
+	g_assert_nonnull(decoded);
+	return decoded;
+}
+
+static void test_one_ec_key_has_one_identity_in_every_point_form_and_curve_encoding(void)
+{
+	g_autoptr(EVP_PKEY) key = test_pki_key("ec");
+	g_autofree char *id = ota_keys_public_key_id(key);
+	const char *forms[][2] = {
+		{OSSL_PKEY_PARAM_EC_POINT_CONVERSION_FORMAT, "compressed"},
+		{OSSL_PKEY_PARAM_EC_POINT_CONVERSION_FORMAT, "hybrid"},
+		{OSSL_PKEY_PARAM_EC_POINT_CONVERSION_FORMAT, "uncompressed"},
+		{OSSL_PKEY_PARAM_EC_ENCODING, "explicit"},
+	};
+
+	g_assert_nonnull(id);
+	for (gsize i = 0; i < G_N_ELEMENTS(forms); i++) {
+		g_autoptr(EVP_PKEY) other = reencoded_public_key(key, forms[i][0], forms[i][1]);
+		g_autofree char *other_id = ota_keys_public_key_id(other);
+
+		g_assert_cmpstr(other_id, ==, id);
+		g_assert_true(ota_keys_same_public_key(key, other));
+	}
+}
+
+static void test_different_keys_have_different_identities(void)
+{
+	const char *types[] = {"ec", "rsa1024", "ed25519"};
+
+	for (gsize i = 0; i < G_N_ELEMENTS(types); i++) {
+		g_autoptr(EVP_PKEY) a = test_pki_key(types[i]);
+		g_autoptr(EVP_PKEY) b = test_pki_key(types[i]);
+		g_autofree char *id_a = ota_keys_public_key_id(a);
+		g_autofree char *id_b = ota_keys_public_key_id(b);
+
+		g_assert_nonnull(id_a);
+		g_assert_cmpstr(id_a, !=, id_b);
+		g_assert_false(ota_keys_same_public_key(a, b));
+	}
+}
+
 /* Loads a signer whose key is @key_uri (a PEM cert) and expects a URI error
  * that mentions @needle but never the PIN. */
 static void assert_uri_refused(Fixture *f, const char *key_uri, const char *needle)
@@ -296,5 +355,9 @@ int main(int argc, char **argv)
 	ADD("pkcs11-uri-without-key-store-is-refused", test_pkcs11_uri_without_key_store_is_refused);
 	g_test_add_func("/keys/display-uri-drops-pin-value", test_display_uri_drops_pin_value);
 	g_test_add_func("/keys/recognises-pkcs11-uris", test_recognises_pkcs11_uris);
+	g_test_add_func("/keys/one-ec-key-has-one-identity-in-every-encoding",
+	                test_one_ec_key_has_one_identity_in_every_point_form_and_curve_encoding);
+	g_test_add_func("/keys/different-keys-have-different-identities",
+	                test_different_keys_have_different_identities);
 	return g_test_run();
 }
