@@ -10,7 +10,8 @@ GQuark ota_state_error_quark(void);
 
 typedef enum {
 	OTA_STATE_ERROR_IO,
-	OTA_STATE_ERROR_CORRUPTED,
+	OTA_STATE_ERROR_CORRUPTED, /* unparsable, incomplete or failing its integrity check */
+	OTA_STATE_ERROR_BUSY,      /* another process holds the data directory's lock */
 } OtaStateError;
 
 /* How many install and mark results are kept. */
@@ -44,10 +45,28 @@ typedef struct {
 	GPtrArray *results;       /* OtaResult*, oldest first */
 } OtaState;
 
-/* A missing file is a fresh device: empty state. */
+/* A missing file is a fresh device: empty state. A present file must be
+ * whole: it ends in the SHA-256 of what precedes it, which ota_state_save()
+ * writes, and it has [system] security-floor; anything else, including a
+ * file written before that line existed, is OTA_STATE_ERROR_CORRUPTED. */
 OtaState *ota_state_load(const char *data_directory, GError **error);
 G_GNUC_WARN_UNUSED_RESULT
 gboolean ota_state_save(OtaState *state, GError **error);
+
+/* The exclusive lock of a data directory (its file "lock"): every command
+ * that changes the state, a slot or the boot selection holds it for its
+ * whole duration. */
+typedef struct _OtaStateLock OtaStateLock;
+
+/* Takes the lock of @state's data directory (creating both if missing)
+ * without waiting: OTA_STATE_ERROR_BUSY when another process holds it. Then
+ * reloads @state in place, as the state loaded before the lock may have
+ * been changed by the previous holder and must not be saved over it. The
+ * lock ends with ota_state_lock_free() or with the process, crash included:
+ * it can't go stale. */
+G_GNUC_WARN_UNUSED_RESULT
+OtaStateLock *ota_state_lock(OtaState *state, GError **error);
+void ota_state_lock_free(OtaStateLock *lock);
 
 OtaSlotRecord *ota_state_get_slot(OtaState *state, const char *slot);
 /* Replaces the record of @record->slot; takes ownership. */
@@ -60,5 +79,6 @@ void ota_state_add_result(OtaState *state, const char *operation, const char *bu
 void ota_state_free(OtaState *state);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(OtaState, ota_state_free)
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(OtaSlotRecord, ota_slot_record_free)
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(OtaStateLock, ota_state_lock_free)
 
 G_END_DECLS

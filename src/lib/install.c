@@ -2,6 +2,7 @@
 #include <otabundle/install.h>
 #include <otabundle/progress.h>
 #include <otabundle/slot.h>
+#include <otabundle/text.h>
 
 #include <archive.h>
 #include <gio/gio.h>
@@ -18,15 +19,20 @@ G_DEFINE_QUARK(ota-install-error-quark, ota_install_error)
 
 static gboolean fail(GError **error, OtaInstallError code, const char *format, ...)
 	G_GNUC_PRINTF(3, 4);
+/* These messages quote manifest values (compatible, versions, meta), which
+ * may hold any character GKeyFile unescapes, newlines included: escaped, so
+ * that each message stays one line and can't rewrite a terminal. */
 static gboolean fail(GError **error, OtaInstallError code, const char *format, ...)
 {
 	g_autofree char *msg = NULL;
+	g_autofree char *escaped = NULL;
 	va_list args;
 
 	va_start(args, format);
 	msg = g_strdup_vprintf(format, args);
 	va_end(args);
-	g_set_error_literal(error, OTA_INSTALL_ERROR, (gint)code, msg);
+	escaped = ota_text_escape_controls(msg);
+	g_set_error_literal(error, OTA_INSTALL_ERROR, (gint)code, escaped);
 	return FALSE;
 }
 
@@ -134,34 +140,63 @@ static OtaPolicy *policy_for(OtaTarget *t, const char *name, GError **error)
 	return ota_policy_new(pc->keyring, pc->crl, pc->purpose, TRUE, pc->threshold, error);
 }
 
-/* A stricter tier bound to a slot the bundle writes must pass too: a key
- * trusted for the application can't authorize a bootloader. */
-static gboolean check_tiers(OtaTarget *t, OtaInstallPlan *p, GError **error)
+/* Policy @name must pass too (once per plan); @why says what asked for it. */
+static gboolean check_policy(OtaTarget *t, OtaInstallPlan *p, const char *name, const char *why,
+                             GError **error)
 {
 	OtaBundle *b = p->bundle;
+	g_autoptr(OtaPolicy) tier = NULL;
+	g_autoptr(GError) ierror = NULL;
 
+	if (g_ptr_array_find_with_equal_func(p->policies_used, name, g_str_equal, NULL))
+		return TRUE;
+	tier = policy_for(t, name, error);
+	if (tier == NULL)
+		return FALSE;
+	if (!ota_signature_verify(b->signature,
+	                          b->format == OTA_BUNDLE_FORMAT_PLAIN ? b->payload_checksum.sha256
+	                                                               : NULL,
+	                          tier, &ierror)) {
+		g_propagate_prefixed_error(error, g_steal_pointer(&ierror), "%s: policy '%s' of %s: ",
+		                           b->path, name, why);
+		return FALSE;
+	}
+	g_ptr_array_add(p->policies_used, g_strdup(name));
+	return TRUE;
+}
+
+static gboolean bundle_runs_code(const OtaManifest *m)
+{
+	if (m->hook_filename != NULL || m->handler_filename != NULL || m->hooks != NULL)
+		return TRUE;
+	for (guint i = 0; i < m->images->len; i++) {
+		if (((const OtaImage *)g_ptr_array_index(m->images, i))->hooks != NULL)
+			return TRUE;
+	}
+	return FALSE;
+}
+
+/* A stricter tier bound to a slot the bundle writes must pass too: a key
+ * trusted for the application can't authorize a bootloader. A bundle that
+ * runs code of its own (hooks) runs it as root, able to write any slot, so
+ * it must pass every policy the device has. */
+static gboolean check_tiers(OtaTarget *t, OtaInstallPlan *p, GError **error)
+{
 	for (guint i = 0; i < p->steps->len; i++) {
 		const OtaInstallStep *step = g_ptr_array_index(p->steps, i);
-		g_autoptr(OtaPolicy) tier = NULL;
-		g_autoptr(GError) ierror = NULL;
-		const char *name = step->slot->policy;
+		g_autofree char *why = g_strdup_printf("slot %s", step->slot->name);
 
-		if (name == NULL || g_ptr_array_find_with_equal_func(p->policies_used, name,
-		                                                     g_str_equal, NULL))
-			continue;
-		tier = policy_for(t, name, error);
-		if (tier == NULL)
+		if (step->slot->policy != NULL &&
+		    !check_policy(t, p, step->slot->policy, why, error))
 			return FALSE;
-		if (!ota_signature_verify(b->signature,
-		                          b->format == OTA_BUNDLE_FORMAT_PLAIN ? b->payload_checksum.sha256
-		                                                               : NULL,
-		                          tier, &ierror)) {
-			g_propagate_prefixed_error(error, g_steal_pointer(&ierror),
-			                           "%s: policy '%s' of slot %s: ", b->path, name,
-			                           step->slot->name);
+	}
+	if (!bundle_runs_code(p->bundle->manifest))
+		return TRUE;
+	for (guint i = 0; i < t->config->policies->len; i++) {
+		const OtaPolicyConfig *pc = g_ptr_array_index(t->config->policies, i);
+
+		if (!check_policy(t, p, pc->name, "a bundle with hooks", error))
 			return FALSE;
-		}
-		g_ptr_array_add(p->policies_used, g_strdup(name));
 	}
 	return TRUE;
 }
@@ -239,6 +274,24 @@ static gboolean check_expiry(const OtaManifest *m, GError **error)
 	return TRUE;
 }
 
+/* Installing switches the boot to the other slot, so the bundle must be
+ * what boots there: one that leaves the boot slot as it is (an application
+ * image only, or the system image only for a variant) would make the
+ * previous, older system primary and let mark-good commit it. Refused;
+ * RAUC's habit of writing such a bundle without switching is of no use
+ * here, where every class moves with the boot slot. */
+static gboolean check_writes_boot_target(OtaTarget *t, const OtaInstallPlan *p, GError **error)
+{
+	for (guint i = 0; i < p->steps->len; i++) {
+		if (((const OtaInstallStep *)g_ptr_array_index(p->steps, i))->slot == p->boot_target)
+			return TRUE;
+	}
+	return fail(error, OTA_INSTALL_ERROR_NO_SLOT,
+	            "the bundle has no image for the boot slot class '%s': installing it would "
+	            "boot %s with the older system it holds",
+	            t->booted->slotclass, p->boot_target->name);
+}
+
 static gboolean plan_steps(OtaTarget *t, OtaInstallPlan *p, GError **error)
 {
 	const OtaManifest *m = p->bundle->manifest;
@@ -264,7 +317,7 @@ static gboolean plan_steps(OtaTarget *t, OtaInstallPlan *p, GError **error)
 	}
 	if (p->steps->len == 0)
 		return fail(error, OTA_INSTALL_ERROR_NO_SLOT, "the bundle has no image for this system");
-	return TRUE;
+	return check_writes_boot_target(t, p, error);
 }
 
 OtaInstallPlan *ota_install_plan(OtaTarget *t, const char *bundle_path, GError **error)
@@ -583,6 +636,19 @@ static void record_slots(OtaTarget *t, OtaInstallPlan *p)
 	t->state->pending_slot = g_strdup(p->boot_target->name);
 }
 
+/* The last word before a slot becomes primary: what it holds, as
+ * recorded, is not below the security floor. */
+static gboolean check_not_below_floor(OtaTarget *t, const OtaSlotConfig *slot, GError **error)
+{
+	const OtaSlotRecord *r = ota_state_get_slot(t->state, slot->name);
+
+	if (r != NULL && r->security_version >= t->state->security_floor)
+		return TRUE;
+	return fail(error, OTA_INSTALL_ERROR_ROLLBACK,
+	            "refusing to boot %s: its recorded security version is below the floor %"
+	            G_GUINT64_FORMAT, slot->name, t->state->security_floor);
+}
+
 static gboolean run_plan(OtaTarget *t, OtaInstallPlan *p, GError **error)
 {
 	const char *target = p->boot_target->bootname;
@@ -613,7 +679,7 @@ static gboolean run_plan(OtaTarget *t, OtaInstallPlan *p, GError **error)
 	/* The state first: should power fail before the bootloader switch, the
 	 * old system boots and simply knows what the other slot holds. */
 	record_slots(t, p);
-	return ota_state_save(t->state, error) &&
+	return ota_state_save(t->state, error) && check_not_below_floor(t, p->boot_target, error) &&
 	       ota_bootloader_set_primary(t->bootloader, target, error);
 }
 
@@ -634,10 +700,13 @@ static char *describe_plan(const OtaInstallPlan *p)
 
 gboolean ota_install(OtaTarget *t, const char *bundle_path, GError **error)
 {
+	g_autoptr(OtaStateLock) lock = ota_state_lock(t->state, error);
 	g_autoptr(OtaInstallPlan) p = NULL;
 	g_autoptr(GError) ierror = NULL;
 	g_autofree char *done = NULL;
 
+	if (lock == NULL)
+		return FALSE;
 	p = ota_install_plan(t, bundle_path, &ierror);
 	if (p == NULL || !run_plan(t, p, &ierror)) {
 		g_autofree char *first_line = g_strndup(ierror->message, strcspn(ierror->message, "\n"));
@@ -674,25 +743,36 @@ static gboolean pending_slot_failed(OtaTarget *t)
 
 gboolean ota_target_mark(OtaTarget *t, gboolean good, GError **error)
 {
+	/* First: the declarations below read the state it reloads. */
+	g_autoptr(OtaStateLock) lock = ota_state_lock(t->state, error);
 	const char *slot = t->booted->name;
 	OtaSlotRecord *r = ota_state_get_slot(t->state, slot);
 	gboolean pending = g_strcmp0(t->state->pending_slot, slot) == 0;
+	g_autofree char *committed = NULL;
 	g_autofree char *what = NULL;
+
+	if (lock == NULL)
+		return FALSE;
 
 	if (!ota_bootloader_set_state(t->bootloader, t->booted->bootname,
 	                              good ? OTA_SLOT_STATE_GOOD : OTA_SLOT_STATE_BAD, error))
 		return FALSE;
 	if (good && pending && r != NULL) {
-		/* Committed: this is now the installed system, and nothing older
-		 * than it security-wise may ever be installed again. */
+		/* Committed: this is now the installed system (the pending slot's
+		 * record is the installed bundle's own: install refuses a bundle
+		 * that does not write it), and nothing older than it
+		 * security-wise may ever be installed again. */
 		g_free(t->state->installed_version);
 		t->state->installed_version = g_strdup(r->version);
 		t->state->security_floor = MAX(t->state->security_floor, r->security_version);
+		committed = g_strdup_printf(", version %s committed, security floor %" G_GUINT64_FORMAT,
+		                            r->version ? r->version : "(none)",
+		                            t->state->security_floor);
 	}
 	if (pending || pending_slot_failed(t))
 		g_clear_pointer(&t->state->pending_slot, g_free);
 	what = g_strdup_printf("%s marked %s%s", slot, good ? "good" : "bad",
-	                       good && pending && r ? ", floor raised" : "");
+	                       committed ? committed : "");
 	ota_state_add_result(t->state, good ? "mark-good" : "mark-bad", NULL, TRUE, what);
 	return ota_state_save(t->state, error);
 }

@@ -1,15 +1,24 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include <otabundle/state.h>
+#include <otabundle/checksum.h>
 #include <otabundle/output.h>
 #include <otabundle/reader.h>
 
 #include <errno.h>
+#include <fcntl.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 G_DEFINE_QUARK(ota-state-error-quark, ota_state_error)
 
 #define STATE_FILE "state"
+#define LOCK_FILE "lock"
+/* How every saved state ends: a last group holding the SHA-256 (hex) of
+ * everything before this suffix. */
+#define SEAL_PREFIX "\n[integrity]\nsha256="
+#define SEAL_LENGTH (strlen(SEAL_PREFIX) + OTA_SHA256_HEX_LEN + 1)
 
 static void result_free(OtaResult *r)
 {
@@ -59,6 +68,20 @@ static gboolean corrupted(GError **error, const char *path, const char *what)
 	return FALSE;
 }
 
+static gboolean io_failed(GError **error, const char *path, int saved_errno)
+{
+	g_set_error(error, OTA_STATE_ERROR, OTA_STATE_ERROR_IO, "%s: %s", path,
+	            g_strerror(saved_errno));
+	return FALSE;
+}
+
+static gboolean make_directory(const char *dir, GError **error)
+{
+	if (g_mkdir_with_parents(dir, 0700) < 0)
+		return io_failed(error, dir, errno);
+	return TRUE;
+}
+
 static gboolean read_slot(GKeyFile *kf, const char *group, OtaState *s, GError **error)
 {
 	g_autoptr(OtaSlotRecord) r = g_new0(OtaSlotRecord, 1);
@@ -87,35 +110,82 @@ static void read_result(GKeyFile *kf, const char *group, OtaState *s)
 	g_ptr_array_add(s->results, r);
 }
 
-OtaState *ota_state_load(const char *data_directory, GError **error)
+/* The floor is what anti-rollback stands on: a state without it is not a
+ * device with floor 0, it is a broken one. */
+static gboolean read_system(GKeyFile *kf, OtaState *s, GError **error)
 {
-	g_autoptr(OtaState) s = state_new(data_directory);
+	g_autofree char *floor = g_key_file_get_value(kf, "system", "security-floor", NULL);
+
+	if (!g_key_file_has_group(kf, "system"))
+		return corrupted(error, s->path, "incomplete: no [system] group");
+	if (floor == NULL)
+		return corrupted(error, s->path, "incomplete: no security-floor");
+	if (!g_ascii_string_to_unsigned(floor, 10, 0, G_MAXUINT64, &s->security_floor, NULL))
+		return corrupted(error, s->path, "bad security-floor");
+	s->installed_version = g_key_file_get_string(kf, "system", "installed-version", NULL);
+	s->pending_slot = g_key_file_get_string(kf, "system", "pending-slot", NULL);
+	return TRUE;
+}
+
+/* The state is only ever replaced whole and atomically, so a file whose
+ * seal is missing or wrong was cut short or changed behind our back. Every
+ * key parses either way: without the seal, security-floor=12 cut to =1
+ * would read as a valid, lower floor. */
+static gboolean check_seal(const char *path, const char *data, gsize length, gsize *body_length,
+                           GError **error)
+{
+	g_autofree char *sum = NULL;
+
+	if (length < SEAL_LENGTH ||
+	    memcmp(data + length - SEAL_LENGTH, SEAL_PREFIX, strlen(SEAL_PREFIX)) != 0 ||
+	    data[length - 1] != '\n')
+		return corrupted(error, path,
+		                 "incomplete: no [integrity] line at its end (cut short; or written by "
+		                 "a pre-release otabundle-install: then delete it, the floor restarts at 0)");
+	*body_length = length - SEAL_LENGTH;
+	sum = g_compute_checksum_for_data(G_CHECKSUM_SHA256, (const guchar *)data, *body_length);
+	if (memcmp(sum, data + *body_length + strlen(SEAL_PREFIX), OTA_SHA256_HEX_LEN) != 0)
+		return corrupted(error, path, "integrity check failed: changed since it was saved");
+	return TRUE;
+}
+
+static gboolean parse(OtaState *s, const char *data, gsize length, GError **error)
+{
 	g_autoptr(GKeyFile) kf = g_key_file_new();
 	g_autoptr(GError) ierror = NULL;
 	g_auto(GStrv) groups = NULL;
 
-	if (!g_key_file_load_from_file(kf, s->path, G_KEY_FILE_NONE, &ierror)) {
-		if (g_error_matches(ierror, G_FILE_ERROR, G_FILE_ERROR_NOENT))
-			return g_steal_pointer(&s);
-		g_set_error(error, OTA_STATE_ERROR, OTA_STATE_ERROR_CORRUPTED, "%s: %s", s->path,
-		            ierror->message);
-		return NULL;
-	}
-	s->installed_version = g_key_file_get_string(kf, "system", "installed-version", NULL);
-	s->pending_slot = g_key_file_get_string(kf, "system", "pending-slot", NULL);
-	s->security_floor = g_key_file_get_uint64(kf, "system", "security-floor", &ierror);
-	if (ierror != NULL && !g_error_matches(ierror, G_KEY_FILE_ERROR,
-	                                       G_KEY_FILE_ERROR_KEY_NOT_FOUND)) {
-		corrupted(error, s->path, "bad security-floor");
-		return NULL;
-	}
+	if (!g_key_file_load_from_data(kf, data, length, G_KEY_FILE_NONE, &ierror))
+		return corrupted(error, s->path, ierror->message);
+	if (!read_system(kf, s, error))
+		return FALSE;
 	groups = g_key_file_get_groups(kf, NULL);
 	for (char **g = groups; *g; g++) {
 		if (g_str_has_prefix(*g, "slot.") && !read_slot(kf, *g, s, error))
-			return NULL;
+			return FALSE;
 		if (g_str_has_prefix(*g, "result."))
 			read_result(kf, *g, s);
 	}
+	return TRUE;
+}
+
+OtaState *ota_state_load(const char *data_directory, GError **error)
+{
+	g_autoptr(OtaState) s = state_new(data_directory);
+	g_autoptr(GError) ierror = NULL;
+	g_autofree char *data = NULL;
+	gsize length = 0;
+	gsize body_length = 0;
+
+	if (!g_file_get_contents(s->path, &data, &length, &ierror)) {
+		if (g_error_matches(ierror, G_FILE_ERROR, G_FILE_ERROR_NOENT))
+			return g_steal_pointer(&s);
+		g_set_error_literal(error, OTA_STATE_ERROR, OTA_STATE_ERROR_IO, ierror->message);
+		return NULL;
+	}
+	if (!check_seal(s->path, data, length, &body_length, error) ||
+	    !parse(s, data, body_length, error))
+		return NULL;
 	return g_steal_pointer(&s);
 }
 
@@ -154,6 +224,18 @@ static char *to_data(OtaState *s, gsize *length)
 	return g_key_file_to_data(kf, length, NULL);
 }
 
+static char *to_sealed_data(OtaState *s, gsize *length)
+{
+	gsize body_length = 0;
+	g_autofree char *body = to_data(s, &body_length);
+	g_autofree char *sum = g_compute_checksum_for_data(G_CHECKSUM_SHA256, (const guchar *)body,
+	                                                   body_length);
+	char *data = g_strconcat(body, SEAL_PREFIX, sum, "\n", NULL);
+
+	*length = body_length + SEAL_LENGTH;
+	return data;
+}
+
 gboolean ota_state_save(OtaState *s, GError **error)
 {
 	g_autofree char *dir = g_path_get_dirname(s->path);
@@ -161,12 +243,9 @@ gboolean ota_state_save(OtaState *s, GError **error)
 	g_autoptr(OtaOutput) out = NULL;
 	gsize length = 0;
 
-	if (g_mkdir_with_parents(dir, 0700) < 0) {
-		int saved = errno;
-		g_set_error(error, OTA_STATE_ERROR, OTA_STATE_ERROR_IO, "%s: %s", dir, g_strerror(saved));
+	if (!make_directory(dir, error))
 		return FALSE;
-	}
-	data = to_data(s, &length);
+	data = to_sealed_data(s, &length);
 	/* Temp file, fsync, rename, fsync of the directory. */
 	out = ota_output_new(s->path, TRUE, error);
 	return out != NULL &&
@@ -212,4 +291,78 @@ void ota_state_add_result(OtaState *s, const char *operation, const char *bundle
 	g_ptr_array_add(s->results, r);
 	while (s->results->len > OTA_STATE_MAX_RESULTS)
 		g_ptr_array_remove_index(s->results, 0);
+}
+
+/* --- one state-changing command at a time ------------------------------------------- */
+
+struct _OtaStateLock {
+	int fd;
+};
+
+void ota_state_lock_free(OtaStateLock *lock)
+{
+	if (lock == NULL)
+		return;
+	if (lock->fd >= 0)
+		close(lock->fd); /* and with it the flock */
+	g_free(lock);
+}
+
+/* flock, not fcntl: it belongs to the open file, so a second open in this
+ * very process is refused too, and the kernel drops it with the process. */
+static OtaStateLock *lock_file(const char *path, GError **error)
+{
+	g_autoptr(OtaStateLock) lock = g_new0(OtaStateLock, 1);
+
+	/* O_CLOEXEC: a program we run (hook, bootloader backend) that outlives
+	 * us must not keep the device locked. O_NOFOLLOW: nothing of ours is a
+	 * symlink here, so one is not ours to follow. */
+	lock->fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (lock->fd < 0 && errno == ELOOP) {
+		g_set_error(error, OTA_STATE_ERROR, OTA_STATE_ERROR_IO,
+		            "%s: is a symbolic link, not our lock file", path);
+		return NULL;
+	}
+	if (lock->fd < 0) {
+		io_failed(error, path, errno);
+		return NULL;
+	}
+	if (flock(lock->fd, LOCK_EX | LOCK_NB) < 0) {
+		int saved = errno;
+
+		if (saved == EWOULDBLOCK)
+			g_set_error(error, OTA_STATE_ERROR, OTA_STATE_ERROR_BUSY,
+			            "%s: another otabundle-install is running", path);
+		else
+			io_failed(error, path, saved);
+		return NULL;
+	}
+	return g_steal_pointer(&lock);
+}
+
+static void state_swap(OtaState *a, OtaState *b)
+{
+	OtaState tmp = *a;
+
+	*a = *b;
+	*b = tmp;
+}
+
+OtaStateLock *ota_state_lock(OtaState *s, GError **error)
+{
+	g_autofree char *dir = g_path_get_dirname(s->path);
+	g_autofree char *path = g_build_filename(dir, LOCK_FILE, NULL);
+	g_autoptr(OtaStateLock) lock = NULL;
+	g_autoptr(OtaState) fresh = NULL;
+
+	if (!make_directory(dir, error))
+		return NULL;
+	lock = lock_file(path, error);
+	if (lock == NULL)
+		return NULL;
+	fresh = ota_state_load(dir, error);
+	if (fresh == NULL)
+		return NULL;
+	state_swap(s, fresh);
+	return g_steal_pointer(&lock);
 }

@@ -800,7 +800,7 @@ def test_killed_install_leaves_the_old_system_primary(pki, device, tmp_path, big
     # The state file is whole: the one from before, a valid key file.
     assert device.state_file.read_bytes() == state_before
     configparser.ConfigParser(interpolation=None).read_string(state_before.decode())
-    assert sorted(os.listdir(device.data)) == ["bootloader.state", "state"]
+    assert sorted(os.listdir(device.data)) == ["bootloader.state", "lock", "state"]
 
     image = os.urandom(40000)
     assert_ok(device.install(make_bundle(pki, tmp_path, {"rootfs": image}, version="3.0.0"),
@@ -1382,3 +1382,166 @@ def test_missing_system_conf_is_one_clear_line(device, tmp_path):
     missing = tmp_path / "nowhere" / "system.conf"
     assert_refused(run_install(missing, "status"), path=missing)
     assert not device.data.exists()
+
+
+# --- no rollback through the other slot --------------------------------------------------
+
+
+@pytest.fixture
+def app_device(tmp_path, pki):
+    """rootfs A/B (the boot class) with an appfs slot pair beside them."""
+    return make_device(tmp_path, pki.root, classes=("rootfs", "appfs"))
+
+
+def test_bundle_without_an_image_for_the_boot_class_is_refused(pki, app_device, tmp_path):
+    """Installing switches the boot to the other rootfs slot: an
+    application-only bundle would boot the older system that slot holds."""
+    bundle = make_bundle(pki, tmp_path, {"appfs": os.urandom(5000)})
+    before = app_device.snapshot()
+    assert_refused(app_device.install(bundle), "boot slot class 'rootfs'", "rootfs.1",
+                   path=bundle)
+    assert app_device.snapshot() == before
+    assert app_device.primary() == "A"
+    assert_refused(app_device.run("info", bundle), "boot slot class", path=bundle)
+
+
+def test_bundle_with_the_boot_class_image_only_for_a_variant_is_refused(pki, app_device,
+                                                                        tmp_path):
+    bundle = make_bundle(pki, tmp_path, {"rootfs.other-variant": os.urandom(5000),
+                                         "appfs": os.urandom(5000)})
+    before = app_device.snapshot()
+    assert_refused(app_device.install(bundle), "boot slot class", path=bundle)
+    assert app_device.snapshot() == before
+
+
+def test_application_only_bundle_cannot_roll_the_device_back_through_the_other_slot(
+        pki, app_device, tmp_path):
+    """The attack: B holds 1.0 (security version 1) and A runs 2.0 (security
+    version 5). A validly signed application-only bundle must not make B
+    primary, where mark-good would commit 1.0 and so let an older OS pass
+    the downgrade lock."""
+    dev = app_device
+    v1 = make_bundle(pki, tmp_path, {"rootfs": os.urandom(5000), "appfs": os.urandom(5000)},
+                     version="1.0", meta={"security-version": 1})
+    assert_ok(dev.install(v1, boot="A"))
+    assert_ok(dev.run("mark-good", boot="B"))
+    v2 = make_bundle(pki, tmp_path, {"rootfs": os.urandom(5000), "appfs": os.urandom(5000)},
+                     version="2.0", meta={"security-version": 5})
+    assert_ok(dev.install(v2, boot="B"))
+    assert_ok(dev.run("mark-good", boot="A"))
+    assert (dev.status()["installed_version"], dev.status()["security_floor"]) == ("2.0", 5)
+
+    app_only = make_bundle(pki, tmp_path, {"appfs": os.urandom(5000)}, version="3.0",
+                           meta={"security-version": 5})
+    assert_refused(dev.install(app_only, boot="A"), "boot slot class", path=app_only)
+    assert dev.primary() == "A"
+    assert_ok(dev.run("mark-good", boot="A"))
+    status = dev.status()
+    assert (status["installed_version"], status["security_floor"]) == ("2.0", 5)
+    older = make_bundle(pki, tmp_path, version="1.5", name="older",
+                        meta={"security-version": 5})
+    assert_refused(dev.install(older, boot="A"), "older", path=older)
+
+
+def test_mark_good_commits_the_installed_bundles_version_and_security_version(pki, device,
+                                                                             tmp_path):
+    assert_ok(device.install(make_bundle(pki, tmp_path, version="2.0",
+                                         meta={"security-version": 9})))
+    proc = assert_ok(device.run("mark-good", boot="B"))
+    status = device.status(boot="B")
+    assert (status["installed_version"], status["security_floor"]) == ("2.0", 9)
+    last = status["results"][-1]
+    assert "version 2.0 committed" in last["reason"] and "floor 9" in last["reason"], last
+    assert proc.returncode == 0
+
+
+# --- hooks obey every policy ----------------------------------------------------------------
+
+
+def hooked_input(tmp_path, name="hooked"):
+    """An input directory whose bundle writes rootfs only, with an
+    install-check hook that leaves a mark when it runs."""
+    src = tmp_path / f"{name}.in"
+    src.mkdir()
+    (src / "rootfs.img").write_bytes(os.urandom(5000))
+    (src / "hook.sh").write_text('#!/bin/sh\n[ "$1" = install-check ] && touch "$HOOK_RAN"\n'
+                                 "exit 0\n")
+    (src / "hook.sh").chmod(0o755)
+    write_manifest(src, {"rootfs": "rootfs.img"}, compatible=COMPATIBLE, version="2.0",
+                   extra="[hooks]\nfilename=hook.sh\nhooks=install-check\n")
+    return src
+
+
+def test_bundle_with_hooks_signed_by_the_application_key_alone_is_refused_by_a_tiered_device(
+        pki, tiered, tmp_path):
+    """A hook runs as root and can write any slot, the bootloader's too: a
+    bundle that carries one must satisfy every policy, not only those of
+    the slots its images go to."""
+    bundle = tmp_path / "hooked.raucb"
+    assert_ok(run("create", *pki.sign_args(), hooked_input(tmp_path), bundle))
+    mark = tmp_path / "hook-ran"
+    before = tiered.snapshot()
+    proc = subprocess.run(install_cmd(tiered.conf, "install", bundle), capture_output=True,
+                          text=True, env=dict(os.environ, HOOK_RAN=str(mark)))
+    assert_refused(proc, "policy 'bootloader'", "hooks", path=bundle)
+    assert not mark.exists()
+    assert tiered.snapshot() == before
+
+
+def test_bundle_with_hooks_signed_for_every_policy_installs_on_a_tiered_device(
+        pki, boot_ca, tiered, tmp_path):
+    bundle = tmp_path / "hooked.raucb"
+    assert_ok(run("create", *signer_args(pki.leaves["ec256"], boot_ca.leaves[0],
+                                         intermediate=pki.intermediate),
+                  hooked_input(tmp_path), bundle))
+    mark = tmp_path / "hook-ran"
+    proc = subprocess.run(install_cmd(tiered.conf, "install", bundle), capture_output=True,
+                          text=True, env=dict(os.environ, HOOK_RAN=str(mark)))
+    assert_ok(proc)
+    assert mark.exists()
+
+
+# --- plain bundles: nothing staged before trust and space are known ---------------------------
+
+
+def plain_bundle_with_payload_of(bundle, size, signature_of):
+    """A plain bundle of a sparse @size-byte payload (no disk blocks) ending
+    in the genuine signature of another bundle @signature_of."""
+    data = Path(signature_of).read_bytes()
+    cms_len = int.from_bytes(data[-8:], "big")
+    tail = data[len(data) - 8 - cms_len:]
+    with open(bundle, "wb") as f:
+        f.truncate(size)
+        f.seek(size)
+        f.write(tail)
+    return bundle
+
+
+def data_usage(dev):
+    return sum(p.lstat().st_blocks for p in dev.data.rglob("*")) if dev.data.exists() else 0
+
+
+def test_plain_bundle_larger_than_the_free_space_is_refused_before_staging(pki, device,
+                                                                           tmp_path):
+    """A genuine signature from another bundle passes the signer check, so
+    only the free-space check stops a sparse payload from filling the data
+    partition with its private copy."""
+    genuine = make_bundle(pki, tmp_path, fmt="plain")
+    free = os.statvfs(tmp_path).f_bavail * os.statvfs(tmp_path).f_frsize
+    size = (free // 4096 + 1024 * 1024) * 4096  # 4 GiB more than is free
+    bundle = plain_bundle_with_payload_of(tmp_path / "sparse.raucb", size, genuine)
+    before = device.snapshot()
+    assert_refused(device.install(bundle), "free", "private copy", path=bundle)
+    assert device.snapshot() == before
+    assert data_usage(device) < 1024
+
+
+def test_plain_bundle_with_an_untrusted_signature_is_refused_before_staging(pki, device,
+                                                                           tmp_path):
+    untrusted = make_bundle(pki, tmp_path, fmt="plain", name="untrusted",
+                            sign=signer_args(pki.leaves["other"]))
+    free = os.statvfs(tmp_path).f_bavail * os.statvfs(tmp_path).f_frsize
+    size = (free // 4096 + 1024 * 1024) * 4096
+    bundle = plain_bundle_with_payload_of(tmp_path / "sparse.raucb", size, untrusted)
+    assert_refused(device.install(bundle), "trusted", path=bundle)
+    assert data_usage(device) < 1024

@@ -113,7 +113,7 @@ def test_hook_runs_from_the_verified_payload_not_the_bundle_file(pki, tmp_path):
     ran = Path(Path(str(log) + ".self").read_text().strip())
     assert ran.parent.parent == d / "data"
     assert not ran.exists()
-    assert sorted(p.name for p in (d / "data").iterdir()) == ["bootloader.state", "state"]
+    assert sorted(p.name for p in (d / "data").iterdir()) == ["bootloader.state", "lock", "state"]
 
 
 def test_bundle_with_an_install_hook_is_refused_not_half_installed(pki, tmp_path):

@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include <otabundle/state.h>
 
+#include <glib/gstdio.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "pki.h"
 
@@ -118,17 +120,261 @@ static void test_save_leaves_exactly_one_complete_file(Fixture *f, gconstpointer
 	g_assert_cmpuint(n, ==, 1);
 }
 
-static void test_garbage_state_is_an_error_naming_it(Fixture *f, gconstpointer data)
+/* What ota_state_save() appends, computed here so that a test can write a
+ * well-sealed file with whatever content it needs. */
+static void write_sealed(Fixture *f, const char *body)
+{
+	g_autofree char *path = g_build_filename(f->dir, "state", NULL);
+	g_autofree char *sum = g_compute_checksum_for_string(G_CHECKSUM_SHA256, body, -1);
+	g_autofree char *text = g_strdup_printf("%s\n[integrity]\nsha256=%s\n", body, sum);
+
+	g_assert_true(g_file_set_contents(path, text, -1, NULL));
+}
+
+static void write_state(Fixture *f, const char *text, gssize length)
+{
+	g_autofree char *path = g_build_filename(f->dir, "state", NULL);
+
+	g_assert_true(g_file_set_contents(path, text, length, NULL));
+}
+
+/* The text ota_state_save() writes for a device whose floor is @floor. */
+static char *saved_text(Fixture *f, guint64 floor)
 {
 	g_autofree char *path = g_build_filename(f->dir, "state", NULL);
 	g_autoptr(GError) error = NULL;
-	g_autoptr(OtaState) s = NULL;
+	g_autoptr(OtaState) s = ota_state_load(f->dir, &error);
+	char *text = NULL;
 
-	g_assert_true(g_file_set_contents(path, "[system]\nsecurity-floor=lots\n", -1, NULL));
-	s = ota_state_load(f->dir, &error);
+	g_assert_no_error(error);
+	s->security_floor = floor;
+	g_assert_true(ota_state_save(s, &error));
+	g_assert_true(g_file_get_contents(path, &text, NULL, NULL));
+	return text;
+}
+
+static void assert_refused_as_corrupted(Fixture *f, const char *reason)
+{
+	g_autofree char *path = g_build_filename(f->dir, "state", NULL);
+	g_autoptr(GError) error = NULL;
+	g_autoptr(OtaState) s = ota_state_load(f->dir, &error);
+
 	g_assert_null(s);
 	g_assert_error(error, OTA_STATE_ERROR, OTA_STATE_ERROR_CORRUPTED);
 	g_assert_true(g_str_has_prefix(error->message, path));
+	if (reason != NULL && strstr(error->message, reason) == NULL)
+		g_error("'%s' not in: %s", reason, error->message);
+}
+
+static void test_garbage_state_is_an_error_naming_it(Fixture *f, gconstpointer data)
+{
+	write_sealed(f, "[system]\nsecurity-floor=lots\n");
+	assert_refused_as_corrupted(f, "bad security-floor");
+}
+
+static void test_saved_state_ends_with_its_integrity_line(Fixture *f, gconstpointer data)
+{
+	g_autofree char *text = saved_text(f, 12);
+	const char *seal = g_strrstr(text, "\n[integrity]\nsha256=");
+	g_autofree char *body = NULL;
+	g_autofree char *sum = NULL;
+
+	g_assert_nonnull(seal);
+	body = g_strndup(text, (gsize)(seal - text));
+	sum = g_compute_checksum_for_string(G_CHECKSUM_SHA256, body, -1);
+	g_assert_true(g_str_has_prefix(seal + strlen("\n[integrity]\nsha256="), sum));
+	g_assert_cmpstr(seal + strlen("\n[integrity]\nsha256=") + strlen(sum), ==, "\n");
+}
+
+static void test_state_without_security_floor_is_corrupted(Fixture *f, gconstpointer data)
+{
+	write_sealed(f, "[system]\ninstalled-version=2.0\n");
+	assert_refused_as_corrupted(f, "no security-floor");
+}
+
+static void test_state_without_system_group_is_corrupted(Fixture *f, gconstpointer data)
+{
+	write_sealed(f, "[result.00]\noperation=install\nok=true\n");
+	assert_refused_as_corrupted(f, "no [system] group");
+}
+
+/* security-floor=12 cut to =1 parses as a valid, lower floor: only the
+ * integrity line tells. */
+static void test_floor_number_cut_short_is_corrupted(Fixture *f, gconstpointer data)
+{
+	g_autofree char *text = saved_text(f, 12);
+	const char *floor = strstr(text, "security-floor=12\n");
+
+	g_assert_nonnull(floor);
+	write_state(f, text, floor + strlen("security-floor=1") - text);
+	assert_refused_as_corrupted(f, "no [integrity] line");
+}
+
+static void test_state_cut_at_any_length_is_corrupted(Fixture *f, gconstpointer data)
+{
+	g_autofree char *text = saved_text(f, 12);
+	gsize length = strlen(text);
+
+	for (gsize cut = 0; cut < length; cut++) {
+		write_state(f, text, (gssize)cut);
+		assert_refused_as_corrupted(f, NULL);
+	}
+}
+
+static void test_flipped_floor_digit_is_corrupted(Fixture *f, gconstpointer data)
+{
+	g_autofree char *text = saved_text(f, 12);
+	char *digit = strstr(text, "security-floor=12\n") + strlen("security-floor=1");
+
+	*digit = '3';
+	write_state(f, text, -1);
+	assert_refused_as_corrupted(f, "integrity check failed");
+}
+
+static void test_flipped_digit_of_the_integrity_line_is_corrupted(Fixture *f, gconstpointer data)
+{
+	g_autofree char *text = saved_text(f, 12);
+	char *last = text + strlen(text) - 2;
+
+	*last = *last == '0' ? '1' : '0';
+	write_state(f, text, -1);
+	assert_refused_as_corrupted(f, "integrity check failed");
+}
+
+static void test_text_after_the_integrity_line_is_corrupted(Fixture *f, gconstpointer data)
+{
+	g_autofree char *text = saved_text(f, 12);
+	g_autofree char *longer = g_strconcat(text, "[system]\nsecurity-floor=0\n", NULL);
+
+	write_state(f, longer, -1);
+	assert_refused_as_corrupted(f, NULL);
+}
+
+/* Decision: a state file of the pre-release format (no integrity line) is
+ * refused like a truncated one, and the message says what to do. */
+static void test_unsealed_state_of_a_pre_release_is_refused_saying_what_to_do(
+	Fixture *f, gconstpointer data)
+{
+	write_state(f, "[system]\ninstalled-version=2.0\nsecurity-floor=3\n", -1);
+	assert_refused_as_corrupted(f, "pre-release otabundle-install: then delete it");
+}
+
+static void test_escaped_text_round_trips_through_the_seal(Fixture *f, gconstpointer data)
+{
+	g_autoptr(GError) error = NULL;
+	g_autoptr(OtaState) s = ota_state_load(f->dir, &error);
+	g_autoptr(OtaState) again = NULL;
+
+	s->security_floor = G_MAXUINT64;
+	ota_state_add_result(s, "install", "/b\\x y.raucb", FALSE,
+	                     "line one\nline two\t\xc3\xa9 [integrity]\nsha256=0");
+	g_assert_true(ota_state_save(s, &error));
+	again = ota_state_load(f->dir, &error);
+	g_assert_no_error(error);
+	g_assert_cmpuint(again->security_floor, ==, G_MAXUINT64);
+	g_assert_cmpstr(((OtaResult *)g_ptr_array_index(again->results, 0))->reason, ==,
+	                "line one\nline two\t\xc3\xa9 [integrity]\nsha256=0");
+	g_assert_cmpstr(((OtaResult *)g_ptr_array_index(again->results, 0))->bundle, ==,
+	                "/b\\x y.raucb");
+}
+
+/* --- the lock ----------------------------------------------------------------------- */
+
+static void test_second_lock_is_busy_until_the_first_is_freed(Fixture *f, gconstpointer data)
+{
+	g_autofree char *lock_path = g_build_filename(f->dir, "lock", NULL);
+	g_autoptr(GError) error = NULL;
+	g_autoptr(OtaState) s = ota_state_load(f->dir, &error);
+	g_autoptr(OtaStateLock) first = ota_state_lock(s, &error);
+	g_autoptr(OtaStateLock) second = NULL;
+	g_autoptr(OtaStateLock) third = NULL;
+
+	g_assert_no_error(error);
+	g_assert_nonnull(first);
+	second = ota_state_lock(s, &error);
+	g_assert_null(second);
+	g_assert_error(error, OTA_STATE_ERROR, OTA_STATE_ERROR_BUSY);
+	g_assert_true(g_str_has_prefix(error->message, lock_path));
+	g_assert_nonnull(strstr(error->message, "another otabundle-install is running"));
+	g_clear_error(&error);
+
+	g_clear_pointer(&first, ota_state_lock_free);
+	third = ota_state_lock(s, &error);
+	g_assert_no_error(error);
+	g_assert_nonnull(third);
+}
+
+static void test_lock_reloads_the_state_saved_since_it_was_loaded(Fixture *f, gconstpointer data)
+{
+	g_autoptr(GError) error = NULL;
+	g_autoptr(OtaState) stale = ota_state_load(f->dir, &error);
+	g_autoptr(OtaState) other = ota_state_load(f->dir, &error);
+	g_autoptr(OtaStateLock) lock = NULL;
+
+	other->security_floor = 12;
+	g_assert_true(ota_state_save(other, &error));
+	g_assert_cmpuint(stale->security_floor, ==, 0);
+
+	lock = ota_state_lock(stale, &error);
+	g_assert_no_error(error);
+	g_assert_cmpuint(stale->security_floor, ==, 12);
+}
+
+static void test_failed_reload_keeps_the_state_and_releases_the_lock(Fixture *f,
+                                                                     gconstpointer data)
+{
+	g_autoptr(GError) error = NULL;
+	g_autoptr(OtaState) s = ota_state_load(f->dir, &error);
+	g_autoptr(OtaStateLock) lock = NULL;
+	g_autoptr(OtaStateLock) again = NULL;
+
+	s->security_floor = 7;
+	write_state(f, "[system]\nsecurity-floor=1\n", -1);
+	lock = ota_state_lock(s, &error);
+	g_assert_null(lock);
+	g_assert_error(error, OTA_STATE_ERROR, OTA_STATE_ERROR_CORRUPTED);
+	g_assert_cmpuint(s->security_floor, ==, 7);
+	g_clear_error(&error);
+
+	write_sealed(f, "[system]\nsecurity-floor=1\n");
+	again = ota_state_lock(s, &error);
+	g_assert_no_error(error);
+	g_assert_nonnull(again);
+}
+
+static void test_lock_file_is_private_and_in_a_new_data_directory(Fixture *f, gconstpointer data)
+{
+	g_autofree char *dir = g_build_filename(f->dir, "new", "data", NULL);
+	g_autofree char *lock_path = g_build_filename(dir, "lock", NULL);
+	g_autoptr(GError) error = NULL;
+	g_autoptr(OtaState) s = ota_state_load(dir, &error);
+	g_autoptr(OtaStateLock) lock = ota_state_lock(s, &error);
+	GStatBuf st;
+
+	g_assert_no_error(error);
+	g_assert_cmpint(g_lstat(lock_path, &st), ==, 0);
+	g_assert_true(S_ISREG(st.st_mode));
+	g_assert_cmpint(st.st_mode & 07777, ==, 0600);
+	g_assert_cmpint(g_stat(dir, &st), ==, 0);
+	g_assert_cmpint(st.st_mode & 07777, ==, 0700);
+}
+
+/* Whoever could plant the symlink would have us create or lock their file. */
+static void test_lock_file_that_is_a_symlink_is_refused(Fixture *f, gconstpointer data)
+{
+	g_autofree char *lock_path = g_build_filename(f->dir, "lock", NULL);
+	g_autofree char *elsewhere = g_build_filename(f->dir, "elsewhere", NULL);
+	g_autoptr(GError) error = NULL;
+	g_autoptr(OtaState) s = ota_state_load(f->dir, &error);
+	g_autoptr(OtaStateLock) lock = NULL;
+
+	g_assert_cmpint(symlink(elsewhere, lock_path), ==, 0);
+	lock = ota_state_lock(s, &error);
+	g_assert_null(lock);
+	g_assert_error(error, OTA_STATE_ERROR, OTA_STATE_ERROR_IO);
+	g_assert_true(g_str_has_prefix(error->message, lock_path));
+	g_assert_nonnull(strstr(error->message, "symbolic link"));
+	g_assert_false(g_file_test(elsewhere, G_FILE_TEST_EXISTS));
 }
 
 int main(int argc, char **argv)
@@ -141,5 +387,29 @@ int main(int argc, char **argv)
 	ADD("keeps-only-the-latest-results", test_keeps_only_the_latest_results);
 	ADD("save-leaves-exactly-one-complete-file", test_save_leaves_exactly_one_complete_file);
 	ADD("garbage-state-is-an-error-naming-it", test_garbage_state_is_an_error_naming_it);
+	ADD("saved-state-ends-with-its-integrity-line", test_saved_state_ends_with_its_integrity_line);
+	ADD("state-without-security-floor-is-corrupted",
+	    test_state_without_security_floor_is_corrupted);
+	ADD("state-without-system-group-is-corrupted", test_state_without_system_group_is_corrupted);
+	ADD("floor-number-cut-short-is-corrupted", test_floor_number_cut_short_is_corrupted);
+	ADD("state-cut-at-any-length-is-corrupted", test_state_cut_at_any_length_is_corrupted);
+	ADD("flipped-floor-digit-is-corrupted", test_flipped_floor_digit_is_corrupted);
+	ADD("flipped-digit-of-the-integrity-line-is-corrupted",
+	    test_flipped_digit_of_the_integrity_line_is_corrupted);
+	ADD("text-after-the-integrity-line-is-corrupted",
+	    test_text_after_the_integrity_line_is_corrupted);
+	ADD("unsealed-state-of-a-pre-release-is-refused-saying-what-to-do",
+	    test_unsealed_state_of_a_pre_release_is_refused_saying_what_to_do);
+	ADD("escaped-text-round-trips-through-the-seal",
+	    test_escaped_text_round_trips_through_the_seal);
+	ADD("lock/second-lock-is-busy-until-the-first-is-freed",
+	    test_second_lock_is_busy_until_the_first_is_freed);
+	ADD("lock/reloads-the-state-saved-since-it-was-loaded",
+	    test_lock_reloads_the_state_saved_since_it_was_loaded);
+	ADD("lock/failed-reload-keeps-the-state-and-releases-the-lock",
+	    test_failed_reload_keeps_the_state_and_releases_the_lock);
+	ADD("lock/file-is-private-and-in-a-new-data-directory",
+	    test_lock_file_is_private_and_in_a_new_data_directory);
+	ADD("lock/file-that-is-a-symlink-is-refused", test_lock_file_that_is_a_symlink_is_refused);
 	return g_test_run();
 }
