@@ -95,7 +95,15 @@ G_GNUC_WARN_UNUSED_RESULT
 gboolean ota_signature_check_crypto(OtaSignature *sig, const guint8 *detached_sha256,
                                     GError **error);
 
+/* Refuses (OTA_SIGNATURE_ERROR_UNSUPPORTED) a signer among @signers whose
+ * key already signs @sig, compared as keys: it would add a signature that
+ * counts once. Checked before signing, so no token signs in vain. */
+G_GNUC_WARN_UNUSED_RESULT
+gboolean ota_signature_check_new_signers(const OtaSignature *sig, OtaSigner *const *signers,
+                                         gsize n_signers, GError **error);
+
 /* @signature with the signers of each detached partial signature added,
+ * refusing a signer whose key already signs it (or another partial),
  * after checking that every partial signs content with digest @sha256. */
 GBytes *ota_signature_merge(GBytes *signature, GBytes *const *partials, gsize n_partials,
                             const guint8 sha256[OTA_SHA256_LEN], OtaSignatureEncoding encoding,

@@ -278,6 +278,15 @@ static gboolean resign_commit(Resigned *r, const char *operation, const OtaSignO
 	       resigned_finish(r, signature, error);
 }
 
+static gboolean check_new_signers(OtaBundle *b, const OtaSignOptions *options, GError **error)
+{
+	if (ota_signature_check_new_signers(b->signature, options->signers, options->n_signers,
+	                                    error))
+		return TRUE;
+	g_prefix_error(error, "%s: ", b->path);
+	return FALSE;
+}
+
 static GBytes *read_partial(const char *path, GError **error)
 {
 	g_autofree char *data = NULL;
@@ -307,7 +316,7 @@ gboolean ota_bundle_add_signers(const char *in_path, const char *out_path,
 	g_return_val_if_fail(options->n_signers > 0, FALSE);
 
 	r = resign_begin(in_path, out_path, options, digest, error);
-	if (r == NULL)
+	if (r == NULL || !check_new_signers(r->bundle, options, error))
 		return FALSE;
 	/* The new signers' own detached signature, merged like any partial. */
 	partial = bundle_sign_content(options->signers, options->n_signers, options->intermediates,
@@ -332,7 +341,8 @@ gboolean ota_bundle_sign_detached(const char *bundle_path, const char *sig_path,
 	if (b == NULL)
 		return FALSE;
 	out = ota_output_new(sig_path, options->force, error);
-	if (out == NULL || !signed_digest(b, options->policy, digest, error))
+	if (out == NULL || !signed_digest(b, options->policy, digest, error) ||
+	    !check_new_signers(b, options, error))
 		return FALSE;
 	partial = bundle_sign_content(options->signers, options->n_signers, options->intermediates,
 	                              OTA_SIGNATURE_ENCODING_SIGNER_INFOS, digest, NULL, error);

@@ -674,6 +674,26 @@ static gboolean add_distinct_keys(GHashTable *keys, OtaSignature *sig, GError **
 	return TRUE;
 }
 
+gboolean ota_signature_check_new_signers(const OtaSignature *sig, OtaSigner *const *signers,
+                                         gsize n_signers, GError **error)
+{
+	for (gsize i = 0; i < n_signers; i++) {
+		g_autofree char *id = ota_keys_public_key_id(X509_get0_pubkey(signers[i]->cert));
+
+		for (guint j = 0; id != NULL && j < sig->signers->len; j++) {
+			const OtaSignerInfo *info = g_ptr_array_index(sig->signers, j);
+
+			if (g_strcmp0(info->key_id, id) != 0)
+				continue;
+			g_set_error(error, OTA_SIGNATURE_ERROR, OTA_SIGNATURE_ERROR_UNSUPPORTED,
+			            "%s: the same key already signs this bundle (as %s)",
+			            signers[i]->cert_uri, info->subject);
+			return FALSE;
+		}
+	}
+	return TRUE;
+}
+
 GBytes *ota_signature_merge(GBytes *signature, GBytes *const *partials, gsize n_partials,
                             const guint8 sha256[OTA_SHA256_LEN], OtaSignatureEncoding encoding,
                             GError **error)
