@@ -3,6 +3,7 @@
  * parsing and printing only; every decision is made in libotabundle. */
 #include <otabundle/install.h>
 #include <otabundle/progress.h>
+#include <otabundle/text.h>
 
 #include <json-glib/json-glib.h>
 #include <locale.h>
@@ -32,15 +33,17 @@ static const GOptionEntry global_entries[] = {
 	 "No progress line (shown on a terminal while images are written)", NULL},
 	{NULL}};
 
+/* A message may quote a bundle's text: each line is escaped as printed. */
 static int fail(const GError *error)
 {
-	const char *newline = strchr(error->message, '\n');
+	g_auto(GStrv) lines = g_strsplit(error->message, "\n", opt_verbose ? -1 : 2);
 
 	ota_progress_cancel();
-	if (newline == NULL || opt_verbose)
-		g_printerr("otabundle-install: %s\n", error->message);
-	else
-		g_printerr("otabundle-install: %.*s\n", (int)(newline - error->message), error->message);
+	for (char **l = lines; *l && (l == lines || opt_verbose); l++) {
+		g_autofree char *line = ota_text_escape_controls(*l);
+
+		g_printerr("%s%s\n", l == lines ? "otabundle-install: " : "", line);
+	}
 	return EXIT_REJECTED;
 }
 
@@ -93,11 +96,14 @@ static void add_bool(JsonBuilder *b, const char *key, gboolean value)
 static int cmd_install(OtaTarget *t, char **args)
 {
 	g_autoptr(GError) error = NULL;
+	g_autofree char *reason = NULL;
+	const OtaResult *r;
 
 	if (!ota_install(t, args[0], &error))
 		return fail(error);
-	g_print("%s\n", ((OtaResult *)g_ptr_array_index(t->state->results,
-	                                                 t->state->results->len - 1))->reason);
+	r = g_ptr_array_index(t->state->results, t->state->results->len - 1);
+	reason = ota_text_escape_controls(r->reason);
+	g_print("%s\n", reason);
 	g_print("Next boot: slot %s. After its self-test passes, run 'otabundle-install "
 	        "mark-good' there.\n", t->state->pending_slot);
 	return EXIT_SUCCESS;
@@ -112,13 +118,17 @@ static int cmd_info(OtaTarget *t, char **args)
 	if (p == NULL)
 		return fail(error);
 	if (!json_output()) {
-		g_print("%s: OK for this system (policies: ", args[0]);
+		g_autofree char *path = ota_text_escape(args[0]);
+
+		g_print("%s: OK for this system (policies: ", path);
 		for (guint i = 0; i < p->policies_used->len; i++)
 			g_print("%s%s", i ? ", " : "", (char *)g_ptr_array_index(p->policies_used, i));
 		g_print(")\nAn install would write:\n");
 		for (guint i = 0; i < p->steps->len; i++) {
 			const OtaInstallStep *s = g_ptr_array_index(p->steps, i);
-			g_print("  %s -> %s (%s)\n", s->image->filename, s->slot->name, s->slot->device);
+			g_autofree char *filename = ota_text_escape(s->image->filename);
+
+			g_print("  %s -> %s (%s)\n", filename, s->slot->name, s->slot->device);
 		}
 		g_print("and then boot slot %s (%s).\n", p->boot_target->bootname, p->boot_target->name);
 		return EXIT_SUCCESS;
@@ -203,12 +213,18 @@ static void status_json(OtaTarget *t, const char *primary)
 	print_json(b);
 }
 
+/* Versions and results in the state come from bundles (a manifest's version,
+ * an error quoting one), the primary slot from a bootloader backend's
+ * output: escaped like everything else printed from outside. */
 static void status_text(OtaTarget *t, const char *primary)
 {
+	g_autofree char *escaped_primary = ota_text_escape(primary ? primary : "?");
+	g_autofree char *installed = ota_text_escape(t->state->installed_version);
+
 	g_print("Compatible:        %s\n", t->config->compatible);
 	g_print("Booted:            %s (%s)\n", t->booted->name, t->booted->bootname);
-	g_print("Primary:           %s\n", primary ? primary : "?");
-	g_print("Installed version: %s\n", t->state->installed_version ? t->state->installed_version : "-");
+	g_print("Primary:           %s\n", escaped_primary);
+	g_print("Installed version: %s\n", installed ? installed : "-");
 	g_print("Security floor:    %" G_GUINT64_FORMAT "\n", t->state->security_floor);
 	g_print("Pending:           %s\n", t->state->pending_slot ? t->state->pending_slot : "-");
 	g_print("Slots:\n");
@@ -216,16 +232,20 @@ static void status_text(OtaTarget *t, const char *primary)
 		const OtaSlotConfig *s = g_ptr_array_index(t->config->slots, i);
 		const OtaSlotRecord *r = ota_state_get_slot(t->state, s->name);
 		const char *state = slot_state(t, s);
+		g_autofree char *version = ota_text_escape(r && r->version ? r->version : "-");
 
 		g_print("  %-12s %-6s %-5s %-12s %s%s\n", s->name, s->bootname ? s->bootname : "",
-		        state ? state : "", r && r->version ? r->version : "-", s->device,
+		        state ? state : "", version, s->device,
 		        s->index == t->booted->index ? "  (booted)" : "");
 	}
 	g_print("Last results:\n");
 	for (guint i = 0; i < t->state->results->len; i++) {
 		const OtaResult *r = g_ptr_array_index(t->state->results, i);
+		g_autofree char *time = ota_text_escape(r->time);
+		/* A reason is a message whose quoted values were escaped already. */
+		g_autofree char *reason = ota_text_escape_controls(r->reason);
 
-		g_print("  %s %-9s %s %s\n", r->time, r->operation, r->ok ? "ok    " : "FAILED", r->reason);
+		g_print("  %s %-9s %s %s\n", time, r->operation, r->ok ? "ok    " : "FAILED", reason);
 	}
 }
 

@@ -3,6 +3,7 @@
  * decision is made in libotabundle. */
 #include <otabundle/bundle.h>
 #include <otabundle/progress.h>
+#include <otabundle/text.h>
 
 #include <fcntl.h>
 #include <json-glib/json-glib.h>
@@ -49,7 +50,7 @@ static const GOptionEntry trust_entries[] = {
 	{"keyring", 0, 0, G_OPTION_ARG_FILENAME, &opt_keyring,
 	 "PEM file of trusted root (or pinned intermediate) certificates", "PEM"},
 	{"check-purpose", 0, 0, G_OPTION_ARG_STRING, &opt_check_purpose,
-	 "Required signer purpose: any (default), codesign, smimesign", "PURPOSE"},
+	 "Required signer purpose: smimesign (default, as RAUC), codesign, any", "PURPOSE"},
 	{"crl", 0, 0, G_OPTION_ARG_FILENAME, &opt_crl,
 	 "PEM file of CRLs; the signer certificate must not be revoked", "PEM"},
 	{"no-check-time", 0, 0, G_OPTION_ARG_NONE, &opt_no_check_time,
@@ -128,16 +129,18 @@ static const GOptionEntry verify_entries[] = {
 /* --- errors ------------------------------------------------------------ */
 
 /* One line to stderr; the OpenSSL queue and other detail that the library
- * put on further lines only with --verbose. */
+ * put on further lines only with --verbose. A message may quote a bundle's
+ * or a certificate's text: each line is escaped before it is printed. */
 static int fail(const GError *error)
 {
-	const char *newline = strchr(error->message, '\n');
+	g_auto(GStrv) lines = g_strsplit(error->message, "\n", opt_verbose ? -1 : 2);
 
 	ota_progress_cancel();
-	if (newline == NULL || opt_verbose)
-		g_printerr("otabundle: %s\n", error->message);
-	else
-		g_printerr("otabundle: %.*s\n", (int)(newline - error->message), error->message);
+	for (char **l = lines; *l && (l == lines || opt_verbose); l++) {
+		g_autofree char *line = ota_text_escape_controls(*l);
+
+		g_printerr("%s%s\n", l == lines ? "otabundle: " : "", line);
+	}
 	return EXIT_REJECTED;
 }
 
@@ -191,7 +194,7 @@ static gboolean wants_json(GOptionContext *context, gboolean *json)
  * arguments are wrong, NULL with @error when the files are. */
 static OtaPolicy *policy_from_options(GOptionContext *context, gboolean *usage, GError **error)
 {
-	OtaPurpose purpose = OTA_PURPOSE_ANY;
+	OtaPurpose purpose = OTA_PURPOSE_DEFAULT;
 
 	*usage = FALSE;
 	if (opt_check_purpose != NULL && !ota_purpose_from_string(opt_check_purpose, &purpose)) {
@@ -217,7 +220,9 @@ static OtaPolicy *policy_from_options(GOptionContext *context, gboolean *usage, 
 
 static void print_warning(const char *message, gpointer user_data)
 {
-	g_printerr("otabundle: warning: %s\n", message);
+	g_autofree char *escaped = ota_text_escape_controls(message);
+
+	g_printerr("otabundle: warning: %s\n", escaped);
 }
 
 /* Reads a PIN from the controlling terminal with echo off; NULL when there
@@ -238,11 +243,13 @@ static char *prompt_pin(const char *token_label, gpointer user_data)
 		return NULL;
 	}
 	if (tcgetattr(fd, &saved) == 0) {
+		g_autofree char *label = ota_text_escape(token_label);
+
 		quiet = saved;
 		quiet.c_lflag &= ~(tcflag_t)ECHO;
 		/* Echo off before the prompt, so nothing typed early is shown. */
 		tcsetattr(fd, TCSAFLUSH, &quiet);
-		fprintf(tty, "PIN for token '%s': ", token_label);
+		fprintf(tty, "PIN for token '%s': ", label);
 		fflush(tty);
 		if (fgets(buf, sizeof(buf), tty) != NULL)
 			pin = g_strndup(buf, strcspn(buf, "\r\n"));
@@ -406,27 +413,46 @@ static void print_bundle_json(const OtaBundle *b, const char *verification)
 	print_json(builder);
 }
 
+/* Every string printed in text output may come from the bundle or one of
+ * its certificates (even its path is the user's, not ours): all of it goes
+ * through ota_text_escape(), so none of it can rewrite another line, such
+ * as "Verified:", on a terminal. */
 static void print_signers_text(const OtaSignature *sig)
 {
 	g_print("Signers:\n");
 	for (guint i = 0; i < sig->signers->len; i++) {
 		const OtaSignerInfo *s = g_ptr_array_index(sig->signers, i);
+		/* Names come in OpenSSL's RFC 2253 form, escaped already
+		 * ("\1B"): shown as `openssl x509 -subject` shows them. */
+		g_autofree char *subject = ota_text_escape_controls(s->subject);
+		g_autofree char *issuer = ota_text_escape_controls(s->issuer);
+		g_autofree char *not_before = ota_text_escape(s->not_before ? s->not_before : "?");
+		g_autofree char *not_after = ota_text_escape(s->not_after ? s->not_after : "?");
+		g_autofree char *reason = ota_text_escape_controls(s->reason);
 
-		g_print("  %u. %s%s\n", i + 1, s->subject, s->nested ? " (nested)" : "");
-		g_print("     issuer:      %s\n", s->issuer);
+		g_print("  %u. %s%s\n", i + 1, subject, s->nested ? " (nested)" : "");
+		g_print("     issuer:      %s\n", issuer);
 		g_print("     cert sha256: %s\n", s->cert_sha256 ? s->cert_sha256 : "-");
 		g_print("     spki sha256: %s\n", s->spki_sha256 ? s->spki_sha256 : "-");
-		g_print("     valid:       %s to %s\n", s->not_before ? s->not_before : "?",
-		        s->not_after ? s->not_after : "?");
+		g_print("     valid:       %s to %s\n", not_before, not_after);
 		g_print("     status:      %s%s%s\n", ota_signer_status_to_string(s->status),
-		        s->reason ? " - " : "", s->reason ? s->reason : "");
+		        reason ? " - " : "", reason ? reason : "");
 	}
 }
 
 static void print_field(const char *label, const char *value)
 {
-	if (value != NULL)
-		g_print("%-13s%s\n", label, value);
+	g_autofree char *escaped = ota_text_escape(value);
+
+	if (escaped != NULL)
+		g_print("%-13s%s\n", label, escaped);
+}
+
+static char *escape_strv(char **values)
+{
+	g_autofree char *joined = values ? g_strjoinv(";", values) : g_strdup("");
+
+	return ota_text_escape(joined);
 }
 
 static void print_manifest_text(const OtaManifest *m)
@@ -438,32 +464,43 @@ static void print_manifest_text(const OtaManifest *m)
 	print_field("Description:", m->description);
 	print_field("Build:", m->build);
 	if (m->hook_filename != NULL) {
-		g_autofree char *hooks = m->hooks ? g_strjoinv(";", m->hooks) : g_strdup("");
-		g_print("%-13s%s (%s)\n", "Hooks:", m->hook_filename, hooks);
+		g_autofree char *filename = ota_text_escape(m->hook_filename);
+		g_autofree char *hooks = escape_strv(m->hooks);
+		g_print("%-13s%s (%s)\n", "Hooks:", filename, hooks);
 	}
-	if (m->handler_filename != NULL)
-		g_print("%-13s%s %s\n", "Handler:", m->handler_filename,
-		        m->handler_args ? m->handler_args : "");
+	if (m->handler_filename != NULL) {
+		g_autofree char *filename = ota_text_escape(m->handler_filename);
+		g_autofree char *args = ota_text_escape(m->handler_args ? m->handler_args : "");
+		g_print("%-13s%s %s\n", "Handler:", filename, args);
+	}
 	g_print("Images:\n");
 	for (guint i = 0; i < m->images->len; i++) {
 		const OtaImage *image = g_ptr_array_index(m->images, i);
+		g_autofree char *slotclass = ota_text_escape(image->slotclass);
+		g_autofree char *variant = ota_text_escape(image->variant);
+		g_autofree char *filename = ota_text_escape(image->filename);
+		g_autofree char *sha256 = ota_text_escape(image->sha256 ? image->sha256 : "-");
 
-		g_print("  [%s%s%s] %s\n", image->slotclass, image->variant ? "." : "",
-		        image->variant ? image->variant : "", image->filename);
+		g_print("  [%s%s%s] %s\n", slotclass, variant ? "." : "", variant ? variant : "",
+		        filename);
 		g_print("     size:        %" G_GUINT64_FORMAT "\n", image->size);
-		g_print("     sha256:      %s\n", image->sha256);
+		g_print("     sha256:      %s\n", sha256);
 		if (image->hooks != NULL && image->hooks[0] != NULL) {
-			g_autofree char *hooks = g_strjoinv(";", image->hooks);
+			g_autofree char *hooks = escape_strv(image->hooks);
 			g_print("     hooks:       %s\n", hooks);
 		}
 	}
 	for (char **g = meta_groups; *g; g++) {
 		g_auto(GStrv) keys = g_key_file_get_keys(m->meta, *g, NULL, NULL);
+		g_autofree char *group = ota_text_escape(*g);
 
-		g_print("[%s]\n", *g);
+		g_print("[%s]\n", group);
 		for (char **k = keys; k && *k; k++) {
 			g_autofree char *value = g_key_file_get_string(m->meta, *g, *k, NULL);
-			g_print("  %s=%s\n", *k, value ? value : "");
+			g_autofree char *key = ota_text_escape(*k);
+			g_autofree char *escaped = ota_text_escape(value ? value : "");
+
+			g_print("  %s=%s\n", key, escaped);
 		}
 	}
 }
@@ -661,7 +698,9 @@ static int cmd_verify(int argc, char **argv)
 	if (json) {
 		print_bundle_json(bundle, opt_check_images ? "ok, images hashed" : "ok");
 	} else {
-		g_print("%s: OK (%s, %u trusted signer%s%s)\n", argv[1],
+		g_autofree char *path = ota_text_escape(argv[1]);
+
+		g_print("%s: OK (%s, %u trusted signer%s%s)\n", path,
 		        ota_bundle_format_to_string(bundle->format), bundle->signature->counted,
 		        bundle->signature->counted == 1 ? "" : "s",
 		        opt_check_images ? ", every image hashed" : "");

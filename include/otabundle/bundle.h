@@ -47,6 +47,11 @@ gboolean ota_bundle_layout_parse(guint64 file_size, const guint8 trailer[OTA_BUN
                                  OtaBundleLayout *layout, GError **error);
 void ota_bundle_trailer_encode(guint64 signature_size, guint8 trailer[OTA_BUNDLE_TRAILER_SIZE]);
 
+/* A plain bundle verified in place (without a private copy) keeps the
+ * squashfs metadata and manifest it read, at most this much, to serve them
+ * from the hashed bytes after verification. */
+#define OTA_BUNDLE_IN_PLACE_METADATA_MAX (4 * 1024 * 1024)
+
 /* As RAUC recommends (RAUC's own default is still plain). */
 #define OTA_BUNDLE_DEFAULT_FORMAT OTA_BUNDLE_FORMAT_VERITY
 
@@ -76,6 +81,8 @@ typedef struct {
 	int fd;
 	struct stat opened; /* to notice the file changing under us */
 	gboolean private_copy;
+	gboolean payload_recorded; /* plain, verified in place: b->payload serves
+	                            * only the metadata bytes that were hashed */
 	OtaBundleLayout layout;
 	OtaBundleFormat format;
 	OtaSignature *signature;
@@ -105,10 +112,16 @@ typedef enum {
  * With @private_copy_dir, the payload is copied there (unnamed, unlinked)
  * while it is hashed, and everything afterwards reads that copy: a bundle
  * file changed after verification can't reach extraction or installation.
- * Without it, reads go to the file, and a file that changes between open
- * and the end of this call (or of ota_bundle_check_contents()) is rejected
- * with OTA_BUNDLE_ERROR_MODIFIED, so nothing unsigned is ever reported as
- * verified. */
+ * Without it (plain), the metadata and manifest that this call and
+ * ota_bundle_check_contents() read (at most
+ * OTA_BUNDLE_IN_PLACE_METADATA_MAX bytes) are kept from a read before
+ * hashing, compared with the hashed bytes and parsed only after the
+ * signature verifies, from memory: a file changed while it is hashed is
+ * rejected with OTA_BUNDLE_ERROR_MODIFIED, and one changed afterwards can't
+ * change what is reported as verified. Images are then read from the file
+ * and hashed against the manifest (ota_bundle_write_image() finds a
+ * mismatch only at an image's end), and ota_bundle_read_file() fails: use a
+ * private copy to install. */
 G_GNUC_WARN_UNUSED_RESULT
 gboolean ota_bundle_verify(OtaBundle *bundle, const OtaPolicy *policy, OtaBundleVerifyFlags flags,
                            const char *private_copy_dir, GError **error);

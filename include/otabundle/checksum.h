@@ -28,6 +28,17 @@ G_GNUC_WARN_UNUSED_RESULT
 gboolean ota_checksum_fd(int fd, guint64 offset, guint64 length, OtaChecksum *out,
                          GError **error);
 
+/* Sees each chunk of a stream right after it was hashed, in order: @data is
+ * exactly what went into the digest. FALSE (with @error set) stops hashing. */
+typedef gboolean (*OtaChecksumObserver)(guint64 offset, const guint8 *data, gsize length,
+                                        gpointer user_data, GError **error);
+
+/* Like ota_checksum_fd(), calling @observer with every chunk it hashed. */
+G_GNUC_WARN_UNUSED_RESULT
+gboolean ota_checksum_fd_observed(int fd, guint64 offset, guint64 length,
+                                  OtaChecksumObserver observer, gpointer user_data,
+                                  OtaChecksum *out, GError **error);
+
 /* Like ota_checksum_fd(), also writing the bytes to @out_fd: one read of
  * the source yields both the copy and the digest of exactly what was copied. */
 G_GNUC_WARN_UNUSED_RESULT

@@ -12,6 +12,8 @@ typedef enum {
 	OTA_READER_ERROR_IO,
 	OTA_READER_ERROR_OUT_OF_BOUNDS, /* a read past the end of the window */
 	OTA_READER_ERROR_TRUNCATED,     /* the file ended before the window did */
+	OTA_READER_ERROR_TOO_LARGE,     /* a recording reader's limit was reached */
+	OTA_READER_ERROR_NOT_RECORDED,  /* a replay reader has no such bytes */
 } OtaReaderError;
 
 /* Random access to a bounded byte range. Everything that parses payload

@@ -3,14 +3,17 @@
  * is in bundle-create.c, extracting in bundle-extract.c, signatures in
  * bundle-sign.c; bundle-private.h holds what they share. */
 #include "bundle-private.h"
+#include "read-record.h"
 
 #include <otabundle/progress.h>
+#include <otabundle/text.h>
 #include <otabundle/verity.h>
 
 #include <errno.h>
 #include <fcntl.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 G_DEFINE_QUARK(ota-bundle-error-quark, ota_bundle_error)
@@ -302,42 +305,171 @@ static int open_private_file(const char *dir, GError **error)
 	return fd;
 }
 
-static gboolean hash_plain_payload(OtaBundle *b, const char *private_copy_dir, GError **error)
+/* Extract and install: everything after verification reads the copy that
+ * was hashed, which nobody else can write. */
+static gboolean copy_and_hash_payload(OtaBundle *b, const char *private_copy_dir,
+                                      GError **error)
 {
-	int src = b->fd;
-	int copy_fd = -1;
 	gboolean ok;
+	int copy_fd = open_private_file(private_copy_dir, error);
 
-	if (private_copy_dir != NULL) {
-		b->private_copy = TRUE;
-		copy_fd = open_private_file(private_copy_dir, error);
-		if (copy_fd < 0)
-			return FALSE;
-		ok = ota_checksum_copy_fd(b->fd, 0, b->layout.payload_size, copy_fd,
-		                          &b->payload_checksum, error);
-		src = copy_fd;
-	} else {
-		ok = ota_checksum_fd(b->fd, 0, b->layout.payload_size, &b->payload_checksum, error);
-	}
+	if (copy_fd < 0)
+		return FALSE;
+	b->private_copy = TRUE;
+	ok = ota_checksum_copy_fd(b->fd, 0, b->layout.payload_size, copy_fd, &b->payload_checksum,
+	                          error);
 	if (ok)
-		b->payload = ota_reader_new_fd(src, 0, b->layout.payload_size, error);
-	if (copy_fd >= 0)
-		close(copy_fd);
+		b->payload = ota_reader_new_fd(copy_fd, 0, b->layout.payload_size, error);
+	close(copy_fd);
 	return ok && b->payload != NULL;
+}
+
+static gboolean check_payload_signature(OtaBundle *b, const OtaPolicy *policy, GError **error)
+{
+	if (ota_signature_verify(b->signature, b->payload_checksum.sha256, policy, error))
+		return TRUE;
+	g_prefix_error(error, "signature: ");
+	return FALSE;
+}
+
+static void stat_if_named(OtaSquashfs *squashfs, const char *name)
+{
+	guint64 size;
+
+	if (name != NULL && !ota_squashfs_stat_file(squashfs, name, &size, NULL))
+		return;
+}
+
+/* What verification and ota_bundle_check_contents() will read: superblock,
+ * tables, the manifest, and the entries of the files it names. Parsed
+ * before the signature is checked, so nothing is decided from it (a failure
+ * is ignored too: the same bytes fail the same way when they are parsed
+ * again after verification, and must not pre-empt the signature's verdict);
+ * it only finds out which bytes to keep. */
+static void read_plain_metadata(OtaReader *reader)
+{
+	g_autoptr(OtaSquashfs) squashfs = ota_squashfs_open(reader, NULL);
+	g_autoptr(GBytes) data = NULL;
+	g_autoptr(OtaManifest) m = NULL;
+
+	if (squashfs != NULL)
+		data = ota_squashfs_read_small_file(squashfs, OTA_MANIFEST_FILENAME,
+		                                    OTA_MANIFEST_MAX_SIZE, NULL);
+	if (data != NULL)
+		m = ota_manifest_parse(g_bytes_get_data(data, NULL), g_bytes_get_size(data), NULL);
+	if (m == NULL)
+		return;
+	for (guint i = 0; i < m->images->len; i++)
+		stat_if_named(squashfs, ((const OtaImage *)g_ptr_array_index(m->images, i))->filename);
+	stat_if_named(squashfs, m->hook_filename);
+	stat_if_named(squashfs, m->handler_filename);
+}
+
+static gboolean set_modified_error(GError **error)
+{
+	g_set_error_literal(error, OTA_BUNDLE_ERROR, OTA_BUNDLE_ERROR_MODIFIED,
+	                    "bundle was modified while it was being verified");
+	return FALSE;
+}
+
+static OtaReadRecord *record_plain_metadata(OtaBundle *b, GError **error)
+{
+	g_autoptr(OtaReadRecord) record = ota_read_record_new(OTA_BUNDLE_IN_PLACE_METADATA_MAX);
+	g_autoptr(OtaReader) file = ota_reader_new_fd(b->fd, 0, b->layout.payload_size, error);
+	g_autoptr(OtaReader) recording = NULL;
+
+	if (file == NULL)
+		return NULL;
+	recording = ota_read_record_reader_new(record, file);
+	read_plain_metadata(recording);
+	if (!ota_read_record_seal(record)) {
+		set_modified_error(error);
+		return NULL;
+	}
+	return g_steal_pointer(&record);
+}
+
+static gboolean compare_with_record(guint64 offset, const guint8 *data, gsize length,
+                                    gpointer user_data, GError **error)
+{
+	return ota_read_record_matches(user_data, offset, data, length) || set_modified_error(error);
+}
+
+/* info and verify read a plain bundle where it lies, without a copy of
+ * gigabytes, and must report as verified only bytes that were hashed. A
+ * writer through a shared mapping changes bytes without moving size, mtime
+ * or ctime, so check_unchanged() can't see it. Hence: (1) the metadata is
+ * read once before hashing, and every byte read is recorded (a few MiB at
+ * most); (2) the one hash pass compares each recorded byte with the byte it
+ * hashes; (3) only once the signature verifies are squashfs and manifest
+ * parsed, again, from a reader that serves the recorded bytes and nothing
+ * else. So the manifest reported as verified is made of signed bytes,
+ * whatever happens to the file afterwards, and nothing is trusted from a
+ * parse before the signature checks. Image data is not recorded:
+ * bundle_stream_image() reads it from the file and hashes it against the
+ * verified sha256. */
+static gboolean verify_plain_in_place(OtaBundle *b, const OtaPolicy *policy, GError **error)
+{
+	g_autoptr(OtaReadRecord) record = record_plain_metadata(b, error);
+
+	if (record == NULL)
+		return FALSE;
+	ota_progress_begin("verify", b->layout.payload_size);
+	if (!ota_checksum_fd_observed(b->fd, 0, b->layout.payload_size, compare_with_record, record,
+	                              &b->payload_checksum, error))
+		return FALSE;
+	ota_progress_end();
+	/* Cannot fail after a pass over the whole payload; checked anyway, as
+	 * everything below relies on it. */
+	if (!ota_read_record_all_matched(record))
+		return set_modified_error(error);
+	if (!check_payload_signature(b, policy, error))
+		return FALSE;
+	b->payload = ota_read_record_replay_new(g_steal_pointer(&record), b->layout.payload_size);
+	b->payload_recorded = TRUE;
+	return load_plain_manifest(b, error);
+}
+
+/* A plain bundle's payload is copied before its digest is known. Before
+ * that copy may fill @dir: enough trusted signers must have signed
+ * *something* (a bundle no key we trust signed is not worth a byte of the
+ * device's storage), and the copy must fit. A genuine signature taken from
+ * another bundle passes the first check, so the second is no formality. */
+static gboolean check_before_staging(OtaBundle *b, const OtaPolicy *policy, const char *dir,
+                                     GError **error)
+{
+	struct statvfs fs;
+	guint64 available;
+
+	if (!ota_signature_check_signers(b->signature, policy, error)) {
+		g_prefix_error(error, "signature: ");
+		return FALSE;
+	}
+	if (statvfs(dir, &fs) < 0)
+		return bundle_io_error(error, dir, errno);
+	available = (guint64)fs.f_bavail * fs.f_frsize;
+	if (available < b->layout.payload_size) {
+		g_set_error(error, OTA_BUNDLE_ERROR, OTA_BUNDLE_ERROR_IO,
+		            "%s: %" G_GUINT64_FORMAT " bytes free, too few for a private copy of the %"
+		            G_GUINT64_FORMAT "-byte payload",
+		            dir, available, b->layout.payload_size);
+		return FALSE;
+	}
+	return TRUE;
 }
 
 static gboolean verify_plain(OtaBundle *b, const OtaPolicy *policy, const char *private_copy_dir,
                              GError **error)
 {
+	if (private_copy_dir == NULL)
+		return verify_plain_in_place(b, policy, error);
+	if (!check_before_staging(b, policy, private_copy_dir, error))
+		return FALSE;
 	ota_progress_begin("verify", b->layout.payload_size);
-	if (!hash_plain_payload(b, private_copy_dir, error))
+	if (!copy_and_hash_payload(b, private_copy_dir, error))
 		return FALSE;
 	ota_progress_end();
-	if (!ota_signature_verify(b->signature, b->payload_checksum.sha256, policy, error)) {
-		g_prefix_error(error, "signature: ");
-		return FALSE;
-	}
-	return load_plain_manifest(b, error);
+	return check_payload_signature(b, policy, error) && load_plain_manifest(b, error);
 }
 
 static gboolean verify_verity(OtaBundle *b, const OtaPolicy *policy, OtaBundleVerifyFlags flags,
@@ -416,20 +548,36 @@ static gboolean image_sink_push(const guint8 *data, gsize length, gpointer user_
 gboolean bundle_stream_image(OtaBundle *b, const OtaImage *image, int out_fd,
                              OtaHashPipeFlags flags, GError **error)
 {
-	g_autoptr(OtaHashPipe) pipe = ota_hash_pipe_new(out_fd, flags | OTA_HASH_PIPE_PROGRESS, error);
+	g_autoptr(OtaReader) file = NULL;
+	g_autoptr(OtaSquashfs) file_squashfs = NULL;
+	g_autoptr(OtaHashPipe) pipe = NULL;
+	OtaSquashfs *source = b->squashfs;
 	guint8 digest[OTA_SHA256_LEN];
 	char hex[OTA_SHA256_HEX_LEN + 1];
 
+	if (b->payload_recorded) {
+		/* Verified in place, b->payload holds the metadata only: the
+		 * image comes from the file, which is safe only because every
+		 * byte of it is hashed against the verified sha256 below. */
+		g_return_val_if_fail(flags & OTA_HASH_PIPE_HASH, FALSE);
+		file = ota_reader_new_fd(b->fd, 0, b->layout.payload_size, error);
+		if (file == NULL || (file_squashfs = ota_squashfs_open(file, error)) == NULL)
+			return FALSE;
+		source = file_squashfs;
+	}
+	pipe = ota_hash_pipe_new(out_fd, flags | OTA_HASH_PIPE_PROGRESS, error);
 	if (pipe == NULL ||
-	    !ota_squashfs_read_file(b->squashfs, image->filename, image_sink_push, pipe, error) ||
+	    !ota_squashfs_read_file(source, image->filename, image_sink_push, pipe, error) ||
 	    !ota_hash_pipe_finish(pipe, digest, error))
 		return FALSE;
 	if (!(flags & OTA_HASH_PIPE_HASH))
 		return TRUE;
 	ota_checksum_to_hex(digest, hex);
 	if (strcmp(hex, image->sha256) != 0) {
+		g_autofree char *filename = ota_text_escape(image->filename);
+
 		g_set_error(error, OTA_BUNDLE_ERROR, OTA_BUNDLE_ERROR_MISMATCH,
-		            "image '%s': sha256 %s does not match the manifest's %s", image->filename,
+		            "image '%s': sha256 %s does not match the manifest's %s", filename,
 		            hex, image->sha256);
 		return FALSE;
 	}
@@ -445,9 +593,11 @@ static gboolean check_image_entry(OtaBundle *b, const OtaImage *image, GError **
 		return FALSE;
 	}
 	if (size != image->size) {
+		g_autofree char *filename = ota_text_escape(image->filename);
+
 		g_set_error(error, OTA_BUNDLE_ERROR, OTA_BUNDLE_ERROR_MISMATCH,
 		            "image '%s': %" G_GUINT64_FORMAT " bytes in the bundle, manifest says %"
-		            G_GUINT64_FORMAT, image->filename, size, image->size);
+		            G_GUINT64_FORMAT, filename, size, image->size);
 		return FALSE;
 	}
 	return TRUE;

@@ -268,7 +268,8 @@ void ota_hash_pipe_free(OtaHashPipe *p)
  * core's cache. (Handing chunks to a hashing thread was measured slower:
  * the hasher then waits for another core's cache.) */
 static gboolean hash_stream(int in_fd, guint64 offset, guint64 length, int out_fd,
-                            gboolean report, OtaChecksum *out, GError **error)
+                            gboolean report, OtaChecksumObserver observer, gpointer user_data,
+                            OtaChecksum *out, GError **error)
 {
 	g_autoptr(EVP_MD_CTX) ctx = EVP_MD_CTX_new();
 	g_autofree guint8 *buf = g_malloc(READ_SIZE);
@@ -296,6 +297,8 @@ static gboolean hash_stream(int in_fd, guint64 offset, guint64 length, int out_f
 			                      "SHA-256 update failed");
 			return FALSE;
 		}
+		if (observer != NULL && !observer(offset + done, buf, n, user_data, error))
+			return FALSE;
 		if (writer != NULL && !ota_hash_pipe_push(writer, buf, n, error))
 			return FALSE;
 		done += n;
@@ -316,13 +319,20 @@ static gboolean hash_stream(int in_fd, guint64 offset, guint64 length, int out_f
 gboolean ota_checksum_fd(int fd, guint64 offset, guint64 length, OtaChecksum *out,
                          GError **error)
 {
-	return hash_stream(fd, offset, length, -1, TRUE, out, error);
+	return hash_stream(fd, offset, length, -1, TRUE, NULL, NULL, out, error);
+}
+
+gboolean ota_checksum_fd_observed(int fd, guint64 offset, guint64 length,
+                                  OtaChecksumObserver observer, gpointer user_data,
+                                  OtaChecksum *out, GError **error)
+{
+	return hash_stream(fd, offset, length, -1, TRUE, observer, user_data, out, error);
 }
 
 gboolean ota_checksum_copy_fd(int in_fd, guint64 offset, guint64 length, int out_fd,
                               OtaChecksum *out, GError **error)
 {
-	return hash_stream(in_fd, offset, length, out_fd, TRUE, out, error);
+	return hash_stream(in_fd, offset, length, out_fd, TRUE, NULL, NULL, out, error);
 }
 
 gboolean ota_checksum_file(const char *path, OtaChecksum *out, GError **error)
@@ -348,7 +358,7 @@ gboolean ota_checksum_file(const char *path, OtaChecksum *out, GError **error)
 	}
 	/* Not reported as progress: create measures its progress by what
 	 * mksquashfs has read, which this runs beside. */
-	ok = hash_stream(fd, 0, (guint64)st.st_size, -1, FALSE, out, &ierror);
+	ok = hash_stream(fd, 0, (guint64)st.st_size, -1, FALSE, NULL, NULL, out, &ierror);
 	close(fd);
 	if (!ok) {
 		g_propagate_prefixed_error(error, g_steal_pointer(&ierror), "%s: ", path);

@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include "keyfile.h"
 
+#include <otabundle/text.h>
+
 #include <string.h>
 
 gboolean ota_keyfile_name_is_valid(const char *name)
@@ -38,15 +40,18 @@ gboolean ota_keyfile_take_uint64(GKeyFile *kf, const char *group, const char *ke
                                  const OtaKeyfileErrors *e, GError **error)
 {
 	g_autofree char *value = ota_keyfile_take_string(kf, group, key);
+	/* Values are the file's (a bundle's manifest): quoted escaped. */
+	g_autofree char *escaped = NULL;
 
 	*present = value != NULL;
 	if (value == NULL)
 		return TRUE;
 	if (g_ascii_string_to_unsigned(value, 10, min, max, out, NULL))
 		return TRUE;
+	escaped = ota_text_escape(value);
 	g_set_error(error, e->domain(), e->invalid,
 	            "invalid %s '%s' in group [%s]: expected a decimal number from %" G_GUINT64_FORMAT
-	            " to %" G_GUINT64_FORMAT, key, value, group, min, max);
+	            " to %" G_GUINT64_FORMAT, key, escaped, group, min, max);
 	return FALSE;
 }
 
@@ -54,6 +59,7 @@ gboolean ota_keyfile_take_bool(GKeyFile *kf, const char *group, const char *key,
                                const OtaKeyfileErrors *e, GError **error)
 {
 	g_autofree char *value = ota_keyfile_take_string(kf, group, key);
+	g_autofree char *escaped = NULL;
 
 	if (value == NULL)
 		return TRUE;
@@ -61,8 +67,9 @@ gboolean ota_keyfile_take_bool(GKeyFile *kf, const char *group, const char *key,
 		*out = g_str_equal(value, "true");
 		return TRUE;
 	}
+	escaped = ota_text_escape(value);
 	g_set_error(error, e->domain(), e->invalid,
-	            "invalid %s '%s' in group [%s]: expected true or false", key, value, group);
+	            "invalid %s '%s' in group [%s]: expected true or false", key, escaped, group);
 	return FALSE;
 }
 

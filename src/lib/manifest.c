@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include <otabundle/manifest.h>
 #include <otabundle/checksum.h>
+#include <otabundle/text.h>
 
 #include "keyfile.h"
 
@@ -103,8 +104,10 @@ static gboolean take_hooks(GKeyFile *kf, const char *group, const char *const *a
 		if (**h == '\0')
 			continue;
 		if (!g_strv_contains(allowed, *h)) {
+			g_autofree char *escaped = ota_text_escape(*h);
+
 			g_set_error(error, OTA_MANIFEST_ERROR, OTA_MANIFEST_ERROR_INVALID,
-			            "unknown hook '%s' in group [%s]", *h, group);
+			            "unknown hook '%s' in group [%s]", escaped, group);
 			return FALSE;
 		}
 		g_strv_builder_add(kept, *h);
@@ -115,6 +118,8 @@ static gboolean take_hooks(GKeyFile *kf, const char *group, const char *const *a
 
 static gboolean check_filename(const char *group, const char *filename, GError **error)
 {
+	g_autofree char *escaped = NULL;
+
 	if (g_strcmp0(filename, OTA_MANIFEST_FILENAME) == 0) {
 		g_set_error(error, OTA_MANIFEST_ERROR, OTA_MANIFEST_ERROR_INVALID,
 		            "invalid filename '%s' in group [%s]: that is the manifest's own name",
@@ -123,9 +128,10 @@ static gboolean check_filename(const char *group, const char *filename, GError *
 	}
 	if (ota_manifest_filename_is_safe(filename))
 		return TRUE;
+	escaped = ota_text_escape(filename);
 	g_set_error(error, OTA_MANIFEST_ERROR, OTA_MANIFEST_ERROR_INVALID,
 	            "invalid filename '%s' in group [%s]: must be a plain name without '/'",
-	            filename, group);
+	            escaped, group);
 	return FALSE;
 }
 
@@ -146,8 +152,10 @@ static gboolean parse_bundle(GKeyFile *kf, OtaManifest *m, GError **error)
 
 	if (format != NULL) {
 		if (!ota_bundle_format_from_string(format, &m->format)) {
+			g_autofree char *escaped = ota_text_escape(format);
+
 			g_set_error(error, OTA_MANIFEST_ERROR, OTA_MANIFEST_ERROR_INVALID,
-			            "unknown bundle format '%s' in group [bundle]", format);
+			            "unknown bundle format '%s' in group [bundle]", escaped);
 			return FALSE;
 		}
 		m->has_format = TRUE;

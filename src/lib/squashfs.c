@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include <otabundle/squashfs.h>
 #include <otabundle/progress.h>
+#include <otabundle/text.h>
 
 #include <gio/gio.h>
 #include <sqfs/compressor.h>
@@ -325,8 +326,11 @@ static ReaderFile *reader_file_new(OtaReader *reader)
 
 /* A libsquashfs error code as one of ours, preferring the reader's own
  * message when the failure was a read. */
-static gboolean set_sqfs_error(OtaSquashfs *sq, int code, GError **error, const char *what)
+static gboolean set_sqfs_error(OtaSquashfs *sq, int code, GError **error, const char *subject)
 {
+	/* A file name comes from the manifest and may hold control characters. */
+	g_autofree char *what = ota_text_escape(subject);
+
 	if (sq->file->error != NULL) {
 		/* The reader knows best: out of bounds, truncated, or a block
 		 * that fails verification. */
@@ -453,15 +457,19 @@ static sqfs_inode_generic_t *lookup_file(OtaSquashfs *sq, const char *name, guin
 		return NULL;
 	}
 	if (inode->base.type != SQFS_INODE_FILE && inode->base.type != SQFS_INODE_EXT_FILE) {
+		g_autofree char *what = ota_text_escape(name);
+
 		sqfs_free(inode);
 		g_set_error(error, OTA_SQUASHFS_ERROR, OTA_SQUASHFS_ERROR_NOT_REGULAR,
-		            "%s: not a regular file in the bundle", name);
+		            "%s: not a regular file in the bundle", what);
 		return NULL;
 	}
 	if (sqfs_inode_get_file_size(inode, &file_size) != 0) {
+		g_autofree char *what = ota_text_escape(name);
+
 		sqfs_free(inode);
 		g_set_error(error, OTA_SQUASHFS_ERROR, OTA_SQUASHFS_ERROR_CORRUPTED,
-		            "%s: inode has no size", name);
+		            "%s: inode has no size", what);
 		return NULL;
 	}
 	*size = file_size;
@@ -519,9 +527,11 @@ GBytes *ota_squashfs_read_small_file(OtaSquashfs *sq, const char *name, gsize ma
 	if (!ota_squashfs_stat_file(sq, name, &size, error))
 		return NULL;
 	if (size > max_size) {
+		g_autofree char *what = ota_text_escape(name);
+
 		g_set_error(error, OTA_SQUASHFS_ERROR, OTA_SQUASHFS_ERROR_TOO_LARGE,
 		            "%s: %" G_GUINT64_FORMAT " bytes is larger than the %" G_GSIZE_FORMAT
-		            " allowed", name, size, max_size);
+		            " allowed", what, size, max_size);
 		return NULL;
 	}
 	data = g_byte_array_sized_new((guint)size);

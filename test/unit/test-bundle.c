@@ -1,8 +1,11 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include <otabundle/bundle.h>
 
+#include <dlfcn.h>
 #include <fcntl.h>
+#include <openssl/evp.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -229,6 +232,131 @@ static void test_in_place_reads_see_modification_after_verify(Fixture *f, gconst
 	for (off_t off = 0; off < (off_t)b->layout.payload_size; off += 512)
 		flip_byte(f->bundle, off);
 	g_assert_false(ota_bundle_check_contents(b, TRUE, &error));
+}
+
+/* The shared-mapping attack on a plain bundle verified in place: another
+ * process rewrites the manifest through a MAP_SHARED mapping, which moves
+ * neither size nor (with the page already dirty) mtime or ctime. To hit
+ * the window inside ota_bundle_verify() every time, this test binary
+ * interposes libcrypto's SHA-256 calls (an executable's symbols win) and,
+ * once armed, writes through the mapping at the chosen moment. */
+typedef struct {
+	guint8 *map; /* the whole bundle, MAP_SHARED */
+	gsize offset;  /* of the manifest's compatible= value in the payload */
+	gint armed;
+} MappingAttack;
+static MappingAttack attack;
+
+static void attack_rewrite(void)
+{
+	memcpy(attack.map + attack.offset, "evil-board", strlen("evil-board"));
+}
+
+int EVP_DigestUpdate(EVP_MD_CTX *ctx, const void *d, size_t cnt)
+{
+	static int (*real)(EVP_MD_CTX *, const void *, size_t);
+
+	if (real == NULL)
+		real = (int (*)(EVP_MD_CTX *, const void *, size_t))dlsym(RTLD_NEXT, "EVP_DigestUpdate");
+	if (g_atomic_int_compare_and_exchange(&attack.armed, 1, 0))
+		attack_rewrite();
+	return real(ctx, d, cnt);
+}
+
+int EVP_DigestFinal_ex(EVP_MD_CTX *ctx, unsigned char *md, unsigned int *s)
+{
+	static int (*real)(EVP_MD_CTX *, unsigned char *, unsigned int *);
+	int ret;
+
+	if (real == NULL)
+		real = (int (*)(EVP_MD_CTX *, unsigned char *, unsigned int *))dlsym(
+			RTLD_NEXT, "EVP_DigestFinal_ex");
+	ret = real(ctx, md, s);
+	if (g_atomic_int_compare_and_exchange(&attack.armed, 2, 0))
+		attack_rewrite();
+	return ret;
+}
+
+/* An uncompressed plain bundle, mapped shared, its manifest page already
+ * dirty (so a later write through the mapping changes no timestamp), and
+ * opened: what an attacker prepares. */
+static OtaBundle *prepare_mapping_attack(Fixture *f, gsize *map_len)
+{
+	OtaCreateOptions options = {
+		.format_set = TRUE,
+		.format = OTA_BUNDLE_FORMAT_PLAIN,
+		.signers = &f->signer,
+		.n_signers = 1,
+		.compression = "none",
+	};
+	g_autoptr(GError) error = NULL;
+	const char *needle = "compatible=test-board";
+	struct stat st;
+	guint8 *found;
+	OtaBundle *b;
+	int fd;
+
+	g_assert_true(ota_bundle_create(f->input, f->bundle, &options, &error));
+	g_assert_no_error(error);
+	fd = open(f->bundle, O_RDWR);
+	g_assert_cmpint(fstat(fd, &st), ==, 0);
+	*map_len = (gsize)st.st_size;
+	attack.map = mmap(NULL, *map_len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	close(fd);
+	g_assert_true(attack.map != MAP_FAILED);
+	found = memmem(attack.map, *map_len, needle, strlen(needle));
+	g_assert_nonnull(found);
+	attack.offset = (gsize)(found - attack.map) + strlen("compatible=");
+	((volatile guint8 *)attack.map)[attack.offset] = attack.map[attack.offset];
+	b = ota_bundle_open(f->bundle, &error);
+	g_assert_no_error(error);
+	return b;
+}
+
+/* Rewritten after the hash pass, before the manifest is read: what is
+ * reported as verified must still be the signed manifest (or, if the
+ * kernel did move a timestamp, the bundle is refused as modified). */
+static void test_manifest_rewritten_through_shared_mapping_after_hash_is_not_reported(
+	Fixture *f, gconstpointer data)
+{
+	g_autoptr(OtaBundle) b = NULL;
+	g_autoptr(GError) error = NULL;
+	gsize map_len = 0;
+
+	b = prepare_mapping_attack(f, &map_len);
+	g_atomic_int_set(&attack.armed, 2);
+	if (ota_bundle_verify(b, f->policy, OTA_BUNDLE_VERIFY_PAYLOAD, NULL, &error)) {
+		g_assert_cmpstr(b->manifest->compatible, ==, "test-board");
+		g_assert_true(ota_bundle_check_contents(b, TRUE, &error));
+		g_assert_no_error(error);
+	} else {
+		g_assert_error(error, OTA_BUNDLE_ERROR, OTA_BUNDLE_ERROR_MODIFIED);
+	}
+	g_assert_cmpint(g_atomic_int_get(&attack.armed), ==, 0);
+	g_assert_cmpmem(attack.map + attack.offset, 10, "evil-board", 10);
+	munmap(attack.map, map_len);
+}
+
+/* Rewritten while the payload is hashed (after the manifest was read for
+ * recording, before its bytes are hashed): refused as modified, before the
+ * signature is even looked at. */
+static void test_manifest_rewritten_through_shared_mapping_during_hash_is_rejected(
+	Fixture *f, gconstpointer data)
+{
+	g_autoptr(OtaBundle) b = NULL;
+	g_autoptr(GError) error = NULL;
+	gsize map_len = 0;
+
+	b = prepare_mapping_attack(f, &map_len);
+	/* The first SHA-256 update has the first 128 KiB read; the manifest
+	 * lies after the image's first full block. */
+	g_assert_cmpuint(attack.offset, >=, 128 * 1024);
+	g_atomic_int_set(&attack.armed, 1);
+	g_assert_false(ota_bundle_verify(b, f->policy, OTA_BUNDLE_VERIFY_PAYLOAD, NULL, &error));
+	g_assert_error(error, OTA_BUNDLE_ERROR, OTA_BUNDLE_ERROR_MODIFIED);
+	g_assert_nonnull(strstr(error->message, "modified while it was being verified"));
+	g_assert_false(b->verified);
+	munmap(attack.map, map_len);
 }
 
 static void test_unreadable_compressor_is_refused_at_create(Fixture *f, gconstpointer data)
@@ -497,6 +625,10 @@ int main(int argc, char **argv)
 	        test_in_place_reads_see_modification_after_verify);
 	ADD_FOR(plain, "file-touched-during-verify-is-rejected",
 	        test_file_touched_during_verify_is_rejected);
+	ADD_FOR(plain, "manifest-rewritten-through-shared-mapping-after-hash-is-not-reported",
+	        test_manifest_rewritten_through_shared_mapping_after_hash_is_not_reported);
+	ADD_FOR(plain, "manifest-rewritten-through-shared-mapping-during-hash-is-rejected",
+	        test_manifest_rewritten_through_shared_mapping_during_hash_is_rejected);
 	ADD_FOR(verity, "default-format-is-verity", test_default_format_is_verity);
 	ADD_FOR(verity, "manifest-carries-tree-parameters",
 	        test_verity_manifest_carries_tree_parameters);
