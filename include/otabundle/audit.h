@@ -1,10 +1,11 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #pragma once
 
+#include <otabundle/api.h>
 #include <otabundle/checksum.h>
 #include <otabundle/keys.h>
 
-G_BEGIN_DECLS
+OTA_BEGIN_DECLS
 
 #define OTA_AUDIT_ERROR ota_audit_error_quark()
 GQuark ota_audit_error_quark(void);
@@ -31,4 +32,4 @@ G_GNUC_WARN_UNUSED_RESULT
 gboolean ota_audit_append(const char *path, const OtaAuditEvent *event,
                           OtaSigner *const *signers, gsize n_signers, GError **error);
 
-G_END_DECLS
+OTA_END_DECLS

@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #pragma once
 
+#include <otabundle/api.h>
 #include <otabundle/config.h>
 
-G_BEGIN_DECLS
+OTA_BEGIN_DECLS
 
 #define OTA_BOOTLOADER_ERROR ota_bootloader_error_quark()
 GQuark ota_bootloader_error_quark(void);
@@ -50,4 +51,4 @@ G_GNUC_WARN_UNUSED_RESULT
 gboolean ota_bootloader_set_state(OtaBootloader *bootloader, const char *bootname,
                                   OtaSlotState state, GError **error);
 
-G_END_DECLS
+OTA_END_DECLS

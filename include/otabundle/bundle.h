@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #pragma once
 
+#include <otabundle/api.h>
 #include <otabundle/checksum.h>
 #include <otabundle/keys.h>
 #include <otabundle/manifest.h>
@@ -11,7 +12,7 @@
 
 #include <sys/stat.h>
 
-G_BEGIN_DECLS
+OTA_BEGIN_DECLS
 
 #define OTA_BUNDLE_ERROR ota_bundle_error_quark()
 GQuark ota_bundle_error_quark(void);
@@ -213,4 +214,4 @@ gboolean ota_bundle_replace_signature(const char *in_path, const char *sig_path,
 void ota_bundle_free(OtaBundle *bundle);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(OtaBundle, ota_bundle_free)
 
-G_END_DECLS
+OTA_END_DECLS

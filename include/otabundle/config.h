@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #pragma once
 
+#include <otabundle/api.h>
 #include <otabundle/policy.h>
 
-G_BEGIN_DECLS
+OTA_BEGIN_DECLS
 
 #define OTA_CONFIG_ERROR ota_config_error_quark()
 GQuark ota_config_error_quark(void);
@@ -69,4 +70,4 @@ const OtaPolicyConfig *ota_system_config_get_policy(const OtaSystemConfig *confi
 void ota_system_config_free(OtaSystemConfig *config);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(OtaSystemConfig, ota_system_config_free)
 
-G_END_DECLS
+OTA_END_DECLS

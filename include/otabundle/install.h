@@ -1,12 +1,13 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #pragma once
 
+#include <otabundle/api.h>
 #include <otabundle/bootloader.h>
 #include <otabundle/bundle.h>
 #include <otabundle/config.h>
 #include <otabundle/state.h>
 
-G_BEGIN_DECLS
+OTA_BEGIN_DECLS
 
 #define OTA_INSTALL_ERROR ota_install_error_quark()
 GQuark ota_install_error_quark(void);
@@ -77,4 +78,4 @@ gboolean ota_install(OtaTarget *target, const char *bundle_path, GError **error)
 G_GNUC_WARN_UNUSED_RESULT
 gboolean ota_target_mark(OtaTarget *target, gboolean good, GError **error);
 
-G_END_DECLS
+OTA_END_DECLS

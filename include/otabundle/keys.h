@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #pragma once
 
+#include <otabundle/api.h>
 #include <otabundle/openssl.h>
 
-G_BEGIN_DECLS
+OTA_BEGIN_DECLS
 
 #define OTA_KEYS_ERROR ota_keys_error_quark()
 GQuark ota_keys_error_quark(void);
@@ -85,4 +86,4 @@ OtaSigner *ota_signer_load(OtaKeyStore *store, const char *cert_uri, const char 
 void ota_signer_free(OtaSigner *signer);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(OtaSigner, ota_signer_free)
 
-G_END_DECLS
+OTA_END_DECLS

@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #pragma once
 
+#include <otabundle/api.h>
 #include <glib.h>
 
-G_BEGIN_DECLS
+OTA_BEGIN_DECLS
 
 #define OTA_MANIFEST_ERROR ota_manifest_error_quark()
 GQuark ota_manifest_error_quark(void);
@@ -82,4 +83,4 @@ gboolean ota_manifest_filename_is_safe(const char *filename);
 void ota_manifest_free(OtaManifest *manifest);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(OtaManifest, ota_manifest_free)
 
-G_END_DECLS
+OTA_END_DECLS

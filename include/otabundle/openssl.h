@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #pragma once
 
+#include <otabundle/api.h>
 #include <glib.h>
 #include <openssl/bio.h>
 #include <openssl/cms.h>
@@ -8,7 +9,7 @@
 #include <openssl/x509.h>
 #include <openssl/x509_vfy.h>
 
-G_BEGIN_DECLS
+OTA_BEGIN_DECLS
 
 /* Sets @error to "<message>: <decisive OpenSSL reason>", followed on further
  * lines by the whole OpenSSL error queue (which callers print only with
@@ -30,4 +31,4 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(EVP_MD_CTX, EVP_MD_CTX_free)
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(CMS_ContentInfo, CMS_ContentInfo_free)
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(OtaX509Stack, ota_x509_stack_free)
 
-G_END_DECLS
+OTA_END_DECLS

@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #pragma once
 
+#include <otabundle/api.h>
 #include <otabundle/openssl.h>
 
-G_BEGIN_DECLS
+OTA_BEGIN_DECLS
 
 #define OTA_POLICY_ERROR ota_policy_error_quark()
 GQuark ota_policy_error_quark(void);
@@ -64,4 +65,4 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(OtaPolicy, ota_policy_free)
 OtaSignerStatus ota_policy_check_signer(const OtaPolicy *policy, X509 *cert,
                                         OtaX509Stack *untrusted, char **reason);
 
-G_END_DECLS
+OTA_END_DECLS

@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #pragma once
 
+#include <otabundle/api.h>
 #include <glib.h>
 
-G_BEGIN_DECLS
+OTA_BEGIN_DECLS
 
 /* Progress of long operations, one line on stderr, rewritten in place:
  *
@@ -30,4 +31,4 @@ void ota_progress_end(void);
 /* Erases the line of an unfinished phase (before an error is printed). */
 void ota_progress_cancel(void);
 
-G_END_DECLS
+OTA_END_DECLS

@@ -1,12 +1,13 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #pragma once
 
+#include <otabundle/api.h>
 #include <otabundle/checksum.h>
 #include <otabundle/keys.h>
 #include <otabundle/openssl.h>
 #include <otabundle/policy.h>
 
-G_BEGIN_DECLS
+OTA_BEGIN_DECLS
 
 #define OTA_SIGNATURE_ERROR ota_signature_error_quark()
 GQuark ota_signature_error_quark(void);
@@ -126,4 +127,4 @@ GBytes *ota_signature_sign(OtaSigner *const *signers, gsize n_signers,
 void ota_signature_free(OtaSignature *sig);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(OtaSignature, ota_signature_free)
 
-G_END_DECLS
+OTA_END_DECLS

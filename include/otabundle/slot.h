@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #pragma once
 
+#include <otabundle/api.h>
 #include <otabundle/config.h>
 
-G_BEGIN_DECLS
+OTA_BEGIN_DECLS
 
 #define OTA_SLOT_ERROR ota_slot_error_quark()
 GQuark ota_slot_error_quark(void);
@@ -41,4 +42,4 @@ G_GNUC_WARN_UNUSED_RESULT
 gboolean ota_slot_check_not_booted(const OtaSystemConfig *config, const OtaSlotConfig *booted,
                                    const OtaSlotConfig *target, GError **error);
 
-G_END_DECLS
+OTA_END_DECLS

@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #pragma once
 
+#include <otabundle/api.h>
 #include <glib.h>
 
-G_BEGIN_DECLS
+OTA_BEGIN_DECLS
 
 /* Text from a bundle, a certificate or a state file, made safe to print on
  * a terminal: a control character (C0 including ESC, CR, LF and TAB; DEL;
@@ -20,4 +21,4 @@ char *ota_text_escape(const char *text);
  * escaped twice. */
 char *ota_text_escape_controls(const char *text);
 
-G_END_DECLS
+OTA_END_DECLS

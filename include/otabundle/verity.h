@@ -1,10 +1,11 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #pragma once
 
+#include <otabundle/api.h>
 #include <otabundle/checksum.h>
 #include <otabundle/reader.h>
 
-G_BEGIN_DECLS
+OTA_BEGIN_DECLS
 
 #define OTA_VERITY_ERROR ota_verity_error_quark()
 GQuark ota_verity_error_quark(void);
@@ -60,4 +61,4 @@ gboolean ota_verity_tree_check(int fd, guint64 tree_offset, const OtaVerityParam
 OtaReader *ota_verity_reader_new(int fd, guint64 tree_offset, const OtaVerityParams *params,
                                  GError **error);
 
-G_END_DECLS
+OTA_END_DECLS
