@@ -73,7 +73,7 @@ run_unit_tests_valgrind() {
 	for t in "$dir"/test/test-*; do
 		[ -x "$t" ] && [ -f "$t" ] || continue
 		log="$LOGDIR/valgrind-$(basename "$t").tap"
-		G_SLICE=always-malloc G_DEBUG=gc-friendly valgrind -q --error-exitcode=99 \
+		G_SLICE=always-malloc G_DEBUG=gc-friendly valgrind -q --error-exitcode=99 --child-silent-after-fork=yes \
 			--leak-check=full --errors-for-leak-kinds=definite "$t" --tap >"$log" 2>&1
 		local rc=$?
 		local ok notok

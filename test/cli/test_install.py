@@ -1012,6 +1012,86 @@ def test_tar_image_does_not_escape_the_slot_directory(pki, tar_device, tmp_path,
     assert tar_device.slot("rootfs.1")["state"] == "bad"
 
 
+# Symlinks the image makes itself, then tries to write or link through.
+SYMLINK_ESCAPES = {
+    "file-through-a-relative-symlink": lambda outside: [
+        ({"name": "up", "type": tarfile.SYMTYPE, "linkname": ".."}, None),
+        ({"name": "up/evil"}, b"escaped\n")],
+    "directory-through-a-symlink": lambda outside: [
+        ({"name": "link", "type": tarfile.SYMTYPE, "linkname": str(outside)}, None),
+        ({"name": "link/sub", "type": tarfile.DIRTYPE, "mode": 0o755}, None)],
+    "hardlink-through-a-symlink": lambda outside: [
+        ({"name": "link", "type": tarfile.SYMTYPE, "linkname": str(outside)}, None),
+        ({"name": "hl", "type": tarfile.LNKTYPE, "linkname": "link/victim"}, None),
+        ({"name": "hl"}, b"overwritten\n")],
+}
+
+
+@pytest.mark.parametrize("attack", list(SYMLINK_ESCAPES))
+def test_tar_image_can_not_write_or_link_through_its_own_symlinks(pki, tar_device, tmp_path,
+                                                                  attack):
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "victim").write_bytes(b"keep me\n")
+    untouched = tree_digest(outside)
+    image = tar_bytes([({"name": "ok.txt"}, b"fine\n")] + SYMLINK_ESCAPES[attack](outside))
+    proc = tar_device.install(make_bundle(pki, tmp_path, {"rootfs": ("rootfs.tar", image)}))
+    assert_refused(proc, "tar image", "symlink")
+    assert tree_digest(outside) == untouched
+    assert {p.name for p in (tar_device.root / "slots").iterdir()} == {"rootfs.0", "rootfs.1"}
+    assert tar_device.primary() == "A"
+
+
+def test_tar_image_hardlinked_within_the_slot_is_extracted(pki, tar_device, tmp_path):
+    image = tar_bytes([({"name": "bin/busybox", "mode": 0o755}, b"#!/bin/sh\n"),
+                       ({"name": "bin/sh", "type": tarfile.LNKTYPE, "linkname": "bin/busybox"},
+                        None)])
+    assert_ok(tar_device.install(make_bundle(pki, tmp_path, {"rootfs": ("rootfs.tar", image)})))
+    bindir = tar_device.slots["rootfs.1"] / "bin"
+    assert (bindir / "sh").stat().st_ino == (bindir / "busybox").stat().st_ino
+    assert (bindir / "sh").read_bytes() == b"#!/bin/sh\n"
+
+
+def test_tar_slot_directory_given_as_a_symlink_is_extracted_into_its_target(pki, tmp_path):
+    dev = make_device(tmp_path, pki.root, tar=("rootfs",))
+    real = tmp_path / "real-rootfs.1"
+    dev.slots["rootfs.1"].rename(real)
+    dev.slots["rootfs.1"].symlink_to(real)
+    image = tar_bytes([({"name": "etc/config"}, b"new\n")])
+    assert_ok(dev.install(make_bundle(pki, tmp_path, {"rootfs": ("rootfs.tar", image)})))
+    assert sorted(os.listdir(real)) == ["etc"]
+    assert (real / "etc" / "config").read_bytes() == b"new\n"
+    assert dev.slots["rootfs.1"].is_symlink()
+
+
+def test_tar_directory_modes_and_times_are_set_in_the_slot_not_the_working_directory(
+        pki, tar_device, tmp_path):
+    """Directories get their mode and times after their contents, when
+    libarchive finishes: in the slot, whatever directory the installer runs in."""
+    cwd = tmp_path / "cwd"
+    (cwd / "etc").mkdir(parents=True)
+    before = (cwd / "etc").stat()
+    image = tar_bytes([
+        ({"name": "etc", "type": tarfile.DIRTYPE, "mode": 0o700, "mtime": 1000000000}, None),
+        ({"name": "etc/config", "mtime": 1000000000}, b"new\n")])
+    bundle = make_bundle(pki, tmp_path, {"rootfs": ("rootfs.tar", image)})
+    assert_ok(subprocess.run(install_cmd(tar_device.conf, "install", bundle), cwd=cwd,
+                             capture_output=True, text=True))
+    etc = (tar_device.slots["rootfs.1"] / "etc").stat()
+    assert (etc.st_mode & 0o777, etc.st_mtime) == (0o700, 1000000000)
+    after = (cwd / "etc").stat()
+    assert (after.st_mode, after.st_mtime_ns) == (before.st_mode, before.st_mtime_ns)
+
+
+def test_tar_entry_too_long_to_name_in_one_call_is_refused(pki, tar_device, tmp_path):
+    """libarchive would chdir() down to it: not in a library's process."""
+    name = "/".join(["d" * 200] * 21) + "/file"
+    image = tar_bytes([({"name": name}, b"deep\n")])
+    proc = tar_device.install(make_bundle(pki, tmp_path, {"rootfs": ("rootfs.tar", image)}))
+    assert_refused(proc, "tar image", "too long")
+    assert tar_device.primary() == "A"
+
+
 def test_tar_image_whose_hash_does_not_match_leaves_the_slot_directory_untouched(
         pki, tar_device, tmp_path):
     """The tar image is checked whole before a byte of it is extracted."""

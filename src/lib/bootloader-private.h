@@ -1,0 +1,106 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* The interface between bootloader.c (the public functions, the choice of
+ * backend, the checks of every bootname going in and out) and the backends,
+ * one per file (bootloader-<name>.c); not installed. A new backend is a new
+ * file defining one OtaBootloaderBackend plus its entry in bootloader.c's
+ * table. */
+#pragma once
+
+#include <otabundle/bootloader.h>
+
+#include "subprocess-private.h"
+
+G_BEGIN_DECLS
+
+typedef struct OtaBootloaderBackend OtaBootloaderBackend;
+
+struct OtaBootloader {
+	const OtaBootloaderBackend *backend;
+	GStrv bootnames; /* the configured ones: valid, distinct, at least one */
+	gpointer data;   /* the backend's own, kept by its open() */
+};
+
+/* Every bootname a backend is handed is a configured one, and every one it
+ * answers is checked again before a caller sees it. */
+struct OtaBootloaderBackend {
+	const char *name;
+	/* Checks the backend's settings in @config and keeps what the calls
+	 * below need in bl->data, freed with free_data. */
+	gboolean (*open)(OtaBootloader *bl, const OtaSystemConfig *config, GError **error);
+	GDestroyNotify free_data;
+	char *(*get_primary)(OtaBootloader *bl, GError **error);
+	/* Optional: without it the backend can't tell which slot is booted. */
+	char *(*get_booted)(OtaBootloader *bl, GError **error);
+	gboolean (*set_primary)(OtaBootloader *bl, const char *bootname, GError **error);
+	gboolean (*get_state)(OtaBootloader *bl, const char *bootname, OtaSlotState *state,
+	                      GError **error);
+	gboolean (*set_state)(OtaBootloader *bl, const char *bootname, OtaSlotState state,
+	                      GError **error);
+};
+
+extern const OtaBootloaderBackend ota_bootloader_backend_file;
+extern const OtaBootloaderBackend ota_bootloader_backend_custom;
+extern const OtaBootloaderBackend ota_bootloader_backend_uboot;
+extern const OtaBootloaderBackend ota_bootloader_backend_grub;
+
+/* --- for the backends (bootloader.c) --- */
+
+/* OTA_BOOTLOADER_ERROR_INVALID "bootloader=@backend needs @setting" unless
+ * @value is set. */
+gboolean bootloader_require_setting(const char *value, const char *backend, const char *setting,
+                                    GError **error);
+gboolean bootloader_is_bootname(OtaBootloader *bl, const char *name);
+/* "A, B": the configured bootnames, for error messages. */
+char *bootloader_bootname_list(OtaBootloader *bl);
+/* @what says where @name came from, e.g. "BOOT_ORDER 'A C'". */
+gboolean bootloader_check_bootname(OtaBootloader *bl, const char *name, const char *what,
+                                   GError **error);
+/* "good" or "bad", as RAUC's custom backend interface spells them. */
+const char *bootloader_state_name(OtaSlotState state);
+/* FALSE if @name is neither. */
+gboolean bootloader_state_parse(const char *name, OtaSlotState *state);
+/* Runs a backend's tool and returns its stdout. Its failure is the
+ * backend's: OTA_BOOTLOADER_ERROR_FAILED with ota_subprocess_run's message;
+ * @exit_failed (optional) tells a tool that ran and failed from one that
+ * never ran. */
+char *bootloader_run_tool(const char *const *argv, const OtaSubprocessOptions *options,
+                          gboolean *exit_failed, GError **error);
+
+/* --- bootloader environments (bootloader-env.c), for the backends that
+ * keep their state in bootloader variables --- */
+
+/* One snapshot of the variables and the boot order they hold. */
+typedef struct {
+	GHashTable *vars;
+	GPtrArray *order;      /* configured bootnames only */
+	const char *order_var; /* the variable holding it: "BOOT_ORDER", "ORDER" */
+} BootloaderEnv;
+
+/* Parses @listing, "NAME=value" lines as fw_printenv and grub-editenv list
+ * print them. An unset @order_var is the configured order with
+ * @use_default (a writer then creates it, as RAUC does), else an error
+ * saying it is not set in @where. */
+BootloaderEnv *bootloader_env_parse(OtaBootloader *bl, const char *listing, const char *order_var,
+                                    gboolean use_default, const char *where, GError **error);
+void bootloader_env_free(BootloaderEnv *env);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(BootloaderEnv, bootloader_env_free)
+
+/* Whether the boot script would boot @bootname, by its variables alone. */
+typedef gboolean (*BootloaderSlotBootable)(GHashTable *vars, const char *bootname,
+                                           gboolean *bootable, GError **error);
+
+/* The first bootable slot in the order, as the boot script picks it; if
+ * none, an error "no slot in BOOT_ORDER '...' @bootable_means". */
+char *bootloader_env_get_primary(BootloaderEnv *env, BootloaderSlotBootable bootable,
+                                 const char *bootable_means, GError **error);
+/* Good if in the order and bootable, as in RAUC. */
+gboolean bootloader_env_get_state(BootloaderEnv *env, const char *bootname,
+                                  BootloaderSlotBootable bootable, OtaSlotState *state,
+                                  GError **error);
+
+gboolean bootloader_order_contains(GPtrArray *order, const char *bootname);
+void bootloader_order_remove(GPtrArray *order, const char *bootname);
+void bootloader_order_put_first(GPtrArray *order, const char *bootname);
+char *bootloader_order_join(GPtrArray *order);
+
+G_END_DECLS

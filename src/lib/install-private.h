@@ -1,0 +1,43 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* What the install modules share (target.c: the device and mark-good/bad;
+ * install-plan.c: the checks and the slot choice; slot-write.c; install-hooks.c;
+ * install.c: running a plan); not installed. */
+#pragma once
+
+#include <otabundle/install.h>
+
+G_BEGIN_DECLS
+
+/* Sets an OTA_INSTALL_ERROR with the message escaped to one line (it may
+ * quote manifest values); returns FALSE. */
+gboolean install_fail(GError **error, OtaInstallError code, const char *format, ...)
+	G_GNUC_PRINTF(3, 4);
+
+/* Writes @step's image into its slot, hash-checked against the manifest and
+ * on disk before it returns: a raw slot's device, or a tar slot's directory,
+ * emptied and filled with the extracted image. Never the booted slot. */
+gboolean slot_write(OtaTarget *target, OtaBundle *bundle, const OtaInstallStep *step,
+                    GError **error);
+
+/* The bundle's hook script for one install, taken from the verified payload
+ * into a private directory, which install_hooks_clear() removes. */
+typedef struct {
+	OtaTarget *target;
+	OtaBundle *bundle;
+	char *dir;
+	char *path;
+} InstallHooks;
+
+/* Nothing to do (TRUE) for a bundle without hooks. */
+gboolean install_hooks_prepare(InstallHooks *hooks, OtaTarget *target, OtaBundle *bundle,
+                               GError **error);
+void install_hooks_clear(InstallHooks *hooks);
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(InstallHooks, install_hooks_clear)
+
+/* Runs hook @name as the manifest declares it: "install-check" for the
+ * bundle (@step NULL), "pre-install" or "post-install" for @step's image.
+ * TRUE without running anything when the manifest does not list it. */
+gboolean install_hooks_run(const InstallHooks *hooks, const char *name,
+                           const OtaInstallStep *step, GError **error);
+
+G_END_DECLS

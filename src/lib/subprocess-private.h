@@ -1,0 +1,38 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* The library's one way to run a program: no shell, stdout captured or
+ * discarded, a failure told in one line that names the program and quotes
+ * what it said on stderr. Not installed. */
+#pragma once
+
+#include <glib.h>
+
+G_BEGIN_DECLS
+
+#define OTA_SUBPROCESS_ERROR ota_subprocess_error_quark()
+GQuark ota_subprocess_error_quark(void);
+
+typedef enum {
+	OTA_SUBPROCESS_ERROR_SPAWN,  /* it could not be started, or its output not read */
+	OTA_SUBPROCESS_ERROR_FAILED, /* it ran and exited non-zero or was killed */
+} OtaSubprocessError;
+
+typedef enum {
+	OTA_SUBPROCESS_STDERR_LAST_LINE, /* where most programs put the cause */
+	OTA_SUBPROCESS_STDERR_ALL_LINES, /* for programs that print a consequence last */
+} OtaSubprocessStderr;
+
+typedef struct {
+	/* Names the command in errors instead of argv[0]: the arguments worth
+	 * showing, and none that must not be shown. */
+	const char *label;
+	OtaSubprocessStderr stderr_lines;
+} OtaSubprocessOptions;
+
+/* Runs @argv (argv[0] searched in PATH) and waits for it. With @stdout_out
+ * its stdout, which must be UTF-8, is returned there; without, it goes to
+ * /dev/null. @options may be NULL. */
+G_GNUC_WARN_UNUSED_RESULT
+gboolean ota_subprocess_run(const char *const *argv, const OtaSubprocessOptions *options,
+                            char **stdout_out, GError **error);
+
+G_END_DECLS
