@@ -2,7 +2,7 @@
 /* otabundle-install: the on-target verifier and A/B installer. Argument
  * parsing and printing only; every decision is made in libotabundle. */
 #include <otabundle/install.h>
-#include <otabundle/progress.h>
+#include "progress-line.h"
 #include <otabundle/text.h>
 
 #include <json-glib/json-glib.h>
@@ -38,7 +38,7 @@ static int fail(const GError *error)
 {
 	g_auto(GStrv) lines = g_strsplit(error->message, "\n", opt_verbose ? -1 : 2);
 
-	ota_progress_cancel();
+	progress_line_erase();
 	for (char **l = lines; *l && (l == lines || opt_verbose); l++) {
 		g_autofree char *line = ota_text_escape_controls(*l);
 
@@ -96,109 +96,110 @@ static void add_bool(JsonBuilder *b, const char *key, gboolean value)
 static int cmd_install(OtaTarget *t, char **args)
 {
 	g_autoptr(GError) error = NULL;
-	g_autofree char *reason = NULL;
-	const OtaResult *r;
+	g_autofree char *summary = NULL;
 
 	if (!ota_install(t, args[0], &error))
 		return fail(error);
-	r = g_ptr_array_index(t->state->results, t->state->results->len - 1);
-	reason = ota_text_escape_controls(r->reason);
-	g_print("%s\n", reason);
+	/* A summary quotes the bundle's version, escaped already. */
+	summary = ota_text_escape_controls(ota_target_get_install_summary(t));
+	g_print("%s\n", summary);
 	g_print("Next boot: slot %s. After its self-test passes, run 'otabundle-install "
-	        "mark-good' there.\n", t->state->pending_slot);
+	        "mark-good' there.\n", ota_target_get_pending(t));
 	return EXIT_SUCCESS;
+}
+
+static void info_text(const char *bundle, const OtaInstallPlan *p)
+{
+	g_autofree char *path = ota_text_escape(bundle);
+	const char *bootname;
+	const char *boot_target = ota_install_plan_get_boot_target(p, &bootname);
+
+	g_print("%s: OK for this system (policies: ", path);
+	for (guint i = 0; i < ota_install_plan_get_n_policies(p); i++)
+		g_print("%s%s", i ? ", " : "", ota_install_plan_get_policy(p, i));
+	g_print(")\nAn install would write:\n");
+	for (guint i = 0; i < ota_install_plan_get_n_steps(p); i++) {
+		const char *image, *slot, *device;
+		g_autofree char *filename = NULL;
+
+		ota_install_plan_get_step(p, i, &image, &slot, &device);
+		filename = ota_text_escape(image);
+		g_print("  %s -> %s (%s)\n", filename, slot, device);
+	}
+	g_print("and then boot slot %s (%s).\n", bootname, boot_target);
+}
+
+static void info_json(const char *bundle, const OtaInstallPlan *p)
+{
+	g_autoptr(JsonBuilder) b = json_builder_new();
+
+	json_builder_begin_object(b);
+	add_string(b, "bundle", bundle);
+	add_string(b, "version", ota_install_plan_get_manifest(p)->version);
+	add_string(b, "boot_target", ota_install_plan_get_boot_target(p, NULL));
+	json_builder_set_member_name(b, "steps");
+	json_builder_begin_array(b);
+	for (guint i = 0; i < ota_install_plan_get_n_steps(p); i++) {
+		const char *image, *slot, *device;
+
+		ota_install_plan_get_step(p, i, &image, &slot, &device);
+		json_builder_begin_object(b);
+		add_string(b, "image", image);
+		add_string(b, "slot", slot);
+		add_string(b, "device", device);
+		json_builder_end_object(b);
+	}
+	json_builder_end_array(b);
+	json_builder_end_object(b);
+	print_json(b);
 }
 
 static int cmd_info(OtaTarget *t, char **args)
 {
 	g_autoptr(GError) error = NULL;
 	g_autoptr(OtaInstallPlan) p = ota_install_plan(t, args[0], &error);
-	g_autoptr(JsonBuilder) b = NULL;
 
 	if (p == NULL)
 		return fail(error);
-	if (!json_output()) {
-		g_autofree char *path = ota_text_escape(args[0]);
-
-		g_print("%s: OK for this system (policies: ", path);
-		for (guint i = 0; i < p->policies_used->len; i++)
-			g_print("%s%s", i ? ", " : "", (char *)g_ptr_array_index(p->policies_used, i));
-		g_print(")\nAn install would write:\n");
-		for (guint i = 0; i < p->steps->len; i++) {
-			const OtaInstallStep *s = g_ptr_array_index(p->steps, i);
-			g_autofree char *filename = ota_text_escape(s->image->filename);
-
-			g_print("  %s -> %s (%s)\n", filename, s->slot->name, s->slot->device);
-		}
-		g_print("and then boot slot %s (%s).\n", p->boot_target->bootname, p->boot_target->name);
-		return EXIT_SUCCESS;
-	}
-	b = json_builder_new();
-	json_builder_begin_object(b);
-	add_string(b, "bundle", args[0]);
-	add_string(b, "version", p->bundle->manifest->version);
-	add_string(b, "boot_target", p->boot_target->name);
-	json_builder_set_member_name(b, "steps");
-	json_builder_begin_array(b);
-	for (guint i = 0; i < p->steps->len; i++) {
-		const OtaInstallStep *s = g_ptr_array_index(p->steps, i);
-
-		json_builder_begin_object(b);
-		add_string(b, "image", s->image->filename);
-		add_string(b, "slot", s->slot->name);
-		add_string(b, "device", s->slot->device);
-		json_builder_end_object(b);
-	}
-	json_builder_end_array(b);
-	json_builder_end_object(b);
-	print_json(b);
+	if (json_output())
+		info_json(args[0], p);
+	else
+		info_text(args[0], p);
 	return EXIT_SUCCESS;
 }
 
-static const char *slot_state(OtaTarget *t, const OtaSlotConfig *s)
-{
-	OtaSlotState state;
-
-	if (s->bootname == NULL)
-		return NULL;
-	if (!ota_bootloader_get_state(t->bootloader, s->bootname, &state, NULL))
-		return "unknown";
-	return state == OTA_SLOT_STATE_GOOD ? "good" : "bad";
-}
-
-static void status_json(OtaTarget *t, const char *primary)
+static void status_json(const OtaStatus *st)
 {
 	g_autoptr(JsonBuilder) b = json_builder_new();
 
 	json_builder_begin_object(b);
-	add_string(b, "compatible", t->config->compatible);
-	add_string(b, "booted", t->booted->name);
-	add_string(b, "primary", primary);
-	add_string(b, "installed_version", t->state->installed_version);
+	add_string(b, "compatible", st->compatible);
+	add_string(b, "booted", st->booted);
+	add_string(b, "primary", st->primary);
+	add_string(b, "installed_version", st->installed_version);
 	json_builder_set_member_name(b, "security_floor");
-	json_builder_add_int_value(b, (gint64)t->state->security_floor);
-	add_string(b, "pending", t->state->pending_slot);
+	json_builder_add_int_value(b, (gint64)st->security_floor);
+	add_string(b, "pending", st->pending);
 	json_builder_set_member_name(b, "slots");
 	json_builder_begin_array(b);
-	for (guint i = 0; i < t->config->slots->len; i++) {
-		const OtaSlotConfig *s = g_ptr_array_index(t->config->slots, i);
-		const OtaSlotRecord *r = ota_state_get_slot(t->state, s->name);
+	for (guint i = 0; i < st->slots->len; i++) {
+		const OtaSlotStatus *s = g_ptr_array_index(st->slots, i);
 
 		json_builder_begin_object(b);
 		add_string(b, "name", s->name);
 		add_string(b, "device", s->device);
 		add_string(b, "bootname", s->bootname);
-		add_bool(b, "booted", s->index == t->booted->index);
-		add_string(b, "state", slot_state(t, s));
-		add_string(b, "version", r ? r->version : NULL);
-		add_string(b, "installed", r ? r->installed : NULL);
+		add_bool(b, "booted", s->booted);
+		add_string(b, "state", s->state);
+		add_string(b, "version", s->version);
+		add_string(b, "installed", s->installed);
 		json_builder_end_object(b);
 	}
 	json_builder_end_array(b);
 	json_builder_set_member_name(b, "results");
 	json_builder_begin_array(b);
-	for (guint i = 0; i < t->state->results->len; i++) {
-		const OtaResult *r = g_ptr_array_index(t->state->results, i);
+	for (guint i = 0; i < st->results->len; i++) {
+		const OtaResultStatus *r = g_ptr_array_index(st->results, i);
 
 		json_builder_begin_object(b);
 		add_string(b, "time", r->time);
@@ -216,31 +217,28 @@ static void status_json(OtaTarget *t, const char *primary)
 /* Versions and results in the state come from bundles (a manifest's version,
  * an error quoting one), the primary slot from a bootloader backend's
  * output: escaped like everything else printed from outside. */
-static void status_text(OtaTarget *t, const char *primary)
+static void status_text(const OtaStatus *st)
 {
-	g_autofree char *escaped_primary = ota_text_escape(primary ? primary : "?");
-	g_autofree char *installed = ota_text_escape(t->state->installed_version);
+	g_autofree char *primary = ota_text_escape(st->primary ? st->primary : "?");
+	g_autofree char *installed = ota_text_escape(st->installed_version);
 
-	g_print("Compatible:        %s\n", t->config->compatible);
-	g_print("Booted:            %s (%s)\n", t->booted->name, t->booted->bootname);
-	g_print("Primary:           %s\n", escaped_primary);
+	g_print("Compatible:        %s\n", st->compatible);
+	g_print("Booted:            %s (%s)\n", st->booted, st->booted_bootname);
+	g_print("Primary:           %s\n", primary);
 	g_print("Installed version: %s\n", installed ? installed : "-");
-	g_print("Security floor:    %" G_GUINT64_FORMAT "\n", t->state->security_floor);
-	g_print("Pending:           %s\n", t->state->pending_slot ? t->state->pending_slot : "-");
+	g_print("Security floor:    %" G_GUINT64_FORMAT "\n", st->security_floor);
+	g_print("Pending:           %s\n", st->pending ? st->pending : "-");
 	g_print("Slots:\n");
-	for (guint i = 0; i < t->config->slots->len; i++) {
-		const OtaSlotConfig *s = g_ptr_array_index(t->config->slots, i);
-		const OtaSlotRecord *r = ota_state_get_slot(t->state, s->name);
-		const char *state = slot_state(t, s);
-		g_autofree char *version = ota_text_escape(r && r->version ? r->version : "-");
+	for (guint i = 0; i < st->slots->len; i++) {
+		const OtaSlotStatus *s = g_ptr_array_index(st->slots, i);
+		g_autofree char *version = ota_text_escape(s->version ? s->version : "-");
 
 		g_print("  %-12s %-6s %-5s %-12s %s%s\n", s->name, s->bootname ? s->bootname : "",
-		        state ? state : "", version, s->device,
-		        s->index == t->booted->index ? "  (booted)" : "");
+		        s->state ? s->state : "", version, s->device, s->booted ? "  (booted)" : "");
 	}
 	g_print("Last results:\n");
-	for (guint i = 0; i < t->state->results->len; i++) {
-		const OtaResult *r = g_ptr_array_index(t->state->results, i);
+	for (guint i = 0; i < st->results->len; i++) {
+		const OtaResultStatus *r = g_ptr_array_index(st->results, i);
 		g_autofree char *time = ota_text_escape(r->time);
 		/* A reason is a message whose quoted values were escaped already. */
 		g_autofree char *reason = ota_text_escape_controls(r->reason);
@@ -251,12 +249,12 @@ static void status_text(OtaTarget *t, const char *primary)
 
 static int cmd_status(OtaTarget *t, char **args)
 {
-	g_autofree char *primary = ota_bootloader_get_primary(t->bootloader, NULL);
+	g_autoptr(OtaStatus) status = ota_target_get_status(t);
 
 	if (json_output())
-		status_json(t, primary);
+		status_json(status);
 	else
-		status_text(t, primary);
+		status_text(status);
 	return EXIT_SUCCESS;
 }
 
@@ -266,7 +264,7 @@ static int cmd_mark(OtaTarget *t, gboolean good)
 
 	if (!ota_target_mark(t, good, &error))
 		return fail(error);
-	g_print("Marked %s %s\n", t->booted->name, good ? "good" : "bad");
+	g_print("Marked %s %s\n", ota_target_get_booted(t), good ? "good" : "bad");
 	return EXIT_SUCCESS;
 }
 
@@ -312,7 +310,7 @@ int main(int argc, char **argv)
 	if (opt_output_format != NULL && !g_str_equal(opt_output_format, "json") &&
 	    !g_str_equal(opt_output_format, "text"))
 		return usage("--output-format must be text or json");
-	ota_progress_enable(!opt_quiet && isatty(STDERR_FILENO));
+	progress_line_enable(!opt_quiet && isatty(STDERR_FILENO));
 
 	for (gsize i = 0; i < G_N_ELEMENTS(commands); i++) {
 		if (!g_str_equal(argv[1], commands[i].name))

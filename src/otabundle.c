@@ -2,7 +2,7 @@
 /* otabundle: the host tool. Argument parsing and printing only; every
  * decision is made in libotabundle. */
 #include <otabundle/bundle.h>
-#include <otabundle/progress.h>
+#include "progress-line.h"
 #include <otabundle/text.h>
 
 #include <fcntl.h>
@@ -135,7 +135,7 @@ static int fail(const GError *error)
 {
 	g_auto(GStrv) lines = g_strsplit(error->message, "\n", opt_verbose ? -1 : 2);
 
-	ota_progress_cancel();
+	progress_line_erase();
 	for (char **l = lines; *l && (l == lines || opt_verbose); l++) {
 		g_autofree char *line = ota_text_escape_controls(*l);
 
@@ -177,7 +177,7 @@ static gboolean parse_args(GOptionContext *context, int *argc, char ***argv, int
 		usage_error(context, *argc - 1 < n_args ? "missing arguments" : "too many arguments");
 		return FALSE;
 	}
-	ota_progress_enable(!opt_quiet && isatty(STDERR_FILENO));
+	progress_line_enable(!opt_quiet && isatty(STDERR_FILENO));
 	return TRUE;
 }
 
@@ -314,20 +314,20 @@ static void json_add_signers(JsonBuilder *b, const OtaSignature *sig)
 {
 	json_builder_set_member_name(b, "signers");
 	json_builder_begin_array(b);
-	for (guint i = 0; i < sig->signers->len; i++) {
-		const OtaSignerInfo *s = g_ptr_array_index(sig->signers, i);
+	for (guint i = 0; i < ota_signature_get_n_signers(sig); i++) {
+		const OtaSignerInfo *s = ota_signature_get_signer(sig, i);
 
 		json_builder_begin_object(b);
-		json_add_string(b, "subject", s->subject);
-		json_add_string(b, "issuer", s->issuer);
-		json_add_string(b, "certificate_sha256", s->cert_sha256);
-		json_add_string(b, "spki_sha256", s->spki_sha256);
-		json_add_string(b, "not_before", s->not_before);
-		json_add_string(b, "not_after", s->not_after);
-		json_add_string(b, "status", ota_signer_status_to_string(s->status));
-		json_add_string(b, "reason", s->reason);
+		json_add_string(b, "subject", ota_signer_info_get_subject(s));
+		json_add_string(b, "issuer", ota_signer_info_get_issuer(s));
+		json_add_string(b, "certificate_sha256", ota_signer_info_get_certificate_sha256(s));
+		json_add_string(b, "spki_sha256", ota_signer_info_get_spki_sha256(s));
+		json_add_string(b, "not_before", ota_signer_info_get_not_before(s));
+		json_add_string(b, "not_after", ota_signer_info_get_not_after(s));
+		json_add_string(b, "status", ota_signer_status_to_string(ota_signer_info_get_status(s)));
+		json_add_string(b, "reason", ota_signer_info_get_reason(s));
 		json_builder_set_member_name(b, "nested");
-		json_builder_add_boolean_value(b, s->nested);
+		json_builder_add_boolean_value(b, ota_signer_info_is_nested(s));
 		json_builder_end_object(b);
 	}
 	json_builder_end_array(b);
@@ -387,28 +387,32 @@ static void json_add_manifest(JsonBuilder *b, const OtaManifest *m)
 static void print_bundle_json(const OtaBundle *b, const char *verification)
 {
 	g_autoptr(JsonBuilder) builder = json_builder_new();
+	const OtaBundleLayout *layout = ota_bundle_get_layout(b);
+	const OtaManifest *m = ota_bundle_get_manifest(b);
+	const OtaSignature *sig = ota_bundle_get_signature(b);
+	guint64 data_size, tree_size;
 
 	json_builder_begin_object(builder);
-	json_add_string(builder, "bundle", b->path);
-	json_add_string(builder, "format", ota_bundle_format_to_string(b->format));
-	json_add_int(builder, "size", b->layout.file_size);
-	json_add_int(builder, "payload_size", b->layout.payload_size);
-	json_add_int(builder, "signature_size", b->layout.signature_size);
+	json_add_string(builder, "bundle", ota_bundle_get_path(b));
+	json_add_string(builder, "format", ota_bundle_format_to_string(ota_bundle_get_format(b)));
+	json_add_int(builder, "size", layout->file_size);
+	json_add_int(builder, "payload_size", layout->payload_size);
+	json_add_int(builder, "signature_size", layout->signature_size);
 	json_builder_set_member_name(builder, "verified");
-	json_builder_add_boolean_value(builder, b->verified);
+	json_builder_add_boolean_value(builder, ota_bundle_is_verified(b));
 	json_add_string(builder, "verification", verification);
-	json_add_int(builder, "trusted_signers", b->signature->counted);
-	if (b->format == OTA_BUNDLE_FORMAT_VERITY) {
+	json_add_int(builder, "trusted_signers", ota_signature_get_counted(sig));
+	if (ota_bundle_get_verity_sizes(b, &data_size, &tree_size)) {
 		json_builder_set_member_name(builder, "verity");
 		json_builder_begin_object(builder);
-		json_add_string(builder, "root_hash", b->manifest->verity_hash);
-		json_add_string(builder, "salt", b->manifest->verity_salt);
-		json_add_int(builder, "data_size", b->verity.data_size);
-		json_add_int(builder, "tree_size", b->verity.tree_size);
+		json_add_string(builder, "root_hash", m->verity_hash);
+		json_add_string(builder, "salt", m->verity_salt);
+		json_add_int(builder, "data_size", data_size);
+		json_add_int(builder, "tree_size", tree_size);
 		json_builder_end_object(builder);
 	}
-	json_add_manifest(builder, b->manifest);
-	json_add_signers(builder, b->signature);
+	json_add_manifest(builder, m);
+	json_add_signers(builder, sig);
 	json_builder_end_object(builder);
 	print_json(builder);
 }
@@ -420,23 +424,29 @@ static void print_bundle_json(const OtaBundle *b, const char *verification)
 static void print_signers_text(const OtaSignature *sig)
 {
 	g_print("Signers:\n");
-	for (guint i = 0; i < sig->signers->len; i++) {
-		const OtaSignerInfo *s = g_ptr_array_index(sig->signers, i);
+	for (guint i = 0; i < ota_signature_get_n_signers(sig); i++) {
+		const OtaSignerInfo *s = ota_signature_get_signer(sig, i);
+		const char *not_before = ota_signer_info_get_not_before(s);
+		const char *not_after = ota_signer_info_get_not_after(s);
+		const char *cert_sha256 = ota_signer_info_get_certificate_sha256(s);
+		const char *spki_sha256 = ota_signer_info_get_spki_sha256(s);
 		/* Names come in OpenSSL's RFC 2253 form, escaped already
 		 * ("\1B"): shown as `openssl x509 -subject` shows them. */
-		g_autofree char *subject = ota_text_escape_controls(s->subject);
-		g_autofree char *issuer = ota_text_escape_controls(s->issuer);
-		g_autofree char *not_before = ota_text_escape(s->not_before ? s->not_before : "?");
-		g_autofree char *not_after = ota_text_escape(s->not_after ? s->not_after : "?");
-		g_autofree char *reason = ota_text_escape_controls(s->reason);
+		g_autofree char *subject = ota_text_escape_controls(ota_signer_info_get_subject(s));
+		g_autofree char *issuer = ota_text_escape_controls(ota_signer_info_get_issuer(s));
+		g_autofree char *from = ota_text_escape(not_before ? not_before : "?");
+		g_autofree char *to = ota_text_escape(not_after ? not_after : "?");
+		g_autofree char *reason = ota_text_escape_controls(ota_signer_info_get_reason(s));
 
-		g_print("  %u. %s%s\n", i + 1, subject, s->nested ? " (nested)" : "");
+		g_print("  %u. %s%s\n", i + 1, subject,
+		        ota_signer_info_is_nested(s) ? " (nested)" : "");
 		g_print("     issuer:      %s\n", issuer);
-		g_print("     cert sha256: %s\n", s->cert_sha256 ? s->cert_sha256 : "-");
-		g_print("     spki sha256: %s\n", s->spki_sha256 ? s->spki_sha256 : "-");
-		g_print("     valid:       %s to %s\n", not_before, not_after);
-		g_print("     status:      %s%s%s\n", ota_signer_status_to_string(s->status),
-		        reason ? " - " : "", reason ? reason : "");
+		g_print("     cert sha256: %s\n", cert_sha256 ? cert_sha256 : "-");
+		g_print("     spki sha256: %s\n", spki_sha256 ? spki_sha256 : "-");
+		g_print("     valid:       %s to %s\n", from, to);
+		g_print("     status:      %s%s%s\n",
+		        ota_signer_status_to_string(ota_signer_info_get_status(s)), reason ? " - " : "",
+		        reason ? reason : "");
 	}
 }
 
@@ -507,20 +517,24 @@ static void print_manifest_text(const OtaManifest *m)
 
 static void print_bundle_text(const OtaBundle *b, const char *verification)
 {
-	print_field("Bundle:", b->path);
-	print_field("Format:", ota_bundle_format_to_string(b->format));
+	const OtaBundleLayout *layout = ota_bundle_get_layout(b);
+	const OtaManifest *m = ota_bundle_get_manifest(b);
+	guint64 data_size, tree_size;
+
+	print_field("Bundle:", ota_bundle_get_path(b));
+	print_field("Format:", ota_bundle_format_to_string(ota_bundle_get_format(b)));
 	g_print("%-13s%" G_GUINT64_FORMAT " bytes (payload %" G_GUINT64_FORMAT ", signature %"
-	        G_GUINT64_FORMAT ")\n", "Size:", b->layout.file_size, b->layout.payload_size,
-	        b->layout.signature_size);
-	if (b->format == OTA_BUNDLE_FORMAT_VERITY) {
-		print_field("Verity root:", b->manifest->verity_hash);
-		print_field("Verity salt:", b->manifest->verity_salt);
+	        G_GUINT64_FORMAT ")\n", "Size:", layout->file_size, layout->payload_size,
+	        layout->signature_size);
+	if (ota_bundle_get_verity_sizes(b, &data_size, &tree_size)) {
+		print_field("Verity root:", m->verity_hash);
+		print_field("Verity salt:", m->verity_salt);
 		g_print("%-13s%" G_GUINT64_FORMAT " bytes of hash tree over %" G_GUINT64_FORMAT
-		        " bytes of squashfs\n", "Verity tree:", b->verity.tree_size, b->verity.data_size);
+		        " bytes of squashfs\n", "Verity tree:", tree_size, data_size);
 	}
 	print_field("Verified:", verification);
-	print_manifest_text(b->manifest);
-	print_signers_text(b->signature);
+	print_manifest_text(m);
+	print_signers_text(ota_bundle_get_signature(b));
 }
 
 /* --- commands --------------------------------------------------------------- */
@@ -582,13 +596,13 @@ static int cmd_create(int argc, char **argv)
 	g_autoptr(OtaKeyStore) store = NULL;
 	g_autoptr(GError) error = NULL;
 	OtaCreateOptions options = {0};
-	g_auto(GStrv) mksquashfs_args = NULL;
 	int exit_code;
 
 	if (!parse_args(context, &argc, &argv, 2) || !parse_encoding(context, &options.encoding))
 		return EXIT_USAGE;
-	mksquashfs_args = ota_squashfs_build_args(opt_compression, opt_mksquashfs_args, &error);
-	if (mksquashfs_args == NULL)
+	options.compression = opt_compression;
+	options.mksquashfs_args = opt_mksquashfs_args;
+	if (!ota_bundle_check_create_options(&options, &error))
 		return usage_error(context, error->message);
 	if (opt_format != NULL) {
 		if (!ota_bundle_format_from_string(opt_format, &options.format))
@@ -603,8 +617,6 @@ static int cmd_create(int argc, char **argv)
 	options.signers = (OtaSigner *const *)signers->pdata;
 	options.n_signers = signers->len;
 	options.intermediates = intermediates;
-	options.compression = opt_compression;
-	options.mksquashfs_args = opt_mksquashfs_args;
 	options.force = opt_force;
 	options.audit_log = opt_audit_log;
 	if (!ota_bundle_create(argv[1], argv[2], &options, &error))
@@ -640,7 +652,7 @@ static int cmd_info(int argc, char **argv)
 		 * plain bundles the signature covers them anyway). */
 		if (!ota_bundle_verify(bundle, policy, 0, NULL, &error))
 			return fail(error);
-		verification = bundle->format == OTA_BUNDLE_FORMAT_VERITY
+		verification = ota_bundle_get_format(bundle) == OTA_BUNDLE_FORMAT_VERITY
 		                       ? "ok (signature and manifest; payload blocks: use verify)"
 		                       : "ok";
 	} else {
@@ -699,13 +711,14 @@ static int cmd_verify(int argc, char **argv)
 		print_bundle_json(bundle, opt_check_images ? "ok, images hashed" : "ok");
 	} else {
 		g_autofree char *path = ota_text_escape(argv[1]);
+		const OtaSignature *sig = ota_bundle_get_signature(bundle);
+		guint counted = ota_signature_get_counted(sig);
 
 		g_print("%s: OK (%s, %u trusted signer%s%s)\n", path,
-		        ota_bundle_format_to_string(bundle->format), bundle->signature->counted,
-		        bundle->signature->counted == 1 ? "" : "s",
-		        opt_check_images ? ", every image hashed" : "");
+		        ota_bundle_format_to_string(ota_bundle_get_format(bundle)), counted,
+		        counted == 1 ? "" : "s", opt_check_images ? ", every image hashed" : "");
 		if (opt_verbose)
-			print_signers_text(bundle->signature);
+			print_signers_text(sig);
 	}
 	return EXIT_SUCCESS;
 }

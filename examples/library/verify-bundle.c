@@ -15,6 +15,7 @@ int main(int argc, char **argv)
 	g_autoptr(GError) error = NULL;
 	g_autoptr(OtaPolicy) policy = NULL;
 	g_autoptr(OtaBundle) bundle = NULL;
+	const OtaManifest *manifest;
 
 	if (argc != 3) {
 		fprintf(stderr, "usage: %s KEYRING BUNDLE\n", argv[0]);
@@ -29,7 +30,8 @@ int main(int argc, char **argv)
 		fprintf(stderr, "verify-bundle: %s\n", error->message);
 		return 1;
 	}
-	printf("verified: %s %s\n", bundle->manifest->compatible,
-	       bundle->manifest->version ? bundle->manifest->version : "-");
+	manifest = ota_bundle_get_manifest(bundle);
+	printf("verified: %s %s\n", manifest->compatible,
+	       manifest->version ? manifest->version : "-");
 	return 0;
 }

@@ -2,15 +2,9 @@
 #pragma once
 
 #include <otabundle/api.h>
-#include <otabundle/checksum.h>
 #include <otabundle/keys.h>
 #include <otabundle/manifest.h>
-#include <otabundle/reader.h>
 #include <otabundle/signature.h>
-#include <otabundle/squashfs.h>
-#include <otabundle/verity.h>
-
-#include <sys/stat.h>
 
 OTA_BEGIN_DECLS
 
@@ -34,24 +28,13 @@ typedef enum {
 #define OTA_BUNDLE_MAX_SIGNATURE_SIZE (64 * 1024)
 #define OTA_BUNDLE_PAYLOAD_ALIGNMENT 4096
 
+/* Where the parts of a bundle file lie (ota_bundle_get_layout()). */
 typedef struct {
 	guint64 file_size;
-	guint64 payload_size;
-	guint64 signature_offset;
-	guint64 signature_size;
+	guint64 payload_size;     /* the squashfs (and verity tree), 4 KiB aligned */
+	guint64 signature_offset; /* = payload_size */
+	guint64 signature_size;   /* the CMS, without the trailer */
 } OtaBundleLayout;
-
-/* Validates the trailer of a @file_size-byte bundle before any of its other
- * bytes are trusted. */
-G_GNUC_WARN_UNUSED_RESULT
-gboolean ota_bundle_layout_parse(guint64 file_size, const guint8 trailer[OTA_BUNDLE_TRAILER_SIZE],
-                                 OtaBundleLayout *layout, GError **error);
-void ota_bundle_trailer_encode(guint64 signature_size, guint8 trailer[OTA_BUNDLE_TRAILER_SIZE]);
-
-/* A plain bundle verified in place (without a private copy) keeps the
- * squashfs metadata and manifest it read, at most this much, to serve them
- * from the hashed bytes after verification. */
-#define OTA_BUNDLE_IN_PLACE_METADATA_MAX (4 * 1024 * 1024)
 
 /* As RAUC recommends (RAUC's own default is still plain). */
 #define OTA_BUNDLE_DEFAULT_FORMAT OTA_BUNDLE_FORMAT_VERITY
@@ -69,6 +52,13 @@ typedef struct {
 	const char *audit_log; /* append one JSON line per signature, or NULL */
 } OtaCreateOptions;
 
+/* Checks what @options say about packing (compression, extra mksquashfs
+ * arguments) without touching a file, so a caller can refuse wrong usage
+ * before it loads keys: the message says what is wrong (OTA_SQUASHFS_ERROR).
+ * ota_bundle_create() makes the same check first. */
+G_GNUC_WARN_UNUSED_RESULT
+gboolean ota_bundle_check_create_options(const OtaCreateOptions *options, GError **error);
+
 /* Completes INPUTDIR/manifest.raucm (sizes and hashes, computed in
  * parallel), packs it and every other top-level entry of @inputdir into a
  * squashfs, signs it and writes @bundle_path atomically. @inputdir is
@@ -77,28 +67,35 @@ G_GNUC_WARN_UNUSED_RESULT
 gboolean ota_bundle_create(const char *inputdir, const char *bundle_path,
                            const OtaCreateOptions *options, GError **error);
 
-typedef struct {
-	char *path;
-	int fd;
-	struct stat opened; /* to notice the file changing under us */
-	gboolean private_copy;
-	gboolean payload_recorded; /* plain, verified in place: b->payload serves
-	                            * only the metadata bytes that were hashed */
-	OtaBundleLayout layout;
-	OtaBundleFormat format;
-	OtaSignature *signature;
-	GBytes *signature_der;
-	gboolean verified;
-	OtaChecksum payload_checksum; /* plain: digest of the verified payload */
-	OtaVerityParams verity;       /* verity: from the manifest */
-	OtaReader *payload;           /* after verify or load: what parsers read */
-	OtaSquashfs *squashfs;
-	GBytes *manifest_data; /* the signed bytes, verbatim */
-	OtaManifest *manifest;
-} OtaBundle;
+/* An open bundle file. Opaque; read it through the getters below. */
+typedef struct OtaBundle OtaBundle;
 
-/* Opens @path and parses trailer and signature structure; trusts nothing. */
+/* Opens @path and parses trailer and signature structure; trusts nothing.
+ * Returns a new bundle (free with ota_bundle_free()), or NULL with
+ * OTA_BUNDLE_ERROR (IO, MALFORMED) or an OTA_SIGNATURE_ERROR set, the
+ * message naming @path. */
 OtaBundle *ota_bundle_open(const char *path, GError **error);
+
+/* The path it was opened with; owned by @bundle. */
+const char *ota_bundle_get_path(const OtaBundle *bundle);
+/* plain or verity: from the file's layout (verity carries its manifest in
+ * the signature). */
+OtaBundleFormat ota_bundle_get_format(const OtaBundle *bundle);
+/* Sizes and offsets of payload and signature; owned by @bundle. */
+const OtaBundleLayout *ota_bundle_get_layout(const OtaBundle *bundle);
+/* The signature as parsed; its signers' status is set by
+ * ota_bundle_verify(). Owned by @bundle. */
+const OtaSignature *ota_bundle_get_signature(const OtaBundle *bundle);
+/* The manifest after ota_bundle_verify() (verified) or
+ * ota_bundle_load_unverified() (untrusted: display only), else NULL. Owned
+ * by @bundle. */
+const OtaManifest *ota_bundle_get_manifest(const OtaBundle *bundle);
+/* Whether ota_bundle_verify() succeeded. */
+gboolean ota_bundle_is_verified(const OtaBundle *bundle);
+/* Verity bundles with a manifest loaded: the squashfs and hash tree sizes;
+ * FALSE otherwise. */
+gboolean ota_bundle_get_verity_sizes(const OtaBundle *bundle, guint64 *data_size,
+                                     guint64 *tree_size);
 
 typedef enum {
 	/* Verity: also check every data and tree block against the root now
@@ -114,15 +111,13 @@ typedef enum {
  * while it is hashed, and everything afterwards reads that copy: a bundle
  * file changed after verification can't reach extraction or installation.
  * Without it (plain), the metadata and manifest that this call and
- * ota_bundle_check_contents() read (at most
- * OTA_BUNDLE_IN_PLACE_METADATA_MAX bytes) are kept from a read before
- * hashing, compared with the hashed bytes and parsed only after the
+ * ota_bundle_check_contents() read (at most 4 MiB) are kept from a read
+ * before hashing, compared with the hashed bytes and parsed only after the
  * signature verifies, from memory: a file changed while it is hashed is
  * rejected with OTA_BUNDLE_ERROR_MODIFIED, and one changed afterwards can't
  * change what is reported as verified. Images are then read from the file
  * and hashed against the manifest (ota_bundle_write_image() finds a
- * mismatch only at an image's end), and ota_bundle_read_file() fails: use a
- * private copy to install. */
+ * mismatch only at an image's end): use a private copy to install. */
 G_GNUC_WARN_UNUSED_RESULT
 gboolean ota_bundle_verify(OtaBundle *bundle, const OtaPolicy *policy, OtaBundleVerifyFlags flags,
                            const char *private_copy_dir, GError **error);
@@ -143,10 +138,6 @@ gboolean ota_bundle_check_contents(OtaBundle *bundle, gboolean check_images, GEr
  * whole image matches the manifest's sha256. */
 G_GNUC_WARN_UNUSED_RESULT
 gboolean ota_bundle_write_image(OtaBundle *bundle, const OtaImage *image, int fd, GError **error);
-
-/* After ota_bundle_verify(): a small file from the payload (a hook). */
-GBytes *ota_bundle_read_file(OtaBundle *bundle, const char *name, gsize max_size,
-                             GError **error);
 
 /* Verifies @bundle_path, then writes the manifest, images and hook/handler
  * files into @outdir (created; an existing one must be empty), checking

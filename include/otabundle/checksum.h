@@ -66,7 +66,7 @@ gboolean ota_checksum_bytes(GBytes *data, guint8 out[OTA_SHA256_LEN], GError **e
 typedef enum {
 	OTA_HASH_PIPE_HASH = 1 << 0,   /* compute the digest */
 	OTA_HASH_PIPE_SPARSE = 1 << 1, /* seek over zero chunks of a new regular file */
-	OTA_HASH_PIPE_PROGRESS = 1 << 2, /* report the bytes to ota_progress_add() */
+	OTA_HASH_PIPE_PROGRESS = 1 << 2, /* count the bytes in the open progress phase */
 	OTA_HASH_PIPE_DIRECT = 1 << 3,   /* write with O_DIRECT where the file allows */
 	OTA_HASH_PIPE_WRITEBACK = 1 << 4, /* start writeback as the output grows */
 } OtaHashPipeFlags;

@@ -25,13 +25,8 @@ typedef enum {
 } OtaInstallError;
 
 /* The device: its configuration, boot selection, persistent state and the
- * slot that runs now (the only one that may never be written). */
-typedef struct {
-	OtaSystemConfig *config;
-	OtaBootloader *bootloader;
-	OtaState *state;
-	const OtaSlotConfig *booted;
-} OtaTarget;
+ * slot that runs now (the only one that may never be written). Opaque. */
+typedef struct OtaTarget OtaTarget;
 
 /* The booted slot comes from @override_boot_slot (a bootname or slot
  * name), else the bootloader, else otabundle.slot= or rauc.slot= on the
@@ -41,19 +36,53 @@ OtaTarget *ota_target_open(const char *conf_path, const char *override_boot_slot
 void ota_target_free(OtaTarget *target);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(OtaTarget, ota_target_free)
 
-typedef struct {
-	const OtaImage *image;
-	const OtaSlotConfig *slot;
-} OtaInstallStep;
+/* The booted slot's name ("rootfs.0"); owned by @target. */
+const char *ota_target_get_booted(const OtaTarget *target);
 
-/* What an install would do, decided with every check passed. */
+/* One slot as `status` shows it; a snapshot owned by its OtaStatus. */
 typedef struct {
-	OtaBundle *bundle;
-	GPtrArray *steps;        /* OtaInstallStep*, in manifest order */
-	const OtaSlotConfig *boot_target; /* the bootable slot to try next */
-	guint64 security_version;
-	GPtrArray *policies_used; /* char*: names of the policies that had to pass */
-} OtaInstallPlan;
+	char *name;     /* "<class>.<index>" */
+	char *device;
+	char *bootname; /* NULL: a slot the bootloader does not boot */
+	gboolean booted; /* in the booted slot group (the booted index) */
+	char *state;    /* "good", "bad" or "unknown" for a bootable slot, else NULL */
+	char *version;  /* of the bundle last installed into it, or NULL */
+	char *installed; /* when, RFC 3339 UTC, or NULL */
+} OtaSlotStatus;
+
+/* One recorded install or mark, oldest first in OtaStatus.results. */
+typedef struct {
+	char *time;      /* UTC, RFC 3339 */
+	char *operation; /* install, mark-good, mark-bad */
+	char *bundle;    /* path, or NULL */
+	gboolean ok;
+	char *reason;    /* why it failed, or what it did (quoted values escaped) */
+} OtaResultStatus;
+
+/* The device as `status` shows it, read when asked; owned by the caller
+ * (ota_status_free()). Strings from bundles (versions, reasons) and the
+ * bootloader (primary) are as recorded: escape them before printing. */
+typedef struct {
+	char *compatible;
+	char *booted;          /* slot name */
+	char *booted_bootname;
+	char *primary;         /* the bootloader's primary bootname, or NULL if it can't tell */
+	char *installed_version; /* of the system last marked good, or NULL */
+	guint64 security_floor;
+	char *pending;         /* slot installed but not yet marked good or bad, or NULL */
+	GPtrArray *slots;      /* OtaSlotStatus*, in system.conf order */
+	GPtrArray *results;    /* OtaResultStatus*, oldest first */
+} OtaStatus;
+
+/* A snapshot of @target: configuration, boot selection and state. Reads
+ * the bootloader (failures show as "unknown" or a NULL primary); never
+ * fails. */
+OtaStatus *ota_target_get_status(OtaTarget *target);
+void ota_status_free(OtaStatus *status);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(OtaStatus, ota_status_free)
+
+/* What an install would do, decided with every check passed. Opaque. */
+typedef struct OtaInstallPlan OtaInstallPlan;
 
 /* Verifies @bundle_path against the device's policies (the default one,
  * and every stricter tier bound to a slot it would write), then checks
@@ -65,12 +94,33 @@ OtaInstallPlan *ota_install_plan(OtaTarget *target, const char *bundle_path, GEr
 void ota_install_plan_free(OtaInstallPlan *plan);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(OtaInstallPlan, ota_install_plan_free)
 
+/* The verified manifest of the planned bundle; owned by @plan. */
+const OtaManifest *ota_install_plan_get_manifest(const OtaInstallPlan *plan);
+/* The images it would write, in manifest order: for @index below
+ * ota_install_plan_get_n_steps(), the image's filename, the slot's name
+ * and its device (each owned by @plan; pass NULL for what you don't need). */
+guint ota_install_plan_get_n_steps(const OtaInstallPlan *plan);
+void ota_install_plan_get_step(const OtaInstallPlan *plan, guint index, const char **image,
+                               const char **slot, const char **device);
+/* The slot it would boot next (name; *@bootname its bootname). */
+const char *ota_install_plan_get_boot_target(const OtaInstallPlan *plan, const char **bootname);
+/* The names of the policies the bundle had to satisfy, "default" first;
+ * owned by @plan. */
+guint ota_install_plan_get_n_policies(const OtaInstallPlan *plan);
+const char *ota_install_plan_get_policy(const OtaInstallPlan *plan, guint index);
+
 /* Plans, then writes each image into its slot while hashing it, fsyncs,
  * compares with the manifest, and only then makes the boot target primary
  * (once) and records the install as pending. Any failure leaves the old
  * system primary. The outcome is recorded in the state either way. */
 G_GNUC_WARN_UNUSED_RESULT
 gboolean ota_install(OtaTarget *target, const char *bundle_path, GError **error);
+
+/* After a successful ota_install(): what it did, in one line ("installed
+ * 2.0 into rootfs.1, appfs.1"), and the slot that boots next; owned by
+ * @target, NULL before. */
+const char *ota_target_get_install_summary(const OtaTarget *target);
+const char *ota_target_get_pending(const OtaTarget *target);
 
 /* mark-good: commits the booted slot (bootloader state good; its version
  * becomes the installed version and the floor rises to its security

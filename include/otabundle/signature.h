@@ -19,22 +19,27 @@ typedef enum {
 	OTA_SIGNATURE_ERROR_CRYPTO,      /* OpenSSL failed while signing */
 } OtaSignatureError;
 
-typedef struct {
-	char *subject;
-	char *issuer;
-	char *cert_sha256; /* SHA-256 of the certificate DER, lower-case hex */
-	char *spki_sha256; /* SHA-256 of the SubjectPublicKeyInfo DER */
-	char *key_id;      /* ota_keys_public_key_id(): what is counted once, or NULL */
-	char *not_before;  /* RFC 3339 UTC */
-	char *not_after;
-	OtaSignerStatus status;
-	char *reason;    /* why not counted, or NULL */
-	gboolean nested; /* carried inside the primary SignerInfo (see below) */
+/* One signer of a signature: who, with which certificate, and (after
+ * ota_signature_verify()) whether it counted. Opaque; owned by its
+ * OtaSignature. Strings are owned by the signer; NULL where unknown. */
+typedef struct OtaSignerInfo OtaSignerInfo;
 
-	/* Internal: where this signer lives (owned by the OtaSignature). */
-	CMS_ContentInfo *cms;
-	CMS_SignerInfo *si;
-} OtaSignerInfo;
+/* RFC 2253 subject and issuer of the signer certificate ("?" without one). */
+const char *ota_signer_info_get_subject(const OtaSignerInfo *info);
+const char *ota_signer_info_get_issuer(const OtaSignerInfo *info);
+/* SHA-256 (lower-case hex) of the certificate's DER, and of its
+ * SubjectPublicKeyInfo DER. */
+const char *ota_signer_info_get_certificate_sha256(const OtaSignerInfo *info);
+const char *ota_signer_info_get_spki_sha256(const OtaSignerInfo *info);
+/* The certificate's validity, RFC 3339 UTC. */
+const char *ota_signer_info_get_not_before(const OtaSignerInfo *info);
+const char *ota_signer_info_get_not_after(const OtaSignerInfo *info);
+/* What verification decided (OTA_SIGNER_UNCHECKED before), and why a
+ * signer was not counted (NULL when it was). */
+OtaSignerStatus ota_signer_info_get_status(const OtaSignerInfo *info);
+const char *ota_signer_info_get_reason(const OtaSignerInfo *info);
+/* Whether it rides in the first SignerInfo (OTA_SIGNATURE_ENCODING_NESTED). */
+gboolean ota_signer_info_is_nested(const OtaSignerInfo *info);
 
 /* How several signers are encoded.
  *
@@ -60,13 +65,17 @@ typedef enum {
 
 gboolean ota_signature_encoding_from_string(const char *name, OtaSignatureEncoding *encoding);
 
-typedef struct {
-	CMS_ContentInfo *cms;
-	gboolean detached;
-	GPtrArray *signers;  /* OtaSignerInfo*: the SignerInfos, then nested signers */
-	GPtrArray *nested;   /* CMS_ContentInfo* of nested signatures */
-	guint counted;       /* distinct trusted signer keys after verify */
-} OtaSignature;
+/* A parsed CMS SignedData and its signers. Opaque. */
+typedef struct OtaSignature OtaSignature;
+
+/* The SignerInfos, then the nested signers; @index below
+ * ota_signature_get_n_signers(). Owned by @sig. */
+guint ota_signature_get_n_signers(const OtaSignature *sig);
+const OtaSignerInfo *ota_signature_get_signer(const OtaSignature *sig, guint index);
+/* Distinct trusted signer keys found by the last ota_signature_verify(). */
+guint ota_signature_get_counted(const OtaSignature *sig);
+/* Detached (plain bundles) or embedding its content (verity: the manifest). */
+gboolean ota_signature_is_detached(const OtaSignature *sig);
 
 /* Parses DER without judging trust: exactly one SignedData over id-data,
  * at least one signer, no trailing bytes; nested signatures likewise, each

@@ -6,6 +6,8 @@
 #include <json-glib/json-glib.h>
 #include <unistd.h>
 
+#include "error-private.h"
+
 G_DEFINE_QUARK(ota-audit-error-quark, ota_audit_error)
 
 static void add_string(JsonBuilder *b, const char *key, const char *value)
@@ -81,10 +83,8 @@ gboolean ota_audit_append(const char *path, const OtaAuditEvent *event,
 	gboolean ok = TRUE;
 
 	if (fd < 0) {
-		int saved = errno;
-		g_set_error(error, OTA_AUDIT_ERROR, OTA_AUDIT_ERROR_IO, "%s: cannot open audit log: %s",
-		            path, g_strerror(saved));
-		return FALSE;
+		return ota_set_io_error(error, OTA_AUDIT_ERROR, OTA_AUDIT_ERROR_IO, path,
+		                        "cannot open audit log", errno);
 	}
 	for (gsize i = 0; ok && i < n_signers; i++) {
 		g_autofree char *line = audit_line(event, signers[i], now);
@@ -93,17 +93,13 @@ gboolean ota_audit_append(const char *path, const OtaAuditEvent *event,
 		ssize_t n = write(fd, line, len);
 
 		if (n < 0 || (gsize)n != len) {
-			int saved = n < 0 ? errno : EIO;
-			g_set_error(error, OTA_AUDIT_ERROR, OTA_AUDIT_ERROR_IO,
-			            "%s: cannot append to audit log: %s", path, g_strerror(saved));
-			ok = FALSE;
+			ok = ota_set_io_error(error, OTA_AUDIT_ERROR, OTA_AUDIT_ERROR_IO, path,
+			                      "cannot append to audit log", n < 0 ? errno : EIO);
 		}
 	}
 	if (ok && fsync(fd) < 0) {
-		int saved = errno;
-		g_set_error(error, OTA_AUDIT_ERROR, OTA_AUDIT_ERROR_IO, "%s: fsync failed: %s", path,
-		            g_strerror(saved));
-		ok = FALSE;
+		ok = ota_set_io_error(error, OTA_AUDIT_ERROR, OTA_AUDIT_ERROR_IO, path, "fsync failed",
+		                      errno);
 	}
 	close(fd);
 	return ok;

@@ -11,9 +11,6 @@ static const char *script(OtaBootloader *bl)
 
 static gboolean custom_open(OtaBootloader *bl, const OtaSystemConfig *config, GError **error)
 {
-	if (!bootloader_require_setting(config->custom_backend, "custom",
-	                                "[handlers] bootloader-custom-backend", error))
-		return FALSE;
 	bl->data = g_strdup(config->custom_backend);
 	return TRUE;
 }

@@ -15,9 +15,6 @@ static const char *state_path(OtaBootloader *bl)
 
 static gboolean file_open(OtaBootloader *bl, const OtaSystemConfig *config, GError **error)
 {
-	if (!bootloader_require_setting(config->data_directory, "file", "[system] data-directory",
-	                                error))
-		return FALSE;
 	bl->data = g_build_filename(config->data_directory, "bootloader.state", NULL);
 	return TRUE;
 }

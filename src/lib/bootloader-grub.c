@@ -10,8 +10,6 @@ static const char *grubenv(OtaBootloader *bl)
 
 static gboolean grub_open(OtaBootloader *bl, const OtaSystemConfig *config, GError **error)
 {
-	if (!bootloader_require_setting(config->grubenv, "grub", "[system] grubenv", error))
-		return FALSE;
 	bl->data = g_strdup(config->grubenv);
 	return TRUE;
 }

@@ -24,8 +24,9 @@ struct OtaBootloader {
  * answers is checked again before a caller sees it. */
 struct OtaBootloaderBackend {
 	const char *name;
-	/* Checks the backend's settings in @config and keeps what the calls
-	 * below need in bl->data, freed with free_data. */
+	/* Keeps what the calls below need from @config, which has the settings
+	 * config_bootloader_missing_setting() asks for, in bl->data, freed
+	 * with free_data. */
 	gboolean (*open)(OtaBootloader *bl, const OtaSystemConfig *config, GError **error);
 	GDestroyNotify free_data;
 	char *(*get_primary)(OtaBootloader *bl, GError **error);
@@ -45,10 +46,6 @@ extern const OtaBootloaderBackend ota_bootloader_backend_grub;
 
 /* --- for the backends (bootloader.c) --- */
 
-/* OTA_BOOTLOADER_ERROR_INVALID "bootloader=@backend needs @setting" unless
- * @value is set. */
-gboolean bootloader_require_setting(const char *value, const char *backend, const char *setting,
-                                    GError **error);
 gboolean bootloader_is_bootname(OtaBootloader *bl, const char *name);
 /* "A, B": the configured bootnames, for error messages. */
 char *bootloader_bootname_list(OtaBootloader *bl);

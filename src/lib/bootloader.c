@@ -3,6 +3,7 @@
  * calls dispatched through its table (bootloader-private.h), every bootname
  * checked on the way in and out. The backends are bootloader-<name>.c. */
 #include "bootloader-private.h"
+#include "config-private.h"
 
 G_DEFINE_QUARK(ota-bootloader-error-quark, ota_bootloader_error)
 
@@ -14,16 +15,6 @@ static const OtaBootloaderBackend *const backends[] = {
 };
 
 /* --- for the backends ---------------------------------------------------- */
-
-gboolean bootloader_require_setting(const char *value, const char *backend, const char *setting,
-                                    GError **error)
-{
-	if (value != NULL && *value != '\0')
-		return TRUE;
-	g_set_error(error, OTA_BOOTLOADER_ERROR, OTA_BOOTLOADER_ERROR_INVALID,
-	            "bootloader=%s needs %s", backend, setting);
-	return FALSE;
-}
 
 gboolean bootloader_is_bootname(OtaBootloader *bl, const char *name)
 {
@@ -83,19 +74,6 @@ char *bootloader_run_tool(const char *const *argv, const OtaSubprocessOptions *o
 
 /* --- choosing the backend ------------------------------------------------ */
 
-/* Bootnames become parts of variable names in U-Boot and GRUB scripts and
- * arguments of the custom script, so keep them to what all of them accept. */
-static gboolean bootname_is_valid(const char *name)
-{
-	if (*name == '\0')
-		return FALSE;
-	for (const char *c = name; *c; c++) {
-		if (!g_ascii_isalnum(*c) && *c != '_')
-			return FALSE;
-	}
-	return TRUE;
-}
-
 static GStrv checked_bootnames(const char *const *bootnames, GError **error)
 {
 	g_autoptr(GPtrArray) names = g_ptr_array_new_with_free_func(g_free);
@@ -106,7 +84,7 @@ static GStrv checked_bootnames(const char *const *bootnames, GError **error)
 		return NULL;
 	}
 	for (const char *const *n = bootnames; *n; n++) {
-		if (!bootname_is_valid(*n)) {
+		if (!config_bootname_is_valid(*n)) {
 			g_set_error(error, OTA_BOOTLOADER_ERROR, OTA_BOOTLOADER_ERROR_INVALID,
 			            "bootname '%s' is invalid (letters, digits and _ only)", *n);
 			return NULL;
@@ -122,13 +100,24 @@ static GStrv checked_bootnames(const char *const *bootnames, GError **error)
 	return (GStrv)g_ptr_array_free(g_steal_pointer(&names), FALSE);
 }
 
-static const OtaBootloaderBackend *backend_for(OtaBootloaderKind kind, GError **error)
+/* The backend for @config, once it has the settings that backend needs. */
+static const OtaBootloaderBackend *backend_for(const OtaSystemConfig *config, GError **error)
 {
-	if ((guint)kind < G_N_ELEMENTS(backends) && backends[kind] != NULL)
-		return backends[kind];
-	g_set_error(error, OTA_BOOTLOADER_ERROR, OTA_BOOTLOADER_ERROR_INVALID,
-	            "unknown bootloader kind %d", (int)kind);
-	return NULL;
+	OtaBootloaderKind kind = config->bootloader;
+	const char *missing;
+
+	if ((guint)kind >= G_N_ELEMENTS(backends) || backends[kind] == NULL) {
+		g_set_error(error, OTA_BOOTLOADER_ERROR, OTA_BOOTLOADER_ERROR_INVALID,
+		            "unknown bootloader kind %d", (int)kind);
+		return NULL;
+	}
+	missing = config_bootloader_missing_setting(config);
+	if (missing != NULL) {
+		g_set_error(error, OTA_BOOTLOADER_ERROR, OTA_BOOTLOADER_ERROR_INVALID,
+		            "bootloader=%s needs %s", backends[kind]->name, missing);
+		return NULL;
+	}
+	return backends[kind];
 }
 
 OtaBootloader *ota_bootloader_new(const OtaSystemConfig *config, const char *const *bootnames,
@@ -142,7 +131,7 @@ OtaBootloader *ota_bootloader_new(const OtaSystemConfig *config, const char *con
 	bl->bootnames = checked_bootnames(bootnames, error);
 	if (bl->bootnames == NULL)
 		return NULL;
-	bl->backend = backend_for(config->bootloader, error);
+	bl->backend = backend_for(config, error);
 	if (bl->backend == NULL || !bl->backend->open(bl, config, error))
 		return NULL;
 	return g_steal_pointer(&bl);

@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* otabundle create: pack an input directory into a signed bundle. */
 #include "bundle-private.h"
+#include "error-private.h"
 
 #include <otabundle/output.h>
-#include <otabundle/progress.h>
+#include "progress-private.h"
 #include <otabundle/verity.h>
 #include <openssl/rand.h>
 
@@ -126,10 +127,8 @@ static gboolean check_input_file(const char *inputdir, const char *filename, GEr
 	struct stat st;
 
 	if (lstat(path, &st) < 0) {
-		int saved = errno;
-		g_set_error(error, OTA_BUNDLE_ERROR, OTA_BUNDLE_ERROR_INPUT, "%s: %s", path,
-		            g_strerror(saved));
-		return FALSE;
+		return ota_set_io_error(error, OTA_BUNDLE_ERROR, OTA_BUNDLE_ERROR_INPUT, path, NULL,
+		                        errno);
 	}
 	if (!S_ISREG(st.st_mode)) {
 		g_set_error(error, OTA_BUNDLE_ERROR, OTA_BUNDLE_ERROR_INPUT,
@@ -217,12 +216,8 @@ static gboolean write_file(const char *path, const void *data, gsize length, GEr
 	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
 	gboolean ok;
 
-	if (fd < 0) {
-		int saved = errno;
-		g_set_error(error, OTA_BUNDLE_ERROR, OTA_BUNDLE_ERROR_IO, "%s: %s", path,
-		            g_strerror(saved));
-		return FALSE;
-	}
+	if (fd < 0)
+		return bundle_io_error(error, path, errno);
 	ok = ota_write_all(fd, data, length, error) && fsync(fd) == 0;
 	close(fd);
 	return ok;
@@ -269,10 +264,10 @@ static gboolean sign_plain(OtaOutput *out, guint64 size, const OtaCreateOptions 
 	g_autoptr(GBytes) signature = NULL;
 	OtaChecksum payload;
 
-	ota_progress_begin("hash", size);
+	g_autoptr(OtaProgressPhase) phase = ota_progress_begin("hash", size);
 	if (!ota_checksum_fd(ota_output_get_fd(out), 0, size, &payload, error))
 		return FALSE;
-	ota_progress_end();
+	ota_progress_phase_done(phase);
 	signature = bundle_sign_content(options->signers, options->n_signers, options->intermediates,
 	                                options->encoding, payload.sha256, NULL, error);
 	return signature != NULL &&
@@ -308,10 +303,10 @@ static gboolean sign_verity(OtaOutput *out, guint64 size, OtaManifest *m,
 		                      "cannot generate verity salt");
 		return FALSE;
 	}
-	ota_progress_begin("hash tree", size);
+	g_autoptr(OtaProgressPhase) phase = ota_progress_begin("hash tree", size);
 	if (!ota_verity_tree_build(fd, size, &params, error))
 		return FALSE;
-	ota_progress_end();
+	ota_progress_phase_done(phase);
 
 	g_free(m->verity_hash);
 	g_free(m->verity_salt);
@@ -378,7 +373,7 @@ static gboolean pack(const char *inputdir, OtaManifest *m, const char *const *mk
 	if (scratch == NULL)
 		return FALSE;
 
-	ota_progress_begin("pack", input_bytes);
+	g_autoptr(OtaProgressPhase) phase = ota_progress_begin("pack", input_bytes);
 	hashing = image_hashing_start(inputdir, m);
 	packed = ota_squashfs_create((const char *const *)sources->pdata,
 	                             ota_output_get_proc_path(out), mksquashfs_args, &pack_error);
@@ -389,7 +384,7 @@ static gboolean pack(const char *inputdir, OtaManifest *m, const char *const *mk
 		g_propagate_prefixed_error(error, g_steal_pointer(&pack_error), "%s: ", bundle_path);
 		return FALSE;
 	}
-	ota_progress_end();
+	ota_progress_phase_done(phase);
 
 	manifest_path = g_build_filename(scratch->path, OTA_MANIFEST_FILENAME, NULL);
 	manifest_data = ota_manifest_to_data(m, &manifest_len);
@@ -400,6 +395,14 @@ static gboolean pack(const char *inputdir, OtaManifest *m, const char *const *mk
 		return FALSE;
 	}
 	return TRUE;
+}
+
+gboolean ota_bundle_check_create_options(const OtaCreateOptions *options, GError **error)
+{
+	g_auto(GStrv) args = ota_squashfs_build_args(options->compression, options->mksquashfs_args,
+	                                             error);
+
+	return args != NULL;
 }
 
 gboolean ota_bundle_create(const char *inputdir, const char *bundle_path,

@@ -2,8 +2,9 @@
 /* otabundle extract: a verified bundle's manifest and images into a
  * directory, all or nothing. */
 #include "bundle-private.h"
+#include "error-private.h"
 
-#include <otabundle/progress.h>
+#include "progress-private.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -16,19 +17,20 @@ static int create_in(int dirfd, const char *dir, const char *name, mode_t mode, 
 	 * O_NOFOLLOW make sure nothing but a new file in @dirfd is written. */
 	int fd = openat(dirfd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode);
 
-	if (fd < 0)
-		g_set_error(error, OTA_BUNDLE_ERROR, OTA_BUNDLE_ERROR_IO, "%s/%s: %s", dir, name,
-		            g_strerror(errno));
+	if (fd < 0) {
+		int saved = errno;
+		g_autofree char *path = g_build_filename(dir, name, NULL);
+
+		ota_set_io_error(error, OTA_BUNDLE_ERROR, OTA_BUNDLE_ERROR_IO, path, NULL, saved);
+	}
 	return fd;
 }
 
 static gboolean finish_file(int fd, const char *name, gboolean ok, GError **error)
 {
-	if (ok && fsync(fd) < 0) {
-		g_set_error(error, OTA_BUNDLE_ERROR, OTA_BUNDLE_ERROR_IO, "%s: fsync failed: %s", name,
-		            g_strerror(errno));
-		ok = FALSE;
-	}
+	if (ok && fsync(fd) < 0)
+		ok = ota_set_io_error(error, OTA_BUNDLE_ERROR, OTA_BUNDLE_ERROR_IO, name, "fsync failed",
+		                      errno);
 	close(fd);
 	return ok;
 }
@@ -39,9 +41,7 @@ static gboolean copy_out_file(OtaBundle *b, int dirfd, const char *dir, const ch
 	g_autoptr(GBytes) data = NULL;
 	int fd;
 
-	/* Hook and handler scripts are small; a huge one is refused rather
-	 * than held in memory. */
-	data = ota_squashfs_read_small_file(b->squashfs, name, 16 * 1024 * 1024, error);
+	data = ota_squashfs_read_small_file(b->squashfs, name, BUNDLE_SCRIPT_MAX_SIZE, error);
 	if (data == NULL)
 		return FALSE;
 	/* Hook and handler files are programs the installer runs. */
@@ -75,7 +75,7 @@ static gboolean extract_into(OtaBundle *b, const char *dir, GError **error)
 	                 error);
 	g_hash_table_add(written, (gpointer)OTA_MANIFEST_FILENAME);
 
-	ota_progress_begin("extract", bundle_images_size(m));
+	g_autoptr(OtaProgressPhase) phase = ota_progress_begin("extract", bundle_images_size(m));
 	for (guint i = 0; ok && i < m->images->len; i++) {
 		const OtaImage *image = g_ptr_array_index(m->images, i);
 
@@ -92,7 +92,7 @@ static gboolean extract_into(OtaBundle *b, const char *dir, GError **error)
 		                            error);
 	}
 	if (ok)
-		ota_progress_end();
+		ota_progress_phase_done(phase);
 	if (ok && m->hook_filename && g_hash_table_add(written, m->hook_filename))
 		ok = copy_out_file(b, dirfd, dir, m->hook_filename, error);
 	if (ok && m->handler_filename && g_hash_table_add(written, m->handler_filename))

@@ -4,8 +4,56 @@
 #pragma once
 
 #include <otabundle/bundle.h>
+#include <otabundle/checksum.h>
+#include <otabundle/reader.h>
+#include <otabundle/squashfs.h>
+#include <otabundle/verity.h>
+
+#include "signature-private.h"
+
+#include <sys/stat.h>
 
 G_BEGIN_DECLS
+
+struct OtaBundle {
+	char *path;
+	int fd;
+	struct stat opened; /* to notice the file changing under us */
+	gboolean private_copy;
+	gboolean payload_recorded; /* plain, verified in place: b->payload serves
+	                            * only the metadata bytes that were hashed */
+	OtaBundleLayout layout;
+	OtaBundleFormat format;
+	OtaSignature *signature;
+	GBytes *signature_der;
+	gboolean verified;
+	OtaChecksum payload_checksum; /* plain: digest of the verified payload */
+	OtaVerityParams verity;       /* verity: from the manifest */
+	OtaReader *payload;           /* after verify or load: what parsers read */
+	OtaSquashfs *squashfs;
+	GBytes *manifest_data; /* the signed bytes, verbatim */
+	OtaManifest *manifest;
+};
+
+/* Validates the trailer of a @file_size-byte bundle before any of its other
+ * bytes are trusted. */
+G_GNUC_WARN_UNUSED_RESULT
+gboolean ota_bundle_layout_parse(guint64 file_size, const guint8 trailer[OTA_BUNDLE_TRAILER_SIZE],
+                                 OtaBundleLayout *layout, GError **error);
+void ota_bundle_trailer_encode(guint64 signature_size, guint8 trailer[OTA_BUNDLE_TRAILER_SIZE]);
+
+/* A plain bundle verified in place (without a private copy) keeps the
+ * squashfs metadata and manifest it read, at most this much, to serve them
+ * from the hashed bytes after verification. */
+#define OTA_BUNDLE_IN_PLACE_METADATA_MAX (4 * 1024 * 1024)
+
+/* After ota_bundle_verify(): a small file from the payload (a hook). */
+GBytes *ota_bundle_read_file(OtaBundle *bundle, const char *name, gsize max_size,
+                             GError **error);
+
+/* Hook and handler scripts, programs the installer runs, are small: a
+ * larger one is refused rather than held in memory. */
+#define BUNDLE_SCRIPT_MAX_SIZE (16 * 1024 * 1024)
 
 /* A private directory that we fill with flat files only; removed with its
  * contents unless kept (path set to NULL). */
@@ -27,6 +75,10 @@ gboolean bundle_load_verity_manifest(OtaBundle *b, GError **error);
  * with OTA_HASH_PIPE_HASH checking it against the manifest's sha256. */
 gboolean bundle_stream_image(OtaBundle *b, const OtaImage *image, int out_fd,
                              OtaHashPipeFlags flags, GError **error);
+/* ota_bundle_write_image() into @fd, which is @fd_path: a failed write
+ * names @fd_path, a failed read the bundle. */
+gboolean bundle_write_image_to(OtaBundle *b, const OtaImage *image, int fd, const char *fd_path,
+                               GError **error);
 /* The sum of the manifest's image sizes. */
 guint64 bundle_images_size(const OtaManifest *m);
 

@@ -6,7 +6,7 @@
 
 #include <otabundle/audit.h>
 #include <otabundle/output.h>
-#include <otabundle/progress.h>
+#include "progress-private.h"
 
 #include <errno.h>
 #include <string.h>
@@ -136,6 +136,7 @@ typedef struct {
 	GThread *copier;
 	gint cancelled;
 	GError *copy_error;
+	OtaProgressPhase *phase; /* from start until finished: failed if freed before */
 } Resigned;
 
 static gpointer resigned_copy_run(gpointer data)
@@ -155,6 +156,7 @@ static void resigned_free(Resigned *r)
 		g_atomic_int_set(&r->cancelled, 1);
 		g_thread_join(r->copier);
 	}
+	ota_progress_phase_free(r->phase);
 	ota_output_free(r->out);
 	ota_bundle_free(r->bundle);
 	g_clear_error(&r->copy_error);
@@ -181,7 +183,7 @@ static Resigned *resigned_start(const char *in_path, const char *out_path, gbool
 		return NULL;
 	/* Plain: the old signature's check hashes the payload meanwhile. */
 	hashed = b->format == OTA_BUNDLE_FORMAT_PLAIN ? b->layout.payload_size : 0;
-	ota_progress_begin("copy", b->layout.signature_offset + hashed);
+	r->phase = ota_progress_begin("copy", b->layout.signature_offset + hashed);
 	r->copier = g_thread_new("ota-copy", resigned_copy_run, r);
 	return g_steal_pointer(&r);
 }
@@ -195,7 +197,7 @@ static gboolean resigned_finish(Resigned *r, GBytes *signature, GError **error)
 		g_propagate_prefixed_error(error, g_steal_pointer(&r->copy_error), "%s: ", r->path);
 		return FALSE;
 	}
-	ota_progress_end();
+	ota_progress_phase_done(r->phase);
 	if (!bundle_append_signature(fd, r->bundle->layout.signature_offset, signature, error)) {
 		g_prefix_error(error, "%s: ", r->path);
 		return FALSE;

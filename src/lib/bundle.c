@@ -3,9 +3,10 @@
  * is in bundle-create.c, extracting in bundle-extract.c, signatures in
  * bundle-sign.c; bundle-private.h holds what they share. */
 #include "bundle-private.h"
+#include "error-private.h"
 #include "read-record.h"
 
-#include <otabundle/progress.h>
+#include "progress-private.h"
 #include <otabundle/text.h>
 #include <otabundle/verity.h>
 
@@ -71,8 +72,7 @@ void ota_bundle_trailer_encode(guint64 signature_size, guint8 trailer[OTA_BUNDLE
 
 gboolean bundle_io_error(GError **error, const char *path, int err)
 {
-	g_set_error(error, OTA_BUNDLE_ERROR, OTA_BUNDLE_ERROR_IO, "%s: %s", path, g_strerror(err));
-	return FALSE;
+	return ota_set_io_error(error, OTA_BUNDLE_ERROR, OTA_BUNDLE_ERROR_IO, path, NULL, err);
 }
 
 void bundle_scratch_dir_free(ScratchDir *dir)
@@ -110,6 +110,45 @@ ScratchDir *bundle_scratch_dir_new(const char *template_path, GError **error)
 }
 
 /* --- open and verify ----------------------------------------------------------- */
+
+const char *ota_bundle_get_path(const OtaBundle *b)
+{
+	return b->path;
+}
+
+OtaBundleFormat ota_bundle_get_format(const OtaBundle *b)
+{
+	return b->format;
+}
+
+const OtaBundleLayout *ota_bundle_get_layout(const OtaBundle *b)
+{
+	return &b->layout;
+}
+
+const OtaSignature *ota_bundle_get_signature(const OtaBundle *b)
+{
+	return b->signature;
+}
+
+const OtaManifest *ota_bundle_get_manifest(const OtaBundle *b)
+{
+	return b->manifest;
+}
+
+gboolean ota_bundle_is_verified(const OtaBundle *b)
+{
+	return b->verified;
+}
+
+gboolean ota_bundle_get_verity_sizes(const OtaBundle *b, guint64 *data_size, guint64 *tree_size)
+{
+	if (b->format != OTA_BUNDLE_FORMAT_VERITY || b->manifest == NULL)
+		return FALSE;
+	*data_size = b->verity.data_size;
+	*tree_size = b->verity.tree_size;
+	return TRUE;
+}
 
 void ota_bundle_free(OtaBundle *b)
 {
@@ -416,11 +455,11 @@ static gboolean verify_plain_in_place(OtaBundle *b, const OtaPolicy *policy, GEr
 
 	if (record == NULL)
 		return FALSE;
-	ota_progress_begin("verify", b->layout.payload_size);
+	g_autoptr(OtaProgressPhase) phase = ota_progress_begin("verify", b->layout.payload_size);
 	if (!ota_checksum_fd_observed(b->fd, 0, b->layout.payload_size, compare_with_record, record,
 	                              &b->payload_checksum, error))
 		return FALSE;
-	ota_progress_end();
+	ota_progress_phase_done(phase);
 	/* Cannot fail after a pass over the whole payload; checked anyway, as
 	 * everything below relies on it. */
 	if (!ota_read_record_all_matched(record))
@@ -467,10 +506,10 @@ static gboolean verify_plain(OtaBundle *b, const OtaPolicy *policy, const char *
 		return verify_plain_in_place(b, policy, error);
 	if (!check_before_staging(b, policy, private_copy_dir, error))
 		return FALSE;
-	ota_progress_begin("verify", b->layout.payload_size);
+	g_autoptr(OtaProgressPhase) phase = ota_progress_begin("verify", b->layout.payload_size);
 	if (!copy_and_hash_payload(b, private_copy_dir, error))
 		return FALSE;
-	ota_progress_end();
+	ota_progress_phase_done(phase);
 	return check_payload_signature(b, policy, error) && load_plain_manifest(b, error);
 }
 
@@ -484,10 +523,10 @@ static gboolean verify_verity(OtaBundle *b, const OtaPolicy *policy, OtaBundleVe
 	if (!bundle_load_verity_manifest(b, error))
 		return FALSE;
 	if (flags & OTA_BUNDLE_VERIFY_PAYLOAD) {
-		ota_progress_begin("verify", b->verity.data_size);
+		g_autoptr(OtaProgressPhase) phase = ota_progress_begin("verify", b->verity.data_size);
 		if (!ota_verity_tree_check(b->fd, b->verity.data_size, &b->verity, error))
 			return FALSE;
-		ota_progress_end();
+		ota_progress_phase_done(phase);
 	}
 	b->payload = ota_verity_reader_new(b->fd, b->verity.data_size, &b->verity, error);
 	return b->payload != NULL;
@@ -537,19 +576,29 @@ gboolean ota_bundle_load_unverified(OtaBundle *b, GError **error)
 
 /* --- contents -------------------------------------------------------------------- */
 
+typedef struct {
+	OtaHashPipe *pipe;
+	gboolean failed; /* hashing or writing, rather than reading the bundle */
+} ImageSink;
+
 static gboolean image_sink_push(const guint8 *data, gsize length, gpointer user_data,
                                 GError **error)
 {
-	return ota_hash_pipe_push(user_data, data, length, error);
+	ImageSink *sink = user_data;
+
+	sink->failed = !ota_hash_pipe_push(sink->pipe, data, length, error);
+	return !sink->failed;
 }
 
 /* Streams one image out of the squashfs into @out_fd (or nowhere: -1),
  * with OTA_HASH_PIPE_HASH checking it against the manifest's sha256.
  * Reading (and, for verity, checking each block) and decompressing run
- * here, hashing and writing on a second core. */
-gboolean bundle_stream_image(OtaBundle *b, const OtaImage *image, int out_fd,
-                             OtaHashPipeFlags flags, GError **error)
+ * here, hashing and writing on a second core. @output_failed tells a
+ * failure to hash or write from one to read the bundle. */
+static gboolean stream_image(OtaBundle *b, const OtaImage *image, int out_fd,
+                             OtaHashPipeFlags flags, gboolean *output_failed, GError **error)
 {
+	ImageSink sink = {0};
 	g_autoptr(OtaReader) file = NULL;
 	g_autoptr(OtaSquashfs) file_squashfs = NULL;
 	g_autoptr(OtaHashPipe) pipe = NULL;
@@ -568,10 +617,17 @@ gboolean bundle_stream_image(OtaBundle *b, const OtaImage *image, int out_fd,
 		source = file_squashfs;
 	}
 	pipe = ota_hash_pipe_new(out_fd, flags | OTA_HASH_PIPE_PROGRESS, error);
-	if (pipe == NULL ||
-	    !ota_squashfs_read_file(source, image->filename, image_sink_push, pipe, error) ||
-	    !ota_hash_pipe_finish(pipe, digest, error))
+	if (pipe == NULL)
 		return FALSE;
+	sink.pipe = pipe;
+	if (!ota_squashfs_read_file(source, image->filename, image_sink_push, &sink, error)) {
+		*output_failed = sink.failed;
+		return FALSE;
+	}
+	if (!ota_hash_pipe_finish(pipe, digest, error)) {
+		*output_failed = TRUE;
+		return FALSE;
+	}
 	if (!(flags & OTA_HASH_PIPE_HASH))
 		return TRUE;
 	ota_checksum_to_hex(digest, hex);
@@ -584,6 +640,14 @@ gboolean bundle_stream_image(OtaBundle *b, const OtaImage *image, int out_fd,
 		return FALSE;
 	}
 	return TRUE;
+}
+
+gboolean bundle_stream_image(OtaBundle *b, const OtaImage *image, int out_fd,
+                             OtaHashPipeFlags flags, GError **error)
+{
+	gboolean output_failed = FALSE;
+
+	return stream_image(b, image, out_fd, flags, &output_failed, error);
 }
 
 static gboolean check_image_entry(OtaBundle *b, const OtaImage *image, GError **error)
@@ -632,12 +696,12 @@ static gboolean check_contents(OtaBundle *b, gboolean check_images, GError **err
 		return FALSE;
 	if (!check_images)
 		return TRUE;
-	ota_progress_begin("check images", bundle_images_size(m));
+	g_autoptr(OtaProgressPhase) phase = ota_progress_begin("check images", bundle_images_size(m));
 	for (guint i = 0; i < m->images->len; i++) {
 		if (!bundle_stream_image(b, g_ptr_array_index(m->images, i), -1, OTA_HASH_PIPE_HASH, error))
 			return FALSE;
 	}
-	ota_progress_end();
+	ota_progress_phase_done(phase);
 	return TRUE;
 }
 
@@ -654,18 +718,27 @@ gboolean ota_bundle_check_contents(OtaBundle *b, gboolean check_images, GError *
 	return check_unchanged(b, error);
 }
 
-gboolean ota_bundle_write_image(OtaBundle *b, const OtaImage *image, int fd, GError **error)
+gboolean bundle_write_image_to(OtaBundle *b, const OtaImage *image, int fd, const char *fd_path,
+                               GError **error)
 {
+	gboolean output_failed = FALSE;
+
 	g_return_val_if_fail(b->verified, FALSE);
 
 	if (!ensure_squashfs(b, error))
 		return FALSE;
 	/* Writeback as the slot fills, so that the final fsync() is short. */
-	if (!bundle_stream_image(b, image, fd, OTA_HASH_PIPE_HASH | OTA_HASH_PIPE_WRITEBACK, error)) {
-		g_prefix_error(error, "%s: ", b->path);
+	if (!stream_image(b, image, fd, OTA_HASH_PIPE_HASH | OTA_HASH_PIPE_WRITEBACK, &output_failed,
+	                  error)) {
+		g_prefix_error(error, "%s: ", output_failed && fd_path ? fd_path : b->path);
 		return FALSE;
 	}
 	return TRUE;
+}
+
+gboolean ota_bundle_write_image(OtaBundle *b, const OtaImage *image, int fd, GError **error)
+{
+	return bundle_write_image_to(b, image, fd, NULL, error);
 }
 
 GBytes *ota_bundle_read_file(OtaBundle *b, const char *name, gsize max_size, GError **error)

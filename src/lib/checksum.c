@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include <otabundle/checksum.h>
 #include <otabundle/openssl.h>
-#include <otabundle/progress.h>
+#include "progress-private.h"
 #include <otabundle/reader.h>
 
 #include <errno.h>

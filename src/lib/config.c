@@ -3,6 +3,7 @@
 
 #include <string.h>
 
+#include "config-private.h"
 #include "keyfile.h"
 
 G_DEFINE_QUARK(ota-config-error-quark, ota_config_error)
@@ -83,9 +84,33 @@ static gboolean parse_bootloader(const char *name, OtaBootloaderKind *kind)
 	return FALSE;
 }
 
+const char *config_bootloader_missing_setting(const OtaSystemConfig *c)
+{
+	static const struct {
+		OtaBootloaderKind kind;
+		gsize offset;
+		const char *setting;
+	} needs[] = {
+		{OTA_BOOTLOADER_FILE, G_STRUCT_OFFSET(OtaSystemConfig, data_directory),
+		 "[system] data-directory"},
+		{OTA_BOOTLOADER_CUSTOM, G_STRUCT_OFFSET(OtaSystemConfig, custom_backend),
+		 "[handlers] bootloader-custom-backend"},
+		{OTA_BOOTLOADER_GRUB, G_STRUCT_OFFSET(OtaSystemConfig, grubenv), "[system] grubenv"},
+	};
+
+	for (gsize i = 0; i < G_N_ELEMENTS(needs); i++) {
+		const char *value = G_STRUCT_MEMBER(const char *, c, needs[i].offset);
+
+		if (needs[i].kind == c->bootloader && (value == NULL || *value == '\0'))
+			return needs[i].setting;
+	}
+	return NULL;
+}
+
 static gboolean parse_system(GKeyFile *kf, OtaSystemConfig *c, GError **error)
 {
 	g_autofree char *bootloader = NULL;
+	const char *missing;
 
 	if (!ota_keyfile_take_required(kf, "system", "compatible", &c->compatible, &errors, error) ||
 	    !ota_keyfile_take_required(kf, "system", "bootloader", &bootloader, &errors, error))
@@ -103,10 +128,9 @@ static gboolean parse_system(GKeyFile *kf, OtaSystemConfig *c, GError **error)
 	                           error))
 		return FALSE;
 	c->custom_backend = ota_keyfile_take_string(kf, "handlers", "bootloader-custom-backend");
-	if (c->bootloader == OTA_BOOTLOADER_CUSTOM && c->custom_backend == NULL)
-		return invalid(error, "bootloader=custom needs [handlers] bootloader-custom-backend");
-	if (c->bootloader == OTA_BOOTLOADER_GRUB && c->grubenv == NULL)
-		return invalid(error, "bootloader=grub needs [system] grubenv");
+	missing = config_bootloader_missing_setting(c);
+	if (missing != NULL)
+		return invalid(error, "bootloader=%s needs %s", bootloader, missing);
 	return TRUE;
 }
 
@@ -135,9 +159,7 @@ static OtaPolicyConfig *parse_policy(GKeyFile *kf, const char *group, const char
 	return g_steal_pointer(&p);
 }
 
-/* Bootnames become parts of U-Boot and GRUB variable names (BOOT_A_LEFT,
- * A_OK), so they are held to what those accept. */
-static gboolean bootname_is_valid(const char *name)
+gboolean config_bootname_is_valid(const char *name)
 {
 	if (*name == '\0')
 		return FALSE;
@@ -175,7 +197,7 @@ static OtaSlotConfig *parse_slot(GKeyFile *kf, const char *group, GError **error
 		return NULL;
 	}
 	s->bootname = ota_keyfile_take_string(kf, group, "bootname");
-	if (s->bootname != NULL && !bootname_is_valid(s->bootname)) {
+	if (s->bootname != NULL && !config_bootname_is_valid(s->bootname)) {
 		invalid(error, "invalid bootname '%s' in group [%s]: letters, digits and '_' only",
 		        s->bootname, group);
 		return NULL;

@@ -5,10 +5,9 @@
 #include "install-private.h"
 
 #include <errno.h>
-#include <gio/gio.h>
 #include <unistd.h>
 
-#define HOOK_MAX_SIZE (16 * 1024 * 1024)
+#include "subprocess-private.h"
 
 gboolean install_hooks_prepare(InstallHooks *h, OtaTarget *t, OtaBundle *b, GError **error)
 {
@@ -19,7 +18,7 @@ gboolean install_hooks_prepare(InstallHooks *h, OtaTarget *t, OtaBundle *b, GErr
 	h->bundle = b;
 	if (b->manifest->hook_filename == NULL)
 		return TRUE;
-	script = ota_bundle_read_file(b, b->manifest->hook_filename, HOOK_MAX_SIZE, error);
+	script = ota_bundle_read_file(b, b->manifest->hook_filename, BUNDLE_SCRIPT_MAX_SIZE, error);
 	if (script == NULL)
 		return FALSE;
 	template_path = g_build_filename(t->config->data_directory, "hook-XXXXXX", NULL);
@@ -43,32 +42,32 @@ void install_hooks_clear(InstallHooks *h)
 	g_clear_pointer(&h->dir, g_free);
 }
 
-static void set_slot_environment(GSubprocessLauncher *launcher, const OtaInstallStep *step)
+static void add_env(GPtrArray *env, const char *name, const char *value)
 {
-	g_subprocess_launcher_setenv(launcher, "RAUC_SLOT_NAME", step->slot->name, TRUE);
-	g_subprocess_launcher_setenv(launcher, "RAUC_SLOT_CLASS", step->slot->slotclass, TRUE);
-	g_subprocess_launcher_setenv(launcher, "RAUC_SLOT_DEVICE", step->slot->device, TRUE);
-	g_subprocess_launcher_setenv(launcher, "RAUC_IMAGE_NAME", step->image->filename, TRUE);
-	g_subprocess_launcher_setenv(launcher, "RAUC_IMAGE_CLASS", step->image->slotclass, TRUE);
-	if (step->slot->bootname != NULL)
-		g_subprocess_launcher_setenv(launcher, "RAUC_SLOT_BOOTNAME", step->slot->bootname, TRUE);
+	if (value != NULL)
+		g_ptr_array_add(env, g_strconcat(name, "=", value, NULL));
 }
 
-/* RAUC's environment, so that hook scripts written for RAUC work unchanged. */
-static GSubprocessLauncher *hook_launcher(const InstallHooks *h, const OtaInstallStep *step)
+/* RAUC's environment, so that hook scripts written for RAUC work unchanged:
+ * "NAME=value" entries for ota_subprocess_run. */
+static GStrv hook_environment(const InstallHooks *h, const OtaInstallStep *step)
 {
 	const OtaManifest *m = h->bundle->manifest;
-	GSubprocessLauncher *launcher = g_subprocess_launcher_new(
-		G_SUBPROCESS_FLAGS_STDOUT_SILENCE | G_SUBPROCESS_FLAGS_STDERR_PIPE);
+	GPtrArray *env = g_ptr_array_new();
 
-	g_subprocess_launcher_setenv(launcher, "RAUC_SYSTEM_COMPATIBLE",
-	                             h->target->config->compatible, TRUE);
-	g_subprocess_launcher_setenv(launcher, "RAUC_MF_COMPATIBLE", m->compatible, TRUE);
-	if (m->version != NULL)
-		g_subprocess_launcher_setenv(launcher, "RAUC_MF_VERSION", m->version, TRUE);
-	if (step != NULL)
-		set_slot_environment(launcher, step);
-	return launcher;
+	add_env(env, "RAUC_SYSTEM_COMPATIBLE", h->target->config->compatible);
+	add_env(env, "RAUC_MF_COMPATIBLE", m->compatible);
+	add_env(env, "RAUC_MF_VERSION", m->version);
+	if (step != NULL) {
+		add_env(env, "RAUC_SLOT_NAME", step->slot->name);
+		add_env(env, "RAUC_SLOT_CLASS", step->slot->slotclass);
+		add_env(env, "RAUC_SLOT_DEVICE", step->slot->device);
+		add_env(env, "RAUC_IMAGE_NAME", step->image->filename);
+		add_env(env, "RAUC_IMAGE_CLASS", step->image->slotclass);
+		add_env(env, "RAUC_SLOT_BOOTNAME", step->slot->bootname);
+	}
+	g_ptr_array_add(env, NULL);
+	return (GStrv)g_ptr_array_free(env, FALSE);
 }
 
 /* Runs the script with RAUC's @argument; a refusal reports the last line
@@ -76,23 +75,19 @@ static GSubprocessLauncher *hook_launcher(const InstallHooks *h, const OtaInstal
 static gboolean hook_spawn(const InstallHooks *h, const char *argument, const OtaInstallStep *step,
                            GError **error)
 {
-	g_autoptr(GSubprocessLauncher) launcher = hook_launcher(h, step);
-	g_autoptr(GSubprocess) proc = NULL;
+	const char *argv[] = {h->path, argument, NULL};
+	g_auto(GStrv) env = hook_environment(h, step);
 	g_autoptr(GError) ierror = NULL;
-	g_autofree char *err = NULL;
-	g_auto(GStrv) lines = NULL;
-	const char *last;
+	g_autofree char *reason = NULL;
+	const OtaSubprocessOptions options = {.env = (const char *const *)env,
+	                                      .reason_out = &reason};
 
-	proc = g_subprocess_launcher_spawn(launcher, &ierror, h->path, argument, NULL);
-	if (proc == NULL || !g_subprocess_communicate_utf8(proc, NULL, NULL, NULL, &err, &ierror))
-		return install_fail(error, OTA_INSTALL_ERROR_HOOK, "hook %s: %s", argument,
-		                    ierror->message);
-	if (g_subprocess_get_successful(proc))
+	if (ota_subprocess_run(argv, &options, NULL, &ierror))
 		return TRUE;
-	lines = g_strsplit(err != NULL ? g_strstrip(err) : "", "\n", -1);
-	last = lines[0] ? lines[g_strv_length(lines) - 1] : "";
+	if (!g_error_matches(ierror, OTA_SUBPROCESS_ERROR, OTA_SUBPROCESS_ERROR_FAILED))
+		return install_fail(error, OTA_INSTALL_ERROR_HOOK, "hook %s: %s", argument, reason);
 	return install_fail(error, OTA_INSTALL_ERROR_HOOK, "hook %s refused the install%s%s",
-	                    argument, *last ? ": " : "", last);
+	                    argument, reason ? ": " : "", reason ? reason : "");
 }
 
 gboolean install_hooks_run(const InstallHooks *h, const char *name, const OtaInstallStep *step,

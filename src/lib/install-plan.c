@@ -264,6 +264,49 @@ static gboolean check_plan(OtaTarget *t, OtaInstallPlan *p, GError **error)
 	       check_rollback(t, m, p->security_version, error) && check_expiry(m, error);
 }
 
+const OtaManifest *ota_install_plan_get_manifest(const OtaInstallPlan *p)
+{
+	return ota_bundle_get_manifest(p->bundle);
+}
+
+guint ota_install_plan_get_n_steps(const OtaInstallPlan *p)
+{
+	return p->steps->len;
+}
+
+void ota_install_plan_get_step(const OtaInstallPlan *p, guint index, const char **image,
+                               const char **slot, const char **device)
+{
+	const OtaInstallStep *step;
+
+	g_return_if_fail(index < p->steps->len);
+	step = g_ptr_array_index(p->steps, index);
+	if (image != NULL)
+		*image = step->image->filename;
+	if (slot != NULL)
+		*slot = step->slot->name;
+	if (device != NULL)
+		*device = step->slot->device;
+}
+
+const char *ota_install_plan_get_boot_target(const OtaInstallPlan *p, const char **bootname)
+{
+	if (bootname != NULL)
+		*bootname = p->boot_target->bootname;
+	return p->boot_target->name;
+}
+
+guint ota_install_plan_get_n_policies(const OtaInstallPlan *p)
+{
+	return p->policies_used->len;
+}
+
+const char *ota_install_plan_get_policy(const OtaInstallPlan *p, guint index)
+{
+	g_return_val_if_fail(index < p->policies_used->len, NULL);
+	return g_ptr_array_index(p->policies_used, index);
+}
+
 OtaInstallPlan *ota_install_plan(OtaTarget *t, const char *bundle_path, GError **error)
 {
 	g_autoptr(OtaInstallPlan) p = g_new0(OtaInstallPlan, 1);

@@ -6,7 +6,30 @@
 
 #include <otabundle/install.h>
 
+#include "bundle-private.h"
+
 G_BEGIN_DECLS
+
+struct OtaTarget {
+	OtaSystemConfig *config;
+	OtaBootloader *bootloader;
+	OtaState *state;
+	const OtaSlotConfig *booted;
+	char *install_summary; /* of the last successful ota_install() */
+};
+
+typedef struct {
+	const OtaImage *image;
+	const OtaSlotConfig *slot;
+} OtaInstallStep;
+
+struct OtaInstallPlan {
+	OtaBundle *bundle;
+	GPtrArray *steps;                 /* OtaInstallStep*, in manifest order */
+	const OtaSlotConfig *boot_target; /* the bootable slot to try next */
+	guint64 security_version;
+	GPtrArray *policies_used; /* char*: names of the policies that had to pass */
+};
 
 /* Sets an OTA_INSTALL_ERROR with the message escaped to one line (it may
  * quote manifest values); returns FALSE. */

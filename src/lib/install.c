@@ -137,14 +137,19 @@ gboolean ota_install(OtaTarget *t, const char *bundle_path, GError **error)
 	g_autoptr(OtaStateLock) lock = ota_state_lock(t->state, error);
 	g_autoptr(OtaInstallPlan) p = NULL;
 	g_autoptr(GError) ierror = NULL;
-	g_autofree char *done = NULL;
 
 	if (lock == NULL)
 		return FALSE;
+	g_clear_pointer(&t->install_summary, g_free);
 	p = ota_install_plan(t, bundle_path, &ierror);
 	if (p == NULL || !run_plan(t, p, &ierror))
 		return record_failure(t, bundle_path, g_steal_pointer(&ierror), error);
-	done = describe_plan(p);
-	ota_state_add_result(t->state, "install", bundle_path, TRUE, done);
+	t->install_summary = describe_plan(p);
+	ota_state_add_result(t->state, "install", bundle_path, TRUE, t->install_summary);
 	return ota_state_save(t->state, error);
+}
+
+const char *ota_target_get_install_summary(const OtaTarget *t)
+{
+	return t->install_summary;
 }

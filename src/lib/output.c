@@ -7,6 +7,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "error-private.h"
+
 G_DEFINE_QUARK(ota-output-error-quark, ota_output_error)
 
 struct OtaOutput {
@@ -21,10 +23,9 @@ struct OtaOutput {
 
 static gboolean set_errno_error(GError **error, const char *path, const char *what, int err)
 {
-	g_set_error(error, OTA_OUTPUT_ERROR,
-	            err == EEXIST ? OTA_OUTPUT_ERROR_EXISTS : OTA_OUTPUT_ERROR_IO,
-	            "%s: %s: %s", path, what, g_strerror(err));
-	return FALSE;
+	return ota_set_io_error(error, OTA_OUTPUT_ERROR,
+	                        err == EEXIST ? OTA_OUTPUT_ERROR_EXISTS : OTA_OUTPUT_ERROR_IO, path, what,
+	                        err);
 }
 
 OtaOutput *ota_output_new(const char *path, gboolean force, GError **error)

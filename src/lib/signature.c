@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-#include <otabundle/signature.h>
+#include "signature-private.h"
 
 #include <openssl/err.h>
 #include <string.h>
@@ -102,7 +102,73 @@ static OtaSignerInfo *describe_signer(X509 *cert)
 	return info;
 }
 
+const char *ota_signer_info_get_subject(const OtaSignerInfo *info)
+{
+	return info->subject;
+}
+
+const char *ota_signer_info_get_issuer(const OtaSignerInfo *info)
+{
+	return info->issuer;
+}
+
+const char *ota_signer_info_get_certificate_sha256(const OtaSignerInfo *info)
+{
+	return info->cert_sha256;
+}
+
+const char *ota_signer_info_get_spki_sha256(const OtaSignerInfo *info)
+{
+	return info->spki_sha256;
+}
+
+const char *ota_signer_info_get_not_before(const OtaSignerInfo *info)
+{
+	return info->not_before;
+}
+
+const char *ota_signer_info_get_not_after(const OtaSignerInfo *info)
+{
+	return info->not_after;
+}
+
+OtaSignerStatus ota_signer_info_get_status(const OtaSignerInfo *info)
+{
+	return info->status;
+}
+
+const char *ota_signer_info_get_reason(const OtaSignerInfo *info)
+{
+	return info->reason;
+}
+
+gboolean ota_signer_info_is_nested(const OtaSignerInfo *info)
+{
+	return info->nested;
+}
+
 /* --- parsing ------------------------------------------------------------ */
+
+guint ota_signature_get_n_signers(const OtaSignature *sig)
+{
+	return sig->signers->len;
+}
+
+const OtaSignerInfo *ota_signature_get_signer(const OtaSignature *sig, guint index)
+{
+	g_return_val_if_fail(index < sig->signers->len, NULL);
+	return g_ptr_array_index(sig->signers, index);
+}
+
+guint ota_signature_get_counted(const OtaSignature *sig)
+{
+	return sig->counted;
+}
+
+gboolean ota_signature_is_detached(const OtaSignature *sig)
+{
+	return sig->detached;
+}
 
 void ota_signature_free(OtaSignature *sig)
 {

@@ -3,7 +3,7 @@
  * image extracted into the slot's directory. */
 #include "install-private.h"
 
-#include <otabundle/progress.h>
+#include "progress-private.h"
 #include <otabundle/text.h>
 
 #include <archive.h>
@@ -33,7 +33,7 @@ static gboolean write_raw(OtaBundle *b, const OtaInstallStep *step, GError **err
 	if (fd < 0)
 		return install_fail(error, OTA_INSTALL_ERROR_WRITE, "%s: %s", step->slot->device,
 		                    g_strerror(errno));
-	ok = ota_bundle_write_image(b, step->image, fd, error);
+	ok = bundle_write_image_to(b, step->image, fd, step->slot->device, error);
 	if (ok && fsync(fd) < 0)
 		ok = install_fail(error, OTA_INSTALL_ERROR_WRITE, "%s: fsync failed: %s",
 		                  step->slot->device, g_strerror(errno));
@@ -222,7 +222,8 @@ static gboolean write_tar(OtaTarget *t, OtaBundle *b, const OtaInstallStep *step
 	if (fd < 0)
 		return install_fail(error, OTA_INSTALL_ERROR_WRITE, "%s: %s",
 		                    t->config->data_directory, g_strerror(errno));
-	ok = ota_bundle_write_image(b, step->image, fd, error);
+	/* Unlinked: a failed write names the directory it is in. */
+	ok = bundle_write_image_to(b, step->image, fd, t->config->data_directory, error);
 	if (ok && !extract_into_slot(fd, step->slot, error)) {
 		g_prefix_error(error, "%s: ", b->path);
 		ok = FALSE;
@@ -242,10 +243,10 @@ gboolean slot_write(OtaTarget *t, OtaBundle *b, const OtaInstallStep *step, GErr
 	if (step->slot->index == t->booted->index)
 		return install_fail(error, OTA_INSTALL_ERROR_WRITE, "refusing to write %s: it is booted",
 		                    step->slot->name);
-	ota_progress_begin(what, step->image->size);
+	g_autoptr(OtaProgressPhase) phase = ota_progress_begin(what, step->image->size);
 	ok = step->slot->type == OTA_SLOT_TAR ? write_tar(t, b, step, error)
 	                                      : write_raw(b, step, error);
 	if (ok)
-		ota_progress_end();
+		ota_progress_phase_done(phase);
 	return ok;
 }

@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include <otabundle/squashfs.h>
-#include <otabundle/progress.h>
+#include "progress-private.h"
 #include <otabundle/text.h>
+
+#include "subprocess-private.h"
 
 #include <gio/gio.h>
 #include <sqfs/compressor.h>
@@ -22,24 +24,6 @@ static const char *mksquashfs_binary(void)
 	const char *env = g_getenv("OTABUNDLE_MKSQUASHFS");
 
 	return env && *env ? env : "mksquashfs";
-}
-
-/* mksquashfs prints usage text or a URL after the actual complaint, so
- * prefer the first line that reads like an error. */
-static char *error_line(const char *text)
-{
-	g_auto(GStrv) lines = g_strsplit(text ? text : "", "\n", -1);
-	const char *first = NULL;
-
-	for (char **l = lines; *l; l++) {
-		if (*g_strstrip(*l) == '\0')
-			continue;
-		if (strstr(*l, "FATAL") || strstr(*l, "rror") || strstr(*l, "nvalid") ||
-		    strstr(*l, "nrecognised") || strstr(*l, "nknown"))
-			return g_strdup(*l);
-		first = first ? first : *l;
-	}
-	return g_strdup(first ? first : "no error output");
 }
 
 /* Flags by which --mksquashfs-args may already choose the compression. */
@@ -168,16 +152,18 @@ static gpointer read_poller_run(gpointer data)
 	return NULL;
 }
 
-static ReadPoller *read_poller_start(GSubprocess *proc)
+/* ota_subprocess_run's started callback: @data is where the poller goes. */
+static void read_poller_start(GSubprocess *proc, gpointer data)
 {
+	ReadPoller **out = data;
 	ReadPoller *p;
 
-	if (!ota_progress_enabled() || g_subprocess_get_identifier(proc) == NULL)
-		return NULL;
+	if (!ota_progress_reporting() || g_subprocess_get_identifier(proc) == NULL)
+		return;
 	p = g_new0(ReadPoller, 1);
 	p->io_path = g_strdup_printf("/proc/%s/io", g_subprocess_get_identifier(proc));
 	p->thread = g_thread_new("ota-mksquashfs-progress", read_poller_run, p);
-	return p;
+	*out = p;
 }
 
 static void read_poller_stop(ReadPoller *p)
@@ -196,11 +182,15 @@ static gboolean run_mksquashfs(const char *const *sources, const char *output,
                                GError **error)
 {
 	g_autoptr(GPtrArray) argv = g_ptr_array_new();
-	g_autoptr(GSubprocess) proc = NULL;
 	g_autoptr(GError) ierror = NULL;
-	g_autofree char *err_out = NULL;
 	g_autofree char *reason = NULL;
 	g_autoptr(ReadPoller) poller = NULL;
+	const OtaSubprocessOptions options = {
+		.stderr_lines = OTA_SUBPROCESS_STDERR_FIRST_ERROR_LINE,
+		.started = read_poller_start,
+		.user_data = &poller,
+		.reason_out = &reason,
+	};
 
 	g_ptr_array_add(argv, (gpointer)mksquashfs_binary());
 	for (const char *const *s = sources; *s; s++)
@@ -212,23 +202,16 @@ static gboolean run_mksquashfs(const char *const *sources, const char *output,
 		g_ptr_array_add(argv, (gpointer)*a);
 	g_ptr_array_add(argv, NULL);
 
-	proc = g_subprocess_newv((const char *const *)argv->pdata,
-	                         G_SUBPROCESS_FLAGS_STDOUT_SILENCE | G_SUBPROCESS_FLAGS_STDERR_PIPE,
-	                         &ierror);
-	if (proc != NULL)
-		poller = read_poller_start(proc);
-	if (proc == NULL || !g_subprocess_communicate_utf8(proc, NULL, NULL, NULL, &err_out, &ierror)) {
-		g_set_error(error, OTA_SQUASHFS_ERROR, OTA_SQUASHFS_ERROR_CREATE,
-		            "cannot run %s: %s", mksquashfs_binary(), ierror->message);
-		return FALSE;
-	}
-	if (!g_subprocess_get_successful(proc)) {
-		reason = error_line(err_out);
+	if (ota_subprocess_run((const char *const *)argv->pdata, &options, NULL, &ierror))
+		return TRUE;
+	/* The exit status would only repeat what the line says. */
+	if (g_error_matches(ierror, OTA_SUBPROCESS_ERROR, OTA_SUBPROCESS_ERROR_FAILED))
 		g_set_error(error, OTA_SQUASHFS_ERROR, OTA_SQUASHFS_ERROR_CREATE, "%s failed: %s",
-		            mksquashfs_binary(), reason);
-		return FALSE;
-	}
-	return TRUE;
+		            mksquashfs_binary(), reason ? reason : "no error output");
+	else
+		g_set_error_literal(error, OTA_SQUASHFS_ERROR, OTA_SQUASHFS_ERROR_CREATE,
+		                    ierror->message);
+	return FALSE;
 }
 
 /* As RAUC does: reproducible ownership, no xattrs (a device must not take

@@ -11,6 +11,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "error-private.h"
+
 G_DEFINE_QUARK(ota-state-error-quark, ota_state_error)
 
 #define STATE_FILE "state"
@@ -70,9 +72,7 @@ static gboolean corrupted(GError **error, const char *path, const char *what)
 
 static gboolean io_failed(GError **error, const char *path, int saved_errno)
 {
-	g_set_error(error, OTA_STATE_ERROR, OTA_STATE_ERROR_IO, "%s: %s", path,
-	            g_strerror(saved_errno));
-	return FALSE;
+	return ota_set_io_error(error, OTA_STATE_ERROR, OTA_STATE_ERROR_IO, path, NULL, saved_errno);
 }
 
 static gboolean make_directory(const char *dir, GError **error)

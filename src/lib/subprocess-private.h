@@ -4,7 +4,7 @@
  * what it said on stderr. Not installed. */
 #pragma once
 
-#include <glib.h>
+#include <gio/gio.h>
 
 G_BEGIN_DECLS
 
@@ -19,6 +19,10 @@ typedef enum {
 typedef enum {
 	OTA_SUBPROCESS_STDERR_LAST_LINE, /* where most programs put the cause */
 	OTA_SUBPROCESS_STDERR_ALL_LINES, /* for programs that print a consequence last */
+	/* The first line that reads like an error, else the first line: for
+	 * programs that follow their complaint with usage text or a URL
+	 * (mksquashfs). */
+	OTA_SUBPROCESS_STDERR_FIRST_ERROR_LINE,
 } OtaSubprocessStderr;
 
 typedef struct {
@@ -26,6 +30,19 @@ typedef struct {
 	 * showing, and none that must not be shown. */
 	const char *label;
 	OtaSubprocessStderr stderr_lines;
+	/* "NAME=value" entries added to (or replacing in) the inherited
+	 * environment; NULL-terminated, may be NULL. */
+	const char *const *env;
+	/* Called once the program runs, before it is waited for: a progress
+	 * poller can watch it (/proc/<pid>/io) until ota_subprocess_run
+	 * returns. */
+	void (*started)(GSubprocess *proc, gpointer user_data);
+	gpointer user_data;
+	/* For a caller that words its own message: on failure, set to the
+	 * reason the error quotes, GLib's for OTA_SUBPROCESS_ERROR_SPAWN, the
+	 * stderr line(s) chosen by @stderr_lines for OTA_SUBPROCESS_ERROR_FAILED
+	 * (NULL if the program wrote none). Free with g_free(). */
+	char **reason_out;
 } OtaSubprocessOptions;
 
 /* Runs @argv (argv[0] searched in PATH) and waits for it. With @stdout_out

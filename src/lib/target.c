@@ -12,7 +12,115 @@ void ota_target_free(OtaTarget *t)
 	ota_bootloader_free(t->bootloader);
 	ota_state_free(t->state);
 	ota_system_config_free(t->config);
+	g_free(t->install_summary);
 	g_free(t);
+}
+
+const char *ota_target_get_booted(const OtaTarget *t)
+{
+	return t->booted->name;
+}
+
+const char *ota_target_get_pending(const OtaTarget *t)
+{
+	return t->state->pending_slot;
+}
+
+/* --- status ------------------------------------------------------------------------ */
+
+static void slot_status_free(OtaSlotStatus *s)
+{
+	g_free(s->name);
+	g_free(s->device);
+	g_free(s->bootname);
+	g_free(s->state);
+	g_free(s->version);
+	g_free(s->installed);
+	g_free(s);
+}
+
+static void result_status_free(OtaResultStatus *r)
+{
+	g_free(r->time);
+	g_free(r->operation);
+	g_free(r->bundle);
+	g_free(r->reason);
+	g_free(r);
+}
+
+void ota_status_free(OtaStatus *s)
+{
+	if (s == NULL)
+		return;
+	g_free(s->compatible);
+	g_free(s->booted);
+	g_free(s->booted_bootname);
+	g_free(s->primary);
+	g_free(s->installed_version);
+	g_free(s->pending);
+	g_ptr_array_unref(s->slots);
+	g_ptr_array_unref(s->results);
+	g_free(s);
+}
+
+/* The bootloader's word on a bootable slot; "unknown" when it has none. */
+static char *slot_boot_state(OtaTarget *t, const OtaSlotConfig *slot)
+{
+	OtaSlotState state;
+
+	if (slot->bootname == NULL)
+		return NULL;
+	if (!ota_bootloader_get_state(t->bootloader, slot->bootname, &state, NULL))
+		return g_strdup("unknown");
+	return g_strdup(state == OTA_SLOT_STATE_GOOD ? "good" : "bad");
+}
+
+static OtaSlotStatus *slot_status(OtaTarget *t, const OtaSlotConfig *slot)
+{
+	OtaSlotStatus *s = g_new0(OtaSlotStatus, 1);
+	const OtaSlotRecord *r = ota_state_get_slot(t->state, slot->name);
+
+	s->name = g_strdup(slot->name);
+	s->device = g_strdup(slot->device);
+	s->bootname = g_strdup(slot->bootname);
+	/* Every class's slot of the booted index runs with the booted one. */
+	s->booted = slot->index == t->booted->index;
+	s->state = slot_boot_state(t, slot);
+	s->version = g_strdup(r ? r->version : NULL);
+	s->installed = g_strdup(r ? r->installed : NULL);
+	return s;
+}
+
+static OtaResultStatus *result_status(const OtaResult *r)
+{
+	OtaResultStatus *s = g_new0(OtaResultStatus, 1);
+
+	s->time = g_strdup(r->time);
+	s->operation = g_strdup(r->operation);
+	s->bundle = g_strdup(r->bundle);
+	s->ok = r->ok;
+	s->reason = g_strdup(r->reason);
+	return s;
+}
+
+OtaStatus *ota_target_get_status(OtaTarget *t)
+{
+	OtaStatus *s = g_new0(OtaStatus, 1);
+
+	s->compatible = g_strdup(t->config->compatible);
+	s->booted = g_strdup(t->booted->name);
+	s->booted_bootname = g_strdup(t->booted->bootname);
+	s->primary = ota_bootloader_get_primary(t->bootloader, NULL);
+	s->installed_version = g_strdup(t->state->installed_version);
+	s->security_floor = t->state->security_floor;
+	s->pending = g_strdup(t->state->pending_slot);
+	s->slots = g_ptr_array_new_with_free_func((GDestroyNotify)slot_status_free);
+	for (guint i = 0; i < t->config->slots->len; i++)
+		g_ptr_array_add(s->slots, slot_status(t, g_ptr_array_index(t->config->slots, i)));
+	s->results = g_ptr_array_new_with_free_func((GDestroyNotify)result_status_free);
+	for (guint i = 0; i < t->state->results->len; i++)
+		g_ptr_array_add(s->results, result_status(g_ptr_array_index(t->state->results, i)));
+	return s;
 }
 
 static gboolean find_booted(OtaTarget *t, const char *override, const char *cmdline_path,

@@ -1,13 +1,15 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include <otabundle/verity.h>
 #include <otabundle/openssl.h>
-#include <otabundle/progress.h>
+#include "progress-private.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+#include "error-private.h"
 
 G_DEFINE_QUARK(ota-verity-error-quark, ota_verity_error)
 
@@ -115,8 +117,7 @@ static gboolean hash_block(Hasher *h, const guint8 *block, guint8 out[OTA_SHA256
 
 static gboolean io_error(GError **error, const char *what, int err)
 {
-	g_set_error(error, OTA_VERITY_ERROR, OTA_VERITY_ERROR_IO, "%s: %s", what, g_strerror(err));
-	return FALSE;
+	return ota_set_io_error(error, OTA_VERITY_ERROR, OTA_VERITY_ERROR_IO, what, NULL, err);
 }
 
 static gboolean pwrite_all(int fd, const guint8 *buf, gsize size, guint64 offset, GError **error)

@@ -854,6 +854,19 @@ def test_missing_inactive_slot_device_is_refused_and_not_created(pki, device, tm
     assert device.primary() == "A"
 
 
+def test_failed_write_into_a_slot_names_the_slot_device_not_the_bundle(pki, device, tmp_path):
+    """The slot is full (its device a symlink to /dev/full, which takes no
+    byte): the error names the device that refused the write, once."""
+    target = device.slots["rootfs.1"]
+    target.unlink()
+    target.symlink_to("/dev/full")
+    bundle = make_bundle(pki, tmp_path)
+    line = assert_refused(device.install(bundle), "no space left on device", path=target)
+    assert line.count(str(target)) == 1, line
+    assert f"{bundle}: write failed" not in line, line
+    assert device.primary() == "A"
+
+
 def test_override_boot_slot_that_is_no_bootable_slot_is_refused(pki, tmp_path):
     dev = make_device(tmp_path, pki.root, classes=("rootfs", "appfs"))
     bundle = make_bundle(pki, tmp_path)

@@ -25,6 +25,8 @@
  * root.pem, and two fresh signers issued by it (signer1.pem/.key,
  * signer2.pem/.key), into DIR. */
 #include <otabundle/bundle.h>
+
+#include "bundle-private.h"
 #include <otabundle/policy.h>
 
 #include <openssl/pem.h>

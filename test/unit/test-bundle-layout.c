@@ -2,6 +2,8 @@
 /* Pins the on-disk trailer: a refactor must not change the format RAUC reads. */
 #include <otabundle/bundle.h>
 
+#include "bundle-private.h"
+
 #include <string.h>
 
 static void test_format_constants_match_rauc(void)

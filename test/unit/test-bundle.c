@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include <otabundle/bundle.h>
 
+#include "bundle-private.h"
+
 #include <dlfcn.h>
 #include <fcntl.h>
 #include <openssl/evp.h>

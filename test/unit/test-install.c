@@ -8,6 +8,8 @@
 #include <otabundle/install.h>
 #include <otabundle/slot.h>
 
+#include "install-private.h"
+
 #include <string.h>
 #include <sys/stat.h>
 

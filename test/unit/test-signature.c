@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include <otabundle/signature.h>
 
+#include "signature-private.h"
+
 #include <openssl/err.h>
 #include <string.h>
 
