@@ -8,6 +8,7 @@
 
 OTA_BEGIN_DECLS
 
+/* The error domain of this module's GErrors; the codes are below. */
 #define OTA_BUNDLE_ERROR ota_bundle_error_quark()
 GQuark ota_bundle_error_quark(void);
 
@@ -202,6 +203,7 @@ gboolean ota_bundle_replace_signature(const char *in_path, const char *sig_path,
                                       const char *out_path, const OtaPolicy *policy,
                                       gboolean force, GError **error);
 
+/* Closes the file and frees everything the bundle owns; NULL is ignored. */
 void ota_bundle_free(OtaBundle *bundle);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(OtaBundle, ota_bundle_free)
 

@@ -2,13 +2,11 @@
 #pragma once
 
 #include <otabundle/api.h>
-#include <otabundle/bootloader.h>
 #include <otabundle/bundle.h>
-#include <otabundle/config.h>
-#include <otabundle/state.h>
 
 OTA_BEGIN_DECLS
 
+/* The error domain of this module's GErrors; the codes are below. */
 #define OTA_INSTALL_ERROR ota_install_error_quark()
 GQuark ota_install_error_quark(void);
 

@@ -6,6 +6,7 @@
 
 OTA_BEGIN_DECLS
 
+/* The error domain of this module's GErrors; the codes are below. */
 #define OTA_KEYS_ERROR ota_keys_error_quark()
 GQuark ota_keys_error_quark(void);
 
@@ -49,6 +50,7 @@ OtaKeyStore *ota_key_store_ref(OtaKeyStore *store);
 void ota_key_store_unref(OtaKeyStore *store);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(OtaKeyStore, ota_key_store_unref)
 
+/* Whether @uri names a token object ("pkcs11:...") rather than a file. */
 gboolean ota_keys_is_pkcs11_uri(const char *uri);
 /* @uri as it may be shown or logged: a pkcs11: URI loses any pin-value. */
 char *ota_keys_uri_for_display(const char *uri);
@@ -81,8 +83,12 @@ typedef struct {
 	OtaKeyStore *store; /* keeps a token key usable */
 } OtaSigner;
 
+/* Loads and checks a signer as described above. Returns a new signer
+ * (ota_signer_free()), or NULL with OTA_KEYS_ERROR set, naming the file or
+ * URI (never a PIN). */
 OtaSigner *ota_signer_load(OtaKeyStore *store, const char *cert_uri, const char *key_uri,
                            gboolean check_time, GError **error);
+/* Frees @signer (and its reference on the key store); NULL is ignored. */
 void ota_signer_free(OtaSigner *signer);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(OtaSigner, ota_signer_free)
 

@@ -6,6 +6,7 @@
 
 OTA_BEGIN_DECLS
 
+/* The error domain of this module's GErrors; the codes are below. */
 #define OTA_MANIFEST_ERROR ota_manifest_error_quark()
 GQuark ota_manifest_error_quark(void);
 
@@ -80,6 +81,7 @@ gboolean ota_bundle_format_from_string(const char *name, OtaBundleFormat *format
 /* A bundle-relative filename: no '/', not empty, '.' or '..'. */
 gboolean ota_manifest_filename_is_safe(const char *filename);
 
+/* Frees @manifest; NULL is ignored. */
 void ota_manifest_free(OtaManifest *manifest);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(OtaManifest, ota_manifest_free)
 

@@ -6,6 +6,7 @@
 
 OTA_BEGIN_DECLS
 
+/* The error domain of this module's GErrors; the codes are below. */
 #define OTA_POLICY_ERROR ota_policy_error_quark()
 GQuark ota_policy_error_quark(void);
 
@@ -28,6 +29,8 @@ typedef enum {
 
 #define OTA_PURPOSE_DEFAULT OTA_PURPOSE_SMIMESIGN
 
+/* "any", "smimesign" or "codesign" into *@purpose (FALSE for another
+ * name), and back (a static string). */
 gboolean ota_purpose_from_string(const char *name, OtaPurpose *purpose);
 const char *ota_purpose_to_string(OtaPurpose purpose);
 
@@ -40,23 +43,26 @@ typedef enum {
 	OTA_SIGNER_DUPLICATE_KEY, /* same public key as a counted signer: counts once */
 } OtaSignerStatus;
 
+/* "counted", "untrusted", ...: a static string, as JSON output shows it. */
 const char *ota_signer_status_to_string(OtaSignerStatus status);
 
 /* Which signatures count: trust anchors from a keyring (roots, or pinned
  * intermediates), optional CRLs, purpose and time checks, and how many
  * distinct trusted signer keys a bundle needs. */
-typedef struct {
-	char *keyring_path;
-	X509_STORE *store;
-	OtaPurpose purpose;
-	gboolean check_time;
-	gboolean check_crl;
-	guint threshold; /* N of N-of-M, at least 1 */
-} OtaPolicy;
+typedef struct OtaPolicy OtaPolicy;
 
+/* A policy trusting the certificates in the PEM file @keyring_path, with
+ * the CRLs in @crl_path (NULL: none), signers of @purpose, certificate
+ * times checked unless !@check_time, and @threshold (at least 1) distinct
+ * trusted signer keys required. Returns a new policy (ota_policy_free()),
+ * or NULL with OTA_POLICY_ERROR (KEYRING, INVALID) naming the file. */
 OtaPolicy *ota_policy_new(const char *keyring_path, const char *crl_path, OtaPurpose purpose,
                           gboolean check_time, guint threshold, GError **error);
+/* Frees @policy; NULL is ignored. */
 void ota_policy_free(OtaPolicy *policy);
+
+/* The N of N-of-M. */
+guint ota_policy_get_threshold(const OtaPolicy *policy);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(OtaPolicy, ota_policy_free)
 
 /* Whether @cert chains to the policy's anchors (using @untrusted as

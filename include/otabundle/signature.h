@@ -2,13 +2,13 @@
 #pragma once
 
 #include <otabundle/api.h>
-#include <otabundle/checksum.h>
 #include <otabundle/keys.h>
 #include <otabundle/openssl.h>
 #include <otabundle/policy.h>
 
 OTA_BEGIN_DECLS
 
+/* The error domain of this module's GErrors; the codes are below. */
 #define OTA_SIGNATURE_ERROR ota_signature_error_quark()
 GQuark ota_signature_error_quark(void);
 
@@ -63,6 +63,7 @@ typedef enum {
  * no registration. */
 #define OTA_SIGNATURE_NESTED_OID "2.25.77578983787829562783207146552732846084"
 
+/* "nested" or "signer-infos" into *@encoding; FALSE for any other name. */
 gboolean ota_signature_encoding_from_string(const char *name, OtaSignatureEncoding *encoding);
 
 /* A parsed CMS SignedData and its signers. Opaque. */
@@ -87,52 +88,16 @@ OtaSignature *ota_signature_parse(const guint8 *der, gsize length, GError **erro
  * content, pass NULL. Any signer whose signature or message digest fails
  * rejects the whole signature (OTA_SIGNATURE_ERROR_INVALID). Then @policy
  * decides each signer's status, counting distinct public keys; fewer than
- * policy->threshold counted fails with OTA_POLICY_ERROR_THRESHOLD. */
+ * the policy's threshold counted fails with OTA_POLICY_ERROR_THRESHOLD. */
 G_GNUC_WARN_UNUSED_RESULT
 gboolean ota_signature_verify(OtaSignature *sig, const guint8 *detached_sha256,
                               const OtaPolicy *policy, GError **error);
-
-/* ota_signature_verify() without the content: every signer's signature
- * over its signed attributes, and enough trusted signers for @policy. A
- * detached signature's content can be large; this says whether reading it
- * is worth it at all. Not a verification: the content may still differ. */
-G_GNUC_WARN_UNUSED_RESULT
-gboolean ota_signature_check_signers(OtaSignature *sig, const OtaPolicy *policy, GError **error);
-
-/* Only the cryptographic half of ota_signature_verify(): every signer's
- * signature and message digest, nested ones included. */
-G_GNUC_WARN_UNUSED_RESULT
-gboolean ota_signature_check_crypto(OtaSignature *sig, const guint8 *detached_sha256,
-                                    GError **error);
-
-/* Refuses (OTA_SIGNATURE_ERROR_UNSUPPORTED) a signer among @signers whose
- * key already signs @sig, compared as keys: it would add a signature that
- * counts once. Checked before signing, so no token signs in vain. */
-G_GNUC_WARN_UNUSED_RESULT
-gboolean ota_signature_check_new_signers(const OtaSignature *sig, OtaSigner *const *signers,
-                                         gsize n_signers, GError **error);
-
-/* @signature with the signers of each detached partial signature added,
- * refusing a signer whose key already signs it (or another partial),
- * after checking that every partial signs content with digest @sha256. */
-GBytes *ota_signature_merge(GBytes *signature, GBytes *const *partials, gsize n_partials,
-                            const guint8 sha256[OTA_SHA256_LEN], OtaSignatureEncoding encoding,
-                            GError **error);
 
 /* The embedded content (verity bundles: the manifest), or NULL for a
  * detached signature. Unverified until ota_signature_verify() succeeds. */
 GBytes *ota_signature_get_content(const OtaSignature *sig);
 
-/* A CMS SignedData, one SignerInfo per signer, embedding signer
- * certificates and @intermediates, with the signed attributes RAUC writes
- * (contentType, signingTime, messageDigest = @sha256). With @content NULL
- * the signature is detached (plain bundles) and @sha256 is the caller's
- * digest of the content; otherwise @content is embedded (verity bundles)
- * and @sha256 must be its digest. */
-GBytes *ota_signature_sign(OtaSigner *const *signers, gsize n_signers,
-                           OtaX509Stack *intermediates, const guint8 sha256[OTA_SHA256_LEN],
-                           GBytes *content, GError **error);
-
+/* Frees @sig and its signers; NULL is ignored. */
 void ota_signature_free(OtaSignature *sig);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(OtaSignature, ota_signature_free)
 

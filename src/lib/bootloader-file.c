@@ -3,8 +3,8 @@
  * directory, for devices whose boot loader reads nothing else (or tests). */
 #include "bootloader-private.h"
 
-#include <otabundle/output.h>
-#include <otabundle/reader.h>
+#include "output-private.h"
+#include "reader-private.h"
 
 #include <errno.h>
 

@@ -3,9 +3,9 @@
 #include "bundle-private.h"
 #include "error-private.h"
 
-#include <otabundle/output.h>
+#include "output-private.h"
 #include "progress-private.h"
-#include <otabundle/verity.h>
+#include "verity-private.h"
 #include <openssl/rand.h>
 
 #include <errno.h>

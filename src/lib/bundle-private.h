@@ -4,10 +4,10 @@
 #pragma once
 
 #include <otabundle/bundle.h>
-#include <otabundle/checksum.h>
-#include <otabundle/reader.h>
-#include <otabundle/squashfs.h>
-#include <otabundle/verity.h>
+#include "checksum-private.h"
+#include "reader-private.h"
+#include "squashfs-private.h"
+#include "verity-private.h"
 
 #include "signature-private.h"
 

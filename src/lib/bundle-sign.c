@@ -4,8 +4,8 @@
  * replace-signature. */
 #include "bundle-private.h"
 
-#include <otabundle/audit.h>
-#include <otabundle/output.h>
+#include "audit-private.h"
+#include "output-private.h"
 #include "progress-private.h"
 
 #include <errno.h>

@@ -8,7 +8,7 @@
 
 #include "progress-private.h"
 #include <otabundle/text.h>
-#include <otabundle/verity.h>
+#include "verity-private.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-#include <otabundle/checksum.h>
+#include "checksum-private.h"
 #include <otabundle/openssl.h>
 #include "progress-private.h"
-#include <otabundle/reader.h>
+#include "reader-private.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -1,12 +1,77 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* The rules of system.conf that the bootloader module applies again to a
- * config it is handed (which a library user may have built by hand); one
+/* system.conf as the library reads it: the parsed configuration, and the
+ * rules the bootloader module applies again to a config it is handed, one
  * definition each, here, where the config is parsed. Not installed. */
 #pragma once
 
-#include <otabundle/config.h>
+#include <otabundle/policy.h>
 
 G_BEGIN_DECLS
+
+#define OTA_CONFIG_ERROR ota_config_error_quark()
+GQuark ota_config_error_quark(void);
+
+typedef enum {
+	OTA_CONFIG_ERROR_PARSE,         /* not an INI file */
+	OTA_CONFIG_ERROR_UNKNOWN_FIELD, /* a key or group we don't know */
+	OTA_CONFIG_ERROR_MISSING,       /* a required key is absent */
+	OTA_CONFIG_ERROR_INVALID,       /* a value is malformed or inconsistent */
+} OtaConfigError;
+
+typedef enum {
+	OTA_BOOTLOADER_FILE,   /* a plain state file in the data directory */
+	OTA_BOOTLOADER_CUSTOM, /* a script: [handlers] bootloader-custom-backend */
+	OTA_BOOTLOADER_UBOOT,  /* fw_printenv / fw_setenv */
+	OTA_BOOTLOADER_GRUB,   /* grub-editenv on [system] grubenv */
+} OtaBootloaderKind;
+
+typedef enum {
+	OTA_SLOT_RAW, /* the image is written to the device as is */
+	OTA_SLOT_TAR, /* a tar image is extracted into the directory 'device' */
+} OtaSlotType;
+
+/* A trust policy by name: [keyring] is "default", [policy.<name>] others. */
+typedef struct {
+	char *name;
+	char *keyring;
+	char *crl;
+	guint threshold;
+	OtaPurpose purpose;
+} OtaPolicyConfig;
+
+typedef struct {
+	char *name; /* "<class>.<index>", e.g. "rootfs.0" */
+	char *slotclass;
+	guint index;
+	char *device;
+	OtaSlotType type;
+	char *bootname;   /* slots the bootloader can boot have one */
+	char *policy;     /* NULL: the default policy */
+} OtaSlotConfig;
+
+typedef struct {
+	char *path; /* the file this was read from */
+	char *compatible;
+	OtaBootloaderKind bootloader;
+	char *data_directory;
+	gboolean allow_downgrade;
+	char *hardware_revision; /* [system] hardware-revision, or NULL */
+	char *custom_backend;   /* [handlers] bootloader-custom-backend */
+	char *grubenv;          /* [system] grubenv, for bootloader=grub */
+	char *uboot_config;     /* [system] fw-env-config, for bootloader=uboot (optional) */
+	GPtrArray *policies;    /* OtaPolicyConfig*, "default" first */
+	GPtrArray *slots;       /* OtaSlotConfig*, in file order */
+} OtaSystemConfig;
+
+/* Strict like the manifest parser: unknown groups and keys are errors. */
+OtaSystemConfig *ota_system_config_load(const char *path, GError **error);
+OtaSystemConfig *ota_system_config_parse(const char *data, gsize length, const char *path,
+                                         GError **error);
+const OtaPolicyConfig *ota_system_config_get_policy(const OtaSystemConfig *config,
+                                                    const char *name);
+void ota_system_config_free(OtaSystemConfig *config);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(OtaSystemConfig, ota_system_config_free)
+
 
 /* Bootnames become parts of variable names in U-Boot and GRUB scripts
  * (BOOT_A_LEFT, A_OK) and arguments of the custom backend script, so they

@@ -4,7 +4,7 @@
  * to. Nothing here writes a slot. */
 #include "install-private.h"
 
-#include <otabundle/slot.h>
+#include "slot-private.h"
 
 #include <errno.h>
 #include <string.h>

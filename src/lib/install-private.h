@@ -6,7 +6,10 @@
 
 #include <otabundle/install.h>
 
+#include "bootloader-private.h"
 #include "bundle-private.h"
+#include "config-private.h"
+#include "state-private.h"
 
 G_BEGIN_DECLS
 

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include <otabundle/manifest.h>
-#include <otabundle/checksum.h>
+#include "checksum-private.h"
 #include <otabundle/text.h>
 
 #include "keyfile.h"

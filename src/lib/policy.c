@@ -53,6 +53,20 @@ const char *ota_signer_status_to_string(OtaSignerStatus status)
 	return "unknown";
 }
 
+struct OtaPolicy {
+	char *keyring_path;
+	X509_STORE *store;
+	OtaPurpose purpose;
+	gboolean check_time;
+	gboolean check_crl;
+	guint threshold; /* N of N-of-M, at least 1 */
+};
+
+guint ota_policy_get_threshold(const OtaPolicy *policy)
+{
+	return policy->threshold;
+}
+
 void ota_policy_free(OtaPolicy *policy)
 {
 	if (policy == NULL)

@@ -4,7 +4,7 @@
  * memory. bundle.c uses it to verify plain bundles in place. */
 #pragma once
 
-#include <otabundle/reader.h>
+#include "reader-private.h"
 
 typedef struct OtaReadRecord OtaReadRecord;
 

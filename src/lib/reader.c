@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-#include <otabundle/reader.h>
+#include "reader-private.h"
 
 #include <errno.h>
 #include <fcntl.h>

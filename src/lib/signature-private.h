@@ -5,6 +5,8 @@
 
 #include <otabundle/signature.h>
 
+#include "checksum-private.h"
+
 G_BEGIN_DECLS
 
 struct OtaSignerInfo {
@@ -31,5 +33,42 @@ struct OtaSignature {
 	GPtrArray *nested;  /* CMS_ContentInfo* of nested signatures */
 	guint counted;      /* distinct trusted signer keys after verify */
 };
+
+/* ota_signature_verify() without the content: every signer's signature
+ * over its signed attributes, and enough trusted signers for @policy. A
+ * detached signature's content can be large; this says whether reading it
+ * is worth it at all. Not a verification: the content may still differ. */
+G_GNUC_WARN_UNUSED_RESULT
+gboolean ota_signature_check_signers(OtaSignature *sig, const OtaPolicy *policy, GError **error);
+
+/* Only the cryptographic half of ota_signature_verify(): every signer's
+ * signature and message digest, nested ones included. */
+G_GNUC_WARN_UNUSED_RESULT
+gboolean ota_signature_check_crypto(OtaSignature *sig, const guint8 *detached_sha256,
+                                    GError **error);
+
+/* Refuses (OTA_SIGNATURE_ERROR_UNSUPPORTED) a signer among @signers whose
+ * key already signs @sig, compared as keys: it would add a signature that
+ * counts once. Checked before signing, so no token signs in vain. */
+G_GNUC_WARN_UNUSED_RESULT
+gboolean ota_signature_check_new_signers(const OtaSignature *sig, OtaSigner *const *signers,
+                                         gsize n_signers, GError **error);
+
+/* @signature with the signers of each detached partial signature added,
+ * refusing a signer whose key already signs it (or another partial),
+ * after checking that every partial signs content with digest @sha256. */
+GBytes *ota_signature_merge(GBytes *signature, GBytes *const *partials, gsize n_partials,
+                            const guint8 sha256[OTA_SHA256_LEN], OtaSignatureEncoding encoding,
+                            GError **error);
+
+/* A CMS SignedData, one SignerInfo per signer, embedding signer
+ * certificates and @intermediates, with the signed attributes RAUC writes
+ * (contentType, signingTime, messageDigest = @sha256). With @content NULL
+ * the signature is detached (plain bundles) and @sha256 is the caller's
+ * digest of the content; otherwise @content is embedded (verity bundles)
+ * and @sha256 must be its digest. */
+GBytes *ota_signature_sign(OtaSigner *const *signers, gsize n_signers,
+                           OtaX509Stack *intermediates, const guint8 sha256[OTA_SHA256_LEN],
+                           GBytes *content, GError **error);
 
 G_END_DECLS

@@ -561,8 +561,8 @@ static gboolean count_trusted_signers(OtaSignature *sig, const OtaPolicy *policy
 		sig->counted++;
 	}
 
-	if (sig->counted < policy->threshold) {
-		set_threshold_error(sig, policy->threshold, error);
+	if (sig->counted < ota_policy_get_threshold(policy)) {
+		set_threshold_error(sig, ota_policy_get_threshold(policy), error);
 		return FALSE;
 	}
 	return TRUE;

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-#include <otabundle/state.h>
-#include <otabundle/checksum.h>
-#include <otabundle/output.h>
-#include <otabundle/reader.h>
+#include "state-private.h"
+#include "checksum-private.h"
+#include "output-private.h"
+#include "reader-private.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -3,7 +3,7 @@
  * booted slot; and what happens after the reboot (mark-good, mark-bad). */
 #include "install-private.h"
 
-#include <otabundle/slot.h>
+#include "slot-private.h"
 
 void ota_target_free(OtaTarget *t)
 {

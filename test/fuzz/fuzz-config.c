@@ -3,7 +3,7 @@
  * it returns (slot devices it will write, keyrings it will trust), so
  * whatever it accepts must be consistent: every slot names an existing
  * policy, and names and devices are unique. */
-#include <otabundle/config.h>
+#include "config-private.h"
 
 #include <stdint.h>
 #include <stdlib.h>

@@ -23,7 +23,7 @@
  * "u16 n, n fill bytes, tree bytes": n data blocks each filled with one
  * byte, then the tree. That keeps seeds with two-level trees (more than
  * 128 data blocks) a few KiB small. Otherwise the body is the file. */
-#include <otabundle/verity.h>
+#include "verity-private.h"
 
 #include <stdint.h>
 #include <stdio.h>

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-#include <otabundle/bootloader.h>
+#include "bootloader-private.h"
 
 #include <glib/gstdio.h>
 #include <stdarg.h>

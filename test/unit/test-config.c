@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-#include <otabundle/config.h>
+#include "config-private.h"
 
 #include <string.h>
 

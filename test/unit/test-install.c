@@ -6,7 +6,7 @@
  * two otabundle-install processes, interleaved exactly where a race would
  * put them. */
 #include <otabundle/install.h>
-#include <otabundle/slot.h>
+#include "slot-private.h"
 
 #include "install-private.h"
 

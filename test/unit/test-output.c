@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-#include <otabundle/output.h>
-#include <otabundle/reader.h>
+#include "output-private.h"
+#include "reader-private.h"
 
 #include <string.h>
 

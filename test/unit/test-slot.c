@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-#include <otabundle/slot.h>
+#include "slot-private.h"
 
 #include <string.h>
 #include <unistd.h>

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-#include <otabundle/state.h>
+#include "state-private.h"
 
 #include <glib/gstdio.h>
 #include <string.h>

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-#include <otabundle/verity.h>
+#include "verity-private.h"
 
 #include <fcntl.h>
 #include <string.h>

@@ -1,10 +1,10 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Internal to libotabundle; not installed. */
 #pragma once
 
-#include <otabundle/api.h>
 #include <glib.h>
 
-OTA_BEGIN_DECLS
+G_BEGIN_DECLS
 
 #define OTA_READER_ERROR ota_reader_error_quark()
 GQuark ota_reader_error_quark(void);
@@ -46,4 +46,4 @@ gboolean ota_write_all(int fd, const void *buffer, gsize size, GError **error);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(OtaReader, ota_reader_free)
 
-OTA_END_DECLS
+G_END_DECLS

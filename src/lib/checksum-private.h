@@ -1,10 +1,10 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Internal to libotabundle; not installed. */
 #pragma once
 
-#include <otabundle/api.h>
 #include <glib.h>
 
-OTA_BEGIN_DECLS
+G_BEGIN_DECLS
 
 #define OTA_CHECKSUM_ERROR ota_checksum_error_quark()
 GQuark ota_checksum_error_quark(void);
@@ -87,4 +87,4 @@ void ota_checksum_to_hex(const guint8 digest[OTA_SHA256_LEN], char hex[OTA_SHA25
 /* Accepts exactly 64 hex digits, either case. */
 gboolean ota_checksum_from_hex(const char *hex, guint8 digest[OTA_SHA256_LEN]);
 
-OTA_END_DECLS
+G_END_DECLS

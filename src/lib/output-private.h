@@ -1,10 +1,10 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Internal to libotabundle; not installed. */
 #pragma once
 
-#include <otabundle/api.h>
 #include <glib.h>
 
-OTA_BEGIN_DECLS
+G_BEGIN_DECLS
 
 #define OTA_OUTPUT_ERROR ota_output_error_quark()
 GQuark ota_output_error_quark(void);
@@ -32,4 +32,4 @@ void ota_output_free(OtaOutput *output);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(OtaOutput, ota_output_free)
 
-OTA_END_DECLS
+G_END_DECLS

@@ -1,11 +1,11 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Internal to libotabundle; not installed. */
 #pragma once
 
-#include <otabundle/api.h>
-#include <otabundle/checksum.h>
-#include <otabundle/reader.h>
+#include "checksum-private.h"
+#include "reader-private.h"
 
-OTA_BEGIN_DECLS
+G_BEGIN_DECLS
 
 #define OTA_VERITY_ERROR ota_verity_error_quark()
 GQuark ota_verity_error_quark(void);
@@ -61,4 +61,4 @@ gboolean ota_verity_tree_check(int fd, guint64 tree_offset, const OtaVerityParam
 OtaReader *ota_verity_reader_new(int fd, guint64 tree_offset, const OtaVerityParams *params,
                                  GError **error);
 
-OTA_END_DECLS
+G_END_DECLS

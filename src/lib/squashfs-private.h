@@ -1,10 +1,10 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Internal to libotabundle; not installed. */
 #pragma once
 
-#include <otabundle/api.h>
-#include <otabundle/reader.h>
+#include "reader-private.h"
 
-OTA_BEGIN_DECLS
+G_BEGIN_DECLS
 
 #define OTA_SQUASHFS_ERROR ota_squashfs_error_quark()
 GQuark ota_squashfs_error_quark(void);
@@ -71,4 +71,4 @@ gboolean ota_squashfs_read_file(OtaSquashfs *squashfs, const char *name, OtaSqua
 GBytes *ota_squashfs_read_small_file(OtaSquashfs *squashfs, const char *name, gsize max_size,
                                      GError **error);
 
-OTA_END_DECLS
+G_END_DECLS

@@ -1,10 +1,10 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Internal to libotabundle; not installed. */
 #pragma once
 
-#include <otabundle/api.h>
 #include <glib.h>
 
-OTA_BEGIN_DECLS
+G_BEGIN_DECLS
 
 #define OTA_STATE_ERROR ota_state_error_quark()
 GQuark ota_state_error_quark(void);
@@ -82,4 +82,4 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(OtaState, ota_state_free)
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(OtaSlotRecord, ota_slot_record_free)
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(OtaStateLock, ota_state_lock_free)
 
-OTA_END_DECLS
+G_END_DECLS

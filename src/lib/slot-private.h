@@ -1,10 +1,10 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Internal to libotabundle; not installed. */
 #pragma once
 
-#include <otabundle/api.h>
-#include <otabundle/config.h>
+#include "config-private.h"
 
-OTA_BEGIN_DECLS
+G_BEGIN_DECLS
 
 #define OTA_SLOT_ERROR ota_slot_error_quark()
 GQuark ota_slot_error_quark(void);
@@ -42,4 +42,4 @@ G_GNUC_WARN_UNUSED_RESULT
 gboolean ota_slot_check_not_booted(const OtaSystemConfig *config, const OtaSlotConfig *booted,
                                    const OtaSlotConfig *target, GError **error);
 
-OTA_END_DECLS
+G_END_DECLS

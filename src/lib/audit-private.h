@@ -1,11 +1,11 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Internal to libotabundle; not installed. */
 #pragma once
 
-#include <otabundle/api.h>
-#include <otabundle/checksum.h>
+#include "checksum-private.h"
 #include <otabundle/keys.h>
 
-OTA_BEGIN_DECLS
+G_BEGIN_DECLS
 
 #define OTA_AUDIT_ERROR ota_audit_error_quark()
 GQuark ota_audit_error_quark(void);
@@ -32,4 +32,4 @@ G_GNUC_WARN_UNUSED_RESULT
 gboolean ota_audit_append(const char *path, const OtaAuditEvent *event,
                           OtaSigner *const *signers, gsize n_signers, GError **error);
 
-OTA_END_DECLS
+G_END_DECLS
