@@ -2,14 +2,15 @@
 /* otabundle-install: the on-target verifier and A/B installer. Argument
  * parsing and printing only; every decision is made in libotabundle. */
 #include <otabundle/install.h>
-#include "progress-line.h"
 #include <otabundle/text.h>
 
-#include <json-glib/json-glib.h>
 #include <locale.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
+
+#include "json-output.h"
+#include "progress-line.h"
 
 #define EXIT_REJECTED 1
 #define EXIT_USAGE 2
@@ -64,33 +65,6 @@ static gboolean json_output(void)
 	return g_strcmp0(opt_output_format, "json") == 0;
 }
 
-static void print_json(JsonBuilder *b)
-{
-	g_autoptr(JsonGenerator) gen = json_generator_new();
-	g_autoptr(JsonNode) root = json_builder_get_root(b);
-	g_autofree char *text = NULL;
-
-	json_generator_set_pretty(gen, TRUE);
-	json_generator_set_root(gen, root);
-	text = json_generator_to_data(gen, NULL);
-	g_print("%s\n", text);
-}
-
-static void add_string(JsonBuilder *b, const char *key, const char *value)
-{
-	json_builder_set_member_name(b, key);
-	if (value != NULL)
-		json_builder_add_string_value(b, value);
-	else
-		json_builder_add_null_value(b);
-}
-
-static void add_bool(JsonBuilder *b, const char *key, gboolean value)
-{
-	json_builder_set_member_name(b, key);
-	json_builder_add_boolean_value(b, value);
-}
-
 /* --- commands -------------------------------------------------------------- */
 
 static int cmd_install(OtaTarget *t, char **args)
@@ -134,9 +108,9 @@ static void info_json(const char *bundle, const OtaInstallPlan *p)
 	g_autoptr(JsonBuilder) b = json_builder_new();
 
 	json_builder_begin_object(b);
-	add_string(b, "bundle", bundle);
-	add_string(b, "version", ota_install_plan_get_manifest(p)->version);
-	add_string(b, "boot_target", ota_install_plan_get_boot_target(p, NULL));
+	json_output_add_string(b, "bundle", bundle);
+	json_output_add_string(b, "version", ota_install_plan_get_manifest(p)->version);
+	json_output_add_string(b, "boot_target", ota_install_plan_get_boot_target(p, NULL));
 	json_builder_set_member_name(b, "steps");
 	json_builder_begin_array(b);
 	for (guint i = 0; i < ota_install_plan_get_n_steps(p); i++) {
@@ -144,14 +118,14 @@ static void info_json(const char *bundle, const OtaInstallPlan *p)
 
 		ota_install_plan_get_step(p, i, &image, &slot, &device);
 		json_builder_begin_object(b);
-		add_string(b, "image", image);
-		add_string(b, "slot", slot);
-		add_string(b, "device", device);
+		json_output_add_string(b, "image", image);
+		json_output_add_string(b, "slot", slot);
+		json_output_add_string(b, "device", device);
 		json_builder_end_object(b);
 	}
 	json_builder_end_array(b);
 	json_builder_end_object(b);
-	print_json(b);
+	json_output_print(b);
 }
 
 static int cmd_info(OtaTarget *t, char **args)
@@ -173,26 +147,25 @@ static void status_json(const OtaStatus *st)
 	g_autoptr(JsonBuilder) b = json_builder_new();
 
 	json_builder_begin_object(b);
-	add_string(b, "compatible", st->compatible);
-	add_string(b, "booted", st->booted);
-	add_string(b, "primary", st->primary);
-	add_string(b, "installed_version", st->installed_version);
-	json_builder_set_member_name(b, "security_floor");
-	json_builder_add_int_value(b, (gint64)st->security_floor);
-	add_string(b, "pending", st->pending);
+	json_output_add_string(b, "compatible", st->compatible);
+	json_output_add_string(b, "booted", st->booted);
+	json_output_add_string(b, "primary", st->primary);
+	json_output_add_string(b, "installed_version", st->installed_version);
+	json_output_add_int(b, "security_floor", st->security_floor);
+	json_output_add_string(b, "pending", st->pending);
 	json_builder_set_member_name(b, "slots");
 	json_builder_begin_array(b);
 	for (guint i = 0; i < st->slots->len; i++) {
 		const OtaSlotStatus *s = g_ptr_array_index(st->slots, i);
 
 		json_builder_begin_object(b);
-		add_string(b, "name", s->name);
-		add_string(b, "device", s->device);
-		add_string(b, "bootname", s->bootname);
-		add_bool(b, "booted", s->booted);
-		add_string(b, "state", s->state);
-		add_string(b, "version", s->version);
-		add_string(b, "installed", s->installed);
+		json_output_add_string(b, "name", s->name);
+		json_output_add_string(b, "device", s->device);
+		json_output_add_string(b, "bootname", s->bootname);
+		json_output_add_bool(b, "booted", s->booted);
+		json_output_add_string(b, "state", s->state);
+		json_output_add_string(b, "version", s->version);
+		json_output_add_string(b, "installed", s->installed);
 		json_builder_end_object(b);
 	}
 	json_builder_end_array(b);
@@ -202,16 +175,16 @@ static void status_json(const OtaStatus *st)
 		const OtaResultStatus *r = g_ptr_array_index(st->results, i);
 
 		json_builder_begin_object(b);
-		add_string(b, "time", r->time);
-		add_string(b, "operation", r->operation);
-		add_string(b, "bundle", r->bundle);
-		add_bool(b, "ok", r->ok);
-		add_string(b, "reason", r->reason);
+		json_output_add_string(b, "time", r->time);
+		json_output_add_string(b, "operation", r->operation);
+		json_output_add_string(b, "bundle", r->bundle);
+		json_output_add_bool(b, "ok", r->ok);
+		json_output_add_string(b, "reason", r->reason);
 		json_builder_end_object(b);
 	}
 	json_builder_end_array(b);
 	json_builder_end_object(b);
-	print_json(b);
+	json_output_print(b);
 }
 
 /* Versions and results in the state come from bundles (a manifest's version,

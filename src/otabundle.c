@@ -2,16 +2,17 @@
 /* otabundle: the host tool. Argument parsing and printing only; every
  * decision is made in libotabundle. */
 #include <otabundle/bundle.h>
-#include "progress-line.h"
 #include <otabundle/text.h>
 
 #include <fcntl.h>
-#include <json-glib/json-glib.h>
 #include <locale.h>
 #include <stdio.h>
 #include <string.h>
 #include <termios.h>
 #include <unistd.h>
+
+#include "json-output.h"
+#include "progress-line.h"
 
 #define EXIT_REJECTED 1
 #define EXIT_USAGE 2
@@ -164,8 +165,10 @@ static GOptionContext *new_context(const char *params, const char *summary,
 	return context;
 }
 
-/* Parses; FALSE (after printing) means exit with EXIT_USAGE. */
-static gboolean parse_args(GOptionContext *context, int *argc, char ***argv, int n_args)
+/* The one parse path of every command: options, then @min_args to
+ * @max_args arguments; FALSE (after printing) means exit with EXIT_USAGE. */
+static gboolean parse_args(GOptionContext *context, int *argc, char ***argv, int min_args,
+                           int max_args)
 {
 	g_autoptr(GError) error = NULL;
 
@@ -173,8 +176,8 @@ static gboolean parse_args(GOptionContext *context, int *argc, char ***argv, int
 		usage_error(context, error->message);
 		return FALSE;
 	}
-	if (*argc - 1 != n_args) {
-		usage_error(context, *argc - 1 < n_args ? "missing arguments" : "too many arguments");
+	if (*argc - 1 < min_args || *argc - 1 > max_args) {
+		usage_error(context, *argc - 1 < min_args ? "missing arguments" : "too many arguments");
 		return FALSE;
 	}
 	progress_line_enable(!opt_quiet && isatty(STDERR_FILENO));
@@ -274,42 +277,6 @@ static OtaKeyStore *new_key_store(void)
 
 /* --- printing ----------------------------------------------------------- */
 
-static void print_json(JsonBuilder *builder)
-{
-	g_autoptr(JsonGenerator) gen = json_generator_new();
-	g_autoptr(JsonNode) root = json_builder_get_root(builder);
-	g_autofree char *text = NULL;
-
-	json_generator_set_pretty(gen, TRUE);
-	json_generator_set_root(gen, root);
-	text = json_generator_to_data(gen, NULL);
-	g_print("%s\n", text);
-}
-
-static void json_add_string(JsonBuilder *b, const char *key, const char *value)
-{
-	json_builder_set_member_name(b, key);
-	if (value != NULL)
-		json_builder_add_string_value(b, value);
-	else
-		json_builder_add_null_value(b);
-}
-
-static void json_add_strv(JsonBuilder *b, const char *key, char **values)
-{
-	json_builder_set_member_name(b, key);
-	json_builder_begin_array(b);
-	for (char **v = values; v && *v; v++)
-		json_builder_add_string_value(b, *v);
-	json_builder_end_array(b);
-}
-
-static void json_add_int(JsonBuilder *b, const char *key, guint64 value)
-{
-	json_builder_set_member_name(b, key);
-	json_builder_add_int_value(b, (gint64)value);
-}
-
 static void json_add_signers(JsonBuilder *b, const OtaSignature *sig)
 {
 	json_builder_set_member_name(b, "signers");
@@ -318,16 +285,15 @@ static void json_add_signers(JsonBuilder *b, const OtaSignature *sig)
 		const OtaSignerInfo *s = ota_signature_get_signer(sig, i);
 
 		json_builder_begin_object(b);
-		json_add_string(b, "subject", ota_signer_info_get_subject(s));
-		json_add_string(b, "issuer", ota_signer_info_get_issuer(s));
-		json_add_string(b, "certificate_sha256", ota_signer_info_get_certificate_sha256(s));
-		json_add_string(b, "spki_sha256", ota_signer_info_get_spki_sha256(s));
-		json_add_string(b, "not_before", ota_signer_info_get_not_before(s));
-		json_add_string(b, "not_after", ota_signer_info_get_not_after(s));
-		json_add_string(b, "status", ota_signer_status_to_string(ota_signer_info_get_status(s)));
-		json_add_string(b, "reason", ota_signer_info_get_reason(s));
-		json_builder_set_member_name(b, "nested");
-		json_builder_add_boolean_value(b, ota_signer_info_is_nested(s));
+		json_output_add_string(b, "subject", ota_signer_info_get_subject(s));
+		json_output_add_string(b, "issuer", ota_signer_info_get_issuer(s));
+		json_output_add_string(b, "certificate_sha256", ota_signer_info_get_certificate_sha256(s));
+		json_output_add_string(b, "spki_sha256", ota_signer_info_get_spki_sha256(s));
+		json_output_add_string(b, "not_before", ota_signer_info_get_not_before(s));
+		json_output_add_string(b, "not_after", ota_signer_info_get_not_after(s));
+		json_output_add_string(b, "status", ota_signer_status_to_string(ota_signer_info_get_status(s)));
+		json_output_add_string(b, "reason", ota_signer_info_get_reason(s));
+		json_output_add_bool(b, "nested", ota_signer_info_is_nested(s));
 		json_builder_end_object(b);
 	}
 	json_builder_end_array(b);
@@ -346,7 +312,7 @@ static void json_add_meta(JsonBuilder *b, GKeyFile *meta)
 		json_builder_begin_object(b);
 		for (char **k = keys; k && *k; k++) {
 			g_autofree char *value = g_key_file_get_string(meta, *g, *k, NULL);
-			json_add_string(b, *k, value);
+			json_output_add_string(b, *k, value);
 		}
 		json_builder_end_object(b);
 	}
@@ -357,26 +323,26 @@ static void json_add_manifest(JsonBuilder *b, const OtaManifest *m)
 {
 	json_builder_set_member_name(b, "manifest");
 	json_builder_begin_object(b);
-	json_add_string(b, "compatible", m->compatible);
-	json_add_string(b, "version", m->version);
-	json_add_string(b, "description", m->description);
-	json_add_string(b, "build", m->build);
-	json_add_string(b, "hook_filename", m->hook_filename);
-	json_add_strv(b, "hooks", m->hooks);
-	json_add_string(b, "handler_filename", m->handler_filename);
-	json_add_string(b, "handler_args", m->handler_args);
+	json_output_add_string(b, "compatible", m->compatible);
+	json_output_add_string(b, "version", m->version);
+	json_output_add_string(b, "description", m->description);
+	json_output_add_string(b, "build", m->build);
+	json_output_add_string(b, "hook_filename", m->hook_filename);
+	json_output_add_strv(b, "hooks", m->hooks);
+	json_output_add_string(b, "handler_filename", m->handler_filename);
+	json_output_add_string(b, "handler_args", m->handler_args);
 	json_builder_set_member_name(b, "images");
 	json_builder_begin_array(b);
 	for (guint i = 0; i < m->images->len; i++) {
 		const OtaImage *image = g_ptr_array_index(m->images, i);
 
 		json_builder_begin_object(b);
-		json_add_string(b, "slotclass", image->slotclass);
-		json_add_string(b, "variant", image->variant);
-		json_add_string(b, "filename", image->filename);
-		json_add_int(b, "size", image->size);
-		json_add_string(b, "sha256", image->sha256);
-		json_add_strv(b, "hooks", image->hooks);
+		json_output_add_string(b, "slotclass", image->slotclass);
+		json_output_add_string(b, "variant", image->variant);
+		json_output_add_string(b, "filename", image->filename);
+		json_output_add_int(b, "size", image->size);
+		json_output_add_string(b, "sha256", image->sha256);
+		json_output_add_strv(b, "hooks", image->hooks);
 		json_builder_end_object(b);
 	}
 	json_builder_end_array(b);
@@ -393,28 +359,27 @@ static void print_bundle_json(const OtaBundle *b, const char *verification)
 	guint64 data_size, tree_size;
 
 	json_builder_begin_object(builder);
-	json_add_string(builder, "bundle", ota_bundle_get_path(b));
-	json_add_string(builder, "format", ota_bundle_format_to_string(ota_bundle_get_format(b)));
-	json_add_int(builder, "size", layout->file_size);
-	json_add_int(builder, "payload_size", layout->payload_size);
-	json_add_int(builder, "signature_size", layout->signature_size);
-	json_builder_set_member_name(builder, "verified");
-	json_builder_add_boolean_value(builder, ota_bundle_is_verified(b));
-	json_add_string(builder, "verification", verification);
-	json_add_int(builder, "trusted_signers", ota_signature_get_counted(sig));
+	json_output_add_string(builder, "bundle", ota_bundle_get_path(b));
+	json_output_add_string(builder, "format", ota_bundle_format_to_string(ota_bundle_get_format(b)));
+	json_output_add_int(builder, "size", layout->file_size);
+	json_output_add_int(builder, "payload_size", layout->payload_size);
+	json_output_add_int(builder, "signature_size", layout->signature_size);
+	json_output_add_bool(builder, "verified", ota_bundle_is_verified(b));
+	json_output_add_string(builder, "verification", verification);
+	json_output_add_int(builder, "trusted_signers", ota_signature_get_counted(sig));
 	if (ota_bundle_get_verity_sizes(b, &data_size, &tree_size)) {
 		json_builder_set_member_name(builder, "verity");
 		json_builder_begin_object(builder);
-		json_add_string(builder, "root_hash", m->verity_hash);
-		json_add_string(builder, "salt", m->verity_salt);
-		json_add_int(builder, "data_size", data_size);
-		json_add_int(builder, "tree_size", tree_size);
+		json_output_add_string(builder, "root_hash", m->verity_hash);
+		json_output_add_string(builder, "salt", m->verity_salt);
+		json_output_add_int(builder, "data_size", data_size);
+		json_output_add_int(builder, "tree_size", tree_size);
 		json_builder_end_object(builder);
 	}
 	json_add_manifest(builder, m);
 	json_add_signers(builder, sig);
 	json_builder_end_object(builder);
-	print_json(builder);
+	json_output_print(builder);
 }
 
 /* Every string printed in text output may come from the bundle or one of
@@ -598,7 +563,7 @@ static int cmd_create(int argc, char **argv)
 	OtaCreateOptions options = {0};
 	int exit_code;
 
-	if (!parse_args(context, &argc, &argv, 2) || !parse_encoding(context, &options.encoding))
+	if (!parse_args(context, &argc, &argv, 2, 2) || !parse_encoding(context, &options.encoding))
 		return EXIT_USAGE;
 	options.compression = opt_compression;
 	options.mksquashfs_args = opt_mksquashfs_args;
@@ -636,7 +601,7 @@ static int cmd_info(int argc, char **argv)
 	const char *verification;
 	gboolean json, usage;
 
-	if (!parse_args(context, &argc, &argv, 1) || !wants_json(context, &json))
+	if (!parse_args(context, &argc, &argv, 1, 1) || !wants_json(context, &json))
 		return EXIT_USAGE;
 	if (!opt_no_verify && opt_keyring != NULL) {
 		policy = policy_from_options(context, &usage, &error);
@@ -674,12 +639,11 @@ static void print_verify_failure_json(const char *path, const GError *error)
 	g_auto(GStrv) lines = g_strsplit(error->message, "\n", 2);
 
 	json_builder_begin_object(builder);
-	json_add_string(builder, "bundle", path);
-	json_builder_set_member_name(builder, "verified");
-	json_builder_add_boolean_value(builder, FALSE);
-	json_add_string(builder, "error", lines[0]);
+	json_output_add_string(builder, "bundle", path);
+	json_output_add_bool(builder, "verified", FALSE);
+	json_output_add_string(builder, "error", lines[0]);
 	json_builder_end_object(builder);
-	print_json(builder);
+	json_output_print(builder);
 }
 
 static int cmd_verify(int argc, char **argv)
@@ -692,7 +656,7 @@ static int cmd_verify(int argc, char **argv)
 	g_autoptr(GError) error = NULL;
 	gboolean json, usage;
 
-	if (!parse_args(context, &argc, &argv, 1) || !wants_json(context, &json))
+	if (!parse_args(context, &argc, &argv, 1, 1) || !wants_json(context, &json))
 		return EXIT_USAGE;
 	policy = policy_from_options(context, &usage, &error);
 	if (policy == NULL)
@@ -732,7 +696,7 @@ static int cmd_extract(int argc, char **argv)
 	g_autoptr(GError) error = NULL;
 	gboolean usage;
 
-	if (!parse_args(context, &argc, &argv, 2))
+	if (!parse_args(context, &argc, &argv, 2, 2))
 		return EXIT_USAGE;
 	policy = policy_from_options(context, &usage, &error);
 	if (policy == NULL)
@@ -798,12 +762,11 @@ static int cmd_sign(int argc, char **argv)
 	g_autoptr(OtaKeyStore) store = NULL;
 	g_autoptr(OtaPolicy) policy = NULL;
 	g_autoptr(GError) error = NULL;
-	g_autoptr(GError) parse_error = NULL;
 	OtaSignOptions options = {0};
 	int exit_code;
 
-	if (!g_option_context_parse(context, &argc, &argv, &parse_error))
-		return usage_error(context, parse_error->message);
+	if (!parse_args(context, &argc, &argv, 1, 2))
+		return EXIT_USAGE;
 	if (argc - 1 != (opt_detached ? 1 : 2))
 		return usage_error(context, opt_detached ? "give one BUNDLE with --detached"
 		                                         : "give IN and OUT");
@@ -830,14 +793,11 @@ static int cmd_merge(int argc, char **argv)
 		"Add the signers of partial signatures (from sign --detached) to a bundle.", groups);
 	g_autoptr(OtaPolicy) policy = NULL;
 	g_autoptr(GError) error = NULL;
-	g_autoptr(GError) parse_error = NULL;
 	OtaSignOptions options = {0};
 	int exit_code;
 
-	if (!g_option_context_parse(context, &argc, &argv, &parse_error))
-		return usage_error(context, parse_error->message);
-	if (argc < 4)
-		return usage_error(context, "give IN, OUT and at least one SIG.cms");
+	if (!parse_args(context, &argc, &argv, 3, G_MAXINT))
+		return EXIT_USAGE;
 	if (!sign_options_from_args(context, &options, &policy, &exit_code))
 		return exit_code;
 	if (!ota_bundle_merge(argv[1], argv[2], (const char *const *)&argv[3], (gsize)argc - 3,
@@ -865,7 +825,7 @@ static int cmd_resign(int argc, char **argv)
 	OtaSignOptions options = {0};
 	int exit_code;
 
-	if (!parse_args(context, &argc, &argv, 2))
+	if (!parse_args(context, &argc, &argv, 2, 2))
 		return EXIT_USAGE;
 	if (opt_keyring == NULL && !opt_no_verify)
 		return usage_error(context, "--keyring (the old keyring) is required, or --no-verify");
@@ -890,7 +850,7 @@ static int cmd_extract_signature(int argc, char **argv)
 		new_context("BUNDLE SIG.cms", "Write BUNDLE's CMS signature (DER) to SIG.cms.", groups);
 	g_autoptr(GError) error = NULL;
 
-	if (!parse_args(context, &argc, &argv, 2))
+	if (!parse_args(context, &argc, &argv, 2, 2))
 		return EXIT_USAGE;
 	if (!ota_bundle_extract_signature(argv[1], argv[2], opt_force, &error))
 		return fail(error);
@@ -910,7 +870,7 @@ static int cmd_replace_signature(int argc, char **argv)
 	g_autoptr(GError) error = NULL;
 	gboolean usage;
 
-	if (!parse_args(context, &argc, &argv, 3))
+	if (!parse_args(context, &argc, &argv, 3, 3))
 		return EXIT_USAGE;
 	policy = policy_from_options(context, &usage, &error);
 	if (policy == NULL)

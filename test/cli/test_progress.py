@@ -75,6 +75,23 @@ def test_resign_shows_progress_on_a_terminal(pki, bundle, tmp_path):
     assert_progress(terminal, "copy")
 
 
+def test_sign_shows_progress_on_a_terminal(pki, bundle, tmp_path):
+    status, _, terminal = run_on_terminal(
+        [OTABUNDLE, "sign", "--keyring", pki.root, *pki.sign_args("ec384"), bundle,
+         tmp_path / "signed.raucb"])
+    assert status == 0, terminal
+    assert_progress(terminal, "copy")
+
+
+def test_merge_shows_progress_on_a_terminal(pki, bundle, tmp_path):
+    partial = tmp_path / "ec384.cms"
+    assert_ok(run("sign", "--detached", partial, *pki.sign_args("ec384"), bundle))
+    status, _, terminal = run_on_terminal(
+        [OTABUNDLE, "merge", "--keyring", pki.root, bundle, tmp_path / "merged.raucb", partial])
+    assert status == 0, terminal
+    assert_progress(terminal, "copy")
+
+
 def test_quiet_shows_no_progress_on_a_terminal(pki, bundle, tmp_path):
     for args in (["verify", "--keyring", pki.root, bundle],
                  ["extract", "--keyring", pki.root, bundle, tmp_path / "out"]):
