@@ -590,6 +590,22 @@ static int cmd_create(int argc, char **argv)
 	return EXIT_SUCCESS;
 }
 
+/* What the library checked, in the words info and verify print. */
+static const char *describe_checked(const OtaBundle *bundle)
+{
+	switch (ota_bundle_get_checked(bundle)) {
+	case OTA_BUNDLE_CHECKED_SIGNATURE:
+		return "ok (signature and manifest; payload blocks: use verify)";
+	case OTA_BUNDLE_CHECKED_PAYLOAD:
+		return "ok";
+	case OTA_BUNDLE_CHECKED_IMAGES:
+		return "ok, images hashed";
+	case OTA_BUNDLE_CHECKED_NOTHING:
+		break;
+	}
+	return opt_no_verify ? "skipped (--no-verify)" : "skipped (no --keyring)";
+}
+
 static int cmd_info(int argc, char **argv)
 {
 	const GOptionEntry *const groups[] = {trust_entries, info_entries, output_entries, NULL};
@@ -609,23 +625,10 @@ static int cmd_info(int argc, char **argv)
 			return usage ? EXIT_USAGE : fail(error);
 	}
 
-	bundle = ota_bundle_open(argv[1], &error);
+	bundle = ota_bundle_open_for_info(argv[1], policy, &error);
 	if (bundle == NULL)
 		return fail(error);
-	if (policy != NULL) {
-		/* Like `rauc info`: the signature, not every payload block (for
-		 * plain bundles the signature covers them anyway). */
-		if (!ota_bundle_verify(bundle, policy, 0, NULL, &error))
-			return fail(error);
-		verification = ota_bundle_get_format(bundle) == OTA_BUNDLE_FORMAT_VERITY
-		                       ? "ok (signature and manifest; payload blocks: use verify)"
-		                       : "ok";
-	} else {
-		if (!ota_bundle_load_unverified(bundle, &error))
-			return fail(error);
-		verification = opt_no_verify ? "skipped (--no-verify)" : "skipped (no --keyring)";
-	}
-
+	verification = describe_checked(bundle);
 	if (json)
 		print_bundle_json(bundle, verification);
 	else
@@ -672,7 +675,7 @@ static int cmd_verify(int argc, char **argv)
 	}
 
 	if (json) {
-		print_bundle_json(bundle, opt_check_images ? "ok, images hashed" : "ok");
+		print_bundle_json(bundle, describe_checked(bundle));
 	} else {
 		g_autofree char *path = ota_text_escape(argv[1]);
 		const OtaSignature *sig = ota_bundle_get_signature(bundle);

@@ -93,6 +93,17 @@ const OtaSignature *ota_bundle_get_signature(const OtaBundle *bundle);
 const OtaManifest *ota_bundle_get_manifest(const OtaBundle *bundle);
 /* Whether ota_bundle_verify() succeeded. */
 gboolean ota_bundle_is_verified(const OtaBundle *bundle);
+
+/* How much of a bundle has been checked so far. */
+typedef enum {
+	OTA_BUNDLE_CHECKED_NOTHING,   /* loaded unverified: display only */
+	OTA_BUNDLE_CHECKED_SIGNATURE, /* verity: signature and manifest, not yet every block */
+	OTA_BUNDLE_CHECKED_PAYLOAD,   /* signature and every payload byte */
+	OTA_BUNDLE_CHECKED_IMAGES,    /* that, and every image hashed against the manifest */
+} OtaBundleChecked;
+
+/* What ota_bundle_verify() and ota_bundle_check_contents() have checked. */
+OtaBundleChecked ota_bundle_get_checked(const OtaBundle *bundle);
 /* Verity bundles with a manifest loaded: the squashfs and hash tree sizes;
  * FALSE otherwise. */
 gboolean ota_bundle_get_verity_sizes(const OtaBundle *bundle, guint64 *data_size,
@@ -122,6 +133,14 @@ typedef enum {
 G_GNUC_WARN_UNUSED_RESULT
 gboolean ota_bundle_verify(OtaBundle *bundle, const OtaPolicy *policy, OtaBundleVerifyFlags flags,
                            const char *private_copy_dir, GError **error);
+
+/* What `info` shows, checked as `rauc info` checks it: with @policy the
+ * signature (a plain bundle's covers every payload byte; a verity bundle's
+ * covers the manifest, and its blocks are left to ota_bundle_verify() with
+ * OTA_BUNDLE_VERIFY_PAYLOAD); without, nothing: the manifest is loaded
+ * unverified, for display only. Returns a new bundle (ota_bundle_free()),
+ * or NULL with the error of ota_bundle_open() or ota_bundle_verify(). */
+OtaBundle *ota_bundle_open_for_info(const char *path, const OtaPolicy *policy, GError **error);
 
 /* Reads the manifest without checking the signature (info --no-verify):
  * the result is untrusted and must only be displayed. */

@@ -27,6 +27,7 @@ struct OtaBundle {
 	OtaSignature *signature;
 	GBytes *signature_der;
 	gboolean verified;
+	OtaBundleChecked checked;
 	OtaChecksum payload_checksum; /* plain: digest of the verified payload */
 	OtaVerityParams verity;       /* verity: from the manifest */
 	OtaReader *payload;           /* after verify or load: what parsers read */

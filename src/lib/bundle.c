@@ -141,6 +141,23 @@ gboolean ota_bundle_is_verified(const OtaBundle *b)
 	return b->verified;
 }
 
+OtaBundleChecked ota_bundle_get_checked(const OtaBundle *b)
+{
+	return b->checked;
+}
+
+OtaBundle *ota_bundle_open_for_info(const char *path, const OtaPolicy *policy, GError **error)
+{
+	g_autoptr(OtaBundle) b = ota_bundle_open(path, error);
+
+	if (b == NULL)
+		return NULL;
+	if (policy != NULL ? !ota_bundle_verify(b, policy, 0, NULL, error)
+	                   : !ota_bundle_load_unverified(b, error))
+		return NULL;
+	return g_steal_pointer(&b);
+}
+
 gboolean ota_bundle_get_verity_sizes(const OtaBundle *b, guint64 *data_size, guint64 *tree_size)
 {
 	if (b->format != OTA_BUNDLE_FORMAT_VERITY || b->manifest == NULL)
@@ -551,6 +568,10 @@ gboolean ota_bundle_verify(OtaBundle *b, const OtaPolicy *policy, OtaBundleVerif
 	if (!check_unchanged(b, error))
 		return FALSE;
 	b->verified = TRUE;
+	/* Plain: the signature covers every byte, and every byte was hashed. */
+	b->checked = b->format == OTA_BUNDLE_FORMAT_VERITY && !(flags & OTA_BUNDLE_VERIFY_PAYLOAD)
+	                     ? OTA_BUNDLE_CHECKED_SIGNATURE
+	                     : OTA_BUNDLE_CHECKED_PAYLOAD;
 	return TRUE;
 }
 
@@ -715,7 +736,11 @@ gboolean ota_bundle_check_contents(OtaBundle *b, gboolean check_images, GError *
 		g_propagate_prefixed_error(error, g_steal_pointer(&ierror), "%s: ", b->path);
 		return FALSE;
 	}
-	return check_unchanged(b, error);
+	if (!check_unchanged(b, error))
+		return FALSE;
+	if (check_images)
+		b->checked = OTA_BUNDLE_CHECKED_IMAGES;
+	return TRUE;
 }
 
 gboolean bundle_write_image_to(OtaBundle *b, const OtaImage *image, int fd, const char *fd_path,

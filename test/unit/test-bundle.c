@@ -132,6 +132,48 @@ static void test_created_bundle_verifies(Fixture *f, gconstpointer data)
 	g_assert_no_error(error);
 }
 
+/* info checks what `rauc info` checks: the signature, which covers every
+ * byte of a plain bundle but only the manifest of a verity one. */
+static void test_info_checks_the_signature_and_says_how_much_it_covers(Fixture *f,
+                                                                       gconstpointer data)
+{
+	g_autoptr(GError) error = NULL;
+	g_autoptr(OtaBundle) b = NULL;
+
+	g_assert_true(create(f, &error));
+	b = ota_bundle_open_for_info(f->bundle, f->policy, &error);
+	g_assert_no_error(error);
+	g_assert_true(ota_bundle_is_verified(b));
+	g_assert_cmpint(ota_bundle_get_checked(b), ==,
+	                f->format == OTA_BUNDLE_FORMAT_PLAIN ? OTA_BUNDLE_CHECKED_PAYLOAD
+	                                                     : OTA_BUNDLE_CHECKED_SIGNATURE);
+}
+
+static void test_info_without_a_policy_checks_nothing(Fixture *f, gconstpointer data)
+{
+	g_autoptr(GError) error = NULL;
+	g_autoptr(OtaBundle) b = NULL;
+
+	g_assert_true(create(f, &error));
+	b = ota_bundle_open_for_info(f->bundle, NULL, &error);
+	g_assert_no_error(error);
+	g_assert_false(ota_bundle_is_verified(b));
+	g_assert_cmpint(ota_bundle_get_checked(b), ==, OTA_BUNDLE_CHECKED_NOTHING);
+	g_assert_cmpstr(ota_bundle_get_manifest(b)->compatible, ==, "test-board");
+}
+
+static void test_verify_and_image_check_say_what_they_covered(Fixture *f, gconstpointer data)
+{
+	g_autoptr(OtaBundle) b = create_and_open(f);
+	g_autoptr(GError) error = NULL;
+
+	g_assert_true(ota_bundle_verify(b, f->policy, OTA_BUNDLE_VERIFY_PAYLOAD, NULL, &error));
+	g_assert_cmpint(ota_bundle_get_checked(b), ==, OTA_BUNDLE_CHECKED_PAYLOAD);
+	g_assert_true(ota_bundle_check_contents(b, TRUE, &error));
+	g_assert_no_error(error);
+	g_assert_cmpint(ota_bundle_get_checked(b), ==, OTA_BUNDLE_CHECKED_IMAGES);
+}
+
 static void test_create_leaves_input_manifest_unchanged(Fixture *f, gconstpointer data)
 {
 	g_autofree char *path = g_build_filename(f->input, "manifest.raucm", NULL);
@@ -606,6 +648,11 @@ int main(int argc, char **argv)
 	} while (0)
 	ADD_BOTH("created-bundle-verifies", test_created_bundle_verifies);
 	ADD_BOTH("create-leaves-input-manifest-unchanged", test_create_leaves_input_manifest_unchanged);
+	ADD_BOTH("info-checks-the-signature-and-says-how-much-it-covers",
+	         test_info_checks_the_signature_and_says_how_much_it_covers);
+	ADD_BOTH("info-without-a-policy-checks-nothing", test_info_without_a_policy_checks_nothing);
+	ADD_BOTH("verify-and-image-check-say-what-they-covered",
+	         test_verify_and_image_check_say_what_they_covered);
 	ADD_BOTH("payload-is-aligned-and-trailer-matches", test_payload_is_aligned_and_trailer_matches);
 	ADD_BOTH("flipped-payload-byte-is-rejected", test_flipped_payload_byte_is_rejected);
 	ADD_BOTH("missing-image-fails-create-and-writes-nothing",
