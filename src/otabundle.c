@@ -840,6 +840,7 @@ static int cmd_resign(int argc, char **argv)
 	}
 	if (!setup_signing(context, &options, &policy, &store, signers, intermediates, &exit_code))
 		return exit_code;
+	options.integrity_only = opt_no_verify;
 	if (!ota_bundle_resign(argv[1], argv[2], &options, &error))
 		return fail(error);
 	g_print("Resigned %s as %s\n", argv[1], argv[2]);

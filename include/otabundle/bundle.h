@@ -176,6 +176,9 @@ typedef struct {
 	/* Existing signatures are always checked cryptographically; with a
 	 * policy they must also satisfy it before anything is added. */
 	const OtaPolicy *policy;
+	/* resign: without a policy, refused unless this says that an intact
+	 * old signature is enough (it still tells what to sign). */
+	gboolean integrity_only;
 	OtaSignatureEncoding encoding;
 	gboolean force;
 	const char *audit_log;
@@ -201,8 +204,9 @@ gboolean ota_bundle_merge(const char *in_path, const char *out_path,
 
 /* Writes @out_path: @in_path with its signature set replaced by the
  * options' signers (devel-to-release promotion). The existing signatures
- * are checked against options->policy, or with no policy only
- * cryptographically, so that what gets signed is what was signed before.
+ * are checked against options->policy, or, with options->integrity_only
+ * and no policy, only cryptographically (OTA_BUNDLE_ERROR_INPUT if neither
+ * is given), so that what gets signed is what was signed before.
  * Payload and, for verity, the signed manifest stay byte-identical. */
 G_GNUC_WARN_UNUSED_RESULT
 gboolean ota_bundle_resign(const char *in_path, const char *out_path,

@@ -405,6 +405,14 @@ gboolean ota_bundle_resign(const char *in_path, const char *out_path,
 
 	g_return_val_if_fail(options->n_signers > 0, FALSE);
 
+	/* Promotion is where trust is decided: never by default on an old
+	 * signature nobody checked. */
+	if (options->policy == NULL && !options->integrity_only) {
+		g_set_error(error, OTA_BUNDLE_ERROR, OTA_BUNDLE_ERROR_INPUT,
+		            "%s: resigning needs the keyring of the existing signatures (or an "
+		            "explicit integrity-only check)", in_path);
+		return FALSE;
+	}
 	r = resign_begin(in_path, out_path, options, digest, error);
 	if (r == NULL)
 		return FALSE;

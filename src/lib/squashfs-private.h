@@ -19,9 +19,7 @@ typedef enum {
 	OTA_SQUASHFS_ERROR_ARGS,        /* bad --compression or --mksquashfs-args */
 } OtaSquashfsError;
 
-/* A bundle holds a handful of files; far more fragments than this means a
- * forged superblock (each entry costs 16 bytes of memory when loaded). */
-#define OTA_SQUASHFS_MAX_FRAGMENTS 65536
+/* --- creating (squashfs-create.c) -------------------------------------- */
 
 /* zstd (level 3) packs about as fast as no compression at all and many
  * times faster than gzip; Linux mounts it since 4.14 (CONFIG_SQUASHFS_ZSTD),
@@ -47,6 +45,12 @@ gboolean ota_squashfs_create(const char *const *sources, const char *output,
 /* Adds @sources to the root of the image @output, with its compression. */
 G_GNUC_WARN_UNUSED_RESULT
 gboolean ota_squashfs_append(const char *const *sources, const char *output, GError **error);
+
+/* --- reading (squashfs-read.c) ----------------------------------------- */
+
+/* A bundle holds a handful of files; far more fragments than this means a
+ * forged superblock (each entry costs 16 bytes of memory when loaded). */
+#define OTA_SQUASHFS_MAX_FRAGMENTS 65536
 
 /* Reads a squashfs image through @reader (borrowed; must outlive the
  * returned object). Only the root directory's entries are reachable: a

@@ -35,6 +35,8 @@ typedef struct {
 	guint8 root[OTA_SHA256_LEN];
 } OtaVerityParams;
 
+/* --- the hash tree: size, build, check (verity-tree.c) -------------------- */
+
 /* Size of the hash tree for @data_size bytes of data; 0 if the size is
  * not a multiple of the block size of at least two blocks (RAUC's rule). */
 guint64 ota_verity_tree_size(guint64 data_size);
@@ -52,6 +54,8 @@ gboolean ota_verity_tree_build(int fd, guint64 tree_offset, OtaVerityParams *par
 G_GNUC_WARN_UNUSED_RESULT
 gboolean ota_verity_tree_check(int fd, guint64 tree_offset, const OtaVerityParams *params,
                                GError **error);
+
+/* --- the verified reader (verity-reader.c) ------------------------------- */
 
 /* A reader over the data that hands out bytes only after checking each
  * 4 KiB block they come from against the root, through the tree on disk

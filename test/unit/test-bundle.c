@@ -174,6 +174,23 @@ static void test_verify_and_image_check_say_what_they_covered(Fixture *f, gconst
 	g_assert_cmpint(ota_bundle_get_checked(b), ==, OTA_BUNDLE_CHECKED_IMAGES);
 }
 
+static void test_resign_without_a_policy_needs_integrity_only_said_explicitly(Fixture *f,
+                                                                              gconstpointer data)
+{
+	g_autofree char *out = g_build_filename(f->dir, "resigned.raucb", NULL);
+	g_autoptr(GError) error = NULL;
+	OtaSignOptions options = {.signers = &f->signer, .n_signers = 1};
+
+	g_assert_true(create(f, &error));
+	g_assert_false(ota_bundle_resign(f->bundle, out, &options, &error));
+	g_assert_error(error, OTA_BUNDLE_ERROR, OTA_BUNDLE_ERROR_INPUT);
+	g_assert_false(g_file_test(out, G_FILE_TEST_EXISTS));
+	g_clear_error(&error);
+	options.integrity_only = TRUE;
+	g_assert_true(ota_bundle_resign(f->bundle, out, &options, &error));
+	g_assert_no_error(error);
+}
+
 static void test_create_leaves_input_manifest_unchanged(Fixture *f, gconstpointer data)
 {
 	g_autofree char *path = g_build_filename(f->input, "manifest.raucm", NULL);
@@ -651,6 +668,8 @@ int main(int argc, char **argv)
 	ADD_BOTH("info-checks-the-signature-and-says-how-much-it-covers",
 	         test_info_checks_the_signature_and_says_how_much_it_covers);
 	ADD_BOTH("info-without-a-policy-checks-nothing", test_info_without_a_policy_checks_nothing);
+	ADD_BOTH("resign-without-a-policy-needs-integrity-only-said-explicitly",
+	         test_resign_without_a_policy_needs_integrity_only_said_explicitly);
 	ADD_BOTH("verify-and-image-check-say-what-they-covered",
 	         test_verify_and_image_check_say_what_they_covered);
 	ADD_BOTH("payload-is-aligned-and-trailer-matches", test_payload_is_aligned_and_trailer_matches);
