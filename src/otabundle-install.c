@@ -9,7 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "json-output.h"
+#include "lib/json-output.h"
 #include "progress-line.h"
 
 #define EXIT_REJECTED 1

@@ -11,7 +11,7 @@
 #include <termios.h>
 #include <unistd.h>
 
-#include "json-output.h"
+#include "lib/json-output.h"
 #include "progress-line.h"
 
 #define EXIT_REJECTED 1

@@ -11,12 +11,6 @@
 
 OTA_BEGIN_DECLS
 
-/* Sets @error to "<message>: <decisive OpenSSL reason>", followed on further
- * lines by the whole OpenSSL error queue (which callers print only with
- * --verbose), and clears the queue so the next failure starts clean. */
-void ota_set_openssl_error(GError **error, GQuark domain, gint code,
-                           const char *format, ...) G_GNUC_PRINTF(4, 5);
-
 /* STACK_OF() is a macro, so it needs a named type for g_autoptr. */
 typedef STACK_OF(X509) OtaX509Stack;
 void ota_x509_stack_free(OtaX509Stack *stack);

@@ -3,70 +3,36 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <json-glib/json-glib.h>
 #include <unistd.h>
 
 #include "error-private.h"
+#include "json-output.h"
+#include "openssl-private.h"
 
 G_DEFINE_QUARK(ota-audit-error-quark, ota_audit_error)
-
-static void add_string(JsonBuilder *b, const char *key, const char *value)
-{
-	json_builder_set_member_name(b, key);
-	if (value != NULL)
-		json_builder_add_string_value(b, value);
-	else
-		json_builder_add_null_value(b);
-}
-
-static char *subject_of(X509 *cert)
-{
-	g_autoptr(BIO) bio = BIO_new(BIO_s_mem());
-	char *data = NULL;
-	long len;
-
-	if (bio == NULL || X509_NAME_print_ex(bio, X509_get_subject_name(cert), 0, XN_FLAG_RFC2253) < 0)
-		return g_strdup("?");
-	len = BIO_get_mem_data(bio, &data);
-	return g_strndup(data, (gsize)len);
-}
-
-static char *certificate_sha256(X509 *cert)
-{
-	guint8 md[OTA_SHA256_LEN];
-	char *hex = g_malloc(OTA_SHA256_HEX_LEN + 1);
-	unsigned int len = 0;
-
-	if (X509_digest(cert, EVP_sha256(), md, &len) != 1 || len != OTA_SHA256_LEN) {
-		g_free(hex);
-		return g_strdup("?");
-	}
-	ota_checksum_to_hex(md, hex);
-	return hex;
-}
 
 static char *audit_line(const OtaAuditEvent *event, const OtaSigner *signer, const char *now)
 {
 	g_autoptr(JsonBuilder) b = json_builder_new();
 	g_autoptr(JsonGenerator) gen = json_generator_new();
 	g_autoptr(JsonNode) root = NULL;
-	g_autofree char *subject = subject_of(signer->cert);
-	g_autofree char *fingerprint = certificate_sha256(signer->cert);
+	g_autofree char *subject = ota_x509_name_to_string(X509_get_subject_name(signer->cert));
+	g_autofree char *fingerprint = ota_x509_certificate_sha256(signer->cert);
 	char digest[OTA_SHA256_HEX_LEN + 1];
 	g_autofree char *json = NULL;
 
 	ota_checksum_to_hex(event->signed_sha256, digest);
 	json_builder_begin_object(b);
-	add_string(b, "time", now);
-	add_string(b, "operation", event->operation);
-	add_string(b, "bundle", event->bundle);
-	add_string(b, "format", event->format);
-	add_string(b, "signed_sha256", digest);
-	add_string(b, "verity_root_hash", event->verity_root);
-	add_string(b, "signer_subject", subject);
-	add_string(b, "certificate_sha256", fingerprint);
+	json_output_add_string(b, "time", now);
+	json_output_add_string(b, "operation", event->operation);
+	json_output_add_string(b, "bundle", event->bundle);
+	json_output_add_string(b, "format", event->format);
+	json_output_add_string(b, "signed_sha256", digest);
+	json_output_add_string(b, "verity_root_hash", event->verity_root);
+	json_output_add_string(b, "signer_subject", subject);
+	json_output_add_string(b, "certificate_sha256", fingerprint);
 	/* Already stripped of any pin-value when the signer was loaded. */
-	add_string(b, "key_uri", signer->key_uri);
+	json_output_add_string(b, "key_uri", signer->key_uri);
 	json_builder_end_object(b);
 	root = json_builder_get_root(b);
 	json_generator_set_root(gen, root);

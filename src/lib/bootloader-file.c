@@ -3,10 +3,10 @@
  * directory, for devices whose boot loader reads nothing else (or tests). */
 #include "bootloader-private.h"
 
+#include <errno.h>
+
 #include "output-private.h"
 #include "reader-private.h"
-
-#include <errno.h>
 
 static const char *state_path(OtaBootloader *bl)
 {

@@ -3,6 +3,7 @@
  * calls dispatched through its table (bootloader-private.h), every bootname
  * checked on the way in and out. The backends are bootloader-<name>.c. */
 #include "bootloader-private.h"
+
 #include "config-private.h"
 
 G_DEFINE_QUARK(ota-bootloader-error-quark, ota_bootloader_error)

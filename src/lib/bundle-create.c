@@ -1,18 +1,19 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* otabundle create: pack an input directory into a signed bundle. */
 #include "bundle-private.h"
-#include "error-private.h"
-
-#include "output-private.h"
-#include "progress-private.h"
-#include "verity-private.h"
-#include <openssl/rand.h>
 
 #include <errno.h>
 #include <fcntl.h>
+#include <openssl/rand.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+#include "error-private.h"
+#include "openssl-private.h"
+#include "output-private.h"
+#include "progress-private.h"
+#include "verity-private.h"
 
 /* The images are hashed on their own threads while mksquashfs packs them:
  * both read the same pages from the cache, and the manifest (which needs

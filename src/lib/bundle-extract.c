@@ -2,14 +2,14 @@
 /* otabundle extract: a verified bundle's manifest and images into a
  * directory, all or nothing. */
 #include "bundle-private.h"
-#include "error-private.h"
-
-#include "progress-private.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+#include "error-private.h"
+#include "progress-private.h"
 
 static int create_in(int dirfd, const char *dir, const char *name, mode_t mode, GError **error)
 {

@@ -4,13 +4,13 @@
  * replace-signature. */
 #include "bundle-private.h"
 
-#include "audit-private.h"
-#include "output-private.h"
-#include "progress-private.h"
-
 #include <errno.h>
 #include <string.h>
 #include <unistd.h>
+
+#include "audit-private.h"
+#include "output-private.h"
+#include "progress-private.h"
 
 /* --- making signatures ------------------------------------------------------------ */
 

@@ -3,12 +3,8 @@
  * is in bundle-create.c, extracting in bundle-extract.c, signatures in
  * bundle-sign.c; bundle-private.h holds what they share. */
 #include "bundle-private.h"
-#include "error-private.h"
-#include "read-record.h"
 
-#include "progress-private.h"
 #include <otabundle/text.h>
-#include "verity-private.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -16,6 +12,11 @@
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <unistd.h>
+
+#include "error-private.h"
+#include "progress-private.h"
+#include "read-record.h"
+#include "verity-private.h"
 
 G_DEFINE_QUARK(ota-bundle-error-quark, ota_bundle_error)
 

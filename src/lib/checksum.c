@@ -1,8 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include "checksum-private.h"
+
 #include <otabundle/openssl.h>
-#include "progress-private.h"
-#include "reader-private.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -10,6 +9,10 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+#include "openssl-private.h"
+#include "progress-private.h"
+#include "reader-private.h"
 
 G_DEFINE_QUARK(ota-checksum-error-quark, ota_checksum_error)
 

@@ -3,7 +3,6 @@
 
 #include <string.h>
 
-#include "config-private.h"
 #include "keyfile.h"
 
 G_DEFINE_QUARK(ota-config-error-quark, ota_config_error)

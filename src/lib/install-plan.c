@@ -4,10 +4,10 @@
  * to. Nothing here writes a slot. */
 #include "install-private.h"
 
-#include "slot-private.h"
-
 #include <errno.h>
 #include <string.h>
+
+#include "slot-private.h"
 
 void ota_install_plan_free(OtaInstallPlan *p)
 {

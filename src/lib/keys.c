@@ -1,11 +1,12 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include <otabundle/keys.h>
 
-#include "pkcs11.h"
-
 #include <openssl/core_names.h>
 #include <openssl/err.h>
 #include <openssl/pem.h>
+
+#include "openssl-private.h"
+#include "pkcs11.h"
 
 G_DEFINE_QUARK(ota-keys-error-quark, ota_keys_error)
 

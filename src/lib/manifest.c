@@ -1,11 +1,12 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include <otabundle/manifest.h>
-#include "checksum-private.h"
+
 #include <otabundle/text.h>
 
-#include "keyfile.h"
-
 #include <string.h>
+
+#include "checksum-private.h"
+#include "keyfile.h"
 
 G_DEFINE_QUARK(ota-manifest-error-quark, ota_manifest_error)
 

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-#include <otabundle/openssl.h>
+#include "openssl-private.h"
 
 #include <openssl/err.h>
 
@@ -44,4 +44,34 @@ void ota_set_openssl_error(GError **error, GQuark domain, gint code,
 		g_set_error(error, domain, code, "%s: %s%s", message, decisive, queue->str);
 	else
 		g_set_error_literal(error, domain, code, message);
+}
+
+char *ota_x509_name_to_string(const X509_NAME *name)
+{
+	g_autoptr(BIO) bio = BIO_new(BIO_s_mem());
+	char *data;
+	long len;
+
+	if (bio == NULL || X509_NAME_print_ex(bio, name, 0, XN_FLAG_RFC2253) < 0) {
+		ERR_clear_error();
+		return g_strdup("?");
+	}
+	len = BIO_get_mem_data(bio, &data);
+	return g_strndup(data, (gsize)len);
+}
+
+char *ota_x509_certificate_sha256(X509 *cert)
+{
+	guint8 md[EVP_MAX_MD_SIZE];
+	unsigned int len = 0;
+	GString *hex;
+
+	if (X509_digest(cert, EVP_sha256(), md, &len) != 1 || len != 32) {
+		ERR_clear_error();
+		return g_strdup("?");
+	}
+	hex = g_string_sized_new(2 * len);
+	for (unsigned int i = 0; i < len; i++)
+		g_string_append_printf(hex, "%02x", md[i]);
+	return g_string_free(hex, FALSE);
 }

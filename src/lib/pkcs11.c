@@ -6,11 +6,12 @@
 #undef OPENSSL_NO_DEPRECATED
 #include <libp11.h>
 
-#include "pkcs11.h"
-
 #include <dlfcn.h>
 #include <openssl/err.h>
 #include <string.h>
+
+#include "openssl-private.h"
+#include "pkcs11.h"
 
 /* The PKCS#11 return codes we explain (libp11 puts them in the OpenSSL
  * error queue as reasons of its CKR library). */

@@ -1,10 +1,13 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include <otabundle/policy.h>
+
 #include <otabundle/keys.h>
 
 #include <openssl/err.h>
 #include <openssl/pem.h>
 #include <openssl/x509v3.h>
+
+#include "openssl-private.h"
 
 G_DEFINE_QUARK(ota-policy-error-quark, ota_policy_error)
 

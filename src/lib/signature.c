@@ -5,21 +5,11 @@
 #include <string.h>
 #include <time.h>
 
+#include "openssl-private.h"
+
 G_DEFINE_QUARK(ota-signature-error-quark, ota_signature_error)
 
 /* --- signer description ------------------------------------------------ */
-
-static char *name_to_string(const X509_NAME *name)
-{
-	g_autoptr(BIO) bio = BIO_new(BIO_s_mem());
-	char *data;
-	long len;
-
-	if (bio == NULL || X509_NAME_print_ex(bio, name, 0, XN_FLAG_RFC2253) < 0)
-		return g_strdup("?");
-	len = BIO_get_mem_data(bio, &data);
-	return g_strndup(data, (gsize)len);
-}
 
 static char *time_to_string(const ASN1_TIME *t)
 {
@@ -58,11 +48,6 @@ static char *der_sha256_hex(int (*i2d)(const void *, unsigned char **), const vo
 	return hex;
 }
 
-static int i2d_cert(const void *obj, unsigned char **out)
-{
-	return i2d_X509(obj, out);
-}
-
 static int i2d_spki(const void *obj, unsigned char **out)
 {
 	return i2d_X509_PUBKEY(obj, out);
@@ -92,9 +77,9 @@ static OtaSignerInfo *describe_signer(X509 *cert)
 		info->reason = g_strdup("signer certificate is not included in the signature");
 		return info;
 	}
-	info->subject = name_to_string(X509_get_subject_name(cert));
-	info->issuer = name_to_string(X509_get_issuer_name(cert));
-	info->cert_sha256 = der_sha256_hex(i2d_cert, cert);
+	info->subject = ota_x509_name_to_string(X509_get_subject_name(cert));
+	info->issuer = ota_x509_name_to_string(X509_get_issuer_name(cert));
+	info->cert_sha256 = ota_x509_certificate_sha256(cert);
 	info->spki_sha256 = der_sha256_hex(i2d_spki, X509_get_X509_PUBKEY(cert));
 	info->key_id = ota_keys_public_key_id(X509_get0_pubkey(cert));
 	info->not_before = time_to_string(X509_get0_notBefore(cert));

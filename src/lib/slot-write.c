@@ -3,7 +3,6 @@
  * image extracted into the slot's directory. */
 #include "install-private.h"
 
-#include "progress-private.h"
 #include <otabundle/text.h>
 
 #include <archive.h>
@@ -16,6 +15,8 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+#include "progress-private.h"
 
 #define TAR_BLOCK (64 * 1024)
 

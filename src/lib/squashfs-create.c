@@ -1,11 +1,11 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include "squashfs-private.h"
-#include "progress-private.h"
-
-#include "subprocess-private.h"
 
 #include <gio/gio.h>
 #include <string.h>
+
+#include "progress-private.h"
+#include "subprocess-private.h"
 
 static const char *mksquashfs_binary(void)
 {

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include "squashfs-private.h"
+
 #include <otabundle/text.h>
 
 #include <sqfs/compressor.h>

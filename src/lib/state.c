@@ -1,8 +1,5 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include "state-private.h"
-#include "checksum-private.h"
-#include "output-private.h"
-#include "reader-private.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -11,7 +8,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "checksum-private.h"
 #include "error-private.h"
+#include "output-private.h"
+#include "reader-private.h"
 
 G_DEFINE_QUARK(ota-state-error-quark, ota_state_error)
 

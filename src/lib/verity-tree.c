@@ -1,6 +1,5 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include "verity-tree-private.h"
-#include "progress-private.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -9,6 +8,8 @@
 #include <unistd.h>
 
 #include "error-private.h"
+#include "openssl-private.h"
+#include "progress-private.h"
 
 G_DEFINE_QUARK(ota-verity-error-quark, ota_verity_error)
 

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* What both CLIs' --output-format=json needs from json-glib: members that
- * may be NULL, and the finished document on stdout. */
+/* The JSON helpers of the audit log and of both CLIs' --output-format=json:
+ * members that may be NULL, and a finished document on stdout. One source,
+ * compiled into the library (hidden) and into each CLI. */
 #pragma once
 
 #include <json-glib/json-glib.h>
