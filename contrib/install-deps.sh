@@ -10,8 +10,10 @@ PACKAGES=(meson ninja-build pkg-config gcc libglib2.0-dev libssl-dev libsquashfs
 # softhsm2, opensc (pkcs11-tool) and p11-kit stand in for an HSM; gnutls-bin's
 # certtool makes the CSR of a key generated on the token.
 # libubootenv-tool (fw_setenv) and grub-common (grub-editenv) run the U-Boot/GRUB backend tests.
+# bash-completion loads the installed completion in its tests.
+# python3-jsonschema validates every JSON document the tests see against contrib/schema/.
 TEST_PACKAGES=(python3 python3-pytest valgrind rauc cryptsetup-bin softhsm2 opensc p11-kit gnutls-bin
-               libubootenv-tool grub-common)
+               libubootenv-tool grub-common bash-completion python3-jsonschema)
 
 [ "${1:-}" = "--tests" ] && PACKAGES+=("${TEST_PACKAGES[@]}")
 

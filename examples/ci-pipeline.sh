@@ -14,8 +14,11 @@
 #   OTABUNDLE_INPUT     input directory: manifest.raucm + images
 #                       (default: examples/bundle next to this script)
 #   OTABUNDLE_OUTPUT    bundle to write (default: out/update.raucb)
-#   OTABUNDLE_BUILD_ID  written as [update] build= into the packed manifest,
-#                       e.g. "$CI_PIPELINE_ID"; the input is not modified
+#   OTABUNDLE_BUILD_ID  written as [update] build= into the packed manifest
+#                       (create --set), e.g. "$CI_PIPELINE_ID"; the input is
+#                       not modified
+#   SOURCE_DATE_EPOCH   makes the bundle reproducible (create reads it), e.g.
+#                       "$(git log -1 --format=%ct)"
 #   OTABUNDLE_PURPOSE   --check-purpose for verification (default: smimesign, as RAUC)
 #   OTABUNDLE_COMPRESSION  squashfs compressor, e.g. gzip for device kernels
 #                       without zstd (default: otabundle's, zstd level 3)
@@ -23,7 +26,9 @@
 #                       else build/otabundle of this checkout)
 #
 # Outputs: the bundle, and BUNDLE.json with the verification result
-# (otabundle verify --output-format=json) to keep as a CI artifact.
+# (otabundle verify --output-format=json, schema otabundle/verify/1; on a
+# failure too, with its error code and every signer's status) to keep as a
+# CI artifact.
 # Exit status: 0 when the bundle was built and verified, non-zero otherwise.
 #
 # The development key must only be trusted by development devices: the
@@ -59,37 +64,12 @@ fi
 [ -f "$input/manifest.raucm" ] || die "$input/manifest.raucm: no such file"
 mkdir -p "$(dirname "$output")"
 
-# With a build id, pack a staged copy whose manifest carries it. Images
-# are hard-linked (or reflinked) rather than copied: create only reads
-# them, and the staged manifest is a new file, so the input stays as it is.
-stage=
-cleanup() {
-	[ -z "$stage" ] || rm -rf "$stage"
-}
-trap cleanup EXIT INT TERM
-
-if [ -n "${OTABUNDLE_BUILD_ID:-}" ]; then
-	if grep -q '^[[:space:]]*build[[:space:]]*=' "$input/manifest.raucm"; then
-		die "$input/manifest.raucm already has a build= key; remove it or unset OTABUNDLE_BUILD_ID"
-	fi
-	stage=$(mktemp -d "$(dirname "$output")/.stage.XXXXXX")
-	if ! cp -al "$input/." "$stage/" 2>/dev/null; then
-		# Another filesystem: start over (never copy onto hard links,
-		# which would write through to the input) and copy.
-		rm -rf "$stage"
-		stage=$(mktemp -d "$(dirname "$output")/.stage.XXXXXX")
-		cp -a --reflink=auto "$input/." "$stage/"
-	fi
-	rm -f "$stage/manifest.raucm"
-	# Insert build= right after the [update] group header.
-	awk -v build="$OTABUNDLE_BUILD_ID" '
-		{ print }
-		/^[[:space:]]*\[update\][[:space:]]*$/ { print "build=" build }
-	' "$input/manifest.raucm" >"$stage/manifest.raucm"
-	input=$stage
-fi
-
 set -- --cert "$OTABUNDLE_CERT" --key "$OTABUNDLE_KEY"
+# The build id goes into the packed manifest only (it overrides a build=
+# the input may have); the input directory is never modified.
+if [ -n "${OTABUNDLE_BUILD_ID:-}" ]; then
+	set -- "$@" --set "update.build=$OTABUNDLE_BUILD_ID"
+fi
 if [ -n "${OTABUNDLE_INTERMEDIATE:-}" ]; then
 	set -- "$@" --intermediate "$OTABUNDLE_INTERMEDIATE"
 fi
@@ -98,11 +78,15 @@ if [ -n "${OTABUNDLE_COMPRESSION:-}" ]; then
 fi
 
 echo "== create $output"
-"$otabundle" create --force "$@" "$input" "$output"
+# --signing-keyring: the bundle is verified against the keyring before it is
+# written, so a missing --intermediate or a signer outside the development
+# PKI fails here ("did you forget --intermediate?") and nothing is written.
+"$otabundle" create --force --signing-keyring "$OTABUNDLE_KEYRING" --check-purpose "$purpose" \
+	"$@" "$input" "$output"
 
-# Verify against the keyring alone, as a device would: this catches a
-# missing --intermediate, a signer outside the development PKI, an
-# expired certificate and any manifest/image mismatch.
+# Verify everything as a device would: beyond the signature and chain
+# (checked by create), every payload block, and each image against the
+# manifest.
 echo "== verify $output"
 status=0
 "$otabundle" verify --keyring "$OTABUNDLE_KEYRING" --check-purpose "$purpose" \

@@ -103,17 +103,26 @@ static void info_text(const char *bundle, const OtaInstallPlan *p)
 	g_print("and then boot slot %s (%s).\n", bootname, boot_target);
 }
 
-static void info_json(const char *bundle, const OtaInstallPlan *p)
+/* What an install of @bundle would do (@p), or why it would be refused
+ * (@error; then the plan's members are null or empty). */
+static void info_json(const char *bundle, const OtaInstallPlan *p, const GError *error)
 {
 	g_autoptr(JsonBuilder) b = json_builder_new();
 
-	json_builder_begin_object(b);
+	json_output_begin_document(b, JSON_SCHEMA_INSTALL_INFO);
 	json_output_add_string(b, "bundle", bundle);
-	json_output_add_string(b, "version", ota_install_plan_get_manifest(p)->version);
-	json_output_add_string(b, "boot_target", ota_install_plan_get_boot_target(p, NULL));
+	json_output_add_bool(b, "installable", p != NULL);
+	json_output_add_error(b, error);
+	json_output_add_string(b, "version", p ? ota_install_plan_get_manifest(p)->version : NULL);
+	json_output_add_string(b, "boot_target", p ? ota_install_plan_get_boot_target(p, NULL) : NULL);
+	json_builder_set_member_name(b, "policies");
+	json_builder_begin_array(b);
+	for (guint i = 0; p != NULL && i < ota_install_plan_get_n_policies(p); i++)
+		json_builder_add_string_value(b, ota_install_plan_get_policy(p, i));
+	json_builder_end_array(b);
 	json_builder_set_member_name(b, "steps");
 	json_builder_begin_array(b);
-	for (guint i = 0; i < ota_install_plan_get_n_steps(p); i++) {
+	for (guint i = 0; p != NULL && i < ota_install_plan_get_n_steps(p); i++) {
 		const char *image, *slot, *device;
 
 		ota_install_plan_get_step(p, i, &image, &slot, &device);
@@ -133,10 +142,13 @@ static int cmd_info(OtaTarget *t, char **args)
 	g_autoptr(GError) error = NULL;
 	g_autoptr(OtaInstallPlan) p = ota_install_plan(t, args[0], &error);
 
-	if (p == NULL)
+	if (p == NULL) {
+		if (json_output())
+			info_json(args[0], NULL, error);
 		return fail(error);
+	}
 	if (json_output())
-		info_json(args[0], p);
+		info_json(args[0], p, NULL);
 	else
 		info_text(args[0], p);
 	return EXIT_SUCCESS;
@@ -146,7 +158,7 @@ static void status_json(const OtaStatus *st)
 {
 	g_autoptr(JsonBuilder) b = json_builder_new();
 
-	json_builder_begin_object(b);
+	json_output_begin_document(b, JSON_SCHEMA_INSTALL_STATUS);
 	json_output_add_string(b, "compatible", st->compatible);
 	json_output_add_string(b, "booted", st->booted);
 	json_output_add_string(b, "primary", st->primary);
@@ -291,8 +303,12 @@ int main(int argc, char **argv)
 		if (argc - 2 != commands[i].n_args)
 			return usage(commands[i].n_args ? "give one BUNDLE" : "this command takes no arguments");
 		target = open_target(&error);
-		if (target == NULL)
+		if (target == NULL) {
+			/* info's document says why even when the system can't be read. */
+			if (commands[i].run == cmd_info && json_output())
+				info_json(argv[2], NULL, error);
 			return fail(error);
+		}
 		return commands[i].run(target, argv + 2);
 	}
 	return usage("unknown command");

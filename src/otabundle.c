@@ -2,6 +2,7 @@
 /* otabundle: the host tool. Argument parsing and printing only; every
  * decision is made in libotabundle. */
 #include <otabundle/bundle.h>
+#include <otabundle/cancel.h>
 #include <otabundle/text.h>
 
 #include <fcntl.h>
@@ -13,6 +14,7 @@
 
 #include "lib/json-output.h"
 #include "progress-line.h"
+#include "rauc-cli.h"
 
 #define EXIT_REJECTED 1
 #define EXIT_USAGE 2
@@ -25,12 +27,20 @@ static gboolean opt_force;
 static gboolean opt_no_check_time;
 static gboolean opt_no_verify;
 static gboolean opt_check_images;
-static char *opt_keyring;
+static char **opt_keyrings;
+static char **opt_signing_keyrings;
 static char *opt_crl;
 static char *opt_check_purpose;
 static char *opt_output_format;
 static char *opt_format;
 static char *opt_mksquashfs_args;
+static gboolean opt_reproducible;
+static char *opt_verity_salt;
+static char **opt_settings;
+static gboolean opt_allow_large_plain;
+static gboolean opt_rauc_defaults;
+static char *opt_rauc_output_format;
+static gboolean opt_dump_cert;
 static char *opt_pkcs11_module;
 static int opt_threshold = 1;
 static char *opt_audit_log;
@@ -47,17 +57,45 @@ static const GOptionEntry verbose_entries[] = {
 	 "No progress line (shown on a terminal for long operations)", NULL},
 	{NULL}};
 
+/* How signers are checked, wherever a keyring is. */
+#define CHECK_PURPOSE_ENTRY                                                                  \
+	{"check-purpose", 0, 0, G_OPTION_ARG_STRING, &opt_check_purpose,                        \
+	 "Required signer purpose: smimesign (default, as RAUC), codesign, any", "PURPOSE"}
+#define CRL_ENTRY                                                                            \
+	{"crl", 0, 0, G_OPTION_ARG_FILENAME, &opt_crl,                                          \
+	 "PEM file of CRLs; the signer certificate must not be revoked", "PEM"}
+
 static const GOptionEntry trust_entries[] = {
-	{"keyring", 0, 0, G_OPTION_ARG_FILENAME, &opt_keyring,
-	 "PEM file of trusted root (or pinned intermediate) certificates", "PEM"},
-	{"check-purpose", 0, 0, G_OPTION_ARG_STRING, &opt_check_purpose,
-	 "Required signer purpose: smimesign (default, as RAUC), codesign, any", "PURPOSE"},
-	{"crl", 0, 0, G_OPTION_ARG_FILENAME, &opt_crl,
-	 "PEM file of CRLs; the signer certificate must not be revoked", "PEM"},
+	{"keyring", 0, 0, G_OPTION_ARG_FILENAME_ARRAY, &opt_keyrings,
+	 "Trusted root (or pinned intermediate) certificates for the bundle read: a PEM file or a "
+	 "hashed directory; repeat to add more",
+	 "PEM|DIR"},
+	CHECK_PURPOSE_ENTRY,
+	CRL_ENTRY,
 	{"no-check-time", 0, 0, G_OPTION_ARG_NONE, &opt_no_check_time,
 	 "Do not check certificate validity times (for old bundles, on purpose)", NULL},
 	{"threshold", 0, 0, G_OPTION_ARG_INT, &opt_threshold,
-	 "Distinct trusted signer keys required (N of N-of-M; default 1)", "N"},
+	 "Distinct trusted signer keys required (N of N-of-M; default 1; when signing: of the "
+	 "result, with --signing-keyring)",
+	 "N"},
+	{NULL}};
+
+/* Every command that writes a bundle or a signature: the trust the result
+ * must satisfy before it is written (the --threshold, --check-purpose and
+ * --crl of trust_entries or create_trust_entries apply to it). */
+static const GOptionEntry signing_keyring_entries[] = {
+	{"signing-keyring", 0, 0, G_OPTION_ARG_FILENAME_ARRAY, &opt_signing_keyrings,
+	 "Write the result only if it verifies against these certificates (PEM file or hashed "
+	 "directory; repeat to add more)",
+	 "PEM|DIR"},
+	{NULL}};
+
+/* create reads no bundle: no --keyring, and --no-check-time is a signer option. */
+static const GOptionEntry create_trust_entries[] = {
+	CHECK_PURPOSE_ENTRY,
+	CRL_ENTRY,
+	{"threshold", 0, 0, G_OPTION_ARG_INT, &opt_threshold,
+	 "With --signing-keyring: distinct trusted signer keys the bundle needs (default 1)", "N"},
 	{NULL}};
 
 static const GOptionEntry output_entries[] = {
@@ -73,6 +111,22 @@ static const GOptionEntry create_entries[] = {
 	 "NAME"},
 	{"mksquashfs-args", 0, 0, G_OPTION_ARG_STRING, &opt_mksquashfs_args,
 	 "Extra arguments for mksquashfs, e.g. \"-b 1M\"", "ARGS"},
+	{"set", 0, 0, G_OPTION_ARG_STRING_ARRAY, &opt_settings,
+	 "Set a field of the packed manifest (update.version, update.build, update.compatible, "
+	 "update.description, meta.LABEL.KEY); the input is not changed; repeatable",
+	 "NAME=VALUE"},
+	{"reproducible", 0, 0, G_OPTION_ARG_NONE, &opt_reproducible,
+	 "Byte-identical payload and manifest for the same input (implied by $SOURCE_DATE_EPOCH)",
+	 NULL},
+	{"verity-salt", 0, 0, G_OPTION_ARG_STRING, &opt_verity_salt,
+	 "Verity salt, 64 hex digits (default: random; reproducible: derived from the payload)",
+	 "HEX"},
+	{"allow-large-plain", 0, 0, G_OPTION_ARG_NONE, &opt_allow_large_plain,
+	 "Write a plain bundle with a payload over 2 GiB, which no RAUC device verifies correctly",
+	 NULL},
+	{"rauc-defaults", 0, 0, G_OPTION_ARG_NONE, &opt_rauc_defaults,
+	 "Default to what rauc bundle writes: plain without a [bundle] format, gzip compression",
+	 NULL},
 	{NULL}};
 
 /* Every command that signs. */
@@ -120,6 +174,11 @@ static const GOptionEntry sign_entries[] = {
 static const GOptionEntry info_entries[] = {
 	{"no-verify", 0, 0, G_OPTION_ARG_NONE, &opt_no_verify,
 	 "Show the bundle without checking its signature (output is untrusted)", NULL},
+	{"rauc-output-format", 0, 0, G_OPTION_ARG_STRING, &opt_rauc_output_format,
+	 "Print as rauc info --output-format does: json, json-pretty or shell (RAUC's names, "
+	 "otabundle's beside)", "FORMAT"},
+	{"dump-cert", 0, 0, G_OPTION_ARG_NONE, &opt_dump_cert,
+	 "Also print each signer's certificate", NULL},
 	{NULL}};
 
 static const GOptionEntry verify_entries[] = {
@@ -137,6 +196,9 @@ static int fail(const GError *error)
 	g_auto(GStrv) lines = g_strsplit(error->message, "\n", opt_verbose ? -1 : 2);
 
 	progress_line_erase();
+	/* Interrupted: the signal is the story, told by the exit status. */
+	if (ota_cancel_get_signal() != 0)
+		return EXIT_REJECTED;
 	for (char **l = lines; *l && (l == lines || opt_verbose); l++) {
 		g_autofree char *line = ota_text_escape_controls(*l);
 
@@ -193,9 +255,11 @@ static gboolean wants_json(GOptionContext *context, gboolean *json)
 	return FALSE;
 }
 
-/* Builds the policy from --keyring etc.; NULL with *usage set when the
- * arguments are wrong, NULL with @error when the files are. */
-static OtaPolicy *policy_from_options(GOptionContext *context, gboolean *usage, GError **error)
+/* A policy trusting @keyrings, with --check-purpose, --crl, --no-check-time
+ * and @threshold; NULL with *usage set when the arguments are wrong, NULL
+ * with @error when the files are. */
+static OtaPolicy *policy_for(GOptionContext *context, char **keyrings, int threshold,
+                             gboolean *usage, GError **error)
 {
 	OtaPurpose purpose = OTA_PURPOSE_DEFAULT;
 
@@ -205,18 +269,64 @@ static OtaPolicy *policy_from_options(GOptionContext *context, gboolean *usage, 
 		usage_error(context, "--check-purpose must be any, codesign or smimesign");
 		return NULL;
 	}
-	if (opt_keyring == NULL) {
-		*usage = TRUE;
-		usage_error(context, "--keyring is required");
-		return NULL;
-	}
-	if (opt_threshold < 1) {
+	if (threshold < 1) {
 		*usage = TRUE;
 		usage_error(context, "--threshold must be at least 1");
 		return NULL;
 	}
-	return ota_policy_new(opt_keyring, opt_crl, purpose, !opt_no_check_time,
-	                      (guint)opt_threshold, error);
+	return ota_policy_new_from_keyrings((const char *const *)keyrings, opt_crl, purpose,
+	                                    !opt_no_check_time, (guint)threshold, error);
+}
+
+/* Builds the policy from --keyring etc. (required) for a command that only
+ * reads a bundle; see policy_for(). */
+static OtaPolicy *policy_from_options(GOptionContext *context, gboolean *usage, GError **error)
+{
+	if (opt_keyrings == NULL) {
+		*usage = TRUE;
+		usage_error(context, "--keyring is required");
+		return NULL;
+	}
+	return policy_for(context, opt_keyrings, opt_threshold, usage, error);
+}
+
+/* The policies of a command that writes a signed result: IN's trust from
+ * --keyring (a bundle is accepted when one signer is trusted: the
+ * threshold is the result's), and the result's from --signing-keyring with
+ * --threshold. Each stays NULL without its keyring. A check option with no
+ * keyring to apply to is wrong usage. FALSE (after printing) with
+ * *exit_code set. */
+static gboolean signing_policies(GOptionContext *context, OtaPolicy **input, OtaPolicy **result,
+                                 int *exit_code)
+{
+	g_autoptr(GError) error = NULL;
+	gboolean usage;
+
+	if (opt_signing_keyrings == NULL && opt_threshold != 1) {
+		*exit_code = usage_error(context, "--threshold is for the result: give --signing-keyring");
+		return FALSE;
+	}
+	if (opt_keyrings == NULL && opt_signing_keyrings == NULL &&
+	    (opt_check_purpose != NULL || opt_crl != NULL)) {
+		*exit_code = usage_error(context, "--check-purpose and --crl need --keyring or "
+		                                  "--signing-keyring");
+		return FALSE;
+	}
+	if (opt_keyrings != NULL) {
+		*input = policy_for(context, opt_keyrings, 1, &usage, &error);
+		if (*input == NULL) {
+			*exit_code = usage ? EXIT_USAGE : fail(error);
+			return FALSE;
+		}
+	}
+	if (opt_signing_keyrings != NULL) {
+		*result = policy_for(context, opt_signing_keyrings, opt_threshold, &usage, &error);
+		if (*result == NULL) {
+			*exit_code = usage ? EXIT_USAGE : fail(error);
+			return FALSE;
+		}
+	}
+	return TRUE;
 }
 
 /* --- keys ---------------------------------------------------------------- */
@@ -277,48 +387,6 @@ static OtaKeyStore *new_key_store(void)
 
 /* --- printing ----------------------------------------------------------- */
 
-static void json_add_signers(JsonBuilder *b, const OtaSignature *sig)
-{
-	json_builder_set_member_name(b, "signers");
-	json_builder_begin_array(b);
-	for (guint i = 0; i < ota_signature_get_n_signers(sig); i++) {
-		const OtaSignerInfo *s = ota_signature_get_signer(sig, i);
-
-		json_builder_begin_object(b);
-		json_output_add_string(b, "subject", ota_signer_info_get_subject(s));
-		json_output_add_string(b, "issuer", ota_signer_info_get_issuer(s));
-		json_output_add_string(b, "certificate_sha256", ota_signer_info_get_certificate_sha256(s));
-		json_output_add_string(b, "spki_sha256", ota_signer_info_get_spki_sha256(s));
-		json_output_add_string(b, "not_before", ota_signer_info_get_not_before(s));
-		json_output_add_string(b, "not_after", ota_signer_info_get_not_after(s));
-		json_output_add_string(b, "status", ota_signer_status_to_string(ota_signer_info_get_status(s)));
-		json_output_add_string(b, "reason", ota_signer_info_get_reason(s));
-		json_output_add_bool(b, "nested", ota_signer_info_is_nested(s));
-		json_builder_end_object(b);
-	}
-	json_builder_end_array(b);
-}
-
-static void json_add_meta(JsonBuilder *b, GKeyFile *meta)
-{
-	g_auto(GStrv) groups = g_key_file_get_groups(meta, NULL);
-
-	json_builder_set_member_name(b, "meta");
-	json_builder_begin_object(b);
-	for (char **g = groups; *g; g++) {
-		g_auto(GStrv) keys = g_key_file_get_keys(meta, *g, NULL, NULL);
-
-		json_builder_set_member_name(b, *g + strlen("meta."));
-		json_builder_begin_object(b);
-		for (char **k = keys; k && *k; k++) {
-			g_autofree char *value = g_key_file_get_string(meta, *g, *k, NULL);
-			json_output_add_string(b, *k, value);
-		}
-		json_builder_end_object(b);
-	}
-	json_builder_end_object(b);
-}
-
 static void json_add_manifest(JsonBuilder *b, const OtaManifest *m)
 {
 	json_builder_set_member_name(b, "manifest");
@@ -346,28 +414,70 @@ static void json_add_manifest(JsonBuilder *b, const OtaManifest *m)
 		json_builder_end_object(b);
 	}
 	json_builder_end_array(b);
-	json_add_meta(b, m->meta);
+	json_output_add_meta(b, m->meta);
 	json_builder_end_object(b);
 }
 
-static void print_bundle_json(const OtaBundle *b, const char *verification)
+/* How far the library got, as JSON names it. */
+static const char *checked_to_json(OtaBundleChecked checked)
+{
+	switch (checked) {
+	case OTA_BUNDLE_CHECKED_SIGNATURE:
+		return "signature";
+	case OTA_BUNDLE_CHECKED_PAYLOAD:
+		return "payload";
+	case OTA_BUNDLE_CHECKED_IMAGES:
+		return "images";
+	case OTA_BUNDLE_CHECKED_NOTHING:
+		break;
+	}
+	return "nothing";
+}
+
+/* The one document of info and verify (@schema), for a bundle that passed
+ * (@error NULL) or failed. A failure still lists every signer seen with its
+ * status, so a threshold gate can say who signed; what was not learnt
+ * (@b NULL: not even opened), or must not be trusted (the manifest of a
+ * failed bundle), is null. */
+static void print_bundle_json(const char *schema, const char *path, const OtaBundle *b,
+                              const OtaPolicy *policy, const char *verification,
+                              const GError *error)
 {
 	g_autoptr(JsonBuilder) builder = json_builder_new();
-	const OtaBundleLayout *layout = ota_bundle_get_layout(b);
-	const OtaManifest *m = ota_bundle_get_manifest(b);
-	const OtaSignature *sig = ota_bundle_get_signature(b);
+	const OtaBundleLayout *layout = b ? ota_bundle_get_layout(b) : NULL;
+	const OtaManifest *m = b && error == NULL ? ota_bundle_get_manifest(b) : NULL;
+	const OtaSignature *sig = b ? ota_bundle_get_signature(b) : NULL;
 	guint64 data_size, tree_size;
 
-	json_builder_begin_object(builder);
-	json_output_add_string(builder, "bundle", ota_bundle_get_path(b));
-	json_output_add_string(builder, "format", ota_bundle_format_to_string(ota_bundle_get_format(b)));
-	json_output_add_int(builder, "size", layout->file_size);
-	json_output_add_int(builder, "payload_size", layout->payload_size);
-	json_output_add_int(builder, "signature_size", layout->signature_size);
-	json_output_add_bool(builder, "verified", ota_bundle_is_verified(b));
-	json_output_add_string(builder, "verification", verification);
-	json_output_add_int(builder, "trusted_signers", ota_signature_get_counted(sig));
-	if (ota_bundle_get_verity_sizes(b, &data_size, &tree_size)) {
+	json_output_begin_document(builder, schema);
+	json_output_add_string(builder, "bundle", path);
+	if (b != NULL) {
+		json_output_add_string(builder, "format",
+		                       ota_bundle_format_to_string(ota_bundle_get_format(b)));
+		json_output_add_int(builder, "size", layout->file_size);
+		json_output_add_int(builder, "payload_size", layout->payload_size);
+		json_output_add_int(builder, "signature_size", layout->signature_size);
+		json_output_add_bool(builder, "plain_size_limit_exceeded",
+		                     ota_bundle_exceeds_plain_limit(b));
+	} else {
+		json_output_add_null(builder, "format");
+		json_output_add_null(builder, "size");
+		json_output_add_null(builder, "payload_size");
+		json_output_add_null(builder, "signature_size");
+		json_output_add_null(builder, "plain_size_limit_exceeded");
+	}
+	json_output_add_bool(builder, "verified", error == NULL && ota_bundle_is_verified(b));
+	json_output_add_string(builder, "verification", error ? "failed" : verification);
+	json_output_add_string(builder, "checked",
+	                       checked_to_json(b ? ota_bundle_get_checked(b)
+	                                         : OTA_BUNDLE_CHECKED_NOTHING));
+	json_output_add_error(builder, error);
+	if (policy != NULL)
+		json_output_add_int(builder, "threshold", ota_policy_get_threshold(policy));
+	else
+		json_output_add_null(builder, "threshold");
+	json_output_add_int(builder, "trusted_signers", sig ? ota_signature_get_counted(sig) : 0);
+	if (m != NULL && ota_bundle_get_verity_sizes(b, &data_size, &tree_size)) {
 		json_builder_set_member_name(builder, "verity");
 		json_builder_begin_object(builder);
 		json_output_add_string(builder, "root_hash", m->verity_hash);
@@ -376,10 +486,22 @@ static void print_bundle_json(const OtaBundle *b, const char *verification)
 		json_output_add_int(builder, "tree_size", tree_size);
 		json_builder_end_object(builder);
 	}
-	json_add_manifest(builder, m);
-	json_add_signers(builder, sig);
+	if (m != NULL)
+		json_add_manifest(builder, m);
+	else
+		json_output_add_null(builder, "manifest");
+	json_output_add_signers(builder, sig);
 	json_builder_end_object(builder);
 	json_output_print(builder);
+}
+
+/* A failed info or verify: with @json, its document on stdout as well. */
+static int fail_bundle(gboolean json, const char *schema, const char *path, const OtaBundle *b,
+                       const OtaPolicy *policy, const GError *error)
+{
+	if (json)
+		print_bundle_json(schema, path, b, policy, NULL, error);
+	return fail(error);
 }
 
 /* Every string printed in text output may come from the bundle or one of
@@ -552,13 +674,17 @@ static gboolean parse_encoding(GOptionContext *context, OtaSignatureEncoding *en
 
 static int cmd_create(int argc, char **argv)
 {
-	const GOptionEntry *const groups[] = {create_entries, signer_entries, signer_time_entries,
-	                                      output_file_entries, NULL};
+	const GOptionEntry *const groups[] = {create_entries,        signer_entries,
+	                                      signer_time_entries,   signing_keyring_entries,
+	                                      create_trust_entries,  output_file_entries,
+	                                      NULL};
 	g_autoptr(GOptionContext) context =
 		new_context("INPUTDIR BUNDLE", "Pack and sign INPUTDIR into BUNDLE.", groups);
 	g_autoptr(GPtrArray) signers = g_ptr_array_new_with_free_func((GDestroyNotify)ota_signer_free);
 	g_autoptr(OtaX509Stack) intermediates = sk_X509_new_null();
 	g_autoptr(OtaKeyStore) store = NULL;
+	g_autoptr(OtaPolicy) no_input_policy = NULL;
+	g_autoptr(OtaPolicy) result_policy = NULL;
 	g_autoptr(GError) error = NULL;
 	OtaCreateOptions options = {0};
 	int exit_code;
@@ -567,13 +693,21 @@ static int cmd_create(int argc, char **argv)
 		return EXIT_USAGE;
 	options.compression = opt_compression;
 	options.mksquashfs_args = opt_mksquashfs_args;
-	if (!ota_bundle_check_create_options(&options, &error))
-		return usage_error(context, error->message);
+	options.reproducible = opt_reproducible;
+	options.verity_salt = opt_verity_salt;
+	options.settings = (const char *const *)opt_settings;
+	options.allow_large_plain = opt_allow_large_plain;
+	options.rauc_defaults = opt_rauc_defaults;
 	if (opt_format != NULL) {
 		if (!ota_bundle_format_from_string(opt_format, &options.format))
 			return usage_error(context, "--format must be plain, verity or crypt");
 		options.format_set = TRUE;
 	}
+	if (!ota_bundle_check_create_options(&options, &error))
+		return usage_error(context, error->message);
+	if (!signing_policies(context, &no_input_policy, &result_policy, &exit_code))
+		return exit_code;
+	options.result_policy = result_policy;
 
 	store = new_key_store();
 	if (!load_signers(context, store, signers, intermediates, &exit_code))
@@ -588,6 +722,19 @@ static int cmd_create(int argc, char **argv)
 		return fail(error);
 	g_print("Created %s\n", argv[2]);
 	return EXIT_SUCCESS;
+}
+
+/* The library's verdict on RAUC's plain payload limit, in words. */
+static void warn_if_over_plain_limit(const char *path, const OtaBundle *bundle)
+{
+	g_autofree char *message = NULL;
+
+	if (!ota_bundle_exceeds_plain_limit(bundle))
+		return;
+	message = g_strdup_printf("%s: plain payload over 2 GiB: RAUC 1.15.2 and later refuse it, "
+	                          "earlier RAUC verifies only its start (CVE-2026-34155); rebuild "
+	                          "it as verity", path);
+	print_warning(message, NULL);
 }
 
 /* What the library checked, in the words info and verify print. */
@@ -606,6 +753,16 @@ static const char *describe_checked(const OtaBundle *bundle)
 	return opt_no_verify ? "skipped (--no-verify)" : "skipped (no --keyring)";
 }
 
+/* The text summary line of what was not checked says so plainly: a reader
+ * skimming for "Verified:" must not take the fields below it for trusted. */
+static const char *describe_checked_text(const OtaBundle *bundle)
+{
+	if (ota_bundle_get_checked(bundle) != OTA_BUNDLE_CHECKED_NOTHING)
+		return describe_checked(bundle);
+	return opt_no_verify ? "NO - not verified (--no-verify): nothing below is trusted"
+	                     : "NO - not verified (no --keyring): nothing below is trusted";
+}
+
 static int cmd_info(int argc, char **argv)
 {
 	const GOptionEntry *const groups[] = {trust_entries, info_entries, output_entries, NULL};
@@ -619,34 +776,35 @@ static int cmd_info(int argc, char **argv)
 
 	if (!parse_args(context, &argc, &argv, 1, 1) || !wants_json(context, &json))
 		return EXIT_USAGE;
-	if (!opt_no_verify && opt_keyring != NULL) {
+	if (opt_rauc_output_format != NULL &&
+	    (opt_output_format != NULL || !rauc_cli_info_format_is_known(opt_rauc_output_format)))
+		return usage_error(context, "--rauc-output-format must be json, json-pretty or shell, "
+		                            "and not with --output-format");
+	if (opt_dump_cert && json)
+		return usage_error(context, "--dump-cert would break the JSON document");
+	if (!opt_no_verify && opt_keyrings != NULL) {
 		policy = policy_from_options(context, &usage, &error);
 		if (policy == NULL)
-			return usage ? EXIT_USAGE : fail(error);
+			return usage ? EXIT_USAGE
+			             : fail_bundle(json, JSON_SCHEMA_INFO, argv[1], NULL, NULL, error);
 	}
 
-	bundle = ota_bundle_open_for_info(argv[1], policy, &error);
-	if (bundle == NULL)
-		return fail(error);
+	bundle = ota_bundle_open(argv[1], &error);
+	if (bundle == NULL || !ota_bundle_check_for_info(bundle, policy, &error))
+		return fail_bundle(json, JSON_SCHEMA_INFO, argv[1], bundle, policy, error);
 	verification = describe_checked(bundle);
-	if (json)
-		print_bundle_json(bundle, verification);
-	else
-		print_bundle_text(bundle, verification);
+	if (opt_rauc_output_format != NULL) {
+		rauc_cli_print_info(bundle, opt_rauc_output_format);
+		warn_if_over_plain_limit(argv[1], bundle);
+	} else if (json) {
+		print_bundle_json(JSON_SCHEMA_INFO, argv[1], bundle, policy, verification, NULL);
+	} else {
+		print_bundle_text(bundle, describe_checked_text(bundle));
+		warn_if_over_plain_limit(argv[1], bundle);
+	}
+	if (opt_dump_cert)
+		rauc_cli_print_certificates(bundle);
 	return EXIT_SUCCESS;
-}
-
-static void print_verify_failure_json(const char *path, const GError *error)
-{
-	g_autoptr(JsonBuilder) builder = json_builder_new();
-	g_auto(GStrv) lines = g_strsplit(error->message, "\n", 2);
-
-	json_builder_begin_object(builder);
-	json_output_add_string(builder, "bundle", path);
-	json_output_add_bool(builder, "verified", FALSE);
-	json_output_add_string(builder, "error", lines[0]);
-	json_builder_end_object(builder);
-	json_output_print(builder);
 }
 
 static int cmd_verify(int argc, char **argv)
@@ -663,19 +821,18 @@ static int cmd_verify(int argc, char **argv)
 		return EXIT_USAGE;
 	policy = policy_from_options(context, &usage, &error);
 	if (policy == NULL)
-		return usage ? EXIT_USAGE : fail(error);
+		return usage ? EXIT_USAGE
+		             : fail_bundle(json, JSON_SCHEMA_VERIFY, argv[1], NULL, NULL, error);
 
 	bundle = ota_bundle_open(argv[1], &error);
 	if (bundle == NULL ||
 	    !ota_bundle_verify(bundle, policy, OTA_BUNDLE_VERIFY_PAYLOAD, NULL, &error) ||
-	    !ota_bundle_check_contents(bundle, opt_check_images, &error)) {
-		if (json)
-			print_verify_failure_json(argv[1], error);
-		return fail(error);
-	}
+	    !ota_bundle_check_contents(bundle, opt_check_images, &error))
+		return fail_bundle(json, JSON_SCHEMA_VERIFY, argv[1], bundle, policy, error);
 
 	if (json) {
-		print_bundle_json(bundle, describe_checked(bundle));
+		print_bundle_json(JSON_SCHEMA_VERIFY, argv[1], bundle, policy, describe_checked(bundle),
+		                  NULL);
 	} else {
 		g_autofree char *path = ota_text_escape(argv[1]);
 		const OtaSignature *sig = ota_bundle_get_signature(bundle);
@@ -686,6 +843,7 @@ static int cmd_verify(int argc, char **argv)
 		        counted == 1 ? "" : "s", opt_check_images ? ", every image hashed" : "");
 		if (opt_verbose)
 			print_signers_text(sig);
+		warn_if_over_plain_limit(argv[1], bundle);
 	}
 	return EXIT_SUCCESS;
 }
@@ -710,26 +868,19 @@ static int cmd_extract(int argc, char **argv)
 	return EXIT_SUCCESS;
 }
 
-/* Options for signing an existing bundle; a policy only with --keyring. */
+/* Options for signing an existing bundle; policies only with their keyrings. */
 static gboolean sign_options_from_args(GOptionContext *context, OtaSignOptions *options,
-                                       OtaPolicy **policy, int *exit_code)
+                                       OtaPolicy **policy, OtaPolicy **result_policy,
+                                       int *exit_code)
 {
-	g_autoptr(GError) error = NULL;
-	gboolean usage;
-
-	*policy = NULL;
 	if (!parse_encoding(context, &options->encoding)) {
 		*exit_code = EXIT_USAGE;
 		return FALSE;
 	}
-	if (opt_keyring != NULL) {
-		*policy = policy_from_options(context, &usage, &error);
-		if (*policy == NULL) {
-			*exit_code = usage ? EXIT_USAGE : fail(error);
-			return FALSE;
-		}
-	}
+	if (!signing_policies(context, policy, result_policy, exit_code))
+		return FALSE;
 	options->policy = *policy;
+	options->result_policy = *result_policy;
 	options->force = opt_force;
 	options->audit_log = opt_audit_log;
 	return TRUE;
@@ -737,10 +888,10 @@ static gboolean sign_options_from_args(GOptionContext *context, OtaSignOptions *
 
 /* The signers (and policy) for a command that signs an existing bundle. */
 static gboolean setup_signing(GOptionContext *context, OtaSignOptions *options,
-                              OtaPolicy **policy, OtaKeyStore **store, GPtrArray *signers,
-                              OtaX509Stack *intermediates, int *exit_code)
+                              OtaPolicy **policy, OtaPolicy **result_policy, OtaKeyStore **store,
+                              GPtrArray *signers, OtaX509Stack *intermediates, int *exit_code)
 {
-	if (!sign_options_from_args(context, options, policy, exit_code))
+	if (!sign_options_from_args(context, options, policy, result_policy, exit_code))
 		return FALSE;
 	*store = new_key_store();
 	if (!load_signers(context, *store, signers, intermediates, exit_code))
@@ -753,8 +904,9 @@ static gboolean setup_signing(GOptionContext *context, OtaSignOptions *options,
 
 static int cmd_sign(int argc, char **argv)
 {
-	const GOptionEntry *const groups[] = {signer_entries, sign_entries, trust_entries,
-	                                      output_file_entries, NULL};
+	const GOptionEntry *const groups[] = {signer_entries,          sign_entries,
+	                                      trust_entries,           signing_keyring_entries,
+	                                      output_file_entries,     NULL};
 	g_autoptr(GOptionContext) context = new_context(
 		"IN OUT | --detached SIG.cms BUNDLE",
 		"Add signers to a signed bundle (after checking its signatures against --keyring, if "
@@ -764,6 +916,7 @@ static int cmd_sign(int argc, char **argv)
 	g_autoptr(OtaX509Stack) intermediates = sk_X509_new_null();
 	g_autoptr(OtaKeyStore) store = NULL;
 	g_autoptr(OtaPolicy) policy = NULL;
+	g_autoptr(OtaPolicy) result_policy = NULL;
 	g_autoptr(GError) error = NULL;
 	OtaSignOptions options = {0};
 	int exit_code;
@@ -773,7 +926,12 @@ static int cmd_sign(int argc, char **argv)
 	if (argc - 1 != (opt_detached ? 1 : 2))
 		return usage_error(context, opt_detached ? "give one BUNDLE with --detached"
 		                                         : "give IN and OUT");
-	if (!setup_signing(context, &options, &policy, &store, signers, intermediates, &exit_code))
+	/* A partial signature is one of a set: the merged bundle has a threshold. */
+	if (opt_detached != NULL && opt_threshold != 1)
+		return usage_error(context, "--threshold does not apply to a partial signature (give "
+		                            "it to merge)");
+	if (!setup_signing(context, &options, &policy, &result_policy, &store, signers,
+	                   intermediates, &exit_code))
 		return exit_code;
 
 	if (opt_detached != NULL) {
@@ -790,18 +948,20 @@ static int cmd_sign(int argc, char **argv)
 
 static int cmd_merge(int argc, char **argv)
 {
-	const GOptionEntry *const groups[] = {trust_entries, output_file_entries, NULL};
+	const GOptionEntry *const groups[] = {trust_entries, signing_keyring_entries,
+	                                      output_file_entries, NULL};
 	g_autoptr(GOptionContext) context = new_context(
 		"IN OUT SIG.cms...",
 		"Add the signers of partial signatures (from sign --detached) to a bundle.", groups);
 	g_autoptr(OtaPolicy) policy = NULL;
+	g_autoptr(OtaPolicy) result_policy = NULL;
 	g_autoptr(GError) error = NULL;
 	OtaSignOptions options = {0};
 	int exit_code;
 
 	if (!parse_args(context, &argc, &argv, 3, G_MAXINT))
 		return EXIT_USAGE;
-	if (!sign_options_from_args(context, &options, &policy, &exit_code))
+	if (!sign_options_from_args(context, &options, &policy, &result_policy, &exit_code))
 		return exit_code;
 	if (!ota_bundle_merge(argv[1], argv[2], (const char *const *)&argv[3], (gsize)argc - 3,
 	                      &options, &error))
@@ -813,32 +973,35 @@ static int cmd_merge(int argc, char **argv)
 
 static int cmd_resign(int argc, char **argv)
 {
-	const GOptionEntry *const groups[] = {signer_entries, trust_entries, resign_entries,
-	                                      output_file_entries, NULL};
+	const GOptionEntry *const groups[] = {signer_entries,          trust_entries,
+	                                      signing_keyring_entries, resign_entries,
+	                                      output_file_entries,     NULL};
 	g_autoptr(GOptionContext) context = new_context(
 		"IN OUT",
-		"Replace IN's signatures (checked against the old --keyring) with the given signers'; "
-		"the payload is copied unchanged.",
+		"Replace IN's signatures (checked against the old --keyring) with the given signers' "
+		"(checked against --signing-keyring, if given); the payload is copied unchanged.",
 		groups);
 	g_autoptr(GPtrArray) signers = g_ptr_array_new_with_free_func((GDestroyNotify)ota_signer_free);
 	g_autoptr(OtaX509Stack) intermediates = sk_X509_new_null();
 	g_autoptr(OtaKeyStore) store = NULL;
 	g_autoptr(OtaPolicy) policy = NULL;
+	g_autoptr(OtaPolicy) result_policy = NULL;
 	g_autoptr(GError) error = NULL;
 	OtaSignOptions options = {0};
 	int exit_code;
 
 	if (!parse_args(context, &argc, &argv, 2, 2))
 		return EXIT_USAGE;
-	if (opt_keyring == NULL && !opt_no_verify)
+	if (opt_keyrings == NULL && !opt_no_verify)
 		return usage_error(context, "--keyring (the old keyring) is required, or --no-verify");
 	if (opt_no_verify) {
 		/* Intact, not trusted: the old signature still says what to sign. */
 		g_printerr("otabundle: warning: %s: --no-verify: the old signature is checked for "
 		           "integrity only, not trust\n", argv[1]);
-		g_clear_pointer(&opt_keyring, g_free);
+		g_clear_pointer(&opt_keyrings, g_strfreev);
 	}
-	if (!setup_signing(context, &options, &policy, &store, signers, intermediates, &exit_code))
+	if (!setup_signing(context, &options, &policy, &result_policy, &store, signers,
+	                   intermediates, &exit_code))
 		return exit_code;
 	options.integrity_only = opt_no_verify;
 	if (!ota_bundle_resign(argv[1], argv[2], &options, &error))
@@ -849,14 +1012,24 @@ static int cmd_resign(int argc, char **argv)
 
 static int cmd_extract_signature(int argc, char **argv)
 {
-	const GOptionEntry *const groups[] = {force_entries, NULL};
-	g_autoptr(GOptionContext) context =
-		new_context("BUNDLE SIG.cms", "Write BUNDLE's CMS signature (DER) to SIG.cms.", groups);
+	const GOptionEntry *const groups[] = {trust_entries, force_entries, NULL};
+	g_autoptr(GOptionContext) context = new_context(
+		"BUNDLE SIG.cms",
+		"Write BUNDLE's CMS signature (DER) to SIG.cms, after checking it against --keyring, if "
+		"given.",
+		groups);
+	g_autoptr(OtaPolicy) policy = NULL;
 	g_autoptr(GError) error = NULL;
+	gboolean usage;
 
 	if (!parse_args(context, &argc, &argv, 2, 2))
 		return EXIT_USAGE;
-	if (!ota_bundle_extract_signature(argv[1], argv[2], opt_force, &error))
+	if (opt_keyrings != NULL) {
+		policy = policy_from_options(context, &usage, &error);
+		if (policy == NULL)
+			return usage ? EXIT_USAGE : fail(error);
+	}
+	if (!ota_bundle_extract_signature(argv[1], argv[2], policy, opt_force, &error))
 		return fail(error);
 	g_print("Wrote the signature of %s to %s\n", argv[1], argv[2]);
 	return EXIT_SUCCESS;
@@ -864,22 +1037,25 @@ static int cmd_extract_signature(int argc, char **argv)
 
 static int cmd_replace_signature(int argc, char **argv)
 {
-	const GOptionEntry *const groups[] = {trust_entries, force_entries, NULL};
+	const GOptionEntry *const groups[] = {trust_entries, signing_keyring_entries, force_entries,
+	                                      NULL};
 	g_autoptr(GOptionContext) context = new_context(
 		"IN SIG.cms OUT",
-		"Write OUT: IN with its signature replaced by SIG.cms, which must be trusted by "
-		"--keyring and sign exactly IN's content.",
+		"Write OUT: IN (checked against --keyring, if given) with its signature replaced by "
+		"SIG.cms, which must sign exactly IN's content (and be trusted by --signing-keyring, "
+		"if given).",
 		groups);
 	g_autoptr(OtaPolicy) policy = NULL;
+	g_autoptr(OtaPolicy) result_policy = NULL;
 	g_autoptr(GError) error = NULL;
-	gboolean usage;
+	int exit_code;
 
 	if (!parse_args(context, &argc, &argv, 3, 3))
 		return EXIT_USAGE;
-	policy = policy_from_options(context, &usage, &error);
-	if (policy == NULL)
-		return usage ? EXIT_USAGE : fail(error);
-	if (!ota_bundle_replace_signature(argv[1], argv[2], argv[3], policy, opt_force, &error))
+	if (!signing_policies(context, &policy, &result_policy, &exit_code))
+		return exit_code;
+	if (!ota_bundle_replace_signature(argv[1], argv[2], argv[3], policy, result_policy,
+	                                  opt_force, &error))
 		return fail(error);
 	g_print("Wrote %s with the signature from %s\n", argv[3], argv[2]);
 	return EXIT_SUCCESS;
@@ -906,13 +1082,45 @@ static void print_usage(FILE *out)
 	fprintf(out, "Usage: otabundle COMMAND [OPTION...] ARGS\n\nCommands:\n");
 	for (gsize i = 0; i < G_N_ELEMENTS(commands); i++)
 		fprintf(out, "  %-9s %s\n", commands[i].name, commands[i].summary);
-	fprintf(out, "\n'otabundle COMMAND --help' shows a command's options; see otabundle(1).\n");
+	fprintf(out, "\n'otabundle COMMAND --help' shows a command's options; see otabundle(1).\n"
+	             "Run as 'rauc', otabundle takes rauc's host command lines (otabundle(1), "
+	             "RAUC COMPATIBILITY).\n");
+}
+
+/* SIGINT, SIGTERM or SIGHUP leave nothing behind: the library cancels
+ * what it is doing and removes its temporaries, the command returns
+ * without printing an error, and the process ends by that signal
+ * (otabundle(1), SIGNALS). */
+static int run_interruptibly(int (*run)(int argc, char **argv), int argc, char **argv)
+{
+	g_autoptr(GError) error = NULL;
+	int status;
+
+	if (!ota_cancel_on_signals(&error))
+		return fail(error);
+	status = run(argc, argv);
+	progress_line_erase();
+	ota_cancel_exit();
+	return status;
 }
 
 int main(int argc, char **argv)
 {
+	g_auto(GStrv) rauc_argv = NULL;
+
 	setlocale(LC_ALL, "");
 
+	/* As `rauc` (otabundle(1), RAUC COMPATIBILITY): rauc's command line
+	 * becomes the otabundle command line that does the same. */
+	if (rauc_cli_applies(argc, argv)) {
+		g_autoptr(GError) error = NULL;
+		int exit_code;
+
+		if (!rauc_cli_translate(argv, &rauc_argv, &exit_code, &error))
+			return error != NULL ? fail(error) : exit_code;
+		argc = (int)g_strv_length(rauc_argv);
+		argv = rauc_argv;
+	}
 	if (argc < 2) {
 		print_usage(stderr);
 		return EXIT_USAGE;
@@ -931,7 +1139,7 @@ int main(int argc, char **argv)
 			g_autofree char *prgname = g_strdup_printf("otabundle %s", argv[1]);
 
 			g_set_prgname(prgname);
-			return commands[i].run(argc - 1, argv + 1);
+			return run_interruptibly(commands[i].run, argc - 1, argv + 1);
 		}
 	}
 	g_printerr("otabundle: unknown command '%s'\n", argv[1]);

@@ -37,6 +37,11 @@ typedef struct {
 	guint64 signature_size;   /* the CMS, without the trailer */
 } OtaBundleLayout;
 
+/* The largest plain payload RAUC accepts: 1.15.2 refuses a larger one
+ * (INT32_MAX bytes, its check), and earlier versions sign or verify only its
+ * first bytes (CVE-2026-34155). Verity bundles have no such limit. */
+#define OTA_BUNDLE_PLAIN_MAX_PAYLOAD ((guint64)G_MAXINT32)
+
 /* As RAUC recommends (RAUC's own default is still plain). */
 #define OTA_BUNDLE_DEFAULT_FORMAT OTA_BUNDLE_FORMAT_VERITY
 
@@ -51,12 +56,36 @@ typedef struct {
 	const char *mksquashfs_args; /* passed after ours */
 	gboolean force;        /* replace an existing output */
 	const char *audit_log; /* append one JSON line per signature, or NULL */
+	/* The trust the bundle must satisfy before it is written (rauc's
+	 * --signing-keyring), or NULL. See OtaSignOptions. */
+	const OtaPolicy *result_policy;
+	/* Reproducible bundles (also whenever $SOURCE_DATE_EPOCH is set, which
+	 * then gives every squashfs timestamp; else 0): the payload and the
+	 * signed manifest depend on the input's names, contents and execute
+	 * bits and on these options only; the verity salt is derived from the
+	 * payload. See otabundle(1). */
+	gboolean reproducible;
+	const char *verity_salt; /* 64 hex digits, or NULL: random (or derived) */
+	/* "NAME=VALUE" fields set in the packed manifest, the input's file
+	 * unchanged (update.compatible, update.version, update.description,
+	 * update.build, meta.<label>.<key>); NULL-terminated, or NULL. */
+	const char *const *settings;
+	/* Write a plain bundle even if its payload exceeds
+	 * OTA_BUNDLE_PLAIN_MAX_PAYLOAD. */
+	gboolean allow_large_plain;
+	/* Fill in what is not given as `rauc bundle` does, so that a drop-in
+	 * for it writes what a fleet that got RAUC's bundles can install (its
+	 * kernels may lack dm-verity or zstd): without a [bundle] format the
+	 * plain format, and without a compression (here or in mksquashfs_args)
+	 * mksquashfs's own default, gzip. */
+	gboolean rauc_defaults;
 } OtaCreateOptions;
 
 /* Checks what @options say about packing (compression, extra mksquashfs
- * arguments) without touching a file, so a caller can refuse wrong usage
- * before it loads keys: the message says what is wrong (OTA_SQUASHFS_ERROR).
- * ota_bundle_create() makes the same check first. */
+ * arguments, settings, verity salt) and $SOURCE_DATE_EPOCH without touching
+ * a file, so a caller can refuse wrong usage before it loads keys: the
+ * message says what is wrong (OTA_SQUASHFS_ERROR, OTA_MANIFEST_ERROR or
+ * OTA_BUNDLE_ERROR_INPUT). ota_bundle_create() makes the same check first. */
 G_GNUC_WARN_UNUSED_RESULT
 gboolean ota_bundle_check_create_options(const OtaCreateOptions *options, GError **error);
 
@@ -91,8 +120,15 @@ const OtaSignature *ota_bundle_get_signature(const OtaBundle *bundle);
  * ota_bundle_load_unverified() (untrusted: display only), else NULL. Owned
  * by @bundle. */
 const OtaManifest *ota_bundle_get_manifest(const OtaBundle *bundle);
+/* SHA-256 (lower-case hex) of the manifest's bytes as the bundle holds
+ * them, which RAUC shows as its manifest hash (`rauc info`); NULL while no
+ * manifest is loaded. Free with g_free(). */
+char *ota_bundle_get_manifest_sha256(const OtaBundle *bundle);
 /* Whether ota_bundle_verify() succeeded. */
 gboolean ota_bundle_is_verified(const OtaBundle *bundle);
+/* Whether @bundle is plain with a payload over OTA_BUNDLE_PLAIN_MAX_PAYLOAD:
+ * no RAUC device verifies it correctly (otabundle does). */
+gboolean ota_bundle_exceeds_plain_limit(const OtaBundle *bundle);
 
 /* How much of a bundle has been checked so far. */
 typedef enum {
@@ -142,6 +178,13 @@ gboolean ota_bundle_verify(OtaBundle *bundle, const OtaPolicy *policy, OtaBundle
  * or NULL with the error of ota_bundle_open() or ota_bundle_verify(). */
 OtaBundle *ota_bundle_open_for_info(const char *path, const OtaPolicy *policy, GError **error);
 
+/* ota_bundle_open_for_info()'s checks on a bundle already open, for a
+ * caller that reports a failure in full: after a failed signature check
+ * @bundle still holds every signer seen, with its status
+ * (ota_bundle_get_signature()), so that a report can say who signed. */
+G_GNUC_WARN_UNUSED_RESULT
+gboolean ota_bundle_check_for_info(OtaBundle *bundle, const OtaPolicy *policy, GError **error);
+
 /* Reads the manifest without checking the signature (info --no-verify):
  * the result is untrusted and must only be displayed. */
 G_GNUC_WARN_UNUSED_RESULT
@@ -173,8 +216,9 @@ typedef struct {
 	OtaSigner *const *signers;
 	gsize n_signers;
 	OtaX509Stack *intermediates;
-	/* Existing signatures are always checked cryptographically; with a
-	 * policy they must also satisfy it before anything is added. */
+	/* The trust of the bundle being read (IN). Existing signatures are
+	 * always checked cryptographically; with a policy they must also
+	 * satisfy it before anything is signed. */
 	const OtaPolicy *policy;
 	/* resign: without a policy, refused unless this says that an intact
 	 * old signature is enough (it still tells what to sign). */
@@ -182,6 +226,18 @@ typedef struct {
 	OtaSignatureEncoding encoding;
 	gboolean force;
 	const char *audit_log;
+	/* The trust the result must satisfy (rauc's --signing-keyring), or
+	 * NULL. The finished bundle is read back from its still unnamed output
+	 * file and verified against it (every signer's signature, the
+	 * threshold of trusted keys, for verity the signed manifest; the
+	 * payload is not hashed again, since its digest was just computed or
+	 * checked) before it is renamed into place; on failure nothing is
+	 * written, and a chain that stopped at an issuer nobody provided says
+	 * "did you forget --intermediate?". For sign_detached, whose output is
+	 * one part of a set, the threshold is not applied: every signer of the
+	 * partial signature must be trusted. The audit log records every
+	 * signature made, one whose bundle is then refused included. */
+	const OtaPolicy *result_policy;
 } OtaSignOptions;
 
 /* Writes @out_path: @in_path with the options' signers added. */
@@ -212,19 +268,25 @@ G_GNUC_WARN_UNUSED_RESULT
 gboolean ota_bundle_resign(const char *in_path, const char *out_path,
                            const OtaSignOptions *options, GError **error);
 
-/* Writes the bundle's CMS signature (DER) to @sig_path. */
+/* Writes the bundle's CMS signature (DER) to @sig_path; with @policy only
+ * after the bundle passed it, checked as ota_bundle_open_for_info() checks
+ * (as `rauc extract-signature` verifies first). */
 G_GNUC_WARN_UNUSED_RESULT
 gboolean ota_bundle_extract_signature(const char *bundle_path, const char *sig_path,
-                                      gboolean force, GError **error);
+                                      const OtaPolicy *policy, gboolean force, GError **error);
 
 /* Writes @out_path: @in_path with its signature replaced by the CMS in
- * @sig_path (made elsewhere, e.g. by a signing service), which must satisfy
- * @policy over exactly this bundle's content (verity: embed the same
- * manifest, byte for byte). */
+ * @sig_path (made elsewhere, e.g. by a signing service), which must sign
+ * exactly this bundle's content (plain: the payload digest; verity: embed
+ * the same manifest, byte for byte) and be cryptographically intact. The
+ * existing signature is checked against @input_policy, or without one only
+ * for integrity (it tells what content is signed). With @result_policy,
+ * the result must satisfy it, as OtaSignOptions.result_policy says. */
 G_GNUC_WARN_UNUSED_RESULT
 gboolean ota_bundle_replace_signature(const char *in_path, const char *sig_path,
-                                      const char *out_path, const OtaPolicy *policy,
-                                      gboolean force, GError **error);
+                                      const char *out_path, const OtaPolicy *input_policy,
+                                      const OtaPolicy *result_policy, gboolean force,
+                                      GError **error);
 
 /* Closes the file and frees everything the bundle owns; NULL is ignored. */
 void ota_bundle_free(OtaBundle *bundle);

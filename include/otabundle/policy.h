@@ -51,11 +51,21 @@ const char *ota_signer_status_to_string(OtaSignerStatus status);
  * distinct trusted signer keys a bundle needs. */
 typedef struct OtaPolicy OtaPolicy;
 
-/* A policy trusting the certificates in the PEM file @keyring_path, with
- * the CRLs in @crl_path (NULL: none), signers of @purpose, certificate
- * times checked unless !@check_time, and @threshold (at least 1) distinct
- * trusted signer keys required. Returns a new policy (ota_policy_free()),
- * or NULL with OTA_POLICY_ERROR (KEYRING, INVALID) naming the file. */
+/* A policy trusting the certificates of every keyring in @keyring_paths
+ * (NULL-terminated, at least one; each adds its anchors), with the CRLs in
+ * @crl_path (NULL: none), signers of @purpose, certificate times checked
+ * unless !@check_time, and @threshold (at least 1) distinct trusted signer
+ * keys required. A keyring is a PEM file of certificates, or a directory
+ * hashed by `openssl rehash` (as RAUC's [keyring] directory): certificates
+ * are looked up there by subject hash when a chain is built, and its CRL
+ * links (HASH.rN) are used too when CRLs are checked. A directory without
+ * a single hashed certificate link is refused, since it could trust
+ * nothing. Returns a new policy (ota_policy_free()), or NULL with
+ * OTA_POLICY_ERROR (KEYRING, INVALID) naming the file. */
+OtaPolicy *ota_policy_new_from_keyrings(const char *const *keyring_paths, const char *crl_path,
+                                        OtaPurpose purpose, gboolean check_time,
+                                        guint threshold, GError **error);
+/* ota_policy_new_from_keyrings() with the one keyring @keyring_path. */
 OtaPolicy *ota_policy_new(const char *keyring_path, const char *crl_path, OtaPurpose purpose,
                           gboolean check_time, guint threshold, GError **error);
 /* Frees @policy; NULL is ignored. */

@@ -40,6 +40,9 @@ OtaSignerStatus ota_signer_info_get_status(const OtaSignerInfo *info);
 const char *ota_signer_info_get_reason(const OtaSignerInfo *info);
 /* Whether it rides in the first SignerInfo (OTA_SIGNATURE_ENCODING_NESTED). */
 gboolean ota_signer_info_is_nested(const OtaSignerInfo *info);
+/* The signer's certificate as the signature carries it (owned by the
+ * signature), or NULL when it carries none. */
+X509 *ota_signer_info_get_certificate(const OtaSignerInfo *info);
 
 /* How several signers are encoded.
  *

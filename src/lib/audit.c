@@ -22,7 +22,7 @@ static char *audit_line(const OtaAuditEvent *event, const OtaSigner *signer, con
 	g_autofree char *json = NULL;
 
 	ota_checksum_to_hex(event->signed_sha256, digest);
-	json_builder_begin_object(b);
+	json_output_begin_document(b, JSON_SCHEMA_AUDIT);
 	json_output_add_string(b, "time", now);
 	json_output_add_string(b, "operation", event->operation);
 	json_output_add_string(b, "bundle", event->bundle);

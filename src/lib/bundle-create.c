@@ -2,6 +2,8 @@
 /* otabundle create: pack an input directory into a signed bundle. */
 #include "bundle-private.h"
 
+#include <otabundle/text.h>
+
 #include <errno.h>
 #include <fcntl.h>
 #include <openssl/rand.h>
@@ -10,6 +12,7 @@
 #include <unistd.h>
 
 #include "error-private.h"
+#include "manifest-private.h"
 #include "openssl-private.h"
 #include "output-private.h"
 #include "progress-private.h"
@@ -143,7 +146,7 @@ static OtaManifest *prepare_manifest(const char *inputdir, const OtaCreateOption
                                      GError **error)
 {
 	g_autofree char *path = g_build_filename(inputdir, OTA_MANIFEST_FILENAME, NULL);
-	g_autoptr(OtaManifest) m = ota_manifest_load(path, error);
+	g_autoptr(OtaManifest) m = ota_manifest_load_with_settings(path, options->settings, error);
 
 	if (m == NULL)
 		return NULL;
@@ -161,13 +164,18 @@ static OtaManifest *prepare_manifest(const char *inputdir, const OtaCreateOption
 	if (options->format_set)
 		m->format = options->format;
 	else if (!m->has_format)
-		m->format = OTA_BUNDLE_DEFAULT_FORMAT;
+		m->format = options->rauc_defaults ? OTA_BUNDLE_FORMAT_PLAIN : OTA_BUNDLE_DEFAULT_FORMAT;
 	if (m->format == OTA_BUNDLE_FORMAT_CRYPT) {
 		g_set_error(error, OTA_BUNDLE_ERROR, OTA_BUNDLE_ERROR_UNSUPPORTED,
 		            "%s: the crypt format is not implemented yet", path);
 		return NULL;
 	}
 	m->has_format = m->format != OTA_BUNDLE_FORMAT_PLAIN;
+	if (m->format == OTA_BUNDLE_FORMAT_PLAIN && options->verity_salt != NULL) {
+		g_set_error(error, OTA_BUNDLE_ERROR, OTA_BUNDLE_ERROR_INPUT,
+		            "%s: a verity salt is given, but the bundle format is plain", path);
+		return NULL;
+	}
 
 	if (m->hook_filename && !check_input_file(inputdir, m->hook_filename, error))
 		return NULL;
@@ -219,9 +227,75 @@ static gboolean write_file(const char *path, const void *data, gsize length, GEr
 
 	if (fd < 0)
 		return bundle_io_error(error, path, errno);
-	ok = ota_write_all(fd, data, length, error) && fsync(fd) == 0;
+	/* The packed manifest's mode must not depend on the umask. */
+	ok = fchmod(fd, 0644) == 0 && ota_write_all(fd, data, length, error) && fsync(fd) == 0;
 	close(fd);
 	return ok;
+}
+
+/* Whether the bundle is made reproducibly, and the one timestamp it then
+ * carries: $SOURCE_DATE_EPOCH (reproducible-builds.org's convention; set
+ * but empty counts as unset, as CI systems leave it), else 0 with
+ * options->reproducible. */
+static gboolean reproducible_time(const OtaCreateOptions *options, gboolean *reproducible,
+                                  guint32 *time, GError **error)
+{
+	const char *epoch = g_getenv("SOURCE_DATE_EPOCH");
+	guint64 value = 0;
+
+	*reproducible = options->reproducible;
+	*time = 0;
+	if (epoch == NULL || *epoch == '\0')
+		return TRUE;
+	/* squashfs keeps 32-bit times. */
+	if (!g_ascii_string_to_unsigned(epoch, 10, 0, G_MAXUINT32, &value, NULL)) {
+		g_autofree char *escaped = ota_text_escape(epoch);
+
+		g_set_error(error, OTA_BUNDLE_ERROR, OTA_BUNDLE_ERROR_INPUT,
+		            "SOURCE_DATE_EPOCH '%s': expected seconds since 1970, from 0 to %u",
+		            escaped, G_MAXUINT32);
+		return FALSE;
+	}
+	*reproducible = TRUE;
+	*time = (guint32)value;
+	return TRUE;
+}
+
+static gboolean parse_verity_salt(const char *hex, guint8 salt[OTA_VERITY_SALT_LEN],
+                                  GError **error)
+{
+	if (ota_checksum_from_hex(hex, salt))
+		return TRUE;
+	g_set_error(error, OTA_BUNDLE_ERROR, OTA_BUNDLE_ERROR_INPUT,
+	            "--verity-salt: expected %d hex digits", OTA_VERITY_SALT_LEN * 2);
+	return FALSE;
+}
+
+/* The given salt, one derived from the payload (reproducible), or a random one. */
+static gboolean choose_verity_salt(int fd, guint64 size, const OtaCreateOptions *options,
+                                   guint8 salt[OTA_VERITY_SALT_LEN], GError **error)
+{
+	gboolean reproducible;
+	guint32 time;
+
+	if (options->verity_salt != NULL)
+		return parse_verity_salt(options->verity_salt, salt, error);
+	if (!reproducible_time(options, &reproducible, &time, error))
+		return FALSE;
+	if (reproducible) {
+		g_autoptr(OtaProgressPhase) phase = ota_progress_begin("derive salt", size);
+
+		if (!ota_verity_salt_from_data(fd, size, salt, error))
+			return FALSE;
+		ota_progress_phase_done(phase);
+		return TRUE;
+	}
+	if (RAND_bytes(salt, OTA_VERITY_SALT_LEN) != 1) {
+		ota_set_openssl_error(error, OTA_BUNDLE_ERROR, OTA_BUNDLE_ERROR_IO,
+		                      "cannot generate verity salt");
+		return FALSE;
+	}
+	return TRUE;
 }
 
 /* A key given twice adds nothing but a SignerInfo that counts once. The
@@ -259,8 +333,10 @@ static gboolean check_payload_readable(OtaOutput *out, guint64 size, GError **er
 	       ota_squashfs_stat_file(squashfs, OTA_MANIFEST_FILENAME, &manifest_size, error);
 }
 
+/* Signs the payload; *@signed_digest is its digest, what the signature signs. */
 static gboolean sign_plain(OtaOutput *out, guint64 size, const OtaCreateOptions *options,
-                           const char *bundle_path, GError **error)
+                           const char *bundle_path, guint8 signed_digest[OTA_SHA256_LEN],
+                           GError **error)
 {
 	g_autoptr(GBytes) signature = NULL;
 	OtaChecksum payload;
@@ -269,6 +345,7 @@ static gboolean sign_plain(OtaOutput *out, guint64 size, const OtaCreateOptions 
 	if (!ota_checksum_fd(ota_output_get_fd(out), 0, size, &payload, error))
 		return FALSE;
 	ota_progress_phase_done(phase);
+	memcpy(signed_digest, payload.sha256, OTA_SHA256_LEN);
 	signature = bundle_sign_content(options->signers, options->n_signers, options->intermediates,
 	                                options->encoding, payload.sha256, NULL, error);
 	return signature != NULL &&
@@ -299,11 +376,8 @@ static gboolean sign_verity(OtaOutput *out, guint64 size, OtaManifest *m,
 		size = 2 * OTA_VERITY_BLOCK_SIZE;
 	}
 	params.data_size = size;
-	if (RAND_bytes(params.salt, sizeof(params.salt)) != 1) {
-		ota_set_openssl_error(error, OTA_BUNDLE_ERROR, OTA_BUNDLE_ERROR_IO,
-		                      "cannot generate verity salt");
+	if (!choose_verity_salt(fd, size, options, params.salt, error))
 		return FALSE;
-	}
 	g_autoptr(OtaProgressPhase) phase = ota_progress_begin("hash tree", size);
 	if (!ota_verity_tree_build(fd, size, &params, error))
 		return FALSE;
@@ -328,8 +402,10 @@ static gboolean sign_verity(OtaOutput *out, guint64 size, OtaManifest *m,
 	                             bundle_path, "verity", digest, m->verity_hash, error);
 }
 
+/* *@signed_digest: what the signature signs (plain: the payload's digest). */
 static gboolean sign_payload(OtaOutput *out, OtaManifest *m, const OtaCreateOptions *options,
-                             const char *bundle_path, GError **error)
+                             const char *bundle_path, guint8 signed_digest[OTA_SHA256_LEN],
+                             GError **error)
 {
 	struct stat st;
 
@@ -343,18 +419,30 @@ static gboolean sign_payload(OtaOutput *out, OtaManifest *m, const OtaCreateOpti
 		            "squashfs image is not padded to %d bytes", OTA_BUNDLE_PAYLOAD_ALIGNMENT);
 		return FALSE;
 	}
+	if (m->format == OTA_BUNDLE_FORMAT_PLAIN && !options->allow_large_plain &&
+	    bundle_plain_payload_too_large((guint64)st.st_size)) {
+		g_set_error(error, OTA_BUNDLE_ERROR, OTA_BUNDLE_ERROR_INPUT,
+		            "plain payload of %" G_GUINT64_FORMAT " bytes is over 2 GiB: RAUC 1.15.2 "
+		            "and later refuse it, earlier RAUC verifies only its start "
+		            "(CVE-2026-34155); use --format=verity (or --allow-large-plain)",
+		            (guint64)st.st_size);
+		return FALSE;
+	}
 	if (!check_payload_readable(out, (guint64)st.st_size, error))
 		return FALSE;
 	if (m->format == OTA_BUNDLE_FORMAT_VERITY)
 		return sign_verity(out, (guint64)st.st_size, m, options, bundle_path, error);
-	return sign_plain(out, (guint64)st.st_size, options, bundle_path, error);
+	return sign_plain(out, (guint64)st.st_size, options, bundle_path, signed_digest, error);
 }
 
 /* Packs the images while they are hashed, then adds the manifest that
  * holds the hashes. */
-static gboolean pack(const char *inputdir, OtaManifest *m, const char *const *mksquashfs_args,
-                     OtaOutput *out, const char *bundle_path, GError **error)
+static gboolean pack(const char *inputdir, OtaManifest *m, const OtaCreateOptions *options,
+                     const char *const *mksquashfs_args, OtaOutput *out, const char *bundle_path,
+                     GError **error)
 {
+	OtaSquashfsReproducible repro = {0};
+	gboolean reproducible;
 	g_autoptr(ImageHashing) hashing = NULL;
 	g_autoptr(GPtrArray) sources = NULL;
 	g_autoptr(ScratchDir) scratch = NULL;
@@ -371,13 +459,16 @@ static gboolean pack(const char *inputdir, OtaManifest *m, const char *const *mk
 		return FALSE;
 	template_path = g_build_filename(g_get_tmp_dir(), "otabundle-XXXXXX", NULL);
 	scratch = bundle_scratch_dir_new(template_path, error);
-	if (scratch == NULL)
+	if (scratch == NULL ||
+	    !reproducible_time(options, &reproducible, &repro.time, error))
 		return FALSE;
+	repro.scratch_dir = scratch->path;
 
 	g_autoptr(OtaProgressPhase) phase = ota_progress_begin("pack", input_bytes);
 	hashing = image_hashing_start(inputdir, m);
 	packed = ota_squashfs_create((const char *const *)sources->pdata,
-	                             ota_output_get_proc_path(out), mksquashfs_args, &pack_error);
+	                             ota_output_get_proc_path(out), mksquashfs_args,
+	                             reproducible ? &repro : NULL, &pack_error);
 	/* An input that can't be hashed is the clearer report. */
 	if (!image_hashing_finish(hashing, m, error))
 		return FALSE;
@@ -391,19 +482,89 @@ static gboolean pack(const char *inputdir, OtaManifest *m, const char *const *mk
 	manifest_data = ota_manifest_to_data(m, &manifest_len);
 	if (!write_file(manifest_path, manifest_data, manifest_len, error) ||
 	    !ota_squashfs_append((const char *const[]){manifest_path, NULL},
-	                         ota_output_get_proc_path(out), error)) {
+	                         ota_output_get_proc_path(out), reproducible ? &repro : NULL,
+	                         error)) {
 		g_prefix_error(error, "%s: ", bundle_path);
 		return FALSE;
 	}
 	return TRUE;
 }
 
+/* RAUC runs mksquashfs without a compression flag, so gets its default. */
+static const char *packing_compression(const OtaCreateOptions *options)
+{
+	if (options->compression != NULL || !options->rauc_defaults ||
+	    ota_squashfs_extra_args_choose_compression(options->mksquashfs_args))
+		return options->compression;
+	return "gzip";
+}
+
 gboolean ota_bundle_check_create_options(const OtaCreateOptions *options, GError **error)
 {
-	g_auto(GStrv) args = ota_squashfs_build_args(options->compression, options->mksquashfs_args,
-	                                             error);
+	g_auto(GStrv) args = ota_squashfs_build_args(packing_compression(options),
+	                                             options->mksquashfs_args, error);
+	guint8 salt[OTA_VERITY_SALT_LEN];
+	gboolean reproducible;
+	guint32 time;
 
-	return args != NULL;
+	if (args == NULL || !reproducible_time(options, &reproducible, &time, error) ||
+	    !ota_manifest_check_settings(options->settings, error))
+		return FALSE;
+	if (options->verity_salt == NULL)
+		return TRUE;
+	if (options->format_set && options->format == OTA_BUNDLE_FORMAT_PLAIN) {
+		g_set_error_literal(error, OTA_BUNDLE_ERROR, OTA_BUNDLE_ERROR_INPUT,
+		                    "--verity-salt is for verity bundles, not plain ones");
+		return FALSE;
+	}
+	return parse_verity_salt(options->verity_salt, salt, error);
+}
+
+/* Whether the directory open as @fd is @top or lies below it. Directories
+ * are compared by identity (device and inode) while walking up through
+ * "..", as the kernel resolves it: the answer doesn't depend on how either
+ * path is spelled (".", "sub/../x", relative or absolute, a symbolic link
+ * to the directory or to a parent, a bind mount). Takes @fd. */
+static gboolean dir_is_within(int fd, const struct stat *top)
+{
+	struct stat st, up;
+	gboolean within = FALSE;
+
+	while (fd >= 0 && fstat(fd, &st) == 0) {
+		int parent;
+
+		if (st.st_dev == top->st_dev && st.st_ino == top->st_ino) {
+			within = TRUE;
+			break;
+		}
+		parent = openat(fd, "..", O_PATH | O_DIRECTORY | O_CLOEXEC);
+		close(fd);
+		fd = parent;
+		/* At the root, ".." is the root itself. */
+		if (fd >= 0 && fstat(fd, &up) == 0 && up.st_dev == st.st_dev && up.st_ino == st.st_ino)
+			break;
+	}
+	if (fd >= 0)
+		close(fd);
+	return within;
+}
+
+/* A bundle written inside its input directory would be packed into the
+ * next bundle made from it (mksquashfs takes every entry). Where either
+ * can't be opened, ota_output_new() or the packing says so. */
+static gboolean check_output_outside_input(const char *inputdir, const char *bundle_path,
+                                           GError **error)
+{
+	g_autofree char *outdir = g_path_get_dirname(bundle_path);
+	struct stat input;
+
+	if (stat(inputdir, &input) < 0 ||
+	    !dir_is_within(open(outdir, O_PATH | O_DIRECTORY | O_CLOEXEC), &input))
+		return TRUE;
+	g_set_error(error, OTA_BUNDLE_ERROR, OTA_BUNDLE_ERROR_INPUT,
+	            "%s: is inside the input directory %s, where the next create would pack it",
+	            bundle_path, inputdir);
+	return FALSE;
 }
 
 gboolean ota_bundle_create(const char *inputdir, const char *bundle_path,
@@ -412,13 +573,15 @@ gboolean ota_bundle_create(const char *inputdir, const char *bundle_path,
 	g_autoptr(OtaManifest) m = NULL;
 	g_autoptr(OtaOutput) out = NULL;
 	g_auto(GStrv) mksquashfs_args = NULL;
+	guint8 signed_digest[OTA_SHA256_LEN] = {0};
 
 	g_return_val_if_fail(options->n_signers > 0, FALSE);
 
-	if (!check_distinct_signers(options, error))
+	if (!check_distinct_signers(options, error) ||
+	    !ota_bundle_check_create_options(options, error))
 		return FALSE;
-	mksquashfs_args = ota_squashfs_build_args(options->compression, options->mksquashfs_args,
-	                                          error);
+	mksquashfs_args = ota_squashfs_build_args(packing_compression(options),
+	                                          options->mksquashfs_args, error);
 	if (mksquashfs_args == NULL)
 		return FALSE;
 	if (!g_file_test(inputdir, G_FILE_TEST_IS_DIR)) {
@@ -426,6 +589,8 @@ gboolean ota_bundle_create(const char *inputdir, const char *bundle_path,
 		            "%s: not a directory", inputdir);
 		return FALSE;
 	}
+	if (!check_output_outside_input(inputdir, bundle_path, error))
+		return FALSE;
 	/* Fail on an existing output before doing any expensive work. */
 	out = ota_output_new(bundle_path, options->force, error);
 	if (out == NULL)
@@ -434,12 +599,12 @@ gboolean ota_bundle_create(const char *inputdir, const char *bundle_path,
 	m = prepare_manifest(inputdir, options, error);
 	if (m == NULL)
 		return FALSE;
-	if (!pack(inputdir, m, (const char *const *)mksquashfs_args, out, bundle_path, error))
+	if (!pack(inputdir, m, options, (const char *const *)mksquashfs_args, out, bundle_path,
+	          error))
 		return FALSE;
-	if (!sign_payload(out, m, options, bundle_path, error)) {
+	if (!sign_payload(out, m, options, bundle_path, signed_digest, error)) {
 		g_prefix_error(error, "%s: ", bundle_path);
 		return FALSE;
 	}
-	return ota_output_commit(out, error);
+	return bundle_commit_checked(out, bundle_path, options->result_policy, signed_digest, error);
 }
-

@@ -161,6 +161,10 @@ gboolean ota_bundle_extract(const char *bundle_path, const OtaPolicy *policy, co
 		g_propagate_prefixed_error(error, g_steal_pointer(&ierror), "%s: ", bundle_path);
 		return FALSE;
 	}
+	/* The last moment a signal can stop it: once renamed, OUTDIR is
+	 * complete and stays. */
+	if (!ota_cancel_check(error))
+		return FALSE;
 	/* Staged 0700 so nobody reads a half-written image; published 0755. */
 	if (chmod(staging->path, 0755) < 0 || rename(staging->path, clean) < 0)
 		return bundle_io_error(error, outdir, errno);

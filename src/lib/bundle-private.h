@@ -4,7 +4,9 @@
 #pragma once
 
 #include <otabundle/bundle.h>
+#include "cancel-private.h"
 #include "checksum-private.h"
+#include "output-private.h"
 #include "reader-private.h"
 #include "squashfs-private.h"
 #include "verity-private.h"
@@ -36,6 +38,10 @@ struct OtaBundle {
 	OtaManifest *manifest;
 };
 
+/* ota_bundle_open() of the file open as @fd (duplicated, not taken), named
+ * @path in messages. */
+OtaBundle *bundle_open_fd(int fd, const char *path, GError **error);
+
 /* Validates the trailer of a @file_size-byte bundle before any of its other
  * bytes are trusted. */
 G_GNUC_WARN_UNUSED_RESULT
@@ -57,14 +63,20 @@ GBytes *ota_bundle_read_file(OtaBundle *bundle, const char *name, gsize max_size
 #define BUNDLE_SCRIPT_MAX_SIZE (16 * 1024 * 1024)
 
 /* A private directory that we fill with flat files only; removed with its
- * contents unless kept (path set to NULL). */
+ * contents unless kept (path set to NULL). Creating one fails with
+ * G_IO_ERROR_CANCELLED once a signal has cancelled (cancel-private.h). */
 typedef struct {
 	char *path;
+	OtaCancelHold hold;
 } ScratchDir;
 
 ScratchDir *bundle_scratch_dir_new(const char *template_path, GError **error);
 void bundle_scratch_dir_free(ScratchDir *dir);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(ScratchDir, bundle_scratch_dir_free)
+
+/* The one home of RAUC's plain payload limit (OTA_BUNDLE_PLAIN_MAX_PAYLOAD),
+ * for create and for readers. */
+gboolean bundle_plain_payload_too_large(guint64 payload_size);
 
 /* Sets OTA_BUNDLE_ERROR_IO "PATH: strerror(err)"; returns FALSE. */
 gboolean bundle_io_error(GError **error, const char *path, int err);
@@ -90,6 +102,14 @@ gboolean bundle_append_signature(int fd, guint64 offset, GBytes *signature, GErr
 GBytes *bundle_sign_content(OtaSigner *const *signers, gsize n, OtaX509Stack *intermediates,
                             OtaSignatureEncoding encoding, const guint8 sha256[OTA_SHA256_LEN],
                             GBytes *content, GError **error);
+/* The last step of every command that writes a bundle (create, sign,
+ * merge, resign, replace-signature): with @result_policy, the finished
+ * bundle in @out is read back and must verify against it (a plain
+ * bundle's signatures over @signed_digest, the payload's digest; ignored
+ * for verity), else nothing appears at @path; then @out is committed. */
+G_GNUC_WARN_UNUSED_RESULT
+gboolean bundle_commit_checked(OtaOutput *out, const char *path, const OtaPolicy *result_policy,
+                               const guint8 signed_digest[OTA_SHA256_LEN], GError **error);
 /* Appends one audit line per signer to @audit_log (nothing if NULL). */
 gboolean bundle_log_signatures(const char *audit_log, const char *operation,
                                OtaSigner *const *signers, gsize n_signers,

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* Signatures: making them (shared with create), and signing existing
- * bundles again: sign, sign --detached, merge, resign, extract-signature,
- * replace-signature. */
+/* Signatures: making them and checking the result before it is written
+ * (both shared with create), and signing existing bundles again: sign,
+ * sign --detached, merge, resign, extract-signature, replace-signature. */
 #include "bundle-private.h"
 
 #include <errno.h>
@@ -79,6 +79,107 @@ gboolean bundle_log_signatures(const char *audit_log, const char *operation,
 	return ota_audit_append(audit_log, &event, signers, n_signers, error);
 }
 
+/* --- checking what was signed ---------------------------------------------------- */
+
+/* The issuer at which an uncounted signer's chain stopped because nobody
+ * provided it: the mark of a forgotten intermediate. */
+static const char *forgotten_intermediate(const OtaSignature *sig)
+{
+	for (guint i = 0; i < sig->signers->len; i++) {
+		const OtaSignerInfo *info = g_ptr_array_index(sig->signers, i);
+
+		if (info->status != OTA_SIGNER_COUNTED && info->missing_issuer != NULL)
+			return info->missing_issuer;
+	}
+	return NULL;
+}
+
+/* @reason (taken) as the one line that says why the output was not
+ * written; the hint goes at the end of that line, before any detail. */
+static void refuse_result(GError **error, GError *reason, const OtaSignature *sig,
+                          const char *path)
+{
+	const char *issuer = sig != NULL ? forgotten_intermediate(sig) : NULL;
+	const char *detail = strchr(reason->message, '\n');
+	g_autofree char *hint = NULL;
+
+	if (issuer != NULL)
+		hint = g_strdup_printf(" (its issuer %s is neither embedded nor in the keyring: did "
+		                       "you forget --intermediate?)", issuer);
+	g_set_error(error, reason->domain, reason->code,
+	            "%s: not written: the signing keyring does not accept it: %.*s%s%s", path,
+	            detail != NULL ? (int)(detail - reason->message) : (int)strlen(reason->message),
+	            reason->message, hint != NULL ? hint : "", detail != NULL ? detail : "");
+	g_error_free(reason);
+}
+
+/* The finished bundle in @out, read back from the file, as a device would
+ * check it: every signer's signature (over @signed_digest for plain,
+ * over the embedded manifest for verity), enough of them trusted for
+ * @policy, and for verity the signed manifest and its verity parameters
+ * against the layout. The payload is not hashed again: a plain bundle's
+ * digest is that of the payload bytes the command itself hashed (create,
+ * over its own output) or copied from IN after checking IN's signatures
+ * over them (sign, merge, resign, replace-signature), so hashing again
+ * would re-read every byte without changing what the keyring decides. */
+static gboolean check_result(OtaOutput *out, const char *path, const OtaPolicy *policy,
+                             const guint8 signed_digest[OTA_SHA256_LEN], GError **error)
+{
+	g_autoptr(OtaBundle) b = bundle_open_fd(ota_output_get_fd(out), path, error);
+	GError *reason = NULL;
+
+	if (b == NULL)
+		return FALSE;
+	if (!ota_signature_verify(b->signature,
+	                          b->format == OTA_BUNDLE_FORMAT_PLAIN ? signed_digest : NULL, policy,
+	                          &reason) ||
+	    (b->format == OTA_BUNDLE_FORMAT_VERITY && !bundle_load_verity_manifest(b, &reason))) {
+		refuse_result(error, reason, b->signature, path);
+		return FALSE;
+	}
+	return TRUE;
+}
+
+gboolean bundle_commit_checked(OtaOutput *out, const char *path, const OtaPolicy *result_policy,
+                               const guint8 signed_digest[OTA_SHA256_LEN], GError **error)
+{
+	if (result_policy != NULL && !check_result(out, path, result_policy, signed_digest, error))
+		return FALSE;
+	return ota_output_commit(out, error);
+}
+
+/* sign --detached: a partial signature is one part of a set, so the
+ * threshold is for the bundle it will be merged into; here every signer
+ * in it must be trusted. */
+static gboolean check_partial(GBytes *partial, const guint8 digest[OTA_SHA256_LEN],
+                              const OtaPolicy *policy, const char *path, GError **error)
+{
+	g_autoptr(OtaSignature) sig = ota_signature_parse(g_bytes_get_data(partial, NULL),
+	                                                  g_bytes_get_size(partial), error);
+	GError *reason = NULL;
+
+	if (sig == NULL)
+		return FALSE;
+	if (!ota_signature_verify(sig, digest, policy, &reason) &&
+	    !g_error_matches(reason, OTA_POLICY_ERROR, OTA_POLICY_ERROR_THRESHOLD)) {
+		refuse_result(error, reason, sig, path);
+		return FALSE;
+	}
+	g_clear_error(&reason);
+	for (guint i = 0; i < sig->signers->len; i++) {
+		const OtaSignerInfo *info = g_ptr_array_index(sig->signers, i);
+
+		if (info->status == OTA_SIGNER_COUNTED || info->status == OTA_SIGNER_DUPLICATE_KEY)
+			continue;
+		reason = g_error_new(OTA_POLICY_ERROR, OTA_POLICY_ERROR_THRESHOLD,
+		                     "untrusted signer %s: %s", info->subject,
+		                     info->reason ? info->reason : "not counted");
+		refuse_result(error, reason, sig, path);
+		return FALSE;
+	}
+	return TRUE;
+}
+
 /* --- signing existing bundles ------------------------------------------------- */
 
 /* The kernel copies where it can (reflink or server-side copy); user space
@@ -93,9 +194,12 @@ static gboolean copy_range(int in_fd, int out_fd, guint64 length, const gint *ca
 	loff_t in_off = 0, out_off = 0;
 
 	while ((guint64)in_off < length && !g_atomic_int_get(cancelled)) {
-		ssize_t n = copy_file_range(in_fd, &in_off, out_fd, &out_off,
-		                            (size_t)MIN(length - (guint64)in_off, COPY_CHUNK), 0);
+		ssize_t n;
 
+		if (!ota_cancel_check(error))
+			return FALSE;
+		n = copy_file_range(in_fd, &in_off, out_fd, &out_off,
+		                    (size_t)MIN(length - (guint64)in_off, COPY_CHUNK), 0);
 		if (n > 0) {
 			ota_progress_add((guint64)n);
 			continue;
@@ -115,7 +219,8 @@ static gboolean copy_range(int in_fd, int out_fd, guint64 length, const gint *ca
 	while ((guint64)in_off < length && !g_atomic_int_get(cancelled)) {
 		gsize chunk = (gsize)MIN(length - (guint64)in_off, (guint64)1024 * 1024);
 
-		if (!ota_pread_all(in_fd, buf, chunk, (guint64)in_off, error) ||
+		if (!ota_cancel_check(error) ||
+		    !ota_pread_all(in_fd, buf, chunk, (guint64)in_off, error) ||
 		    lseek(out_fd, out_off, SEEK_SET) < 0 || !ota_write_all(out_fd, buf, chunk, error))
 			return FALSE;
 		in_off += (loff_t)chunk;
@@ -188,7 +293,11 @@ static Resigned *resigned_start(const char *in_path, const char *out_path, gbool
 	return g_steal_pointer(&r);
 }
 
-static gboolean resigned_finish(Resigned *r, GBytes *signature, GError **error)
+/* Appends @signature, which signs @digest, and commits the bundle once
+ * @result_policy (if any) accepts it. */
+static gboolean resigned_finish(Resigned *r, GBytes *signature,
+                                const guint8 digest[OTA_SHA256_LEN],
+                                const OtaPolicy *result_policy, GError **error)
 {
 	int fd = ota_output_get_fd(r->out);
 
@@ -202,7 +311,7 @@ static gboolean resigned_finish(Resigned *r, GBytes *signature, GError **error)
 		g_prefix_error(error, "%s: ", r->path);
 		return FALSE;
 	}
-	return ota_output_commit(r->out, error);
+	return bundle_commit_checked(r->out, r->path, result_policy, digest, error);
 }
 
 /* The digest every signature of @b signs (plain: the payload's, in one
@@ -277,7 +386,7 @@ static gboolean resign_commit(Resigned *r, const char *operation, const OtaSignO
 	                             options->n_signers, r->path,
 	                             ota_bundle_format_to_string(r->bundle->format), digest,
 	                             verity_root_of(r->bundle), error) &&
-	       resigned_finish(r, signature, error);
+	       resigned_finish(r, signature, digest, options->result_policy, error);
 }
 
 static gboolean check_new_signers(OtaBundle *b, const OtaSignOptions *options, GError **error)
@@ -286,6 +395,23 @@ static gboolean check_new_signers(OtaBundle *b, const OtaSignOptions *options, G
 	                                    error))
 		return TRUE;
 	g_prefix_error(error, "%s: ", b->path);
+	return FALSE;
+}
+
+/* A signature brought to a bundle (a partial for merge, a replacement) must
+ * have been made over it. Its signers' signatures are checked first; when
+ * they hold, a digest other than the bundle's means the signature was made
+ * over another bundle: a mix-up in the release process, which "modified
+ * after signing" would misreport as tampering with this one. */
+static gboolean check_signs_this_bundle(OtaSignature *sig, const guint8 digest[OTA_SHA256_LEN],
+                                        GError **error)
+{
+	if (!ota_signature_check_attributes(sig, error))
+		return FALSE;
+	if (ota_signature_signs_digest(sig, digest))
+		return TRUE;
+	g_set_error_literal(error, OTA_BUNDLE_ERROR, OTA_BUNDLE_ERROR_MISMATCH,
+	                    "signs another bundle (content digest differs)");
 	return FALSE;
 }
 
@@ -348,8 +474,12 @@ gboolean ota_bundle_sign_detached(const char *bundle_path, const char *sig_path,
 		return FALSE;
 	partial = bundle_sign_content(options->signers, options->n_signers, options->intermediates,
 	                              OTA_SIGNATURE_ENCODING_SIGNER_INFOS, digest, NULL, error);
-	if (partial == NULL ||
-	    !bundle_log_signatures(options->audit_log, "sign-detached", options->signers,
+	if (partial == NULL)
+		return FALSE;
+	if (options->result_policy != NULL &&
+	    !check_partial(partial, digest, options->result_policy, sig_path, error))
+		return FALSE;
+	if (!bundle_log_signatures(options->audit_log, "sign-detached", options->signers,
 	                           options->n_signers, bundle_path, ota_bundle_format_to_string(b->format),
 	                           digest, verity_root_of(b), error))
 		return FALSE;
@@ -383,7 +513,8 @@ gboolean ota_bundle_merge(const char *in_path, const char *out_path,
 		/* Checked one by one so that an error names the file at fault. */
 		parsed = ota_signature_parse(g_bytes_get_data(partial, NULL), g_bytes_get_size(partial),
 		                             &ierror);
-		if (parsed == NULL || !ota_signature_check_crypto(parsed, digest, &ierror)) {
+		if (parsed == NULL || !check_signs_this_bundle(parsed, digest, &ierror) ||
+		    !ota_signature_check_crypto(parsed, digest, &ierror)) {
 			g_propagate_prefixed_error(error, g_steal_pointer(&ierror), "%s: ", sig_paths[i]);
 			return FALSE;
 		}
@@ -392,7 +523,8 @@ gboolean ota_bundle_merge(const char *in_path, const char *out_path,
 	/* No audit line: merging creates no signature. */
 	signature = ota_signature_merge(r->bundle->signature_der, (GBytes *const *)partials->pdata,
 	                                partials->len, digest, options->encoding, error);
-	return signature != NULL && resigned_finish(r, signature, error);
+	return signature != NULL &&
+	       resigned_finish(r, signature, digest, options->result_policy, error);
 }
 
 gboolean ota_bundle_resign(const char *in_path, const char *out_path,
@@ -425,9 +557,10 @@ gboolean ota_bundle_resign(const char *in_path, const char *out_path,
 }
 
 gboolean ota_bundle_extract_signature(const char *bundle_path, const char *sig_path,
-                                      gboolean force, GError **error)
+                                      const OtaPolicy *policy, gboolean force, GError **error)
 {
-	g_autoptr(OtaBundle) b = ota_bundle_open(bundle_path, error);
+	g_autoptr(OtaBundle) b = policy != NULL ? ota_bundle_open_for_info(bundle_path, policy, error)
+	                                        : ota_bundle_open(bundle_path, error);
 	g_autoptr(OtaOutput) out = NULL;
 
 	if (b == NULL)
@@ -444,10 +577,10 @@ gboolean ota_bundle_extract_signature(const char *bundle_path, const char *sig_p
 }
 
 /* The replacement must sign what the bundle's signature signs: for plain
- * the payload digest, for verity the identical embedded manifest. */
+ * the payload digest, for verity the identical embedded manifest. Whether
+ * it is trusted is for the result check. */
 static gboolean check_replacement(OtaBundle *b, OtaSignature *replacement,
-                                  const guint8 digest[OTA_SHA256_LEN], const OtaPolicy *policy,
-                                  GError **error)
+                                  const guint8 digest[OTA_SHA256_LEN], GError **error)
 {
 	g_autoptr(GBytes) old_content = NULL;
 	g_autoptr(GBytes) new_content = NULL;
@@ -465,17 +598,19 @@ static gboolean check_replacement(OtaBundle *b, OtaSignature *replacement,
 		if (old_content == NULL || new_content == NULL ||
 		    !g_bytes_equal(old_content, new_content)) {
 			g_set_error_literal(error, OTA_BUNDLE_ERROR, OTA_BUNDLE_ERROR_MISMATCH,
-			                    "signature embeds another manifest than this bundle's");
+			                    "signs another bundle (embeds another manifest)");
 			return FALSE;
 		}
+	} else if (!check_signs_this_bundle(replacement, digest, error)) {
+		return FALSE;
 	}
-	return ota_signature_verify(replacement, replacement->detached ? digest : NULL, policy,
-	                            error);
+	return ota_signature_check_crypto(replacement, replacement->detached ? digest : NULL, error);
 }
 
 gboolean ota_bundle_replace_signature(const char *in_path, const char *sig_path,
-                                      const char *out_path, const OtaPolicy *policy,
-                                      gboolean force, GError **error)
+                                      const char *out_path, const OtaPolicy *input_policy,
+                                      const OtaPolicy *result_policy, gboolean force,
+                                      GError **error)
 {
 	g_autoptr(Resigned) r = NULL;
 	g_autoptr(GBytes) der = NULL;
@@ -489,15 +624,16 @@ gboolean ota_bundle_replace_signature(const char *in_path, const char *sig_path,
 	der = read_partial(sig_path, error);
 	if (der == NULL)
 		return FALSE;
-	/* The old signature need not be trusted (that is why it is being
-	 * replaced), but it must be intact: it tells what content is signed. */
-	if (!signed_digest(r->bundle, NULL, digest, error))
+	/* Without @input_policy the old signature need not be trusted (it may
+	 * be what is being replaced for that reason), but it must be intact:
+	 * it tells what content is signed. */
+	if (!signed_digest(r->bundle, input_policy, digest, error))
 		return FALSE;
 	replacement = ota_signature_parse(g_bytes_get_data(der, NULL), g_bytes_get_size(der), &ierror);
 	if (replacement == NULL ||
-	    !check_replacement(r->bundle, replacement, digest, policy, &ierror)) {
+	    !check_replacement(r->bundle, replacement, digest, &ierror)) {
 		g_propagate_prefixed_error(error, g_steal_pointer(&ierror), "%s: ", sig_path);
 		return FALSE;
 	}
-	return resigned_finish(r, der, error);
+	return resigned_finish(r, der, digest, result_policy, error);
 }

@@ -30,22 +30,27 @@ gboolean ota_bundle_layout_parse(guint64 file_size, const guint8 trailer[OTA_BUN
 	for (int i = 0; i < OTA_BUNDLE_TRAILER_SIZE; i++)
 		sig_size = sig_size << 8 | trailer[i];
 
+	/* The last 8 bytes of a file that is no bundle (text, an ELF, a bare
+	 * squashfs, random data) read as 0 or as a huge number: say what the
+	 * file is, and don't report its bytes as a size. */
 	if (sig_size == 0) {
 		g_set_error_literal(error, OTA_BUNDLE_ERROR, OTA_BUNDLE_ERROR_MALFORMED,
-		                    "signature size is 0");
+		                    "not a bundle (the signature size in its last 8 bytes is 0)");
 		return FALSE;
 	}
 	if (sig_size > OTA_BUNDLE_MAX_SIGNATURE_SIZE) {
 		g_set_error(error, OTA_BUNDLE_ERROR, OTA_BUNDLE_ERROR_MALFORMED,
-		            "signature size %" G_GUINT64_FORMAT " exceeds the %d-byte maximum", sig_size,
+		            "not a bundle (the signature size in its last 8 bytes exceeds the %d-byte "
+		            "maximum)",
 		            OTA_BUNDLE_MAX_SIGNATURE_SIZE);
 		return FALSE;
 	}
 	/* sig_size is small here, so the sum cannot overflow. */
 	if (sig_size + OTA_BUNDLE_TRAILER_SIZE >= file_size) {
 		g_set_error(error, OTA_BUNDLE_ERROR, OTA_BUNDLE_ERROR_MALFORMED,
-		            "signature size %" G_GUINT64_FORMAT " leaves no payload in a %"
-		            G_GUINT64_FORMAT "-byte file", sig_size, file_size);
+		            "not a bundle (the signature size in its last 8 bytes, %" G_GUINT64_FORMAT
+		            ", leaves no payload in a %" G_GUINT64_FORMAT "-byte file)",
+		            sig_size, file_size);
 		return FALSE;
 	}
 	layout->file_size = file_size;
@@ -90,6 +95,7 @@ void bundle_scratch_dir_free(ScratchDir *dir)
 		}
 		rmdir(dir->path);
 	}
+	ota_cancel_release(&dir->hold);
 	g_free(dir->path);
 	g_free(dir);
 }
@@ -97,8 +103,11 @@ void bundle_scratch_dir_free(ScratchDir *dir)
 ScratchDir *bundle_scratch_dir_new(const char *template_path, GError **error)
 {
 	g_autoptr(ScratchDir) dir = g_new0(ScratchDir, 1);
-	char *path = g_strdup(template_path);
+	char *path;
 
+	if (!ota_cancel_hold(&dir->hold, error))
+		return NULL;
+	path = g_strdup(template_path);
 	if (g_mkdtemp_full(path, 0700) == NULL) {
 		int saved = errno;
 		g_set_error(error, OTA_BUNDLE_ERROR, OTA_BUNDLE_ERROR_IO,
@@ -137,9 +146,27 @@ const OtaManifest *ota_bundle_get_manifest(const OtaBundle *b)
 	return b->manifest;
 }
 
+char *ota_bundle_get_manifest_sha256(const OtaBundle *b)
+{
+	if (b->manifest == NULL || b->manifest_data == NULL)
+		return NULL;
+	return g_compute_checksum_for_bytes(G_CHECKSUM_SHA256, b->manifest_data);
+}
+
 gboolean ota_bundle_is_verified(const OtaBundle *b)
 {
 	return b->verified;
+}
+
+gboolean bundle_plain_payload_too_large(guint64 payload_size)
+{
+	return payload_size > OTA_BUNDLE_PLAIN_MAX_PAYLOAD;
+}
+
+gboolean ota_bundle_exceeds_plain_limit(const OtaBundle *b)
+{
+	return b->format == OTA_BUNDLE_FORMAT_PLAIN &&
+	       bundle_plain_payload_too_large(b->layout.payload_size);
 }
 
 OtaBundleChecked ota_bundle_get_checked(const OtaBundle *b)
@@ -147,14 +174,17 @@ OtaBundleChecked ota_bundle_get_checked(const OtaBundle *b)
 	return b->checked;
 }
 
+gboolean ota_bundle_check_for_info(OtaBundle *b, const OtaPolicy *policy, GError **error)
+{
+	return policy != NULL ? ota_bundle_verify(b, policy, 0, NULL, error)
+	                      : ota_bundle_load_unverified(b, error);
+}
+
 OtaBundle *ota_bundle_open_for_info(const char *path, const OtaPolicy *policy, GError **error)
 {
 	g_autoptr(OtaBundle) b = ota_bundle_open(path, error);
 
-	if (b == NULL)
-		return NULL;
-	if (policy != NULL ? !ota_bundle_verify(b, policy, 0, NULL, error)
-	                   : !ota_bundle_load_unverified(b, error))
+	if (b == NULL || !ota_bundle_check_for_info(b, policy, error))
 		return NULL;
 	return g_steal_pointer(&b);
 }
@@ -202,7 +232,7 @@ static gboolean read_layout_and_signature(OtaBundle *b, GError **error)
 	}
 	if ((guint64)st.st_size < OTA_BUNDLE_TRAILER_SIZE) {
 		g_set_error(error, OTA_BUNDLE_ERROR, OTA_BUNDLE_ERROR_MALFORMED,
-		            "file of %" G_GUINT64_FORMAT " bytes is too short to be a bundle",
+		            "not a bundle (%" G_GUINT64_FORMAT " bytes, shorter than a trailer)",
 		            (guint64)st.st_size);
 		return FALSE;
 	}
@@ -226,13 +256,14 @@ static gboolean read_layout_and_signature(OtaBundle *b, GError **error)
 	return TRUE;
 }
 
-OtaBundle *ota_bundle_open(const char *path, GError **error)
+/* Takes @fd. */
+static OtaBundle *open_fd(int fd, const char *path, GError **error)
 {
 	g_autoptr(OtaBundle) b = g_new0(OtaBundle, 1);
 	g_autoptr(GError) ierror = NULL;
 
 	b->path = g_strdup(path);
-	b->fd = open(path, O_RDONLY | O_CLOEXEC);
+	b->fd = fd;
 	if (b->fd < 0) {
 		bundle_io_error(error, path, errno);
 		return NULL;
@@ -242,6 +273,16 @@ OtaBundle *ota_bundle_open(const char *path, GError **error)
 		return NULL;
 	}
 	return g_steal_pointer(&b);
+}
+
+OtaBundle *ota_bundle_open(const char *path, GError **error)
+{
+	return open_fd(open(path, O_RDONLY | O_CLOEXEC), path, error);
+}
+
+OtaBundle *bundle_open_fd(int fd, const char *path, GError **error)
+{
+	return open_fd(fcntl(fd, F_DUPFD_CLOEXEC, 0), path, error);
 }
 
 /* A write to the file moves its mtime and ctime; so does truncation. Only

@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "cancel-private.h"
 #include "openssl-private.h"
 #include "progress-private.h"
 #include "reader-private.h"
@@ -180,10 +181,10 @@ static gboolean pipe_failed(OtaHashPipe *p, GError **error)
 }
 
 /* The buffer being filled, taking a free one if needed; NULL once the
- * worker has failed. */
+ * worker has failed or a signal has cancelled. */
 static PipeBuffer *pipe_reserve(OtaHashPipe *p, GError **error)
 {
-	if (pipe_failed(p, error))
+	if (pipe_failed(p, error) || !ota_cancel_check(error))
 		return NULL;
 	if (p->filling == NULL) {
 		p->filling = g_async_queue_pop(p->free_buffers);
@@ -293,7 +294,7 @@ static gboolean hash_stream(int in_fd, guint64 offset, guint64 length, int out_f
 	while (done < length) {
 		gsize n = (gsize)MIN((guint64)READ_SIZE, length - done);
 
-		if (!ota_pread_all(in_fd, buf, n, offset + done, error))
+		if (!ota_cancel_check(error) || !ota_pread_all(in_fd, buf, n, offset + done, error))
 			return FALSE;
 		if (EVP_DigestUpdate(ctx, buf, n) != 1) {
 			ota_set_openssl_error(error, OTA_CHECKSUM_ERROR, OTA_CHECKSUM_ERROR_CRYPTO,

@@ -4,19 +4,10 @@
  * definition each, here, where the config is parsed. Not installed. */
 #pragma once
 
+#include <otabundle/config.h>
 #include <otabundle/policy.h>
 
 G_BEGIN_DECLS
-
-#define OTA_CONFIG_ERROR ota_config_error_quark()
-GQuark ota_config_error_quark(void);
-
-typedef enum {
-	OTA_CONFIG_ERROR_PARSE,         /* not an INI file */
-	OTA_CONFIG_ERROR_UNKNOWN_FIELD, /* a key or group we don't know */
-	OTA_CONFIG_ERROR_MISSING,       /* a required key is absent */
-	OTA_CONFIG_ERROR_INVALID,       /* a value is malformed or inconsistent */
-} OtaConfigError;
 
 typedef enum {
 	OTA_BOOTLOADER_FILE,   /* a plain state file in the data directory */
@@ -71,6 +62,11 @@ const OtaPolicyConfig *ota_system_config_get_policy(const OtaSystemConfig *confi
                                                     const char *name);
 void ota_system_config_free(OtaSystemConfig *config);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(OtaSystemConfig, ota_system_config_free)
+
+/* ota_keyring_config_load() on @data, as if read from @path (which names
+ * it in errors and anchors relative keyring paths). */
+OtaKeyringConfig *ota_keyring_config_parse(const char *data, gsize length, const char *path,
+                                           GError **error);
 
 
 /* Bootnames become parts of variable names in U-Boot and GRUB scripts

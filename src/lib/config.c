@@ -1,9 +1,15 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include "config-private.h"
 
+#include <otabundle/keys.h>
+#include <otabundle/text.h>
+
+#include <openssl/err.h>
+#include <openssl/x509v3.h>
 #include <string.h>
 
 #include "keyfile.h"
+#include "openssl-private.h"
 
 G_DEFINE_QUARK(ota-config-error-quark, ota_config_error)
 
@@ -51,8 +57,9 @@ void ota_system_config_free(OtaSystemConfig *c)
 	g_free(c);
 }
 
-static gboolean invalid(GError **error, const char *format, ...) G_GNUC_PRINTF(2, 3);
-static gboolean invalid(GError **error, const char *format, ...)
+static gboolean config_error(GError **error, OtaConfigError code, const char *format, ...)
+	G_GNUC_PRINTF(3, 4);
+static gboolean config_error(GError **error, OtaConfigError code, const char *format, ...)
 {
 	va_list args;
 	g_autofree char *msg = NULL;
@@ -60,9 +67,14 @@ static gboolean invalid(GError **error, const char *format, ...)
 	va_start(args, format);
 	msg = g_strdup_vprintf(format, args);
 	va_end(args);
-	g_set_error_literal(error, OTA_CONFIG_ERROR, OTA_CONFIG_ERROR_INVALID, msg);
+	g_set_error_literal(error, OTA_CONFIG_ERROR, code, msg);
 	return FALSE;
 }
+
+/* A malformed value; a documented RAUC setting otabundle does not
+ * implement. Both return FALSE. */
+#define invalid(error, ...) config_error((error), OTA_CONFIG_ERROR_INVALID, __VA_ARGS__)
+#define unsupported(error, ...) config_error((error), OTA_CONFIG_ERROR_UNSUPPORTED, __VA_ARGS__)
 
 static gboolean parse_bootloader(const char *name, OtaBootloaderKind *kind)
 {
@@ -319,4 +331,248 @@ const OtaPolicyConfig *ota_system_config_get_policy(const OtaSystemConfig *c, co
 			return p;
 	}
 	return NULL;
+}
+
+/* --- [keyring] alone, for host tools (otabundle/config.h) ------------------ */
+
+struct OtaKeyringConfig {
+	char *path;
+	char *directory;
+	gboolean has_purpose;
+	OtaPurpose purpose;
+	char *crl;
+	guint threshold;
+};
+
+void ota_keyring_config_free(OtaKeyringConfig *k)
+{
+	if (k == NULL)
+		return;
+	g_free(k->path);
+	g_free(k->directory);
+	g_free(k->crl);
+	g_free(k);
+}
+
+const char *ota_keyring_config_get_path(const OtaKeyringConfig *k)
+{
+	return k->path;
+}
+
+const char *ota_keyring_config_get_directory(const OtaKeyringConfig *k)
+{
+	return k->directory;
+}
+
+gboolean ota_keyring_config_get_purpose(const OtaKeyringConfig *k, OtaPurpose *purpose)
+{
+	if (k->has_purpose)
+		*purpose = k->purpose;
+	return k->has_purpose;
+}
+
+const char *ota_keyring_config_get_crl(const OtaKeyringConfig *k)
+{
+	return k->crl;
+}
+
+guint ota_keyring_config_get_threshold(const OtaKeyringConfig *k)
+{
+	return k->threshold;
+}
+
+
+/* A file named in [keyring], resolved as RAUC resolves it: relative to the
+ * directory of the system.conf, not to the working directory. */
+static gboolean take_file(GKeyFile *kf, const char *key, const char *conf_path, char **out,
+                          GError **error)
+{
+	g_autofree char *value = ota_keyfile_take_string(kf, "keyring", key);
+	g_autofree char *dir = NULL;
+
+	*out = NULL;
+	if (value == NULL)
+		return TRUE;
+	if (*value == '\0')
+		return invalid(error, "empty %s in group [keyring]", key);
+	if (g_path_is_absolute(value)) {
+		*out = g_steal_pointer(&value);
+		return TRUE;
+	}
+	dir = g_path_get_dirname(conf_path);
+	*out = g_build_filename(dir, value, NULL);
+	return TRUE;
+}
+
+/* RAUC passes check-purpose to OpenSSL, so any OpenSSL purpose name is
+ * valid there; otabundle checks three of them. */
+static gboolean take_keyring_purpose(GKeyFile *kf, OtaKeyringConfig *k, GError **error)
+{
+	g_autofree char *value = ota_keyfile_take_string(kf, "keyring", "check-purpose");
+	g_autofree char *escaped = NULL;
+
+	if (value == NULL)
+		return TRUE;
+	if (ota_purpose_from_string(value, &k->purpose)) {
+		k->has_purpose = TRUE;
+		return TRUE;
+	}
+	escaped = ota_text_escape(value);
+	if (X509_PURPOSE_get_by_sname(value) >= 0)
+		return unsupported(error, "check-purpose=%s in group [keyring] is not supported: "
+		                          "otabundle checks any, smimesign or codesign", escaped);
+	return invalid(error, "invalid check-purpose '%s' in group [keyring]: expected any, "
+	                      "codesign or smimesign", escaped);
+}
+
+/* Settings RAUC documents that would narrow what is trusted in ways
+ * otabundle does not check: refused, never ignored. */
+static gboolean refuse_unimplemented(GKeyFile *kf, GError **error)
+{
+	gboolean signing_time = FALSE;
+	g_autofree char *cns = ota_keyfile_take_string(kf, "keyring", "allowed-signer-cns");
+
+	if (cns != NULL)
+		return unsupported(error, "allowed-signer-cns in group [keyring] is not supported");
+	if (!ota_keyfile_take_bool(kf, "keyring", "use-bundle-signing-time", &signing_time,
+	                           &errors, error))
+		return FALSE;
+	if (signing_time)
+		return unsupported(error, "use-bundle-signing-time=true in group [keyring] is not "
+		                          "supported");
+	return TRUE;
+}
+
+/* Without allow-partial-chain OpenSSL (and so RAUC) ends a chain only at a
+ * self-signed certificate of the keyring; any other keyring certificate
+ * just helps to reach one. otabundle trusts each keyring certificate as an
+ * anchor, so a certificate that reaches no root would make otabundle trust
+ * bundles that a RAUC device with this system.conf refuses. */
+static gboolean check_anchors_reach_a_root(const char *keyring, GError **error)
+{
+	g_autoptr(OtaX509Stack) certs = NULL;
+	g_autoptr(X509_STORE) store = NULL;
+
+	certs = ota_keys_load_certificates(keyring, NULL);
+	if (certs == NULL)
+		return TRUE; /* the policy that loads it says what is wrong */
+	store = X509_STORE_new();
+	if (store == NULL)
+		return invalid(error, "cannot create a certificate store");
+	for (int i = 0; i < sk_X509_num(certs); i++) {
+		if (X509_STORE_add_cert(store, sk_X509_value(certs, i)) != 1)
+			return invalid(error, "%s: cannot add certificate %d", keyring, i + 1);
+	}
+	for (int i = 0; i < sk_X509_num(certs); i++) {
+		X509 *cert = sk_X509_value(certs, i);
+		g_autoptr(X509_STORE_CTX) ctx = NULL;
+		g_autofree char *subject = NULL;
+		int err;
+
+		if (X509_get_extension_flags(cert) & EXFLAG_SS)
+			continue;
+		ctx = X509_STORE_CTX_new();
+		if (ctx == NULL || X509_STORE_CTX_init(ctx, store, cert, NULL) != 1)
+			return invalid(error, "cannot create a certificate store context");
+		X509_VERIFY_PARAM_set_flags(X509_STORE_CTX_get0_param(ctx),
+		                            X509_V_FLAG_NO_CHECK_TIME);
+		if (X509_verify_cert(ctx) == 1)
+			continue;
+		ERR_clear_error();
+		err = X509_STORE_CTX_get_error(ctx);
+		if (err != X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY &&
+		    err != X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT)
+			continue;
+		subject = ota_x509_name_to_string(X509_get_subject_name(cert));
+		return unsupported(error,
+		                   "keyring %s holds %s, which reaches no root CA in it: RAUC trusts "
+		                   "it only with allow-partial-chain=true in group [keyring]",
+		                   keyring, subject ? subject : "a certificate");
+	}
+	return TRUE;
+}
+
+static gboolean parse_keyring_group(GKeyFile *kf, const char *path, OtaKeyringConfig *k,
+                                    GError **error)
+{
+	gboolean check_crl = FALSE, partial_chain = FALSE, has_threshold;
+	guint64 threshold = 1;
+	g_autofree char *crl = NULL;
+
+	if (!g_key_file_has_group(kf, "keyring")) {
+		g_set_error_literal(error, OTA_CONFIG_ERROR, OTA_CONFIG_ERROR_MISSING,
+		                    "no [keyring] group");
+		return FALSE;
+	}
+	if (!take_file(kf, "path", path, &k->path, error) ||
+	    !take_file(kf, "directory", path, &k->directory, error))
+		return FALSE;
+	if (k->path == NULL && k->directory == NULL) {
+		g_set_error_literal(error, OTA_CONFIG_ERROR, OTA_CONFIG_ERROR_MISSING,
+		                    "group [keyring] names no path or directory");
+		return FALSE;
+	}
+	if (!take_keyring_purpose(kf, k, error) || !refuse_unimplemented(kf, error) ||
+	    !ota_keyfile_take_bool(kf, "keyring", "check-crl", &check_crl, &errors, error) ||
+	    !ota_keyfile_take_bool(kf, "keyring", "allow-partial-chain", &partial_chain, &errors,
+	                           error) ||
+	    !take_file(kf, "crl", path, &crl, error) ||
+	    !ota_keyfile_take_uint64(kf, "keyring", "threshold", 1, 64, &has_threshold, &threshold,
+	                             &errors, error))
+		return FALSE;
+	k->threshold = (guint)threshold;
+	if (check_crl && crl != NULL)
+		return invalid(error, "check-crl=true and crl= in group [keyring]: give one");
+	if (check_crl) {
+		/* RAUC finds CRLs in the keyring itself; a directory's CRL links are
+		 * only used together with a CRL file. */
+		if (k->path == NULL)
+			return unsupported(error, "check-crl=true with only a keyring directory is "
+			                          "not supported (add a path= holding the CRLs)");
+		crl = g_strdup(k->path);
+	}
+	k->crl = g_steal_pointer(&crl);
+	return partial_chain || k->path == NULL || check_anchors_reach_a_root(k->path, error);
+}
+
+OtaKeyringConfig *ota_keyring_config_load(const char *path, GError **error)
+{
+	g_autoptr(GError) ierror = NULL;
+	g_autofree char *data = NULL;
+	gsize length = 0;
+
+	if (!g_file_get_contents(path, &data, &length, &ierror)) {
+		g_set_error(error, OTA_CONFIG_ERROR, OTA_CONFIG_ERROR_PARSE, "%s", ierror->message);
+		return NULL;
+	}
+	return ota_keyring_config_parse(data, length, path, error);
+}
+
+OtaKeyringConfig *ota_keyring_config_parse(const char *data, gsize length, const char *path,
+                                           GError **error)
+{
+	g_autoptr(OtaKeyringConfig) k = g_new0(OtaKeyringConfig, 1);
+	g_autoptr(GKeyFile) kf = g_key_file_new();
+	g_autoptr(GError) ierror = NULL;
+	g_auto(GStrv) groups = NULL;
+
+	if (!g_key_file_load_from_data(kf, data, length, G_KEY_FILE_NONE, &ierror)) {
+		g_set_error(error, OTA_CONFIG_ERROR, OTA_CONFIG_ERROR_PARSE,
+		            "%s: not a valid INI file: %s", path, ierror->message);
+		return NULL;
+	}
+	/* The device's groups are none of a host's business. */
+	groups = g_key_file_get_groups(kf, NULL);
+	for (char **g = groups; *g; g++) {
+		if (!g_str_equal(*g, "keyring"))
+			g_key_file_remove_group(kf, *g, NULL);
+	}
+	if (!ota_keyfile_check_no_duplicates(kf, &errors, &ierror) ||
+	    !ota_keyfile_check_no_locale_keys(data, length, &errors, &ierror) ||
+	    !parse_keyring_group(kf, path, k, &ierror) ||
+	    !ota_keyfile_check_nothing_left(kf, &errors, &ierror)) {
+		g_propagate_prefixed_error(error, g_steal_pointer(&ierror), "%s: ", path);
+		return NULL;
+	}
+	return g_steal_pointer(&k);
 }

@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <unistd.h>
 
+#include "cancel-private.h"
 #include "subprocess-private.h"
 
 gboolean install_hooks_prepare(InstallHooks *h, OtaTarget *t, OtaBundle *b, GError **error)
@@ -20,6 +21,8 @@ gboolean install_hooks_prepare(InstallHooks *h, OtaTarget *t, OtaBundle *b, GErr
 		return TRUE;
 	script = ota_bundle_read_file(b, b->manifest->hook_filename, BUNDLE_SCRIPT_MAX_SIZE, error);
 	if (script == NULL)
+		return FALSE;
+	if (!ota_cancel_hold(&h->hold, error))
 		return FALSE;
 	template_path = g_build_filename(t->config->data_directory, "hook-XXXXXX", NULL);
 	h->dir = g_mkdtemp_full(g_steal_pointer(&template_path), 0700);
@@ -38,6 +41,7 @@ void install_hooks_clear(InstallHooks *h)
 		unlink(h->path);
 	if (h->dir != NULL)
 		rmdir(h->dir);
+	ota_cancel_release(&h->hold);
 	g_clear_pointer(&h->path, g_free);
 	g_clear_pointer(&h->dir, g_free);
 }

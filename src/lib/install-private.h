@@ -52,6 +52,7 @@ typedef struct {
 	OtaBundle *bundle;
 	char *dir;
 	char *path;
+	OtaCancelHold hold; /* while the directory exists (cancel-private.h) */
 } InstallHooks;
 
 /* Nothing to do (TRUE) for a bundle without hooks. */

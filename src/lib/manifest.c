@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-#include <otabundle/manifest.h>
+#include "manifest-private.h"
 
 #include <otabundle/text.h>
 
@@ -304,7 +304,70 @@ static gboolean check_hook_file(const OtaManifest *m, GError **error)
 	return FALSE;
 }
 
-OtaManifest *ota_manifest_parse(const char *data, gsize length, GError **error)
+/* Splits a --set NAME=VALUE into the group and key it sets and its value. */
+static gboolean split_setting(const char *setting, char **group, char **key, const char **value,
+                              GError **error)
+{
+	static const char *const update_keys[] = {"compatible", "version", "description", "build",
+	                                          NULL};
+	const char *eq = strchr(setting, '=');
+	g_autofree char *name = eq ? g_strndup(setting, (gsize)(eq - setting)) : g_strdup(setting);
+	g_autofree char *escaped = ota_text_escape(name);
+	const char *dot;
+
+	if (eq == NULL) {
+		g_set_error(error, OTA_MANIFEST_ERROR, OTA_MANIFEST_ERROR_INVALID,
+		            "--set %s: expected NAME=VALUE", escaped);
+		return FALSE;
+	}
+	*value = eq + 1;
+	if (!g_utf8_validate(*value, -1, NULL)) {
+		g_set_error(error, OTA_MANIFEST_ERROR, OTA_MANIFEST_ERROR_INVALID,
+		            "--set %s: value is not UTF-8", escaped);
+		return FALSE;
+	}
+	if (g_str_has_prefix(name, "update.") && g_strv_contains(update_keys, name + strlen("update."))) {
+		*group = g_strdup("update");
+		*key = g_strdup(name + strlen("update."));
+		return TRUE;
+	}
+	if (!g_str_has_prefix(name, "meta.")) {
+		g_set_error(error, OTA_MANIFEST_ERROR, OTA_MANIFEST_ERROR_UNKNOWN_FIELD,
+		            "--set %s: not a field create sets (update.compatible, update.version, "
+		            "update.description, update.build or meta.LABEL.KEY)", escaped);
+		return FALSE;
+	}
+	/* A label has no '.', a key may. */
+	dot = strchr(name + strlen("meta."), '.');
+	*group = dot ? g_strndup(name, (gsize)(dot - name)) : g_strdup(name);
+	*key = g_strdup(dot ? dot + 1 : "");
+	if (!ota_keyfile_name_is_valid(*group + strlen("meta.")) || !meta_key_is_valid(*key)) {
+		g_clear_pointer(group, g_free);
+		g_clear_pointer(key, g_free);
+		g_set_error(error, OTA_MANIFEST_ERROR, OTA_MANIFEST_ERROR_INVALID,
+		            "--set %s: expected meta.LABEL.KEY, a LABEL of letters, digits, '_' and "
+		            "'-', a KEY of those and '.'", escaped);
+		return FALSE;
+	}
+	return TRUE;
+}
+
+static gboolean apply_settings(GKeyFile *kf, const char *const *settings, GError **error)
+{
+	for (const char *const *s = settings; s && *s; s++) {
+		g_autofree char *group = NULL;
+		g_autofree char *key = NULL;
+		const char *value;
+
+		if (!split_setting(*s, &group, &key, &value, error))
+			return FALSE;
+		g_key_file_set_string(kf, group, key, value);
+	}
+	return TRUE;
+}
+
+static OtaManifest *parse(const char *data, gsize length, const char *const *settings,
+                          GError **error)
 {
 	g_autoptr(GKeyFile) kf = g_key_file_new();
 	g_autoptr(OtaManifest) m = g_new0(OtaManifest, 1);
@@ -331,7 +394,8 @@ OtaManifest *ota_manifest_parse(const char *data, gsize length, GError **error)
 	}
 
 	if (!ota_keyfile_check_no_duplicates(kf, &errors, error) ||
-	    !ota_keyfile_check_no_locale_keys(data, length, &errors, error))
+	    !ota_keyfile_check_no_locale_keys(data, length, &errors, error) ||
+	    !apply_settings(kf, settings, error))
 		return NULL;
 	groups = g_key_file_get_groups(kf, NULL);
 	for (char **g = groups; *g; g++) {
@@ -363,7 +427,47 @@ OtaManifest *ota_manifest_parse(const char *data, gsize length, GError **error)
 	return g_steal_pointer(&m);
 }
 
-OtaManifest *ota_manifest_load(const char *path, GError **error)
+OtaManifest *ota_manifest_parse(const char *data, gsize length, GError **error)
+{
+	return parse(data, length, NULL, error);
+}
+
+gboolean ota_manifest_check_settings(const char *const *settings, GError **error)
+{
+	static const char template[] = "[update]\ncompatible=any\n";
+	g_autoptr(GHashTable) seen = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+
+	for (const char *const *s = settings; s && *s; s++) {
+		g_autofree char *group = NULL;
+		g_autofree char *key = NULL;
+		g_autoptr(OtaManifest) m = NULL;
+		g_autoptr(GError) ierror = NULL;
+		const char *value;
+
+		if (!split_setting(*s, &group, &key, &value, error))
+			return FALSE;
+		m = parse(template, strlen(template), (const char *const[]){*s, NULL}, &ierror);
+		if (m == NULL) {
+			g_autofree char *name = g_strdup_printf("%s.%s", group, key);
+			g_autofree char *escaped = ota_text_escape(name);
+
+			g_propagate_prefixed_error(error, g_steal_pointer(&ierror), "--set %s: ", escaped);
+			return FALSE;
+		}
+		/* Two values for one field: which one was meant? */
+		if (!g_hash_table_add(seen, g_strdup_printf("%s.%s", group, key))) {
+			g_autofree char *name = g_strdup_printf("%s.%s", group, key);
+			g_autofree char *escaped = ota_text_escape(name);
+
+			g_set_error(error, OTA_MANIFEST_ERROR, OTA_MANIFEST_ERROR_INVALID,
+			            "--set %s: given twice", escaped);
+			return FALSE;
+		}
+	}
+	return TRUE;
+}
+
+static OtaManifest *load(const char *path, const char *const *settings, GError **error)
 {
 	g_autoptr(GMappedFile) file = NULL;
 	g_autoptr(GError) ierror = NULL;
@@ -375,13 +479,24 @@ OtaManifest *ota_manifest_load(const char *path, GError **error)
 		            ierror->message);
 		return NULL;
 	}
-	m = ota_manifest_parse(g_mapped_file_get_contents(file), g_mapped_file_get_length(file),
-	                       &ierror);
+	m = parse(g_mapped_file_get_contents(file), g_mapped_file_get_length(file), settings,
+	          &ierror);
 	if (m == NULL) {
 		g_propagate_prefixed_error(error, g_steal_pointer(&ierror), "%s: ", path);
 		return NULL;
 	}
 	return m;
+}
+
+OtaManifest *ota_manifest_load(const char *path, GError **error)
+{
+	return load(path, NULL, error);
+}
+
+OtaManifest *ota_manifest_load_with_settings(const char *path, const char *const *settings,
+                                             GError **error)
+{
+	return load(path, settings, error);
 }
 
 gboolean ota_manifest_check_complete(const OtaManifest *m, GError **error)

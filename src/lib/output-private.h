@@ -20,7 +20,9 @@ typedef enum {
  * uncommitted output discards it. */
 typedef struct OtaOutput OtaOutput;
 
-/* Fails early with OTA_OUTPUT_ERROR_EXISTS if @path exists and !@force. */
+/* Fails early with OTA_OUTPUT_ERROR_EXISTS if @path exists and !@force,
+ * and with G_IO_ERROR_CANCELLED once a signal has cancelled; so does
+ * ota_output_commit(), until the output is in place (cancel-private.h). */
 OtaOutput *ota_output_new(const char *path, gboolean force, GError **error);
 int ota_output_get_fd(OtaOutput *output);
 /* A path through which another process can open the same file. */

@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "cancel-private.h"
 #include "error-private.h"
 
 G_DEFINE_QUARK(ota-output-error-quark, ota_output_error)
@@ -19,6 +20,7 @@ struct OtaOutput {
 	int fd;
 	gboolean force;
 	gboolean committed;
+	OtaCancelHold hold; /* released when freed: the file is gone or in place */
 };
 
 static gboolean set_errno_error(GError **error, const char *path, const char *what, int err)
@@ -43,6 +45,8 @@ OtaOutput *ota_output_new(const char *path, gboolean force, GError **error)
 		            "%s: already exists (use --force to overwrite)", path);
 		return NULL;
 	}
+	if (!ota_cancel_hold(&out->hold, error))
+		return NULL;
 
 	out->fd = open(out->dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0644);
 	if (out->fd < 0 && (errno == EOPNOTSUPP || errno == EISDIR || errno == EINVAL)) {
@@ -131,6 +135,10 @@ gboolean ota_output_commit(OtaOutput *out, GError **error)
 {
 	g_return_val_if_fail(!out->committed, FALSE);
 
+	/* The last moment a signal can still stop the output from appearing:
+	 * once linked into place, it is complete and stays. */
+	if (!ota_cancel_check(error))
+		return FALSE;
 	if (fsync(out->fd) < 0)
 		return set_errno_error(error, out->path, "fsync failed", errno);
 	if (!(out->named_tmp ? rename_named_tmp(out, error) : link_tmpfile(out, error)))
@@ -147,6 +155,7 @@ void ota_output_free(OtaOutput *out)
 		close(out->fd);
 	if (out->named_tmp != NULL)
 		unlink(out->named_tmp);
+	ota_cancel_release(&out->hold);
 	g_free(out->named_tmp);
 	g_free(out->proc_path);
 	g_free(out->dir);

@@ -3,11 +3,16 @@
 
 #include <otabundle/keys.h>
 
+#include <dirent.h>
+#include <errno.h>
 #include <openssl/err.h>
 #include <openssl/pem.h>
 #include <openssl/x509v3.h>
+#include <sys/stat.h>
 
+#include "error-private.h"
 #include "openssl-private.h"
+#include "policy-private.h"
 
 G_DEFINE_QUARK(ota-policy-error-quark, ota_policy_error)
 
@@ -57,7 +62,6 @@ const char *ota_signer_status_to_string(OtaSignerStatus status)
 }
 
 struct OtaPolicy {
-	char *keyring_path;
 	X509_STORE *store;
 	OtaPurpose purpose;
 	gboolean check_time;
@@ -74,7 +78,6 @@ void ota_policy_free(OtaPolicy *policy)
 {
 	if (policy == NULL)
 		return;
-	g_free(policy->keyring_path);
 	X509_STORE_free(policy->store);
 	g_free(policy);
 }
@@ -110,19 +113,111 @@ static gboolean add_crls(X509_STORE *store, const char *path, GError **error)
 	return TRUE;
 }
 
-OtaPolicy *ota_policy_new(const char *keyring_path, const char *crl_path, OtaPurpose purpose,
-                          gboolean check_time, guint threshold, GError **error)
+static gboolean add_keyring_file(X509_STORE *store, const char *path, GError **error)
 {
-	g_autoptr(OtaPolicy) policy = g_new0(OtaPolicy, 1);
 	g_autoptr(OtaX509Stack) anchors = NULL;
 	g_autoptr(GError) ierror = NULL;
 
+	anchors = ota_keys_load_certificates(path, &ierror);
+	if (anchors == NULL) {
+		g_set_error_literal(error, OTA_POLICY_ERROR, OTA_POLICY_ERROR_KEYRING, ierror->message);
+		return FALSE;
+	}
+	for (int i = 0; i < sk_X509_num(anchors); i++) {
+		if (X509_STORE_add_cert(store, sk_X509_value(anchors, i)) != 1) {
+			ota_set_openssl_error(error, OTA_POLICY_ERROR, OTA_POLICY_ERROR_KEYRING,
+			                      "%s: cannot add certificate %d", path, i + 1);
+			return FALSE;
+		}
+	}
+	return TRUE;
+}
+
+/* The names `openssl rehash` gives certificates: eight lower-case hex
+ * digits of the subject hash, a dot, a decimal sequence number (CRLs get
+ * ".rN", which OpenSSL finds there too). */
+static gboolean is_hashed_certificate_name(const char *name)
+{
+	const char *p = name;
+
+	for (; p - name < 8; p++) {
+		if (!g_ascii_isdigit(*p) && !(*p >= 'a' && *p <= 'f'))
+			return FALSE;
+	}
+	if (*p++ != '.' || *p == '\0')
+		return FALSE;
+	for (; *p != '\0'; p++) {
+		if (!g_ascii_isdigit(*p))
+			return FALSE;
+	}
+	return TRUE;
+}
+
+static gboolean has_hashed_certificate(const char *dir, GError **error)
+{
+	DIR *d = opendir(dir);
+	struct dirent *entry;
+	gboolean found = FALSE;
+
+	if (d == NULL)
+		return ota_set_io_error(error, OTA_POLICY_ERROR, OTA_POLICY_ERROR_KEYRING, dir, NULL,
+		                        errno);
+	while (!found && (entry = readdir(d)) != NULL)
+		found = is_hashed_certificate_name(entry->d_name);
+	closedir(d);
+	if (!found)
+		g_set_error(error, OTA_POLICY_ERROR, OTA_POLICY_ERROR_KEYRING,
+		            "%s: keyring directory has no hashed certificate links (run 'openssl "
+		            "rehash' on it)", dir);
+	return found;
+}
+
+/* As RAUC's [keyring] directory: OpenSSL's hashed-directory lookup, which
+ * reads a certificate when a chain needs its subject. Only the hashed
+ * names count; other files in the directory are never read. */
+static gboolean add_keyring_directory(X509_STORE *store, const char *dir, GError **error)
+{
+	X509_LOOKUP *lookup;
+
+	if (!has_hashed_certificate(dir, error))
+		return FALSE;
+	lookup = X509_STORE_add_lookup(store, X509_LOOKUP_hash_dir());
+	if (lookup == NULL || X509_LOOKUP_add_dir(lookup, dir, X509_FILETYPE_PEM) != 1) {
+		ota_set_openssl_error(error, OTA_POLICY_ERROR, OTA_POLICY_ERROR_KEYRING,
+		                      "%s: cannot use keyring directory", dir);
+		return FALSE;
+	}
+	return TRUE;
+}
+
+static gboolean add_keyring(X509_STORE *store, const char *path, GError **error)
+{
+	struct stat st;
+
+	if (stat(path, &st) < 0)
+		return ota_set_io_error(error, OTA_POLICY_ERROR, OTA_POLICY_ERROR_KEYRING, path, NULL,
+		                        errno);
+	if (S_ISDIR(st.st_mode))
+		return add_keyring_directory(store, path, error);
+	return add_keyring_file(store, path, error);
+}
+
+OtaPolicy *ota_policy_new_from_keyrings(const char *const *keyring_paths, const char *crl_path,
+                                        OtaPurpose purpose, gboolean check_time,
+                                        guint threshold, GError **error)
+{
+	g_autoptr(OtaPolicy) policy = g_new0(OtaPolicy, 1);
+
+	if (keyring_paths == NULL || keyring_paths[0] == NULL) {
+		g_set_error_literal(error, OTA_POLICY_ERROR, OTA_POLICY_ERROR_INVALID,
+		                    "no keyring given");
+		return NULL;
+	}
 	if (threshold == 0) {
 		g_set_error_literal(error, OTA_POLICY_ERROR, OTA_POLICY_ERROR_INVALID,
 		                    "a threshold must be at least 1");
 		return NULL;
 	}
-	policy->keyring_path = g_strdup(keyring_path);
 	policy->purpose = purpose;
 	policy->check_time = check_time;
 	policy->check_crl = crl_path != NULL;
@@ -133,22 +228,22 @@ OtaPolicy *ota_policy_new(const char *keyring_path, const char *crl_path, OtaPur
 		                      "cannot create certificate store");
 		return NULL;
 	}
-
-	anchors = ota_keys_load_certificates(keyring_path, &ierror);
-	if (anchors == NULL) {
-		g_set_error_literal(error, OTA_POLICY_ERROR, OTA_POLICY_ERROR_KEYRING, ierror->message);
-		return NULL;
-	}
-	for (int i = 0; i < sk_X509_num(anchors); i++) {
-		if (X509_STORE_add_cert(policy->store, sk_X509_value(anchors, i)) != 1) {
-			ota_set_openssl_error(error, OTA_POLICY_ERROR, OTA_POLICY_ERROR_KEYRING,
-			                      "%s: cannot add certificate %d", keyring_path, i + 1);
+	for (const char *const *path = keyring_paths; *path != NULL; path++) {
+		if (!add_keyring(policy->store, *path, error))
 			return NULL;
-		}
 	}
 	if (crl_path != NULL && !add_crls(policy->store, crl_path, error))
 		return NULL;
 	return g_steal_pointer(&policy);
+}
+
+OtaPolicy *ota_policy_new(const char *keyring_path, const char *crl_path, OtaPurpose purpose,
+                          gboolean check_time, guint threshold, GError **error)
+{
+	const char *const keyrings[] = {keyring_path, NULL};
+
+	return ota_policy_new_from_keyrings(keyrings, crl_path, purpose, check_time, threshold,
+	                                    error);
 }
 
 /* RAUC's codesign purpose: the leaf has the codeSigning extended key usage
@@ -232,14 +327,39 @@ static void set_verify_params(const OtaPolicy *policy, X509_STORE_CTX *ctx)
 		X509_STORE_CTX_set_purpose(ctx, X509_PURPOSE_SMIME_SIGN);
 }
 
+/* The chain stopped at the signer's own certificate, whose issuer is
+ * neither in the keyring nor embedded: that issuer's name. (A chain that
+ * stops further up, at an embedded CA, more likely lacks its root in the
+ * keyring than an intermediate in the signature.) */
+static char *missing_issuer(X509_STORE_CTX *ctx, int x509_error)
+{
+	X509 *stopped_at = X509_STORE_CTX_get_current_cert(ctx);
+
+	if ((x509_error != X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY &&
+	     x509_error != X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT) ||
+	    X509_STORE_CTX_get_error_depth(ctx) != 0 || stopped_at == NULL)
+		return NULL;
+	return ota_x509_name_to_string(X509_get_issuer_name(stopped_at));
+}
+
 OtaSignerStatus ota_policy_check_signer(const OtaPolicy *policy, X509 *cert,
                                         OtaX509Stack *untrusted, char **reason)
+{
+	g_autofree char *issuer = NULL;
+
+	return ota_policy_check_signer_chain(policy, cert, untrusted, reason, &issuer);
+}
+
+OtaSignerStatus ota_policy_check_signer_chain(const OtaPolicy *policy, X509 *cert,
+                                              OtaX509Stack *untrusted, char **reason,
+                                              char **missing_issuer_name)
 {
 	g_autoptr(X509_STORE_CTX) ctx = X509_STORE_CTX_new();
 	const char *problem;
 	int err;
 
 	*reason = NULL;
+	*missing_issuer_name = NULL;
 	if (cert == NULL) {
 		*reason = g_strdup("signer certificate is not included in the signature");
 		return OTA_SIGNER_UNTRUSTED;
@@ -254,6 +374,7 @@ OtaSignerStatus ota_policy_check_signer(const OtaPolicy *policy, X509 *cert,
 		ERR_clear_error();
 		err = X509_STORE_CTX_get_error(ctx);
 		*reason = g_strdup(X509_verify_cert_error_string(err));
+		*missing_issuer_name = missing_issuer(ctx, err);
 		return status_for(err);
 	}
 	problem = key_strength_problem(ctx);

@@ -19,6 +19,7 @@ struct OtaSignerInfo {
 	char *not_after;
 	OtaSignerStatus status;
 	char *reason;    /* why not counted, or NULL */
+	char *missing_issuer; /* the issuer its chain stopped at, not found, or NULL */
 	gboolean nested; /* carried inside the primary SignerInfo */
 
 	/* Where this signer lives (owned by the OtaSignature). */
@@ -46,6 +47,16 @@ gboolean ota_signature_check_signers(OtaSignature *sig, const OtaPolicy *policy,
 G_GNUC_WARN_UNUSED_RESULT
 gboolean ota_signature_check_crypto(OtaSignature *sig, const guint8 *detached_sha256,
                                     GError **error);
+
+/* ota_signature_check_crypto() but for the message digest: every signer's
+ * signature over its signed attributes, whatever content they name. */
+G_GNUC_WARN_UNUSED_RESULT
+gboolean ota_signature_check_attributes(OtaSignature *sig, GError **error);
+
+/* Whether every signer of @sig, nested ones included, names @sha256 as the
+ * digest of the content it signed (its messageDigest attribute). Says
+ * nothing about the signatures themselves. */
+gboolean ota_signature_signs_digest(const OtaSignature *sig, const guint8 sha256[OTA_SHA256_LEN]);
 
 /* Refuses (OTA_SIGNATURE_ERROR_UNSUPPORTED) a signer among @signers whose
  * key already signs @sig, compared as keys: it would add a signature that

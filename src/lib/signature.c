@@ -6,6 +6,7 @@
 #include <time.h>
 
 #include "openssl-private.h"
+#include "policy-private.h"
 
 G_DEFINE_QUARK(ota-signature-error-quark, ota_signature_error)
 
@@ -63,6 +64,7 @@ static void signer_info_free(OtaSignerInfo *info)
 	g_free(info->not_before);
 	g_free(info->not_after);
 	g_free(info->reason);
+	g_free(info->missing_issuer);
 	g_free(info);
 }
 
@@ -185,6 +187,11 @@ static X509 *signer_certificate(CMS_SignerInfo *si)
 
 	CMS_SignerInfo_get0_algs(si, NULL, &cert, NULL, NULL);
 	return cert;
+}
+
+X509 *ota_signer_info_get_certificate(const OtaSignerInfo *info)
+{
+	return signer_certificate(info->si);
 }
 
 static ASN1_OBJECT *nested_oid(void)
@@ -506,6 +513,25 @@ gboolean ota_signature_check_crypto(OtaSignature *sig, const guint8 *detached_sh
 	       check_all_crypto(sig, sha256, error);
 }
 
+gboolean ota_signature_check_attributes(OtaSignature *sig, GError **error)
+{
+	return check_all_crypto(sig, NULL, error);
+}
+
+gboolean ota_signature_signs_digest(const OtaSignature *sig, const guint8 sha256[OTA_SHA256_LEN])
+{
+	for (guint i = 0; i < sig->signers->len; i++) {
+		const OtaSignerInfo *info = g_ptr_array_index(sig->signers, i);
+		ASN1_OCTET_STRING *md = CMS_signed_get0_data_by_OBJ(
+			info->si, OBJ_nid2obj(NID_pkcs9_messageDigest), -3, V_ASN1_OCTET_STRING);
+
+		if (md == NULL || ASN1_STRING_length(md) != OTA_SHA256_LEN ||
+		    memcmp(ASN1_STRING_get0_data(md), sha256, OTA_SHA256_LEN) != 0)
+			return FALSE;
+	}
+	return TRUE;
+}
+
 /* Intermediates for chain building: those of every signature involved. */
 static OtaX509Stack *all_embedded_certificates(OtaSignature *sig)
 {
@@ -534,7 +560,9 @@ static gboolean count_trusted_signers(OtaSignature *sig, const OtaPolicy *policy
 		X509 *cert = signer_certificate(info->si);
 
 		g_clear_pointer(&info->reason, g_free);
-		info->status = ota_policy_check_signer(policy, cert, embedded, &info->reason);
+		g_clear_pointer(&info->missing_issuer, g_free);
+		info->status = ota_policy_check_signer_chain(policy, cert, embedded, &info->reason,
+		                                             &info->missing_issuer);
 		if (info->status != OTA_SIGNER_COUNTED)
 			continue;
 		/* One key is one signer, with two certificates or in two encodings. */

@@ -34,17 +34,35 @@ typedef enum {
  * choose a compression themselves), the cache bound, then @extra_args, split
  * as a shell would but never run through one. */
 GStrv ota_squashfs_build_args(const char *compression, const char *extra_args, GError **error);
+/* Whether @extra_args (as for ota_squashfs_build_args()) choose the
+ * compression themselves; FALSE for NULL or arguments that don't parse. */
+gboolean ota_squashfs_extra_args_choose_compression(const char *extra_args);
+
+/* An image that depends on the sources' names, contents, hard links and
+ * execute bits only (reproducible bundles): every timestamp (the
+ * superblock's too) is @time; every file and directory gets mode 0755 if it
+ * is a directory or has any execute bit, else 0644 (as git keeps modes), so
+ * neither mtimes nor the umask of a checkout show. Owners are root and
+ * xattrs dropped in any case. mksquashfs's own SOURCE_DATE_EPOCH handling
+ * (which only clamps later times) is never used: the environment variable
+ * is removed for it. */
+typedef struct {
+	guint32 time;
+	const char *scratch_dir; /* a private directory for the list of modes */
+} OtaSquashfsReproducible;
 
 /* Runs mksquashfs (or $OTABUNDLE_MKSQUASHFS) with each of @sources placed
  * at the image root, writing a new image to @output with @args (from
- * ota_squashfs_build_args()). */
+ * ota_squashfs_build_args()); reproducibly with @repro (else NULL). */
 G_GNUC_WARN_UNUSED_RESULT
 gboolean ota_squashfs_create(const char *const *sources, const char *output,
-                             const char *const *args, GError **error);
+                             const char *const *args, const OtaSquashfsReproducible *repro,
+                             GError **error);
 
 /* Adds @sources to the root of the image @output, with its compression. */
 G_GNUC_WARN_UNUSED_RESULT
-gboolean ota_squashfs_append(const char *const *sources, const char *output, GError **error);
+gboolean ota_squashfs_append(const char *const *sources, const char *output,
+                             const OtaSquashfsReproducible *repro, GError **error);
 
 /* --- reading (squashfs-read.c) ----------------------------------------- */
 

@@ -33,6 +33,9 @@ typedef struct {
 	/* "NAME=value" entries added to (or replacing in) the inherited
 	 * environment; NULL-terminated, may be NULL. */
 	const char *const *env;
+	/* Names removed from the inherited environment; NULL-terminated, may
+	 * be NULL. */
+	const char *const *unset_env;
 	/* Called once the program runs, before it is waited for: a progress
 	 * poller can watch it (/proc/<pid>/io) until ota_subprocess_run
 	 * returns. */
@@ -47,7 +50,10 @@ typedef struct {
 
 /* Runs @argv (argv[0] searched in PATH) and waits for it. With @stdout_out
  * its stdout, which must be UTF-8, is returned there; without, it goes to
- * /dev/null. @options may be NULL. */
+ * /dev/null. @options may be NULL. The program runs in a process group of
+ * its own and dies with the calling thread; a signal's cancellation
+ * (cancel-private.h) kills the group, reaps the program and fails with
+ * G_IO_ERROR_CANCELLED. */
 G_GNUC_WARN_UNUSED_RESULT
 gboolean ota_subprocess_run(const char *const *argv, const OtaSubprocessOptions *options,
                             char **stdout_out, GError **error);

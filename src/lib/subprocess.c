@@ -1,7 +1,13 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include "subprocess-private.h"
 
+#include <signal.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
+#include <unistd.h>
+
+#include "cancel-private.h"
 
 G_DEFINE_QUARK(ota-subprocess-error-quark, ota_subprocess_error)
 
@@ -53,10 +59,13 @@ static void set_failure(GError **error, GSubprocess *proc, const char *label, co
 		            reason);
 }
 
-static GSubprocessLauncher *launcher_new(GSubprocessFlags flags, const char *const *env)
+static GSubprocessLauncher *launcher_new(GSubprocessFlags flags, const char *const *env,
+                                         const char *const *unset_env)
 {
 	GSubprocessLauncher *launcher = g_subprocess_launcher_new(flags);
 
+	for (const char *const *u = unset_env; u && *u; u++)
+		g_subprocess_launcher_unsetenv(launcher, *u);
 	for (const char *const *e = env; e && *e; e++) {
 		const char *eq = strchr(*e, '=');
 		g_autofree char *name = NULL;
@@ -68,10 +77,91 @@ static GSubprocessLauncher *launcher_new(GSubprocessFlags flags, const char *con
 	return launcher;
 }
 
+/* Runs in the child before exec: only async-signal-safe calls. */
+static void child_setup(gpointer data)
+{
+	pid_t parent = (pid_t)GPOINTER_TO_INT(data);
+
+	/* A process group of its own, so that cancelling kills whatever it
+	 * started too (mksquashfs runs the commands of pseudo files). */
+	(void)setpgid(0, 0);
+	/* Killed with the thread that waits for it if that is killed
+	 * outright (SIGKILL), instead of writing on into an unnamed file. */
+	(void)prctl(PR_SET_PDEATHSIG, SIGKILL);
+	if (getppid() != parent)
+		_exit(127);
+}
+
+typedef struct {
+	GSubprocess *proc;
+	GCancellable *cancellable;
+	GAsyncResult *result;
+} Communication;
+
+static gboolean on_cancel(gpointer data)
+{
+	Communication *c = data;
+	const char *pid = g_subprocess_get_identifier(c->proc);
+
+	/* Its PID is the group's ID, which is not reused while the leader is
+	 * unreaped or the group has members; once reaped, it has none. */
+	if (pid != NULL)
+		(void)kill(-(pid_t)atoi(pid), SIGKILL);
+	g_subprocess_force_exit(c->proc);
+	/* Stops waiting for its output too, which a straggler outside the
+	 * group could hold open. */
+	g_cancellable_cancel(c->cancellable);
+	return G_SOURCE_REMOVE;
+}
+
+static void on_communicated(GObject *source, GAsyncResult *result, gpointer data)
+{
+	Communication *c = data;
+
+	c->result = g_object_ref(result);
+}
+
+/* g_subprocess_communicate_utf8(), but a signal's cancellation
+ * (cancel-private.h) kills @proc's process group, reaps @proc and fails
+ * with G_IO_ERROR_CANCELLED. */
+static gboolean communicate(GSubprocess *proc, char **out, char **err, GError **error)
+{
+	g_autoptr(GMainContext) context = g_main_context_new();
+	g_autoptr(GCancellable) cancellable = g_cancellable_new();
+	g_autoptr(GError) ierror = NULL;
+	Communication c = {proc, cancellable, NULL};
+	GSource *watch = ota_cancel_source_new(on_cancel, &c);
+	gboolean ok;
+
+	g_main_context_push_thread_default(context);
+	if (watch != NULL)
+		g_source_attach(watch, context);
+	g_subprocess_communicate_utf8_async(proc, NULL, cancellable, on_communicated, &c);
+	while (c.result == NULL)
+		g_main_context_iteration(context, TRUE);
+	ok = g_subprocess_communicate_utf8_finish(proc, c.result, out, err, &ierror);
+	g_object_unref(c.result);
+	if (watch != NULL) {
+		g_source_destroy(watch);
+		g_source_unref(watch);
+	}
+	g_main_context_pop_thread_default(context);
+	if (!g_cancellable_is_cancelled(cancellable)) {
+		if (!ok)
+			g_propagate_error(error, g_steal_pointer(&ierror));
+		return ok;
+	}
+	/* Reaped before the caller removes the scratch files it used. */
+	(void)g_subprocess_wait(proc, NULL, NULL);
+	return ota_cancel_check(error);
+}
+
 gboolean ota_subprocess_run(const char *const *argv, const OtaSubprocessOptions *options,
                             char **stdout_out, GError **error)
 {
 	static const OtaSubprocessOptions defaults = {0};
+	/* Released last: after the child is reaped. */
+	g_auto(OtaCancelHold) hold = OTA_CANCEL_HOLD_INIT;
 	GSubprocessFlags flags = G_SUBPROCESS_FLAGS_STDERR_PIPE;
 	g_autoptr(GSubprocessLauncher) launcher = NULL;
 	g_autoptr(GSubprocess) proc = NULL;
@@ -89,18 +179,28 @@ gboolean ota_subprocess_run(const char *const *argv, const OtaSubprocessOptions 
 	label = options->label ? options->label : argv[0];
 	flags |= stdout_out ? G_SUBPROCESS_FLAGS_STDOUT_PIPE : G_SUBPROCESS_FLAGS_STDOUT_SILENCE;
 
-	launcher = launcher_new(flags, options->env);
+	if (!ota_cancel_hold(&hold, error))
+		return FALSE;
+	launcher = launcher_new(flags, options->env, options->unset_env);
+	g_subprocess_launcher_set_child_setup(launcher, child_setup, GINT_TO_POINTER(getpid()), NULL);
 	proc = g_subprocess_launcher_spawnv(launcher, argv, &ierror);
 	if (proc != NULL && options->started != NULL)
 		options->started(proc, options->user_data);
-	if (proc == NULL ||
-	    !g_subprocess_communicate_utf8(proc, NULL, NULL, stdout_out ? &out : NULL, &err, &ierror)) {
+	if (proc == NULL || !communicate(proc, stdout_out ? &out : NULL, &err, &ierror)) {
+		if (g_error_matches(ierror, G_IO_ERROR, G_IO_ERROR_CANCELLED)) {
+			g_propagate_error(error, g_steal_pointer(&ierror));
+			return FALSE;
+		}
 		g_set_error(error, OTA_SUBPROCESS_ERROR, OTA_SUBPROCESS_ERROR_SPAWN, "cannot run %s: %s",
 		            label, ierror->message);
 		if (options->reason_out != NULL)
 			*options->reason_out = g_strdup(ierror->message);
 		return FALSE;
 	}
+	/* It may have failed because of the cancellation (killed before the
+	 * wait noticed): the cancellation is the story. */
+	if (!g_subprocess_get_successful(proc) && !ota_cancel_check(error))
+		return FALSE;
 	if (!g_subprocess_get_successful(proc)) {
 		reason = stderr_summary(err, options->stderr_lines);
 		set_failure(error, proc, label, reason);

@@ -49,6 +49,15 @@ G_GNUC_WARN_UNUSED_RESULT
 gboolean ota_verity_tree_build(int fd, guint64 tree_offset, OtaVerityParams *params,
                                GError **error);
 
+/* A salt that depends on the data alone, for reproducible bundles:
+ * HMAC-SHA256 keyed with OTA_VERITY_DERIVED_SALT_KEY over the SHA-256 of the
+ * @data_size bytes of @fd from offset 0. Another payload gets another salt;
+ * the key keeps the salt from equalling any other digest of the data. */
+#define OTA_VERITY_DERIVED_SALT_KEY "otabundle verity salt v1"
+G_GNUC_WARN_UNUSED_RESULT
+gboolean ota_verity_salt_from_data(int fd, guint64 data_size, guint8 salt[OTA_VERITY_SALT_LEN],
+                                   GError **error);
+
 /* Checks every data block and every byte of the tree at @tree_offset
  * against params->root, on all cores. */
 G_GNUC_WARN_UNUSED_RESULT

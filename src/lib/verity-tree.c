@@ -3,10 +3,12 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <openssl/evp.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "cancel-private.h"
 #include "error-private.h"
 #include "openssl-private.h"
 #include "progress-private.h"
@@ -185,7 +187,8 @@ static void tree_worker_run(gpointer data, gpointer user_data)
 		guint64 first = (guint64)g_atomic_int_add(&job->next_chunk, 1) * WORKER_CHUNK;
 
 		for (guint64 i = first; ok && i < MIN(first + WORKER_CHUNK, n); i++) {
-			ok = level0_block(job, &h, i, buf, hashes, on_disk, &error);
+			ok = ota_cancel_check(&error) &&
+			     level0_block(job, &h, i, buf, hashes, on_disk, &error);
 			/* Data covered by one level-0 block (the last may cover less;
 			 * progress is clamped to its total). */
 			ota_progress_add(FANOUT * BLOCK);
@@ -344,6 +347,25 @@ gboolean ota_verity_tree_check(int fd, guint64 tree_offset, const OtaVerityParam
 	if (memcmp(root, params->root, OTA_SHA256_LEN) != 0) {
 		g_set_error_literal(error, OTA_VERITY_ERROR, OTA_VERITY_ERROR_MISMATCH,
 		                    "hash tree does not match the signed root hash");
+		return FALSE;
+	}
+	return TRUE;
+}
+
+gboolean ota_verity_salt_from_data(int fd, guint64 data_size, guint8 salt[OTA_VERITY_SALT_LEN],
+                                   GError **error)
+{
+	static const char key[] = OTA_VERITY_DERIVED_SALT_KEY;
+	OtaChecksum data;
+	size_t salt_len = 0;
+
+	if (!ota_checksum_fd(fd, 0, data_size, &data, error))
+		return FALSE;
+	if (EVP_Q_mac(NULL, "HMAC", NULL, "SHA256", NULL, key, strlen(key), data.sha256,
+	              sizeof(data.sha256), salt, OTA_VERITY_SALT_LEN, &salt_len) == NULL ||
+	    salt_len != OTA_VERITY_SALT_LEN) {
+		ota_set_openssl_error(error, OTA_VERITY_ERROR, OTA_VERITY_ERROR_CRYPTO,
+		                      "cannot derive the verity salt");
 		return FALSE;
 	}
 	return TRUE;

@@ -4,6 +4,7 @@
 Everything is real: a throw-away PKI made with the `openssl` CLI once per
 session, `mksquashfs` (through otabundle) and, in the interop tests, rauc.
 """
+import functools
 import hashlib
 import json
 import os
@@ -12,9 +13,11 @@ import textwrap
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import jsonschema
 import pytest
 
 OTABUNDLE = os.environ.get("OTABUNDLE", "/work/main/build/otabundle")
+SCHEMA_DIR = Path(__file__).resolve().parents[2] / "contrib" / "schema"
 
 # Expired leaf: valid for a year, a few years ago. `openssl ca` takes
 # explicit -startdate/-enddate, which OpenSSL 3.0's `x509 -req` can't.
@@ -26,9 +29,91 @@ EXPIRED_END = "20210101000000Z"
 
 
 def run(*args, binary=None, env=None, **kwargs):
-    """Runs otabundle with @args; never raises on a non-zero exit."""
+    """Runs otabundle with @args; never raises on a non-zero exit. JSON
+    output is validated against its schema (check_json_output())."""
     cmd = [binary or OTABUNDLE] + [str(a) for a in args]
-    return subprocess.run(cmd, capture_output=True, text=True, env=env, **kwargs)
+    return check_json_output(cmd, subprocess.run(cmd, capture_output=True, text=True, env=env,
+                                                 **kwargs))
+
+
+# --- JSON output ------------------------------------------------------------
+
+
+@functools.lru_cache(maxsize=None)
+def json_schemas():
+    """{"schema" value: (file, JSON Schema)} of every contrib/schema/ file."""
+    schemas = {}
+    for path in sorted(SCHEMA_DIR.glob("*.schema.json")):
+        schema = json.loads(path.read_text())
+        schemas[schema["properties"]["schema"]["const"]] = (path, schema)
+    return schemas
+
+
+def validate_json_document(doc):
+    """Fails the test unless @doc names its kind in `schema` and is valid
+    against that kind's JSON Schema. Returns @doc."""
+    assert isinstance(doc, dict) and "schema" in doc, f"JSON document without a schema: {doc}"
+    schemas = json_schemas()
+    assert doc["schema"] in schemas, f"no file in {SCHEMA_DIR} for schema {doc['schema']!r}"
+    path, schema = schemas[doc["schema"]]
+    errors = sorted(jsonschema.Draft202012Validator(schema).iter_errors(doc), key=str)
+    assert not errors, f"{path.name}: " + "\n".join(
+        f"at /{'/'.join(map(str, e.absolute_path))}: {e.message}" for e in errors)
+    return doc
+
+
+def read_audit_log(path):
+    """The lines of the audit log @path, each validated against its schema."""
+    return [validate_json_document(json.loads(line))
+            for line in Path(path).read_text().splitlines()]
+
+
+# Commands that print one JSON document with --output-format=json: on
+# success, and (True) on failure (exit 1) too.
+JSON_COMMANDS = {
+    "otabundle": {"info": True, "verify": True},
+    "otabundle-install": {"info": True, "status": False},
+}
+
+
+def json_command(cmd):
+    """The command of JSON_COMMANDS that @cmd runs in otabundle's own
+    command line, or None (as `rauc`, or in rauc's forms, it is rauc's)."""
+    program, args = Path(cmd[0]).name, [str(a) for a in cmd[1:]]
+    if program == "otabundle":  # its command comes first
+        return args[0] if args and args[0] in JSON_COMMANDS[program] else None
+    if program == "otabundle-install":  # after global options
+        return next((a for a in args if a in JSON_COMMANDS[program]), None)
+    return None
+
+
+def check_json_output(cmd, proc):
+    """The test suite's one check of every JSON output: when @cmd asks for
+    --output-format=json, what @proc printed on stdout must be one JSON
+    document, valid against the schema it names; JSON_COMMANDS must print
+    one. Documents in rauc's format (the drop-in's `rauc info`) are rauc's
+    and need no schema. Returns @proc."""
+    args = [str(a) for a in cmd[1:]]
+    asked = any(a == "--output-format=json" or (a == "--output-format" and b == "json")
+                for a, b in zip(args, args[1:] + [""]))
+    if not asked:
+        return proc
+    program, command = Path(cmd[0]).name, json_command(cmd)
+    must_print = command is not None and (
+        proc.returncode == 0 or (proc.returncode == 1 and JSON_COMMANDS[program][command]))
+    if not proc.stdout.lstrip().startswith("{"):
+        assert not must_print, (
+            f"{program} {command} --output-format=json exited {proc.returncode} without a "
+            f"JSON document on stdout:\n{proc.stdout}\nstderr: {proc.stderr}")
+        return proc
+    try:
+        doc = json.loads(proc.stdout)
+    except json.JSONDecodeError as e:
+        raise AssertionError(f"stdout is not one JSON document ({e}):\n{proc.stdout}")
+    if command is None and "schema" not in doc:
+        return proc
+    validate_json_document(doc)
+    return proc
 
 
 def run_on_terminal(cmd):

@@ -26,7 +26,7 @@ import pytest
 
 import test_pkcs11
 from conftest import (assert_failure, assert_ok, make_input, run, run_tool, sha256_file,
-                      tree_digest, write_manifest)
+                      tree_digest, validate_json_document, write_manifest)
 from test_install import COMPATIBLE, assert_refused, make_bundle, make_device, signer_args
 from test_pkcs11 import hsm  # noqa: F401  (the fixture: a fresh SoftHSM2 token)
 from test_verity import handmade_verity_bundle
@@ -611,7 +611,7 @@ def test_pin_and_private_key_never_leak_into_output_or_the_audit_log(
 
     if outcome == "signs":
         assert_ok(proc)
-        (line,) = [json.loads(x) for x in logged.decode().splitlines()]
+        (line,) = [validate_json_document(json.loads(x)) for x in logged.decode().splitlines()]
         assert line["operation"] == command
         assert "pin-value" not in line["key_uri"]
         assert line["key_uri"].startswith(mod.EC_KEY)

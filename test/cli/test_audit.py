@@ -4,8 +4,8 @@ bundle appears."""
 import hashlib
 import json
 
-
-from conftest import assert_failure, assert_ok, bundle_trailer, info_json, make_input, run
+from conftest import (assert_failure, assert_ok, bundle_trailer, info_json, make_input,
+                      read_audit_log, run, validate_json_document)
 
 
 def create_logged(pki, tmp_path, log, *extra, leaves=("ec256",), fmt="verity"):
@@ -17,7 +17,7 @@ def create_logged(pki, tmp_path, log, *extra, leaves=("ec256",), fmt="verity"):
 
 
 def log_lines(log):
-    return [json.loads(line) for line in log.read_text().splitlines()]
+    return read_audit_log(log)
 
 
 def test_each_signer_of_a_bundle_gets_one_audit_line(pki, tmp_path):
@@ -59,7 +59,9 @@ def test_audit_log_is_appended_to(pki, tmp_path):
     log = tmp_path / "audit.log"
     log.write_text('{"earlier": true}\n')
     assert_ok(create_logged(pki, tmp_path, log))
-    assert len(log_lines(log)) == 2
+    earlier, added = log.read_text().splitlines()
+    assert earlier == '{"earlier": true}'
+    validate_json_document(json.loads(added))
 
 
 def test_unwritable_audit_log_means_no_bundle(pki, tmp_path):

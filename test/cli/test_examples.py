@@ -6,7 +6,7 @@ import subprocess
 from pathlib import Path
 
 
-from conftest import OTABUNDLE, make_input, run_tool
+from conftest import OTABUNDLE, make_input, run_tool, validate_json_document
 
 CI_SCRIPT = Path(__file__).resolve().parents[2] / "examples" / "ci-pipeline.sh"
 
@@ -17,7 +17,8 @@ def run_ci(pki, tmp_path, **env):
                     OTABUNDLE_KEY=str(signer.key), OTABUNDLE_KEYRING=str(pki.root),
                     OTABUNDLE_INTERMEDIATE=str(pki.intermediate),
                     OTABUNDLE_INPUT=str(tmp_path / "in"),
-                    OTABUNDLE_OUTPUT=str(tmp_path / "out" / "update.raucb"), **env)
+                    OTABUNDLE_OUTPUT=str(tmp_path / "out" / "update.raucb"))
+    full_env.update(env)
     (tmp_path / "out").mkdir()
     return subprocess.run(["sh", CI_SCRIPT], env=full_env, capture_output=True, text=True)
 
@@ -26,7 +27,8 @@ def test_ci_example_builds_and_verifies_a_bundle(pki, tmp_path):
     make_input(tmp_path / "in")
     proc = run_ci(pki, tmp_path)
     assert proc.returncode == 0, proc.stderr
-    result = json.loads((tmp_path / "out" / "update.raucb.json").read_text())
+    result = validate_json_document(
+        json.loads((tmp_path / "out" / "update.raucb.json").read_text()))
     assert result["verified"] is True
     assert "Compression zstd" in run_tool("unsquashfs", "-s", tmp_path / "out" / "update.raucb").stdout
 
@@ -36,3 +38,23 @@ def test_ci_example_passes_the_chosen_compression_on(pki, tmp_path):
     proc = run_ci(pki, tmp_path, OTABUNDLE_COMPRESSION="gzip")
     assert proc.returncode == 0, proc.stderr
     assert "Compression gzip" in run_tool("unsquashfs", "-s", tmp_path / "out" / "update.raucb").stdout
+
+
+def test_ci_example_writes_no_bundle_when_the_intermediate_is_forgotten(pki, tmp_path):
+    make_input(tmp_path / "in")
+    proc = run_ci(pki, tmp_path, OTABUNDLE_INTERMEDIATE="")
+    assert proc.returncode != 0
+    assert "did you forget --intermediate?" in proc.stderr
+    assert list((tmp_path / "out").iterdir()) == []
+
+
+def test_ci_example_sets_the_build_id_without_touching_the_input(pki, tmp_path):
+    make_input(tmp_path / "in")
+    manifest = (tmp_path / "in" / "manifest.raucm").read_bytes()
+    proc = run_ci(pki, tmp_path, OTABUNDLE_BUILD_ID="pipeline-4711")
+    assert proc.returncode == 0, proc.stderr
+    result = json.loads((tmp_path / "out" / "update.raucb.json").read_text())
+    assert result["manifest"]["build"] == "pipeline-4711"
+    assert (tmp_path / "in" / "manifest.raucm").read_bytes() == manifest
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["update.raucb",
+                                                                   "update.raucb.json"]

@@ -127,7 +127,8 @@ def test_info_text_shows_meta_groups(pki, tmp_path):
 def test_info_no_verify_works_without_keyring_and_says_verification_was_skipped(good_bundle):
     bundle, _, contents = good_bundle
     proc = assert_ok(run("info", "--no-verify", bundle))
-    assert re.search(r"^Verified:\s+skipped", proc.stdout, re.M)
+    assert re.search(r"^Verified:\s+NO - not verified \(--no-verify\): nothing below is trusted$",
+                     proc.stdout, re.M)
     info = json.loads(assert_ok(run("info", "--no-verify", "--output-format=json",
                                     bundle)).stdout)
     assert info["verified"] is False
@@ -141,7 +142,7 @@ def test_info_no_verify_works_without_keyring_and_says_verification_was_skipped(
 def test_info_no_verify_ignores_a_keyring_that_would_reject(pki, good_bundle):
     bundle, _, _ = good_bundle
     proc = assert_ok(run("info", "--no-verify", "--keyring", pki.other_root, bundle))
-    assert re.search(r"^Verified:\s+skipped", proc.stdout, re.M)
+    assert re.search(r"^Verified:\s+NO - not verified \(--no-verify\)", proc.stdout, re.M)
 
 
 def test_info_without_keyring_says_verification_was_skipped(good_bundle):
@@ -150,6 +151,13 @@ def test_info_without_keyring_says_verification_was_skipped(good_bundle):
     info = json.loads(proc.stdout)
     assert info["verified"] is False
     assert "skipped" in info["verification"]
+
+
+def test_info_without_keyring_says_in_its_summary_line_that_nothing_was_verified(good_bundle):
+    bundle, _, _ = good_bundle
+    out = assert_ok(run("info", bundle)).stdout
+    verified = [line for line in out.splitlines() if line.startswith("Verified:")]
+    assert verified == ["Verified:    NO - not verified (no --keyring): nothing below is trusted"]
 
 
 def test_info_with_wrong_keyring_fails_and_prints_nothing(pki, good_bundle):

@@ -23,8 +23,8 @@ from pathlib import Path
 
 import pytest
 
-from conftest import (OTABUNDLE, Signer, assert_ok, flip_byte, run, run_on_terminal, run_tool,
-                      sha256_file, tree_digest, write_manifest)
+from conftest import (OTABUNDLE, Signer, assert_ok, check_json_output, flip_byte, run,
+                      run_on_terminal, run_tool, sha256_file, tree_digest, write_manifest)
 
 OTABUNDLE_INSTALL = os.environ.get("OTABUNDLE_INSTALL",
                                    str(Path(OTABUNDLE).with_name("otabundle-install")))
@@ -50,8 +50,10 @@ def install_cmd(conf, *args, boot="A"):
 
 
 def run_install(conf, *args, boot="A"):
-    """Runs otabundle-install; never raises on a non-zero exit."""
-    return subprocess.run(install_cmd(conf, *args, boot=boot), capture_output=True, text=True)
+    """Runs otabundle-install; never raises on a non-zero exit. JSON output
+    is validated against its schema."""
+    cmd = install_cmd(conf, *args, boot=boot)
+    return check_json_output(cmd, subprocess.run(cmd, capture_output=True, text=True))
 
 
 def assert_refused(proc, *words, path=None):

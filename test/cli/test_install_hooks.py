@@ -6,7 +6,7 @@ import os
 import subprocess
 from pathlib import Path
 
-from conftest import OTABUNDLE, assert_ok, run
+from conftest import OTABUNDLE, assert_ok, check_json_output, run
 
 INSTALL = os.environ.get("OTABUNDLE_INSTALL",
                          str(Path(OTABUNDLE).with_name("otabundle-install")))
@@ -165,8 +165,9 @@ def test_mark_good_after_a_fallback_settles_the_failed_install(pki, tmp_path):
     proc = subprocess.run([INSTALL, "--conf", str(conf), "--override-boot-slot", "A",
                            "mark-good"], capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
-    status = subprocess.run([INSTALL, "--conf", str(conf), "--override-boot-slot", "A",
-                             "status", "--output-format=json"], capture_output=True, text=True)
+    cmd = [INSTALL, "--conf", str(conf), "--override-boot-slot", "A", "status",
+           "--output-format=json"]
+    status = check_json_output(cmd, subprocess.run(cmd, capture_output=True, text=True))
     import json
     result = json.loads(status.stdout)
     assert result["pending"] is None

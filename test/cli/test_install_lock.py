@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import assert_ok, run, write_manifest
+from conftest import assert_ok, check_json_output, run, write_manifest
 from test_install import COMPATIBLE, assert_refused, install_cmd, make_bundle, make_device
 
 BUSY = "another otabundle-install is running"
@@ -102,8 +102,9 @@ def held(device, pki, tmp_path):
 def run_now(device, *args, boot="A"):
     """A command that must not wait for the lock: bounded, so that waiting
     fails the test instead of hanging it."""
-    return subprocess.run(install_cmd(device.conf, *args, boot=boot), capture_output=True,
-                          text=True, timeout=HANG)
+    cmd = install_cmd(device.conf, *args, boot=boot)
+    return check_json_output(cmd, subprocess.run(cmd, capture_output=True, text=True,
+                                                 timeout=HANG))
 
 
 def test_second_install_while_one_runs_fails_at_once_and_the_slot_holds_the_first(

@@ -146,3 +146,10 @@ def test_no_installed_header_declares_an_internal_field(installed):
     root, _, _ = installed
     for header in installed_headers(root):
         assert not re.search(r"\binternal\b", header.read_text(), re.I), header.name
+
+
+def test_every_json_schema_is_installed_in_datadir(installed):
+    root, _, _ = installed
+    (schema_dir,) = root.rglob("share/otabundle/schema")
+    shipped = sorted(p.name for p in (SOURCE / "contrib" / "schema").glob("*.schema.json"))
+    assert shipped and sorted(p.name for p in schema_dir.iterdir()) == shipped

@@ -138,8 +138,8 @@ def test_extract_then_replace_signature_round_trips(pki, release, devel_bundle, 
     size, cms = bundle_trailer(resigned)
     assert sig.read_bytes() == resigned.read_bytes()[size - 8 - cms:size - 8]
     out = tmp_path / "replaced.raucb"
-    assert_ok(run("replace-signature", "--keyring", release / "release.pem", devel_bundle, sig,
-                  out))
+    assert_ok(run("replace-signature", "--keyring", pki.root, "--signing-keyring",
+                  release / "release.pem", devel_bundle, sig, out))
     assert out.read_bytes() == resigned.read_bytes()
 
 
@@ -153,7 +153,8 @@ def test_replace_signature_refuses_a_signature_over_other_content(pki, release, 
     assert_ok(run("extract-signature", b, sig))
     out = tmp_path / "out.raucb"
     proc = run("replace-signature", "--keyring", release / "release.pem", a, sig, out)
-    assert_failure(proc, sig, "does not match")
+    assert_failure(proc, sig, "signs another bundle", "content digest differs")
+    assert "modified" not in proc.stderr
     assert not out.exists()
 
 
@@ -168,16 +169,27 @@ def test_replace_signature_refuses_a_verity_signature_of_another_manifest(pki, r
     assert_ok(run("extract-signature", b, sig))
     out = tmp_path / "out.raucb"
     assert_failure(run("replace-signature", "--keyring", release / "release.pem", a, sig, out),
-                   sig, "another manifest")
+                   sig, "signs another bundle", "another manifest")
     assert not out.exists()
 
 
-def test_replace_signature_refuses_an_untrusted_signature(pki, release, devel_bundle, tmp_path):
+def test_replace_signature_refuses_a_signature_the_signing_keyring_does_not_trust(
+        pki, release, devel_bundle, tmp_path):
+    sig = tmp_path / "devel.cms"
+    assert_ok(run("extract-signature", devel_bundle, sig))
+    out = tmp_path / "out.raucb"
+    assert_failure(run("replace-signature", "--signing-keyring", release / "release.pem",
+                       devel_bundle, sig, out), out, "not written", "trusted")
+    assert not out.exists()
+
+
+def test_replace_signature_checks_the_input_against_keyring(pki, release, devel_bundle,
+                                                           tmp_path):
     sig = tmp_path / "devel.cms"
     assert_ok(run("extract-signature", devel_bundle, sig))
     out = tmp_path / "out.raucb"
     assert_failure(run("replace-signature", "--keyring", release / "release.pem", devel_bundle,
-                       sig, out), sig, "trusted")
+                       sig, out), devel_bundle, "trusted")
     assert not out.exists()
 
 

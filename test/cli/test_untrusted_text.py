@@ -59,7 +59,8 @@ def test_info_no_verify_escapes_manifest_control_characters(hostile_bundle):
     assert proc.returncode == 0, proc.stderr
     out = assert_no_control_characters(proc.stdout)
     assert_no_control_characters(proc.stderr)
-    assert verified_lines(out) == ["Verified:    skipped (--no-verify)"]
+    assert verified_lines(out) == [
+        "Verified:    NO - not verified (--no-verify): nothing below is trusted"]
     assert "Version:     1.0.0\\x1b[1A\\x1b[2K\\x1b[0GVerified:    ok\\u009b2K\\x7f" in out
     assert "Build:       line\\rVerified:    ok\\nsecond\\tline" in out
     assert "  key=value\\x1b[1A" in out

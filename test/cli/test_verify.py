@@ -2,12 +2,14 @@
 """otabundle verify: black-box tests."""
 import json
 import os
+import re
+import shutil
 from pathlib import Path
 
 import pytest
 
 from conftest import (assert_failure, assert_ok, assert_usage, bundle_trailer, create_bundle,
-                      flip_byte, make_input, run)
+                      flip_byte, make_input, run, run_tool)
 
 
 def verify(pki, bundle, *extra, keyring=None):
@@ -339,6 +341,31 @@ def test_verify_rejects_a_trailer_length_one_too_large(pki, good_bundle):
     assert_failure(verify(pki, bundle), bundle)
 
 
+def not_a_bundle(kind, path):
+    """Writes a file of @kind that is no bundle to @path."""
+    if kind == "squashfs":
+        (path.parent / "content").mkdir()
+        (path.parent / "content" / "a").write_text("a")
+        run_tool("mksquashfs", path.parent / "content", path, "-quiet", "-noappend")
+    else:
+        path.write_bytes({"text": b"Release notes: nothing to see.\n" * 300,
+                          "random-1MiB": os.urandom(1 << 20),
+                          "elf": Path(shutil.which("true")).read_bytes(),
+                          "empty": b""}[kind])
+
+
+@pytest.mark.parametrize("kind", ["text", "random-1MiB", "elf", "squashfs", "empty"])
+@pytest.mark.parametrize("command", ["info", "verify"])
+def test_a_file_that_is_not_a_bundle_is_refused_as_such_without_a_size_read_from_it(
+        pki, tmp_path, command, kind):
+    path = tmp_path / kind
+    not_a_bundle(kind, path)
+    proc = run(command, "--keyring", pki.root, path)
+    assert_failure(proc, path, "not a bundle (")
+    # No "signature size 7597710787466307182": no number of 6 digits or more.
+    assert not re.search(r"\d{6}", proc.stderr.replace(str(path), ""))
+
+
 @pytest.mark.parametrize("garbage", [b"\x00", b"\x00" * 8, os.urandom(100), b"\x00" * 4096],
                          ids=["1-byte", "8-zero-bytes", "100-random", "4096-zero-bytes"])
 def test_verify_rejects_appended_garbage(pki, good_bundle, garbage):
@@ -426,7 +453,7 @@ def test_verify_json_output_on_failure_reports_the_error(pki, good_bundle):
     result = json.loads(proc.stdout)
     assert result["verified"] is False
     assert result["bundle"] == str(bundle)
-    assert result["error"] and result["error"] in line
+    assert result["error"]["message"] and result["error"]["message"] in line
 
 
 # --- usage -----------------------------------------------------------------------

@@ -416,7 +416,7 @@ def test_verify_json_output_on_a_corrupted_verity_bundle_reports_the_error(pki, 
     line = assert_failure(proc, bundle, "modified")
     result = json.loads(proc.stdout)
     assert result["verified"] is False
-    assert result["error"] and result["error"] in line
+    assert result["error"]["message"] and result["error"]["message"] in line
 
 
 # --- info checks less than verify, like rauc info --------------------------------------

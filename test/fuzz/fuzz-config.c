@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* libFuzzer target: the system.conf parser. otabundle-install trusts what
+/* libFuzzer target: the system.conf parsers (the device's, and the host's
+ * reading of [keyring] alone). otabundle-install trusts what
  * it returns (slot devices it will write, keyrings it will trust), so
  * whatever it accepts must be consistent: every slot names an existing
  * policy, and names and devices are unique. */
@@ -42,10 +43,31 @@ static void check_consistent(const OtaSystemConfig *c)
 		abort();
 }
 
+/* The host's reading of [keyring] (rauc -c system.conf): whatever it
+ * accepts names a keyring and a threshold of at least 1. */
+static void check_keyring_group(const uint8_t *data, size_t size)
+{
+	g_autoptr(OtaKeyringConfig) keyring = NULL;
+	g_autoptr(GError) error = NULL;
+
+	keyring = ota_keyring_config_parse((const char *)data, size, "/nonexistent/fuzz.conf",
+	                                   &error);
+	if (keyring == NULL) {
+		g_assert_nonnull(error);
+		return;
+	}
+	if ((ota_keyring_config_get_path(keyring) == NULL &&
+	     ota_keyring_config_get_directory(keyring) == NULL) ||
+	    ota_keyring_config_get_threshold(keyring) < 1)
+		abort();
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	g_autoptr(OtaSystemConfig) config = NULL;
 	g_autoptr(GError) error = NULL;
+
+	check_keyring_group(data, size);
 
 	config = ota_system_config_parse((const char *)data, size, "fuzz.conf", &error);
 	if (config == NULL) {

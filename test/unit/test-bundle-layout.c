@@ -75,9 +75,39 @@ static void test_rejects_signature_filling_whole_file(void)
 	assert_malformed(1008, 1000, "no payload");
 }
 
+/* A text file's last 8 bytes, read as a trailer: the error says what the
+ * file is, not a signature size of 7218742722598088202. */
+static void test_text_trailer_says_not_a_bundle_without_its_value(void)
+{
+	g_autoptr(GError) error = NULL;
+	const guint8 *t = (const guint8 *)"d. Bye.\n";
+	OtaBundleLayout l;
+
+	g_assert_false(ota_bundle_layout_parse(100000, t, &l, &error));
+	g_assert_error(error, OTA_BUNDLE_ERROR, OTA_BUNDLE_ERROR_MALFORMED);
+	g_assert_true(g_str_has_prefix(error->message, "not a bundle ("));
+	g_assert_null(strstr(error->message, "7218742722598088202"));
+}
+
+static void test_zero_trailer_says_not_a_bundle(void)
+{
+	assert_malformed(8192, 0, "not a bundle (");
+}
+
 static void test_rejects_unaligned_payload(void)
 {
 	assert_malformed(4095 + 100 + 8, 100, "multiple of 4096");
+}
+
+/* RAUC 1.15.2 refuses a plain payload when its size exceeds INT32_MAX. */
+static void test_plain_limit_is_rauc_int32_max(void)
+{
+	g_assert_cmpuint(OTA_BUNDLE_PLAIN_MAX_PAYLOAD, ==, 2147483647);
+	g_assert_false(bundle_plain_payload_too_large(0));
+	g_assert_false(bundle_plain_payload_too_large(G_GUINT64_CONSTANT(2147483647)));
+	g_assert_false(bundle_plain_payload_too_large(G_GUINT64_CONSTANT(2147483648) - 4096));
+	g_assert_true(bundle_plain_payload_too_large(G_GUINT64_CONSTANT(2147483648)));
+	g_assert_true(bundle_plain_payload_too_large(G_MAXUINT64));
 }
 
 int main(int argc, char **argv)
@@ -97,5 +127,11 @@ int main(int argc, char **argv)
 	g_test_add_func("/bundle-layout/rejects-signature-filling-whole-file",
 	                test_rejects_signature_filling_whole_file);
 	g_test_add_func("/bundle-layout/rejects-unaligned-payload", test_rejects_unaligned_payload);
+	g_test_add_func("/bundle-layout/text-trailer-says-not-a-bundle-without-its-value",
+	                test_text_trailer_says_not_a_bundle_without_its_value);
+	g_test_add_func("/bundle-layout/zero-trailer-says-not-a-bundle",
+	                test_zero_trailer_says_not_a_bundle);
+	g_test_add_func("/bundle-layout/plain-limit-is-rauc-int32-max",
+	                test_plain_limit_is_rauc_int32_max);
 	return g_test_run();
 }

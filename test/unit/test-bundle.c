@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include <otabundle/bundle.h>
+#include <otabundle/error.h>
 
 #include "bundle-private.h"
 
@@ -162,6 +163,30 @@ static void test_info_without_a_policy_checks_nothing(Fixture *f, gconstpointer 
 	g_assert_cmpstr(ota_bundle_get_manifest(b)->compatible, ==, "test-board");
 }
 
+/* A report of a failed check can still say who signed (JSON output). */
+static void test_failed_info_check_keeps_every_signer_with_its_status(Fixture *f,
+                                                                     gconstpointer data)
+{
+	g_autoptr(GError) error = NULL;
+	g_autoptr(OtaBundle) b = NULL;
+	g_autoptr(OtaPolicy) two = ota_policy_new(f->keyring, NULL, OTA_PURPOSE_ANY, TRUE, 2, &error);
+	const OtaSignature *sig;
+
+	g_assert_no_error(error);
+	g_assert_true(create(f, &error));
+	b = ota_bundle_open(f->bundle, &error);
+	g_assert_no_error(error);
+	g_assert_false(ota_bundle_check_for_info(b, two, &error));
+	g_assert_error(error, OTA_POLICY_ERROR, OTA_POLICY_ERROR_THRESHOLD);
+	g_assert_cmpstr(ota_error_code(error), ==, "threshold-not-met");
+	g_assert_false(ota_bundle_is_verified(b));
+	sig = ota_bundle_get_signature(b);
+	g_assert_cmpuint(ota_signature_get_n_signers(sig), ==, 1);
+	g_assert_cmpuint(ota_signature_get_counted(sig), ==, 1);
+	g_assert_cmpint(ota_signer_info_get_status(ota_signature_get_signer(sig, 0)), ==,
+	                OTA_SIGNER_COUNTED);
+}
+
 static void test_verify_and_image_check_say_what_they_covered(Fixture *f, gconstpointer data)
 {
 	g_autoptr(OtaBundle) b = create_and_open(f);
@@ -187,6 +212,60 @@ static void test_resign_without_a_policy_needs_integrity_only_said_explicitly(Fi
 	g_assert_false(g_file_test(out, G_FILE_TEST_EXISTS));
 	g_clear_error(&error);
 	options.integrity_only = TRUE;
+	g_assert_true(ota_bundle_resign(f->bundle, out, &options, &error));
+	g_assert_no_error(error);
+}
+
+/* A policy trusting only a root that issued nothing here. */
+static OtaPolicy *policy_of_another_root(Fixture *f)
+{
+	g_autoptr(TestIdentity) other = test_pki_identity("ec", "Other Root", NULL, 0, 365);
+	g_autofree char *cert = NULL, *key = NULL;
+	g_autoptr(GError) error = NULL;
+	OtaPolicy *p;
+
+	test_pki_write(other, f->dir, "other-root", &cert, &key);
+	p = ota_policy_new(cert, NULL, OTA_PURPOSE_ANY, TRUE, 1, &error);
+	g_assert_no_error(error);
+	return p;
+}
+
+static void test_create_writes_nothing_the_result_policy_refuses(Fixture *f, gconstpointer data)
+{
+	g_autoptr(OtaPolicy) other = policy_of_another_root(f);
+	g_autoptr(GError) error = NULL;
+	OtaCreateOptions options = {
+		.format_set = TRUE,
+		.format = f->format,
+		.signers = &f->signer,
+		.n_signers = 1,
+		.result_policy = other,
+	};
+
+	g_assert_false(ota_bundle_create(f->input, f->bundle, &options, &error));
+	g_assert_error(error, OTA_POLICY_ERROR, OTA_POLICY_ERROR_THRESHOLD);
+	g_assert_true(g_str_has_prefix(error->message, f->bundle));
+	g_assert_false(g_file_test(f->bundle, G_FILE_TEST_EXISTS));
+	g_clear_error(&error);
+	options.result_policy = f->policy;
+	g_assert_true(ota_bundle_create(f->input, f->bundle, &options, &error));
+	g_assert_no_error(error);
+}
+
+static void test_resign_writes_nothing_the_result_policy_refuses(Fixture *f, gconstpointer data)
+{
+	g_autoptr(OtaPolicy) other = policy_of_another_root(f);
+	g_autofree char *out = g_build_filename(f->dir, "resigned.raucb", NULL);
+	g_autoptr(GError) error = NULL;
+	OtaSignOptions options = {.signers = &f->signer, .n_signers = 1, .policy = f->policy};
+
+	g_assert_true(create(f, &error));
+	options.result_policy = other;
+	g_assert_false(ota_bundle_resign(f->bundle, out, &options, &error));
+	g_assert_error(error, OTA_POLICY_ERROR, OTA_POLICY_ERROR_THRESHOLD);
+	g_assert_false(g_file_test(out, G_FILE_TEST_EXISTS));
+	g_clear_error(&error);
+	options.result_policy = f->policy;
 	g_assert_true(ota_bundle_resign(f->bundle, out, &options, &error));
 	g_assert_no_error(error);
 }
@@ -653,6 +732,119 @@ static void test_failed_extract_leaves_no_directory(Fixture *f, gconstpointer da
 		g_assert_false(g_str_has_prefix(name, ".out."));
 }
 
+/* The squashfs superblock's compression id (little-endian at offset 20):
+ * 1 gzip, 4 xz, 6 zstd. */
+static guint16 payload_compression(const char *bundle)
+{
+	g_autofree char *data = NULL;
+	gsize len = 0;
+
+	g_assert_true(g_file_get_contents(bundle, &data, &len, NULL));
+	g_assert_cmpuint(len, >, 22);
+	return (guint16)((guint8)data[20] | (guint8)data[21] << 8);
+}
+
+/* `rauc bundle` without [bundle] format makes a plain bundle, and packs
+ * with mksquashfs's default, gzip: a fleet fed by RAUC may have neither
+ * dm-verity nor zstd in its kernels. */
+static void test_rauc_defaults_are_plain_and_gzip(Fixture *f, gconstpointer data)
+{
+	OtaCreateOptions options = {
+		.signers = &f->signer,
+		.n_signers = 1,
+		.rauc_defaults = TRUE,
+	};
+	g_autoptr(GError) error = NULL;
+	g_autoptr(OtaBundle) b = NULL;
+
+	g_assert_true(ota_bundle_create(f->input, f->bundle, &options, &error));
+	b = ota_bundle_open(f->bundle, &error);
+	g_assert_no_error(error);
+	g_assert_cmpint(b->format, ==, OTA_BUNDLE_FORMAT_PLAIN);
+	g_assert_cmpuint(payload_compression(f->bundle), ==, 1);
+}
+
+/* They only fill in what nobody chose: the manifest's format, and a
+ * compression in the mksquashfs arguments, win. */
+static void test_rauc_defaults_yield_to_what_is_given(Fixture *f, gconstpointer data)
+{
+	OtaCreateOptions options = {
+		.signers = &f->signer,
+		.n_signers = 1,
+		.rauc_defaults = TRUE,
+		.mksquashfs_args = "-comp xz",
+	};
+	g_autoptr(GError) error = NULL;
+	g_autoptr(OtaBundle) b = NULL;
+
+	write_in(f->input, "manifest.raucm",
+	         "[update]\ncompatible=test-board\nversion=1.0\n[bundle]\nformat=verity\n"
+	         "[image.rootfs]\nfilename=rootfs.img\n[image.appfs]\nfilename=appfs.img\n",
+	         -1);
+	g_assert_true(ota_bundle_create(f->input, f->bundle, &options, &error));
+	b = ota_bundle_open(f->bundle, &error);
+	g_assert_no_error(error);
+	g_assert_cmpint(b->format, ==, OTA_BUNDLE_FORMAT_VERITY);
+	g_assert_cmpuint(payload_compression(f->bundle), ==, 4);
+}
+
+/* RAUC's manifest hash: SHA-256 of the manifest's bytes in the bundle. */
+static void test_manifest_sha256_is_over_the_manifest_bytes(Fixture *f, gconstpointer data)
+{
+	g_autoptr(OtaBundle) b = create_and_open(f);
+	g_autoptr(GError) error = NULL;
+	g_autofree char *before = ota_bundle_get_manifest_sha256(b);
+	g_autofree char *hash = NULL;
+	g_autofree char *expected = NULL;
+
+	g_assert_null(before);
+	g_assert_true(ota_bundle_verify(b, f->policy, 0, NULL, &error));
+	g_assert_no_error(error);
+	hash = ota_bundle_get_manifest_sha256(b);
+	expected = g_compute_checksum_for_bytes(G_CHECKSUM_SHA256, b->manifest_data);
+	g_assert_cmpstr(hash, ==, expected);
+	if (f->format == OTA_BUNDLE_FORMAT_VERITY) {
+		g_autoptr(GBytes) signed_content = ota_signature_get_content(b->signature);
+		g_autofree char *of_signed =
+			g_compute_checksum_for_bytes(G_CHECKSUM_SHA256, signed_content);
+
+		g_assert_cmpstr(hash, ==, of_signed);
+	}
+}
+
+static void test_signer_certificate_is_the_signing_certificate(Fixture *f, gconstpointer data)
+{
+	g_autoptr(OtaBundle) b = create_and_open(f);
+	const OtaSignature *sig = ota_bundle_get_signature(b);
+
+	g_assert_cmpuint(ota_signature_get_n_signers(sig), ==, 1);
+	g_assert_cmpint(X509_cmp(ota_signer_info_get_certificate(ota_signature_get_signer(sig, 0)),
+	                         f->signer->cert), ==, 0);
+}
+
+/* As `rauc extract-signature`: with a policy, nothing is written for a
+ * bundle that fails it. */
+static void test_extract_signature_checks_the_policy_first(Fixture *f, gconstpointer data)
+{
+	g_autoptr(TestIdentity) other = test_pki_identity("ec", "Other root", NULL, 0, 365);
+	g_autofree char *other_cert = NULL, *other_key = NULL;
+	g_autofree char *sig = g_build_filename(f->dir, "sig.cms", NULL);
+	g_autoptr(OtaPolicy) other_policy = NULL;
+	g_autoptr(GError) error = NULL;
+
+	g_assert_true(create(f, &error));
+	test_pki_write(other, f->dir, "other", &other_cert, &other_key);
+	other_policy = ota_policy_new(other_cert, NULL, OTA_PURPOSE_ANY, TRUE, 1, &error);
+	g_assert_no_error(error);
+	g_assert_false(ota_bundle_extract_signature(f->bundle, sig, other_policy, FALSE, &error));
+	g_assert_error(error, OTA_POLICY_ERROR, OTA_POLICY_ERROR_THRESHOLD);
+	g_assert_false(g_file_test(sig, G_FILE_TEST_EXISTS));
+	g_clear_error(&error);
+	g_assert_true(ota_bundle_extract_signature(f->bundle, sig, f->policy, FALSE, &error));
+	g_assert_no_error(error);
+	g_assert_true(g_file_test(sig, G_FILE_TEST_IS_REGULAR));
+}
+
 int main(int argc, char **argv)
 {
 	g_test_init(&argc, &argv, NULL);
@@ -665,9 +857,15 @@ int main(int argc, char **argv)
 	} while (0)
 	ADD_BOTH("created-bundle-verifies", test_created_bundle_verifies);
 	ADD_BOTH("create-leaves-input-manifest-unchanged", test_create_leaves_input_manifest_unchanged);
+	ADD_BOTH("create-writes-nothing-the-result-policy-refuses",
+	         test_create_writes_nothing_the_result_policy_refuses);
+	ADD_BOTH("resign-writes-nothing-the-result-policy-refuses",
+	         test_resign_writes_nothing_the_result_policy_refuses);
 	ADD_BOTH("info-checks-the-signature-and-says-how-much-it-covers",
 	         test_info_checks_the_signature_and_says_how_much_it_covers);
 	ADD_BOTH("info-without-a-policy-checks-nothing", test_info_without_a_policy_checks_nothing);
+	ADD_BOTH("failed-info-check-keeps-every-signer-with-its-status",
+	         test_failed_info_check_keeps_every_signer_with_its_status);
 	ADD_BOTH("resign-without-a-policy-needs-integrity-only-said-explicitly",
 	         test_resign_without_a_policy_needs_integrity_only_said_explicitly);
 	ADD_BOTH("verify-and-image-check-say-what-they-covered",
@@ -698,6 +896,15 @@ int main(int argc, char **argv)
 	ADD_FOR(plain, "manifest-rewritten-through-shared-mapping-during-hash-is-rejected",
 	        test_manifest_rewritten_through_shared_mapping_during_hash_is_rejected);
 	ADD_FOR(verity, "default-format-is-verity", test_default_format_is_verity);
+	ADD_FOR(plain, "rauc-defaults-are-plain-and-gzip", test_rauc_defaults_are_plain_and_gzip);
+	ADD_FOR(verity, "rauc-defaults-yield-to-what-is-given",
+	        test_rauc_defaults_yield_to_what_is_given);
+	ADD_BOTH("manifest-sha256-is-over-the-manifest-bytes",
+	         test_manifest_sha256_is_over_the_manifest_bytes);
+	ADD_BOTH("signer-certificate-is-the-signing-certificate",
+	         test_signer_certificate_is_the_signing_certificate);
+	ADD_BOTH("extract-signature-checks-the-policy-first",
+	         test_extract_signature_checks_the_policy_first);
 	ADD_FOR(verity, "manifest-carries-tree-parameters",
 	        test_verity_manifest_carries_tree_parameters);
 	ADD_FOR(verity, "flipped-tree-byte-is-rejected", test_flipped_tree_byte_is_rejected);

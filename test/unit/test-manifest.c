@@ -1,7 +1,10 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include <otabundle/manifest.h>
 
+#include <glib/gstdio.h>
 #include <string.h>
+
+#include "manifest-private.h"
 
 #define SHA_A "96c90596fb7f7cce35ab53d7ad8029a9712ae7ea52265530fa5df9c232c2836d"
 
@@ -377,6 +380,128 @@ static void test_load_names_the_file(void)
 	g_assert_nonnull(strstr(error->message, "/nonexistent/manifest.raucm"));
 }
 
+/* --- create --set ---------------------------------------------------------- */
+
+#define SETTINGS_INPUT "[update]\ncompatible=board\nversion=1.0\n[image.rootfs]\nfilename=r.img\n"
+
+static OtaManifest *load_with(const char *const *settings, GError **error)
+{
+	g_autofree char *path = NULL;
+	g_autofree char *after = NULL;
+	OtaManifest *m;
+	int fd = g_file_open_tmp("manifest-XXXXXX", &path, NULL);
+
+	g_assert_cmpint(fd, >=, 0);
+	close(fd);
+	g_assert_true(g_file_set_contents(path, SETTINGS_INPUT, -1, NULL));
+	m = ota_manifest_load_with_settings(path, settings, error);
+	/* The file is read, never written. */
+	g_assert_true(g_file_get_contents(path, &after, NULL, NULL));
+	g_assert_cmpstr(after, ==, SETTINGS_INPUT);
+	g_unlink(path);
+	return m;
+}
+
+static void test_settings_override_and_add_fields(void)
+{
+	const char *const settings[] = {"update.version=2.0-rc1", "update.build=ci 77",
+	                                "meta.ci.pipeline.url=https://ci/x?a=b", NULL};
+	g_autoptr(GError) error = NULL;
+	g_autoptr(OtaManifest) m = NULL;
+	g_autofree char *url = NULL;
+
+	g_assert_true(ota_manifest_check_settings(settings, &error));
+	m = load_with(settings, &error);
+	g_assert_no_error(error);
+	g_assert_cmpstr(m->compatible, ==, "board");
+	g_assert_cmpstr(m->version, ==, "2.0-rc1");
+	g_assert_cmpstr(m->build, ==, "ci 77");
+	url = ota_manifest_get_meta(m, "ci", "pipeline.url");
+	g_assert_cmpstr(url, ==, "https://ci/x?a=b");
+}
+
+/* Written out and parsed again, a set value means what was given. */
+static void test_set_values_round_trip_exactly(void)
+{
+	const char *const settings[] = {"update.description= lead;semi#hash\\back\nline ",
+	                                NULL};
+	g_autoptr(GError) error = NULL;
+	g_autoptr(OtaManifest) m = load_with(settings, &error);
+	g_autoptr(OtaManifest) again = NULL;
+	g_autofree char *text = NULL;
+	gsize length = 0;
+
+	g_assert_no_error(error);
+	g_assert_cmpstr(m->description, ==, " lead;semi#hash\\back\nline ");
+	text = ota_manifest_to_data(m, &length);
+	again = ota_manifest_parse(text, length, &error);
+	g_assert_no_error(error);
+	g_assert_cmpstr(again->description, ==, m->description);
+}
+
+static void assert_setting_refused(const char *setting, OtaManifestError code, const char *needle)
+{
+	const char *const settings[] = {setting, NULL};
+	g_autoptr(GError) error = NULL;
+	g_autoptr(GError) load_error = NULL;
+	g_autoptr(OtaManifest) m = NULL;
+
+	g_assert_false(ota_manifest_check_settings(settings, &error));
+	g_assert_error(error, OTA_MANIFEST_ERROR, (gint)code);
+	if (strstr(error->message, needle) == NULL)
+		g_error("message '%s' does not mention '%s'", error->message, needle);
+	/* Loading applies the same rules. */
+	m = load_with(settings, &load_error);
+	g_assert_null(m);
+	g_assert_error(load_error, OTA_MANIFEST_ERROR, (gint)code);
+}
+
+static void test_settings_refuse_fields_create_owns(void)
+{
+	assert_setting_refused("image.rootfs.sha256=00", OTA_MANIFEST_ERROR_UNKNOWN_FIELD,
+	                       "--set image.rootfs.sha256: not a field");
+	assert_setting_refused("bundle.format=plain", OTA_MANIFEST_ERROR_UNKNOWN_FIELD,
+	                       "--set bundle.format");
+	assert_setting_refused("hooks.filename=h.sh", OTA_MANIFEST_ERROR_UNKNOWN_FIELD,
+	                       "--set hooks.filename");
+	assert_setting_refused("update.verity-hash=00", OTA_MANIFEST_ERROR_UNKNOWN_FIELD,
+	                       "--set update.verity-hash");
+}
+
+static void test_settings_refuse_malformed_meta_names(void)
+{
+	assert_setting_refused("meta.a b.key=1", OTA_MANIFEST_ERROR_INVALID, "meta.LABEL.KEY");
+	assert_setting_refused("meta.label=1", OTA_MANIFEST_ERROR_INVALID, "meta.LABEL.KEY");
+	assert_setting_refused("meta..key=1", OTA_MANIFEST_ERROR_INVALID, "meta.LABEL.KEY");
+	assert_setting_refused("meta.label.k[de]=1", OTA_MANIFEST_ERROR_INVALID, "meta.LABEL.KEY");
+}
+
+static void test_setting_without_a_value_is_refused(void)
+{
+	assert_setting_refused("update.version", OTA_MANIFEST_ERROR_INVALID, "NAME=VALUE");
+}
+
+/* The parser's rule: compatible must not be empty. */
+static void test_setting_an_empty_compatible_is_refused(void)
+{
+	const char *const settings[] = {"update.compatible=", NULL};
+	g_autoptr(GError) error = NULL;
+
+	g_assert_false(ota_manifest_check_settings(settings, &error));
+	g_assert_error(error, OTA_MANIFEST_ERROR, OTA_MANIFEST_ERROR_MISSING);
+	g_assert_true(g_str_has_prefix(error->message, "--set update.compatible: "));
+}
+
+static void test_setting_a_field_twice_is_refused(void)
+{
+	const char *const settings[] = {"meta.ci.id=1", "update.build=2", "meta.ci.id=3", NULL};
+	g_autoptr(GError) error = NULL;
+
+	g_assert_false(ota_manifest_check_settings(settings, &error));
+	g_assert_error(error, OTA_MANIFEST_ERROR, OTA_MANIFEST_ERROR_INVALID);
+	g_assert_cmpstr(error->message, ==, "--set meta.ci.id: given twice");
+}
+
 int main(int argc, char **argv)
 {
 	g_test_init(&argc, &argv, NULL);
@@ -421,5 +546,18 @@ int main(int argc, char **argv)
 	                test_check_complete_requires_size_and_sha256);
 	g_test_add_func("/manifest/check-complete-requires-an-image", test_check_complete_requires_an_image);
 	g_test_add_func("/manifest/load-names-the-file", test_load_names_the_file);
+	g_test_add_func("/manifest/settings-override-and-add-fields",
+	                test_settings_override_and_add_fields);
+	g_test_add_func("/manifest/set-values-round-trip-exactly", test_set_values_round_trip_exactly);
+	g_test_add_func("/manifest/settings-refuse-fields-create-owns",
+	                test_settings_refuse_fields_create_owns);
+	g_test_add_func("/manifest/settings-refuse-malformed-meta-names",
+	                test_settings_refuse_malformed_meta_names);
+	g_test_add_func("/manifest/setting-without-a-value-is-refused",
+	                test_setting_without_a_value_is_refused);
+	g_test_add_func("/manifest/setting-an-empty-compatible-is-refused",
+	                test_setting_an_empty_compatible_is_refused);
+	g_test_add_func("/manifest/setting-a-field-twice-is-refused",
+	                test_setting_a_field_twice_is_refused);
 	return g_test_run();
 }

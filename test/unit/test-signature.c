@@ -472,6 +472,37 @@ static void test_partial_over_other_content_is_refused(Fixture *f, gconstpointer
 	g_assert_error(error, OTA_SIGNATURE_ERROR, OTA_SIGNATURE_ERROR_INVALID);
 }
 
+/* What tells "signs another bundle" from "modified after signing": the
+ * signers' own signatures hold, and the digest they name is another. */
+static void test_signature_over_other_content_names_its_digest(Fixture *f, gconstpointer data)
+{
+	g_autoptr(TestIdentity) a = test_pki_identity("ec", "A", f->root, 0, 30);
+	guint8 other[OTA_SHA256_LEN] = {0};
+	g_autoptr(GBytes) der = sign_with(f, other, 1, (TestIdentity *[]){a});
+	g_autoptr(OtaSignature) sig = parse(der);
+	g_autoptr(GError) error = NULL;
+
+	g_assert_true(ota_signature_check_attributes(sig, &error));
+	g_assert_no_error(error);
+	g_assert_true(ota_signature_signs_digest(sig, other));
+	g_assert_false(ota_signature_signs_digest(sig, f->digest));
+}
+
+static void test_flipped_signature_byte_fails_the_attribute_check(Fixture *f, gconstpointer data)
+{
+	g_autoptr(TestIdentity) a = test_pki_identity("ec", "A", f->root, 0, 30);
+	g_autoptr(GBytes) der = sign_with(f, f->digest, 1, (TestIdentity *[]){a});
+	g_autofree guint8 *bytes = g_memdup2(g_bytes_get_data(der, NULL), g_bytes_get_size(der));
+	g_autoptr(OtaSignature) sig = NULL;
+	g_autoptr(GError) error = NULL;
+
+	/* The signature value is the last field of the last SignerInfo. */
+	bytes[g_bytes_get_size(der) - 10] ^= 0x01;
+	sig = parse_bytes(bytes, g_bytes_get_size(der));
+	g_assert_false(ota_signature_check_attributes(sig, &error));
+	g_assert_error(error, OTA_SIGNATURE_ERROR, OTA_SIGNATURE_ERROR_INVALID);
+}
+
 /* A nested signature whose bytes were altered is tampering, not merely an
  * uncounted signer. */
 static void test_tampered_nested_signature_rejects_everything(Fixture *f, gconstpointer data)
@@ -577,6 +608,10 @@ int main(int argc, char **argv)
 	    test_nested_signature_still_verifies_with_cms_verify);
 	ADD("signer-infos-merge-adds-signer-infos", test_signer_infos_merge_adds_signer_infos);
 	ADD("partial-over-other-content-is-refused", test_partial_over_other_content_is_refused);
+	ADD("signature-over-other-content-names-its-digest",
+	    test_signature_over_other_content_names_its_digest);
+	ADD("flipped-signature-byte-fails-the-attribute-check",
+	    test_flipped_signature_byte_fails_the_attribute_check);
 	ADD("tampered-nested-signature-rejects-everything",
 	    test_tampered_nested_signature_rejects_everything);
 	ADD("garbage-is-not-cms", test_garbage_is_not_cms);

@@ -46,7 +46,7 @@ static void setup(Fixture *f, gconstpointer data)
 	                                : ota_squashfs_build_args(extra, NULL, &error);
 	g_assert_no_error(error);
 	g_assert_true(ota_squashfs_create((const char *const[]){a, big, link, sub, NULL}, f->image,
-	                                  (const char *const *)args, &error));
+	                                  (const char *const *)args, NULL, &error));
 	g_assert_no_error(error);
 	f->fd = open(f->image, O_RDONLY);
 	g_assert_cmpint(fstat(f->fd, &st), ==, 0);
@@ -228,7 +228,7 @@ static void test_mksquashfs_failure_is_reported(void)
 	g_autoptr(GError) error = NULL;
 
 	g_assert_false(ota_squashfs_create((const char *const[]){"/nonexistent-src", NULL},
-	                                   "/nonexistent-dir/out.sqfs", NULL, &error));
+	                                   "/nonexistent-dir/out.sqfs", NULL, NULL, &error));
 	g_assert_error(error, OTA_SQUASHFS_ERROR, OTA_SQUASHFS_ERROR_CREATE);
 }
 
@@ -309,7 +309,7 @@ static void test_append_adds_a_file_with_the_image_compression(Fixture *f, gcons
 	struct stat st;
 
 	g_assert_true(g_file_set_contents(extra, "appended", -1, NULL));
-	g_assert_true(ota_squashfs_append((const char *const[]){extra, NULL}, f->image, &error));
+	g_assert_true(ota_squashfs_append((const char *const[]){extra, NULL}, f->image, NULL, &error));
 	g_assert_no_error(error);
 	g_assert_cmpint(stat(f->image, &st), ==, 0);
 	g_assert_cmpint(st.st_size % 4096, ==, 0);

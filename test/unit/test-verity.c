@@ -242,6 +242,43 @@ static void test_reader_refuses_forged_tree(Fixture *f, gconstpointer data)
 	g_assert_error(error, OTA_VERITY_ERROR, OTA_VERITY_ERROR_MISMATCH);
 }
 
+/* The reference: openssl's HMAC over openssl's digest of the data. */
+static void test_derived_salt_is_hmac_of_data_digest(Fixture *f, gconstpointer data)
+{
+	g_autofree char *cmd = g_strdup_printf(
+		"head -c %" G_GUINT64_FORMAT " '%s' | openssl dgst -sha256 -binary | "
+		"openssl dgst -sha256 -mac HMAC -macopt 'key:%s' -hex",
+		f->params.data_size, f->path, OTA_VERITY_DERIVED_SALT_KEY);
+	g_autofree char *out = NULL;
+	g_autofree char *ours = NULL;
+	g_autoptr(GError) error = NULL;
+	guint8 salt[OTA_VERITY_SALT_LEN];
+	int status = -1;
+
+	g_assert_true(ota_verity_salt_from_data(f->fd, f->params.data_size, salt, &error));
+	g_assert_no_error(error);
+	g_assert_true(g_spawn_sync(NULL, (char *[]){"sh", "-c", cmd, NULL}, NULL, G_SPAWN_SEARCH_PATH,
+	                           NULL, NULL, &out, NULL, &status, &error));
+	g_assert_no_error(error);
+	g_assert_cmpint(status, ==, 0);
+	ours = hex(salt, OTA_VERITY_SALT_LEN);
+	g_assert_true(g_str_has_suffix(g_strstrip(out), ours));
+}
+
+static void test_derived_salt_changes_with_any_data_byte(Fixture *f, gconstpointer data)
+{
+	g_autoptr(GError) error = NULL;
+	guint8 before[OTA_VERITY_SALT_LEN], again[OTA_VERITY_SALT_LEN], after[OTA_VERITY_SALT_LEN];
+
+	g_assert_true(ota_verity_salt_from_data(f->fd, f->params.data_size, before, &error));
+	g_assert_true(ota_verity_salt_from_data(f->fd, f->params.data_size, again, &error));
+	flip(f, f->params.data_size - 1);
+	g_assert_true(ota_verity_salt_from_data(f->fd, f->params.data_size, after, &error));
+	g_assert_no_error(error);
+	g_assert_cmpmem(before, sizeof(before), again, sizeof(again));
+	g_assert_true(memcmp(before, after, sizeof(before)) != 0);
+}
+
 int main(int argc, char **argv)
 {
 	static const struct {
@@ -271,5 +308,7 @@ int main(int argc, char **argv)
 	ADD("reader-returns-exact-bytes", test_reader_returns_exact_bytes);
 	ADD("reader-catches-block-changed-after-check", test_reader_catches_block_changed_after_check);
 	ADD("reader-refuses-forged-tree", test_reader_refuses_forged_tree);
+	ADD("derived-salt-is-hmac-of-data-digest", test_derived_salt_is_hmac_of_data_digest);
+	ADD("derived-salt-changes-with-any-data-byte", test_derived_salt_changes_with_any_data_byte);
 	return g_test_run();
 }

@@ -1,0 +1,799 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* rauc's host command lines, mapped onto otabundle's commands. Parsed as
+ * rauc parses them (src/main.c of RAUC 1.8 to 1.15): global options before
+ * or after the command, both --opt=VAL and --opt VAL, then the command's
+ * own options. Every option keeps rauc's meaning: `rauc bundle --keyring K`
+ * checks the new bundle against K (otabundle's --signing-keyring), and in
+ * resign and replace-signature --keyring checks the input and, unless
+ * --signing-keyring is given, the result too, as rauc does. */
+#include "rauc-cli.h"
+
+#include <otabundle/config.h>
+#include <otabundle/text.h>
+
+#include <openssl/x509.h>
+#include <string.h>
+
+#include "lib/json-output.h"
+
+#define EXIT_USAGE 2
+
+/* rauc's options. Like rauc, a value given twice is refused where rauc has
+ * one (it would silently take the last): --cert, --key, --keyring. */
+static char *opt_conf;
+static char **opt_certs;
+static char **opt_keys;
+static char **opt_keyrings;
+static char **opt_intermediates;
+static gboolean opt_debug;
+static gboolean opt_version;
+static gboolean opt_help;
+static char **opt_signing_keyrings;
+static char *opt_mksquashfs_args;
+static gboolean opt_no_verify;
+static gboolean opt_no_check_time;
+static gboolean opt_trust_environment;
+static char *opt_output_format;
+static gboolean opt_dump_cert;
+
+/* rauc's main entries: accepted anywhere on the line. */
+static const GOptionEntry global_entries[] = {
+	{"conf", 'c', 0, G_OPTION_ARG_FILENAME, &opt_conf,
+	 "RAUC system.conf: its [keyring] group gives the keyring", "FILENAME"},
+	{"cert", 0, 0, G_OPTION_ARG_FILENAME_ARRAY, &opt_certs,
+	 "Signing certificate (PEM or pkcs11: URI)", "PEMFILE|PKCS11-URL"},
+	{"key", 0, 0, G_OPTION_ARG_FILENAME_ARRAY, &opt_keys, "Signing key (PEM or pkcs11: URI)",
+	 "PEMFILE|PKCS11-URL"},
+	{"keyring", 0, 0, G_OPTION_ARG_FILENAME_ARRAY, &opt_keyrings, "Keyring file", "PEMFILE"},
+	{"intermediate", 0, 0, G_OPTION_ARG_FILENAME_ARRAY, &opt_intermediates,
+	 "Intermediate CA certificate to embed (PEM); may be repeated", "PEMFILE"},
+	{"debug", 'd', 0, G_OPTION_ARG_NONE, &opt_debug, "Details on failure (otabundle --verbose)",
+	 NULL},
+	{"version", 0, 0, G_OPTION_ARG_NONE, &opt_version, "Display version", NULL},
+	{"help", 'h', 0, G_OPTION_ARG_NONE, &opt_help, "Display help and exit", NULL},
+	{NULL}};
+
+#define SIGNING_KEYRING_ENTRY                                                                \
+	{"signing-keyring", 0, 0, G_OPTION_ARG_FILENAME_ARRAY, &opt_signing_keyrings,             \
+	 "Keyring the new signature must verify against", "PEMFILE"}
+#define NO_VERIFY_ENTRY                                                                      \
+	{"no-verify", 0, 0, G_OPTION_ARG_NONE, &opt_no_verify, "Disable bundle verification", NULL}
+#define NO_CHECK_TIME_ENTRY                                                                  \
+	{"no-check-time", 0, 0, G_OPTION_ARG_NONE, &opt_no_check_time,                         \
+	 "Don't check certificate validity periods against the current time", NULL}
+/* Host-side otabundle never checks who owns a bundle file: nothing to skip. */
+#define TRUST_ENVIRONMENT_ENTRY                                                              \
+	{"trust-environment", 0, 0, G_OPTION_ARG_NONE, &opt_trust_environment,                 \
+	 "Accepted for compatibility (otabundle makes no bundle access checks)", NULL}
+
+static const GOptionEntry bundle_entries[] = {
+	SIGNING_KEYRING_ENTRY,
+	{"mksquashfs-args", 0, 0, G_OPTION_ARG_STRING, &opt_mksquashfs_args,
+	 "mksquashfs extra args", "ARGS"},
+	{NULL}};
+
+static const GOptionEntry resign_entries[] = {
+	NO_VERIFY_ENTRY, NO_CHECK_TIME_ENTRY, SIGNING_KEYRING_ENTRY, {NULL}};
+
+static const GOptionEntry replace_entries[] = {
+	TRUST_ENVIRONMENT_ENTRY, NO_VERIFY_ENTRY, SIGNING_KEYRING_ENTRY, {NULL}};
+
+static const GOptionEntry extract_entries[] = {TRUST_ENVIRONMENT_ENTRY, {NULL}};
+
+static const GOptionEntry info_entries[] = {
+	NO_VERIFY_ENTRY,
+	NO_CHECK_TIME_ENTRY,
+	{"output-format", 0, 0, G_OPTION_ARG_STRING, &opt_output_format,
+	 "Output format: readable, json, json-pretty or shell", "FORMAT"},
+	{"dump-cert", 0, 0, G_OPTION_ARG_NONE, &opt_dump_cert, "Dump the signer certificate", NULL},
+	{NULL}};
+
+typedef struct Command Command;
+typedef gboolean (*TranslateFunc)(const Command *command, char **args, GPtrArray *out);
+
+struct Command {
+	const char *name;
+	const char *args; /* for usage lines */
+	int n_args;
+	const GOptionEntry *entries;
+	TranslateFunc translate;
+	const char *summary;
+};
+
+/* --- printing ---------------------------------------------------------- */
+
+static int usage_error(const char *format, ...) G_GNUC_PRINTF(1, 2);
+static int usage_error(const char *format, ...)
+{
+	va_list args;
+	g_autofree char *message = NULL;
+
+	va_start(args, format);
+	message = g_strdup_vprintf(format, args);
+	va_end(args);
+	g_printerr("otabundle: %s\nTry 'rauc --help'.\n", message);
+	return EXIT_USAGE;
+}
+
+/* --- trust --------------------------------------------------------------- */
+
+/* The keyrings of rauc's command line: --keyring replaces the
+ * system.conf's path= and keeps its directory=, as rauc's context does. */
+static GPtrArray *effective_keyrings(const OtaKeyringConfig *conf)
+{
+	GPtrArray *keyrings = g_ptr_array_new();
+
+	if (opt_keyrings != NULL)
+		g_ptr_array_add(keyrings, opt_keyrings[0]);
+	else if (conf != NULL && ota_keyring_config_get_path(conf) != NULL)
+		g_ptr_array_add(keyrings, (char *)ota_keyring_config_get_path(conf));
+	if (conf != NULL && ota_keyring_config_get_directory(conf) != NULL)
+		g_ptr_array_add(keyrings, (char *)ota_keyring_config_get_directory(conf));
+	return keyrings;
+}
+
+static void add(GPtrArray *out, const char *arg)
+{
+	g_ptr_array_add(out, g_strdup(arg));
+}
+
+static void add_option(GPtrArray *out, const char *name, const char *value)
+{
+	g_ptr_array_add(out, g_strdup_printf("--%s=%s", name, value));
+}
+
+static void add_keyrings(GPtrArray *out, const char *name, GPtrArray *keyrings)
+{
+	for (guint i = 0; i < keyrings->len; i++)
+		add_option(out, name, g_ptr_array_index(keyrings, i));
+}
+
+/* What the system.conf says about checking: the purpose, CRLs and
+ * threshold, for every keyring otabundle is given. */
+static void add_checks(GPtrArray *out, const OtaKeyringConfig *conf)
+{
+	OtaPurpose purpose;
+
+	if (conf == NULL)
+		return;
+	if (ota_keyring_config_get_purpose(conf, &purpose))
+		add_option(out, "check-purpose", ota_purpose_to_string(purpose));
+	if (ota_keyring_config_get_crl(conf) != NULL)
+		add_option(out, "crl", ota_keyring_config_get_crl(conf));
+	if (ota_keyring_config_get_threshold(conf) != 1) {
+		g_autofree char *n = g_strdup_printf("%u", ota_keyring_config_get_threshold(conf));
+
+		add_option(out, "threshold", n);
+	}
+}
+
+/* The positional arguments, after "--" so that none is taken for an
+ * option. */
+static void add_args(GPtrArray *out, const Command *command, char **args)
+{
+	add(out, "--");
+	for (int i = 0; i < command->n_args; i++)
+		add(out, args[i]);
+}
+
+/* --- commands ------------------------------------------------------------ */
+
+static OtaKeyringConfig *conf_keyring;
+
+static gboolean require_keyring(const Command *command, GPtrArray *keyrings)
+{
+	gboolean has_no_verify = FALSE;
+
+	if (keyrings->len > 0)
+		return TRUE;
+	for (const GOptionEntry *e = command->entries; e->long_name != NULL; e++)
+		has_no_verify |= g_str_equal(e->long_name, "no-verify");
+	usage_error("rauc %s verifies the bundle: give --keyring or -c system.conf%s",
+	            command->name, has_no_verify ? ", or --no-verify" : "");
+	return FALSE;
+}
+
+static gboolean require_signer(void)
+{
+	if (opt_certs != NULL && opt_keys != NULL)
+		return TRUE;
+	usage_error("Cert and key files must be provided (--cert and --key)");
+	return FALSE;
+}
+
+static void add_signer(GPtrArray *out)
+{
+	add_option(out, "cert", opt_certs[0]);
+	add_option(out, "key", opt_keys[0]);
+	for (char **i = opt_intermediates; i && *i; i++)
+		add_option(out, "intermediate", *i);
+}
+
+/* The check of what is written: --signing-keyring, else the keyring. */
+static void add_result_check(GPtrArray *out, GPtrArray *keyrings)
+{
+	g_autoptr(GPtrArray) signing = g_ptr_array_new();
+
+	for (char **k = opt_signing_keyrings; k && *k; k++)
+		g_ptr_array_add(signing, *k);
+	add_keyrings(out, "signing-keyring", signing->len > 0 ? signing : keyrings);
+}
+
+static gboolean translate_bundle(const Command *command, char **args, GPtrArray *out)
+{
+	g_autoptr(GPtrArray) keyrings = effective_keyrings(conf_keyring);
+
+	if (!require_signer())
+		return FALSE;
+	add(out, "create");
+	add(out, "--rauc-defaults");
+	add_signer(out);
+	if (opt_mksquashfs_args != NULL)
+		add_option(out, "mksquashfs-args", opt_mksquashfs_args);
+	add_result_check(out, keyrings);
+	if (keyrings->len > 0 || opt_signing_keyrings != NULL)
+		add_checks(out, conf_keyring);
+	add_args(out, command, args);
+	return TRUE;
+}
+
+static gboolean translate_resign(const Command *command, char **args, GPtrArray *out)
+{
+	g_autoptr(GPtrArray) keyrings = effective_keyrings(conf_keyring);
+
+	if (!require_signer() || (!opt_no_verify && !require_keyring(command, keyrings)))
+		return FALSE;
+	add(out, "resign");
+	add_signer(out);
+	if (opt_no_verify)
+		add(out, "--no-verify");
+	else
+		add_keyrings(out, "keyring", keyrings);
+	add_result_check(out, keyrings);
+	if (keyrings->len > 0 || opt_signing_keyrings != NULL)
+		add_checks(out, conf_keyring);
+	if (opt_no_check_time)
+		add(out, "--no-check-time");
+	add_args(out, command, args);
+	return TRUE;
+}
+
+static gboolean translate_replace_signature(const Command *command, char **args, GPtrArray *out)
+{
+	g_autoptr(GPtrArray) keyrings = effective_keyrings(conf_keyring);
+
+	if (!opt_no_verify && !require_keyring(command, keyrings))
+		return FALSE;
+	add(out, "replace-signature");
+	if (!opt_no_verify)
+		add_keyrings(out, "keyring", keyrings);
+	add_result_check(out, keyrings);
+	if (keyrings->len > 0 || opt_signing_keyrings != NULL)
+		add_checks(out, conf_keyring);
+	add_args(out, command, args);
+	return TRUE;
+}
+
+/* extract, extract-signature: the bundle is verified first, as rauc does. */
+static gboolean translate_reading(const Command *command, char **args, GPtrArray *out)
+{
+	g_autoptr(GPtrArray) keyrings = effective_keyrings(conf_keyring);
+
+	if (!require_keyring(command, keyrings))
+		return FALSE;
+	add(out, command->name);
+	add_keyrings(out, "keyring", keyrings);
+	add_checks(out, conf_keyring);
+	add_args(out, command, args);
+	return TRUE;
+}
+
+static gboolean translate_info(const Command *command, char **args, GPtrArray *out)
+{
+	g_autoptr(GPtrArray) keyrings = effective_keyrings(conf_keyring);
+	const char *format = opt_output_format;
+
+	if (format != NULL && !g_str_equal(format, "readable") &&
+	    !rauc_cli_info_format_is_known(format)) {
+		usage_error("unknown output format '%s': expected readable, json, json-pretty or "
+		            "shell", format);
+		return FALSE;
+	}
+	if (!opt_no_verify && !require_keyring(command, keyrings))
+		return FALSE;
+	add(out, "info");
+	if (format != NULL && !g_str_equal(format, "readable"))
+		add_option(out, "rauc-output-format", format);
+	if (opt_dump_cert)
+		add(out, "--dump-cert");
+	if (opt_no_verify) {
+		add(out, "--no-verify");
+	} else {
+		add_keyrings(out, "keyring", keyrings);
+		add_checks(out, conf_keyring);
+	}
+	if (opt_no_check_time)
+		add(out, "--no-check-time");
+	add_args(out, command, args);
+	return TRUE;
+}
+
+static const Command commands[] = {
+	{"bundle", "<INPUTDIR> <BUNDLENAME>", 2, bundle_entries, translate_bundle,
+	 "Create a bundle from a content directory (otabundle create)"},
+	{"resign", "<INBUNDLE> <OUTBUNDLE>", 2, resign_entries, translate_resign,
+	 "Resign an already signed bundle (otabundle resign)"},
+	{"replace-signature", "<INBUNDLE> <INPUTSIG> <OUTBUNDLE>", 3, replace_entries,
+	 translate_replace_signature,
+	 "Replace the signature of a bundle (otabundle replace-signature)"},
+	{"extract-signature", "<BUNDLENAME> <OUTPUTSIG>", 2, extract_entries, translate_reading,
+	 "Extract the bundle signature (otabundle extract-signature)"},
+	{"extract", "<BUNDLENAME> <OUTPUTDIR>", 2, extract_entries, translate_reading,
+	 "Extract the bundle content (otabundle extract)"},
+	{"info", "<BUNDLE>", 1, info_entries, translate_info, "Print bundle info (otabundle info)"},
+};
+
+/* rauc commands that otabundle does not run, with where to go instead. */
+static const struct {
+	const char *name;
+	const char *instead;
+} elsewhere[] = {
+	{"install", "runs on the device: use otabundle-install install (otabundle-install(8))"},
+	{"status", "runs on the device: use otabundle-install status (otabundle-install(8))"},
+	{"mark-good", "runs on the device: use otabundle-install mark-good (otabundle-install(8))"},
+	{"mark-bad", "runs on the device: use otabundle-install mark-bad (otabundle-install(8))"},
+	{"mark-active", "runs on the device: otabundle-install has no mark-active; see "
+	                "otabundle-install(8)"},
+	{"service", "runs on the device: otabundle-install needs no service; see "
+	            "otabundle-install(8)"},
+	{"write-slot", "runs on the device: otabundle-install writes slots only from a verified "
+	               "bundle (otabundle-install install)"},
+	{"mount", "runs on the device: otabundle-install has no mount; use rauc extract to look "
+	          "inside a bundle"},
+	{"encrypt", "is not supported yet: otabundle does not make crypt bundles"},
+	{"convert", "is not supported: otabundle does not make casync bundles"},
+};
+
+static void print_help(void)
+{
+	g_print("Usage: rauc [OPTION...] <COMMAND> ...\n\n"
+	        "otabundle %s, run as rauc: RAUC's host command lines, checked and signed\n"
+	        "by otabundle (otabundle(1), RAUC COMPATIBILITY).\n\nCommands:\n",
+	        OTABUNDLE_VERSION);
+	for (gsize i = 0; i < G_N_ELEMENTS(commands); i++)
+		g_print("  %-18s %s\n", commands[i].name, commands[i].summary);
+	g_print("\nOptions before or after the command: -c/--conf FILE, --cert, --key, "
+	        "--keyring,\n--intermediate, -d/--debug, --version, --help. "
+	        "Environment: RAUC_PKCS11_MODULE\nand RAUC_PKCS11_PIN (when the "
+	        "OTABUNDLE_PKCS11_* variables are unset).\n"
+	        "Device commands (install, status, ...) are otabundle-install's.\n");
+}
+
+/* --- parsing ------------------------------------------------------------- */
+
+static gboolean is_rauc_only(const char *arg)
+{
+	if (g_str_equal(arg, "bundle"))
+		return TRUE;
+	for (gsize i = 0; i < G_N_ELEMENTS(elsewhere); i++) {
+		if (g_str_equal(arg, elsewhere[i].name))
+			return TRUE;
+	}
+	return FALSE;
+}
+
+gboolean rauc_cli_applies(int argc, char **argv)
+{
+	g_autofree char *name = g_path_get_basename(argv[0]);
+
+	if (g_str_equal(name, "rauc"))
+		return TRUE;
+	if (argc < 2)
+		return FALSE;
+	if (argv[1][0] == '-')
+		return !g_str_equal(argv[1], "--help") && !g_str_equal(argv[1], "-h") &&
+		       !g_str_equal(argv[1], "--version");
+	return is_rauc_only(argv[1]);
+}
+
+/* The first argument that is not an option: rauc's command (rauc's own
+ * rule, after its first pass took the global options out). */
+static const char *find_command(char **argv)
+{
+	for (char **a = argv + 1; *a; a++) {
+		if ((*a)[0] != '-')
+			return *a;
+		if (g_str_equal(*a, "--"))
+			return a[1];
+	}
+	return NULL;
+}
+
+/* rauc keeps the last of a repeated --cert, --key or --keyring; a line
+ * that gives two means something else than rauc would do with it. */
+static gboolean check_single(char **values, const char *name)
+{
+	if (values == NULL || values[1] == NULL)
+		return TRUE;
+	usage_error("--%s is given more than once (rauc uses one; for several signers use "
+	            "otabundle create or sign)", name);
+	return FALSE;
+}
+
+/* RAUC's names for the PKCS#11 module and PIN, where otabundle's are not
+ * set: the library reads otabundle's. Never put on a command line. */
+static void map_pkcs11_environment(void)
+{
+	const char *module = g_getenv("OTABUNDLE_PKCS11_MODULE");
+	const char *rauc_module = g_getenv("RAUC_PKCS11_MODULE");
+	const char *rauc_pin = g_getenv("RAUC_PKCS11_PIN");
+
+	if ((module == NULL || *module == '\0') && rauc_module != NULL && *rauc_module != '\0')
+		g_setenv("OTABUNDLE_PKCS11_MODULE", rauc_module, TRUE);
+	if (g_getenv("OTABUNDLE_PKCS11_PIN") == NULL && rauc_pin != NULL)
+		g_setenv("OTABUNDLE_PKCS11_PIN", rauc_pin, TRUE);
+}
+
+/* Parses the strv *@argv in rauc's two passes (taking out what it
+ * parses); the command in *@command and its arguments (after the command
+ * name) in *@args. */
+static gboolean parse(char ***argv, const Command **command, char ***args, int *exit_code)
+{
+	g_autoptr(GOptionContext) global = g_option_context_new("<COMMAND>");
+	g_autoptr(GOptionContext) context = NULL;
+	g_autoptr(GError) error = NULL;
+	const char *name;
+
+	*exit_code = EXIT_USAGE;
+	g_option_context_set_help_enabled(global, FALSE);
+	g_option_context_set_ignore_unknown_options(global, TRUE);
+	g_option_context_add_main_entries(global, global_entries, NULL);
+	if (!g_option_context_parse_strv(global, argv, &error)) {
+		usage_error("%s", error->message);
+		return FALSE;
+	}
+	name = find_command(*argv);
+	if (name == NULL || g_str_equal(name, "help")) {
+		if (opt_version && name == NULL) {
+			g_print("otabundle %s (rauc host command lines)\n", OTABUNDLE_VERSION);
+			*exit_code = EXIT_SUCCESS;
+			return FALSE;
+		}
+		if (!opt_help && name == NULL) {
+			usage_error("no command given");
+			return FALSE;
+		}
+		print_help();
+		*exit_code = EXIT_SUCCESS;
+		return FALSE;
+	}
+	for (gsize i = 0; i < G_N_ELEMENTS(elsewhere); i++) {
+		if (g_str_equal(name, elsewhere[i].name)) {
+			g_printerr("otabundle: rauc %s %s\n", name, elsewhere[i].instead);
+			return FALSE;
+		}
+	}
+	*command = NULL;
+	for (gsize i = 0; i < G_N_ELEMENTS(commands); i++) {
+		if (g_str_equal(name, commands[i].name))
+			*command = &commands[i];
+	}
+	if (*command == NULL) {
+		usage_error("unknown rauc command '%s'", name);
+		return FALSE;
+	}
+
+	context = g_option_context_new((*command)->args);
+	g_option_context_set_help_enabled(context, FALSE);
+	g_option_context_add_main_entries(context, global_entries, NULL);
+	g_option_context_add_main_entries(context, (*command)->entries, NULL);
+	if (!g_option_context_parse_strv(context, argv, &error)) {
+		usage_error("%s", error->message);
+		return FALSE;
+	}
+	if (opt_help) {
+		g_autofree char *help = g_option_context_get_help(context, TRUE, NULL);
+
+		g_print("%s", help);
+		*exit_code = EXIT_SUCCESS;
+		return FALSE;
+	}
+	/* What is left: the program, the command, its arguments. */
+	if (g_strv_length(*argv) - 2 != (guint)(*command)->n_args) {
+		usage_error("rauc %s takes %s", name, (*command)->args);
+		return FALSE;
+	}
+	*args = &(*argv)[2];
+	return check_single(opt_certs, "cert") && check_single(opt_keys, "key") &&
+	       check_single(opt_keyrings, "keyring");
+}
+
+/* info, extract and extract-signature take --key as the decryption key of
+ * a crypt bundle in rauc. */
+static gboolean check_no_decryption_key(const Command *command)
+{
+	if (opt_keys == NULL || command->translate == translate_bundle ||
+	    command->translate == translate_resign)
+		return TRUE;
+	usage_error("rauc %s --key decrypts crypt bundles, which otabundle does not support yet",
+	            command->name);
+	return FALSE;
+}
+
+gboolean rauc_cli_translate(char **argv, GStrv *otabundle_argv, int *exit_code, GError **error)
+{
+	g_auto(GStrv) rest = g_strdupv(argv);
+	g_autoptr(GPtrArray) out = g_ptr_array_new_with_free_func(g_free);
+	const Command *command = NULL;
+	char **args = NULL;
+
+	*otabundle_argv = NULL;
+	if (!parse(&rest, &command, &args, exit_code) ||
+	    !check_no_decryption_key(command))
+		return FALSE;
+	*exit_code = EXIT_USAGE;
+	if (opt_conf != NULL) {
+		conf_keyring = ota_keyring_config_load(opt_conf, error);
+		if (conf_keyring == NULL) {
+			*exit_code = EXIT_FAILURE;
+			return FALSE;
+		}
+	}
+	map_pkcs11_environment();
+
+	add(out, "otabundle");
+	if (!command->translate(command, args, out))
+		return FALSE;
+	if (opt_debug)
+		g_ptr_array_insert(out, 2, g_strdup("--verbose"));
+	g_ptr_array_add(out, NULL);
+	*otabundle_argv = (GStrv)g_ptr_array_free(g_steal_pointer(&out), FALSE);
+	return TRUE;
+}
+
+/* --- rauc info ------------------------------------------------------------- */
+
+gboolean rauc_cli_info_format_is_known(const char *format)
+{
+	return g_strcmp0(format, "json") == 0 || g_strcmp0(format, "json-pretty") == 0 ||
+	       g_strcmp0(format, "shell") == 0;
+}
+
+static gboolean has_hook(char **hooks, const char *name)
+{
+	return hooks != NULL && g_strv_contains((const char *const *)hooks, name);
+}
+
+/* RAUC lists hooks in this order, whatever the manifest's. */
+static GStrv hooks_in_rauc_order(char **hooks, const char *const *order)
+{
+	g_autoptr(GPtrArray) list = g_ptr_array_new();
+
+	for (const char *const *h = order; *h; h++) {
+		if (has_hook(hooks, *h))
+			g_ptr_array_add(list, g_strdup(*h));
+	}
+	g_ptr_array_add(list, NULL);
+	return (GStrv)g_ptr_array_free(g_steal_pointer(&list), FALSE);
+}
+
+static const char *const bundle_hooks[] = {"install-check", NULL};
+static const char *const image_hooks[] = {"pre-install", "install", "post-install", NULL};
+
+/* adaptive= is a ';'-separated list in RAUC. */
+static GStrv adaptive_methods(const OtaImage *image)
+{
+	g_autoptr(GPtrArray) list = g_ptr_array_new();
+	g_auto(GStrv) parts = g_strsplit(image->adaptive ? image->adaptive : "", ";", -1);
+
+	for (char **p = parts; *p; p++) {
+		g_strstrip(*p);
+		if (**p != '\0')
+			g_ptr_array_add(list, g_strdup(*p));
+	}
+	g_ptr_array_add(list, NULL);
+	return (GStrv)g_ptr_array_free(g_steal_pointer(&list), FALSE);
+}
+
+static void json_add_rauc_image(JsonBuilder *b, const OtaImage *image)
+{
+	g_auto(GStrv) hooks = hooks_in_rauc_order(image->hooks, image_hooks);
+	g_auto(GStrv) adaptive = adaptive_methods(image);
+
+	json_builder_begin_object(b);
+	json_builder_set_member_name(b, image->slotclass);
+	json_builder_begin_object(b);
+	json_output_add_null(b, "artifact");
+	json_output_add_string(b, "variant", image->variant);
+	json_output_add_string(b, "filename", image->filename);
+	json_output_add_string(b, "checksum", image->sha256);
+	json_output_add_int(b, "size", image->size);
+	json_output_add_strv(b, "hooks", hooks);
+	json_output_add_strv(b, "adaptive", adaptive);
+	json_builder_end_object(b);
+	json_builder_end_object(b);
+}
+
+/* RAUC's members first (as RAUC 1.15 names them; 1.8 has a subset), then
+ * otabundle's: the bundle file, the verdict and every signer. */
+static void print_info_json(const OtaBundle *bundle, gboolean pretty)
+{
+	const OtaManifest *m = ota_bundle_get_manifest(bundle);
+	const OtaSignature *sig = ota_bundle_get_signature(bundle);
+	g_autofree char *hash = ota_bundle_get_manifest_sha256(bundle);
+	g_auto(GStrv) hooks = hooks_in_rauc_order(m->hooks, bundle_hooks);
+	g_autoptr(JsonBuilder) b = json_builder_new();
+	g_autoptr(JsonGenerator) gen = json_generator_new();
+	g_autoptr(JsonNode) root = NULL;
+	g_autofree char *text = NULL;
+
+	json_builder_begin_object(b);
+	json_output_add_string(b, "compatible", m->compatible);
+	json_output_add_string(b, "version", m->version);
+	json_output_add_string(b, "description", m->description);
+	json_output_add_string(b, "build", m->build);
+	json_output_add_string(b, "format",
+	                       ota_bundle_format_to_string(ota_bundle_get_format(bundle)));
+	json_output_add_strv(b, "hooks", hooks);
+	json_output_add_string(b, "hash", hash);
+	json_builder_set_member_name(b, "images");
+	json_builder_begin_array(b);
+	for (guint i = 0; i < m->images->len; i++)
+		json_add_rauc_image(b, g_ptr_array_index(m->images, i));
+	json_builder_end_array(b);
+
+	json_output_add_string(b, "bundle", ota_bundle_get_path(bundle));
+	json_output_add_bool(b, "verified", ota_bundle_is_verified(bundle));
+	json_output_add_int(b, "trusted_signers", ota_signature_get_counted(sig));
+	json_output_add_signers(b, sig);
+	json_output_add_meta(b, m->meta);
+	json_builder_end_object(b);
+
+	root = json_builder_get_root(b);
+	json_generator_set_root(gen, root);
+	json_generator_set_pretty(gen, pretty);
+	text = json_generator_to_data(gen, NULL);
+	g_print("%s\n", text);
+}
+
+/* One NAME='value' line, quoted for a POSIX shell's eval as RAUC quotes it. */
+static void print_shell(const char *name, const char *value)
+{
+	g_autofree char *quoted = g_shell_quote(value ? value : "");
+
+	g_print("%s=%s\n", name, quoted);
+}
+
+static void print_shell_n(const char *name, guint n, const char *value)
+{
+	g_autofree char *full = g_strdup_printf("%s_%u", name, n);
+
+	print_shell(full, value);
+}
+
+static void print_shell_strv(const char *name, guint n, char **values)
+{
+	g_autofree char *joined = g_strjoinv(" ", values);
+
+	print_shell_n(name, n, joined);
+}
+
+/* RAUC's r_prepare_env_key(): upper case, '-' as '_'; a name with any
+ * other character can't be a variable and is left out, as RAUC does. */
+static char *env_key(const char *name)
+{
+	g_autofree char *key = g_ascii_strup(name, -1);
+
+	for (char *p = key; *p; p++) {
+		if (*p == '-')
+			*p = '_';
+		else if (!g_ascii_isalnum(*p) && *p != '_')
+			return NULL;
+	}
+	return g_steal_pointer(&key);
+}
+
+static void print_shell_meta(GKeyFile *meta)
+{
+	g_auto(GStrv) groups = g_key_file_get_groups(meta, NULL);
+
+	for (char **g = groups; *g; g++) {
+		g_autofree char *group = env_key(*g + strlen("meta."));
+		g_auto(GStrv) keys = g_key_file_get_keys(meta, *g, NULL, NULL);
+
+		for (char **k = keys; group != NULL && k && *k; k++) {
+			g_autofree char *key = env_key(*k);
+			g_autofree char *value = g_key_file_get_string(meta, *g, *k, NULL);
+			g_autofree char *name = NULL;
+
+			if (key == NULL)
+				continue;
+			name = g_strdup_printf("RAUC_META_%s_%s", group, key);
+			print_shell(name, value);
+		}
+	}
+}
+
+static void print_info_shell(const OtaBundle *bundle)
+{
+	const OtaManifest *m = ota_bundle_get_manifest(bundle);
+	const OtaSignature *sig = ota_bundle_get_signature(bundle);
+	g_autofree char *hash = ota_bundle_get_manifest_sha256(bundle);
+	g_auto(GStrv) hooks = hooks_in_rauc_order(m->hooks, bundle_hooks);
+	g_autofree char *bundle_hook_list = g_strjoinv(" ", hooks);
+	g_autofree char *n_images = g_strdup_printf("%u", m->images->len);
+	g_autofree char *n_signers = g_strdup_printf("%u", ota_signature_get_n_signers(sig));
+	g_autofree char *n_trusted = g_strdup_printf("%u", ota_signature_get_counted(sig));
+
+	print_shell("RAUC_MF_COMPATIBLE", m->compatible);
+	print_shell("RAUC_MF_VERSION", m->version);
+	print_shell("RAUC_MF_DESCRIPTION", m->description);
+	print_shell("RAUC_MF_BUILD", m->build);
+	print_shell("RAUC_MF_HASH", hash);
+	print_shell("RAUC_MF_FORMAT", ota_bundle_format_to_string(ota_bundle_get_format(bundle)));
+	print_shell("RAUC_MF_IMAGES", n_images);
+	print_shell("RAUC_MF_HOOKS", bundle_hook_list);
+	print_shell_meta(m->meta);
+	for (guint i = 0; i < m->images->len; i++) {
+		const OtaImage *image = g_ptr_array_index(m->images, i);
+		g_auto(GStrv) image_hooks_list = hooks_in_rauc_order(image->hooks, image_hooks);
+		g_auto(GStrv) adaptive = adaptive_methods(image);
+		g_autofree char *size = g_strdup_printf("%" G_GUINT64_FORMAT, image->size);
+
+		print_shell_n("RAUC_IMAGE_NAME", i, image->filename);
+		print_shell_n("RAUC_IMAGE_CLASS", i, image->slotclass);
+		print_shell_n("RAUC_IMAGE_ARTIFACT", i, NULL);
+		print_shell_n("RAUC_IMAGE_VARIANT", i, image->variant);
+		print_shell_n("RAUC_IMAGE_DIGEST", i, image->sha256);
+		print_shell_n("RAUC_IMAGE_SIZE", i, size);
+		print_shell_strv("RAUC_IMAGE_HOOKS", i, image_hooks_list);
+		if (adaptive[0] != NULL)
+			print_shell_strv("RAUC_IMAGE_ADAPTIVE", i, adaptive);
+	}
+	print_shell("OTABUNDLE_BUNDLE", ota_bundle_get_path(bundle));
+	print_shell("OTABUNDLE_VERIFIED", ota_bundle_is_verified(bundle) ? "true" : "false");
+	print_shell("OTABUNDLE_TRUSTED_SIGNERS", n_trusted);
+	print_shell("OTABUNDLE_SIGNERS", n_signers);
+	for (guint i = 0; i < ota_signature_get_n_signers(sig); i++) {
+		const OtaSignerInfo *s = ota_signature_get_signer(sig, i);
+
+		print_shell_n("OTABUNDLE_SIGNER_SUBJECT", i, ota_signer_info_get_subject(s));
+		print_shell_n("OTABUNDLE_SIGNER_STATUS", i,
+		              ota_signer_status_to_string(ota_signer_info_get_status(s)));
+	}
+}
+
+void rauc_cli_print_info(const OtaBundle *bundle, const char *format)
+{
+	if (g_str_equal(format, "shell"))
+		print_info_shell(bundle);
+	else
+		print_info_json(bundle, g_str_equal(format, "json-pretty"));
+}
+
+void rauc_cli_print_certificates(const OtaBundle *bundle)
+{
+	const OtaSignature *sig = ota_bundle_get_signature(bundle);
+
+	for (guint i = 0; i < ota_signature_get_n_signers(sig); i++) {
+		X509 *cert = ota_signer_info_get_certificate(ota_signature_get_signer(sig, i));
+		g_autoptr(BIO) bio = BIO_new(BIO_s_mem());
+		g_auto(GStrv) lines = NULL;
+		g_autofree char *text = NULL;
+		char *data;
+		long len;
+
+		if (cert == NULL || bio == NULL || X509_print_ex(bio, cert, 0, 0) != 1)
+			continue;
+		len = BIO_get_mem_data(bio, &data);
+		text = g_strndup(data, (gsize)len);
+		/* A certificate is the bundle's text, not ours. */
+		lines = g_strsplit(text, "\n", -1);
+		for (char **l = lines; *l; l++) {
+			g_autofree char *line = ota_text_escape_controls(*l);
+
+			if (**l != '\0' || l[1] != NULL)
+				g_print("%s\n", line);
+		}
+	}
+}
