@@ -59,9 +59,9 @@ head -c $((16 * 1024 * 1024)) /dev/urandom >input/rootfs.img
 { head -c $((4 * 1024 * 1024)) /dev/urandom; head -c $((4 * 1024 * 1024)) /dev/zero; } >input/appfs.img
 ls -l input
 
-step "otabundle create"
+step "otabundle create (checked against the root before it is written)"
 "$OTABUNDLE" create --cert pki/signer.pem --key pki/signer.key \
-	--intermediate pki/intermediate.pem input demo.raucb
+	--intermediate pki/intermediate.pem --signing-keyring pki/root.pem input demo.raucb
 ls -l demo.raucb
 
 step "otabundle info --keyring pki/root.pem demo.raucb"

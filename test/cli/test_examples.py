@@ -1,10 +1,12 @@
 # SPDX-License-Identifier: LGPL-2.1-or-later
-"""The CI example (examples/ci-pipeline.sh) does what its header says."""
+"""The CI example (examples/ci-pipeline.sh) and the quick start
+(contrib/quickstart.sh) do what their headers say."""
 import json
 import os
 import subprocess
 from pathlib import Path
 
+import pytest
 
 from conftest import OTABUNDLE, make_input, run_tool, validate_json_document
 
@@ -58,3 +60,19 @@ def test_ci_example_sets_the_build_id_without_touching_the_input(pki, tmp_path):
     assert (tmp_path / "in" / "manifest.raucm").read_bytes() == manifest
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["update.raucb",
                                                                    "update.raucb.json"]
+
+
+QUICKSTART = Path(__file__).resolve().parents[2] / "contrib" / "quickstart.sh"
+
+
+def test_quickstart_runs_end_to_end(tmp_path):
+    """The README's first command: contrib/quickstart.sh builds into build/
+    and runs the whole demo; it is checked only against that build (the
+    sanitizer pass tests another binary)."""
+    if Path(OTABUNDLE).resolve() != QUICKSTART.parents[1] / "build" / "otabundle":
+        pytest.skip("quickstart.sh uses build/otabundle, not the binary under test")
+    proc = subprocess.run(["bash", QUICKSTART], env=dict(os.environ, TMPDIR=str(tmp_path)),
+                          capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert "installed version and security floor committed" in proc.stdout
+    assert proc.stdout.rstrip().splitlines()[-1].startswith("Done. Everything is in ")
