@@ -1107,6 +1107,9 @@ static int run_interruptibly(int (*run)(int argc, char **argv), int argc, char *
 int main(int argc, char **argv)
 {
 	g_auto(GStrv) rauc_argv = NULL;
+	/* What the command parses: GOption drops the options it takes from
+	 * this array without freeing them, so rauc_argv keeps owning them. */
+	g_autofree char **rauc_args = NULL;
 
 	setlocale(LC_ALL, "");
 
@@ -1119,7 +1122,8 @@ int main(int argc, char **argv)
 		if (!rauc_cli_translate(argv, &rauc_argv, &exit_code, &error))
 			return error != NULL ? fail(error) : exit_code;
 		argc = (int)g_strv_length(rauc_argv);
-		argv = rauc_argv;
+		rauc_args = g_memdup2(rauc_argv, sizeof(char *) * ((gsize)argc + 1));
+		argv = rauc_args;
 	}
 	if (argc < 2) {
 		print_usage(stderr);
