@@ -276,12 +276,17 @@ def interrupt_at_audit_log(proc, fifo, signo):
     wait_until(proc, lambda: wchan(proc.pid) == "wait_for_partner",
                "it opens the audit log")
     os.kill(proc.pid, signo)
-    # Opened without waiting, as a writer that is gone would never come;
-    # read until the writer that is there has written and closed.
+    # Opened without waiting (a writer that is gone would never come), and
+    # kept open until otabundle has ended: its open() is restarted after the
+    # signal handler, and a reader that came and went in between would leave
+    # it waiting for another one for ever.
     reader = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK)
-    os.set_blocking(reader, True)
-    while os.read(reader, 65536):
-        pass
+    while proc.poll() is None:
+        try:
+            os.read(reader, 65536)
+        except BlockingIOError:
+            pass
+        time.sleep(0.002)
     os.close(reader)
     stdout, stderr = proc.communicate()
     return proc.returncode, stdout, stderr
