@@ -3,17 +3,25 @@
 # to run its test suite). Does nothing when all are present.
 set -euo pipefail
 
+# e2fsprogs, dosfstools and mtools: otabundle-install makes ext4/vfat slots with them
+# (mkfs.ext4 -d, resize2fs, mkfs.vfat, mcopy); the tests read slots back with them.
 PACKAGES=(meson ninja-build pkg-config gcc libglib2.0-dev libssl-dev libsquashfs-dev
-          libjson-glib-dev libp11-dev libarchive-dev squashfs-tools openssl)
+          libjson-glib-dev libp11-dev libarchive-dev squashfs-tools openssl
+          e2fsprogs dosfstools mtools)
 # rauc is the interoperability peer the CLI tests check bundles against;
 # veritysetup (cryptsetup-bin) is the reference the verity tree is checked against.
 # softhsm2, opensc (pkcs11-tool) and p11-kit stand in for an HSM; gnutls-bin's
 # certtool makes the CSR of a key generated on the token.
 # libubootenv-tool (fw_setenv) and grub-common (grub-editenv) run the U-Boot/GRUB backend tests.
+# fdisk (sfdisk) and gdisk (sgdisk) check the partition tables boot-*-switch slots switch.
 # bash-completion loads the installed completion in its tests.
 # python3-jsonschema validates every JSON document the tests see against contrib/schema/.
+# faketime (libfaketime) signs bundles in the past for the use-bundle-signing-time tests.
+# zstd compresses the .tar.zst slot images of the ext4/vfat slot tests.
+# dbus-daemon (dbus-run-session) gives rauc's service a private bus for `rauc status`.
 TEST_PACKAGES=(python3 python3-pytest valgrind rauc cryptsetup-bin softhsm2 opensc p11-kit gnutls-bin
-               libubootenv-tool grub-common bash-completion python3-jsonschema)
+               libubootenv-tool grub-common bash-completion python3-jsonschema
+               faketime zstd dbus-daemon fdisk gdisk)
 
 [ "${1:-}" = "--tests" ] && PACKAGES+=("${TEST_PACKAGES[@]}")
 

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* otabundle-install: the on-target verifier and A/B installer. Argument
  * parsing and printing only; every decision is made in libotabundle. */
+#include <otabundle/config.h>
 #include <otabundle/install.h>
 #include <otabundle/text.h>
 
@@ -11,6 +12,7 @@
 
 #include "lib/json-output.h"
 #include "progress-line.h"
+#include "rauc-device-cli.h"
 
 #define EXIT_REJECTED 1
 #define EXIT_USAGE 2
@@ -21,6 +23,7 @@ static char *opt_boot_slot;
 static char *opt_output_format;
 static gboolean opt_verbose;
 static gboolean opt_quiet;
+static gboolean opt_version;
 
 static const GOptionEntry global_entries[] = {
 	{"conf", 'c', 0, G_OPTION_ARG_FILENAME, &opt_conf,
@@ -32,6 +35,7 @@ static const GOptionEntry global_entries[] = {
 	{"verbose", 'v', 0, G_OPTION_ARG_NONE, &opt_verbose, "Print error details", NULL},
 	{"quiet", 'q', 0, G_OPTION_ARG_NONE, &opt_quiet,
 	 "No progress line (shown on a terminal while images are written)", NULL},
+	{"version", 0, 0, G_OPTION_ARG_NONE, &opt_version, "Print the version and exit", NULL},
 	{NULL}};
 
 /* A message may quote a bundle's text: each line is escaped as printed. */
@@ -243,37 +247,193 @@ static int cmd_status(OtaTarget *t, char **args)
 	return EXIT_SUCCESS;
 }
 
-static int cmd_mark(OtaTarget *t, gboolean good)
+/* A slot: booted (the default), other, or a slot's name, as in RAUC. */
+static int cmd_mark(OtaTarget *t, OtaMark mark, char **args)
 {
+	static const char *const names[] = {
+		[OTA_MARK_GOOD] = "good", [OTA_MARK_BAD] = "bad", [OTA_MARK_ACTIVE] = "active"};
 	g_autoptr(GError) error = NULL;
+	const char *slot = NULL;
 
-	if (!ota_target_mark(t, good, &error))
+	if (!ota_target_mark_slot(t, mark, args[0] ? args[0] : "booted", &slot, &error))
 		return fail(error);
-	g_print("Marked %s %s\n", ota_target_get_booted(t), good ? "good" : "bad");
+	g_print("Marked %s %s\n", slot, names[mark]);
 	return EXIT_SUCCESS;
 }
 
 static int cmd_mark_good(OtaTarget *t, char **args)
 {
-	return cmd_mark(t, TRUE);
+	return cmd_mark(t, OTA_MARK_GOOD, args);
 }
 
 static int cmd_mark_bad(OtaTarget *t, char **args)
 {
-	return cmd_mark(t, FALSE);
+	return cmd_mark(t, OTA_MARK_BAD, args);
+}
+
+static int cmd_mark_active(OtaTarget *t, char **args)
+{
+	return cmd_mark(t, OTA_MARK_ACTIVE, args);
+}
+
+/* --- check-config: the system.conf alone, nothing on the device touched ---- */
+
+static void check_config_text(const OtaConfigReport *r)
+{
+	g_autofree char *path = ota_text_escape(r->path);
+	g_autofree char *compatible = ota_text_escape(r->compatible);
+	g_autofree char *formats = g_strjoinv(" ", r->bundle_formats);
+	g_autofree char *variant = ota_text_escape(r->variant ? r->variant : "");
+
+	g_print("%s: OK\n", path);
+	g_print("Compatible:     %s\n", compatible);
+	g_print("Bootloader:     %s\n", r->bootloader);
+	g_print("Data directory: %s\n", r->data_directory);
+	g_print("Bundle formats: %s\n", formats);
+	g_print("Variant:        %s%s%s\n", r->variant_source, r->variant ? " " : "", variant);
+	g_print("Policies:\n");
+	for (guint i = 0; i < r->policies->len; i++) {
+		const OtaConfigPolicy *p = g_ptr_array_index(r->policies, i);
+		g_autofree char *keyrings = g_strjoinv(", ", p->keyrings);
+		g_autofree char *escaped = ota_text_escape(keyrings);
+
+		g_print("  %-10s %s%s, threshold %u, purpose %s%s%s\n", p->name, escaped,
+		        p->present ? "" : " (not present here)", p->threshold, p->purpose,
+		        p->crl ? ", CRLs " : "", p->crl ? p->crl : "");
+	}
+	g_print("Slots:\n  %-16s %-12s %-16s %-10s %-16s %s\n", "NAME", "CLASS", "TYPE", "BOOTNAME",
+	        "PARENT", "DEVICE");
+	for (guint i = 0; i < r->slots->len; i++) {
+		const OtaConfigSlot *s = g_ptr_array_index(r->slots, i);
+		g_autofree char *device = ota_text_escape(s->device);
+
+		g_print("  %-16s %-12s %-16s %-10s %-16s %s%s%s%s\n", s->name, s->slotclass, s->type,
+		        s->bootname ? s->bootname : "-", s->parent ? s->parent : "-", device,
+		        s->readonly ? "  (readonly)" : "", s->policy ? "  policy " : "",
+		        s->policy ? s->policy : "");
+	}
+	g_print("Installs:\n");
+	for (guint i = 0; i < r->boots->len; i++) {
+		const OtaConfigBoot *b = g_ptr_array_index(r->boots, i);
+
+		g_print("  booted %s (%s): ", b->bootname, b->booted);
+		if (b->error != NULL) {
+			g_print("no install possible: %s\n", b->error);
+			continue;
+		}
+		g_print("writes");
+		for (guint j = 0; j < b->writes->len; j++) {
+			const OtaConfigWrite *w = g_ptr_array_index(b->writes, j);
+
+			g_print("%s %s", j ? "," : "", w->slot);
+		}
+		g_print("; boots %s next\n", b->boot_target);
+	}
+}
+
+/* The report @r, or (without it) why @path was refused (@error). */
+static void check_config_json(const char *path, const OtaConfigReport *r, const GError *error)
+{
+	g_autoptr(JsonBuilder) b = json_builder_new();
+
+	json_output_begin_document(b, JSON_SCHEMA_INSTALL_CHECK_CONFIG);
+	json_output_add_string(b, "config", path);
+	json_output_add_bool(b, "valid", r != NULL);
+	json_output_add_error(b, error);
+	json_output_add_string(b, "compatible", r ? r->compatible : NULL);
+	json_output_add_string(b, "bootloader", r ? r->bootloader : NULL);
+	json_output_add_string(b, "data_directory", r ? r->data_directory : NULL);
+	json_output_add_strv(b, "bundle_formats", r ? r->bundle_formats : NULL);
+	json_output_add_string(b, "variant_source", r ? r->variant_source : NULL);
+	json_output_add_string(b, "variant", r ? r->variant : NULL);
+	json_builder_set_member_name(b, "policies");
+	json_builder_begin_array(b);
+	for (guint i = 0; r != NULL && i < r->policies->len; i++) {
+		const OtaConfigPolicy *p = g_ptr_array_index(r->policies, i);
+
+		json_builder_begin_object(b);
+		json_output_add_string(b, "name", p->name);
+		json_output_add_strv(b, "keyrings", p->keyrings);
+		json_output_add_bool(b, "present", p->present);
+		json_output_add_string(b, "crl", p->crl);
+		json_output_add_int(b, "threshold", p->threshold);
+		json_output_add_string(b, "purpose", p->purpose);
+		json_builder_end_object(b);
+	}
+	json_builder_end_array(b);
+	json_builder_set_member_name(b, "slots");
+	json_builder_begin_array(b);
+	for (guint i = 0; r != NULL && i < r->slots->len; i++) {
+		const OtaConfigSlot *s = g_ptr_array_index(r->slots, i);
+
+		json_builder_begin_object(b);
+		json_output_add_string(b, "name", s->name);
+		json_output_add_string(b, "class", s->slotclass);
+		json_output_add_string(b, "device", s->device);
+		json_output_add_string(b, "type", s->type);
+		json_output_add_string(b, "bootname", s->bootname);
+		json_output_add_string(b, "parent", s->parent);
+		json_output_add_string(b, "policy", s->policy);
+		json_output_add_bool(b, "readonly", s->readonly);
+		json_builder_end_object(b);
+	}
+	json_builder_end_array(b);
+	json_builder_set_member_name(b, "installs");
+	json_builder_begin_array(b);
+	for (guint i = 0; r != NULL && i < r->boots->len; i++) {
+		const OtaConfigBoot *boot = g_ptr_array_index(r->boots, i);
+
+		json_builder_begin_object(b);
+		json_output_add_string(b, "booted", boot->booted);
+		json_output_add_string(b, "bootname", boot->bootname);
+		json_output_add_string(b, "boot_target", boot->boot_target);
+		json_builder_set_member_name(b, "writes");
+		json_builder_begin_array(b);
+		for (guint j = 0; j < boot->writes->len; j++) {
+			const OtaConfigWrite *w = g_ptr_array_index(boot->writes, j);
+
+			json_builder_begin_object(b);
+			json_output_add_string(b, "class", w->slotclass);
+			json_output_add_string(b, "slot", w->slot);
+			json_builder_end_object(b);
+		}
+		json_builder_end_array(b);
+		json_output_add_string(b, "error", boot->error);
+		json_builder_end_object(b);
+	}
+	json_builder_end_array(b);
+	json_builder_end_object(b);
+	json_output_print(b);
+}
+
+static int cmd_check_config(void)
+{
+	const char *path = opt_conf ? opt_conf : DEFAULT_CONF;
+	g_autoptr(GError) error = NULL;
+	g_autoptr(OtaConfigReport) report = ota_config_check(path, &error);
+
+	if (json_output())
+		check_config_json(path, report, error);
+	else if (report != NULL)
+		check_config_text(report);
+	return report != NULL ? EXIT_SUCCESS : fail(error);
 }
 
 static const struct {
 	const char *name;
-	int n_args;
+	int min_args, max_args;
 	int (*run)(OtaTarget *t, char **args);
 	const char *summary;
 } commands[] = {
-	{"install", 1, cmd_install, "install BUNDLE into the inactive slots"},
-	{"info", 1, cmd_info, "check BUNDLE against this system and show what install would do"},
-	{"status", 0, cmd_status, "slots, boot selection, versions, floor, last results"},
-	{"mark-good", 0, cmd_mark_good, "commit the booted slot after its self-test"},
-	{"mark-bad", 0, cmd_mark_bad, "mark the booted slot bad so the bootloader falls back"},
+	{"install", 1, 1, cmd_install, "install BUNDLE into the inactive slots"},
+	{"info", 1, 1, cmd_info, "check BUNDLE against this system and show what install would do"},
+	{"status", 0, 0, cmd_status, "slots, boot selection, versions, floor, last results"},
+	{"mark-good", 0, 1, cmd_mark_good,
+	 "[booted|other|SLOT] commit the booted slot after its self-test"},
+	{"mark-bad", 0, 1, cmd_mark_bad,
+	 "[booted|other|SLOT] mark a slot bad so the bootloader falls back"},
+	{"mark-active", 0, 1, cmd_mark_active,
+	 "[booted|other|SLOT] make a slot primary: the next boot tries it"},
 };
 
 int main(int argc, char **argv)
@@ -282,26 +442,42 @@ int main(int argc, char **argv)
 	g_autoptr(GError) error = NULL;
 	g_autoptr(OtaTarget) target = NULL;
 	g_autoptr(GString) summary = g_string_new("Commands:\n");
+	const char *warning;
+	int status;
 
 	setlocale(LC_ALL, "");
+	/* As `rauc` (otabundle-install(8), RAUC COMPATIBILITY). */
+	if (rauc_device_cli_applies(argv))
+		return rauc_device_cli_run(argc, argv);
 	for (gsize i = 0; i < G_N_ELEMENTS(commands); i++)
-		g_string_append_printf(summary, "  %-10s %s\n", commands[i].name, commands[i].summary);
+		g_string_append_printf(summary, "  %-11s %s\n", commands[i].name, commands[i].summary);
+	g_string_append_printf(summary, "  %-11s %s\n", "check-config",
+	                       "validate the system.conf and show what installs do; touches nothing");
 	g_option_context_set_summary(context, summary->str);
 	g_option_context_add_main_entries(context, global_entries, NULL);
 	if (!g_option_context_parse(context, &argc, &argv, &error))
 		return usage(error->message);
+	if (opt_version && argc < 2) {
+		g_print("otabundle-install %s\n", OTABUNDLE_VERSION);
+		return EXIT_SUCCESS;
+	}
 	if (argc < 2)
 		return usage("missing command");
 	if (opt_output_format != NULL && !g_str_equal(opt_output_format, "json") &&
 	    !g_str_equal(opt_output_format, "text"))
 		return usage("--output-format must be text or json");
 	progress_line_enable(!opt_quiet && isatty(STDERR_FILENO));
+	/* It reads the configuration only: no target to open. */
+	if (g_str_equal(argv[1], "check-config"))
+		return argc == 2 ? cmd_check_config() : usage("this command takes no arguments");
 
 	for (gsize i = 0; i < G_N_ELEMENTS(commands); i++) {
 		if (!g_str_equal(argv[1], commands[i].name))
 			continue;
-		if (argc - 2 != commands[i].n_args)
-			return usage(commands[i].n_args ? "give one BUNDLE" : "this command takes no arguments");
+		if (argc - 2 < commands[i].min_args || argc - 2 > commands[i].max_args)
+			return usage(commands[i].min_args ? "give one BUNDLE"
+			             : commands[i].max_args ? "give at most one slot: booted, other or a slot name"
+			                                    : "this command takes no arguments");
 		target = open_target(&error);
 		if (target == NULL) {
 			/* info's document says why even when the system can't be read. */
@@ -309,7 +485,14 @@ int main(int argc, char **argv)
 				info_json(argv[2], NULL, error);
 			return fail(error);
 		}
-		return commands[i].run(target, argv + 2);
+		status = commands[i].run(target, argv + 2);
+		warning = ota_target_get_event_log_error(target);
+		if (warning != NULL) {
+			g_autofree char *line = ota_text_escape_controls(warning);
+
+			g_printerr("otabundle-install: warning: %s\n", line);
+		}
+		return status;
 	}
 	return usage("unknown command");
 }

@@ -25,6 +25,7 @@ static gboolean opt_quiet;
 static char *opt_compression;
 static gboolean opt_force;
 static gboolean opt_no_check_time;
+static gboolean opt_use_signing_time;
 static gboolean opt_no_verify;
 static gboolean opt_check_images;
 static char **opt_keyrings;
@@ -64,6 +65,11 @@ static const GOptionEntry verbose_entries[] = {
 #define CRL_ENTRY                                                                            \
 	{"crl", 0, 0, G_OPTION_ARG_FILENAME, &opt_crl,                                          \
 	 "PEM file of CRLs; the signer certificate must not be revoked", "PEM"}
+#define USE_SIGNING_TIME_ENTRY                                                               \
+	{"use-signing-time", 0, 0, G_OPTION_ARG_NONE, &opt_use_signing_time,                    \
+	 "Check certificates at each signer's signingTime, not now (RAUC's "                    \
+	 "use-bundle-signing-time; see otabundle(1) for the risk)",                             \
+	 NULL}
 
 static const GOptionEntry trust_entries[] = {
 	{"keyring", 0, 0, G_OPTION_ARG_FILENAME_ARRAY, &opt_keyrings,
@@ -74,6 +80,7 @@ static const GOptionEntry trust_entries[] = {
 	CRL_ENTRY,
 	{"no-check-time", 0, 0, G_OPTION_ARG_NONE, &opt_no_check_time,
 	 "Do not check certificate validity times (for old bundles, on purpose)", NULL},
+	USE_SIGNING_TIME_ENTRY,
 	{"threshold", 0, 0, G_OPTION_ARG_INT, &opt_threshold,
 	 "Distinct trusted signer keys required (N of N-of-M; default 1; when signing: of the "
 	 "result, with --signing-keyring)",
@@ -94,6 +101,7 @@ static const GOptionEntry signing_keyring_entries[] = {
 static const GOptionEntry create_trust_entries[] = {
 	CHECK_PURPOSE_ENTRY,
 	CRL_ENTRY,
+	USE_SIGNING_TIME_ENTRY,
 	{"threshold", 0, 0, G_OPTION_ARG_INT, &opt_threshold,
 	 "With --signing-keyring: distinct trusted signer keys the bundle needs (default 1)", "N"},
 	{NULL}};
@@ -255,13 +263,14 @@ static gboolean wants_json(GOptionContext *context, gboolean *json)
 	return FALSE;
 }
 
-/* A policy trusting @keyrings, with --check-purpose, --crl, --no-check-time
- * and @threshold; NULL with *usage set when the arguments are wrong, NULL
- * with @error when the files are. */
+/* A policy trusting @keyrings, with --check-purpose, --crl, --no-check-time,
+ * --use-signing-time and @threshold; NULL with *usage set when the
+ * arguments are wrong, NULL with @error when the files are. */
 static OtaPolicy *policy_for(GOptionContext *context, char **keyrings, int threshold,
                              gboolean *usage, GError **error)
 {
 	OtaPurpose purpose = OTA_PURPOSE_DEFAULT;
+	OtaPolicy *policy;
 
 	*usage = FALSE;
 	if (opt_check_purpose != NULL && !ota_purpose_from_string(opt_check_purpose, &purpose)) {
@@ -274,8 +283,11 @@ static OtaPolicy *policy_for(GOptionContext *context, char **keyrings, int thres
 		usage_error(context, "--threshold must be at least 1");
 		return NULL;
 	}
-	return ota_policy_new_from_keyrings((const char *const *)keyrings, opt_crl, purpose,
-	                                    !opt_no_check_time, (guint)threshold, error);
+	policy = ota_policy_new_from_keyrings((const char *const *)keyrings, opt_crl, purpose,
+	                                      !opt_no_check_time, (guint)threshold, error);
+	if (policy != NULL)
+		ota_policy_set_use_signing_time(policy, opt_use_signing_time);
+	return policy;
 }
 
 /* Builds the policy from --keyring etc. (required) for a command that only
@@ -307,9 +319,9 @@ static gboolean signing_policies(GOptionContext *context, OtaPolicy **input, Ota
 		return FALSE;
 	}
 	if (opt_keyrings == NULL && opt_signing_keyrings == NULL &&
-	    (opt_check_purpose != NULL || opt_crl != NULL)) {
-		*exit_code = usage_error(context, "--check-purpose and --crl need --keyring or "
-		                                  "--signing-keyring");
+	    (opt_check_purpose != NULL || opt_crl != NULL || opt_use_signing_time)) {
+		*exit_code = usage_error(context, "--check-purpose, --crl and --use-signing-time need "
+		                                  "--keyring or --signing-keyring");
 		return FALSE;
 	}
 	if (opt_keyrings != NULL) {

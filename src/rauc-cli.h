@@ -7,6 +7,8 @@
 
 #include <otabundle/bundle.h>
 
+#include "rauc-info.h"
+
 /* Whether @argv is a rauc command line: the program was invoked as `rauc`
  * (a symlink to otabundle), or as otabundle with an option before the
  * command or a command that only rauc has (bundle, install, ...). */
@@ -19,15 +21,3 @@ gboolean rauc_cli_applies(int argc, char **argv);
  * for the caller to report) or the reason is printed already (help,
  * version, wrong usage, a command that only runs on a device). */
 gboolean rauc_cli_translate(char **argv, GStrv *otabundle_argv, int *exit_code, GError **error);
-
-/* Whether @format is one `otabundle info --rauc-output-format` prints:
- * json, json-pretty or shell. */
-gboolean rauc_cli_info_format_is_known(const char *format);
-
-/* `rauc info --output-format=@format`: @bundle's manifest under RAUC's
- * names (JSON members, RAUC_MF_* and RAUC_IMAGE_* variables), with
- * otabundle's own facts beside them under names RAUC does not use. */
-void rauc_cli_print_info(const OtaBundle *bundle, const char *format);
-
-/* `rauc info --dump-cert`: each signer's certificate, as text. */
-void rauc_cli_print_certificates(const OtaBundle *bundle);

@@ -28,9 +28,8 @@ typedef struct OtaKeyringConfig OtaKeyringConfig;
  * key RAUC does not know is an error (OTA_CONFIG_ERROR_UNKNOWN_FIELD), and
  * so is a key RAUC documents that would change what is trusted but that
  * otabundle does not implement (OTA_CONFIG_ERROR_UNSUPPORTED: a
- * check-purpose other than any, smimesign or codesign;
- * use-bundle-signing-time=true; allowed-signer-cns; check-crl=true with only
- * a directory). path= and directory= are resolved against the directory of
+ * check-purpose other than any, smimesign or codesign; allowed-signer-cns;
+ * check-crl=true with only a directory). path= and directory= are resolved against the directory of
  * @path, as RAUC resolves them; at least one is required. Without
  * allow-partial-chain=true the path= file must hold root CAs, or
  * certificates that chain to one in it: otabundle trusts every keyring
@@ -56,9 +55,78 @@ gboolean ota_keyring_config_get_purpose(const OtaKeyringConfig *config, OtaPurpo
 const char *ota_keyring_config_get_crl(const OtaKeyringConfig *config);
 /* otabundle's threshold=; 1 when absent. */
 guint ota_keyring_config_get_threshold(const OtaKeyringConfig *config);
+/* use-bundle-signing-time=: certificates checked at each signer's
+ * signingTime (ota_policy_set_use_signing_time()); FALSE when absent. */
+gboolean ota_keyring_config_get_use_signing_time(const OtaKeyringConfig *config);
 
 /* Frees @config; NULL is ignored. */
 void ota_keyring_config_free(OtaKeyringConfig *config);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(OtaKeyringConfig, ota_keyring_config_free)
+
+/* --- a device's system.conf, checked (otabundle-install check-config) --- */
+
+/* One slot; strings owned by its OtaConfigReport. */
+typedef struct {
+	char *name;      /* "<class>.<index>" */
+	char *slotclass;
+	char *device;
+	char *type;      /* "raw", "ext4", ... as in system.conf */
+	char *bootname;  /* NULL: the bootloader does not boot it */
+	char *parent;    /* the root slot it goes with (parent=, followed), or NULL */
+	char *policy;    /* the [policy.<name>] it needs besides the default, or NULL */
+	gboolean readonly;
+} OtaConfigSlot;
+
+/* One trust policy: [keyring] ("default") or [policy.<name>]. */
+typedef struct {
+	char *name;
+	char **keyrings;   /* path= and directory=, resolved; NULL-terminated */
+	gboolean present;  /* every keyring exists here (each that exists was loaded) */
+	char *crl;         /* or NULL */
+	guint threshold;
+	char *purpose;     /* "any", "smimesign" or "codesign" */
+} OtaConfigPolicy;
+
+/* One slot an install writes, and the image class it takes. */
+typedef struct {
+	char *slotclass;
+	char *slot;
+} OtaConfigWrite;
+
+/* What an install does on a device that booted one bootable slot. */
+typedef struct {
+	char *booted;      /* slot name */
+	char *bootname;
+	char *boot_target; /* the slot it writes and boots next, or NULL (see error) */
+	GPtrArray *writes; /* OtaConfigWrite*: the slot of each class it would write */
+	char *error;       /* why no install is possible from there, or NULL */
+} OtaConfigBoot;
+
+/* A system.conf as otabundle-install reads it. */
+typedef struct {
+	char *path;
+	char *compatible;
+	char *bootloader;     /* "uboot", "grub", ... */
+	char *data_directory; /* where the state is kept */
+	char **bundle_formats; /* allowed, NULL-terminated: "plain", "verity", "crypt" */
+	char *variant_source; /* "none", "name", "file" or "dtb" */
+	char *variant;        /* the name, or the file holding it; NULL otherwise */
+	GPtrArray *policies;  /* OtaConfigPolicy*, "default" first */
+	GPtrArray *slots;     /* OtaConfigSlot*, in file order */
+	GPtrArray *boots;     /* OtaConfigBoot*, one per bootable slot, in file order */
+} OtaConfigReport;
+
+/* Loads and validates the system.conf @path as otabundle-install does,
+ * without touching the device: no slot device, bootloader or state is
+ * opened, so it runs where an image is built. Files it names need not
+ * exist here; a keyring that exists must load (as a policy), and its
+ * certificates must reach a root unless allow-partial-chain=true. Returns
+ * the report (ota_config_report_free()), or NULL with an error naming
+ * @path, the group and key, and why (OTA_CONFIG_ERROR; OTA_POLICY_ERROR for
+ * a keyring that does not load). */
+OtaConfigReport *ota_config_check(const char *path, GError **error);
+/* Frees @report; NULL is ignored. */
+void ota_config_report_free(OtaConfigReport *report);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(OtaConfigReport, ota_config_report_free)
 
 OTA_END_DECLS

@@ -46,6 +46,14 @@ typedef struct {
 	char *state;    /* "good", "bad" or "unknown" for a bootable slot, else NULL */
 	char *version;  /* of the bundle last installed into it, or NULL */
 	char *installed; /* when, RFC 3339 UTC, or NULL */
+	char *slotclass;
+	char *type;      /* as system.conf names it: "raw", "ext4", ... */
+	char *parent;    /* the slot whose group it belongs to (parent=), or NULL */
+	char *activity;  /* RAUC's slot state: "booted", "active" (in the booted
+	                  * slot's group) or "inactive" */
+	char *bundle_hash; /* the bundle last installed into it, as the state
+	                    * records it (verity root hash, or the payload's
+	                    * SHA-256), or NULL */
 } OtaSlotStatus;
 
 /* One recorded install or mark, oldest first in OtaStatus.results. */
@@ -70,6 +78,7 @@ typedef struct {
 	char *pending;         /* slot installed but not yet marked good or bad, or NULL */
 	GPtrArray *slots;      /* OtaSlotStatus*, in system.conf order */
 	GPtrArray *results;    /* OtaResultStatus*, oldest first */
+	char *variant;         /* the device's variant ([system] variant-*), or NULL */
 } OtaStatus;
 
 /* A snapshot of @target: configuration, boot selection and state. Reads
@@ -78,6 +87,13 @@ typedef struct {
 OtaStatus *ota_target_get_status(OtaTarget *target);
 void ota_status_free(OtaStatus *status);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(OtaStatus, ota_status_free)
+
+/* @bundle_path as `rauc info` reads it on a device: verified against the
+ * device's [keyring] (ota_bundle_open_for_info() with that policy), with
+ * none of the install checks (compatible, versions, slots). Returns a new
+ * bundle (ota_bundle_free()), or NULL with @error. */
+OtaBundle *ota_target_open_bundle_for_info(OtaTarget *target, const char *bundle_path,
+                                           GError **error);
 
 /* What an install would do, decided with every check passed. Opaque. */
 typedef struct OtaInstallPlan OtaInstallPlan;
@@ -122,8 +138,41 @@ const char *ota_target_get_pending(const OtaTarget *target);
 
 /* mark-good: commits the booted slot (bootloader state good; its version
  * becomes the installed version and the floor rises to its security
- * version). mark-bad: marks it bad so the bootloader falls back. */
+ * version). mark-bad: marks it bad so the bootloader falls back. The same
+ * as ota_target_mark_slot() on "booted". */
 G_GNUC_WARN_UNUSED_RESULT
 gboolean ota_target_mark(OtaTarget *target, gboolean good, GError **error);
+
+/* What a mark does to a slot (RAUC's `status mark-good|mark-bad|mark-active`). */
+typedef enum {
+	OTA_MARK_GOOD,
+	OTA_MARK_BAD,
+	OTA_MARK_ACTIVE,
+} OtaMark;
+
+/* Marks the slot @which names, as RAUC does: "booted" (or NULL), "other"
+ * (the other bootable slot of the booted slot's class) or a bootable slot's
+ * name ("rootfs.1"); an unknown name, or a slot without a bootname, is
+ * OTA_INSTALL_ERROR_NO_SLOT.
+ * GOOD: the bootloader's state good; for the booted slot, what
+ * ota_target_mark() does, and with [system] prevent-late-fallback=true the
+ * other slot is marked bad too, as in RAUC.
+ * BAD: the state bad, so the bootloader does not boot it; a pending slot
+ * marked bad is no longer pending.
+ * ACTIVE: the slot becomes primary (the next boot tries it) and pending
+ * (mark-good there commits it); activating the booted slot cancels a
+ * pending install. Refused (OTA_INSTALL_ERROR_ROLLBACK) for a slot other
+ * than the booted one whose recorded security version is below the floor,
+ * or that holds nothing recorded once there is a floor.
+ * Every mark is recorded in the state's results and in the event log.
+ * *@marked (optional): the slot's name, owned by @target. */
+G_GNUC_WARN_UNUSED_RESULT
+gboolean ota_target_mark_slot(OtaTarget *target, OtaMark mark, const char *which,
+                              const char **marked, GError **error);
+
+/* The first failure to write an event log ([log.<name>]) in the commands
+ * run on @target, one line, or NULL. Such a failure does not fail the
+ * command (as in RAUC); the caller reports it. Owned by @target. */
+const char *ota_target_get_event_log_error(const OtaTarget *target);
 
 OTA_END_DECLS

@@ -75,9 +75,25 @@ void ota_policy_free(OtaPolicy *policy);
 guint ota_policy_get_threshold(const OtaPolicy *policy);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(OtaPolicy, ota_policy_free)
 
+/* RAUC's [keyring] use-bundle-signing-time, for devices without a
+ * trustworthy clock: with @use TRUE, each signer's certificate chain is
+ * checked for validity at that signer's own signingTime (a signed CMS
+ * attribute) instead of now, and a signer without one is not counted.
+ * Revocation is checked as without it, with CRLs judged at the current
+ * time. The risk: certificate expiry then no longer limits how long a
+ * stolen key can sign, since its holder chooses the signingTime; only a
+ * CRL revoking it does. Without time checks (!check_time) it changes
+ * nothing. Default FALSE. */
+void ota_policy_set_use_signing_time(OtaPolicy *policy, gboolean use);
+/* Whether certificates are checked at signing times: set by
+ * ota_policy_set_use_signing_time(), on a policy that checks times. */
+gboolean ota_policy_get_use_signing_time(const OtaPolicy *policy);
+
 /* Whether @cert chains to the policy's anchors (using @untrusted as
  * intermediates) and passes purpose, time and CRL checks. Returns
- * OTA_SIGNER_COUNTED, or another status with *reason set. */
+ * OTA_SIGNER_COUNTED, or another status with *reason set. There is no
+ * signature here, so no signingTime: times are checked at the current
+ * time whatever ota_policy_set_use_signing_time() says. */
 OtaSignerStatus ota_policy_check_signer(const OtaPolicy *policy, X509 *cert,
                                         OtaX509Stack *untrusted, char **reason);
 

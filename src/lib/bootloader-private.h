@@ -19,6 +19,7 @@ GQuark ota_bootloader_error_quark(void);
 typedef enum {
 	OTA_BOOTLOADER_ERROR_FAILED,  /* the backend (tool, script, file) failed */
 	OTA_BOOTLOADER_ERROR_INVALID, /* it answered something we can't use */
+	OTA_BOOTLOADER_ERROR_NOT_SUPPORTED, /* the backend can't tell (noop) */
 } OtaBootloaderError;
 
 typedef enum {
@@ -42,11 +43,19 @@ OtaBootloader *ota_bootloader_new(const OtaSystemConfig *config, const char *con
 void ota_bootloader_free(OtaBootloader *bootloader);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(OtaBootloader, ota_bootloader_free)
 
-/* Each returns a g_malloc'd bootname, or NULL with @error. */
+/* Each returns a g_malloc'd bootname, or NULL with @error. get_primary and
+ * get_state fail with OTA_BOOTLOADER_ERROR_NOT_SUPPORTED where the backend
+ * can't know (noop). */
 char *ota_bootloader_get_primary(OtaBootloader *bootloader, GError **error);
 /* NULL without error when the backend can't tell (the caller falls back to
  * the kernel command line). */
 char *ota_bootloader_get_booted(OtaBootloader *bootloader, GError **error);
+
+/* The booted slot as the backend's own kernel command line argument names
+ * it (barebox's bootchooser.active=), read from @cmdline_path; NULL
+ * without error if the backend has none or the command line lacks it. */
+char *ota_bootloader_booted_from_cmdline(OtaBootloader *bootloader, const char *cmdline_path,
+                                         GError **error);
 
 G_GNUC_WARN_UNUSED_RESULT
 gboolean ota_bootloader_set_primary(OtaBootloader *bootloader, const char *bootname,
@@ -79,6 +88,9 @@ struct OtaBootloaderBackend {
 	char *(*get_primary)(OtaBootloader *bl, GError **error);
 	/* Optional: without it the backend can't tell which slot is booted. */
 	char *(*get_booted)(OtaBootloader *bl, GError **error);
+	/* Optional, NULL-terminated: kernel command line arguments KEY=bootname
+	 * by which the bootloader tells the system which slot it booted. */
+	const char *const *cmdline_keys;
 	gboolean (*set_primary)(OtaBootloader *bl, const char *bootname, GError **error);
 	gboolean (*get_state)(OtaBootloader *bl, const char *bootname, OtaSlotState *state,
 	                      GError **error);
@@ -90,6 +102,9 @@ extern const OtaBootloaderBackend ota_bootloader_backend_file;
 extern const OtaBootloaderBackend ota_bootloader_backend_custom;
 extern const OtaBootloaderBackend ota_bootloader_backend_uboot;
 extern const OtaBootloaderBackend ota_bootloader_backend_grub;
+extern const OtaBootloaderBackend ota_bootloader_backend_barebox;
+extern const OtaBootloaderBackend ota_bootloader_backend_efi;
+extern const OtaBootloaderBackend ota_bootloader_backend_noop;
 
 /* --- for the backends (bootloader.c) --- */
 

@@ -3,19 +3,39 @@
  * read with fw_printenv and written with fw_setenv. */
 #include "bootloader-private.h"
 
-/* RAUC's U-Boot scheme: a primary or freshly good slot gets three boot
- * attempts, which the boot script counts down; 0 means bad. */
-#define UBOOT_ATTEMPTS "3"
+/* RAUC's U-Boot scheme: a primary gets boot-attempts-primary boot
+ * attempts, a slot marked good boot-attempts (both 3 by default), which the
+ * boot script counts down; 0 means bad. */
+#define UBOOT_DEFAULT_ATTEMPTS 3
 
-/* fw_env.config, or NULL: the tools' default. */
+typedef struct {
+	char *env_config; /* fw_env.config, or NULL: the tools' default */
+	guint attempts;
+	guint attempts_primary;
+} Uboot;
+
+static void uboot_free(gpointer data)
+{
+	Uboot *u = data;
+
+	g_free(u->env_config);
+	g_free(u);
+}
+
 static const char *env_config(OtaBootloader *bl)
 {
-	return bl->data;
+	return ((Uboot *)bl->data)->env_config;
 }
 
 static gboolean uboot_open(OtaBootloader *bl, const OtaSystemConfig *config, GError **error)
 {
-	bl->data = g_strdup(config->uboot_config);
+	Uboot *u = g_new0(Uboot, 1);
+
+	u->env_config = g_strdup(config->uboot_config);
+	u->attempts = config->boot_attempts ? config->boot_attempts : UBOOT_DEFAULT_ATTEMPTS;
+	u->attempts_primary = config->boot_attempts_primary ? config->boot_attempts_primary
+	                                                    : UBOOT_DEFAULT_ATTEMPTS;
+	bl->data = u;
 	return TRUE;
 }
 
@@ -80,7 +100,8 @@ static gboolean uboot_set_var(OtaBootloader *bl, const char *name, const char *v
 	return out != NULL;
 }
 
-/* Remaining boot attempts; unset counts as 0, as in RAUC. */
+/* Remaining boot attempts, hexadecimal as U-Boot's setexpr counts them
+ * down (and RAUC writes and reads them); unset counts as 0, as in RAUC. */
 static gboolean uboot_attempts(GHashTable *env, const char *bootname, guint64 *attempts,
                                GError **error)
 {
@@ -90,7 +111,7 @@ static gboolean uboot_attempts(GHashTable *env, const char *bootname, guint64 *a
 	*attempts = 0;
 	if (value == NULL || *value == '\0')
 		return TRUE;
-	if (!g_ascii_string_to_unsigned(value, 10, 0, G_MAXUINT32, attempts, NULL)) {
+	if (!g_ascii_string_to_unsigned(value, 16, 0, G_MAXUINT32, attempts, NULL)) {
 		g_set_error(error, OTA_BOOTLOADER_ERROR, OTA_BOOTLOADER_ERROR_INVALID,
 		            "%s is '%s', not a number of boot attempts", key, value);
 		return FALSE;
@@ -128,12 +149,13 @@ static gboolean uboot_write_order(OtaBootloader *bl, BootloaderEnv *env, GError 
 	return uboot_set_var(bl, "BOOT_ORDER", value, error);
 }
 
-static gboolean uboot_set_attempts(OtaBootloader *bl, const char *bootname, const char *attempts,
+static gboolean uboot_set_attempts(OtaBootloader *bl, const char *bootname, guint attempts,
                                    GError **error)
 {
 	g_autofree char *key = g_strdup_printf("BOOT_%s_LEFT", bootname);
+	g_autofree char *value = g_strdup_printf("%x", attempts);
 
-	return uboot_set_var(bl, key, attempts, error);
+	return uboot_set_var(bl, key, value, error);
 }
 
 static gboolean uboot_set_primary(OtaBootloader *bl, const char *bootname, GError **error)
@@ -144,7 +166,7 @@ static gboolean uboot_set_primary(OtaBootloader *bl, const char *bootname, GErro
 		return FALSE;
 	bootloader_order_put_first(env->order, bootname);
 	/* Attempts first: interrupted here, the slot is merely bootable. */
-	if (!uboot_set_attempts(bl, bootname, UBOOT_ATTEMPTS, error))
+	if (!uboot_set_attempts(bl, bootname, ((Uboot *)bl->data)->attempts_primary, error))
 		return FALSE;
 	return uboot_write_order(bl, env, error);
 }
@@ -167,7 +189,7 @@ static gboolean uboot_set_state(OtaBootloader *bl, const char *bootname, OtaSlot
 	if (env == NULL)
 		return FALSE;
 	if (state == OTA_SLOT_STATE_GOOD) {
-		if (!uboot_set_attempts(bl, bootname, UBOOT_ATTEMPTS, error))
+		if (!uboot_set_attempts(bl, bootname, ((Uboot *)bl->data)->attempts, error))
 			return FALSE;
 		/* A slot missing from BOOT_ORDER would never boot: list it last. */
 		if (!bootloader_order_contains(env->order, bootname))
@@ -176,7 +198,7 @@ static gboolean uboot_set_state(OtaBootloader *bl, const char *bootname, OtaSlot
 	}
 
 	/* Attempts first: interrupted here, the slot already won't boot. */
-	if (!uboot_set_attempts(bl, bootname, "0", error))
+	if (!uboot_set_attempts(bl, bootname, 0, error))
 		return FALSE;
 	bootloader_order_remove(env->order, bootname);
 	g_ptr_array_add(env->order, g_strdup(bootname));
@@ -186,7 +208,7 @@ static gboolean uboot_set_state(OtaBootloader *bl, const char *bootname, OtaSlot
 const OtaBootloaderBackend ota_bootloader_backend_uboot = {
 	.name = "uboot",
 	.open = uboot_open,
-	.free_data = g_free,
+	.free_data = uboot_free,
 	.get_primary = uboot_get_primary,
 	.set_primary = uboot_set_primary,
 	.get_state = uboot_get_state,

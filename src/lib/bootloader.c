@@ -4,6 +4,8 @@
  * checked on the way in and out. The backends are bootloader-<name>.c. */
 #include "bootloader-private.h"
 
+#include <string.h>
+
 #include "config-private.h"
 
 G_DEFINE_QUARK(ota-bootloader-error-quark, ota_bootloader_error)
@@ -13,6 +15,9 @@ static const OtaBootloaderBackend *const backends[] = {
 	[OTA_BOOTLOADER_CUSTOM] = &ota_bootloader_backend_custom,
 	[OTA_BOOTLOADER_UBOOT] = &ota_bootloader_backend_uboot,
 	[OTA_BOOTLOADER_GRUB] = &ota_bootloader_backend_grub,
+	[OTA_BOOTLOADER_BAREBOX] = &ota_bootloader_backend_barebox,
+	[OTA_BOOTLOADER_EFI] = &ota_bootloader_backend_efi,
+	[OTA_BOOTLOADER_NOOP] = &ota_bootloader_backend_noop,
 };
 
 /* --- for the backends ---------------------------------------------------- */
@@ -193,6 +198,31 @@ char *ota_bootloader_get_booted(OtaBootloader *bl, GError **error)
 	if (bl->backend->get_booted == NULL)
 		return NULL;
 	return checked_answer(bl, bl->backend->get_booted(bl, error), error);
+}
+
+char *ota_bootloader_booted_from_cmdline(OtaBootloader *bl, const char *cmdline_path,
+                                         GError **error)
+{
+	g_autofree char *cmdline = NULL;
+	g_auto(GStrv) words = NULL;
+
+	g_return_val_if_fail(bl != NULL, NULL);
+	g_return_val_if_fail(cmdline_path != NULL, NULL);
+	g_return_val_if_fail(error == NULL || *error == NULL, NULL);
+
+	if (bl->backend->cmdline_keys == NULL ||
+	    !g_file_get_contents(cmdline_path, &cmdline, NULL, NULL))
+		return NULL;
+	words = g_strsplit_set(cmdline, " \t\n", -1);
+	for (char **w = words; *w; w++) {
+		for (const char *const *k = bl->backend->cmdline_keys; *k; k++) {
+			gsize n = strlen(*k);
+
+			if (strncmp(*w, *k, n) == 0 && (*w)[n] == '=')
+				return checked_answer(bl, g_strdup(*w + n + 1), error);
+		}
+	}
+	return NULL;
 }
 
 gboolean ota_bootloader_set_primary(OtaBootloader *bl, const char *bootname, GError **error)

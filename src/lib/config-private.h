@@ -14,23 +14,47 @@ typedef enum {
 	OTA_BOOTLOADER_CUSTOM, /* a script: [handlers] bootloader-custom-backend */
 	OTA_BOOTLOADER_UBOOT,  /* fw_printenv / fw_setenv */
 	OTA_BOOTLOADER_GRUB,   /* grub-editenv on [system] grubenv */
+	OTA_BOOTLOADER_BAREBOX, /* barebox-state (bootchooser) */
+	OTA_BOOTLOADER_EFI,     /* efibootmgr: BootNext, BootOrder */
+	OTA_BOOTLOADER_NOOP,    /* switches nothing */
 } OtaBootloaderKind;
 
+/* Every slot type RAUC 1.8-1.15 documents, and otabundle's tar; which of
+ * them are implemented is one table in config.c. */
 typedef enum {
 	OTA_SLOT_RAW, /* the image is written to the device as is */
 	OTA_SLOT_TAR, /* a tar image is extracted into the directory 'device' */
+	OTA_SLOT_EXT4,
+	OTA_SLOT_EXT2, /* otabundle's, as ext4: mkfs.ext2 for a tar image */
+	OTA_SLOT_EXT3, /* otabundle's, as ext4: mkfs.ext3 for a tar image */
+	OTA_SLOT_VFAT,
+	OTA_SLOT_UBIFS,
+	OTA_SLOT_UBIVOL,
+	OTA_SLOT_NAND,
+	OTA_SLOT_NOR,
+	OTA_SLOT_JFFS2,
+	OTA_SLOT_BOOT_EMMC,
+	OTA_SLOT_BOOT_MBR_SWITCH,
+	OTA_SLOT_BOOT_GPT_SWITCH,
+	OTA_SLOT_BOOT_RAW_FALLBACK,
 } OtaSlotType;
+
+/* "raw", "ext4", ...: the name system.conf uses (a static string). */
+const char *config_slot_type_to_string(OtaSlotType type);
 
 /* A trust policy by name: [keyring] is "default", [policy.<name>] others. */
 typedef struct {
 	char *name;
-	char *keyring;
+	char *keyring;   /* path=: a PEM file, or NULL with only directory= */
+	char *directory; /* directory=: hashed certificates ([keyring] only), or NULL */
 	char *crl;
 	guint threshold;
 	OtaPurpose purpose;
+	gboolean use_signing_time; /* use-bundle-signing-time */
 } OtaPolicyConfig;
 
-typedef struct {
+typedef struct OtaSlotConfig OtaSlotConfig;
+struct OtaSlotConfig {
 	char *name; /* "<class>.<index>", e.g. "rootfs.0" */
 	char *slotclass;
 	guint index;
@@ -38,7 +62,55 @@ typedef struct {
 	OtaSlotType type;
 	char *bootname;   /* slots the bootloader can boot have one */
 	char *policy;     /* NULL: the default policy */
-} OtaSlotConfig;
+	char *description;
+	char *parent_name;           /* parent= as written, or NULL */
+	const OtaSlotConfig *parent; /* the root of parent= links (RAUC follows them), or NULL */
+	gboolean readonly;           /* never an install target */
+	gboolean install_same;       /* FALSE: skip a slot that holds the image already */
+	gboolean resize;             /* grow an ext4 image to the slot */
+	gboolean allow_mounted;
+	char **extra_mkfs_opts; /* extra-mkfs-opts split as a shell would, or NULL */
+	guint64 region_start;   /* boot-mbr-switch, boot-gpt-switch, boot-raw-fallback */
+	guint64 region_size;
+	guint64 size_limit;     /* boot-emmc; 0: none */
+};
+
+/* [system] variant-name, variant-file, variant-dtb: where the device's
+ * variant comes from (at most one of them). */
+typedef enum {
+	OTA_VARIANT_NONE,
+	OTA_VARIANT_NAME, /* variant is the name */
+	OTA_VARIANT_FILE, /* variant is the file that holds the name */
+	OTA_VARIANT_DTB,  /* the first compatible of the running device tree */
+} OtaVariantSource;
+
+/* [log.<name>]: an event log, as RAUC writes it. */
+typedef enum {
+	OTA_LOG_EVENT_INSTALL = 1 << 0,
+	OTA_LOG_EVENT_BOOT = 1 << 1,
+	OTA_LOG_EVENT_MARK = 1 << 2,
+	OTA_LOG_EVENT_SERVICE = 1 << 3,   /* accepted as RAUC does; otabundle-install has no service */
+	OTA_LOG_EVENT_WRITESLOT = 1 << 4, /* each slot an install writes */
+} OtaLogEvent;
+#define OTA_LOG_EVENT_ALL                                                                     \
+	(OTA_LOG_EVENT_INSTALL | OTA_LOG_EVENT_BOOT | OTA_LOG_EVENT_MARK | OTA_LOG_EVENT_SERVICE | \
+	 OTA_LOG_EVENT_WRITESLOT)
+
+typedef enum {
+	OTA_LOG_FORMAT_READABLE,
+	OTA_LOG_FORMAT_SHORT,
+	OTA_LOG_FORMAT_JSON,
+	OTA_LOG_FORMAT_JSON_PRETTY,
+} OtaLogFormat;
+
+typedef struct {
+	char *name;
+	char *filename;   /* absolute: a relative one is resolved against data-directory */
+	guint events;     /* OtaLogEvent bits */
+	OtaLogFormat format;
+	guint64 max_size; /* rotate before the file reaches it; 0: never */
+	guint max_files;  /* files kept on rotation, the current one included */
+} OtaLogConfig;
 
 typedef struct {
 	char *path; /* the file this was read from */
@@ -50,8 +122,22 @@ typedef struct {
 	char *custom_backend;   /* [handlers] bootloader-custom-backend */
 	char *grubenv;          /* [system] grubenv, for bootloader=grub */
 	char *uboot_config;     /* [system] fw-env-config, for bootloader=uboot (optional) */
+	char *barebox_statename; /* for bootloader=barebox, or NULL: barebox-state's default */
+	char *barebox_dtbpath;   /* for bootloader=barebox, or NULL */
+	gboolean efi_use_bootnext; /* for bootloader=efi (default TRUE) */
+	guint boot_attempts;         /* set on mark-good; 0: the backend's default (3) */
+	guint boot_attempts_primary; /* set when made primary; 0: the backend's default (3) */
+	gboolean activate_installed; /* make an installed slot primary (default TRUE) */
+	gboolean prevent_late_fallback; /* mark-good also marks the other slots bad */
+	guint bundle_formats;        /* allowed formats, bits 1 << OtaBundleFormat */
+	char *min_bundle_version;    /* [system] min-bundle-version, or NULL */
+	guint64 max_bundle_download_size;
+	guint64 max_bundle_signature_size;
+	OtaVariantSource variant_source;
+	char *variant;          /* the variant name (NAME), or the file that holds it (FILE) */
 	GPtrArray *policies;    /* OtaPolicyConfig*, "default" first */
 	GPtrArray *slots;       /* OtaSlotConfig*, in file order */
+	GPtrArray *loggers;     /* OtaLogConfig*, in file order */
 } OtaSystemConfig;
 
 /* Strict like the manifest parser: unknown groups and keys are errors. */
@@ -77,5 +163,19 @@ gboolean config_bootname_is_valid(const char *name);
 /* The setting that bootloader=@config->bootloader needs and @config lacks,
  * as "[group] key", or NULL if it has what it needs. */
 const char *config_bootloader_missing_setting(const OtaSystemConfig *config);
+
+/* The policy @policy_config describes: its keyrings (path= and
+ * directory=), CRLs, purpose, threshold and signing-time rule. */
+OtaPolicy *config_policy_new(const OtaPolicyConfig *policy_config, GError **error);
+
+/* "uboot", "grub", ...: the name system.conf uses (a static string). */
+const char *config_bootloader_to_string(OtaBootloaderKind kind);
+
+/* The device's variant: variant-name, the content of variant-file, or the
+ * first compatible of the running device tree (variant-dtb), without
+ * surrounding white space; NULL without error when the config sets none.
+ * One that can't be read is an error (OTA_CONFIG_ERROR_INVALID): it would
+ * select other images. */
+char *config_read_variant(const OtaSystemConfig *config, GError **error);
 
 G_END_DECLS

@@ -11,6 +11,7 @@
 #include <otabundle/manifest.h>
 #include <otabundle/policy.h>
 #include <otabundle/signature.h>
+#include <otabundle/version.h>
 
 #include "audit-private.h"
 #include "bootloader-private.h"
@@ -54,6 +55,7 @@ static const struct {
 	{ota_policy_error_quark, OTA_POLICY_ERROR_INVALID, "invalid-input"},
 
 	{ota_manifest_error_quark, ANY_CODE, "manifest-invalid"},
+	{ota_version_error_quark, ANY_CODE, "invalid-input"},
 
 	{ota_keys_error_quark, OTA_KEYS_ERROR_UNSUPPORTED, "unsupported"},
 	{ota_keys_error_quark, OTA_KEYS_ERROR_EXPIRED, "certificate-expired"},

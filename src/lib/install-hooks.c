@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "cancel-private.h"
+#include "slot-boot-switch-private.h"
 #include "subprocess-private.h"
 
 gboolean install_hooks_prepare(InstallHooks *h, OtaTarget *t, OtaBundle *b, GError **error)
@@ -69,6 +70,7 @@ static GStrv hook_environment(const InstallHooks *h, const OtaInstallStep *step)
 		add_env(env, "RAUC_IMAGE_NAME", step->image->filename);
 		add_env(env, "RAUC_IMAGE_CLASS", step->image->slotclass);
 		add_env(env, "RAUC_SLOT_BOOTNAME", step->slot->bootname);
+		slot_boot_switch_add_hook_env(step, env);
 	}
 	g_ptr_array_add(env, NULL);
 	return (GStrv)g_ptr_array_free(env, FALSE);

@@ -4,10 +4,22 @@
  * to. Nothing here writes a slot. */
 #include "install-private.h"
 
+#include <otabundle/version.h>
+
 #include <errno.h>
 #include <string.h>
 
+#include "slot-boot-switch-private.h"
+#include "slot-fs-private.h"
 #include "slot-private.h"
+
+void install_step_free(OtaInstallStep *step)
+{
+	if (step == NULL)
+		return;
+	ota_partition_switch_free(step->boot_switch);
+	g_free(step);
+}
 
 void ota_install_plan_free(OtaInstallPlan *p)
 {
@@ -46,7 +58,7 @@ static OtaPolicy *policy_for(OtaTarget *t, const char *name, GError **error)
 	const OtaPolicyConfig *pc = ota_system_config_get_policy(t->config, name);
 
 	g_assert(pc != NULL); /* config.c checked every slot's policy exists */
-	return ota_policy_new(pc->keyring, pc->crl, pc->purpose, TRUE, pc->threshold, error);
+	return config_policy_new(pc, error);
 }
 
 /* Policy @name must pass too (once per plan); @why says what asked for it. */
@@ -141,30 +153,120 @@ static gboolean check_compatible(OtaTarget *t, const OtaManifest *m, GError **er
 	                    t->config->hardware_revision ? t->config->hardware_revision : "unknown");
 }
 
+/* A version check that can't be made refuses the install: a version
+ * without an order (otabundle/version.h) is never guessed at. @whose names
+ * the version ("bundle version", "min-bundle-version"). */
+static gboolean check_orderable(const char *version, const char *whose, const char *check,
+                                GError **error)
+{
+	g_autoptr(GError) ierror = NULL;
+
+	if (ota_version_check(version, &ierror))
+		return TRUE;
+	return install_fail(error, OTA_INSTALL_ERROR_ROLLBACK, "%s, and %s %s", check,
+	                    whose, ierror->message);
+}
+
+/* *@cmp: @a (@whose_a) compared with @b (@whose_b), for @check. */
+static gboolean compare_versions(const char *a, const char *whose_a, const char *b,
+                                 const char *whose_b, const char *check, int *cmp,
+                                 GError **error)
+{
+	return check_orderable(a, whose_a, check, error) &&
+	       check_orderable(b, whose_b, check, error) && ota_version_compare(a, b, cmp, error);
+}
+
+/* Only with allow-downgrade may a bundle be older than what runs. A bundle
+ * without a version, or with one that has no order, would be recorded as
+ * installed and leave nothing to compare the next one with. */
+static gboolean check_downgrade(OtaTarget *t, const OtaManifest *m, GError **error)
+{
+	static const char check[] = "downgrades are not allowed";
+	const char *installed = t->state->installed_version;
+	int cmp;
+
+	if (t->config->allow_downgrade)
+		return TRUE;
+	if (m->version == NULL)
+		return installed == NULL ||
+		       install_fail(error, OTA_INSTALL_ERROR_ROLLBACK,
+		                    "the bundle has no version to compare with the installed %s (%s)",
+		                    installed, check);
+	if (installed == NULL)
+		return check_orderable(m->version, "bundle version", check, error);
+	if (!compare_versions(m->version, "bundle version", installed, "installed version", check,
+	                      &cmp, error))
+		return FALSE;
+	if (cmp < 0)
+		return install_fail(error, OTA_INSTALL_ERROR_ROLLBACK,
+		                    "version %s is older than the installed %s (%s)", m->version,
+		                    installed, check);
+	return TRUE;
+}
+
+/* The bundle's [meta.otabundle] min-installed-version: what must run
+ * before it (a migration step), whatever allow-downgrade says. */
+static gboolean check_min_installed(OtaTarget *t, const OtaManifest *m, GError **error)
+{
+	static const char check[] = "the bundle needs a minimum installed version";
+	g_autofree char *min = ota_manifest_get_meta(m, "otabundle", "min-installed-version");
+	const char *installed = t->state->installed_version;
+	int cmp;
+
+	if (min == NULL)
+		return TRUE;
+	if (installed == NULL)
+		return check_orderable(min, "min-installed-version", check, error) &&
+		       install_fail(error, OTA_INSTALL_ERROR_ROLLBACK,
+		                    "bundle needs installed version %s or later, this device has "
+		                    "none recorded",
+		                    min);
+	if (!compare_versions(installed, "installed version", min, "min-installed-version",
+	                      check, &cmp, error))
+		return FALSE;
+	if (cmp < 0)
+		return install_fail(error, OTA_INSTALL_ERROR_ROLLBACK,
+		                    "bundle needs installed version %s or later, this device has %s",
+		                    min, installed);
+	return TRUE;
+}
+
+/* RAUC's [system] min-bundle-version: no bundle older than it, whatever
+ * allow-downgrade says (RAUC's --ignore-version-limit is not offered). */
+static gboolean check_min_bundle_version(OtaTarget *t, const OtaManifest *m, GError **error)
+{
+	static const char check[] = "this system has a min-bundle-version";
+	const char *min = t->config->min_bundle_version;
+	int cmp;
+
+	if (min == NULL)
+		return TRUE;
+	if (m->version == NULL)
+		return install_fail(error, OTA_INSTALL_ERROR_ROLLBACK,
+		                    "the bundle has no version, this system's min-bundle-version is %s",
+		                    min);
+	if (!compare_versions(m->version, "bundle version", min, "min-bundle-version", check, &cmp,
+	                      error))
+		return FALSE;
+	if (cmp < 0)
+		return install_fail(error, OTA_INSTALL_ERROR_ROLLBACK,
+		                    "version %s is below this system's min-bundle-version %s",
+		                    m->version, min);
+	return TRUE;
+}
+
 /* Two locks: the security floor always holds; a lower version only with
- * allow-downgrade. Versions compare like strverscmp (1.10 > 1.9). */
+ * allow-downgrade. Versions are ordered by otabundle/version.h. */
 static gboolean check_rollback(OtaTarget *t, const OtaManifest *m, guint64 security_version,
                                GError **error)
 {
-	const char *installed = t->state->installed_version;
-	g_autofree char *min = ota_manifest_get_meta(m, "otabundle", "min-installed-version");
-
 	if (security_version < t->state->security_floor)
 		return install_fail(error, OTA_INSTALL_ERROR_ROLLBACK,
 		                    "security version %" G_GUINT64_FORMAT " is below this device's "
 		                    "floor %" G_GUINT64_FORMAT,
 		                    security_version, t->state->security_floor);
-	if (installed != NULL && m->version != NULL && strverscmp(m->version, installed) < 0 &&
-	    !t->config->allow_downgrade)
-		return install_fail(error, OTA_INSTALL_ERROR_ROLLBACK,
-		                    "version %s is older than the installed %s (downgrades are not "
-		                    "allowed)",
-		                    m->version, installed);
-	if (min != NULL && (installed == NULL || strverscmp(installed, min) < 0))
-		return install_fail(error, OTA_INSTALL_ERROR_ROLLBACK,
-		                    "bundle needs installed version %s or later, this device has %s",
-		                    min, installed ? installed : "none recorded");
-	return TRUE;
+	return check_min_bundle_version(t, m, error) && check_downgrade(t, m, error) &&
+	       check_min_installed(t, m, error);
 }
 
 static gboolean check_expiry(const OtaManifest *m, GError **error)
@@ -202,33 +304,133 @@ static gboolean check_writes_boot_target(OtaTarget *t, const OtaInstallPlan *p, 
 	                    t->booted->slotclass, p->boot_target->name);
 }
 
+/* RAUC's choice of image for a class: the one for this device's variant
+ * ([image.<class>.<variant>]), else the one for every variant; a class
+ * with images for other variants only is an error, not skipped. */
+static const OtaImage *image_for_class(const OtaManifest *m, const char *slotclass,
+                                       const char *variant, GError **error)
+{
+	const OtaImage *fallback = NULL;
+
+	for (guint i = 0; i < m->images->len; i++) {
+		const OtaImage *image = g_ptr_array_index(m->images, i);
+
+		if (!g_str_equal(image->slotclass, slotclass))
+			continue;
+		if (image->variant == NULL && fallback == NULL)
+			fallback = image;
+		else if (image->variant != NULL && g_strcmp0(image->variant, variant) == 0)
+			return image;
+	}
+	if (fallback == NULL)
+		install_fail(error, OTA_INSTALL_ERROR_NO_SLOT,
+		             "the bundle has images for slot class '%s' only for other variants than "
+		             "this device's (%s)",
+		             slotclass, variant ? variant : "none");
+	return fallback;
+}
+
+static gboolean add_step(OtaTarget *t, OtaInstallPlan *p, const OtaImage *image, GError **error)
+{
+	OtaInstallStep *step = g_new0(OtaInstallStep, 1);
+
+	step->image = image;
+	g_ptr_array_add(p->steps, step);
+	step->slot = ota_slot_for_class(t->config, t->booted, p->boot_target, image->slotclass,
+	                                error);
+	if (step->slot == NULL)
+		return FALSE;
+	if (step->slot->readonly)
+		return install_fail(error, OTA_INSTALL_ERROR_NO_SLOT,
+		                    "the slot for image %s, %s, is readonly", image->filename,
+		                    step->slot->name);
+	/* RAUC switches the boot to one slot per install, never two */
+	if (step->slot != p->boot_target && step->slot->bootname != NULL)
+		return install_fail(error, OTA_INSTALL_ERROR_NO_SLOT,
+		                    "the bundle writes two bootable slots, %s and %s",
+		                    p->boot_target->name, step->slot->name);
+	return ota_slot_check_not_booted(t->config, t->booted, step->slot, error);
+}
+
 static gboolean plan_steps(OtaTarget *t, OtaInstallPlan *p, GError **error)
 {
 	const OtaManifest *m = p->bundle->manifest;
+	g_autoptr(GHashTable) classes = g_hash_table_new(g_str_hash, g_str_equal);
+	g_autofree char *variant = config_read_variant(t->config, error);
 
-	p->boot_target = ota_slot_boot_target(t->config, t->booted, error);
+	if (variant == NULL && t->config->variant_source != OTA_VARIANT_NONE)
+		return FALSE;
+	p->boot_target = ota_slot_boot_target(t->config, t->booted, t->state, error);
 	if (p->boot_target == NULL)
 		return FALSE;
 	for (guint i = 0; i < m->images->len; i++) {
 		const OtaImage *image = g_ptr_array_index(m->images, i);
-		OtaInstallStep *step;
 
-		/* This system has no variants: images for one are not for it. */
-		if (image->variant != NULL)
-			continue;
-		step = g_new0(OtaInstallStep, 1);
-		step->image = image;
-		step->slot = ota_slot_for_class(t->config, t->booted, p->boot_target, image->slotclass,
-		                                error);
-		g_ptr_array_add(p->steps, step);
-		if (step->slot == NULL ||
-		    !ota_slot_check_not_booted(t->config, t->booted, step->slot, error))
+		if (!g_hash_table_add(classes, image->slotclass))
+			continue; /* one image per class */
+		image = image_for_class(m, image->slotclass, variant, error);
+		if (image == NULL || !add_step(t, p, image, error))
 			return FALSE;
 	}
 	if (p->steps->len == 0)
 		return install_fail(error, OTA_INSTALL_ERROR_NO_SLOT,
 		                    "the bundle has no image for this system");
 	return check_writes_boot_target(t, p, error);
+}
+
+/* RAUC's install-same=false: a slot whose record says it holds this very
+ * image (sha256 and size) already is not written again. The record is
+ * trusted, as RAUC trusts its status file: it is sealed (state.c), set
+ * only once a write completed and hash-checked, and cleared before a slot
+ * is written; a slot's bytes could not be checked instead, as a tar image
+ * becomes a filesystem and resize changes one. Whatever else writes the
+ * slot is not seen: hence RAUC's default, install-same=true. */
+static void plan_skips(OtaTarget *t, OtaInstallPlan *p)
+{
+	for (guint i = 0; i < p->steps->len; i++) {
+		OtaInstallStep *step = g_ptr_array_index(p->steps, i);
+		const OtaSlotRecord *r = ota_state_get_slot(t->state, step->slot->name);
+
+		step->skip = !step->slot->install_same && r != NULL && r->image_sha256 != NULL &&
+		             g_strcmp0(r->image_sha256, step->image->sha256) == 0 &&
+		             r->image_size == step->image->size;
+	}
+}
+
+/* Whether each image can go into its slot, before anything is written. */
+static gboolean check_slot_images(OtaTarget *t, OtaInstallPlan *p, GError **error)
+{
+	for (guint i = 0; i < p->steps->len; i++) {
+		OtaInstallStep *step = g_ptr_array_index(p->steps, i);
+
+		if (slot_fs_type_is_filesystem(step->slot->type) &&
+		    !slot_fs_check_image(step->slot, step->image, error))
+			return FALSE;
+		if (slot_boot_switch_type(step->slot->type) && !slot_boot_switch_plan(step, error))
+			return FALSE;
+	}
+	plan_skips(t, p);
+	return TRUE;
+}
+
+/* [system] bundle-formats and max-bundle-signature-size (which can lower
+ * otabundle's own limit, OTA_BUNDLE_MAX_SIGNATURE_SIZE, not raise it). */
+static gboolean check_bundle_allowed(OtaTarget *t, const OtaBundle *b, GError **error)
+{
+	static const char *const names[] = {[OTA_BUNDLE_FORMAT_PLAIN] = "plain",
+	                                    [OTA_BUNDLE_FORMAT_VERITY] = "verity",
+	                                    [OTA_BUNDLE_FORMAT_CRYPT] = "crypt"};
+
+	if (!(t->config->bundle_formats & (1u << b->format)))
+		return install_fail(error, OTA_INSTALL_ERROR_INCOMPATIBLE,
+		                    "%s: the %s format is not allowed by bundle-formats in %s", b->path,
+		                    names[b->format], t->config->path);
+	if (b->layout.signature_size > t->config->max_bundle_signature_size)
+		return install_fail(error, OTA_INSTALL_ERROR_INCOMPATIBLE,
+		                    "%s: its signature of %" G_GUINT64_FORMAT " bytes is larger than "
+		                    "max-bundle-signature-size in %s",
+		                    b->path, (guint64)b->layout.signature_size, t->config->path);
+	return TRUE;
 }
 
 /* Every block, and for plain bundles a private copy that is all we read
@@ -248,6 +450,7 @@ static gboolean open_verified(OtaTarget *t, OtaInstallPlan *p, const char *bundl
 	if (p->bundle == NULL ||
 	    !ota_bundle_verify(p->bundle, policy, OTA_BUNDLE_VERIFY_PAYLOAD,
 	                       t->config->data_directory, error) ||
+	    !check_bundle_allowed(t, p->bundle, error) ||
 	    !ota_bundle_check_contents(p->bundle, FALSE, error))
 		return FALSE;
 	g_ptr_array_add(p->policies_used, g_strdup("default"));
@@ -261,7 +464,8 @@ static gboolean check_plan(OtaTarget *t, OtaInstallPlan *p, GError **error)
 	return plan_steps(t, p, error) && check_installable(p, error) &&
 	       check_tiers(t, p, error) && check_compatible(t, m, error) &&
 	       meta_uint(m, "security-version", &p->security_version, error) &&
-	       check_rollback(t, m, p->security_version, error) && check_expiry(m, error);
+	       check_rollback(t, m, p->security_version, error) && check_expiry(m, error) &&
+	       check_slot_images(t, p, error);
 }
 
 const OtaManifest *ota_install_plan_get_manifest(const OtaInstallPlan *p)
@@ -307,12 +511,22 @@ const char *ota_install_plan_get_policy(const OtaInstallPlan *p, guint index)
 	return g_ptr_array_index(p->policies_used, index);
 }
 
+OtaBundle *ota_target_open_bundle_for_info(OtaTarget *t, const char *bundle_path,
+                                           GError **error)
+{
+	g_autoptr(OtaPolicy) policy = policy_for(t, "default", error);
+
+	if (policy == NULL)
+		return NULL;
+	return ota_bundle_open_for_info(bundle_path, policy, error);
+}
+
 OtaInstallPlan *ota_install_plan(OtaTarget *t, const char *bundle_path, GError **error)
 {
 	g_autoptr(OtaInstallPlan) p = g_new0(OtaInstallPlan, 1);
 	g_autoptr(GError) ierror = NULL;
 
-	p->steps = g_ptr_array_new_with_free_func(g_free);
+	p->steps = g_ptr_array_new_with_free_func((GDestroyNotify)install_step_free);
 	p->policies_used = g_ptr_array_new_with_free_func(g_free);
 	if (!open_verified(t, p, bundle_path, error))
 		return NULL;

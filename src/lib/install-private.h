@@ -9,6 +9,8 @@
 #include "bootloader-private.h"
 #include "bundle-private.h"
 #include "config-private.h"
+#include "event-log-private.h"
+#include "partition-switch-private.h"
 #include "state-private.h"
 
 G_BEGIN_DECLS
@@ -19,12 +21,27 @@ struct OtaTarget {
 	OtaState *state;
 	const OtaSlotConfig *booted;
 	char *install_summary; /* of the last successful ota_install() */
+	OtaEventLog *events;   /* [log.<name>] */
 };
+
+/* Under the lock, before a command changes anything: the first such
+ * command after a boot (another boot ID, or another booted slot) logs
+ * RAUC's boot event and records the boot in the state (saved with the
+ * command's own changes). */
+void target_note_boot(OtaTarget *target);
 
 typedef struct {
 	const OtaImage *image;
 	const OtaSlotConfig *slot;
+	/* install-same=false and the slot holds this image already, as the
+	 * state records it: not written, its hooks not run. */
+	gboolean skip;
+	/* boot-mbr-switch, boot-gpt-switch: the table as planned, or NULL
+	 * (slot-boot-switch-private.h). */
+	OtaPartitionSwitch *boot_switch;
 } OtaInstallStep;
+
+void install_step_free(OtaInstallStep *step);
 
 struct OtaInstallPlan {
 	OtaBundle *bundle;
@@ -44,6 +61,11 @@ gboolean install_fail(GError **error, OtaInstallError code, const char *format, 
  * emptied and filled with the extracted image. Never the booted slot. */
 gboolean slot_write(OtaTarget *target, OtaBundle *bundle, const OtaInstallStep *step,
                     GError **error);
+
+/* What makes a written slot the one in use, after its post-install hook:
+ * for boot-*-switch slots the partition table switch (RAUC's order);
+ * nothing for other slot types, which the bootloader switch activates. */
+gboolean slot_activate(const OtaInstallStep *step, GError **error);
 
 /* The bundle's hook script for one install, taken from the verified payload
  * into a private directory, which install_hooks_clear() removes. */

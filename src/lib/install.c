@@ -50,6 +50,8 @@ static void record_slots(OtaTarget *t, OtaInstallPlan *p)
 		r->bundle_sha256 = bundle_identity(p->bundle);
 		r->security_version = p->security_version;
 		r->installed = g_date_time_format(now, "%Y-%m-%dT%H:%M:%SZ");
+		r->image_sha256 = g_strdup(step->image->sha256);
+		r->image_size = step->image->size;
 		ota_state_set_slot(t->state, r);
 	}
 	g_free(t->state->pending_slot);
@@ -70,15 +72,39 @@ static gboolean check_not_below_floor(OtaTarget *t, const OtaSlotConfig *slot, G
 	                    slot->name, t->state->security_floor);
 }
 
+/* Before a slot is written, its record stops saying which image it
+ * holds, on disk: an install cut short must not leave a half-written slot
+ * that install-same=false would take for a complete one. */
+static gboolean forget_images(OtaTarget *t, OtaInstallPlan *p, GError **error)
+{
+	gboolean changed = FALSE;
+
+	for (guint i = 0; i < p->steps->len; i++) {
+		const OtaInstallStep *step = g_ptr_array_index(p->steps, i);
+		OtaSlotRecord *r = ota_state_get_slot(t->state, step->slot->name);
+
+		if (step->skip || r == NULL || r->image_sha256 == NULL)
+			continue;
+		g_clear_pointer(&r->image_sha256, g_free);
+		r->image_size = 0;
+		changed = TRUE;
+	}
+	return !changed || ota_state_save(t->state, error);
+}
+
 static gboolean write_steps(OtaTarget *t, OtaInstallPlan *p, const InstallHooks *hooks,
                             GError **error)
 {
 	for (guint i = 0; i < p->steps->len; i++) {
 		const OtaInstallStep *step = g_ptr_array_index(p->steps, i);
 
+		if (step->skip)
+			continue;
+		event_log_slot_written(t->events, step->slot->name);
 		if (!install_hooks_run(hooks, "pre-install", step, error) ||
 		    !slot_write(t, p->bundle, step, error) ||
-		    !install_hooks_run(hooks, "post-install", step, error))
+		    !install_hooks_run(hooks, "post-install", step, error) ||
+		    !slot_activate(step, error))
 			return FALSE;
 	}
 	return TRUE;
@@ -95,7 +121,7 @@ static gboolean run_plan(OtaTarget *t, OtaInstallPlan *p, GError **error)
 	/* Until it is complete, the target slot must not be bootable: an
 	 * install cut short can never be booted. */
 	if (!ota_bootloader_set_state(t->bootloader, target, OTA_SLOT_STATE_BAD, error) ||
-	    !write_steps(t, p, &hooks, error))
+	    !forget_images(t, p, error) || !write_steps(t, p, &hooks, error))
 		return FALSE;
 	/* The state first: should power fail before the bootloader switch, the
 	 * old system boots and simply knows what the other slot holds. */
@@ -107,6 +133,7 @@ static gboolean run_plan(OtaTarget *t, OtaInstallPlan *p, GError **error)
 static char *describe_plan(const OtaInstallPlan *p)
 {
 	GString *s = g_string_new(NULL);
+	guint skipped = 0;
 
 	g_string_append_printf(s, "installed %s into", p->bundle->manifest->version
 	                                                     ? p->bundle->manifest->version
@@ -116,15 +143,40 @@ static char *describe_plan(const OtaInstallPlan *p)
 
 		g_string_append_printf(s, "%s %s", i ? "," : "", step->slot->name);
 	}
+	for (guint i = 0; i < p->steps->len; i++) {
+		const OtaInstallStep *step = g_ptr_array_index(p->steps, i);
+
+		if (!step->skip)
+			continue;
+		g_string_append(s, skipped++ ? ", " : " (not rewritten, as install-same=false and "
+		                                      "they held this image already: ");
+		g_string_append(s, step->slot->name);
+	}
+	if (skipped > 0)
+		g_string_append_c(s, ')');
 	return g_string_free(s, FALSE);
 }
 
-/* Takes @ierror; recording the failure must not hide it. */
-static gboolean record_failure(OtaTarget *t, const char *bundle_path, GError *ierror,
-                               GError **error)
+/* RAUC's record of how an install ended: @p, the bundle as far as it was
+ * verified (NULL: it was refused before that). */
+static void log_install_done(OtaTarget *t, const char *transaction, const OtaInstallPlan *p,
+                             const GError *error, gboolean rejected)
+{
+	const OtaManifest *m = p ? p->bundle->manifest : NULL;
+	g_autofree char *hash = p ? bundle_identity(p->bundle) : NULL;
+
+	event_log_install_done(t->events, transaction, hash, m ? m->description : NULL,
+	                       m ? m->version : NULL, error, rejected);
+}
+
+/* Takes @ierror; recording the failure must not hide it. @p: NULL when the
+ * bundle was refused (nothing written), else the plan that failed. */
+static gboolean record_failure(OtaTarget *t, const char *bundle_path, const char *transaction,
+                               const OtaInstallPlan *p, GError *ierror, GError **error)
 {
 	g_autofree char *first_line = g_strndup(ierror->message, strcspn(ierror->message, "\n"));
 
+	log_install_done(t, transaction, p, ierror, p == NULL);
 	ota_state_add_result(t->state, "install", bundle_path, FALSE, first_line);
 	if (!ota_state_save(t->state, NULL))
 		g_prefix_error(&ierror, "(state not saved) ");
@@ -137,13 +189,20 @@ gboolean ota_install(OtaTarget *t, const char *bundle_path, GError **error)
 	g_autoptr(OtaStateLock) lock = ota_state_lock(t->state, error);
 	g_autoptr(OtaInstallPlan) p = NULL;
 	g_autoptr(GError) ierror = NULL;
+	g_autofree char *transaction = event_log_new_transaction();
 
 	if (lock == NULL)
 		return FALSE;
+	target_note_boot(t);
+	event_log_install_started(t->events, transaction);
 	g_clear_pointer(&t->install_summary, g_free);
 	p = ota_install_plan(t, bundle_path, &ierror);
-	if (p == NULL || !run_plan(t, p, &ierror))
-		return record_failure(t, bundle_path, g_steal_pointer(&ierror), error);
+	if (p == NULL)
+		return record_failure(t, bundle_path, transaction, NULL, g_steal_pointer(&ierror),
+		                      error);
+	if (!run_plan(t, p, &ierror))
+		return record_failure(t, bundle_path, transaction, p, g_steal_pointer(&ierror), error);
+	log_install_done(t, transaction, p, NULL, FALSE);
 	t->install_summary = describe_plan(p);
 	ota_state_add_result(t->state, "install", bundle_path, TRUE, t->install_summary);
 	return ota_state_save(t->state, error);

@@ -66,11 +66,16 @@ void json_output_add_error(JsonBuilder *b, const GError *error)
 
 void json_output_print(JsonBuilder *b)
 {
+	json_output_print_formatted(b, TRUE);
+}
+
+void json_output_print_formatted(JsonBuilder *b, gboolean pretty)
+{
 	g_autoptr(JsonGenerator) gen = json_generator_new();
 	g_autoptr(JsonNode) root = json_builder_get_root(b);
 	g_autofree char *text = NULL;
 
-	json_generator_set_pretty(gen, TRUE);
+	json_generator_set_pretty(gen, pretty);
 	json_generator_set_root(gen, root);
 	text = json_generator_to_data(gen, NULL);
 	g_print("%s\n", text);

@@ -16,6 +16,7 @@
 #define JSON_SCHEMA_AUDIT "otabundle/audit/1"
 #define JSON_SCHEMA_INSTALL_INFO "otabundle-install/info/1"
 #define JSON_SCHEMA_INSTALL_STATUS "otabundle-install/status/1"
+#define JSON_SCHEMA_INSTALL_CHECK_CONFIG "otabundle-install/check-config/1"
 
 /* Begins the document's object with its "schema": @schema. */
 void json_output_begin_document(JsonBuilder *builder, const char *schema);
@@ -38,3 +39,5 @@ void json_output_add_meta(JsonBuilder *builder, GKeyFile *meta);
 
 /* Prints the document @builder holds, pretty, and a newline. */
 void json_output_print(JsonBuilder *builder);
+/* The same, pretty or on one line (rauc's json vs json-pretty). */
+void json_output_print_formatted(JsonBuilder *builder, gboolean pretty);

@@ -4,14 +4,17 @@
 
 #include <otabundle/policy.h>
 
+#include <time.h>
+
 G_BEGIN_DECLS
 
-/* ota_policy_check_signer(), also telling (in *@missing_issuer_name, else
- * NULL) the issuer of @cert when the chain stopped right there, because no
- * certificate of that issuer was embedded or in the keyring: the usual
- * sign of a forgotten intermediate. */
+/* ota_policy_check_signer(), with certificate times checked at *@at
+ * (@at NULL: now; see ota_policy_set_use_signing_time()), also telling
+ * (in *@missing_issuer_name, else NULL) the issuer of @cert when the chain
+ * stopped right there, because no certificate of that issuer was embedded
+ * or in the keyring: the usual sign of a forgotten intermediate. */
 OtaSignerStatus ota_policy_check_signer_chain(const OtaPolicy *policy, X509 *cert,
-                                              OtaX509Stack *untrusted, char **reason,
-                                              char **missing_issuer_name);
+                                              OtaX509Stack *untrusted, const time_t *at,
+                                              char **reason, char **missing_issuer_name);
 
 G_END_DECLS

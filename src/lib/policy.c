@@ -66,12 +66,23 @@ struct OtaPolicy {
 	OtaPurpose purpose;
 	gboolean check_time;
 	gboolean check_crl;
+	gboolean use_signing_time;
 	guint threshold; /* N of N-of-M, at least 1 */
 };
 
 guint ota_policy_get_threshold(const OtaPolicy *policy)
 {
 	return policy->threshold;
+}
+
+void ota_policy_set_use_signing_time(OtaPolicy *policy, gboolean use)
+{
+	policy->use_signing_time = use;
+}
+
+gboolean ota_policy_get_use_signing_time(const OtaPolicy *policy)
+{
+	return policy->use_signing_time && policy->check_time;
 }
 
 void ota_policy_free(OtaPolicy *policy)
@@ -308,7 +319,31 @@ static OtaSignerStatus status_for(int x509_error)
 	}
 }
 
-static void set_verify_params(const OtaPolicy *policy, X509_STORE_CTX *ctx)
+/* How one pass over a chain checks times and CRLs. Checked at a signing
+ * time, a chain takes two passes: certificate validity at that time, then
+ * revocation with CRLs judged at the current time, as without the option.
+ * A CRL issued after the signature is the usual case (and the one that
+ * revokes a key stolen since); at the signing time OpenSSL would call it
+ * "not yet valid", and take a CRL outdated now for current. */
+typedef enum {
+	CHAIN_NOW,        /* times at the current time, CRLs when the policy has them */
+	CHAIN_AT,         /* certificate times at *at, no CRLs */
+	CHAIN_REVOCATION, /* CRLs at the current time; certificate times left to CHAIN_AT */
+} ChainPass;
+
+static int ignore_certificate_times(int ok, X509_STORE_CTX *ctx)
+{
+	int err = X509_STORE_CTX_get_error(ctx);
+
+	if (!ok && (err == X509_V_ERR_CERT_HAS_EXPIRED || err == X509_V_ERR_CERT_NOT_YET_VALID)) {
+		X509_STORE_CTX_set_error(ctx, X509_V_OK);
+		return 1;
+	}
+	return ok;
+}
+
+static void set_verify_params(const OtaPolicy *policy, X509_STORE_CTX *ctx, ChainPass pass,
+                              const time_t *at)
 {
 	X509_VERIFY_PARAM *param = X509_STORE_CTX_get0_param(ctx);
 	/* A pinned intermediate (or leaf) in the keyring is an anchor. */
@@ -318,10 +353,14 @@ static void set_verify_params(const OtaPolicy *policy, X509_STORE_CTX *ctx)
 		flags |= X509_V_FLAG_NO_CHECK_TIME;
 	/* Every certificate of the chain, as RAUC's check-crl does: a revoked
 	 * intermediate CA must not keep its leaves trusted. */
-	if (policy->check_crl)
+	if (policy->check_crl && pass != CHAIN_AT)
 		flags |= X509_V_FLAG_CRL_CHECK | X509_V_FLAG_CRL_CHECK_ALL |
 		         X509_V_FLAG_EXTENDED_CRL_SUPPORT;
 	X509_VERIFY_PARAM_set_flags(param, flags);
+	if (pass == CHAIN_AT)
+		X509_VERIFY_PARAM_set_time(param, *at);
+	if (pass == CHAIN_REVOCATION)
+		X509_STORE_CTX_set_verify_cb(ctx, ignore_certificate_times);
 	X509_VERIFY_PARAM_set_auth_level(param, MIN_SECURITY_LEVEL);
 	if (policy->purpose == OTA_PURPOSE_SMIMESIGN)
 		X509_STORE_CTX_set_purpose(ctx, X509_PURPOSE_SMIME_SIGN);
@@ -347,16 +386,54 @@ OtaSignerStatus ota_policy_check_signer(const OtaPolicy *policy, X509 *cert,
 {
 	g_autofree char *issuer = NULL;
 
-	return ota_policy_check_signer_chain(policy, cert, untrusted, reason, &issuer);
+	return ota_policy_check_signer_chain(policy, cert, untrusted, NULL, reason, &issuer);
+}
+
+/* "certificate has expired at the signing time 2020-06-01T00:00:00Z" */
+static char *time_error_at(int x509_error, time_t at)
+{
+	g_autoptr(GDateTime) when = g_date_time_new_from_unix_utc((gint64)at);
+	g_autofree char *iso = when ? g_date_time_format(when, "%Y-%m-%dT%H:%M:%SZ") : NULL;
+
+	return g_strdup_printf("%s at the signing time %s", X509_verify_cert_error_string(x509_error),
+	                       iso ? iso : "(out of range)");
+}
+
+/* One pass over @cert's chain (see ChainPass), in *@ctx_out. */
+static OtaSignerStatus verify_chain(const OtaPolicy *policy, X509 *cert, OtaX509Stack *untrusted,
+                                    ChainPass pass, const time_t *at, X509_STORE_CTX **ctx_out,
+                                    char **reason, char **missing_issuer_name)
+{
+	X509_STORE_CTX *ctx = X509_STORE_CTX_new();
+	int err;
+
+	*ctx_out = ctx;
+	if (ctx == NULL || X509_STORE_CTX_init(ctx, policy->store, cert, untrusted) != 1) {
+		ERR_clear_error();
+		*reason = g_strdup("cannot set up certificate verification");
+		return OTA_SIGNER_UNTRUSTED;
+	}
+	set_verify_params(policy, ctx, pass, at);
+	if (X509_verify_cert(ctx) == 1)
+		return OTA_SIGNER_COUNTED;
+	ERR_clear_error();
+	err = X509_STORE_CTX_get_error(ctx);
+	if (pass == CHAIN_AT && status_for(err) == OTA_SIGNER_EXPIRED)
+		*reason = time_error_at(err, *at);
+	else
+		*reason = g_strdup(X509_verify_cert_error_string(err));
+	*missing_issuer_name = missing_issuer(ctx, err);
+	return status_for(err);
 }
 
 OtaSignerStatus ota_policy_check_signer_chain(const OtaPolicy *policy, X509 *cert,
-                                              OtaX509Stack *untrusted, char **reason,
-                                              char **missing_issuer_name)
+                                              OtaX509Stack *untrusted, const time_t *at,
+                                              char **reason, char **missing_issuer_name)
 {
-	g_autoptr(X509_STORE_CTX) ctx = X509_STORE_CTX_new();
+	g_autoptr(X509_STORE_CTX) ctx = NULL;
+	g_autoptr(X509_STORE_CTX) revocation_ctx = NULL;
 	const char *problem;
-	int err;
+	OtaSignerStatus status;
 
 	*reason = NULL;
 	*missing_issuer_name = NULL;
@@ -364,19 +441,18 @@ OtaSignerStatus ota_policy_check_signer_chain(const OtaPolicy *policy, X509 *cer
 		*reason = g_strdup("signer certificate is not included in the signature");
 		return OTA_SIGNER_UNTRUSTED;
 	}
-	if (ctx == NULL || X509_STORE_CTX_init(ctx, policy->store, cert, untrusted) != 1) {
-		ERR_clear_error();
-		*reason = g_strdup("cannot set up certificate verification");
-		return OTA_SIGNER_UNTRUSTED;
+	if (at == NULL || !policy->check_time) {
+		status = verify_chain(policy, cert, untrusted, CHAIN_NOW, NULL, &ctx, reason,
+		                      missing_issuer_name);
+	} else {
+		status = verify_chain(policy, cert, untrusted, CHAIN_AT, at, &ctx, reason,
+		                      missing_issuer_name);
+		if (status == OTA_SIGNER_COUNTED && policy->check_crl)
+			status = verify_chain(policy, cert, untrusted, CHAIN_REVOCATION, NULL,
+			                      &revocation_ctx, reason, missing_issuer_name);
 	}
-	set_verify_params(policy, ctx);
-	if (X509_verify_cert(ctx) != 1) {
-		ERR_clear_error();
-		err = X509_STORE_CTX_get_error(ctx);
-		*reason = g_strdup(X509_verify_cert_error_string(err));
-		*missing_issuer_name = missing_issuer(ctx, err);
-		return status_for(err);
-	}
+	if (status != OTA_SIGNER_COUNTED)
+		return status;
 	problem = key_strength_problem(ctx);
 	if (problem == NULL && policy->purpose == OTA_PURPOSE_CODESIGN)
 		problem = code_signing_problem(ctx);

@@ -548,6 +548,55 @@ static OtaX509Stack *all_embedded_certificates(OtaSignature *sig)
 	return all;
 }
 
+/* The signingTime signed attribute of @si, as RAUC reads it for
+ * use-bundle-signing-time: one attribute with one value, a UTCTime or
+ * GeneralizedTime. Read only after the signature over the signed
+ * attributes verified, so it is the signer's word. NULL, or the reason the
+ * signer has no usable one. */
+static char *signing_time_problem(CMS_SignerInfo *si, time_t *at)
+{
+	int index = CMS_signed_get_attr_by_NID(si, NID_pkcs9_signingTime, -1);
+	X509_ATTRIBUTE *attr;
+	ASN1_TYPE *value;
+	struct tm tm;
+
+	if (index < 0)
+		return g_strdup("no signingTime attribute, which use-bundle-signing-time needs");
+	attr = CMS_signed_get_attr(si, index);
+	if (CMS_signed_get_attr_by_NID(si, NID_pkcs9_signingTime, index) >= 0 || attr == NULL ||
+	    X509_ATTRIBUTE_count(attr) != 1)
+		return g_strdup("signingTime attribute is not a single time");
+	value = X509_ATTRIBUTE_get0_type(attr, 0);
+	/* Only these two carry an ASN1_STRING in the union: checked first. */
+	if (value == NULL ||
+	    (value->type != V_ASN1_UTCTIME && value->type != V_ASN1_GENERALIZEDTIME) ||
+	    value->value.asn1_string == NULL || ASN1_TIME_check(value->value.asn1_string) != 1 ||
+	    ASN1_TIME_to_tm(value->value.asn1_string, &tm) != 1) {
+		ERR_clear_error();
+		return g_strdup("signingTime attribute is not a valid time");
+	}
+	*at = timegm(&tm);
+	return NULL;
+}
+
+/* Where @info's certificate times are checked: NULL (now), or its
+ * signingTime in *@at if @policy says so. FALSE, with @info not counted,
+ * if it has to be the signingTime and there is none. */
+static gboolean signer_check_time(OtaSignerInfo *info, const OtaPolicy *policy, time_t *at,
+                                  const time_t **check_at)
+{
+	*check_at = NULL;
+	if (!ota_policy_get_use_signing_time(policy))
+		return TRUE;
+	info->reason = signing_time_problem(info->si, at);
+	if (info->reason != NULL) {
+		info->status = OTA_SIGNER_UNTRUSTED;
+		return FALSE;
+	}
+	*check_at = at;
+	return TRUE;
+}
+
 /* Which signers @policy trusts, each key counted once. */
 static gboolean count_trusted_signers(OtaSignature *sig, const OtaPolicy *policy, GError **error)
 {
@@ -558,11 +607,15 @@ static gboolean count_trusted_signers(OtaSignature *sig, const OtaPolicy *policy
 	for (guint i = 0; i < sig->signers->len; i++) {
 		OtaSignerInfo *info = g_ptr_array_index(sig->signers, i);
 		X509 *cert = signer_certificate(info->si);
+		const time_t *check_at;
+		time_t signing_time;
 
 		g_clear_pointer(&info->reason, g_free);
 		g_clear_pointer(&info->missing_issuer, g_free);
-		info->status = ota_policy_check_signer_chain(policy, cert, embedded, &info->reason,
-		                                             &info->missing_issuer);
+		if (!signer_check_time(info, policy, &signing_time, &check_at))
+			continue;
+		info->status = ota_policy_check_signer_chain(policy, cert, embedded, check_at,
+		                                             &info->reason, &info->missing_issuer);
 		if (info->status != OTA_SIGNER_COUNTED)
 			continue;
 		/* One key is one signer, with two certificates or in two encodings. */

@@ -1,27 +1,20 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Writing images into slots: a raw image onto the slot's device, a tar
- * image extracted into the slot's directory. */
+ * image extracted into the slot's directory; filesystem slots in
+ * slot-fs.c. */
 #include "install-private.h"
 
-#include <otabundle/text.h>
-
-#include <archive.h>
-#include <archive_entry.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <gio/gio.h>
-#include <limits.h>
 #include <stdlib.h>
-#include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "progress-private.h"
-
-#define TAR_BLOCK (64 * 1024)
-
-typedef struct archive Archive;
-G_DEFINE_AUTOPTR_CLEANUP_FUNC(Archive, archive_free)
+#include "slot-boot-switch-private.h"
+#include "slot-fs-private.h"
+#include "slot-private.h"
+#include "slot-tar-private.h"
 
 static gboolean write_raw(OtaBundle *b, const OtaInstallStep *step, GError **error)
 {
@@ -40,155 +33,6 @@ static gboolean write_raw(OtaBundle *b, const OtaInstallStep *step, GError **err
 		                  step->slot->device, g_strerror(errno));
 	close(fd);
 	return ok;
-}
-
-static gboolean empty_directory(const char *path, GError **error)
-{
-	g_autoptr(GFile) dir = g_file_new_for_path(path);
-	g_autoptr(GFileEnumerator) children = g_file_enumerate_children(
-		dir, G_FILE_ATTRIBUTE_STANDARD_NAME "," G_FILE_ATTRIBUTE_STANDARD_TYPE,
-		G_FILE_QUERY_INFO_NOFOLLOW_SYMLINKS, NULL, error);
-
-	if (children == NULL)
-		return FALSE;
-	for (;;) {
-		g_autoptr(GFileInfo) info = g_file_enumerator_next_file(children, NULL, error);
-		g_autoptr(GFile) child = NULL;
-		g_autofree char *child_path = NULL;
-
-		if (info == NULL)
-			break;
-		child = g_file_get_child(dir, g_file_info_get_name(info));
-		child_path = g_file_get_path(child);
-		if (g_file_info_get_file_type(info) == G_FILE_TYPE_DIRECTORY &&
-		    !empty_directory(child_path, error))
-			return FALSE;
-		if (!g_file_delete(child, NULL, error))
-			return FALSE;
-	}
-	return error == NULL || *error == NULL;
-}
-
-/* Why the archive's name @path may not be extracted, or NULL. */
-static const char *unsafe_path(const char *path)
-{
-	g_auto(GStrv) parts = NULL;
-
-	if (path == NULL || *path == '\0')
-		return "is empty or unreadable";
-	if (g_path_is_absolute(path))
-		return "is absolute";
-	parts = g_strsplit(path, "/", -1);
-	if (g_strv_contains((const char *const *)parts, ".."))
-		return "contains '..'";
-	return NULL;
-}
-
-/* libarchive extracts relative to the working directory, which a library
- * must not change, so each entry gets its absolute path below @dir instead.
- * libarchive's own check for absolute paths can't apply to that, so the
- * archive's names are checked here, before they are rewritten; its ".."
- * and symlink checks still run on the result. */
-static gboolean place_entry(struct archive_entry *entry, const char *dir, GError **error)
-{
-	const char *name = archive_entry_pathname(entry);
-	const char *link = archive_entry_hardlink(entry);
-	const char *why = unsafe_path(name);
-	g_autofree char *path = NULL;
-	g_autofree char *target = NULL;
-
-	if (why != NULL)
-		return install_fail(error, OTA_INSTALL_ERROR_WRITE, "path %s", why);
-	if (link != NULL && (why = unsafe_path(link)) != NULL)
-		return install_fail(error, OTA_INSTALL_ERROR_WRITE, "hard link target %s %s", link,
-		                    why);
-	path = g_build_filename(dir, name, NULL);
-	/* Beyond PATH_MAX, libarchive would chdir() its way down to it. */
-	if (strlen(path) >= PATH_MAX)
-		return install_fail(error, OTA_INSTALL_ERROR_WRITE,
-		                    "path is too long (%d bytes at most in the slot)", PATH_MAX - 1);
-	if (link != NULL)
-		target = g_build_filename(dir, link, NULL);
-	archive_entry_copy_pathname(entry, path);
-	if (target != NULL)
-		archive_entry_copy_hardlink(entry, target);
-	return TRUE;
-}
-
-static gboolean copy_entry_data(struct archive *in, struct archive *out, GError **error)
-{
-	const void *buf;
-	size_t size;
-	la_int64_t offset;
-	int r;
-
-	while ((r = archive_read_data_block(in, &buf, &size, &offset)) == ARCHIVE_OK) {
-		if (archive_write_data_block(out, buf, size, offset) < ARCHIVE_OK)
-			return install_fail(error, OTA_INSTALL_ERROR_WRITE, "%s",
-			                    archive_error_string(out));
-	}
-	if (r != ARCHIVE_EOF)
-		return install_fail(error, OTA_INSTALL_ERROR_WRITE, "%s", archive_error_string(in));
-	return TRUE;
-}
-
-static gboolean extract_entry(struct archive *in, struct archive *out,
-                              struct archive_entry *entry, GError **error)
-{
-	if (archive_write_header(out, entry) != ARCHIVE_OK)
-		return install_fail(error, OTA_INSTALL_ERROR_WRITE, "%s", archive_error_string(out));
-	if (archive_entry_size(entry) > 0 && !copy_entry_data(in, out, error))
-		return FALSE;
-	if (archive_write_finish_entry(out) != ARCHIVE_OK)
-		return install_fail(error, OTA_INSTALL_ERROR_WRITE, "%s", archive_error_string(out));
-	return TRUE;
-}
-
-static gboolean extract_entries(struct archive *in, struct archive *out, const char *dir,
-                                GError **error)
-{
-	struct archive_entry *entry;
-	int r;
-
-	while ((r = archive_read_next_header(in, &entry)) == ARCHIVE_OK) {
-		g_autofree char *name = ota_text_escape_controls(archive_entry_pathname(entry));
-
-		if (!place_entry(entry, dir, error) || !extract_entry(in, out, entry, error)) {
-			g_prefix_error(error, "tar image, %s: ", name ? name : "(unreadable name)");
-			return FALSE;
-		}
-	}
-	if (r != ARCHIVE_EOF)
-		return install_fail(error, OTA_INSTALL_ERROR_WRITE, "tar image: %s",
-		                    archive_error_string(in));
-	/* Directories get their modes and times last, once their contents are
-	 * written. */
-	if (archive_write_close(out) != ARCHIVE_OK)
-		return install_fail(error, OTA_INSTALL_ERROR_WRITE, "tar image: %s",
-		                    archive_error_string(out));
-	return TRUE;
-}
-
-/* libarchive with its hostile-archive protections: no "..", and no writing
- * through a symlink anywhere in an entry's path, the slot directory's own
- * path included (so it is given as the real path). */
-static gboolean extract_tar(int tar_fd, const char *dir, GError **error)
-{
-	g_autoptr(Archive) in = archive_read_new();
-	g_autoptr(Archive) out = archive_write_disk_new();
-
-	archive_read_support_format_tar(in);
-	archive_read_support_filter_all(in);
-	/* Owners too when we may set them (as root, installing a root
-	 * filesystem); as another user libarchive could only fail at it. */
-	archive_write_disk_set_options(out, (geteuid() == 0 ? ARCHIVE_EXTRACT_OWNER : 0) |
-	                                            ARCHIVE_EXTRACT_TIME | ARCHIVE_EXTRACT_PERM |
-	                                            ARCHIVE_EXTRACT_SECURE_SYMLINKS |
-	                                            ARCHIVE_EXTRACT_SECURE_NODOTDOT);
-	if (archive_read_open_fd(in, tar_fd, TAR_BLOCK) != ARCHIVE_OK)
-		return install_fail(error, OTA_INSTALL_ERROR_WRITE, "tar image: %s",
-		                    archive_error_string(in));
-	return extract_entries(in, out, dir, error);
 }
 
 /* The slot directory with symlinks resolved: one configured through a
@@ -210,7 +54,8 @@ static gboolean extract_into_slot(int tar_fd, const OtaSlotConfig *slot, GError 
 	if (lseek(tar_fd, 0, SEEK_SET) != 0)
 		return install_fail(error, OTA_INSTALL_ERROR_WRITE, "tar image: %s", g_strerror(errno));
 	dir = slot_directory(slot, error);
-	return dir != NULL && empty_directory(dir, error) && extract_tar(tar_fd, dir, error);
+	return dir != NULL && slot_tar_empty_directory(dir, error) &&
+	       slot_tar_extract(tar_fd, dir, SLOT_TAR_ANY_ENTRY, error);
 }
 
 /* The image goes through a private unlinked file first: it is hash-checked
@@ -240,14 +85,27 @@ gboolean slot_write(OtaTarget *t, OtaBundle *b, const OtaInstallStep *step, GErr
 	g_autofree char *what = g_strdup_printf("install %s", step->slot->name);
 	gboolean ok;
 
-	/* Belt and braces: planning never picks it, and writing never will. */
-	if (step->slot->index == t->booted->index)
+	/* Belt and braces: planning never picks it, and writing never will.
+	 * A slot of a class of one (a boot-*-switch slot, a shared partition)
+	 * is not A/B: it is never active (slot-private.h). */
+	if (ota_slot_is_active(t->config, t->booted, step->slot))
 		return install_fail(error, OTA_INSTALL_ERROR_WRITE, "refusing to write %s: it is booted",
 		                    step->slot->name);
 	g_autoptr(OtaProgressPhase) phase = ota_progress_begin(what, step->image->size);
-	ok = step->slot->type == OTA_SLOT_TAR ? write_tar(t, b, step, error)
-	                                      : write_raw(b, step, error);
+	if (step->slot->type == OTA_SLOT_TAR)
+		ok = write_tar(t, b, step, error);
+	else if (slot_fs_type_is_filesystem(step->slot->type))
+		ok = slot_fs_write(t, b, step, error);
+	else if (slot_boot_switch_type(step->slot->type))
+		ok = slot_boot_switch_write(b, step, error);
+	else
+		ok = write_raw(b, step, error);
 	if (ok)
 		ota_progress_phase_done(phase);
 	return ok;
+}
+
+gboolean slot_activate(const OtaInstallStep *step, GError **error)
+{
+	return step->boot_switch == NULL || slot_boot_switch_activate(step, error);
 }

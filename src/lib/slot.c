@@ -34,17 +34,59 @@ char *ota_slot_booted_from_cmdline(const char *cmdline_path)
 	return NULL;
 }
 
+/* Whether @slot runs with @booted: the booted slot itself; a slot whose
+ * parent= (followed to its root) is the booted slot, as in RAUC; and,
+ * where a class has several slots and no parent= says which goes with
+ * which, the one of the booted index (otabundle's convention: appfs.0 runs
+ * with rootfs.0). RAUC has no such convention and would take either of
+ * them, possibly the one the running system uses. */
+gboolean ota_slot_is_active(const OtaSystemConfig *c, const OtaSlotConfig *booted,
+                            const OtaSlotConfig *slot)
+{
+	guint members = 0;
+
+	if (slot == booted || slot->parent == booted)
+		return TRUE;
+	if (slot->parent != NULL || g_str_equal(slot->slotclass, booted->slotclass))
+		return FALSE;
+	for (guint i = 0; i < c->slots->len; i++) {
+		const OtaSlotConfig *s = g_ptr_array_index(c->slots, i);
+
+		if (s->parent == NULL && g_str_equal(s->slotclass, slot->slotclass))
+			members++;
+	}
+	return members > 1 && slot->index == booted->index;
+}
+
+/* RAUC's choice among the inactive members of a class: one never
+ * installed (no record) first, else the one installed longest ago; the
+ * first in system.conf among equals. */
+static gboolean installed_earlier(OtaState *state, const OtaSlotConfig *a,
+                                  const OtaSlotConfig *b)
+{
+	const OtaSlotRecord *ra = state ? ota_state_get_slot(state, a->name) : NULL;
+	const OtaSlotRecord *rb = state ? ota_state_get_slot(state, b->name) : NULL;
+
+	if (ra == NULL || ra->installed == NULL)
+		return rb != NULL && rb->installed != NULL;
+	if (rb == NULL || rb->installed == NULL)
+		return FALSE;
+	/* RFC 3339 UTC times of one format order as strings */
+	return strcmp(ra->installed, rb->installed) < 0;
+}
+
 const OtaSlotConfig *ota_slot_boot_target(const OtaSystemConfig *c, const OtaSlotConfig *booted,
-                                          GError **error)
+                                          OtaState *state, GError **error)
 {
 	const OtaSlotConfig *best = NULL;
 
 	for (guint i = 0; i < c->slots->len; i++) {
 		const OtaSlotConfig *s = g_ptr_array_index(c->slots, i);
 
-		if (s->bootname == NULL || s == booted || !g_str_equal(s->slotclass, booted->slotclass))
+		if (s->parent != NULL || !g_str_equal(s->slotclass, booted->slotclass) ||
+		    ota_slot_is_active(c, booted, s))
 			continue;
-		if (best == NULL || s->index < best->index)
+		if (best == NULL || installed_earlier(state, s, best))
 			best = s;
 	}
 	if (best == NULL)
@@ -54,20 +96,62 @@ const OtaSlotConfig *ota_slot_boot_target(const OtaSystemConfig *c, const OtaSlo
 	return best;
 }
 
+/* The root slot (no parent=) of @slotclass to write along with
+ * @boot_target: the one slot of a class that has one (a bootloader, a
+ * shared partition), else the slot of the boot target's index. */
+static const OtaSlotConfig *root_for_class(const OtaSystemConfig *c, const OtaSlotConfig *booted,
+                                           const OtaSlotConfig *boot_target,
+                                           const char *slotclass)
+{
+	const OtaSlotConfig *only = NULL;
+	guint members = 0;
+
+	if (g_str_equal(slotclass, booted->slotclass))
+		return boot_target;
+	for (guint i = 0; i < c->slots->len; i++) {
+		const OtaSlotConfig *s = g_ptr_array_index(c->slots, i);
+
+		if (s->parent != NULL || !g_str_equal(s->slotclass, slotclass))
+			continue;
+		members++;
+		if (s->index == boot_target->index && !ota_slot_is_active(c, booted, s))
+			return s;
+		only = s;
+	}
+	return members == 1 && !ota_slot_is_active(c, booted, only) ? only : NULL;
+}
+
 const OtaSlotConfig *ota_slot_for_class(const OtaSystemConfig *c, const OtaSlotConfig *booted,
                                         const OtaSlotConfig *boot_target, const char *slotclass,
                                         GError **error)
 {
+	const OtaSlotConfig *child = NULL;
+	gboolean has_children = FALSE;
+
+	/* A class of child slots goes with the parent that is installed: the
+	 * child of the boot target, or of the root slot picked for the
+	 * parent's class. */
 	for (guint i = 0; i < c->slots->len; i++) {
 		const OtaSlotConfig *s = g_ptr_array_index(c->slots, i);
 
-		if (g_str_equal(s->slotclass, slotclass) && s->index == boot_target->index &&
-		    s->index != booted->index)
-			return s;
+		if (s->parent == NULL || !g_str_equal(s->slotclass, slotclass))
+			continue;
+		has_children = TRUE;
+		if (s->parent == root_for_class(c, booted, boot_target, s->parent->slotclass))
+			child = s;
+	}
+	if (child != NULL)
+		return child;
+	if (!has_children) {
+		const OtaSlotConfig *root = root_for_class(c, booted, boot_target, slotclass);
+
+		if (root != NULL)
+			return root;
 	}
 	g_set_error(error, OTA_SLOT_ERROR, OTA_SLOT_ERROR_NOT_FOUND,
-	            "the bundle has an image for slot class '%s', but this system has no %s.%u",
-	            slotclass, slotclass, boot_target->index);
+	            "the bundle has an image for slot class '%s', but this system has no slot of "
+	            "that class to go with %s",
+	            slotclass, boot_target->name);
 	return NULL;
 }
 
@@ -98,7 +182,7 @@ gboolean ota_slot_check_not_booted(const OtaSystemConfig *c, const OtaSlotConfig
 	for (guint i = 0; i < c->slots->len; i++) {
 		const OtaSlotConfig *s = g_ptr_array_index(c->slots, i);
 
-		if (s->index == booted->index && device_identity(s->device, &bdev, &bino) &&
+		if (ota_slot_is_active(c, booted, s) && device_identity(s->device, &bdev, &bino) &&
 		    bdev == dev && bino == ino) {
 			g_set_error(error, OTA_SLOT_ERROR, OTA_SLOT_ERROR_BOOTED,
 			            "slot %s: device %s is the booted slot %s's device", target->name,

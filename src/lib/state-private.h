@@ -33,6 +33,12 @@ typedef struct {
 	char *bundle_sha256;
 	guint64 security_version;
 	char *installed; /* UTC time */
+	/* The image written, as RAUC records it: the manifest's sha256 and
+	 * size. NULL while the slot is being written (cleared and saved
+	 * first), so that install-same=false never skips a slot that a cut
+	 * short install left half-written. */
+	char *image_sha256;
+	guint64 image_size;
 } OtaSlotRecord;
 
 /* The device's persistent state, in <data-directory>/state. Saved whole
@@ -42,6 +48,7 @@ typedef struct {
 	char *installed_version;  /* of the system last marked good */
 	guint64 security_floor;   /* bundles below it are refused, always */
 	char *pending_slot;       /* installed, not yet marked good or bad */
+	char *last_boot;          /* "<boot ID> <booted slot>" when a command last ran */
 	GPtrArray *slots;         /* OtaSlotRecord* */
 	GPtrArray *results;       /* OtaResult*, oldest first */
 } OtaState;

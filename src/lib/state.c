@@ -39,6 +39,7 @@ void ota_slot_record_free(OtaSlotRecord *r)
 	g_free(r->version);
 	g_free(r->bundle_sha256);
 	g_free(r->installed);
+	g_free(r->image_sha256);
 	g_free(r);
 }
 
@@ -49,6 +50,7 @@ void ota_state_free(OtaState *s)
 	g_free(s->path);
 	g_free(s->installed_version);
 	g_free(s->pending_slot);
+	g_free(s->last_boot);
 	g_ptr_array_unref(s->slots);
 	g_ptr_array_unref(s->results);
 	g_free(s);
@@ -94,6 +96,12 @@ static gboolean read_slot(GKeyFile *kf, const char *group, OtaState *s, GError *
 	r->security_version = g_key_file_get_uint64(kf, group, "security-version", &ierror);
 	if (ierror != NULL)
 		return corrupted(error, s->path, "bad security-version in a slot record");
+	r->image_sha256 = g_key_file_get_string(kf, group, "image-sha256", NULL);
+	if (r->image_sha256 != NULL) {
+		r->image_size = g_key_file_get_uint64(kf, group, "image-size", &ierror);
+		if (ierror != NULL)
+			return corrupted(error, s->path, "bad image-size in a slot record");
+	}
 	g_ptr_array_add(s->slots, g_steal_pointer(&r));
 	return TRUE;
 }
@@ -124,6 +132,7 @@ static gboolean read_system(GKeyFile *kf, OtaState *s, GError **error)
 		return corrupted(error, s->path, "bad security-floor");
 	s->installed_version = g_key_file_get_string(kf, "system", "installed-version", NULL);
 	s->pending_slot = g_key_file_get_string(kf, "system", "pending-slot", NULL);
+	s->last_boot = g_key_file_get_string(kf, "system", "last-boot", NULL);
 	return TRUE;
 }
 
@@ -202,6 +211,7 @@ static char *to_data(OtaState *s, gsize *length)
 	set_string(kf, "system", "installed-version", s->installed_version);
 	g_key_file_set_uint64(kf, "system", "security-floor", s->security_floor);
 	set_string(kf, "system", "pending-slot", s->pending_slot);
+	set_string(kf, "system", "last-boot", s->last_boot);
 	for (guint i = 0; i < s->slots->len; i++) {
 		const OtaSlotRecord *r = g_ptr_array_index(s->slots, i);
 		g_autofree char *group = g_strdup_printf("slot.%s", r->slot);
@@ -210,6 +220,9 @@ static char *to_data(OtaState *s, gsize *length)
 		set_string(kf, group, "bundle-sha256", r->bundle_sha256);
 		g_key_file_set_uint64(kf, group, "security-version", r->security_version);
 		set_string(kf, group, "installed", r->installed);
+		set_string(kf, group, "image-sha256", r->image_sha256);
+		if (r->image_sha256 != NULL)
+			g_key_file_set_uint64(kf, group, "image-size", r->image_size);
 	}
 	for (guint i = 0; i < s->results->len; i++) {
 		const OtaResult *r = g_ptr_array_index(s->results, i);

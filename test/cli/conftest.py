@@ -72,7 +72,7 @@ def read_audit_log(path):
 # success, and (True) on failure (exit 1) too.
 JSON_COMMANDS = {
     "otabundle": {"info": True, "verify": True},
-    "otabundle-install": {"info": True, "status": False},
+    "otabundle-install": {"info": True, "status": False, "check-config": True},
 }
 
 

@@ -223,7 +223,7 @@ def test_help_is_read_once_per_shell(tmp_path):
 
 def test_install_first_word_completes_to_its_commands(complete):
     assert set(complete("otabundle-install ")) == {"install", "info", "status", "mark-good",
-                                                   "mark-bad"}
+                                                   "mark-bad", "mark-active", "check-config"}
 
 
 def test_install_options_are_exactly_those_its_help_lists(complete):
@@ -274,7 +274,8 @@ def test_meson_install_puts_the_completion_in_bash_completions_directory(install
 
 
 @pytest.mark.parametrize("line,expected", [("otabundle ext", ["extract", "extract-signature"]),
-                                           ("otabundle-install mark-", ["mark-good", "mark-bad"])])
+                                           ("otabundle-install mark-", ["mark-good", "mark-bad",
+                                                                       "mark-active"])])
 def test_bash_completions_loader_finds_the_installed_completion(installed_share, path_dir,
                                                                 tmp_path, line, expected):
     env = {"XDG_DATA_DIRS": str(installed_share),

@@ -1410,8 +1410,8 @@ def test_custom_backend_that_fails_is_one_line(pki, tmp_path):
     pytest.param(["install", "{b}", "{b}"], id="install-two-bundles"),
     pytest.param(["info"], id="info-without-bundle"),
     pytest.param(["status", "{b}"], id="status-with-argument"),
-    pytest.param(["mark-good", "now"], id="mark-good-with-argument"),
-    pytest.param(["mark-bad", "now"], id="mark-bad-with-argument"),
+    pytest.param(["mark-good", "booted", "other"], id="mark-good-with-two-slots"),
+    pytest.param(["mark-bad", "booted", "other"], id="mark-bad-with-two-slots"),
     pytest.param(["--output-format=xml", "status"], id="bad-output-format"),
     pytest.param(["--no-such-option", "status"], id="unknown-option"),
 ])
@@ -1446,8 +1446,8 @@ CONF_ERRORS = {
                                 ["allow-downgrade", "yes"]),
     "threshold-0": (lambda t: t.replace("[keyring]\n", "[keyring]\nthreshold=0\n"),
                     ["threshold"]),
-    "invalid-slot-type": (lambda t: t.replace("bootname=B\n", "bootname=B\ntype=ext4\n"),
-                          ["type", "ext4"]),
+    "invalid-slot-type": (lambda t: t.replace("bootname=B\n", "bootname=B\ntype=btrfs\n"),
+                          ["type", "btrfs"]),
     "invalid-slot-group": (lambda t: t + "\n[slot.rootfs]\ndevice=/dev/null\n",
                            ["slot.rootfs"]),
     "custom-without-backend": (lambda t: t.replace("bootloader=file", "bootloader=custom"),
@@ -1505,7 +1505,8 @@ def test_bundle_with_the_boot_class_image_only_for_a_variant_is_refused(pki, app
     bundle = make_bundle(pki, tmp_path, {"rootfs.other-variant": os.urandom(5000),
                                          "appfs": os.urandom(5000)})
     before = app_device.snapshot()
-    assert_refused(app_device.install(bundle), "boot slot class", path=bundle)
+    assert_refused(app_device.install(bundle), "slot class 'rootfs' only for other variants",
+                   path=bundle)
     assert app_device.snapshot() == before
 
 

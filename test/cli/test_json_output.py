@@ -16,7 +16,7 @@ import pytest
 
 from conftest import (SCHEMA_DIR, assert_failure, create_bundle, flip_byte, json_schemas,
                       make_input, read_audit_log, run, validate_json_document)
-from test_install import assert_refused, make_bundle, make_device
+from test_install import assert_refused, make_bundle, make_device, run_install
 
 SOURCE = Path(__file__).resolve().parents[2]
 ERROR_CODE_C = SOURCE / "src" / "lib" / "error-code.c"
@@ -86,6 +86,11 @@ def install_status_document(pki, tmp_path, good_bundle):
     return make_device(tmp_path, pki.root).run("status", "--output-format=json")
 
 
+def install_check_config_document(pki, tmp_path, good_bundle):
+    conf = make_device(tmp_path, pki.root).conf
+    return run_install(conf, "check-config", "--output-format=json", boot=None)
+
+
 # A test that produces each kind of document, so that no schema goes untested.
 PRODUCERS = {
     "otabundle/info/1": info_document,
@@ -93,6 +98,7 @@ PRODUCERS = {
     "otabundle/audit/1": audit_document,
     "otabundle-install/info/1": install_info_document,
     "otabundle-install/status/1": install_status_document,
+    "otabundle-install/check-config/1": install_check_config_document,
 }
 
 

@@ -798,7 +798,7 @@ def test_conf_keyring_with_an_intermediate_alone_needs_allow_partial_chain(pki, 
 
 
 @pytest.mark.parametrize("line,words", [
-    ("use-bundle-signing-time=true", ["use-bundle-signing-time", "not supported"]),
+    # use-bundle-signing-time=true is applied: test_signing_time.py
     ("allowed-signer-cns=signer ec256", ["allowed-signer-cns", "not supported"]),
     ("check-purpose=sslserver", ["sslserver", "not supported"]),
     ("check-purpose=no-such-purpose", ["check-purpose"]),
@@ -898,13 +898,15 @@ def test_a_wrong_rauc_pkcs11_pin_fails_in_one_line_without_showing_it(pki, rauc,
 def test_meson_install_puts_rauc_in_libexecdir_not_in_bindir(tmp_path):
     build = Path(OTABUNDLE).parent
     run_tool("meson", "install", "-C", build, "--no-rebuild", "--quiet", "--destdir", tmp_path)
-    # The link points at the installed otabundle, outside the staging root:
-    # dangling here, so it is looked for by name, not by glob.
-    links = [Path(d) / "rauc" for d, _, files in os.walk(tmp_path) if "rauc" in files]
-    assert len(links) == 1, links
-    link = links[0]
-    assert link.is_symlink()
-    assert link.parent.name == "otabundle" and link.parent.parent.name == "libexec"
-    target = Path(os.readlink(link))
-    assert target.is_absolute() and target.name == "otabundle" and target.parent.name == "bin"
-    assert (tmp_path / target.relative_to("/")).is_file()
+    # The links point at the installed programs, outside the staging root:
+    # dangling here, so they are looked for by name, not by glob. One for a
+    # build host (otabundle), one for a device (otabundle-install).
+    links = {Path(d).name: Path(d) / "rauc" for d, _, files in os.walk(tmp_path)
+             if "rauc" in files}
+    assert set(links) == {"otabundle", "otabundle-install"}, links
+    for program, link in links.items():
+        assert link.is_symlink()
+        assert link.parent.parent.name == "libexec"
+        target = Path(os.readlink(link))
+        assert target.is_absolute() and target.name == program and target.parent.name == "bin"
+        assert (tmp_path / target.relative_to("/")).is_file()

@@ -150,10 +150,10 @@ def test_signer_subject_control_characters_are_escaped(hostile_signer, tmp_path)
 # --- otabundle-install ---------------------------------------------------------
 
 
-def make_device(tmp_path, keyring):
+def make_device(tmp_path, keyring, system=""):
     root = tmp_path / "device"
     (root / "slots").mkdir(parents=True)
-    text = (f"[system]\ncompatible=otabundle-test\nbootloader=file\n"
+    text = (f"[system]\ncompatible=otabundle-test\nbootloader=file\n{system}"
             f"data-directory={root / 'data'}\n\n[keyring]\npath={keyring}\n")
     for index, bootname in enumerate(("A", "B")):
         dev = root / "slots" / f"rootfs.{index}"
@@ -169,7 +169,9 @@ def run_install(conf, *args):
 
 
 def test_install_info_and_status_escape_bundle_text(pki, tmp_path):
-    conf = make_device(tmp_path, pki.root)
+    # A version with an escape sequence has no order: only allow-downgrade
+    # installs it (see the next test).
+    conf = make_device(tmp_path, pki.root, system="allow-downgrade=true\n")
     make_hostile_input(tmp_path / "input")
     bundle = create_bundle(pki, tmp_path / "input", tmp_path / "hostile.raucb")
 
@@ -185,6 +187,19 @@ def test_install_info_and_status_escape_bundle_text(pki, tmp_path):
     assert proc.returncode == 0, proc.stderr
     out = assert_no_control_characters(proc.stdout)
     assert "1.0.0\\x1b[1A" in out
+
+
+def test_install_refusal_quoting_a_version_stays_one_escaped_line(pki, tmp_path):
+    conf = make_device(tmp_path, pki.root)
+    make_hostile_input(tmp_path / "input")
+    bundle = create_bundle(pki, tmp_path / "input", tmp_path / "hostile.raucb")
+
+    for command in ("info", "install"):
+        proc = run_install(conf, command, bundle)
+        assert proc.returncode == 1
+        err = assert_no_control_characters(proc.stderr)
+        assert err.count("\n") == 1, err
+        assert "bundle version '1.0.0\\x1b[1A" in err
 
 
 def test_install_refusal_quoting_compatible_stays_one_escaped_line(pki, tmp_path):

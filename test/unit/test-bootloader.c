@@ -32,6 +32,8 @@ static void config_free(OtaSystemConfig *c)
 	g_free(c->custom_backend);
 	g_free(c->grubenv);
 	g_free(c->uboot_config);
+	g_free(c->barebox_statename);
+	g_free(c->barebox_dtbpath);
 	g_free(c);
 }
 
@@ -1070,6 +1072,469 @@ static void add_contract_tests(const char *backend, FixtureFunc setup)
 	}
 }
 
+/* --- uboot: settings the contract does not cover ---------------------- */
+
+/* U-Boot's setexpr counts in hex, and RAUC writes the attempts so. */
+static void test_uboot_boot_attempts_are_configurable_and_hexadecimal(Fixture *f,
+                                                                      gconstpointer data)
+{
+	g_autoptr(OtaBootloader) bl = NULL;
+	g_autofree char *primary_left = NULL;
+	g_autofree char *good_left = NULL;
+
+	f->config->boot_attempts = 12;
+	f->config->boot_attempts_primary = 10;
+	bl = bootloader_new(f);
+	set_primary_ok(bl, "B");
+	primary_left = uboot_get(f, "BOOT_B_LEFT");
+	g_assert_cmpstr(primary_left, ==, "a");
+	set_state_ok(bl, "A", OTA_SLOT_STATE_GOOD);
+	good_left = uboot_get(f, "BOOT_A_LEFT");
+	g_assert_cmpstr(good_left, ==, "c");
+	assert_state(bl, "B", OTA_SLOT_STATE_GOOD);
+}
+
+/* --- barebox (through test/bin/barebox-state, a stand-in on a file) ------ */
+
+/* The fresh state of a two-target bootchooser: A first. */
+static const char barebox_fresh[] =
+	"{\"states\": {\"state\": {\"bootstate.A.priority\": 20, "
+	"\"bootstate.A.remaining_attempts\": 3, \"bootstate.B.priority\": 10, "
+	"\"bootstate.B.remaining_attempts\": 3}}}";
+
+/* The stand-ins' files, named in their environment variables once, in
+ * main(): setenv() is not safe once GLib runs threads. Each setup writes
+ * them afresh. */
+static char *stand_in_dir;
+
+static char *barebox_state_file(void)
+{
+	return g_build_filename(stand_in_dir, "barebox-state.json", NULL);
+}
+
+/* A state file of a stand-in, and its log of calls, made afresh. */
+static void write_stand_in_file(const char *path, const char *json)
+{
+	g_autofree char *log = g_strdup_printf("%s.calls", path);
+
+	g_assert_true(g_file_set_contents(path, json, -1, NULL));
+	(void)g_unlink(log);
+}
+
+static void write_barebox_state(Fixture *f, const char *json)
+{
+	g_autofree char *path = barebox_state_file();
+
+	g_assert_true(g_file_set_contents(path, json, -1, NULL));
+}
+
+static void setup_barebox(Fixture *f, gconstpointer data)
+{
+	g_autofree char *path = NULL;
+
+	f->dir = test_tmpdir_new();
+	f->config = config_new(OTA_BOOTLOADER_BAREBOX);
+	path = barebox_state_file();
+	write_stand_in_file(path, barebox_fresh);
+}
+
+static guint64 barebox_get(const char *var)
+{
+	g_autofree char *out = run_ok("barebox-state", "-g", var, NULL);
+	guint64 value;
+
+	g_assert_true(g_ascii_string_to_unsigned(g_strstrip(out), 10, 0, G_MAXUINT32, &value, NULL));
+	return value;
+}
+
+/* The arguments of the last call of the stand-in. */
+static char *last_call(const char *state_file_name)
+{
+	g_autofree char *path = g_strdup_printf("%s/%s.calls", stand_in_dir, state_file_name);
+	g_autofree char *calls = NULL;
+	g_auto(GStrv) lines = NULL;
+	guint n;
+
+	g_assert_true(g_file_get_contents(path, &calls, NULL, NULL));
+	lines = g_strsplit(g_strchomp(calls), "\n", -1);
+	n = g_strv_length(lines);
+	g_assert_cmpuint(n, >, 0);
+	return g_strdup(lines[n - 1]);
+}
+
+static void test_barebox_set_primary_writes_rauc_priorities_and_attempts(Fixture *f,
+                                                                          gconstpointer data)
+{
+	g_autoptr(OtaBootloader) bl = bootloader_new(f);
+
+	write_barebox_state(f, "{\"states\": {\"state\": {\"bootstate.A.priority\": 20, "
+	                       "\"bootstate.A.remaining_attempts\": 2, \"bootstate.B.priority\": 0, "
+	                       "\"bootstate.B.remaining_attempts\": 0}}}");
+	set_primary_ok(bl, "B");
+	g_assert_cmpuint(barebox_get("bootstate.B.priority"), ==, 20);
+	g_assert_cmpuint(barebox_get("bootstate.B.remaining_attempts"), ==, 3);
+	g_assert_cmpuint(barebox_get("bootstate.A.priority"), ==, 10);
+	g_assert_cmpuint(barebox_get("bootstate.A.remaining_attempts"), ==, 2);
+}
+
+static void test_barebox_set_primary_leaves_a_disabled_slot_disabled(Fixture *f,
+                                                                      gconstpointer data)
+{
+	g_autoptr(OtaBootloader) bl = bootloader_new(f);
+
+	set_primary_ok(bl, "A");
+	set_state_ok(bl, "B", OTA_SLOT_STATE_BAD);
+	set_primary_ok(bl, "A");
+	g_assert_cmpuint(barebox_get("bootstate.B.priority"), ==, 0);
+	g_assert_cmpuint(barebox_get("bootstate.B.remaining_attempts"), ==, 0);
+}
+
+static void test_barebox_set_state_bad_zeroes_priority_and_attempts(Fixture *f,
+                                                                     gconstpointer data)
+{
+	g_autoptr(OtaBootloader) bl = bootloader_new(f);
+
+	g_autofree char *call = NULL;
+
+	set_state_ok(bl, "A", OTA_SLOT_STATE_BAD);
+	call = last_call("barebox-state.json");
+	g_assert_cmpstr(call, ==, "-s bootstate.A.priority=0 -s bootstate.A.remaining_attempts=0");
+	g_assert_cmpuint(barebox_get("bootstate.A.priority"), ==, 0);
+	g_assert_cmpuint(barebox_get("bootstate.A.remaining_attempts"), ==, 0);
+}
+
+/* RAUC's mark-good resets the attempts only: the priority stays. */
+static void test_barebox_set_state_good_resets_attempts_only(Fixture *f, gconstpointer data)
+{
+	g_autoptr(OtaBootloader) bl = bootloader_new(f);
+
+	write_barebox_state(f, "{\"states\": {\"state\": {\"bootstate.A.priority\": 10, "
+	                       "\"bootstate.A.remaining_attempts\": 3, \"bootstate.B.priority\": 20, "
+	                       "\"bootstate.B.remaining_attempts\": 1}}}");
+	g_autofree char *call = NULL;
+
+	set_state_ok(bl, "B", OTA_SLOT_STATE_GOOD);
+	call = last_call("barebox-state.json");
+	g_assert_cmpstr(call, ==, "-s bootstate.B.remaining_attempts=3");
+	g_assert_cmpuint(barebox_get("bootstate.B.remaining_attempts"), ==, 3);
+	g_assert_cmpuint(barebox_get("bootstate.B.priority"), ==, 20);
+}
+
+static void test_barebox_boot_attempts_are_configurable(Fixture *f, gconstpointer data)
+{
+	g_autoptr(OtaBootloader) bl = NULL;
+
+	f->config->boot_attempts = 5;
+	f->config->boot_attempts_primary = 7;
+	bl = bootloader_new(f);
+	set_primary_ok(bl, "B");
+	g_assert_cmpuint(barebox_get("bootstate.B.remaining_attempts"), ==, 7);
+	set_state_ok(bl, "B", OTA_SLOT_STATE_GOOD);
+	g_assert_cmpuint(barebox_get("bootstate.B.remaining_attempts"), ==, 5);
+}
+
+static void test_barebox_primary_is_highest_priority_with_attempts_left(Fixture *f,
+                                                                          gconstpointer data)
+{
+	g_autoptr(OtaBootloader) bl = bootloader_new(f);
+
+	write_barebox_state(f, "{\"states\": {\"state\": {\"bootstate.A.priority\": 20, "
+	                       "\"bootstate.A.remaining_attempts\": 0, \"bootstate.B.priority\": 10, "
+	                       "\"bootstate.B.remaining_attempts\": 1}}}");
+	assert_primary(bl, "B");
+	assert_state(bl, "A", OTA_SLOT_STATE_BAD);
+}
+
+static void test_barebox_statename_and_dtbpath_are_passed_as_rauc_passes_them(
+	Fixture *f, gconstpointer data)
+{
+	g_autoptr(OtaBootloader) bl = NULL;
+	g_autofree char *call = NULL;
+	g_autofree char *expected = NULL;
+
+	write_barebox_state(f, "{\"states\": {\"system\": {\"bootstate.A.priority\": 20, "
+	                       "\"bootstate.A.remaining_attempts\": 3, \"bootstate.B.priority\": 10, "
+	                       "\"bootstate.B.remaining_attempts\": 3}}}");
+	f->config->barebox_statename = g_strdup("system");
+	f->config->barebox_dtbpath = g_build_filename(f->dir, "state.dtb", NULL);
+	g_assert_true(g_file_set_contents(f->config->barebox_dtbpath, "", 0, NULL));
+	bl = bootloader_new(f);
+	set_state_ok(bl, "B", OTA_SLOT_STATE_BAD);
+	expected = g_strdup_printf("-n system -s bootstate.B.priority=0 "
+	                           "-s bootstate.B.remaining_attempts=0 -i %s",
+	                           f->config->barebox_dtbpath);
+	call = last_call("barebox-state.json");
+	g_assert_cmpstr(call, ==, expected);
+	assert_primary(bl, "A");
+}
+
+/* RAUC reads either; bootchooser passes the first. */
+static void test_barebox_booted_slot_is_read_from_bootchooser_active(Fixture *f,
+                                                                     gconstpointer data)
+{
+	static const char *const cmdlines[] = {
+		"console=ttymxc1,115200 root=/dev/mmcblk1p3 bootchooser.active=B rootwait\n",
+		"bootstate.active=B quiet\n",
+	};
+	g_autoptr(OtaBootloader) bl = bootloader_new(f);
+	g_autofree char *path = g_build_filename(f->dir, "cmdline", NULL);
+
+	for (gsize i = 0; i < G_N_ELEMENTS(cmdlines); i++) {
+		g_autoptr(GError) error = NULL;
+		g_autofree char *booted = NULL;
+
+		g_assert_true(g_file_set_contents(path, cmdlines[i], -1, NULL));
+		booted = ota_bootloader_booted_from_cmdline(bl, path, &error);
+		g_assert_no_error(error);
+		g_assert_cmpstr(booted, ==, "B");
+	}
+}
+
+static void test_barebox_bootchooser_active_that_is_no_bootname_is_rejected(Fixture *f,
+                                                                            gconstpointer data)
+{
+	g_autoptr(OtaBootloader) bl = bootloader_new(f);
+	g_autofree char *path = g_build_filename(f->dir, "cmdline", NULL);
+	g_autoptr(GError) error = NULL;
+	g_autofree char *booted = NULL;
+
+	g_assert_true(g_file_set_contents(path, "bootchooser.active=recovery\n", -1, NULL));
+	booted = ota_bootloader_booted_from_cmdline(bl, path, &error);
+	g_assert_null(booted);
+	g_assert_error(error, OTA_BOOTLOADER_ERROR, OTA_BOOTLOADER_ERROR_INVALID);
+	g_assert_nonnull(strstr(error->message, "'recovery'"));
+}
+
+/* Only barebox's bootchooser passes it. */
+static void test_bootchooser_active_means_nothing_to_other_backends(Fixture *f,
+                                                                    gconstpointer data)
+{
+	g_autoptr(OtaBootloader) bl = bootloader_new(f);
+	g_autofree char *path = g_build_filename(f->dir, "cmdline", NULL);
+	g_autoptr(GError) error = NULL;
+	g_autofree char *booted = NULL;
+
+	g_assert_true(g_file_set_contents(path, "bootchooser.active=B\n", -1, NULL));
+	booted = ota_bootloader_booted_from_cmdline(bl, path, &error);
+	g_assert_no_error(error);
+	g_assert_null(booted);
+}
+
+static void test_barebox_value_that_is_not_a_number_is_rejected(Fixture *f, gconstpointer data)
+{
+	g_autoptr(OtaBootloader) bl = bootloader_new(f);
+	g_autoptr(GError) error = NULL;
+	g_autofree char *primary = NULL;
+
+	write_barebox_state(f, "{\"states\": {\"state\": {\"bootstate.A.priority\": \"high\", "
+	                       "\"bootstate.A.remaining_attempts\": 3, \"bootstate.B.priority\": 10, "
+	                       "\"bootstate.B.remaining_attempts\": 3}}}");
+	primary = ota_bootloader_get_primary(bl, &error);
+	g_assert_null(primary);
+	g_assert_error(error, OTA_BOOTLOADER_ERROR, OTA_BOOTLOADER_ERROR_INVALID);
+	g_assert_nonnull(strstr(error->message, "bootstate.A.priority"));
+	g_assert_nonnull(strstr(error->message, "'high'"));
+}
+
+static void test_barebox_failing_tool_gives_one_line_error(Fixture *f, gconstpointer data)
+{
+	g_autoptr(OtaBootloader) bl = bootloader_new(f);
+	g_autoptr(GError) error = NULL;
+
+	write_barebox_state(f, "{\"read-only\": true, \"states\": {\"state\": {"
+	                       "\"bootstate.A.priority\": 20, \"bootstate.A.remaining_attempts\": 3, "
+	                       "\"bootstate.B.priority\": 10, \"bootstate.B.remaining_attempts\": 3}}}");
+	g_assert_false(ota_bootloader_set_primary(bl, "B", &error));
+	g_assert_error(error, OTA_BOOTLOADER_ERROR, OTA_BOOTLOADER_ERROR_FAILED);
+	g_assert_nonnull(strstr(error->message, "barebox-state"));
+	g_assert_nonnull(strstr(error->message, "Read-only file system"));
+	assert_one_line_error(error);
+	assert_primary(bl, "A");
+}
+
+/* --- efi (through test/bin/efibootmgr, a stand-in on a file) ------------- */
+
+/* Entries as firmware lists them: device paths after a tab, one not a
+ * slot's; no BootCurrent (the contract's fresh state knows no booted slot). */
+static const char efi_fresh[] =
+	"{\"BootOrder\": [\"0001\", \"0002\", \"0000\"], \"Timeout\": 1, \"entries\": {"
+	"\"0000\": {\"label\": \"UiApp\", \"path\": \"FvVol(7cb8bdc9)/FvFile(462caa21)\"}, "
+	"\"0001\": {\"label\": \"A\", \"path\": \"HD(2,GPT,aa,0x800,0x1000)/File(\\\\EFI\\\\A.EFI)\"}, "
+	"\"0002\": {\"label\": \"B\", \"path\": \"HD(3,GPT,bb,0x1800,0x1000)/File(\\\\EFI\\\\B.EFI)\"}}}";
+
+static char *efi_state_file(void)
+{
+	return g_build_filename(stand_in_dir, "efivars.json", NULL);
+}
+
+static void write_efi_state(Fixture *f, const char *json)
+{
+	g_autofree char *path = efi_state_file();
+
+	g_assert_true(g_file_set_contents(path, json, -1, NULL));
+}
+
+static void setup_efi(Fixture *f, gconstpointer data)
+{
+	g_autofree char *path = NULL;
+
+	f->dir = test_tmpdir_new();
+	f->config = config_new(OTA_BOOTLOADER_EFI);
+	f->config->efi_use_bootnext = TRUE;
+	path = efi_state_file();
+	write_stand_in_file(path, efi_fresh);
+}
+
+/* efibootmgr's listing line @prefix..., or NULL. */
+static char *efi_line(const char *prefix)
+{
+	g_autofree char *out = run_ok("efibootmgr", NULL);
+	g_auto(GStrv) lines = g_strsplit(out, "\n", -1);
+
+	for (char **l = lines; *l; l++) {
+		if (g_str_has_prefix(*l, prefix))
+			return g_strdup(*l);
+	}
+	return NULL;
+}
+
+static void assert_efi_line(const char *prefix, const char *expected)
+{
+	g_autofree char *line = efi_line(prefix);
+
+	g_assert_cmpstr(line, ==, expected);
+}
+
+static void test_efi_set_primary_sets_bootnext_and_keeps_bootorder(Fixture *f, gconstpointer data)
+{
+	g_autoptr(OtaBootloader) bl = bootloader_new(f);
+
+	g_autofree char *call = NULL;
+
+	set_primary_ok(bl, "B");
+	call = last_call("efivars.json");
+	g_assert_cmpstr(call, ==, "--bootnext 0002");
+	assert_efi_line("BootNext:", "BootNext: 0002");
+	assert_efi_line("BootOrder:", "BootOrder: 0001,0002,0000");
+}
+
+static void test_efi_set_primary_without_bootnext_puts_the_entry_first(Fixture *f,
+                                                                        gconstpointer data)
+{
+	g_autoptr(OtaBootloader) bl = NULL;
+
+	f->config->efi_use_bootnext = FALSE;
+	bl = bootloader_new(f);
+	set_primary_ok(bl, "B");
+	assert_efi_line("BootNext:", NULL);
+	assert_efi_line("BootOrder:", "BootOrder: 0002,0001,0000");
+	assert_primary(bl, "B");
+}
+
+static void test_efi_set_state_good_puts_the_entry_first_in_bootorder(Fixture *f,
+                                                                       gconstpointer data)
+{
+	g_autoptr(OtaBootloader) bl = bootloader_new(f);
+
+	set_state_ok(bl, "B", OTA_SLOT_STATE_GOOD);
+	assert_efi_line("BootOrder:", "BootOrder: 0002,0001,0000");
+}
+
+/* An install marks its target bad first: a BootNext left from an earlier
+ * install must not boot the slot while it is written. */
+static void test_efi_set_state_bad_removes_the_entry_from_bootorder_and_bootnext(
+	Fixture *f, gconstpointer data)
+{
+	g_autoptr(OtaBootloader) bl = bootloader_new(f);
+
+	set_primary_ok(bl, "B");
+	set_state_ok(bl, "B", OTA_SLOT_STATE_BAD);
+	assert_efi_line("BootNext:", NULL);
+	assert_efi_line("BootOrder:", "BootOrder: 0001,0000");
+	assert_state(bl, "B", OTA_SLOT_STATE_BAD);
+}
+
+static void test_efi_booted_is_the_bootcurrent_entry(Fixture *f, gconstpointer data)
+{
+	g_autoptr(OtaBootloader) bl = NULL;
+	g_autoptr(GError) error = NULL;
+	g_autofree char *booted = NULL;
+	g_autofree char *json = g_strconcat("{\"BootCurrent\": \"0002\", ", efi_fresh + 1, NULL);
+
+	write_efi_state(f, json);
+	bl = bootloader_new(f);
+	booted = ota_bootloader_get_booted(bl, &error);
+	g_assert_no_error(error);
+	g_assert_cmpstr(booted, ==, "B");
+}
+
+/* Booted from a recovery stick, say: the kernel command line tells. */
+static void test_efi_bootcurrent_of_another_entry_is_unknown(Fixture *f, gconstpointer data)
+{
+	g_autoptr(OtaBootloader) bl = NULL;
+	g_autoptr(GError) error = NULL;
+	g_autofree char *booted = NULL;
+	g_autofree char *json = g_strconcat("{\"BootCurrent\": \"0000\", ", efi_fresh + 1, NULL);
+
+	write_efi_state(f, json);
+	bl = bootloader_new(f);
+	booted = ota_bootloader_get_booted(bl, &error);
+	g_assert_no_error(error);
+	g_assert_null(booted);
+}
+
+static void test_efi_slot_without_a_boot_entry_is_an_error(Fixture *f, gconstpointer data)
+{
+	g_autoptr(OtaBootloader) bl = NULL;
+	g_autoptr(GError) error = NULL;
+
+	write_efi_state(f, "{\"BootOrder\": [\"0001\"], \"entries\": {"
+	                   "\"0001\": {\"label\": \"A\", \"path\": \"HD(2)\"}}}");
+	bl = bootloader_new(f);
+	g_assert_false(ota_bootloader_set_primary(bl, "B", &error));
+	g_assert_error(error, OTA_BOOTLOADER_ERROR, OTA_BOOTLOADER_ERROR_INVALID);
+	g_assert_nonnull(strstr(error->message, "no boot entry labelled 'B'"));
+}
+
+static void test_efi_failing_tool_gives_one_line_error(Fixture *f, gconstpointer data)
+{
+	g_autoptr(OtaBootloader) bl = NULL;
+	g_autoptr(GError) error = NULL;
+	g_autofree char *json = g_strconcat("{\"read-only\": true, ", efi_fresh + 1, NULL);
+
+	write_efi_state(f, json);
+	bl = bootloader_new(f);
+	g_assert_false(ota_bootloader_set_primary(bl, "B", &error));
+	g_assert_error(error, OTA_BOOTLOADER_ERROR, OTA_BOOTLOADER_ERROR_FAILED);
+	g_assert_nonnull(strstr(error->message, "efibootmgr --bootnext 0002"));
+	g_assert_nonnull(strstr(error->message, "Read-only file system"));
+	assert_one_line_error(error);
+	assert_primary(bl, "A");
+}
+
+/* --- noop ---------------------------------------------------------------- */
+
+static void test_noop_changes_nothing_and_knows_nothing(void)
+{
+	OtaSystemConfig *config = config_new(OTA_BOOTLOADER_NOOP);
+	g_autoptr(GError) error = NULL;
+	g_autoptr(OtaBootloader) bl = ota_bootloader_new(config, bootnames, &error);
+	g_autofree char *primary = NULL;
+	OtaSlotState state;
+
+	g_assert_no_error(error);
+	set_primary_ok(bl, "B");
+	set_state_ok(bl, "B", OTA_SLOT_STATE_BAD);
+	set_state_ok(bl, "B", OTA_SLOT_STATE_GOOD);
+	primary = ota_bootloader_get_primary(bl, &error);
+	g_assert_null(primary);
+	g_assert_error(error, OTA_BOOTLOADER_ERROR, OTA_BOOTLOADER_ERROR_NOT_SUPPORTED);
+	g_clear_error(&error);
+	g_assert_false(ota_bootloader_get_state(bl, "A", &state, &error));
+	g_assert_error(error, OTA_BOOTLOADER_ERROR, OTA_BOOTLOADER_ERROR_NOT_SUPPORTED);
+	config_free(config);
+}
+
 static gboolean have_program(const char *name)
 {
 	g_autofree char *path = g_find_program_in_path(name);
@@ -1079,6 +1544,8 @@ static gboolean have_program(const char *name)
 
 int main(int argc, char **argv)
 {
+	int status;
+
 	g_test_init(&argc, &argv, NULL);
 
 	g_test_add_func("/bootloader/bootname-that-is-not-a-variable-name-is-refused",
@@ -1149,9 +1616,74 @@ int main(int argc, char **argv)
 		          test_uboot_unreadable_environment_gives_one_clear_error);
 		ADD_UBOOT("missing-environment-configuration-is-reported",
 		          test_uboot_missing_environment_configuration_is_reported);
+		ADD_UBOOT("boot-attempts-are-configurable-and-hexadecimal",
+		          test_uboot_boot_attempts_are_configurable_and_hexadecimal);
 	} else {
 		g_test_add_func("/bootloader/uboot/tools-are-missing", test_uboot_tools_are_missing);
 	}
+
+	/* barebox-state and efibootmgr can't run here: test/bin has stand-ins
+	 * that implement their command lines on a file. */
+	{
+		const char *srcdir = g_getenv("G_TEST_SRCDIR");
+		g_autofree char *bin = g_build_filename(srcdir ? srcdir : TEST_SRCDIR, "bin", NULL);
+		g_autofree char *path = g_strdup_printf("%s:%s", bin, g_getenv("PATH"));
+		g_autofree char *barebox = NULL;
+		g_autofree char *efi = NULL;
+
+		stand_in_dir = test_tmpdir_new();
+		barebox = g_build_filename(stand_in_dir, "barebox-state.json", NULL);
+		efi = g_build_filename(stand_in_dir, "efivars.json", NULL);
+		g_setenv("PATH", path, TRUE);
+		g_setenv("BAREBOX_STATE_FILE", barebox, TRUE);
+		g_setenv("EFIBOOTMGR_STATE_FILE", efi, TRUE);
+	}
+#define ADD_BAREBOX(name, fn) \
+	g_test_add("/bootloader/barebox/" name, Fixture, NULL, setup_barebox, fn, teardown)
+	add_contract_tests("barebox", setup_barebox);
+	ADD_BAREBOX("set-primary-writes-rauc-priorities-and-attempts",
+	            test_barebox_set_primary_writes_rauc_priorities_and_attempts);
+	ADD_BAREBOX("set-primary-leaves-a-disabled-slot-disabled",
+	            test_barebox_set_primary_leaves_a_disabled_slot_disabled);
+	ADD_BAREBOX("set-state-bad-zeroes-priority-and-attempts",
+	            test_barebox_set_state_bad_zeroes_priority_and_attempts);
+	ADD_BAREBOX("set-state-good-resets-attempts-only",
+	            test_barebox_set_state_good_resets_attempts_only);
+	ADD_BAREBOX("boot-attempts-are-configurable", test_barebox_boot_attempts_are_configurable);
+	ADD_BAREBOX("primary-is-highest-priority-with-attempts-left",
+	            test_barebox_primary_is_highest_priority_with_attempts_left);
+	ADD_BAREBOX("statename-and-dtbpath-are-passed-as-rauc-passes-them",
+	            test_barebox_statename_and_dtbpath_are_passed_as_rauc_passes_them);
+	ADD_BAREBOX("booted-slot-is-read-from-bootchooser-active",
+	            test_barebox_booted_slot_is_read_from_bootchooser_active);
+	ADD_BAREBOX("bootchooser-active-that-is-no-bootname-is-rejected",
+	            test_barebox_bootchooser_active_that_is_no_bootname_is_rejected);
+	ADD_BAREBOX("value-that-is-not-a-number-is-rejected",
+	            test_barebox_value_that_is_not_a_number_is_rejected);
+	ADD_BAREBOX("failing-tool-gives-one-line-error", test_barebox_failing_tool_gives_one_line_error);
+
+#define ADD_EFI(name, fn) \
+	g_test_add("/bootloader/efi/" name, Fixture, NULL, setup_efi, fn, teardown)
+	add_contract_tests("efi", setup_efi);
+	ADD_EFI("set-primary-sets-bootnext-and-keeps-bootorder",
+	        test_efi_set_primary_sets_bootnext_and_keeps_bootorder);
+	ADD_EFI("set-primary-without-bootnext-puts-the-entry-first",
+	        test_efi_set_primary_without_bootnext_puts_the_entry_first);
+	ADD_EFI("set-state-good-puts-the-entry-first-in-bootorder",
+	        test_efi_set_state_good_puts_the_entry_first_in_bootorder);
+	ADD_EFI("set-state-bad-removes-the-entry-from-bootorder-and-bootnext",
+	        test_efi_set_state_bad_removes_the_entry_from_bootorder_and_bootnext);
+	ADD_EFI("booted-is-the-bootcurrent-entry", test_efi_booted_is_the_bootcurrent_entry);
+	ADD_EFI("bootcurrent-of-another-entry-is-unknown",
+	        test_efi_bootcurrent_of_another_entry_is_unknown);
+	ADD_EFI("slot-without-a-boot-entry-is-an-error",
+	        test_efi_slot_without_a_boot_entry_is_an_error);
+	ADD_EFI("failing-tool-gives-one-line-error", test_efi_failing_tool_gives_one_line_error);
+	ADD_EFI("bootchooser-active-means-nothing-to-other-backends",
+	        test_bootchooser_active_means_nothing_to_other_backends);
+
+	g_test_add_func("/bootloader/noop/changes-nothing-and-knows-nothing",
+	                test_noop_changes_nothing_and_knows_nothing);
 
 	if (have_program("grub-editenv")) {
 #define ADD_GRUB(name, fn) \
@@ -1171,5 +1703,8 @@ int main(int argc, char **argv)
 	} else {
 		g_test_add_func("/bootloader/grub/tools-are-missing", test_grub_tools_are_missing);
 	}
-	return g_test_run();
+	status = g_test_run();
+	test_tmpdir_remove(stand_in_dir);
+	g_free(stand_in_dir);
+	return status;
 }

@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include "config-private.h"
 
+#include <otabundle/manifest.h>
+
 #include <string.h>
 
 #include "pki.h"
@@ -62,6 +64,37 @@ static void test_parses_a_full_configuration(void)
 	g_assert_cmpuint(app->index, ==, 1);
 }
 
+/* Each policy has its own: [keyring] as RAUC's, a tier as its own. */
+static void test_use_bundle_signing_time_is_read_per_policy(void)
+{
+	g_autoptr(GError) error = NULL;
+	g_autoptr(OtaSystemConfig) c = parse(BASE "use-bundle-signing-time=true\n" AB
+	                                     "[policy.boot]\npath=/b.pem\n"
+	                                     "[policy.app]\npath=/a.pem\n"
+	                                     "use-bundle-signing-time=true\n",
+	                                     &error);
+
+	g_assert_no_error(error);
+	g_assert_true(ota_system_config_get_policy(c, "default")->use_signing_time);
+	g_assert_false(ota_system_config_get_policy(c, "boot")->use_signing_time);
+	g_assert_true(ota_system_config_get_policy(c, "app")->use_signing_time);
+}
+
+/* As RAUC, which refuses the file: "Min version format invalid". */
+static void test_min_bundle_version_must_have_an_order(void)
+{
+	g_autoptr(GError) error = NULL;
+	g_autoptr(OtaSystemConfig) c = parse(
+		"[system]\ncompatible=b\nbootloader=file\nmin-bundle-version=2024.05-downgrade+barrier\n"
+		"[keyring]\npath=/k\n" AB, &error);
+
+	g_assert_no_error(error);
+	g_assert_cmpstr(c->min_bundle_version, ==, "2024.05-downgrade+barrier");
+	assert_rejected("[system]\ncompatible=b\nbootloader=file\nmin-bundle-version=v1.foo.2-baa\n"
+	                "[keyring]\npath=/k\n" AB,
+	                OTA_CONFIG_ERROR_INVALID, "min-bundle-version");
+}
+
 static void test_defaults(void)
 {
 	g_autoptr(GError) error = NULL;
@@ -117,10 +150,14 @@ static void test_custom_bootloader_needs_a_backend(void)
 	                OTA_CONFIG_ERROR_INVALID, "bootloader-custom-backend");
 }
 
-static void test_grub_needs_grubenv(void)
+static void test_grub_defaults_to_rauc_grubenv(void)
 {
-	assert_rejected("[system]\ncompatible=b\nbootloader=grub\n[keyring]\npath=/k\n" AB,
-	                OTA_CONFIG_ERROR_INVALID, "grubenv");
+	g_autoptr(GError) error = NULL;
+	g_autoptr(OtaSystemConfig) c =
+		parse("[system]\ncompatible=b\nbootloader=grub\n[keyring]\npath=/k\n" AB, &error);
+
+	g_assert_no_error(error);
+	g_assert_cmpstr(c->grubenv, ==, "/boot/grub/grubenv");
 }
 
 static void test_slot_policy_must_exist(void)
@@ -142,6 +179,24 @@ static void test_devices_are_unique(void)
 	                OTA_CONFIG_ERROR_INVALID, "share device");
 }
 
+/* As RAUC allows (Home Assistant OS on ODROID): slots outside every A/B
+ * group may name one device; an A/B slot (bootname, parent, a class of
+ * several) never shares. */
+static void test_only_slots_outside_ab_groups_share_a_device(void)
+{
+	g_autoptr(OtaSystemConfig) config = NULL;
+	g_autoptr(GError) error = NULL;
+
+	config = parse(BASE AB "[slot.boot.0]\ndevice=/boot\n[slot.spl.0]\ndevice=/boot\n", &error);
+	g_assert_no_error(error);
+	g_assert_nonnull(config);
+	assert_rejected(BASE AB "[slot.spl.0]\ndevice=/dev/a\n",
+	                OTA_CONFIG_ERROR_INVALID, "share device");
+	assert_rejected(BASE AB "[slot.appfs.0]\ndevice=/app\nparent=rootfs.0\n"
+	                "[slot.spl.0]\ndevice=/app\n",
+	                OTA_CONFIG_ERROR_INVALID, "share device");
+}
+
 static void test_rejects_malformed_slot_group(void)
 {
 	assert_rejected(BASE "[slot.rootfs]\ndevice=/a\n", OTA_CONFIG_ERROR_INVALID, "[slot.rootfs]");
@@ -150,8 +205,8 @@ static void test_rejects_malformed_slot_group(void)
 
 static void test_rejects_bad_values(void)
 {
-	assert_rejected(BASE "[slot.rootfs.0]\ndevice=/a\ntype=ext4\n", OTA_CONFIG_ERROR_INVALID,
-	                "ext4");
+	assert_rejected(BASE "[slot.rootfs.0]\ndevice=/a\ntype=btrfs\n", OTA_CONFIG_ERROR_INVALID,
+	                "btrfs");
 	assert_rejected("[system]\ncompatible=b\nbootloader=file\nallow-downgrade=yes\n"
 	                "[keyring]\npath=/k\n" AB,
 	                OTA_CONFIG_ERROR_INVALID, "allow-downgrade");
@@ -184,6 +239,235 @@ static void test_rejects_localized_keys(void)
 static void test_needs_a_slot(void)
 {
 	assert_rejected(BASE, OTA_CONFIG_ERROR_INVALID, "no [slot.");
+}
+
+/* --- RAUC's keys and context rules ------------------------------------------------------ */
+
+#define SYS(lines) "[system]\ncompatible=b\nbootloader=uboot\n" lines "[keyring]\npath=/k\n"
+
+static OtaSystemConfig *parse_ok(const char *text)
+{
+	g_autoptr(GError) error = NULL;
+	OtaSystemConfig *c = parse(text, &error);
+
+	g_assert_no_error(error);
+	return c;
+}
+
+static void test_bundle_formats_follow_rauc_syntax(void)
+{
+	const guint plain = 1u << OTA_BUNDLE_FORMAT_PLAIN, verity = 1u << OTA_BUNDLE_FORMAT_VERITY,
+		    crypt = 1u << OTA_BUNDLE_FORMAT_CRYPT;
+	static const struct {
+		const char *value;
+		guint mask;
+	} cases[] = {{NULL, 0}, {"-plain", 0}, {"verity", 0}, {"plain verity", 0}, {"-crypt -plain", 0}};
+	const guint masks[] = {plain | verity | crypt, verity | crypt, verity, plain | verity, verity};
+
+	for (gsize i = 0; i < G_N_ELEMENTS(cases); i++) {
+		g_autofree char *text = cases[i].value
+			? g_strdup_printf(SYS("bundle-formats=%s\n") AB, cases[i].value)
+			: g_strdup(SYS("") AB);
+		g_autoptr(OtaSystemConfig) c = parse_ok(text);
+
+		g_assert_cmpuint(c->bundle_formats, ==, masks[i]);
+	}
+	assert_rejected(SYS("bundle-formats=verity -plain\n") AB, OTA_CONFIG_ERROR_INVALID, "+/-");
+	assert_rejected(SYS("bundle-formats=-plain -verity -crypt\n") AB, OTA_CONFIG_ERROR_INVALID,
+	                "no format");
+	assert_rejected(SYS("bundle-formats=squashfs\n") AB, OTA_CONFIG_ERROR_INVALID, "squashfs");
+}
+
+static void test_a_bootloader_key_is_refused_with_another_bootloader(void)
+{
+	assert_rejected(SYS("grubenv=/boot/grubenv\n") AB, OTA_CONFIG_ERROR_INVALID,
+	                "grubenv in group [system] is only valid with bootloader=grub");
+	assert_rejected(SYS("barebox-statename=state\n") AB, OTA_CONFIG_ERROR_INVALID,
+	                "only valid with bootloader=barebox");
+	assert_rejected(SYS("efi-use-bootnext=false\n") AB, OTA_CONFIG_ERROR_INVALID,
+	                "only valid with bootloader=efi");
+	assert_rejected(SYS("") "[handlers]\nbootloader-custom-backend=/x\n" AB,
+	                OTA_CONFIG_ERROR_INVALID, "only valid with bootloader=custom");
+	assert_rejected("[system]\ncompatible=b\nbootloader=grub\nboot-attempts=3\n"
+	                "[keyring]\npath=/k\n" AB,
+	                OTA_CONFIG_ERROR_INVALID, "boot-attempts in group [system] is only valid");
+}
+
+static void test_boot_attempts_are_read_for_uboot(void)
+{
+	g_autoptr(OtaSystemConfig) c =
+		parse_ok(SYS("boot-attempts=5\nboot-attempts-primary=2\n") AB);
+
+	g_assert_cmpuint(c->boot_attempts, ==, 5);
+	g_assert_cmpuint(c->boot_attempts_primary, ==, 2);
+}
+
+static void test_a_slot_type_key_is_refused_with_another_type(void)
+{
+	assert_rejected(BASE "[slot.rootfs.0]\ndevice=/a\nregion-start=4M\n",
+	                OTA_CONFIG_ERROR_INVALID, "region-start in group [slot.rootfs.0] is only valid");
+	assert_rejected(BASE "[slot.rootfs.0]\ndevice=/a\nsize-limit=1M\n", OTA_CONFIG_ERROR_INVALID,
+	                "only valid for boot-emmc slots");
+}
+
+static void test_an_unimplemented_slot_type_is_refused_by_name(void)
+{
+	assert_rejected(BASE "[slot.rootfs.0]\ndevice=/a\ntype=nand\n", OTA_CONFIG_ERROR_UNSUPPORTED,
+	                "slot type 'nand' of [slot.rootfs.0] is not supported");
+}
+
+static void test_slot_flags_and_older_spellings(void)
+{
+	g_autoptr(OtaSystemConfig) c =
+		parse_ok(BASE "[slot.a.0]\ndevice=/a\nreadonly=true\nallow-mounted=true\n"
+		              "install-same=false\nextra-mkfs-opts=-O ^metadata_csum -L 'my root'\n"
+		              "description=first\nextra-mount-opts=noatime\n"
+		              "[slot.a.1]\ndevice=/b\nforce-install-same=false\n"
+		              "[slot.a.2]\ndevice=/c\nignore-checksum=false\n"
+		              "[slot.a.3]\ndevice=/d\n");
+	const OtaSlotConfig *a0 = g_ptr_array_index(c->slots, 0);
+
+	g_assert_true(a0->readonly);
+	g_assert_true(a0->allow_mounted);
+	g_assert_false(a0->install_same);
+	g_assert_cmpstr(a0->description, ==, "first");
+	g_assert_cmpuint(g_strv_length(a0->extra_mkfs_opts), ==, 4);
+	g_assert_cmpstr(a0->extra_mkfs_opts[3], ==, "my root");
+	g_assert_false(((const OtaSlotConfig *)g_ptr_array_index(c->slots, 1))->install_same);
+	g_assert_false(((const OtaSlotConfig *)g_ptr_array_index(c->slots, 2))->install_same);
+	g_assert_true(((const OtaSlotConfig *)g_ptr_array_index(c->slots, 3))->install_same);
+}
+
+static void test_sizes_take_binary_suffixes(void)
+{
+	g_autoptr(OtaSystemConfig) c = NULL;
+	g_autoptr(GError) error = NULL;
+
+	c = parse(BASE "[log.x]\nfilename=/l\nmax-size=512K\n" AB, &error);
+	g_assert_no_error(error);
+	g_assert_cmpuint(((const OtaLogConfig *)g_ptr_array_index(c->loggers, 0))->max_size, ==,
+	                 512 * 1024);
+	assert_rejected(BASE "[log.x]\nfilename=/l\nmax-size=1Q\n" AB, OTA_CONFIG_ERROR_INVALID,
+	                "max-size");
+	assert_rejected(BASE "[log.x]\nfilename=/l\nmax-size=99999999999999999999T\n" AB,
+	                OTA_CONFIG_ERROR_INVALID, "max-size");
+}
+
+static void test_parent_links(void)
+{
+	assert_rejected(BASE AB "[slot.appfs.0]\ndevice=/x\nparent=rootfs.0\nbootname=C\n",
+	                OTA_CONFIG_ERROR_INVALID, "has a parent and a bootname");
+	assert_rejected(BASE AB "[slot.appfs.0]\ndevice=/x\nparent=rootfs.7\n",
+	                OTA_CONFIG_ERROR_INVALID, "no [slot.rootfs.7]");
+	assert_rejected(BASE "[slot.a.0]\ndevice=/x\nparent=b.0\n[slot.b.0]\ndevice=/y\nparent=a.0\n",
+	                OTA_CONFIG_ERROR_INVALID, "loop");
+}
+
+static void test_statusfile_says_where_state_persists(void)
+{
+	g_autoptr(OtaSystemConfig) c = parse_ok(SYS("statusfile=/mnt/aux/rauc.status\n") AB);
+	g_autoptr(OtaSystemConfig) d =
+		parse_ok(SYS("statusfile=/mnt/aux/rauc.status\ndata-directory=/data\n") AB);
+	g_autoptr(OtaSystemConfig) e = parse_ok(SYS("statusfile=per-slot\n") AB);
+
+	g_assert_cmpstr(c->data_directory, ==, "/mnt/aux/otabundle");
+	g_assert_cmpstr(d->data_directory, ==, "/data");
+	g_assert_cmpstr(e->data_directory, ==, "/var/lib/otabundle");
+	assert_rejected(SYS("statusfile=per-slot\ndata-directory=/data\n") AB,
+	                OTA_CONFIG_ERROR_INVALID, "per-slot");
+}
+
+static void test_relative_paths_are_relative_to_the_file(void)
+{
+	const char *text = "[system]\ncompatible=b\nbootloader=grub\ngrubenv=grubenv\n"
+	                   "data-directory=data\n[keyring]\npath=ca.pem\n"
+	                   "[slot.rootfs.0]\ndevice=disk0\nbootname=A\n";
+	g_autoptr(GError) error = NULL;
+	g_autoptr(OtaSystemConfig) c =
+		ota_system_config_parse(text, strlen(text), "/etc/rauc/system.conf", &error);
+
+	g_assert_no_error(error);
+	g_assert_cmpstr(c->grubenv, ==, "/etc/rauc/grubenv");
+	g_assert_cmpstr(c->data_directory, ==, "/etc/rauc/data");
+	g_assert_cmpstr(ota_system_config_get_policy(c, "default")->keyring, ==, "/etc/rauc/ca.pem");
+	g_assert_cmpstr(((const OtaSlotConfig *)g_ptr_array_index(c->slots, 0))->device, ==,
+	                "/etc/rauc/disk0");
+}
+
+static void test_variant_sources(void)
+{
+	g_autoptr(OtaSystemConfig) c = parse_ok(SYS("variant-name=rev-b\n") AB);
+	g_autoptr(GError) error = NULL;
+	g_autofree char *variant = config_read_variant(c, &error);
+	g_autoptr(OtaSystemConfig) missing = parse_ok(SYS("variant-file=/nonexistent/variant\n") AB);
+	g_autofree char *none = config_read_variant(missing, &error);
+
+	g_assert_cmpstr(variant, ==, "rev-b");
+	g_assert_null(none);
+	g_assert_error(error, OTA_CONFIG_ERROR, OTA_CONFIG_ERROR_INVALID);
+	assert_rejected(SYS("variant-name=a\nvariant-dtb=true\n") AB, OTA_CONFIG_ERROR_INVALID,
+	                "more than one of variant-dtb");
+}
+
+static void test_unimplemented_features_are_refused_by_name(void)
+{
+	static const struct {
+		const char *text;
+		const char *needle;
+	} cases[] = {
+		{BASE AB "[casync]\nstorepath=/s\n", "group [casync] (casync bundles) is not supported"},
+		{BASE AB "[streaming]\ntls-ca=/ca\n", "group [streaming] (HTTP streaming)"},
+		{BASE AB "[encryption]\nkey=/k\n", "group [encryption]"},
+		{BASE AB "[artifacts.addons]\npath=/a\ntype=trees\n", "artifact repositories"},
+		{BASE AB "[handlers]\npre-install=/x\n", "pre-install in group [handlers]"},
+		{BASE AB "[handlers]\nsystem-info=/x\n", "system-info in group [handlers]"},
+		{SYS("activate-installed=false\n") AB, "activate-installed=false"},
+		{BASE "[slot.r.0]\ndevice=/a\nefi-loader=\\\\EFI\\\\x\n", "efi-loader"},
+	};
+
+	for (gsize i = 0; i < G_N_ELEMENTS(cases); i++)
+		assert_rejected(cases[i].text, OTA_CONFIG_ERROR_UNSUPPORTED, cases[i].needle);
+}
+
+static void test_accepted_keys_that_change_nothing_here(void)
+{
+	g_autoptr(OtaSystemConfig) c =
+		parse_ok(SYS("mountprefix=/run/rauc\nperform-pre-check=true\n"
+		             "max-bundle-download-size=1073741824\nmin-bundle-version=2024.1\n"
+		             "prevent-late-fallback=true\n") AB);
+
+	g_assert_cmpuint(c->max_bundle_download_size, ==, 1073741824);
+	g_assert_cmpstr(c->min_bundle_version, ==, "2024.1");
+	g_assert_true(c->prevent_late_fallback);
+	assert_rejected(SYS("max-bundle-download-size=0\n") AB, OTA_CONFIG_ERROR_INVALID,
+	                "max-bundle-download-size");
+}
+
+static void test_event_logs(void)
+{
+	g_autoptr(OtaSystemConfig) c =
+		parse_ok("[system]\ncompatible=b\nbootloader=file\ndata-directory=/data\n"
+		         "[keyring]\npath=/k\n[log.a]\nfilename=events.log\n"
+		         "[log.b]\nfilename=/var/log/b.json\nformat=json-pretty\nevents=install;mark\n"
+		         "max-files=5\n" AB);
+	const OtaLogConfig *a = g_ptr_array_index(c->loggers, 0);
+	const OtaLogConfig *b = g_ptr_array_index(c->loggers, 1);
+
+	g_assert_cmpstr(a->filename, ==, "/data/events.log");
+	g_assert_cmpint(a->format, ==, OTA_LOG_FORMAT_READABLE);
+	g_assert_cmpuint(a->events, ==, OTA_LOG_EVENT_ALL);
+	g_assert_cmpuint(a->max_files, ==, 10);
+	g_assert_cmpint(b->format, ==, OTA_LOG_FORMAT_JSON_PRETTY);
+	g_assert_cmpuint(b->events, ==, OTA_LOG_EVENT_INSTALL | OTA_LOG_EVENT_MARK);
+	g_assert_cmpuint(b->max_files, ==, 5);
+	assert_rejected(BASE "[log.a]\nfilename=rel.log\n" AB, OTA_CONFIG_ERROR_INVALID,
+	                "needs data-directory");
+	assert_rejected(BASE "[log.a]\nfilename=/l\nevents=all;boot\n" AB, OTA_CONFIG_ERROR_INVALID,
+	                "can't be combined");
+	assert_rejected(BASE "[log.a]\nfilename=/l\nmax-files=0\n" AB, OTA_CONFIG_ERROR_INVALID,
+	                "max-files");
+	assert_rejected(BASE "[log.a]\nfilename=/l\nformat=xml\n" AB, OTA_CONFIG_ERROR_INVALID,
+	                "xml");
 }
 
 /* --- [keyring] alone, as a host reads a RAUC system.conf ------------------- */
@@ -273,6 +557,20 @@ static void test_keyring_settings_are_read(KeyringFixture *f, gconstpointer data
 	g_assert_null(ota_keyring_config_get_directory(k));
 }
 
+static void test_keyring_use_bundle_signing_time_is_read(KeyringFixture *f, gconstpointer data)
+{
+	g_autoptr(GError) error = NULL;
+	g_autoptr(OtaKeyringConfig) absent = load_keyring(f, "[keyring]\npath=root.pem\n", &error);
+	g_autoptr(OtaKeyringConfig) set =
+		load_keyring(f, "[keyring]\npath=root.pem\nuse-bundle-signing-time=true\n", &error);
+
+	g_assert_no_error(error);
+	g_assert_false(ota_keyring_config_get_use_signing_time(absent));
+	g_assert_true(ota_keyring_config_get_use_signing_time(set));
+	assert_keyring_refused(f, "[keyring]\npath=root.pem\nuse-bundle-signing-time=1\n",
+	                       OTA_CONFIG_ERROR_INVALID, "use-bundle-signing-time");
+}
+
 static void test_keyring_settings_otabundle_lacks_are_refused(KeyringFixture *f,
                                                               gconstpointer data)
 {
@@ -280,7 +578,6 @@ static void test_keyring_settings_otabundle_lacks_are_refused(KeyringFixture *f,
 		const char *line;
 		const char *needle;
 	} cases[] = {
-		{"use-bundle-signing-time=true", "use-bundle-signing-time=true"},
 		{"allowed-signer-cns=a;b", "allowed-signer-cns"},
 		{"check-purpose=sslclient", "check-purpose=sslclient"},
 	};
@@ -351,6 +648,10 @@ int main(int argc, char **argv)
 	g_test_init(&argc, &argv, NULL);
 	g_test_add_func("/config/parses-a-full-configuration", test_parses_a_full_configuration);
 	g_test_add_func("/config/defaults", test_defaults);
+	g_test_add_func("/config/use-bundle-signing-time-is-read-per-policy",
+	                test_use_bundle_signing_time_is_read_per_policy);
+	g_test_add_func("/config/min-bundle-version-must-have-an-order",
+	                test_min_bundle_version_must_have_an_order);
 	g_test_add_func("/config/rejects-unknown-key", test_rejects_unknown_key);
 	g_test_add_func("/config/rejects-unknown-group", test_rejects_unknown_group);
 	g_test_add_func("/config/rejects-duplicate-key", test_rejects_duplicate_key);
@@ -359,13 +660,38 @@ int main(int argc, char **argv)
 	g_test_add_func("/config/rejects-unknown-bootloader", test_rejects_unknown_bootloader);
 	g_test_add_func("/config/custom-bootloader-needs-a-backend",
 	                test_custom_bootloader_needs_a_backend);
-	g_test_add_func("/config/grub-needs-grubenv", test_grub_needs_grubenv);
+	g_test_add_func("/config/grub-defaults-to-rauc-grubenv", test_grub_defaults_to_rauc_grubenv);
 	g_test_add_func("/config/slot-policy-must-exist", test_slot_policy_must_exist);
 	g_test_add_func("/config/bootnames-are-unique", test_bootnames_are_unique);
 	g_test_add_func("/config/devices-are-unique", test_devices_are_unique);
+	g_test_add_func("/config/only-slots-outside-ab-groups-share-a-device",
+	                test_only_slots_outside_ab_groups_share_a_device);
 	g_test_add_func("/config/rejects-malformed-slot-group", test_rejects_malformed_slot_group);
 	g_test_add_func("/config/rejects-bad-values", test_rejects_bad_values);
 	g_test_add_func("/config/needs-a-slot", test_needs_a_slot);
+	g_test_add_func("/config/bundle-formats-follow-rauc-syntax",
+	                test_bundle_formats_follow_rauc_syntax);
+	g_test_add_func("/config/a-bootloader-key-is-refused-with-another-bootloader",
+	                test_a_bootloader_key_is_refused_with_another_bootloader);
+	g_test_add_func("/config/boot-attempts-are-read-for-uboot",
+	                test_boot_attempts_are_read_for_uboot);
+	g_test_add_func("/config/a-slot-type-key-is-refused-with-another-type",
+	                test_a_slot_type_key_is_refused_with_another_type);
+	g_test_add_func("/config/an-unimplemented-slot-type-is-refused-by-name",
+	                test_an_unimplemented_slot_type_is_refused_by_name);
+	g_test_add_func("/config/slot-flags-and-older-spellings", test_slot_flags_and_older_spellings);
+	g_test_add_func("/config/sizes-take-binary-suffixes", test_sizes_take_binary_suffixes);
+	g_test_add_func("/config/parent-links", test_parent_links);
+	g_test_add_func("/config/statusfile-says-where-state-persists",
+	                test_statusfile_says_where_state_persists);
+	g_test_add_func("/config/relative-paths-are-relative-to-the-file",
+	                test_relative_paths_are_relative_to_the_file);
+	g_test_add_func("/config/variant-sources", test_variant_sources);
+	g_test_add_func("/config/unimplemented-features-are-refused-by-name",
+	                test_unimplemented_features_are_refused_by_name);
+	g_test_add_func("/config/accepted-keys-that-change-nothing-here",
+	                test_accepted_keys_that_change_nothing_here);
+	g_test_add_func("/config/event-logs", test_event_logs);
 	g_test_add_func("/config/a-slot-defined-twice-is-refused", test_a_slot_defined_twice_is_refused);
 	g_test_add_func("/config/bootnames-fit-bootloader-variable-names",
 	                test_bootnames_fit_bootloader_variable_names);
@@ -373,6 +699,8 @@ int main(int argc, char **argv)
 	add_keyring_test("/config/keyring/paths-are-relative-to-the-conf",
 	                 test_keyring_paths_are_relative_to_the_conf);
 	add_keyring_test("/config/keyring/settings-are-read", test_keyring_settings_are_read);
+	add_keyring_test("/config/keyring/use-bundle-signing-time-is-read",
+	                 test_keyring_use_bundle_signing_time_is_read);
 	add_keyring_test("/config/keyring/settings-otabundle-lacks-are-refused",
 	                 test_keyring_settings_otabundle_lacks_are_refused);
 	add_keyring_test("/config/keyring/rejects-what-rauc-rejects",

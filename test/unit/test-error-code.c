@@ -4,6 +4,7 @@
 #include <otabundle/bundle.h>
 #include <otabundle/policy.h>
 #include <otabundle/signature.h>
+#include <otabundle/version.h>
 
 #include "verity-private.h"
 
@@ -27,6 +28,7 @@ static void test_codes_name_the_kind_of_failure(void)
 	assert_code(OTA_BUNDLE_ERROR, OTA_BUNDLE_ERROR_MALFORMED, "bundle-malformed");
 	assert_code(OTA_BUNDLE_ERROR, OTA_BUNDLE_ERROR_IO, "io");
 	assert_code(G_FILE_ERROR, G_FILE_ERROR_NOENT, "io");
+	assert_code(OTA_VERSION_ERROR, OTA_VERSION_ERROR_INVALID, "invalid-input");
 }
 
 static void test_an_unclassified_error_and_no_error_are_failed(void)

@@ -350,7 +350,8 @@ static void test_image_for_a_class_the_system_lacks_is_refused(Fixture *f, gcons
 {
 	g_autofree char *bundle = bundle_of(f, UPDATE("3.0") ROOTFS APPFS SECURITY("5"));
 
-	assert_refused(f, bundle, OTA_SLOT_ERROR, OTA_SLOT_ERROR_NOT_FOUND, "no appfs.1");
+	assert_refused(f, bundle, OTA_SLOT_ERROR, OTA_SLOT_ERROR_NOT_FOUND,
+	               "image for slot class 'appfs'");
 }
 
 static void test_bundle_for_another_compatible_is_refused(Fixture *f, gconstpointer data)
@@ -453,6 +454,49 @@ static void test_versions_compare_by_number_not_as_text(Fixture *f, gconstpointe
 
 	set_installed(f, "1.9", 0);
 	p = plan_ok(f, "A", bundle);
+}
+
+/* strverscmp called a release older than its own release candidate. */
+static void test_a_release_is_planned_over_its_release_candidate(Fixture *f, gconstpointer data)
+{
+	g_autofree char *bundle = bundle_of(f, UPDATE("2024.07.0") ROOTFS);
+	g_autoptr(OtaInstallPlan) p = NULL;
+
+	set_installed(f, "2024.07.0-rc1", 0);
+	p = plan_ok(f, "A", bundle);
+}
+
+static void test_a_release_candidate_of_the_installed_release_is_a_downgrade(Fixture *f,
+                                                                           gconstpointer data)
+{
+	g_autofree char *bundle = bundle_of(f, UPDATE("2024.07.0-rc1") ROOTFS);
+
+	set_installed(f, "2024.07.0", 0);
+	assert_refused(f, bundle, OTA_INSTALL_ERROR, OTA_INSTALL_ERROR_ROLLBACK,
+	               "version 2024.07.0-rc1 is older than the installed 2024.07.0");
+}
+
+/* strverscmp ranked "v1.0" above "5.0". */
+static void test_a_version_without_an_order_is_refused_naming_it(Fixture *f, gconstpointer data)
+{
+	g_autofree char *bundle = bundle_of(f, UPDATE("v1.0") ROOTFS);
+
+	set_installed(f, "5.0", 0);
+	assert_refused(f, bundle, OTA_INSTALL_ERROR, OTA_INSTALL_ERROR_ROLLBACK,
+	               "bundle version 'v1.0' is not a semantic version");
+}
+
+static void test_min_bundle_version_holds_even_with_allow_downgrade(Fixture *f,
+                                                                  gconstpointer data)
+{
+	g_autofree char *rc = bundle_of(f, UPDATE("2.0.0-rc.1") ROOTFS);
+	g_autofree char *release = bundle_of(f, UPDATE("2.0.0") ROOTFS);
+	g_autoptr(OtaInstallPlan) p = NULL;
+
+	write_device(f, "allow-downgrade=true\nmin-bundle-version=2.0.0\n", "");
+	assert_refused(f, rc, OTA_INSTALL_ERROR, OTA_INSTALL_ERROR_ROLLBACK,
+	               "version 2.0.0-rc.1 is below this system's min-bundle-version 2.0.0");
+	p = plan_ok(f, "A", release);
 }
 
 static void test_expired_bundle_is_refused(Fixture *f, gconstpointer data)
@@ -676,6 +720,14 @@ int main(int argc, char **argv)
 	    test_older_version_is_planned_with_allow_downgrade);
 	ADD("allow-downgrade-still-refuses-a-security-version-below-the-floor",
 	    test_allow_downgrade_still_refuses_a_security_version_below_the_floor);
+	ADD("a-release-is-planned-over-its-release-candidate",
+	    test_a_release_is_planned_over_its_release_candidate);
+	ADD("a-release-candidate-of-the-installed-release-is-a-downgrade",
+	    test_a_release_candidate_of_the_installed_release_is_a_downgrade);
+	ADD("a-version-without-an-order-is-refused-naming-it",
+	    test_a_version_without_an_order_is_refused_naming_it);
+	ADD("min-bundle-version-holds-even-with-allow-downgrade",
+	    test_min_bundle_version_holds_even_with_allow_downgrade);
 	ADD("versions-compare-by-number-not-as-text", test_versions_compare_by_number_not_as_text);
 	ADD("expired-bundle-is-refused", test_expired_bundle_is_refused);
 	ADD("bundle-expiring-tomorrow-is-planned", test_bundle_expiring_tomorrow_is_planned);

@@ -575,6 +575,291 @@ static void test_keyring_without_certificates_is_an_error(Fixture *f, gconstpoin
 	g_assert_nonnull(strstr(error->message, path));
 }
 
+/* --- use-bundle-signing-time ---------------------------------------------- */
+
+#define DAY (24 * 60 * 60)
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(ASN1_TIME, ASN1_TIME_free)
+
+/* The signed attributes of @si as DER (a SET OF, its members sorted as DER
+ * wants them), signed again with @key: what CMS_SignerInfo_sign() does,
+ * which would add a signingTime of its own. */
+static gint compare_der(gconstpointer a, gconstpointer b)
+{
+	GBytes *x = *(GBytes *const *)a, *y = *(GBytes *const *)b;
+	gsize xn, yn;
+	const guint8 *xd = g_bytes_get_data(x, &xn), *yd = g_bytes_get_data(y, &yn);
+	int cmp = memcmp(xd, yd, MIN(xn, yn));
+
+	return cmp != 0 ? cmp : (xn > yn) - (xn < yn);
+}
+
+static void sign_attributes(CMS_SignerInfo *si, EVP_PKEY *key)
+{
+	g_autoptr(GPtrArray) members = g_ptr_array_new_with_free_func((GDestroyNotify)g_bytes_unref);
+	g_autoptr(GByteArray) body = g_byte_array_new();
+	g_autoptr(GByteArray) set = g_byte_array_new();
+	g_autoptr(EVP_MD_CTX) md = EVP_MD_CTX_new();
+	guint8 header[4] = {0x31};
+	guint8 sig[512];
+	gsize siglen = sizeof(sig);
+	guint header_len;
+
+	for (int i = 0; i < CMS_signed_get_attr_count(si); i++) {
+		unsigned char *der = NULL;
+		int len = i2d_X509_ATTRIBUTE(CMS_signed_get_attr(si, i), &der);
+
+		g_assert_cmpint(len, >, 0);
+		g_ptr_array_add(members, g_bytes_new(der, (gsize)len));
+		OPENSSL_free(der);
+	}
+	g_ptr_array_sort(members, compare_der);
+	for (guint i = 0; i < members->len; i++) {
+		gsize n;
+		const guint8 *d = g_bytes_get_data(g_ptr_array_index(members, i), &n);
+
+		g_byte_array_append(body, d, (guint)n);
+	}
+	g_assert_cmpuint(body->len, <, 65536);
+	if (body->len < 128) {
+		header[1] = (guint8)body->len;
+		header_len = 2;
+	} else if (body->len < 256) {
+		header[1] = 0x81;
+		header[2] = (guint8)body->len;
+		header_len = 3;
+	} else {
+		header[1] = 0x82;
+		header[2] = (guint8)(body->len >> 8);
+		header[3] = (guint8)body->len;
+		header_len = 4;
+	}
+	g_byte_array_append(set, header, header_len);
+	g_byte_array_append(set, body->data, body->len);
+	g_assert_cmpint(EVP_DigestSignInit(md, NULL, EVP_sha256(), NULL, key), ==, 1);
+	g_assert_cmpint(EVP_DigestSign(md, sig, &siglen, set->data, set->len), ==, 1);
+	g_assert_cmpint(ASN1_STRING_set(CMS_SignerInfo_get0_signature(si), sig, (int)siglen), ==, 1);
+}
+
+/* A detached signature over f->digest by @leaf, as otabundle writes one,
+ * but with the signingTime @when, or (@when 0) none at all. */
+static GBytes *sign_at(Fixture *f, const TestIdentity *leaf, time_t when)
+{
+	g_autoptr(CMS_ContentInfo) cms =
+		CMS_sign(NULL, NULL, NULL, NULL, CMS_PARTIAL | CMS_BINARY | CMS_DETACHED);
+	g_autoptr(ASN1_TIME) t = ASN1_TIME_set(NULL, when ? when : time(NULL));
+	unsigned char *der = NULL;
+	CMS_SignerInfo *si;
+	GBytes *out;
+	int len;
+
+	g_assert_nonnull(cms);
+	si = CMS_add1_signer(cms, leaf->cert, leaf->key, EVP_sha256(),
+	                     CMS_PARTIAL | CMS_BINARY | CMS_NOSMIMECAP);
+	g_assert_nonnull(si);
+	g_assert_cmpint(CMS_signed_add1_attr_by_NID(si, NID_pkcs9_contentType, V_ASN1_OBJECT,
+	                                            OBJ_nid2obj(NID_pkcs7_data), -1), ==, 1);
+	g_assert_cmpint(CMS_signed_add1_attr_by_NID(si, NID_pkcs9_messageDigest,
+	                                            V_ASN1_OCTET_STRING, f->digest, OTA_SHA256_LEN),
+	                ==, 1);
+	g_assert_cmpint(CMS_signed_add1_attr_by_NID(si, NID_pkcs9_signingTime, ASN1_STRING_type(t),
+	                                            t, -1), ==, 1);
+	g_assert_cmpint(CMS_SignerInfo_sign(si), ==, 1);
+	if (when == 0) {
+		X509_ATTRIBUTE_free(CMS_signed_delete_attr(
+			si, CMS_signed_get_attr_by_NID(si, NID_pkcs9_signingTime, -1)));
+		sign_attributes(si, leaf->key);
+	}
+	len = i2d_CMS_ContentInfo(cms, &der);
+	g_assert_cmpint(len, >, 0);
+	out = g_bytes_new(der, (gsize)len);
+	OPENSSL_free(der);
+	return out;
+}
+
+typedef struct {
+	OtaSignerStatus status;
+	char *reason;
+} Verdict;
+
+/* The one signer of @der as @t sees it. */
+static Verdict verdict(GBytes *der, const guint8 *digest, OtaPolicy *t)
+{
+	g_autoptr(OtaSignature) sig = parse(der);
+	g_autoptr(GError) error = NULL;
+	const OtaSignerInfo *info;
+	gboolean ok = ota_signature_verify(sig, digest, t, &error);
+
+	g_assert_true(ok == (error == NULL));
+	if (error != NULL)
+		g_assert_error(error, OTA_POLICY_ERROR, OTA_POLICY_ERROR_THRESHOLD);
+	info = g_ptr_array_index(sig->signers, 0);
+	return (Verdict){info->status, g_strdup(info->reason)};
+}
+
+/* A root valid for ten years around now, and a leaf of it whose validity
+ * (400 to 30 days ago) is over. */
+typedef struct {
+	TestIdentity *root;
+	TestIdentity *leaf;
+	char *keyring;
+} PastPki;
+
+static void past_pki(Fixture *f, PastPki *p)
+{
+	p->root = test_pki_identity("ec", "Long Root", NULL, -3650, 3650);
+	p->leaf = test_pki_identity("ec", "Expired Signer", p->root, -400, -30);
+	p->keyring = write_cert(f, p->root, "long-root");
+}
+
+static void past_pki_clear(PastPki *p)
+{
+	test_identity_free(p->root);
+	test_identity_free(p->leaf);
+	g_free(p->keyring);
+}
+
+static OtaPolicy *trust_at_signing_time(const char *keyring)
+{
+	OtaPolicy *t = trust(keyring, OTA_PURPOSE_ANY, TRUE);
+
+	ota_policy_set_use_signing_time(t, TRUE);
+	return t;
+}
+
+static void test_expired_signer_counts_at_a_signing_time_it_was_valid(Fixture *f,
+                                                                      gconstpointer data)
+{
+	PastPki p;
+	g_autoptr(GBytes) der = NULL;
+	g_autoptr(OtaPolicy) now = NULL;
+	g_autoptr(OtaPolicy) then = NULL;
+	Verdict v;
+
+	past_pki(f, &p);
+	der = sign_at(f, p.leaf, time(NULL) - 200 * DAY);
+	now = trust(p.keyring, OTA_PURPOSE_ANY, TRUE);
+	then = trust_at_signing_time(p.keyring);
+	v = verdict(der, f->digest, now);
+	g_assert_cmpint(v.status, ==, OTA_SIGNER_EXPIRED);
+	g_free(v.reason);
+	v = verdict(der, f->digest, then);
+	g_assert_cmpint(v.status, ==, OTA_SIGNER_COUNTED);
+	g_free(v.reason);
+	past_pki_clear(&p);
+}
+
+/* The signer names the time, but it can't name one its certificate was
+ * not valid at: signed after expiry, or before the certificate began. */
+static void test_signing_time_outside_the_validity_is_expired(Fixture *f, gconstpointer data)
+{
+	const struct {
+		int days_ago;
+		const char *reason;
+	} cases[] = {
+		{10, "certificate has expired at the signing time "},
+		{500, "certificate is not yet valid at the signing time "},
+	};
+	g_autoptr(OtaPolicy) t = NULL;
+	PastPki p;
+
+	past_pki(f, &p);
+	t = trust_at_signing_time(p.keyring);
+	for (gsize i = 0; i < G_N_ELEMENTS(cases); i++) {
+		g_autoptr(GBytes) der = sign_at(f, p.leaf, time(NULL) - cases[i].days_ago * DAY);
+		Verdict v = verdict(der, f->digest, t);
+
+		g_assert_cmpint(v.status, ==, OTA_SIGNER_EXPIRED);
+		g_assert_true(g_str_has_prefix(v.reason, cases[i].reason));
+		g_free(v.reason);
+	}
+	past_pki_clear(&p);
+}
+
+/* A CA's validity is checked at the signing time too. */
+static void test_ca_not_yet_valid_at_the_signing_time_is_expired(Fixture *f, gconstpointer data)
+{
+	g_autoptr(TestIdentity) young_root = test_pki_identity("ec", "Young Root", NULL, -10, 3650);
+	g_autoptr(TestIdentity) leaf = test_pki_identity("ec", "Signer", young_root, -400, 30);
+	g_autofree char *keyring = write_cert(f, young_root, "young-root");
+	g_autoptr(OtaPolicy) t = trust_at_signing_time(keyring);
+	g_autoptr(GBytes) der = sign_at(f, leaf, time(NULL) - 100 * DAY);
+	Verdict v = verdict(der, f->digest, t);
+
+	g_assert_cmpint(v.status, ==, OTA_SIGNER_EXPIRED);
+	g_free(v.reason);
+}
+
+/* As RAUC: without a signingTime there is no time to check at. The same
+ * signer counts when certificates are checked now. */
+static void test_signer_without_signing_time_is_not_counted(Fixture *f, gconstpointer data)
+{
+	g_autoptr(TestIdentity) leaf = test_pki_identity("ec", "Timeless", f->root, 0, 30);
+	g_autoptr(OtaPolicy) then = trust_at_signing_time(f->keyring);
+	g_autoptr(OtaPolicy) now = trust(f->keyring, OTA_PURPOSE_ANY, TRUE);
+	g_autoptr(GBytes) der = sign_at(f, leaf, 0);
+	Verdict v = verdict(der, f->digest, then);
+
+	g_assert_cmpint(v.status, ==, OTA_SIGNER_UNTRUSTED);
+	g_assert_nonnull(strstr(v.reason, "no signingTime"));
+	g_free(v.reason);
+	v = verdict(der, f->digest, now);
+	g_assert_cmpint(v.status, ==, OTA_SIGNER_COUNTED);
+	g_free(v.reason);
+}
+
+/* Each signer at its own signingTime: one signed while its certificate
+ * was valid counts, the other, signed after its own expiry, does not. */
+static void test_each_signer_is_checked_at_its_own_signing_time(Fixture *f, gconstpointer data)
+{
+	PastPki p;
+	g_autoptr(TestIdentity) late = NULL;
+	g_autoptr(GBytes) a = NULL;
+	g_autoptr(GBytes) b = NULL;
+	g_autoptr(GBytes) merged = NULL;
+	g_autoptr(OtaPolicy) t = NULL;
+	g_autoptr(OtaSignature) sig = NULL;
+	g_autoptr(GError) error = NULL;
+
+	past_pki(f, &p);
+	late = test_pki_identity("ec", "Late Signer", p.root, -400, -30);
+	a = sign_at(f, p.leaf, time(NULL) - 200 * DAY);
+	b = sign_at(f, late, time(NULL) - 10 * DAY);
+	merged = ota_signature_merge(a, &b, 1, f->digest, OTA_SIGNATURE_ENCODING_SIGNER_INFOS,
+	                             &error);
+	g_assert_no_error(error);
+	t = trust_at_signing_time(p.keyring);
+	sig = parse(merged);
+	g_assert_true(ota_signature_verify(sig, f->digest, t, &error));
+	g_assert_no_error(error);
+	g_assert_cmpuint(sig->counted, ==, 1);
+	/* A SET OF SignerInfo: DER sorts them. */
+	for (guint i = 0; i < sig->signers->len; i++) {
+		const OtaSignerInfo *info = g_ptr_array_index(sig->signers, i);
+
+		g_assert_cmpint(info->status, ==,
+		                g_str_equal(info->subject, "CN=Late Signer") ? OTA_SIGNER_EXPIRED
+		                                                              : OTA_SIGNER_COUNTED);
+	}
+	past_pki_clear(&p);
+}
+
+/* Without time checks there is nothing to check at a signing time: a
+ * signer without one still counts. */
+static void test_signing_time_changes_nothing_without_time_checks(Fixture *f,
+                                                                  gconstpointer data)
+{
+	g_autoptr(TestIdentity) leaf = test_pki_identity("ec", "Timeless", f->root, 0, 30);
+	g_autoptr(OtaPolicy) t = trust(f->keyring, OTA_PURPOSE_ANY, FALSE);
+	g_autoptr(GBytes) der = sign_at(f, leaf, 0);
+	Verdict v;
+
+	ota_policy_set_use_signing_time(t, TRUE);
+	v = verdict(der, f->digest, t);
+	g_assert_cmpint(v.status, ==, OTA_SIGNER_COUNTED);
+	g_free(v.reason);
+}
+
 int main(int argc, char **argv)
 {
 	g_test_init(&argc, &argv, NULL);
@@ -618,5 +903,16 @@ int main(int argc, char **argv)
 	ADD("trailing-bytes-after-cms-are-rejected", test_trailing_bytes_after_cms_are_rejected);
 	ADD("every-truncation-is-rejected", test_every_truncation_is_rejected);
 	ADD("keyring-without-certificates-is-an-error", test_keyring_without_certificates_is_an_error);
+	ADD("signing-time/expired-signer-counts-at-a-signing-time-it-was-valid",
+	    test_expired_signer_counts_at_a_signing_time_it_was_valid);
+	ADD("signing-time/outside-the-validity-is-expired",
+	    test_signing_time_outside_the_validity_is_expired);
+	ADD("signing-time/ca-not-yet-valid-then-is-expired",
+	    test_ca_not_yet_valid_at_the_signing_time_is_expired);
+	ADD("signing-time/signer-without-one-is-not-counted",
+	    test_signer_without_signing_time_is_not_counted);
+	ADD("signing-time/each-signer-at-its-own", test_each_signer_is_checked_at_its_own_signing_time);
+	ADD("signing-time/changes-nothing-without-time-checks",
+	    test_signing_time_changes_nothing_without_time_checks);
 	return g_test_run();
 }

@@ -50,6 +50,8 @@ static void test_round_trips_everything(Fixture *f, gconstpointer data)
 	r->bundle_sha256 = g_strdup("ab");
 	r->security_version = 8;
 	r->installed = g_strdup("2026-01-01T00:00:00Z");
+	r->image_sha256 = g_strdup("cd");
+	r->image_size = 12345;
 	ota_state_set_slot(s, r);
 	ota_state_add_result(s, "install", "b.raucb", FALSE, "compatible mismatch");
 	g_assert_true(ota_state_save(s, &error));
@@ -64,6 +66,8 @@ static void test_round_trips_everything(Fixture *f, gconstpointer data)
 	g_assert_nonnull(back);
 	g_assert_cmpstr(back->version, ==, "2.1");
 	g_assert_cmpuint(back->security_version, ==, 8);
+	g_assert_cmpstr(back->image_sha256, ==, "cd");
+	g_assert_cmpuint(back->image_size, ==, 12345);
 	g_assert_cmpuint(again->results->len, ==, 1);
 	g_assert_false(((OtaResult *)g_ptr_array_index(again->results, 0))->ok);
 	g_assert_cmpstr(((OtaResult *)g_ptr_array_index(again->results, 0))->reason, ==,

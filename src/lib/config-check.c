@@ -1,0 +1,217 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* otabundle-install check-config: a system.conf as the device would read
+ * it, and what an install would write from each bootable slot, decided by
+ * the same code as an install (config.c, slot.c), without opening a slot
+ * device, the bootloader or the state. */
+#include "config-private.h"
+
+#include <otabundle/manifest.h>
+
+#include "slot-private.h"
+
+static void slot_free(OtaConfigSlot *s)
+{
+	g_free(s->name);
+	g_free(s->slotclass);
+	g_free(s->device);
+	g_free(s->type);
+	g_free(s->bootname);
+	g_free(s->parent);
+	g_free(s->policy);
+	g_free(s);
+}
+
+static void policy_free(OtaConfigPolicy *p)
+{
+	g_free(p->name);
+	g_strfreev(p->keyrings);
+	g_free(p->crl);
+	g_free(p->purpose);
+	g_free(p);
+}
+
+static void write_free(OtaConfigWrite *w)
+{
+	g_free(w->slotclass);
+	g_free(w->slot);
+	g_free(w);
+}
+
+static void boot_free(OtaConfigBoot *b)
+{
+	g_free(b->booted);
+	g_free(b->bootname);
+	g_free(b->boot_target);
+	g_ptr_array_unref(b->writes);
+	g_free(b->error);
+	g_free(b);
+}
+
+void ota_config_report_free(OtaConfigReport *r)
+{
+	if (r == NULL)
+		return;
+	g_free(r->path);
+	g_free(r->compatible);
+	g_free(r->bootloader);
+	g_free(r->data_directory);
+	g_strfreev(r->bundle_formats);
+	g_free(r->variant_source);
+	g_free(r->variant);
+	if (r->policies != NULL)
+		g_ptr_array_unref(r->policies);
+	if (r->slots != NULL)
+		g_ptr_array_unref(r->slots);
+	if (r->boots != NULL)
+		g_ptr_array_unref(r->boots);
+	g_free(r);
+}
+
+/* A keyring that is there must be usable; one that is not is the image's
+ * business (the build host has none of the device's files), and the
+ * report says so. */
+static OtaConfigPolicy *check_policy(const OtaPolicyConfig *pc, GError **error)
+{
+	g_autoptr(GPtrArray) keyrings = g_ptr_array_new_with_free_func(g_free);
+	g_autoptr(OtaPolicy) policy = NULL;
+	OtaConfigPolicy *p;
+
+	if (pc->keyring != NULL)
+		g_ptr_array_add(keyrings, g_strdup(pc->keyring));
+	if (pc->directory != NULL)
+		g_ptr_array_add(keyrings, g_strdup(pc->directory));
+	p = g_new0(OtaConfigPolicy, 1);
+	p->name = g_strdup(pc->name);
+	p->present = TRUE;
+	for (guint i = 0; i < keyrings->len; i++)
+		p->present = p->present && g_file_test(g_ptr_array_index(keyrings, i), G_FILE_TEST_EXISTS);
+	g_ptr_array_add(keyrings, NULL);
+	p->keyrings = (char **)g_ptr_array_steal(keyrings, NULL);
+	p->crl = g_strdup(pc->crl);
+	p->threshold = pc->threshold;
+	p->purpose = g_strdup(ota_purpose_to_string(pc->purpose));
+	if (p->present && (pc->crl == NULL || g_file_test(pc->crl, G_FILE_TEST_EXISTS))) {
+		policy = config_policy_new(pc, error);
+		if (policy == NULL) {
+			policy_free(p);
+			return NULL;
+		}
+	}
+	return p;
+}
+
+static OtaConfigSlot *report_slot(const OtaSlotConfig *s)
+{
+	OtaConfigSlot *r = g_new0(OtaConfigSlot, 1);
+
+	r->name = g_strdup(s->name);
+	r->slotclass = g_strdup(s->slotclass);
+	r->device = g_strdup(s->device);
+	r->type = g_strdup(config_slot_type_to_string(s->type));
+	r->bootname = g_strdup(s->bootname);
+	r->parent = g_strdup(s->parent ? s->parent->name : NULL);
+	r->policy = g_strdup(s->policy);
+	r->readonly = s->readonly;
+	return r;
+}
+
+/* The slot of each class an install would write from @booted, as
+ * install-plan.c asks slot.c for it: a class with no slot to go with the
+ * target is left out (a bundle with an image for it is refused), and so
+ * is another bootable slot (an install switches to one slot only). */
+static OtaConfigBoot *report_boot(const OtaSystemConfig *c, const OtaSlotConfig *booted)
+{
+	OtaConfigBoot *b = g_new0(OtaConfigBoot, 1);
+	g_autoptr(GHashTable) classes = g_hash_table_new(g_str_hash, g_str_equal);
+	g_autoptr(GError) error = NULL;
+	const OtaSlotConfig *target;
+
+	b->booted = g_strdup(booted->name);
+	b->bootname = g_strdup(booted->bootname);
+	b->writes = g_ptr_array_new_with_free_func((GDestroyNotify)write_free);
+	target = ota_slot_boot_target(c, booted, NULL, &error);
+	if (target == NULL) {
+		b->error = g_strdup(error->message);
+		return b;
+	}
+	b->boot_target = g_strdup(target->name);
+	for (guint i = 0; i < c->slots->len; i++) {
+		const OtaSlotConfig *s = g_ptr_array_index(c->slots, i);
+		const OtaSlotConfig *slot;
+		OtaConfigWrite *w;
+
+		if (!g_hash_table_add(classes, s->slotclass))
+			continue;
+		slot = ota_slot_for_class(c, booted, target, s->slotclass, NULL);
+		if (slot == NULL || slot->readonly || (slot->bootname != NULL && slot != target))
+			continue;
+		w = g_new0(OtaConfigWrite, 1);
+		w->slotclass = g_strdup(s->slotclass);
+		w->slot = g_strdup(slot->name);
+		g_ptr_array_add(b->writes, w);
+	}
+	return b;
+}
+
+static char **bundle_formats(guint mask)
+{
+	static const char *const names[] = {[OTA_BUNDLE_FORMAT_PLAIN] = "plain",
+	                                    [OTA_BUNDLE_FORMAT_VERITY] = "verity",
+	                                    [OTA_BUNDLE_FORMAT_CRYPT] = "crypt"};
+	GPtrArray *list = g_ptr_array_new();
+
+	for (guint f = 0; f < G_N_ELEMENTS(names); f++) {
+		if (mask & (1u << f))
+			g_ptr_array_add(list, g_strdup(names[f]));
+	}
+	g_ptr_array_add(list, NULL);
+	return (char **)g_ptr_array_free(list, FALSE);
+}
+
+OtaConfigReport *ota_config_check(const char *path, GError **error)
+{
+	static const char *const variant_sources[] = {[OTA_VARIANT_NONE] = "none",
+	                                              [OTA_VARIANT_NAME] = "name",
+	                                              [OTA_VARIANT_FILE] = "file",
+	                                              [OTA_VARIANT_DTB] = "dtb"};
+	g_autoptr(OtaSystemConfig) c = ota_system_config_load(path, error);
+	g_autoptr(OtaConfigReport) r = NULL;
+	g_autoptr(GError) ierror = NULL;
+
+	if (c == NULL)
+		return NULL;
+	r = g_new0(OtaConfigReport, 1);
+	r->path = g_strdup(path);
+	r->compatible = g_strdup(c->compatible);
+	r->bootloader = g_strdup(config_bootloader_to_string(c->bootloader));
+	r->data_directory = g_strdup(c->data_directory);
+	r->bundle_formats = bundle_formats(c->bundle_formats);
+	r->variant_source = g_strdup(variant_sources[c->variant_source]);
+	r->variant = g_strdup(c->variant);
+	r->policies = g_ptr_array_new_with_free_func((GDestroyNotify)policy_free);
+	r->slots = g_ptr_array_new_with_free_func((GDestroyNotify)slot_free);
+	r->boots = g_ptr_array_new_with_free_func((GDestroyNotify)boot_free);
+	for (guint i = 0; i < c->policies->len; i++) {
+		const OtaPolicyConfig *pc = g_ptr_array_index(c->policies, i);
+		OtaConfigPolicy *p = check_policy(pc, &ierror);
+
+		if (p == NULL) {
+			g_autofree char *group = g_str_equal(pc->name, "default")
+			                                 ? g_strdup("keyring")
+			                                 : g_strdup_printf("policy.%s", pc->name);
+
+			g_propagate_prefixed_error(error, g_steal_pointer(&ierror), "%s: [%s]: ", path,
+			                           group);
+			return NULL;
+		}
+		g_ptr_array_add(r->policies, p);
+	}
+	for (guint i = 0; i < c->slots->len; i++) {
+		const OtaSlotConfig *s = g_ptr_array_index(c->slots, i);
+
+		g_ptr_array_add(r->slots, report_slot(s));
+		if (s->bootname != NULL)
+			g_ptr_array_add(r->boots, report_boot(c, s));
+	}
+	return g_steal_pointer(&r);
+}
