@@ -130,8 +130,10 @@ def test_a_signature_made_after_the_certificate_expired_is_refused(past, tmp_pat
 def test_a_signature_dated_before_the_certificate_was_valid_is_refused(past, tmp_path):
     bundle = past[1]["before"]
     dev = device(tmp_path, past)
+    # libfaketime starts the clock at BEFORE_VALID and lets it run: the
+    # signing time is that day, seconds later on a slow (sanitizer) build.
     assert_refused(dev.install(bundle), "certificate is not yet valid at the signing time "
-                   "2019-06-01T12:00:00Z", path=bundle)
+                   "2019-06-01T12:", path=bundle)
 
 
 def test_a_signer_revoked_after_it_signed_is_refused(past, tmp_path):
