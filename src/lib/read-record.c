@@ -72,6 +72,8 @@ static gboolean recording_read_at(OtaReader *self, guint64 offset, void *buffer,
 	}
 	if (!ota_reader_read_at(r->inner, offset, buffer, size, error))
 		return FALSE;
+	if (size == 0)
+		return TRUE; /* nothing read, nothing to replay */
 	range.data = g_byte_array_sized_new((guint)size);
 	g_byte_array_append(range.data, buffer, (guint)size);
 	g_array_append_val(record->ranges, range);
@@ -108,9 +110,11 @@ static gint compare_offsets(gconstpointer a, gconstpointer b)
 static gboolean merge_into(Range *last, const Range *r)
 {
 	guint64 shared_end = MIN(range_end(last), range_end(r));
-	const guint8 *old = last->data->data + (r->offset - last->offset);
 
-	if (memcmp(old, r->data->data, shared_end - r->offset) != 0)
+	/* An empty range has no buffer at all (data NULL): nothing to compare. */
+	if (shared_end > r->offset &&
+	    memcmp(last->data->data + (r->offset - last->offset), r->data->data,
+	           shared_end - r->offset) != 0)
 		return FALSE;
 	if (range_end(r) > range_end(last))
 		g_byte_array_append(last->data, r->data->data + (range_end(last) - r->offset),
