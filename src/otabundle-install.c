@@ -81,8 +81,9 @@ static int cmd_install(OtaTarget *t, char **args)
 	/* A summary quotes the bundle's version, escaped already. */
 	summary = ota_text_escape_controls(ota_target_get_install_summary(t));
 	g_print("%s\n", summary);
-	g_print("Next boot: slot %s. After its self-test passes, run 'otabundle-install "
-	        "mark-good' there.\n", ota_target_get_pending(t));
+	if (ota_target_get_pending(t) != NULL)
+		g_print("Next boot: slot %s. After its self-test passes, run 'otabundle-install "
+		        "mark-good' there.\n", ota_target_get_pending(t));
 	return EXIT_SUCCESS;
 }
 
@@ -104,7 +105,10 @@ static void info_text(const char *bundle, const OtaInstallPlan *p)
 		filename = ota_text_escape(image);
 		g_print("  %s -> %s (%s)\n", filename, slot, device);
 	}
-	g_print("and then boot slot %s (%s).\n", bootname, boot_target);
+	if (boot_target != NULL)
+		g_print("and then boot slot %s (%s).\n", bootname, boot_target);
+	else
+		g_print("and not switch the boot (no A/B slot written).\n");
 }
 
 /* What an install of @bundle would do (@p), or why it would be refused

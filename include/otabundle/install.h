@@ -116,7 +116,9 @@ const OtaManifest *ota_install_plan_get_manifest(const OtaInstallPlan *plan);
 guint ota_install_plan_get_n_steps(const OtaInstallPlan *plan);
 void ota_install_plan_get_step(const OtaInstallPlan *plan, guint index, const char **image,
                                const char **slot, const char **device);
-/* The slot it would boot next (name; *@bootname its bootname). */
+/* The slot it would boot next (name; *@bootname its bootname), or NULL
+ * for a bundle that writes only slots outside the A/B groups (a bootloader
+ * update), which switches nothing. */
 const char *ota_install_plan_get_boot_target(const OtaInstallPlan *plan, const char **bootname);
 /* The names of the policies the bundle had to satisfy, "default" first;
  * owned by @plan. */
@@ -125,14 +127,15 @@ const char *ota_install_plan_get_policy(const OtaInstallPlan *plan, guint index)
 
 /* Plans, then writes each image into its slot while hashing it, fsyncs,
  * compares with the manifest, and only then makes the boot target primary
- * (once) and records the install as pending. Any failure leaves the old
- * system primary. The outcome is recorded in the state either way. */
+ * (once) and records the install as pending (a plan without a boot target
+ * leaves both as they are). Any failure leaves the old system primary. The
+ * outcome is recorded in the state either way. */
 G_GNUC_WARN_UNUSED_RESULT
 gboolean ota_install(OtaTarget *target, const char *bundle_path, GError **error);
 
 /* After a successful ota_install(): what it did, in one line ("installed
- * 2.0 into rootfs.1, appfs.1"), and the slot that boots next; owned by
- * @target, NULL before. */
+ * 2.0 into rootfs.1, appfs.1"), and the slot that boots next (NULL: the
+ * booted one); owned by @target, NULL before. */
 const char *ota_target_get_install_summary(const OtaTarget *target);
 const char *ota_target_get_pending(const OtaTarget *target);
 

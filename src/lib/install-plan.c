@@ -176,31 +176,51 @@ static gboolean compare_versions(const char *a, const char *whose_a, const char 
 	       check_orderable(b, whose_b, check, error) && ota_version_compare(a, b, cmp, error);
 }
 
-/* Only with allow-downgrade may a bundle be older than what runs. A bundle
- * without a version, or with one that has no order, would be recorded as
- * installed and leave nothing to compare the next one with. */
-static gboolean check_downgrade(OtaTarget *t, const OtaManifest *m, GError **error)
+/* Only with allow-downgrade may a bundle be older than what it replaces:
+ * the installed system (@installed, NULL: none recorded), or for a bundle
+ * that switches nothing the version recorded for @slot. A bundle without a
+ * version, or with one that has no order, would be recorded as installed
+ * and leave nothing to compare the next one with. */
+static gboolean check_not_older(const OtaManifest *m, const char *installed,
+                                const char *slot, GError **error)
 {
 	static const char check[] = "downgrades are not allowed";
-	const char *installed = t->state->installed_version;
+	g_autofree char *owner = slot ? g_strdup_printf("%s's", slot) : g_strdup("the installed");
+	g_autofree char *whose = slot ? g_strdup_printf("%s's version", slot)
+	                              : g_strdup("installed version");
 	int cmp;
 
-	if (t->config->allow_downgrade)
-		return TRUE;
 	if (m->version == NULL)
 		return installed == NULL ||
 		       install_fail(error, OTA_INSTALL_ERROR_ROLLBACK,
-		                    "the bundle has no version to compare with the installed %s (%s)",
+		                    "the bundle has no version to compare with %s %s (%s)", owner,
 		                    installed, check);
 	if (installed == NULL)
 		return check_orderable(m->version, "bundle version", check, error);
-	if (!compare_versions(m->version, "bundle version", installed, "installed version", check,
-	                      &cmp, error))
+	if (!compare_versions(m->version, "bundle version", installed, whose, check, &cmp, error))
 		return FALSE;
 	if (cmp < 0)
 		return install_fail(error, OTA_INSTALL_ERROR_ROLLBACK,
-		                    "version %s is older than the installed %s (%s)", m->version,
+		                    "version %s is older than %s %s (%s)", m->version, owner,
 		                    installed, check);
+	return TRUE;
+}
+
+static gboolean check_downgrade(OtaTarget *t, const OtaInstallPlan *p, GError **error)
+{
+	const OtaManifest *m = p->bundle->manifest;
+
+	if (t->config->allow_downgrade)
+		return TRUE;
+	if (p->switches_boot)
+		return check_not_older(m, t->state->installed_version, NULL, error);
+	for (guint i = 0; i < p->steps->len; i++) {
+		const OtaInstallStep *step = g_ptr_array_index(p->steps, i);
+		const OtaSlotRecord *r = ota_state_get_slot(t->state, step->slot->name);
+
+		if (!check_not_older(m, r ? r->version : NULL, step->slot->name, error))
+			return FALSE;
+	}
 	return TRUE;
 }
 
@@ -257,15 +277,17 @@ static gboolean check_min_bundle_version(OtaTarget *t, const OtaManifest *m, GEr
 
 /* Two locks: the security floor always holds; a lower version only with
  * allow-downgrade. Versions are ordered by otabundle/version.h. */
-static gboolean check_rollback(OtaTarget *t, const OtaManifest *m, guint64 security_version,
-                               GError **error)
+static gboolean check_rollback(OtaTarget *t, const OtaInstallPlan *p, GError **error)
 {
+	const OtaManifest *m = p->bundle->manifest;
+	guint64 security_version = p->security_version;
+
 	if (security_version < t->state->security_floor)
 		return install_fail(error, OTA_INSTALL_ERROR_ROLLBACK,
 		                    "security version %" G_GUINT64_FORMAT " is below this device's "
 		                    "floor %" G_GUINT64_FORMAT,
 		                    security_version, t->state->security_floor);
-	return check_min_bundle_version(t, m, error) && check_downgrade(t, m, error) &&
+	return check_min_bundle_version(t, m, error) && check_downgrade(t, p, error) &&
 	       check_min_installed(t, m, error);
 }
 
@@ -286,18 +308,29 @@ static gboolean check_expiry(const OtaManifest *m, GError **error)
 	return TRUE;
 }
 
-/* Installing switches the boot to the other slot, so the bundle must be
- * what boots there: one that leaves the boot slot as it is (an application
- * image only, or the system image only for a variant) would make the
- * previous, older system primary and let mark-good commit it. Refused;
- * RAUC's habit of writing such a bundle without switching is of no use
- * here, where every class moves with the boot slot. */
-static gboolean check_writes_boot_target(OtaTarget *t, const OtaInstallPlan *p, GError **error)
+/* Installing switches the boot to the other slot, so a bundle that writes
+ * any slot of the A/B groups must be what boots there: one that leaves the
+ * boot slot as it is (an application image only, or the system image only
+ * for a variant) would make the previous, older system primary and let
+ * mark-good commit it. Refused; RAUC's habit of writing such a bundle
+ * without switching is of no use here, where every class moves with the
+ * boot slot. A bundle that writes only slots outside the groups (a
+ * bootloader, a boot-*-switch slot) switches nothing, as in RAUC. */
+static gboolean plan_boot_switch(OtaTarget *t, OtaInstallPlan *p, GError **error)
 {
+	gboolean standalone = TRUE;
+
 	for (guint i = 0; i < p->steps->len; i++) {
-		if (((const OtaInstallStep *)g_ptr_array_index(p->steps, i))->slot == p->boot_target)
+		const OtaSlotConfig *slot = ((const OtaInstallStep *)g_ptr_array_index(p->steps, i))->slot;
+
+		if (slot == p->boot_target) {
+			p->switches_boot = TRUE;
 			return TRUE;
+		}
+		standalone = standalone && ota_slot_is_standalone(t->config, t->booted, slot);
 	}
+	if (standalone)
+		return TRUE;
 	return install_fail(error, OTA_INSTALL_ERROR_NO_SLOT,
 	                    "the bundle has no image for the boot slot class '%s': installing it "
 	                    "would boot %s with the older system it holds",
@@ -375,7 +408,7 @@ static gboolean plan_steps(OtaTarget *t, OtaInstallPlan *p, GError **error)
 	if (p->steps->len == 0)
 		return install_fail(error, OTA_INSTALL_ERROR_NO_SLOT,
 		                    "the bundle has no image for this system");
-	return check_writes_boot_target(t, p, error);
+	return plan_boot_switch(t, p, error);
 }
 
 /* RAUC's install-same=false: a slot whose record says it holds this very
@@ -464,7 +497,7 @@ static gboolean check_plan(OtaTarget *t, OtaInstallPlan *p, GError **error)
 	return plan_steps(t, p, error) && check_installable(p, error) &&
 	       check_tiers(t, p, error) && check_compatible(t, m, error) &&
 	       meta_uint(m, "security-version", &p->security_version, error) &&
-	       check_rollback(t, m, p->security_version, error) && check_expiry(m, error) &&
+	       check_rollback(t, p, error) && check_expiry(m, error) &&
 	       check_slot_images(t, p, error);
 }
 
@@ -495,9 +528,11 @@ void ota_install_plan_get_step(const OtaInstallPlan *p, guint index, const char 
 
 const char *ota_install_plan_get_boot_target(const OtaInstallPlan *p, const char **bootname)
 {
+	const OtaSlotConfig *target = p->switches_boot ? p->boot_target : NULL;
+
 	if (bootname != NULL)
-		*bootname = p->boot_target->bootname;
-	return p->boot_target->name;
+		*bootname = target ? target->bootname : NULL;
+	return target ? target->name : NULL;
 }
 
 guint ota_install_plan_get_n_policies(const OtaInstallPlan *p)

@@ -47,6 +47,9 @@ struct OtaInstallPlan {
 	OtaBundle *bundle;
 	GPtrArray *steps;                 /* OtaInstallStep*, in manifest order */
 	const OtaSlotConfig *boot_target; /* the bootable slot to try next */
+	/* FALSE: the plan writes only slots outside the A/B groups, and
+	 * boot_target serves only to pick them. */
+	gboolean switches_boot;
 	guint64 security_version;
 	GPtrArray *policies_used; /* char*: names of the policies that had to pass */
 };

@@ -54,6 +54,8 @@ static void record_slots(OtaTarget *t, OtaInstallPlan *p)
 		r->image_size = step->image->size;
 		ota_state_set_slot(t->state, r);
 	}
+	if (!p->switches_boot)
+		return;
 	g_free(t->state->pending_slot);
 	t->state->pending_slot = g_strdup(p->boot_target->name);
 }
@@ -120,14 +122,17 @@ static gboolean run_plan(OtaTarget *t, OtaInstallPlan *p, GError **error)
 		return FALSE;
 	/* Until it is complete, the target slot must not be bootable: an
 	 * install cut short can never be booted. */
-	if (!ota_bootloader_set_state(t->bootloader, target, OTA_SLOT_STATE_BAD, error) ||
+	if ((p->switches_boot &&
+	     !ota_bootloader_set_state(t->bootloader, target, OTA_SLOT_STATE_BAD, error)) ||
 	    !forget_images(t, p, error) || !write_steps(t, p, &hooks, error))
 		return FALSE;
 	/* The state first: should power fail before the bootloader switch, the
 	 * old system boots and simply knows what the other slot holds. */
 	record_slots(t, p);
-	return ota_state_save(t->state, error) && check_not_below_floor(t, p->boot_target, error) &&
-	       ota_bootloader_set_primary(t->bootloader, target, error);
+	if (!ota_state_save(t->state, error))
+		return FALSE;
+	return !p->switches_boot || (check_not_below_floor(t, p->boot_target, error) &&
+	                             ota_bootloader_set_primary(t->bootloader, target, error));
 }
 
 static char *describe_plan(const OtaInstallPlan *p)
@@ -154,6 +159,8 @@ static char *describe_plan(const OtaInstallPlan *p)
 	}
 	if (skipped > 0)
 		g_string_append_c(s, ')');
+	if (!p->switches_boot)
+		g_string_append(s, "; no A/B slot written, the boot is not switched");
 	return g_string_free(s, FALSE);
 }
 

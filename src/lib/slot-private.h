@@ -43,6 +43,12 @@ const OtaSlotConfig *ota_slot_boot_target(const OtaSystemConfig *config,
                                           const OtaSlotConfig *booted, OtaState *state,
                                           GError **error);
 
+/* Whether @slot stays out of the A/B switch: its root slot (itself, or
+ * its parent's root) is the only one of a class other than the booted
+ * slot's, such as a bootloader or a boot-*-switch slot. */
+gboolean ota_slot_is_standalone(const OtaSystemConfig *config, const OtaSlotConfig *booted,
+                                const OtaSlotConfig *slot);
+
 /* The slot of @slotclass that goes with @boot_target. */
 const OtaSlotConfig *ota_slot_for_class(const OtaSystemConfig *config,
                                         const OtaSlotConfig *booted,

@@ -121,6 +121,24 @@ static const OtaSlotConfig *root_for_class(const OtaSystemConfig *c, const OtaSl
 	return members == 1 && !ota_slot_is_active(c, booted, only) ? only : NULL;
 }
 
+gboolean ota_slot_is_standalone(const OtaSystemConfig *c, const OtaSlotConfig *booted,
+                                const OtaSlotConfig *slot)
+{
+	guint members = 0;
+
+	while (slot->parent != NULL)
+		slot = slot->parent;
+	if (g_str_equal(slot->slotclass, booted->slotclass))
+		return FALSE;
+	for (guint i = 0; i < c->slots->len; i++) {
+		const OtaSlotConfig *s = g_ptr_array_index(c->slots, i);
+
+		if (s->parent == NULL && g_str_equal(s->slotclass, slot->slotclass))
+			members++;
+	}
+	return members == 1;
+}
+
 const OtaSlotConfig *ota_slot_for_class(const OtaSystemConfig *c, const OtaSlotConfig *booted,
                                         const OtaSlotConfig *boot_target, const char *slotclass,
                                         GError **error)

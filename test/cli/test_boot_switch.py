@@ -237,6 +237,82 @@ def test_install_from_either_slot_writes_the_one_bootloader_slot(pki, tmp_path):
     assert dev.primary(boot="B") == "A"
 
 
+# --- a bootloader-only bundle: written and switched in place, the boot left alone -------------
+
+
+def bootloader_only_bundle(pki, tmp_path, version="2.0", name=None):
+    return make_bundle(pki, tmp_path, {"bootloader": ("bootloader.img", os.urandom(5000))},
+                       version=version, name=name)
+
+
+@pytest.mark.parametrize("label", ["dos", "gpt"])
+def test_bootloader_only_bundle_switches_the_region_and_not_the_boot(pki, tmp_path, label):
+    # RAUC installs a bundle for slots outside the A/B groups without
+    # marking any slot active: nothing to boot into, nothing to mark good.
+    dev, disk = boot_device(tmp_path, pki, label)
+    rootfs = dev.slots["rootfs.1"].read_bytes()
+    proc = assert_ok(dev.install(bootloader_only_bundle(pki, tmp_path)))
+    assert "the boot is not switched" in proc.stdout
+    assert "Next boot" not in proc.stdout
+    assert boot_partition(disk) == (SECOND, HALF_SECTORS)
+    assert_tables_valid(disk, label)
+    status = dev.status()
+    assert status["primary"] == "A" and status["pending"] is None
+    assert status["installed_version"] is None
+    assert dev.slots["rootfs.1"].read_bytes() == rootfs
+    assert dev.slot("bootloader.0")["version"] == "2.0"
+
+
+def test_bootloader_only_bundle_leaves_a_pending_system_install_pending(pki, tmp_path):
+    dev, disk = boot_device(tmp_path, pki, "dos")
+    assert_ok(dev.install(make_bundle(pki, tmp_path, version="2.0")))
+    assert_ok(dev.install(bootloader_only_bundle(pki, tmp_path, version="3.0")))
+    assert dev.status()["pending"] == "rootfs.1"
+    assert dev.primary() == "B"
+    assert_ok(dev.run("mark-good", boot="B"))
+    assert dev.status(boot="B")["installed_version"] == "2.0"
+
+
+def test_info_says_a_bootloader_only_bundle_switches_nothing(pki, tmp_path):
+    dev, disk = boot_device(tmp_path, pki, "dos")
+    bundle = bootloader_only_bundle(pki, tmp_path)
+    assert "and not switch the boot" in assert_ok(dev.run("info", bundle)).stdout
+    doc = json.loads(assert_ok(dev.run("info", "--output-format=json", bundle)).stdout)
+    assert doc["installable"] is True and doc["boot_target"] is None
+
+
+def test_bootloader_bundle_is_compared_with_the_bootloaders_version_not_the_systems(
+        pki, tmp_path):
+    # Its version is the bootloader's: below the system's 5.0 is no downgrade.
+    dev, disk = boot_device(tmp_path, pki, "dos")
+    assert_ok(dev.install(make_bundle(pki, tmp_path, version="5.0")))
+    assert_ok(dev.run("mark-good", boot="B"))
+    assert_ok(dev.install(bootloader_only_bundle(pki, tmp_path, version="2024.1.0"), boot="B"))
+
+
+def test_older_bootloader_only_bundle_is_refused_as_a_downgrade(pki, tmp_path):
+    dev, disk = boot_device(tmp_path, pki, "dos")
+    assert_ok(dev.install(bootloader_only_bundle(pki, tmp_path, version="2024.7.0", name="new")))
+    before = disk.read_bytes()
+    proc = dev.install(bootloader_only_bundle(pki, tmp_path, version="2024.1.0", name="old"))
+    assert_refused(proc, "version 2024.1.0 is older than bootloader.0's 2024.7.0")
+    assert disk.read_bytes() == before
+
+
+def test_application_only_bundle_is_still_refused(pki, tmp_path):
+    # An image for a class that moves with the A/B groups, without the
+    # boot slot's: booting the older system with it would be wrong.
+    dev, disk = boot_device(tmp_path, pki, "dos")
+    with open(dev.conf, "a") as f:
+        f.write(f"\n[slot.appfs.0]\ndevice={tmp_path / 'appfs0'}\nparent=rootfs.0\n"
+                f"[slot.appfs.1]\ndevice={tmp_path / 'appfs1'}\nparent=rootfs.1\n")
+    for name in ("appfs0", "appfs1"):
+        (tmp_path / name).write_bytes(bytes(65536))
+    bundle = make_bundle(pki, tmp_path, {"appfs": os.urandom(5000),
+                                         "bootloader": ("bootloader.img", os.urandom(5000))})
+    assert_refused(dev.install(bundle), "no image for the boot slot class 'rootfs'")
+
+
 # --- what is refused, before anything is written ------------------------------------------
 
 
@@ -467,16 +543,18 @@ def loop_devices(*paths):
             run_tool("losetup", "--detach", loop)
 
 
+@pytest.mark.parametrize("with_rootfs", [True, False], ids=["with-rootfs", "bootloader-only"])
 @pytest.mark.parametrize("label", ["dos", "gpt"])
-def test_disk_is_byte_for_byte_what_rauc_1_8_makes_of_it(pki, tmp_path, label):
+def test_disk_is_byte_for_byte_what_rauc_1_8_makes_of_it(pki, tmp_path, label, with_rootfs):
     # Two copies of one disk, each a loop device: Debian's rauc 1.8 installs
     # a bundle on one, otabundle-install the same bundle on the other.
     disk = make_disk(tmp_path / "rauc.img", label)
     twin = tmp_path / "ota.img"
     twin.write_bytes(disk.read_bytes())
-    bundle = make_bundle(pki, tmp_path, {"rootfs": os.urandom(20000),
-                                         "bootloader": ("bootloader.img", os.urandom(300000))},
-                         fmt="plain")
+    images = {"bootloader": ("bootloader.img", os.urandom(300000))}
+    if with_rootfs:
+        images["rootfs"] = os.urandom(20000)
+    bundle = make_bundle(pki, tmp_path, images, fmt="plain")
     with loop_devices(disk, twin) as loops:
         devs = []
         for name, loop in zip(("rauc", "ota"), loops):
