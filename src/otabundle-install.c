@@ -2,6 +2,7 @@
 /* otabundle-install: the on-target verifier and A/B installer. Argument
  * parsing and printing only; every decision is made in libotabundle. */
 #include <otabundle/config.h>
+#include <otabundle/cancel.h>
 #include <otabundle/install.h>
 #include <otabundle/text.h>
 
@@ -44,6 +45,9 @@ static int fail(const GError *error)
 	g_auto(GStrv) lines = g_strsplit(error->message, "\n", opt_verbose ? -1 : 2);
 
 	progress_line_erase();
+	/* Interrupted: the signal is the story, told by the exit status. */
+	if (ota_cancel_get_signal() != 0)
+		return EXIT_REJECTED;
 	for (char **l = lines; *l && (l == lines || opt_verbose); l++) {
 		g_autofree char *line = ota_text_escape_controls(*l);
 
@@ -295,6 +299,13 @@ static void check_config_text(const OtaConfigReport *r)
 	g_print("Data directory: %s\n", r->data_directory);
 	g_print("Bundle formats: %s\n", formats);
 	g_print("Variant:        %s%s%s\n", r->variant_source, r->variant ? " " : "", variant);
+	if (r->encryption_key != NULL) {
+		g_autofree char *key = ota_text_escape(r->encryption_key);
+		g_autofree char *cert = ota_text_escape(r->encryption_cert ? r->encryption_cert : "");
+
+		g_print("Decryption key: %s%s%s\n", key, r->encryption_cert ? ", certificate " : "",
+		        cert);
+	}
 	g_print("Policies:\n");
 	for (guint i = 0; i < r->policies->len; i++) {
 		const OtaConfigPolicy *p = g_ptr_array_index(r->policies, i);
@@ -350,6 +361,8 @@ static void check_config_json(const char *path, const OtaConfigReport *r, const 
 	json_output_add_strv(b, "bundle_formats", r ? r->bundle_formats : NULL);
 	json_output_add_string(b, "variant_source", r ? r->variant_source : NULL);
 	json_output_add_string(b, "variant", r ? r->variant : NULL);
+	json_output_add_string(b, "encryption_key", r ? r->encryption_key : NULL);
+	json_output_add_string(b, "encryption_cert", r ? r->encryption_cert : NULL);
 	json_builder_set_member_name(b, "policies");
 	json_builder_begin_array(b);
 	for (guint i = 0; r != NULL && i < r->policies->len; i++) {
@@ -489,7 +502,13 @@ int main(int argc, char **argv)
 				info_json(argv[2], NULL, error);
 			return fail(error);
 		}
+		/* SIGINT, SIGTERM or SIGHUP stop an install at its next check:
+		 * the slot it writes stays marked bad, its hook scratch
+		 * directory and child go, and the process ends by the signal. */
+		if (!ota_cancel_on_signals(&error))
+			return fail(error);
 		status = commands[i].run(target, argv + 2);
+		ota_cancel_exit();
 		warning = ota_target_get_event_log_error(target);
 		if (warning != NULL) {
 			g_autofree char *line = ota_text_escape_controls(warning);

@@ -111,6 +111,10 @@ typedef struct {
 	char **bundle_formats; /* allowed, NULL-terminated: "plain", "verity", "crypt" */
 	char *variant_source; /* "none", "name", "file" or "dtb" */
 	char *variant;        /* the name, or the file holding it; NULL otherwise */
+	/* [encryption] key and cert, as they may be shown (a pkcs11: URI
+	 * without its PIN), or NULL */
+	char *encryption_key;
+	char *encryption_cert;
 	GPtrArray *policies;  /* OtaConfigPolicy*, "default" first */
 	GPtrArray *slots;     /* OtaConfigSlot*, in file order */
 	GPtrArray *boots;     /* OtaConfigBoot*, one per bootable slot, in file order */

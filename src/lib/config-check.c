@@ -5,6 +5,7 @@
  * device, the bootloader or the state. */
 #include "config-private.h"
 
+#include <otabundle/keys.h>
 #include <otabundle/manifest.h>
 
 #include "slot-private.h"
@@ -58,6 +59,8 @@ void ota_config_report_free(OtaConfigReport *r)
 	g_strfreev(r->bundle_formats);
 	g_free(r->variant_source);
 	g_free(r->variant);
+	g_free(r->encryption_key);
+	g_free(r->encryption_cert);
 	if (r->policies != NULL)
 		g_ptr_array_unref(r->policies);
 	if (r->slots != NULL)
@@ -185,6 +188,8 @@ OtaConfigReport *ota_config_check(const char *path, GError **error)
 	r->compatible = g_strdup(c->compatible);
 	r->bootloader = g_strdup(config_bootloader_to_string(c->bootloader));
 	r->data_directory = g_strdup(c->data_directory);
+	r->encryption_key = c->encryption_key ? ota_keys_uri_for_display(c->encryption_key) : NULL;
+	r->encryption_cert = c->encryption_cert ? ota_keys_uri_for_display(c->encryption_cert) : NULL;
 	r->bundle_formats = bundle_formats(c->bundle_formats);
 	r->variant_source = g_strdup(variant_sources[c->variant_source]);
 	r->variant = g_strdup(c->variant);

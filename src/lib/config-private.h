@@ -135,6 +135,8 @@ typedef struct {
 	guint64 max_bundle_signature_size;
 	OtaVariantSource variant_source;
 	char *variant;          /* the variant name (NAME), or the file that holds it (FILE) */
+	char *encryption_key;   /* [encryption] key: a PEM file or a pkcs11: URI, or NULL */
+	char *encryption_cert;  /* [encryption] cert: the key's certificate, or NULL */
 	GPtrArray *policies;    /* OtaPolicyConfig*, "default" first */
 	GPtrArray *slots;       /* OtaSlotConfig*, in file order */
 	GPtrArray *loggers;     /* OtaLogConfig*, in file order */

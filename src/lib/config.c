@@ -72,6 +72,8 @@ void ota_system_config_free(OtaSystemConfig *c)
 	g_free(c->data_directory);
 	g_free(c->hardware_revision);
 	g_free(c->custom_backend);
+	g_free(c->encryption_key);
+	g_free(c->encryption_cert);
 	g_free(c->grubenv);
 	g_free(c->uboot_config);
 	g_free(c->barebox_statename);
@@ -129,6 +131,19 @@ static gboolean take_path(GKeyFile *kf, const char *group, const char *key,
 	dir = g_path_get_dirname(conf_path);
 	*out = g_build_filename(dir, value, NULL);
 	return TRUE;
+}
+
+/* take_path(), or a pkcs11: URI as written (a token object, not a file). */
+static gboolean take_path_or_uri(GKeyFile *kf, const char *group, const char *key,
+                                 const char *conf_path, char **out, GError **error)
+{
+	g_autofree char *value = g_key_file_get_string(kf, group, key, NULL);
+
+	if (value != NULL && ota_keys_is_pkcs11_uri(value)) {
+		*out = ota_keyfile_take_string(kf, group, key);
+		return TRUE;
+	}
+	return take_path(kf, group, key, conf_path, out, error);
 }
 
 /* A size in bytes with RAUC's optional binary suffix: 4M, 512K, 1G, 2T. */
@@ -858,7 +873,6 @@ static gboolean refuse_group(const char *group, GError **error)
 	} refused[] = {
 		{"casync", FALSE, "casync bundles"},
 		{"streaming", FALSE, "HTTP streaming"},
-		{"encryption", FALSE, "decrypting crypt bundles on the device"},
 		{"autoinstall", FALSE, "auto-install"},
 		{"polling", FALSE, "polling for updates (RAUC 1.16)"},
 		{"artifacts.", TRUE, "artifact repositories"},
@@ -871,6 +885,15 @@ static gboolean refuse_group(const char *group, GError **error)
 			                   refused[i].what);
 	}
 	return TRUE;
+}
+
+/* [encryption]: RAUC's key (and its certificate) that decrypts encrypted
+ * bundles, each a file relative to the configuration or a pkcs11: URI. */
+static gboolean parse_encryption(GKeyFile *kf, const char *conf_path, OtaSystemConfig *c,
+                                 GError **error)
+{
+	return take_path_or_uri(kf, "encryption", "key", conf_path, &c->encryption_key, error) &&
+	       take_path_or_uri(kf, "encryption", "cert", conf_path, &c->encryption_cert, error);
 }
 
 /* --- [keyring] and [policy.*] ---------------------------------------------------------- */
@@ -1103,7 +1126,7 @@ static gboolean parse_groups(GKeyFile *kf, const char *conf_path, OtaSystemConfi
 	g_auto(GStrv) groups = g_key_file_get_groups(kf, NULL);
 	OtaPolicyConfig *p;
 
-	if (!parse_handlers(kf, error))
+	if (!parse_handlers(kf, error) || !parse_encryption(kf, conf_path, c, error))
 		return FALSE;
 	p = parse_default_policy(kf, conf_path, error);
 	if (p == NULL)
@@ -1134,7 +1157,7 @@ static gboolean parse_groups(GKeyFile *kf, const char *conf_path, OtaSystemConfi
 				return FALSE;
 			g_ptr_array_add(c->loggers, l);
 		} else if (!g_str_equal(*g, "system") && !g_str_equal(*g, "keyring") &&
-		           !g_str_equal(*g, "handlers")) {
+		           !g_str_equal(*g, "handlers") && !g_str_equal(*g, "encryption")) {
 			g_autofree char *escaped = ota_text_escape(*g);
 
 			return config_error(error, OTA_CONFIG_ERROR_UNKNOWN_FIELD, "unknown group [%s]",

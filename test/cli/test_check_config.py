@@ -189,7 +189,6 @@ def test_a_documented_rauc_key_is_never_unknown(tmp_path):
     refused = {
         "[casync]\nstorepath=/s\n": "[casync]",
         "[streaming]\nsend-headers=boot-id\n": "[streaming]",
-        "[encryption]\nkey=/k.pem\n": "[encryption]",
         "[autoinstall]\npath=/b.raucb\n": "[autoinstall]",
         "[artifacts.addons]\npath=/srv\ntype=trees\n": "[artifacts.addons]",
         "[handlers]\nsystem-info=/i\n": "system-info",
@@ -200,6 +199,29 @@ def test_a_documented_rauc_key_is_never_unknown(tmp_path):
         line = assert_refused(check_config(conf), words, "not supported", path=conf)
         assert "unknown" not in line
         conf.write_text(conf.read_text().replace(group, ""))
+
+
+def test_encryption_key_and_cert_are_reported_without_a_pin(tmp_path):
+    conf = tmp_path / "system.conf"
+    conf.write_text("[system]\ncompatible=c\nbootloader=uboot\n[keyring]\npath=ca.pem\n"
+                    "[encryption]\nkey=pkcs11:token=device;object=crypt?pin-value=9876\n"
+                    "cert=crypt.cert.pem\n[slot.rootfs.0]\ndevice=/r0\nbootname=A\n"
+                    "[slot.rootfs.1]\ndevice=/r1\nbootname=B\n")
+    proc = assert_ok(check_config(conf))
+    assert f"Decryption key: pkcs11:token=device;object=crypt, certificate " \
+           f"{tmp_path / 'crypt.cert.pem'}" in proc.stdout
+    assert "9876" not in proc.stdout + proc.stderr
+    doc = json.loads(assert_ok(check_config(conf, "--output-format=json")).stdout)
+    assert doc["encryption_key"] == "pkcs11:token=device;object=crypt"
+    assert doc["encryption_cert"] == str(tmp_path / "crypt.cert.pem")
+
+
+def test_unknown_key_in_encryption_is_refused(tmp_path):
+    conf = tmp_path / "system.conf"
+    conf.write_text("[system]\ncompatible=c\nbootloader=uboot\n[keyring]\npath=ca.pem\n"
+                    "[encryption]\nkey=k.pem\n"
+                    "keys=k2.pem\n[slot.rootfs.0]\ndevice=/r0\nbootname=A\n")
+    assert_refused(check_config(conf), "unknown key 'keys' in group [encryption]", path=conf)
 
 
 def test_an_existing_keyring_that_does_not_load_is_refused(tmp_path):

@@ -3,8 +3,12 @@
 with RAUC's arguments and environment, and refuses bundles that would take
 the install out of its hands (a [handler], an image 'install' hook)."""
 import os
+import signal
 import subprocess
+import time
 from pathlib import Path
+
+import pytest
 
 from conftest import OTABUNDLE, assert_ok, check_json_output, run
 
@@ -172,3 +176,43 @@ def test_mark_good_after_a_fallback_settles_the_failed_install(pki, tmp_path):
     result = json.loads(status.stdout)
     assert result["pending"] is None
     assert result["installed_version"] is None
+
+
+HELD_HOOK = """#!/bin/sh
+case "$1" in
+slot-pre-install) echo $$ > "$PIDFILE.tmp"; mv "$PIDFILE.tmp" "$PIDFILE"; exec sleep 100000;;
+esac
+"""
+
+
+def restore_default_signals():
+    """SIGINT and SIGTERM at their defaults in the child: a test suite run
+    in the background has them ignored, and ignored they stay."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+
+@pytest.mark.parametrize("signo", [signal.SIGINT, signal.SIGTERM], ids=lambda s: s.name)
+def test_interrupted_install_kills_its_hook_removes_its_scratch_and_boots_nothing(
+        pki, tmp_path, signo):
+    conf, d = target(tmp_path, pki)
+    bundle = hooked_bundle(tmp_path, pki, image_hooks="pre-install", script=HELD_HOOK)
+    pidfile = tmp_path / "hook.pid"
+    proc = subprocess.Popen([INSTALL, "--conf", str(conf), "--override-boot-slot", "A",
+                             "install", str(bundle)], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, preexec_fn=restore_default_signals,
+                            env=dict(os.environ, PIDFILE=str(pidfile)))
+    # Held in its pre-install hook until signalled: no time limit needed.
+    while not pidfile.exists():
+        assert proc.poll() is None, proc.communicate()
+        time.sleep(0.002)
+    hook_pid = int(pidfile.read_text())
+    proc.send_signal(signo)
+    out, err = proc.communicate()
+    assert proc.returncode == -signo, err
+    assert err == ""
+    assert not Path(f"/proc/{hook_pid}").exists()
+    assert not [p.name for p in (d / "data").iterdir() if p.name.startswith("hook-")]
+    assert (d / "root1").read_bytes() == b"old"
+    boot = (d / "data" / "bootloader.state").read_text()
+    assert "primary=B" not in boot and "[slot.B]\nstate=bad" in boot
