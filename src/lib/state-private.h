@@ -58,6 +58,11 @@ typedef struct {
  * writes, and it has [system] security-floor; anything else, including a
  * file written before that line existed, is OTA_STATE_ERROR_CORRUPTED. */
 OtaState *ota_state_load(const char *data_directory, GError **error);
+/* ota_state_load() of a file's @data; and the sealed file that
+ * ota_state_save() writes (@length set, NUL-terminated). */
+OtaState *ota_state_parse(const char *data_directory, const char *data, gsize length,
+                          GError **error);
+char *ota_state_to_data(OtaState *state, gsize *length);
 G_GNUC_WARN_UNUSED_RESULT
 gboolean ota_state_save(OtaState *state, GError **error);
 

@@ -184,7 +184,6 @@ OtaState *ota_state_load(const char *data_directory, GError **error)
 	g_autoptr(GError) ierror = NULL;
 	g_autofree char *data = NULL;
 	gsize length = 0;
-	gsize body_length = 0;
 
 	if (!g_file_get_contents(s->path, &data, &length, &ierror)) {
 		if (g_error_matches(ierror, G_FILE_ERROR, G_FILE_ERROR_NOENT))
@@ -192,6 +191,15 @@ OtaState *ota_state_load(const char *data_directory, GError **error)
 		g_set_error_literal(error, OTA_STATE_ERROR, OTA_STATE_ERROR_IO, ierror->message);
 		return NULL;
 	}
+	return ota_state_parse(data_directory, data, length, error);
+}
+
+OtaState *ota_state_parse(const char *data_directory, const char *data, gsize length,
+                          GError **error)
+{
+	g_autoptr(OtaState) s = state_new(data_directory);
+	gsize body_length = 0;
+
 	if (!check_seal(s->path, data, length, &body_length, error) ||
 	    !parse(s, data, body_length, error))
 		return NULL;
@@ -237,7 +245,7 @@ static char *to_data(OtaState *s, gsize *length)
 	return g_key_file_to_data(kf, length, NULL);
 }
 
-static char *to_sealed_data(OtaState *s, gsize *length)
+char *ota_state_to_data(OtaState *s, gsize *length)
 {
 	gsize body_length = 0;
 	g_autofree char *body = to_data(s, &body_length);
@@ -258,7 +266,7 @@ gboolean ota_state_save(OtaState *s, GError **error)
 
 	if (!make_directory(dir, error))
 		return FALSE;
-	data = to_sealed_data(s, &length);
+	data = ota_state_to_data(s, &length);
 	/* Temp file, fsync, rename, fsync of the directory. */
 	out = ota_output_new(s->path, TRUE, error);
 	return out != NULL &&
