@@ -12,7 +12,11 @@
 
 #include <string.h>
 
+#include "rauc-cli-common.h"
+
+#define PROGRAM "otabundle"
 #define EXIT_USAGE 2
+#define usage_error(...) rauc_cli_usage_error(PROGRAM, __VA_ARGS__)
 
 /* rauc's options. Like rauc, a value given twice is refused where rauc has
  * one (it would silently take the last): --cert, --key, --keyring. */
@@ -22,8 +26,6 @@ static char **opt_keys;
 static char **opt_keyrings;
 static char **opt_intermediates;
 static gboolean opt_debug;
-static gboolean opt_version;
-static gboolean opt_help;
 static char **opt_signing_keyrings;
 static char *opt_mksquashfs_args;
 static gboolean opt_no_verify;
@@ -32,7 +34,8 @@ static gboolean opt_trust_environment;
 static char *opt_output_format;
 static gboolean opt_dump_cert;
 
-/* rauc's main entries: accepted anywhere on the line. */
+/* rauc's main entries: accepted anywhere on the line (with --version and
+ * --help, rauc-cli-common.c's). */
 static const GOptionEntry global_entries[] = {
 	{"conf", 'c', 0, G_OPTION_ARG_FILENAME, &opt_conf,
 	 "RAUC system.conf: its [keyring] group gives the keyring", "FILENAME"},
@@ -45,8 +48,6 @@ static const GOptionEntry global_entries[] = {
 	 "Intermediate CA certificate to embed (PEM); may be repeated", "PEMFILE"},
 	{"debug", 'd', 0, G_OPTION_ARG_NONE, &opt_debug, "Details on failure (otabundle --verbose)",
 	 NULL},
-	{"version", 0, 0, G_OPTION_ARG_NONE, &opt_version, "Display version", NULL},
-	{"help", 'h', 0, G_OPTION_ARG_NONE, &opt_help, "Display help and exit", NULL},
 	{NULL}};
 
 #define SIGNING_KEYRING_ENTRY                                                                \
@@ -85,31 +86,14 @@ static const GOptionEntry info_entries[] = {
 	{NULL}};
 
 typedef struct Command Command;
-typedef gboolean (*TranslateFunc)(const Command *command, char **args, GPtrArray *out);
+/* Adds the command and its options to @out (the arguments follow); FALSE
+ * when the command line can't be run (said on stderr). */
+typedef gboolean (*TranslateFunc)(const Command *command, GPtrArray *keyrings, GPtrArray *out);
 
 struct Command {
-	const char *name;
-	const char *args; /* for usage lines */
-	int n_args;
-	const GOptionEntry *entries;
+	RaucCliCommand cli; /* first: rauc_cli_parse() returns a pointer to it */
 	TranslateFunc translate;
-	const char *summary;
 };
-
-/* --- printing ---------------------------------------------------------- */
-
-static int usage_error(const char *format, ...) G_GNUC_PRINTF(1, 2);
-static int usage_error(const char *format, ...)
-{
-	va_list args;
-	g_autofree char *message = NULL;
-
-	va_start(args, format);
-	message = g_strdup_vprintf(format, args);
-	va_end(args);
-	g_printerr("otabundle: %s\nTry 'rauc --help'.\n", message);
-	return EXIT_USAGE;
-}
 
 /* --- trust --------------------------------------------------------------- */
 
@@ -170,7 +154,7 @@ static void add_checks(GPtrArray *out, const OtaKeyringConfig *conf)
 static void add_args(GPtrArray *out, const Command *command, char **args)
 {
 	add(out, "--");
-	for (int i = 0; i < command->n_args; i++)
+	for (int i = 0; i < command->cli.max_args; i++)
 		add(out, args[i]);
 }
 
@@ -178,16 +162,17 @@ static void add_args(GPtrArray *out, const Command *command, char **args)
 
 static OtaKeyringConfig *conf_keyring;
 
+/* The input bundle is verified unless --no-verify: rauc wants a keyring. */
 static gboolean require_keyring(const Command *command, GPtrArray *keyrings)
 {
 	gboolean has_no_verify = FALSE;
 
-	if (keyrings->len > 0)
+	if (opt_no_verify || keyrings->len > 0)
 		return TRUE;
-	for (const GOptionEntry *e = command->entries; e->long_name != NULL; e++)
+	for (const GOptionEntry *e = command->cli.entries; e->long_name != NULL; e++)
 		has_no_verify |= g_str_equal(e->long_name, "no-verify");
 	usage_error("rauc %s verifies the bundle: give --keyring or -c system.conf%s",
-	            command->name, has_no_verify ? ", or --no-verify" : "");
+	            command->cli.name, has_no_verify ? ", or --no-verify" : "");
 	return FALSE;
 }
 
@@ -207,20 +192,30 @@ static void add_signer(GPtrArray *out)
 		add_option(out, "intermediate", *i);
 }
 
-/* The check of what is written: --signing-keyring, else the keyring. */
-static void add_result_check(GPtrArray *out, GPtrArray *keyrings)
+/* What is checked: the input against @keyrings (@verify_input), what is
+ * written against --signing-keyring, else @keyrings (@check_result); the
+ * system.conf's checking rules wherever any keyring checks; and
+ * --no-check-time (resign and info have it). */
+static void add_trust(GPtrArray *out, GPtrArray *keyrings, gboolean verify_input,
+                      gboolean check_result)
 {
 	g_autoptr(GPtrArray) signing = g_ptr_array_new();
 
-	for (char **k = opt_signing_keyrings; k && *k; k++)
-		g_ptr_array_add(signing, *k);
-	add_keyrings(out, "signing-keyring", signing->len > 0 ? signing : keyrings);
+	if (verify_input)
+		add_keyrings(out, "keyring", keyrings);
+	if (check_result) {
+		for (char **k = opt_signing_keyrings; k && *k; k++)
+			g_ptr_array_add(signing, *k);
+		add_keyrings(out, "signing-keyring", signing->len > 0 ? signing : keyrings);
+	}
+	if (verify_input || (check_result && (keyrings->len > 0 || signing->len > 0)))
+		add_checks(out, conf_keyring);
+	if (opt_no_check_time)
+		add(out, "--no-check-time");
 }
 
-static gboolean translate_bundle(const Command *command, char **args, GPtrArray *out)
+static gboolean translate_bundle(const Command *command, GPtrArray *keyrings, GPtrArray *out)
 {
-	g_autoptr(GPtrArray) keyrings = effective_keyrings(conf_keyring);
-
 	if (!require_signer())
 		return FALSE;
 	add(out, "create");
@@ -228,67 +223,44 @@ static gboolean translate_bundle(const Command *command, char **args, GPtrArray 
 	add_signer(out);
 	if (opt_mksquashfs_args != NULL)
 		add_option(out, "mksquashfs-args", opt_mksquashfs_args);
-	add_result_check(out, keyrings);
-	if (keyrings->len > 0 || opt_signing_keyrings != NULL)
-		add_checks(out, conf_keyring);
-	add_args(out, command, args);
+	add_trust(out, keyrings, FALSE, TRUE);
 	return TRUE;
 }
 
-static gboolean translate_resign(const Command *command, char **args, GPtrArray *out)
+static gboolean translate_resign(const Command *command, GPtrArray *keyrings, GPtrArray *out)
 {
-	g_autoptr(GPtrArray) keyrings = effective_keyrings(conf_keyring);
-
-	if (!require_signer() || (!opt_no_verify && !require_keyring(command, keyrings)))
+	if (!require_signer() || !require_keyring(command, keyrings))
 		return FALSE;
 	add(out, "resign");
 	add_signer(out);
 	if (opt_no_verify)
 		add(out, "--no-verify");
-	else
-		add_keyrings(out, "keyring", keyrings);
-	add_result_check(out, keyrings);
-	if (keyrings->len > 0 || opt_signing_keyrings != NULL)
-		add_checks(out, conf_keyring);
-	if (opt_no_check_time)
-		add(out, "--no-check-time");
-	add_args(out, command, args);
+	add_trust(out, keyrings, !opt_no_verify, TRUE);
 	return TRUE;
 }
 
-static gboolean translate_replace_signature(const Command *command, char **args, GPtrArray *out)
+static gboolean translate_replace_signature(const Command *command, GPtrArray *keyrings,
+                                            GPtrArray *out)
 {
-	g_autoptr(GPtrArray) keyrings = effective_keyrings(conf_keyring);
-
-	if (!opt_no_verify && !require_keyring(command, keyrings))
+	if (!require_keyring(command, keyrings))
 		return FALSE;
 	add(out, "replace-signature");
-	if (!opt_no_verify)
-		add_keyrings(out, "keyring", keyrings);
-	add_result_check(out, keyrings);
-	if (keyrings->len > 0 || opt_signing_keyrings != NULL)
-		add_checks(out, conf_keyring);
-	add_args(out, command, args);
+	add_trust(out, keyrings, !opt_no_verify, TRUE);
 	return TRUE;
 }
 
 /* extract, extract-signature: the bundle is verified first, as rauc does. */
-static gboolean translate_reading(const Command *command, char **args, GPtrArray *out)
+static gboolean translate_reading(const Command *command, GPtrArray *keyrings, GPtrArray *out)
 {
-	g_autoptr(GPtrArray) keyrings = effective_keyrings(conf_keyring);
-
 	if (!require_keyring(command, keyrings))
 		return FALSE;
-	add(out, command->name);
-	add_keyrings(out, "keyring", keyrings);
-	add_checks(out, conf_keyring);
-	add_args(out, command, args);
+	add(out, command->cli.name);
+	add_trust(out, keyrings, TRUE, FALSE);
 	return TRUE;
 }
 
-static gboolean translate_info(const Command *command, char **args, GPtrArray *out)
+static gboolean translate_info(const Command *command, GPtrArray *keyrings, GPtrArray *out)
 {
-	g_autoptr(GPtrArray) keyrings = effective_keyrings(conf_keyring);
 	const char *format = opt_output_format;
 
 	if (format != NULL && !g_str_equal(format, "readable") &&
@@ -297,45 +269,41 @@ static gboolean translate_info(const Command *command, char **args, GPtrArray *o
 		            "shell", format);
 		return FALSE;
 	}
-	if (!opt_no_verify && !require_keyring(command, keyrings))
+	if (!require_keyring(command, keyrings))
 		return FALSE;
 	add(out, "info");
 	if (format != NULL && !g_str_equal(format, "readable"))
 		add_option(out, "rauc-output-format", format);
 	if (opt_dump_cert)
 		add(out, "--dump-cert");
-	if (opt_no_verify) {
+	if (opt_no_verify)
 		add(out, "--no-verify");
-	} else {
-		add_keyrings(out, "keyring", keyrings);
-		add_checks(out, conf_keyring);
-	}
-	if (opt_no_check_time)
-		add(out, "--no-check-time");
-	add_args(out, command, args);
+	add_trust(out, keyrings, !opt_no_verify, FALSE);
 	return TRUE;
 }
 
 static const Command commands[] = {
-	{"bundle", "<INPUTDIR> <BUNDLENAME>", 2, bundle_entries, translate_bundle,
-	 "Create a bundle from a content directory (otabundle create)"},
-	{"resign", "<INBUNDLE> <OUTBUNDLE>", 2, resign_entries, translate_resign,
-	 "Resign an already signed bundle (otabundle resign)"},
-	{"replace-signature", "<INBUNDLE> <INPUTSIG> <OUTBUNDLE>", 3, replace_entries,
-	 translate_replace_signature,
-	 "Replace the signature of a bundle (otabundle replace-signature)"},
-	{"extract-signature", "<BUNDLENAME> <OUTPUTSIG>", 2, extract_entries, translate_reading,
-	 "Extract the bundle signature (otabundle extract-signature)"},
-	{"extract", "<BUNDLENAME> <OUTPUTDIR>", 2, extract_entries, translate_reading,
-	 "Extract the bundle content (otabundle extract)"},
-	{"info", "<BUNDLE>", 1, info_entries, translate_info, "Print bundle info (otabundle info)"},
+	{{"bundle", "<INPUTDIR> <BUNDLENAME>",
+	  "Create a bundle from a content directory (otabundle create)", 2, 2, bundle_entries},
+	 translate_bundle},
+	{{"resign", "<INBUNDLE> <OUTBUNDLE>", "Resign an already signed bundle (otabundle resign)",
+	  2, 2, resign_entries},
+	 translate_resign},
+	{{"replace-signature", "<INBUNDLE> <INPUTSIG> <OUTBUNDLE>",
+	  "Replace the signature of a bundle (otabundle replace-signature)", 3, 3, replace_entries},
+	 translate_replace_signature},
+	{{"extract-signature", "<BUNDLENAME> <OUTPUTSIG>",
+	  "Extract the bundle signature (otabundle extract-signature)", 2, 2, extract_entries},
+	 translate_reading},
+	{{"extract", "<BUNDLENAME> <OUTPUTDIR>", "Extract the bundle content (otabundle extract)", 2,
+	  2, extract_entries},
+	 translate_reading},
+	{{"info", "<BUNDLE>", "Print bundle info (otabundle info)", 1, 1, info_entries},
+	 translate_info},
 };
 
 /* rauc commands that otabundle does not run, with where to go instead. */
-static const struct {
-	const char *name;
-	const char *instead;
-} elsewhere[] = {
+static const RaucCliElsewhere elsewhere[] = {
 	{"install", "runs on the device: use otabundle-install install, or otabundle-install as "
 	            "rauc there (otabundle-install(8))"},
 	{"status", "runs on the device: use otabundle-install status, or otabundle-install as "
@@ -353,21 +321,6 @@ static const struct {
 	{"encrypt", "is not supported yet: otabundle does not make crypt bundles"},
 	{"convert", "is not supported: otabundle does not make casync bundles"},
 };
-
-static void print_help(void)
-{
-	g_print("Usage: rauc [OPTION...] <COMMAND> ...\n\n"
-	        "otabundle %s, run as rauc: RAUC's host command lines, checked and signed\n"
-	        "by otabundle (otabundle(1), RAUC COMPATIBILITY).\n\nCommands:\n",
-	        OTABUNDLE_VERSION);
-	for (gsize i = 0; i < G_N_ELEMENTS(commands); i++)
-		g_print("  %-18s %s\n", commands[i].name, commands[i].summary);
-	g_print("\nOptions before or after the command: -c/--conf FILE, --cert, --key, "
-	        "--keyring,\n--intermediate, -d/--debug, --version, --help. "
-	        "Environment: RAUC_PKCS11_MODULE\nand RAUC_PKCS11_PIN (when the "
-	        "OTABUNDLE_PKCS11_* variables are unset).\n"
-	        "Device commands (install, status, ...) are otabundle-install's.\n");
-}
 
 /* --- parsing ------------------------------------------------------------- */
 
@@ -396,19 +349,6 @@ gboolean rauc_cli_applies(int argc, char **argv)
 	return is_rauc_only(argv[1]);
 }
 
-/* The first argument that is not an option: rauc's command (rauc's own
- * rule, after its first pass took the global options out). */
-static const char *find_command(char **argv)
-{
-	for (char **a = argv + 1; *a; a++) {
-		if ((*a)[0] != '-')
-			return *a;
-		if (g_str_equal(*a, "--"))
-			return a[1];
-	}
-	return NULL;
-}
-
 /* rauc keeps the last of a repeated --cert, --key or --keyring; a line
  * that gives two means something else than rauc would do with it. */
 static gboolean check_single(char **values, const char *name)
@@ -434,76 +374,28 @@ static void map_pkcs11_environment(void)
 		g_setenv("OTABUNDLE_PKCS11_PIN", rauc_pin, TRUE);
 }
 
-/* Parses the strv *@argv in rauc's two passes (taking out what it
- * parses); the command in *@command and its arguments (after the command
- * name) in *@args. */
+static const RaucCli rauc = {
+	.program = PROGRAM,
+	.side = "host",
+	.about = "RAUC's host command lines, checked and signed\nby otabundle (otabundle(1), RAUC "
+	         "COMPATIBILITY).",
+	.options = "-c/--conf FILE, --cert, --key, --keyring,\n--intermediate, -d/--debug, "
+	           "--version, --help. Environment: RAUC_PKCS11_MODULE\nand RAUC_PKCS11_PIN (when "
+	           "the OTABUNDLE_PKCS11_* variables are unset).\nDevice commands (install, status, "
+	           "...) are otabundle-install's.",
+	.global_entries = global_entries,
+	RAUC_CLI_TABLES(commands, elsewhere),
+};
+
+/* rauc's two passes over the strv *@argv (rauc_cli_parse()), then what
+ * otabundle adds: a signer or keyring is given once. */
 static gboolean parse(char ***argv, const Command **command, char ***args, int *exit_code)
 {
-	g_autoptr(GOptionContext) global = g_option_context_new("<COMMAND>");
-	g_autoptr(GOptionContext) context = NULL;
-	g_autoptr(GError) error = NULL;
-	const char *name;
+	const RaucCliCommand *found = rauc_cli_parse(&rauc, argv, args, exit_code);
 
-	*exit_code = EXIT_USAGE;
-	g_option_context_set_help_enabled(global, FALSE);
-	g_option_context_set_ignore_unknown_options(global, TRUE);
-	g_option_context_add_main_entries(global, global_entries, NULL);
-	if (!g_option_context_parse_strv(global, argv, &error)) {
-		usage_error("%s", error->message);
+	if (found == NULL)
 		return FALSE;
-	}
-	name = find_command(*argv);
-	if (name == NULL || g_str_equal(name, "help")) {
-		if (opt_version && name == NULL) {
-			g_print("otabundle %s (rauc host command lines)\n", OTABUNDLE_VERSION);
-			*exit_code = EXIT_SUCCESS;
-			return FALSE;
-		}
-		if (!opt_help && name == NULL) {
-			usage_error("no command given");
-			return FALSE;
-		}
-		print_help();
-		*exit_code = EXIT_SUCCESS;
-		return FALSE;
-	}
-	for (gsize i = 0; i < G_N_ELEMENTS(elsewhere); i++) {
-		if (g_str_equal(name, elsewhere[i].name)) {
-			g_printerr("otabundle: rauc %s %s\n", name, elsewhere[i].instead);
-			return FALSE;
-		}
-	}
-	*command = NULL;
-	for (gsize i = 0; i < G_N_ELEMENTS(commands); i++) {
-		if (g_str_equal(name, commands[i].name))
-			*command = &commands[i];
-	}
-	if (*command == NULL) {
-		usage_error("unknown rauc command '%s'", name);
-		return FALSE;
-	}
-
-	context = g_option_context_new((*command)->args);
-	g_option_context_set_help_enabled(context, FALSE);
-	g_option_context_add_main_entries(context, global_entries, NULL);
-	g_option_context_add_main_entries(context, (*command)->entries, NULL);
-	if (!g_option_context_parse_strv(context, argv, &error)) {
-		usage_error("%s", error->message);
-		return FALSE;
-	}
-	if (opt_help) {
-		g_autofree char *help = g_option_context_get_help(context, TRUE, NULL);
-
-		g_print("%s", help);
-		*exit_code = EXIT_SUCCESS;
-		return FALSE;
-	}
-	/* What is left: the program, the command, its arguments. */
-	if (g_strv_length(*argv) - 2 != (guint)(*command)->n_args) {
-		usage_error("rauc %s takes %s", name, (*command)->args);
-		return FALSE;
-	}
-	*args = &(*argv)[2];
+	*command = (const Command *)found;
 	return check_single(opt_certs, "cert") && check_single(opt_keys, "key") &&
 	       check_single(opt_keyrings, "keyring");
 }
@@ -516,7 +408,7 @@ static gboolean check_no_decryption_key(const Command *command)
 	    command->translate == translate_resign)
 		return TRUE;
 	usage_error("rauc %s --key decrypts crypt bundles, which otabundle does not support yet",
-	            command->name);
+	            command->cli.name);
 	return FALSE;
 }
 
@@ -524,6 +416,7 @@ gboolean rauc_cli_translate(char **argv, GStrv *otabundle_argv, int *exit_code, 
 {
 	g_auto(GStrv) rest = g_strdupv(argv);
 	g_autoptr(GPtrArray) out = g_ptr_array_new_with_free_func(g_free);
+	g_autoptr(GPtrArray) keyrings = NULL;
 	const Command *command = NULL;
 	char **args = NULL;
 
@@ -541,9 +434,11 @@ gboolean rauc_cli_translate(char **argv, GStrv *otabundle_argv, int *exit_code, 
 	}
 	map_pkcs11_environment();
 
+	keyrings = effective_keyrings(conf_keyring);
 	add(out, "otabundle");
-	if (!command->translate(command, args, out))
+	if (!command->translate(command, keyrings, out))
 		return FALSE;
+	add_args(out, command, args);
 	if (opt_debug)
 		g_ptr_array_insert(out, 2, g_strdup("--verbose"));
 	g_ptr_array_add(out, NULL);

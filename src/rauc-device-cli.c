@@ -17,10 +17,13 @@
 
 #include "lib/json-output.h"
 #include "progress-line.h"
+#include "rauc-cli-common.h"
 #include "rauc-info.h"
 
+#define PROGRAM "otabundle-install"
 #define EXIT_REJECTED 1
 #define EXIT_USAGE 2
+#define usage_error(...) rauc_cli_usage_error(PROGRAM, __VA_ARGS__)
 
 /* RAUC's system.conf first (a device that ran RAUC keeps it), then ours. */
 static const char *const default_confs[] = {"/etc/rauc/system.conf", "/run/rauc/system.conf",
@@ -30,8 +33,6 @@ static const char *const default_confs[] = {"/etc/rauc/system.conf", "/run/rauc/
 static char *opt_conf;
 static char *opt_boot_slot;
 static gboolean opt_debug;
-static gboolean opt_version;
-static gboolean opt_help;
 static char *opt_keyring;
 static char **opt_intermediates;
 static char *opt_mount;
@@ -53,7 +54,8 @@ static gboolean opt_tls_no_verify;
 static char **opt_http_headers;
 
 /* rauc's main entries, and --override-boot-slot (rauc's on install and
- * status): accepted anywhere on the line. */
+ * status): accepted anywhere on the line (with --version and --help,
+ * rauc-cli-common.c's). */
 static const GOptionEntry global_entries[] = {
 	{"conf", 'c', 0, G_OPTION_ARG_FILENAME, &opt_conf,
 	 "System configuration (default /etc/rauc/system.conf, else /etc/otabundle/system.conf)",
@@ -69,8 +71,6 @@ static const GOptionEntry global_entries[] = {
 	{"cert", 0, G_OPTION_FLAG_HIDDEN, G_OPTION_ARG_FILENAME, &opt_cert, NULL, NULL},
 	{"key", 0, G_OPTION_FLAG_HIDDEN, G_OPTION_ARG_FILENAME, &opt_key, NULL, NULL},
 	{"debug", 'd', 0, G_OPTION_ARG_NONE, &opt_debug, "Details on failure", NULL},
-	{"version", 0, 0, G_OPTION_ARG_NONE, &opt_version, "Display version", NULL},
-	{"help", 'h', 0, G_OPTION_ARG_NONE, &opt_help, "Display help and exit", NULL},
 	{NULL}};
 
 #define BUNDLE_ACCESS_ENTRIES                                                                \
@@ -112,28 +112,11 @@ static const GOptionEntry status_entries[] = {
 	{NULL}};
 
 typedef struct {
-	const char *name;
-	const char *usage;
-	const char *summary;
-	int min_args, max_args;
-	const GOptionEntry *entries;
+	RaucCliCommand cli; /* first: rauc_cli_parse() returns a pointer to it */
 	int (*run)(OtaTarget *target, char **args, int n_args);
 } Command;
 
 /* --- printing -------------------------------------------------------------- */
-
-static int usage_error(const char *format, ...) G_GNUC_PRINTF(1, 2);
-static int usage_error(const char *format, ...)
-{
-	va_list args;
-	g_autofree char *message = NULL;
-
-	va_start(args, format);
-	message = g_strdup_vprintf(format, args);
-	va_end(args);
-	g_printerr("otabundle-install: %s\nTry 'rauc --help'.\n", message);
-	return EXIT_USAGE;
-}
 
 static int fail(const GError *error)
 {
@@ -446,19 +429,17 @@ static int cmd_status(OtaTarget *t, char **args, int n_args)
 }
 
 static const Command commands[] = {
-	{"install", "install <BUNDLE>", "Install a bundle", 1, 1, install_entries, cmd_install},
-	{"info", "info <FILE>", "Print bundle info, verified against system.conf's keyring", 1, 1,
-	 info_entries, cmd_info},
-	{"status", "status [mark-good|mark-bad|mark-active [booted|other|<SLOT_NAME>]]",
-	 "Show system status, or mark a slot (default: the booted one)", 0, 2, status_entries,
+	{{"install", "install <BUNDLE>", "Install a bundle", 1, 1, install_entries}, cmd_install},
+	{{"info", "info <FILE>", "Print bundle info, verified against system.conf's keyring", 1, 1,
+	  info_entries},
+	 cmd_info},
+	{{"status", "status [mark-good|mark-bad|mark-active [booted|other|<SLOT_NAME>]]",
+	  "Show system status, or mark a slot (default: the booted one)", 0, 2, status_entries},
 	 cmd_status},
 };
 
 /* rauc commands otabundle-install does not run, and where to go instead. */
-static const struct {
-	const char *name;
-	const char *instead;
-} elsewhere[] = {
+static const RaucCliElsewhere elsewhere[] = {
 	{"bundle", "runs on the build host: use otabundle create, or otabundle as rauc"},
 	{"resign", "runs on the build host: use otabundle resign, or otabundle as rauc"},
 	{"replace-signature", "runs on the build host: use otabundle, or otabundle as rauc"},
@@ -473,18 +454,6 @@ static const struct {
 	            "D-Bus service (otabundle-install(8), RAUC COMPATIBILITY)"},
 };
 
-static void print_help(void)
-{
-	g_print("Usage: rauc [OPTION...] <COMMAND> ...\n\n"
-	        "otabundle-install %s, run as rauc: RAUC's device command lines\n"
-	        "(otabundle-install(8), RAUC COMPATIBILITY).\n\nCommands:\n",
-	        OTABUNDLE_VERSION);
-	for (gsize i = 0; i < G_N_ELEMENTS(commands); i++)
-		g_print("  %-8s %s\n", commands[i].name, commands[i].summary);
-	g_print("\nOptions before or after the command: -c/--conf FILE, --override-boot-slot,\n"
-	        "-d/--debug, --version, --help.\n");
-}
-
 /* --- parsing ------------------------------------------------------------- */
 
 gboolean rauc_device_cli_applies(char **argv)
@@ -492,17 +461,6 @@ gboolean rauc_device_cli_applies(char **argv)
 	g_autofree char *name = g_path_get_basename(argv[0]);
 
 	return g_str_equal(name, "rauc");
-}
-
-static const char *find_command(char **argv)
-{
-	for (char **a = argv + 1; *a; a++) {
-		if ((*a)[0] != '-')
-			return *a;
-		if (g_str_equal(*a, "--"))
-			return a[1];
-	}
-	return NULL;
 }
 
 /* Options rauc has that would change what is trusted or written, or that
@@ -550,87 +508,27 @@ static const char *conf_path(void)
 	return default_confs[0];
 }
 
-/* rauc's two passes: the global options, to find the command; then the
- * command's own with the global ones again. FALSE when there is nothing
- * to run: then *@exit_code is set and what to say was printed (help,
- * version, wrong usage, a command otabundle-install does not run). */
-static gboolean parse(char ***argv, const Command **command, int *exit_code)
-{
-	g_autoptr(GOptionContext) global = g_option_context_new("<COMMAND>");
-	g_autoptr(GOptionContext) context = NULL;
-	g_autoptr(GError) error = NULL;
-	const char *name;
-
-	*exit_code = EXIT_USAGE;
-	g_option_context_set_help_enabled(global, FALSE);
-	g_option_context_set_ignore_unknown_options(global, TRUE);
-	g_option_context_add_main_entries(global, global_entries, NULL);
-	if (!g_option_context_parse_strv(global, argv, &error)) {
-		usage_error("%s", error->message);
-		return FALSE;
-	}
-	name = find_command(*argv);
-	if (name == NULL || g_str_equal(name, "help")) {
-		if (!opt_version && !opt_help && name == NULL) {
-			usage_error("no command given");
-			return FALSE;
-		}
-		if (opt_version && name == NULL)
-			g_print("otabundle-install %s (rauc device command lines)\n", OTABUNDLE_VERSION);
-		else
-			print_help();
-		*exit_code = EXIT_SUCCESS;
-		return FALSE;
-	}
-	for (gsize i = 0; i < G_N_ELEMENTS(elsewhere); i++) {
-		if (g_str_equal(name, elsewhere[i].name)) {
-			g_printerr("otabundle-install: rauc %s %s\n", name, elsewhere[i].instead);
-			return FALSE;
-		}
-	}
-	*command = NULL;
-	for (gsize i = 0; i < G_N_ELEMENTS(commands); i++) {
-		if (g_str_equal(name, commands[i].name))
-			*command = &commands[i];
-	}
-	if (*command == NULL) {
-		usage_error("unknown rauc command '%s'", name);
-		return FALSE;
-	}
-
-	context = g_option_context_new((*command)->usage);
-	g_option_context_set_help_enabled(context, FALSE);
-	g_option_context_add_main_entries(context, global_entries, NULL);
-	g_option_context_add_main_entries(context, (*command)->entries, NULL);
-	if (!g_option_context_parse_strv(context, argv, &error)) {
-		usage_error("%s", error->message);
-		return FALSE;
-	}
-	if (opt_help) {
-		g_autofree char *help = g_option_context_get_help(context, TRUE, NULL);
-
-		g_print("%s", help);
-		*exit_code = EXIT_SUCCESS;
-		return FALSE;
-	}
-	return TRUE;
-}
+static const RaucCli rauc = {
+	.program = PROGRAM,
+	.side = "device",
+	.about = "RAUC's device command lines\n(otabundle-install(8), RAUC COMPATIBILITY).",
+	.options = "-c/--conf FILE, --override-boot-slot,\n-d/--debug, --version, --help.",
+	.global_entries = global_entries,
+	RAUC_CLI_TABLES(commands, elsewhere),
+};
 
 int rauc_device_cli_run(int argc, char **argv)
 {
 	g_auto(GStrv) rest = g_strdupv(argv);
 	g_autoptr(GError) error = NULL;
 	g_autoptr(OtaTarget) target = NULL;
-	const Command *command = NULL;
+	const Command *command;
+	char **args = NULL;
 	int status = EXIT_USAGE;
-	int n_args;
 
-	if (!parse(&rest, &command, &status))
+	command = (const Command *)rauc_cli_parse(&rauc, &rest, &args, &status);
+	if (command == NULL)
 		return status;
-	/* What is left: the program, the command, its arguments. */
-	n_args = (int)g_strv_length(rest) - 2;
-	if (n_args < command->min_args || n_args > command->max_args)
-		return usage_error("rauc %s takes %s", command->name, command->usage);
 	status = refuse_options();
 	if (status != EXIT_SUCCESS)
 		return status;
@@ -639,5 +537,5 @@ int rauc_device_cli_run(int argc, char **argv)
 	target = ota_target_open(conf_path(), opt_boot_slot, "/proc/cmdline", &error);
 	if (target == NULL)
 		return fail(error);
-	return command->run(target, rest + 2, n_args);
+	return command->run(target, args, (int)g_strv_length(args));
 }
