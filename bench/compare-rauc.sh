@@ -9,7 +9,7 @@
 #   CREATE_RUNS=N  measured pairs per create comparison (default 3; they are slow)
 #   OPS="ID ..."   comparisons to run (default all):
 #                  cgzip czstd cdefault vinfo pinfo vverify pverify
-#                  vresign presign vextract pextract
+#                  vresign presign vextract pextract eextract everity
 #   BUILD_DIR=DIR  otabundle build directory (default: build/ in the source tree)
 #   TMPDIR=DIR     where the work directory goes (inputs, bundles, outputs)
 #
@@ -21,7 +21,7 @@
 # shellcheck disable=SC2016
 set -euo pipefail
 
-ALL_OPS="cgzip czstd cdefault vinfo pinfo vverify pverify vresign presign vextract pextract"
+ALL_OPS="cgzip czstd cdefault vinfo pinfo vverify pverify vresign presign vextract pextract eextract everity"
 SIZE_MIB=${1:-1024}
 RUNS=${RUNS:-5}
 CREATE_RUNS=${CREATE_RUNS:-3}
@@ -97,6 +97,11 @@ basicConstraints = critical,CA:FALSE
 keyUsage = critical,digitalSignature
 subjectKeyIdentifier = hash
 authorityKeyIdentifier = keyid,issuer
+[v3_device]
+basicConstraints = critical,CA:FALSE
+keyUsage = critical,keyAgreement
+subjectKeyIdentifier = hash
+authorityKeyIdentifier = keyid,issuer
 EOF
 {
 	openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$pki/root.key"
@@ -108,6 +113,13 @@ EOF
 	openssl x509 -req -in "$pki/signer.csr" -CA "$pki/root.pem" -CAkey "$pki/root.key" \
 		-set_serial 2 -days 30 -sha256 -extfile "$pki/openssl.cnf" -extensions v3_leaf \
 		-out "$pki/signer.pem"
+	# The device an encrypted bundle is for (EC: ECDH key agreement).
+	openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$pki/device.key"
+	openssl req -config "$pki/openssl.cnf" -new -key "$pki/device.key" -out "$pki/device.csr" \
+		-subj "/O=otabundle bench/CN=bench device" -sha256
+	openssl x509 -req -in "$pki/device.csr" -CA "$pki/root.pem" -CAkey "$pki/root.key" \
+		-set_serial 3 -days 30 -sha256 -extfile "$pki/openssl.cnf" -extensions v3_device \
+		-out "$pki/device.pem"
 	# The release key a resign moves to: a self-signed leaf is its own keyring.
 	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
 		-keyout "$pki/release.key" -out "$pki/release.pem" -subj "/CN=bench release" \
@@ -166,23 +178,35 @@ EOF
 APPFS_MIB=$((SIZE_MIB / 4))
 input_verity="$tmp/input-verity"
 input_plain="$tmp/input-plain"
-mkdir -p "$input_verity" "$input_plain"
+input_crypt="$tmp/input-crypt"
+mkdir -p "$input_verity" "$input_plain" "$input_crypt"
 keystream rootfs "$SIZE_MIB" >"$input_verity/rootfs.img"
 check_size "$input_verity/rootfs.img" "$SIZE_MIB"
 half_zero "$APPFS_MIB" >"$input_verity/appfs.img"
 check_size "$input_verity/appfs.img" "$APPFS_MIB"
 # The plain input shares the images (hard links) and differs in the manifest.
 ln "$input_verity/rootfs.img" "$input_verity/appfs.img" "$input_plain/"
+ln "$input_verity/rootfs.img" "$input_verity/appfs.img" "$input_crypt/"
 write_manifest "$input_verity" verity
 write_manifest "$input_plain" plain
+write_manifest "$input_crypt" crypt
 
 # --- bundles for info, verify, resign and extract ----------------------------
 # Made by otabundle create with its default settings, and read by both sides.
 verity="$tmp/verity.raucb"
 plain="$tmp/plain.raucb"
 sign=(--cert "$pki/signer.pem" --key "$pki/signer.key")
-if selected 'v*'; then
+if selected 'v*' || selected everity; then
 	"$otabundle" create "${sign[@]}" "$input_verity" "$verity" >/dev/null
+fi
+# Encrypted: a crypt bundle, then encrypted for the bench device, as
+# `rauc encrypt` would.
+encrypted="$tmp/encrypted.raucb"
+if selected 'e*'; then
+	"$otabundle" create "${sign[@]}" "$input_crypt" "$tmp/crypt.raucb" >/dev/null
+	"$otabundle" encrypt --keyring "$keyring" --to "$pki/device.pem" "$tmp/crypt.raucb" \
+		"$encrypted" >/dev/null
+	rm -f "$tmp/crypt.raucb"
 fi
 if selected 'p*'; then
 	"$otabundle" create "${sign[@]}" "$input_plain" "$plain" >/dev/null
@@ -230,7 +254,12 @@ print(next((o["value"] for o in json.load(sys.stdin) if o["name"] == "buildtype"
 	echo "?")
 # bundle_desc NAME FILE
 bundle_desc() {
-	[ -f "$2" ] && echo "$1 $(($(stat -c %s "$2") / MiB)) MiB ($(squashfs_compressor "$2"))"
+	[ -f "$2" ] || return 0
+	if [ "$1" = encrypted ]; then
+		echo "$1 $(($(stat -c %s "$2") / MiB)) MiB (crypt; default compressor; one EC recipient)"
+	else
+		echo "$1 $(($(stat -c %s "$2") / MiB)) MiB ($(squashfs_compressor "$2"))"
+	fi
 }
 # field LABEL TEXT...: one aligned header line.
 field() { printf '  %-11s %s\n' "${1:+$1:}" "${*:2}"; }
@@ -244,8 +273,8 @@ field openssl "$(openssl version)"
 field mksquashfs "$(mksquashfs -version 2>&1 | head -n 1)"
 field images "rootfs.img $SIZE_MIB MiB incompressible;" \
 	"appfs.img $APPFS_MIB MiB half zero (2 MiB data, 2 MiB zeros, ...)"
-if selected 'v*' || selected 'p*'; then
-	field bundles "$( (bundle_desc verity "$verity"; bundle_desc plain "$plain") | paste -sd, | sed 's/,/, /g'):" \
+if selected 'v*' || selected 'p*' || selected 'e*'; then
+	field bundles "$( (bundle_desc verity "$verity"; bundle_desc plain "$plain"; bundle_desc encrypted "$encrypted") | paste -sd, | sed 's/,/, /g'):" \
 		"made by otabundle create with its default compressor"
 fi
 field runs "$RUNS measured pairs per comparison, $CREATE_RUNS per create comparison;"
@@ -346,6 +375,35 @@ def_extract() {
 	   rauc "$out/rauc" "$keyring" "$bundle")
 }
 
+# def_extract_encrypted ID: both sides decrypt with the device key and
+# extract the encrypted bundle. rauc 1.8 leaves the whole decrypted payload
+# in $TMPDIR (otabundle leaves nothing): its TMPDIR is a directory of its own
+# in the output area, removed inside the timed command, so rauc pays for the
+# unlink of what it left.
+def_extract_encrypted() {
+	local id=$1
+	declare -ga "A_$id" "B_$id"
+	# shellcheck disable=SC2178  # namerefs to the arrays
+	local -n a="A_$id" b="B_$id"
+	a=(bash -c 'rm -rf "$1" && "$0" extract --keyring "$2" --key "$3" "$4" "$1"'
+	   "$otabundle" "$out/ota" "$keyring" "$pki/device.key" "$encrypted")
+	b=(bash -c 'rm -rf "$1" "$5" && mkdir "$5" && TMPDIR="$5" rauc extract --keyring "$2" --key "$3" "$4" "$1" && rm -rf "$5"'
+	   rauc "$out/rauc" "$keyring" "$pki/device.key" "$encrypted" "$out/rauc-tmp")
+}
+
+# def_extract_own ID: the encrypted bundle's extract (as in eextract, defined
+# first) against otabundle's own extract of the verity bundle of the same
+# images: the cost of decryption.
+def_extract_own() {
+	local id=$1
+	declare -ga "A_$id" "B_$id"
+	# shellcheck disable=SC2178  # namerefs to the arrays
+	local -n a="A_$id" b="B_$id"
+	a=("${A_eextract[@]}")
+	b=(bash -c 'rm -rf "$1" && "$0" extract --keyring "$2" "$3" "$1"'
+	   "$otabundle" "$out/verity" "$keyring" "$verity")
+}
+
 def_create cgzip --compression=gzip ""
 def_create czstd --compression=zstd "--mksquashfs-args=-comp zstd -Xcompression-level 3"
 def_create cdefault "" ""
@@ -357,6 +415,8 @@ def_resign vresign "$verity"
 def_resign presign "$plain"
 def_extract vextract "$verity"
 def_extract pextract "$plain"
+def_extract_encrypted eextract
+def_extract_own everity
 
 # prepare ID: flush what earlier steps wrote, so that background writeback
 # does not steal CPU or disk bandwidth during the measurements (creating
@@ -368,6 +428,8 @@ prepare() {
 	c*) cat "$input_verity/rootfs.img" "$input_verity/appfs.img" >/dev/null ;;
 	v*) cat "$verity" >/dev/null ;;
 	p*) cat "$plain" >/dev/null ;;
+	eextract) cat "$encrypted" >/dev/null ;;
+	everity) cat "$encrypted" "$verity" >/dev/null ;;
 	esac
 }
 
@@ -406,6 +468,8 @@ rows = [
     ("presign",  "plain",  "resign",         "rauc resign",          0.35, 64),
     ("vextract", "verity", "extract",        "rauc extract",         0.8,  64),
     ("pextract", "plain",  "extract",        "rauc extract",         None, None),
+    ("eextract", "encrypted", "extract --key", "rauc extract --key",   0.8,  64),
+    ("everity",  "encrypted", "extract --key", "otabundle verity extract", 1.2, 64),
 ]
 
 def fmt_t(s):

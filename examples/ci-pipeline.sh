@@ -37,12 +37,10 @@
 
 set -eu
 
-die() {
-	echo "ci-pipeline: $*" >&2
-	exit 1
-}
-
 here=$(cd "$(dirname "$0")" && pwd)
+EXAMPLE=ci-pipeline
+# shellcheck source=examples/common.sh
+. "$here/common.sh"
 
 : "${OTABUNDLE_CERT:?set OTABUNDLE_CERT to the signer certificate (PEM)}"
 : "${OTABUNDLE_KEY:?set OTABUNDLE_KEY to the signer private key (PEM)}"
@@ -50,16 +48,6 @@ here=$(cd "$(dirname "$0")" && pwd)
 input=${OTABUNDLE_INPUT:-$here/bundle}
 output=${OTABUNDLE_OUTPUT:-out/update.raucb}
 purpose=${OTABUNDLE_PURPOSE:-smimesign}
-
-if [ -n "${OTABUNDLE:-}" ]; then
-	otabundle=$OTABUNDLE
-elif command -v otabundle >/dev/null 2>&1; then
-	otabundle=otabundle
-elif [ -x "$here/../build/otabundle" ]; then
-	otabundle=$here/../build/otabundle
-else
-	die "otabundle not found; build it (ninja -C build) or set OTABUNDLE"
-fi
 
 [ -f "$input/manifest.raucm" ] || die "$input/manifest.raucm: no such file"
 mkdir -p "$(dirname "$output")"

@@ -32,24 +32,12 @@
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
+EXAMPLE=hsm-ceremony
+# shellcheck source=examples/common.sh
+. "$here/common.sh"
 outdir=${1:-}
 module=${SOFTHSM2_MODULE:-/usr/lib/softhsm/libsofthsm2.so}
 
-die() {
-	echo "hsm-ceremony: $*" >&2
-	exit 1
-}
-step() { printf '\n== %s\n' "$*"; }
-
-if [ -n "${OTABUNDLE:-}" ]; then
-	otabundle=$OTABUNDLE
-elif command -v otabundle >/dev/null 2>&1; then
-	otabundle=otabundle
-elif [ -x "$here/../build/otabundle" ]; then
-	otabundle=$here/../build/otabundle
-else
-	die "otabundle not found; build it (ninja -C build) or set OTABUNDLE"
-fi
 [ -f "$module" ] || die "$module: no SoftHSM2 module (apt-get install softhsm2)"
 for tool in softhsm2-util pkcs11-tool certtool openssl mksquashfs; do
 	command -v "$tool" >/dev/null 2>&1 || die "$tool is not installed"

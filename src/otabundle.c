@@ -37,6 +37,8 @@ static char *opt_format;
 static char *opt_mksquashfs_args;
 static gboolean opt_reproducible;
 static char *opt_verity_salt;
+static char *opt_crypt_key_file;
+static gboolean opt_derive_crypt_key;
 static char **opt_settings;
 static gboolean opt_allow_large_plain;
 static gboolean opt_rauc_defaults;
@@ -50,6 +52,11 @@ static char *opt_detached;
 static char **opt_certs;
 static char **opt_keys;
 static char **opt_intermediates;
+static char *opt_decrypt_key;
+static char *opt_decrypt_cert;
+static gboolean opt_dump_recipients;
+static char **opt_recipients;
+static gboolean opt_allow_large_envelope;
 
 static const GOptionEntry verbose_entries[] = {
 	{"verbose", 'v', 0, G_OPTION_ARG_NONE, &opt_verbose,
@@ -113,7 +120,8 @@ static const GOptionEntry output_entries[] = {
 
 static const GOptionEntry create_entries[] = {
 	{"format", 0, 0, G_OPTION_ARG_STRING, &opt_format,
-	 "Bundle format: verity or plain (default: the manifest's [bundle] format, else verity)", "FORMAT"},
+	 "Bundle format: verity, crypt or plain (default: the manifest's [bundle] format, else "
+	 "verity)", "FORMAT"},
 	{"compression", 0, 0, G_OPTION_ARG_STRING, &opt_compression,
 	 "Squashfs compression: zstd[:LEVEL] (default, level 3), gzip[:LEVEL], xz, lz4 or none",
 	 "NAME"},
@@ -129,6 +137,11 @@ static const GOptionEntry create_entries[] = {
 	{"verity-salt", 0, 0, G_OPTION_ARG_STRING, &opt_verity_salt,
 	 "Verity salt, 64 hex digits (default: random; reproducible: derived from the payload)",
 	 "HEX"},
+	{"crypt-key-file", 0, 0, G_OPTION_ARG_FILENAME, &opt_crypt_key_file,
+	 "Crypt bundles: the payload key, 64 hex digits in FILE (default: random)", "FILE"},
+	{"derive-crypt-key", 0, 0, G_OPTION_ARG_NONE, &opt_derive_crypt_key,
+	 "Crypt bundles: derive the payload key from the payload, for reproducible builds (whoever "
+	 "has the payload can compute it)", NULL},
 	{"allow-large-plain", 0, 0, G_OPTION_ARG_NONE, &opt_allow_large_plain,
 	 "Write a plain bundle with a payload over 2 GiB, which no RAUC device verifies correctly",
 	 NULL},
@@ -187,6 +200,47 @@ static const GOptionEntry info_entries[] = {
 	 "otabundle's beside)", "FORMAT"},
 	{"dump-cert", 0, 0, G_OPTION_ARG_NONE, &opt_dump_cert,
 	 "Also print each signer's certificate", NULL},
+	{"dump-recipients", 0, 0, G_OPTION_ARG_NONE, &opt_dump_recipients,
+	 "Encrypted bundles: also list the recipients (with or without --key)", NULL},
+	{NULL}};
+
+/* Encrypted bundles: info, verify and extract take the key as rauc does. */
+static const GOptionEntry decryption_entries[] = {
+	{"key", 0, 0, G_OPTION_ARG_FILENAME, &opt_decrypt_key,
+	 "Encrypted bundles: a recipient's private key, PEM file or pkcs11: URI", "PEM|URI"},
+	{"cert", 0, 0, G_OPTION_ARG_FILENAME, &opt_decrypt_cert,
+	 "Encrypted bundles: that key's certificate (PEM file or pkcs11: URI), to find its "
+	 "recipient by issuer and serial",
+	 "PEM|URI"},
+	{NULL}};
+
+/* sign, resign and merge: --key is the signer's there. */
+static const GOptionEntry decrypt_key_entries[] = {
+	{"decrypt-key", 0, 0, G_OPTION_ARG_FILENAME, &opt_decrypt_key,
+	 "Encrypted IN: a recipient's private key, PEM file or pkcs11: URI (OUT is encrypted for "
+	 "the same recipients)",
+	 "PEM|URI"},
+	{"decrypt-cert", 0, 0, G_OPTION_ARG_FILENAME, &opt_decrypt_cert,
+	 "Encrypted IN: that key's certificate, to find its recipient by issuer and serial",
+	 "PEM|URI"},
+	{NULL}};
+
+/* Where no signer_entries bring it. */
+static const GOptionEntry pkcs11_module_entries[] = {
+	{"pkcs11-module", 0, 0, G_OPTION_ARG_FILENAME, &opt_pkcs11_module,
+	 "PKCS#11 module for pkcs11: URIs (default: $OTABUNDLE_PKCS11_MODULE, then p11-kit)",
+	 "PATH"},
+	{NULL}};
+
+static const GOptionEntry encrypt_entries[] = {
+	{"to", 0, 0, G_OPTION_ARG_FILENAME_ARRAY, &opt_recipients,
+	 "Recipient certificates: a PEM file (one or more) or a pkcs11: URI; repeatable",
+	 "PEM|URI"},
+	{"allow-large-envelope", 0, 0, G_OPTION_ARG_NONE, &opt_allow_large_envelope,
+	 "Allow an EnvelopedData over 64 KiB (many recipients), which otabundle reads and RAUC "
+	 "1.8 does not",
+	 NULL},
+	{"force", 'f', 0, G_OPTION_ARG_NONE, &opt_force, "Overwrite an existing output file", NULL},
 	{NULL}};
 
 static const GOptionEntry verify_entries[] = {
@@ -397,6 +451,53 @@ static OtaKeyStore *new_key_store(void)
 	return ota_key_store_new(&options);
 }
 
+/* --- encrypted bundles ------------------------------------------------------- */
+
+/* A certificate option (--cert, --decrypt-cert) names the key's. */
+static gboolean check_decryption_usage(GOptionContext *context, const char *key_option)
+{
+	g_autofree char *message = NULL;
+
+	if (opt_decrypt_cert == NULL || opt_decrypt_key != NULL)
+		return TRUE;
+	message = g_strdup_printf("the certificate of a decryption key needs the key (%s)",
+	                          key_option);
+	usage_error(context, message);
+	return FALSE;
+}
+
+/* Decrypts @bundle with --key (--decrypt-key) if one was given; the store
+ * is made when needed. */
+static gboolean decrypt_bundle(OtaBundle *bundle, OtaKeyStore **store, GError **error)
+{
+	if (opt_decrypt_key == NULL)
+		return TRUE;
+	if (*store == NULL)
+		*store = new_key_store();
+	return ota_bundle_decrypt(bundle, opt_decrypt_key, opt_decrypt_cert, *store, error);
+}
+
+/* A bundle left encrypted for want of a key: its one line names the option
+ * that gives one. */
+static GError *hint_key_option(GError *error, const char *option)
+{
+	char *message;
+
+	if (error == NULL || !g_error_matches(error, OTA_BUNDLE_ERROR, OTA_BUNDLE_ERROR_ENCRYPTED))
+		return error;
+	message = g_strdup_printf("%s (%s PEM|pkcs11:URI)", error->message, option);
+	g_free(error->message);
+	error->message = message;
+	return error;
+}
+
+/* Encrypted, and not decrypted: only the format, sizes and recipients are
+ * known. */
+static gboolean is_sealed(const OtaBundle *bundle)
+{
+	return ota_bundle_is_encrypted(bundle) && ota_bundle_get_signature(bundle) == NULL;
+}
+
 /* --- printing ----------------------------------------------------------- */
 
 static void json_add_manifest(JsonBuilder *b, const OtaManifest *m)
@@ -428,6 +529,38 @@ static void json_add_manifest(JsonBuilder *b, const OtaManifest *m)
 	json_builder_end_array(b);
 	json_output_add_meta(b, m->meta);
 	json_builder_end_object(b);
+}
+
+/* "encryption": null for a bundle that is not encrypted, else whether it
+ * was decrypted, and with --dump-recipients who it is for. */
+static void json_add_encryption(JsonBuilder *builder, const OtaBundle *b)
+{
+	if (b == NULL || !ota_bundle_is_encrypted(b)) {
+		json_output_add_null(builder, "encryption");
+		return;
+	}
+	json_builder_set_member_name(builder, "encryption");
+	json_builder_begin_object(builder);
+	json_output_add_bool(builder, "decrypted", !is_sealed(b));
+	json_output_add_int(builder, "recipient_count", ota_bundle_get_n_recipients(b));
+	if (opt_dump_recipients) {
+		json_builder_set_member_name(builder, "recipients");
+		json_builder_begin_array(builder);
+		for (guint i = 0; i < ota_bundle_get_n_recipients(b); i++) {
+			const OtaRecipient *r = ota_bundle_get_recipient(b, i);
+
+			json_builder_begin_object(builder);
+			json_output_add_string(builder, "key_type", ota_recipient_get_key_type(r));
+			json_output_add_string(builder, "algorithm", ota_recipient_get_algorithm(r));
+			json_output_add_string(builder, "issuer", ota_recipient_get_issuer(r));
+			json_output_add_string(builder, "serial", ota_recipient_get_serial(r));
+			json_output_add_string(builder, "subject_key_id",
+			                       ota_recipient_get_subject_key_id(r));
+			json_builder_end_object(builder);
+		}
+		json_builder_end_array(builder);
+	}
+	json_builder_end_object(builder);
 }
 
 /* How far the library got, as JSON names it. */
@@ -503,6 +636,7 @@ static void print_bundle_json(const char *schema, const char *path, const OtaBun
 	else
 		json_output_add_null(builder, "manifest");
 	json_output_add_signers(builder, sig);
+	json_add_encryption(builder, b);
 	json_builder_end_object(builder);
 	json_output_print(builder);
 }
@@ -614,17 +748,58 @@ static void print_manifest_text(const OtaManifest *m)
 	}
 }
 
-static void print_bundle_text(const OtaBundle *b, const char *verification)
+static void print_recipients_text(const OtaBundle *b)
+{
+	g_print("Recipients:\n");
+	for (guint i = 0; i < ota_bundle_get_n_recipients(b); i++) {
+		const OtaRecipient *r = ota_bundle_get_recipient(b, i);
+		g_autofree char *algorithm = ota_text_escape(ota_recipient_get_algorithm(r));
+		g_autofree char *issuer = ota_text_escape_controls(ota_recipient_get_issuer(r));
+		g_autofree char *serial = ota_text_escape(ota_recipient_get_serial(r));
+		g_autofree char *key_id = ota_text_escape(ota_recipient_get_subject_key_id(r));
+
+		g_print("  %u. %s key (%s)\n", i + 1, ota_recipient_get_key_type(r), algorithm);
+		if (issuer != NULL)
+			g_print("     issuer:      %s\n     serial:      %s\n", issuer,
+			        serial != NULL ? serial : "?");
+		if (key_id != NULL)
+			g_print("     key id:      %s\n", key_id);
+	}
+}
+
+/* The head of info's text: where the bundle is, what it is, and whether
+ * it is encrypted. */
+static void print_bundle_head_text(const OtaBundle *b)
 {
 	const OtaBundleLayout *layout = ota_bundle_get_layout(b);
-	const OtaManifest *m = ota_bundle_get_manifest(b);
-	guint64 data_size, tree_size;
+	guint n = ota_bundle_get_n_recipients(b);
 
 	print_field("Bundle:", ota_bundle_get_path(b));
 	print_field("Format:", ota_bundle_format_to_string(ota_bundle_get_format(b)));
 	g_print("%-13s%" G_GUINT64_FORMAT " bytes (payload %" G_GUINT64_FORMAT ", signature %"
 	        G_GUINT64_FORMAT ")\n", "Size:", layout->file_size, layout->payload_size,
 	        layout->signature_size);
+	if (ota_bundle_is_encrypted(b))
+		g_print("%-13syes, for %u recipient%s (%s)\n", "Encrypted:", n, n == 1 ? "" : "s",
+		        is_sealed(b) ? "no --key: manifest and signers are encrypted"
+		                     : "decrypted with --key");
+}
+
+/* info of an encrypted bundle without its key. */
+static void print_sealed_text(const OtaBundle *b, const char *verification)
+{
+	print_bundle_head_text(b);
+	print_field("Verified:", verification);
+	if (opt_dump_recipients)
+		print_recipients_text(b);
+}
+
+static void print_bundle_text(const OtaBundle *b, const char *verification)
+{
+	const OtaManifest *m = ota_bundle_get_manifest(b);
+	guint64 data_size, tree_size;
+
+	print_bundle_head_text(b);
 	if (ota_bundle_get_verity_sizes(b, &data_size, &tree_size)) {
 		print_field("Verity root:", m->verity_hash);
 		print_field("Verity salt:", m->verity_salt);
@@ -634,6 +809,8 @@ static void print_bundle_text(const OtaBundle *b, const char *verification)
 	print_field("Verified:", verification);
 	print_manifest_text(m);
 	print_signers_text(ota_bundle_get_signature(b));
+	if (opt_dump_recipients && ota_bundle_is_encrypted(b))
+		print_recipients_text(b);
 }
 
 /* --- commands --------------------------------------------------------------- */
@@ -710,6 +887,8 @@ static int cmd_create(int argc, char **argv)
 	options.settings = (const char *const *)opt_settings;
 	options.allow_large_plain = opt_allow_large_plain;
 	options.rauc_defaults = opt_rauc_defaults;
+	options.crypt_key_file = opt_crypt_key_file;
+	options.derive_crypt_key = opt_derive_crypt_key;
 	if (opt_format != NULL) {
 		if (!ota_bundle_format_from_string(opt_format, &options.format))
 			return usage_error(context, "--format must be plain, verity or crypt");
@@ -762,6 +941,8 @@ static const char *describe_checked(const OtaBundle *bundle)
 	case OTA_BUNDLE_CHECKED_NOTHING:
 		break;
 	}
+	if (is_sealed(bundle))
+		return "skipped (encrypted, no --key)";
 	return opt_no_verify ? "skipped (--no-verify)" : "skipped (no --keyring)";
 }
 
@@ -771,22 +952,28 @@ static const char *describe_checked_text(const OtaBundle *bundle)
 {
 	if (ota_bundle_get_checked(bundle) != OTA_BUNDLE_CHECKED_NOTHING)
 		return describe_checked(bundle);
+	if (is_sealed(bundle))
+		return "NO - encrypted, and no --key given: manifest and signers are unknown";
 	return opt_no_verify ? "NO - not verified (--no-verify): nothing below is trusted"
 	                     : "NO - not verified (no --keyring): nothing below is trusted";
 }
 
 static int cmd_info(int argc, char **argv)
 {
-	const GOptionEntry *const groups[] = {trust_entries, info_entries, output_entries, NULL};
+	const GOptionEntry *const groups[] = {trust_entries,      info_entries,
+	                                      decryption_entries, pkcs11_module_entries,
+	                                      output_entries,     NULL};
 	g_autoptr(GOptionContext) context = new_context(
 		"BUNDLE", "Show a bundle's manifest and signers, verified against --keyring.", groups);
+	g_autoptr(OtaKeyStore) store = NULL;
 	g_autoptr(OtaBundle) bundle = NULL;
 	g_autoptr(OtaPolicy) policy = NULL;
 	g_autoptr(GError) error = NULL;
 	const char *verification;
 	gboolean json, usage;
 
-	if (!parse_args(context, &argc, &argv, 1, 1) || !wants_json(context, &json))
+	if (!parse_args(context, &argc, &argv, 1, 1) || !wants_json(context, &json) ||
+	    !check_decryption_usage(context, "--key"))
 		return EXIT_USAGE;
 	if (opt_rauc_output_format != NULL &&
 	    (opt_output_format != NULL || !rauc_cli_info_format_is_known(opt_rauc_output_format)))
@@ -802,8 +989,22 @@ static int cmd_info(int argc, char **argv)
 	}
 
 	bundle = ota_bundle_open(argv[1], &error);
-	if (bundle == NULL || !ota_bundle_check_for_info(bundle, policy, &error))
+	if (bundle != NULL && !decrypt_bundle(bundle, &store, &error))
 		return fail_bundle(json, JSON_SCHEMA_INFO, argv[1], bundle, policy, error);
+	/* Without its key, an encrypted bundle shows what it can: no trust to
+	 * check, no manifest to show. rauc's formats and certificates need
+	 * the signature: those fail below, saying which option gives it. */
+	if (bundle != NULL && is_sealed(bundle) && opt_rauc_output_format == NULL && !opt_dump_cert) {
+		if (json)
+			print_bundle_json(JSON_SCHEMA_INFO, argv[1], bundle, NULL,
+			                  describe_checked(bundle), NULL);
+		else
+			print_sealed_text(bundle, describe_checked_text(bundle));
+		return EXIT_SUCCESS;
+	}
+	if (bundle == NULL || !ota_bundle_check_for_info(bundle, policy, &error))
+		return fail_bundle(json, JSON_SCHEMA_INFO, argv[1], bundle, policy,
+		                   hint_key_option(error, "--key"));
 	verification = describe_checked(bundle);
 	if (opt_rauc_output_format != NULL) {
 		rauc_cli_print_info(bundle, opt_rauc_output_format);
@@ -821,15 +1022,19 @@ static int cmd_info(int argc, char **argv)
 
 static int cmd_verify(int argc, char **argv)
 {
-	const GOptionEntry *const groups[] = {trust_entries, verify_entries, output_entries, NULL};
+	const GOptionEntry *const groups[] = {trust_entries,         verify_entries,
+	                                      decryption_entries,    pkcs11_module_entries,
+	                                      output_entries,        NULL};
 	g_autoptr(GOptionContext) context = new_context(
 		"BUNDLE", "Check BUNDLE's signature, every payload byte and its contents.", groups);
+	g_autoptr(OtaKeyStore) store = NULL;
 	g_autoptr(OtaBundle) bundle = NULL;
 	g_autoptr(OtaPolicy) policy = NULL;
 	g_autoptr(GError) error = NULL;
 	gboolean json, usage;
 
-	if (!parse_args(context, &argc, &argv, 1, 1) || !wants_json(context, &json))
+	if (!parse_args(context, &argc, &argv, 1, 1) || !wants_json(context, &json) ||
+	    !check_decryption_usage(context, "--key"))
 		return EXIT_USAGE;
 	policy = policy_from_options(context, &usage, &error);
 	if (policy == NULL)
@@ -837,10 +1042,11 @@ static int cmd_verify(int argc, char **argv)
 		             : fail_bundle(json, JSON_SCHEMA_VERIFY, argv[1], NULL, NULL, error);
 
 	bundle = ota_bundle_open(argv[1], &error);
-	if (bundle == NULL ||
+	if (bundle == NULL || !decrypt_bundle(bundle, &store, &error) ||
 	    !ota_bundle_verify(bundle, policy, OTA_BUNDLE_VERIFY_PAYLOAD, NULL, &error) ||
 	    !ota_bundle_check_contents(bundle, opt_check_images, &error))
-		return fail_bundle(json, JSON_SCHEMA_VERIFY, argv[1], bundle, policy, error);
+		return fail_bundle(json, JSON_SCHEMA_VERIFY, argv[1], bundle, policy,
+		                   hint_key_option(error, "--key"));
 
 	if (json) {
 		print_bundle_json(JSON_SCHEMA_VERIFY, argv[1], bundle, policy, describe_checked(bundle),
@@ -862,20 +1068,30 @@ static int cmd_verify(int argc, char **argv)
 
 static int cmd_extract(int argc, char **argv)
 {
-	const GOptionEntry *const groups[] = {trust_entries, NULL};
+	const GOptionEntry *const groups[] = {trust_entries, decryption_entries,
+	                                      pkcs11_module_entries, NULL};
 	g_autoptr(GOptionContext) context = new_context(
 		"BUNDLE OUTDIR", "Verify BUNDLE, then extract its manifest and images.", groups);
+	g_autoptr(OtaKeyStore) store = NULL;
+	g_autoptr(OtaBundle) bundle = NULL;
 	g_autoptr(OtaPolicy) policy = NULL;
 	g_autoptr(GError) error = NULL;
-	gboolean usage;
+	gboolean usage, ok;
 
-	if (!parse_args(context, &argc, &argv, 2, 2))
+	if (!parse_args(context, &argc, &argv, 2, 2) || !check_decryption_usage(context, "--key"))
 		return EXIT_USAGE;
 	policy = policy_from_options(context, &usage, &error);
 	if (policy == NULL)
 		return usage ? EXIT_USAGE : fail(error);
-	if (!ota_bundle_extract(argv[1], policy, argv[2], &error))
-		return fail(error);
+	if (opt_decrypt_key != NULL) {
+		bundle = ota_bundle_open(argv[1], &error);
+		ok = bundle != NULL && decrypt_bundle(bundle, &store, &error) &&
+		     ota_bundle_extract_to(bundle, policy, argv[2], &error);
+	} else {
+		ok = ota_bundle_extract(argv[1], policy, argv[2], &error);
+	}
+	if (!ok)
+		return fail(hint_key_option(error, "--key"));
 	g_print("Extracted %s to %s\n", argv[1], argv[2]);
 	return EXIT_SUCCESS;
 }
@@ -885,7 +1101,8 @@ static gboolean sign_options_from_args(GOptionContext *context, OtaSignOptions *
                                        OtaPolicy **policy, OtaPolicy **result_policy,
                                        int *exit_code)
 {
-	if (!parse_encoding(context, &options->encoding)) {
+	if (!parse_encoding(context, &options->encoding) ||
+	    !check_decryption_usage(context, "--decrypt-key")) {
 		*exit_code = EXIT_USAGE;
 		return FALSE;
 	}
@@ -895,6 +1112,8 @@ static gboolean sign_options_from_args(GOptionContext *context, OtaSignOptions *
 	options->result_policy = *result_policy;
 	options->force = opt_force;
 	options->audit_log = opt_audit_log;
+	options->decrypt_key = opt_decrypt_key;
+	options->decrypt_cert = opt_decrypt_cert;
 	return TRUE;
 }
 
@@ -906,6 +1125,7 @@ static gboolean setup_signing(GOptionContext *context, OtaSignOptions *options,
 	if (!sign_options_from_args(context, options, policy, result_policy, exit_code))
 		return FALSE;
 	*store = new_key_store();
+	options->key_store = *store;
 	if (!load_signers(context, *store, signers, intermediates, exit_code))
 		return FALSE;
 	options->signers = (OtaSigner *const *)signers->pdata;
@@ -918,7 +1138,8 @@ static int cmd_sign(int argc, char **argv)
 {
 	const GOptionEntry *const groups[] = {signer_entries,          sign_entries,
 	                                      trust_entries,           signing_keyring_entries,
-	                                      output_file_entries,     NULL};
+	                                      decrypt_key_entries,     output_file_entries,
+	                                      NULL};
 	g_autoptr(GOptionContext) context = new_context(
 		"IN OUT | --detached SIG.cms BUNDLE",
 		"Add signers to a signed bundle (after checking its signatures against --keyring, if "
@@ -948,23 +1169,25 @@ static int cmd_sign(int argc, char **argv)
 
 	if (opt_detached != NULL) {
 		if (!ota_bundle_sign_detached(argv[1], opt_detached, &options, &error))
-			return fail(error);
+			return fail(hint_key_option(error, "--decrypt-key"));
 		g_print("Wrote partial signature %s for %s\n", opt_detached, argv[1]);
 		return EXIT_SUCCESS;
 	}
 	if (!ota_bundle_add_signers(argv[1], argv[2], &options, &error))
-		return fail(error);
+		return fail(hint_key_option(error, "--decrypt-key"));
 	g_print("Signed %s as %s\n", argv[1], argv[2]);
 	return EXIT_SUCCESS;
 }
 
 static int cmd_merge(int argc, char **argv)
 {
-	const GOptionEntry *const groups[] = {trust_entries, signing_keyring_entries,
+	const GOptionEntry *const groups[] = {trust_entries,       signing_keyring_entries,
+	                                      decrypt_key_entries, pkcs11_module_entries,
 	                                      output_file_entries, NULL};
 	g_autoptr(GOptionContext) context = new_context(
 		"IN OUT SIG.cms...",
 		"Add the signers of partial signatures (from sign --detached) to a bundle.", groups);
+	g_autoptr(OtaKeyStore) store = NULL;
 	g_autoptr(OtaPolicy) policy = NULL;
 	g_autoptr(OtaPolicy) result_policy = NULL;
 	g_autoptr(GError) error = NULL;
@@ -975,9 +1198,11 @@ static int cmd_merge(int argc, char **argv)
 		return EXIT_USAGE;
 	if (!sign_options_from_args(context, &options, &policy, &result_policy, &exit_code))
 		return exit_code;
+	if (opt_decrypt_key != NULL)
+		options.key_store = store = new_key_store();
 	if (!ota_bundle_merge(argv[1], argv[2], (const char *const *)&argv[3], (gsize)argc - 3,
 	                      &options, &error))
-		return fail(error);
+		return fail(hint_key_option(error, "--decrypt-key"));
 	g_print("Merged %d partial signature%s into %s\n", argc - 3, argc == 4 ? "" : "s",
 	        argv[2]);
 	return EXIT_SUCCESS;
@@ -987,7 +1212,8 @@ static int cmd_resign(int argc, char **argv)
 {
 	const GOptionEntry *const groups[] = {signer_entries,          trust_entries,
 	                                      signing_keyring_entries, resign_entries,
-	                                      output_file_entries,     NULL};
+	                                      decrypt_key_entries,     output_file_entries,
+	                                      NULL};
 	g_autoptr(GOptionContext) context = new_context(
 		"IN OUT",
 		"Replace IN's signatures (checked against the old --keyring) with the given signers' "
@@ -1017,7 +1243,7 @@ static int cmd_resign(int argc, char **argv)
 		return exit_code;
 	options.integrity_only = opt_no_verify;
 	if (!ota_bundle_resign(argv[1], argv[2], &options, &error))
-		return fail(error);
+		return fail(hint_key_option(error, "--decrypt-key"));
 	g_print("Resigned %s as %s\n", argv[1], argv[2]);
 	return EXIT_SUCCESS;
 }
@@ -1073,6 +1299,49 @@ static int cmd_replace_signature(int argc, char **argv)
 	return EXIT_SUCCESS;
 }
 
+static int cmd_encrypt(int argc, char **argv)
+{
+	const GOptionEntry *const groups[] = {encrypt_entries, trust_entries, pkcs11_module_entries,
+	                                      NULL};
+	g_autoptr(GOptionContext) context = new_context(
+		"IN OUT",
+		"Write OUT: the crypt bundle IN with its signature encrypted for the --to recipients "
+		"(IN checked against --keyring, if given, else only for integrity). No signing key is "
+		"needed.",
+		groups);
+	g_autoptr(OtaKeyStore) store = NULL;
+	g_autoptr(OtaPolicy) policy = NULL;
+	g_autoptr(GError) error = NULL;
+	OtaEncryptOptions options = {0};
+	gboolean usage;
+
+	if (!parse_args(context, &argc, &argv, 2, 2))
+		return EXIT_USAGE;
+	if (opt_recipients == NULL)
+		return usage_error(context, "give the recipients' certificates with --to");
+	if (opt_keyrings != NULL) {
+		policy = policy_from_options(context, &usage, &error);
+		if (policy == NULL)
+			return usage ? EXIT_USAGE : fail(error);
+	} else if (opt_check_purpose != NULL || opt_crl != NULL || opt_use_signing_time ||
+	           opt_threshold != 1) {
+		return usage_error(context, "--check-purpose, --crl, --use-signing-time and "
+		                            "--threshold need --keyring");
+	}
+	store = new_key_store();
+	options.recipients = (const char *const *)opt_recipients;
+	options.n_recipients = g_strv_length(opt_recipients);
+	options.store = store;
+	options.policy = policy;
+	options.check_time = !opt_no_check_time;
+	options.allow_large_envelope = opt_allow_large_envelope;
+	options.force = opt_force;
+	if (!ota_bundle_encrypt(argv[1], argv[2], &options, &error))
+		return fail(error);
+	g_print("Encrypted %s as %s\n", argv[1], argv[2]);
+	return EXIT_SUCCESS;
+}
+
 static const struct {
 	const char *name;
 	int (*run)(int argc, char **argv);
@@ -1087,6 +1356,7 @@ static const struct {
 	{"resign", cmd_resign, "replace a bundle's signatures (devel to release)"},
 	{"extract-signature", cmd_extract_signature, "write a bundle's CMS signature to a file"},
 	{"replace-signature", cmd_replace_signature, "replace a bundle's signature with a given CMS"},
+	{"encrypt", cmd_encrypt, "encrypt a crypt bundle for recipients (no signing key needed)"},
 };
 
 static void print_usage(FILE *out)

@@ -150,3 +150,15 @@ const RaucCliCommand *rauc_cli_parse(const RaucCli *cli, char ***argv, char ***a
 	*args = &(*argv)[2];
 	return command;
 }
+
+void rauc_cli_map_pkcs11_environment(void)
+{
+	const char *module = g_getenv("OTABUNDLE_PKCS11_MODULE");
+	const char *rauc_module = g_getenv("RAUC_PKCS11_MODULE");
+	const char *rauc_pin = g_getenv("RAUC_PKCS11_PIN");
+
+	if ((module == NULL || *module == '\0') && rauc_module != NULL && *rauc_module != '\0')
+		g_setenv("OTABUNDLE_PKCS11_MODULE", rauc_module, TRUE);
+	if (g_getenv("OTABUNDLE_PKCS11_PIN") == NULL && rauc_pin != NULL)
+		g_setenv("OTABUNDLE_PKCS11_PIN", rauc_pin, TRUE);
+}

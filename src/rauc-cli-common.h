@@ -62,3 +62,8 @@ int rauc_cli_usage_error(const char *program, const char *format, ...) G_GNUC_PR
  * wrong usage, a command the program does not run). */
 const RaucCliCommand *rauc_cli_parse(const RaucCli *cli, char ***argv, char ***args,
                                      int *exit_code);
+
+/* RAUC's names for the PKCS#11 module and PIN (RAUC_PKCS11_MODULE,
+ * RAUC_PKCS11_PIN), where otabundle's are not set: the library reads
+ * otabundle's. A PIN is never put on a command line. */
+void rauc_cli_map_pkcs11_environment(void);

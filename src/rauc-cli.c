@@ -33,6 +33,7 @@ static gboolean opt_no_check_time;
 static gboolean opt_trust_environment;
 static char *opt_output_format;
 static gboolean opt_dump_cert;
+static char **opt_recipients;
 
 /* rauc's main entries: accepted anywhere on the line (with --version and
  * --help, rauc-cli-common.c's). */
@@ -83,6 +84,11 @@ static const GOptionEntry info_entries[] = {
 	{"output-format", 0, 0, G_OPTION_ARG_STRING, &opt_output_format,
 	 "Output format: readable, json, json-pretty or shell", "FORMAT"},
 	{"dump-cert", 0, 0, G_OPTION_ARG_NONE, &opt_dump_cert, "Dump the signer certificate", NULL},
+	{NULL}};
+
+static const GOptionEntry encrypt_entries[] = {
+	{"to", 0, 0, G_OPTION_ARG_FILENAME_ARRAY, &opt_recipients, "recipient cert(s)",
+	 "PEMFILE"},
 	{NULL}};
 
 typedef struct Command Command;
@@ -249,12 +255,37 @@ static gboolean translate_replace_signature(const Command *command, GPtrArray *k
 	return TRUE;
 }
 
+/* In info and extract, rauc's --key is the decryption key of an encrypted
+ * bundle. */
+static void add_decryption_key(GPtrArray *out)
+{
+	if (opt_keys != NULL)
+		add_option(out, "key", opt_keys[0]);
+}
+
 /* extract, extract-signature: the bundle is verified first, as rauc does. */
 static gboolean translate_reading(const Command *command, GPtrArray *keyrings, GPtrArray *out)
 {
 	if (!require_keyring(command, keyrings))
 		return FALSE;
 	add(out, command->cli.name);
+	add_decryption_key(out);
+	add_trust(out, keyrings, TRUE, FALSE);
+	return TRUE;
+}
+
+/* rauc encrypt verifies its input against the keyring first. */
+static gboolean translate_encrypt(const Command *command, GPtrArray *keyrings, GPtrArray *out)
+{
+	if (opt_recipients == NULL) {
+		usage_error("One or multiple recipient certificates must be provided (via --to)");
+		return FALSE;
+	}
+	if (!require_keyring(command, keyrings))
+		return FALSE;
+	add(out, "encrypt");
+	for (char **r = opt_recipients; *r; r++)
+		add_option(out, "to", *r);
 	add_trust(out, keyrings, TRUE, FALSE);
 	return TRUE;
 }
@@ -278,6 +309,7 @@ static gboolean translate_info(const Command *command, GPtrArray *keyrings, GPtr
 		add(out, "--dump-cert");
 	if (opt_no_verify)
 		add(out, "--no-verify");
+	add_decryption_key(out);
 	add_trust(out, keyrings, !opt_no_verify, FALSE);
 	return TRUE;
 }
@@ -300,6 +332,9 @@ static const Command commands[] = {
 	 translate_reading},
 	{{"info", "<BUNDLE>", "Print bundle info (otabundle info)", 1, 1, info_entries},
 	 translate_info},
+	{{"encrypt", "<INBUNDLE> <OUTBUNDLE>", "Encrypt a crypt bundle (otabundle encrypt)", 2, 2,
+	  encrypt_entries},
+	 translate_encrypt},
 };
 
 /* rauc commands that otabundle does not run, with where to go instead. */
@@ -318,7 +353,6 @@ static const RaucCliElsewhere elsewhere[] = {
 	               "bundle (otabundle-install install)"},
 	{"mount", "runs on the device: otabundle-install has no mount; use rauc extract to look "
 	          "inside a bundle"},
-	{"encrypt", "is not supported yet: otabundle does not make crypt bundles"},
 	{"convert", "is not supported: otabundle does not make casync bundles"},
 };
 
@@ -360,20 +394,6 @@ static gboolean check_single(char **values, const char *name)
 	return FALSE;
 }
 
-/* RAUC's names for the PKCS#11 module and PIN, where otabundle's are not
- * set: the library reads otabundle's. Never put on a command line. */
-static void map_pkcs11_environment(void)
-{
-	const char *module = g_getenv("OTABUNDLE_PKCS11_MODULE");
-	const char *rauc_module = g_getenv("RAUC_PKCS11_MODULE");
-	const char *rauc_pin = g_getenv("RAUC_PKCS11_PIN");
-
-	if ((module == NULL || *module == '\0') && rauc_module != NULL && *rauc_module != '\0')
-		g_setenv("OTABUNDLE_PKCS11_MODULE", rauc_module, TRUE);
-	if (g_getenv("OTABUNDLE_PKCS11_PIN") == NULL && rauc_pin != NULL)
-		g_setenv("OTABUNDLE_PKCS11_PIN", rauc_pin, TRUE);
-}
-
 static const RaucCli rauc = {
 	.program = PROGRAM,
 	.side = "host",
@@ -400,15 +420,15 @@ static gboolean parse(char ***argv, const Command **command, char ***args, int *
 	       check_single(opt_keyrings, "keyring");
 }
 
-/* info, extract and extract-signature take --key as the decryption key of
- * a crypt bundle in rauc. */
-static gboolean check_no_decryption_key(const Command *command)
+/* rauc's --key signs in bundle and resign and decrypts in info and
+ * extract; extract-signature would write the decrypted signature, which
+ * otabundle's does not. */
+static gboolean check_decryption_key(const Command *command)
 {
-	if (opt_keys == NULL || command->translate == translate_bundle ||
-	    command->translate == translate_resign)
+	if (opt_keys == NULL || !g_str_equal(command->cli.name, "extract-signature"))
 		return TRUE;
-	usage_error("rauc %s --key decrypts crypt bundles, which otabundle does not support yet",
-	            command->cli.name);
+	usage_error("rauc extract-signature --key (the signature of an encrypted bundle) is not "
+	            "supported");
 	return FALSE;
 }
 
@@ -422,7 +442,7 @@ gboolean rauc_cli_translate(char **argv, GStrv *otabundle_argv, int *exit_code, 
 
 	*otabundle_argv = NULL;
 	if (!parse(&rest, &command, &args, exit_code) ||
-	    !check_no_decryption_key(command))
+	    !check_decryption_key(command))
 		return FALSE;
 	*exit_code = EXIT_USAGE;
 	if (opt_conf != NULL) {
@@ -432,7 +452,7 @@ gboolean rauc_cli_translate(char **argv, GStrv *otabundle_argv, int *exit_code, 
 			return FALSE;
 		}
 	}
-	map_pkcs11_environment();
+	rauc_cli_map_pkcs11_environment();
 
 	keyrings = effective_keyrings(conf_keyring);
 	add(out, "otabundle");

@@ -8,6 +8,7 @@
  * is refused, never ignored. */
 #include "rauc-device-cli.h"
 
+#include <otabundle/cancel.h>
 #include <otabundle/install.h>
 #include <otabundle/text.h>
 
@@ -123,6 +124,8 @@ static int fail(const GError *error)
 	g_auto(GStrv) lines = g_strsplit(error->message, "\n", opt_debug ? -1 : 2);
 
 	progress_line_erase();
+	if (ota_cancel_get_signal() != 0)
+		return EXIT_REJECTED; /* interrupted: the exit status tells */
 	for (char **l = lines; *l && (l == lines || opt_debug); l++) {
 		g_autofree char *line = ota_text_escape_controls(*l);
 
@@ -534,8 +537,12 @@ int rauc_device_cli_run(int argc, char **argv)
 		return status;
 	progress_line_enable(opt_progress && isatty(STDERR_FILENO));
 
+	rauc_cli_map_pkcs11_environment();
 	target = ota_target_open(conf_path(), opt_boot_slot, "/proc/cmdline", &error);
-	if (target == NULL)
+	if (target == NULL || !ota_cancel_on_signals(&error))
 		return fail(error);
-	return command->run(target, args, (int)g_strv_length(args));
+	/* As otabundle-install's own command line: a signal cancels cleanly. */
+	status = command->run(target, args, (int)g_strv_length(args));
+	ota_cancel_exit();
+	return status;
 }

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <otabundle/api.h>
+#include <otabundle/envelope.h>
 #include <otabundle/keys.h>
 #include <otabundle/manifest.h>
 #include <otabundle/signature.h>
@@ -20,6 +21,7 @@ typedef enum {
 	OTA_BUNDLE_ERROR_UNSUPPORTED, /* a format this build does not handle */
 	OTA_BUNDLE_ERROR_EXISTS,      /* extract: output directory not empty */
 	OTA_BUNDLE_ERROR_MODIFIED,    /* the file changed while it was being read */
+	OTA_BUNDLE_ERROR_ENCRYPTED,   /* encrypted, and not decrypted (ota_bundle_decrypt()) */
 } OtaBundleError;
 
 /* On-disk layout, as RAUC writes it:
@@ -27,6 +29,12 @@ typedef enum {
 #define OTA_BUNDLE_TRAILER_SIZE 8
 /* RAUC 1.8 refuses larger signatures; so do we. */
 #define OTA_BUNDLE_MAX_SIGNATURE_SIZE (64 * 1024)
+/* An encrypted bundle's EnvelopedData grows with its recipients; RAUC 1.8
+ * reads at most OTA_BUNDLE_MAX_SIGNATURE_SIZE of it: about 150 RSA-2048,
+ * 115 RSA-3072 or 210 EC P-256 recipients of a typical device CA (see
+ * otabundle(1), ENCRYPTED BUNDLES). otabundle writes more only when told
+ * to (OtaEncryptOptions.allow_large_envelope), and reads up to this. */
+#define OTA_BUNDLE_MAX_ENVELOPE_SIZE (16 * 1024 * 1024)
 #define OTA_BUNDLE_PAYLOAD_ALIGNMENT 4096
 
 /* Where the parts of a bundle file lie (ota_bundle_get_layout()). */
@@ -79,6 +87,14 @@ typedef struct {
 	 * plain format, and without a compression (here or in mksquashfs_args)
 	 * mksquashfs's own default, gzip. */
 	gboolean rauc_defaults;
+	/* Crypt bundles: the payload key. By default a random one; a
+	 * reproducible build must choose one of these (a random key would
+	 * change the bundle on every build), which only crypt bundles take.
+	 * crypt_key_file: a file holding the key as 64 hex digits.
+	 * derive_crypt_key: HMAC-SHA256 of the plaintext squashfs's digest,
+	 * which anyone holding that plaintext can compute as well. */
+	const char *crypt_key_file;
+	gboolean derive_crypt_key;
 } OtaCreateOptions;
 
 /* Checks what @options say about packing (compression, extra mksquashfs
@@ -109,7 +125,7 @@ OtaBundle *ota_bundle_open(const char *path, GError **error);
 /* The path it was opened with; owned by @bundle. */
 const char *ota_bundle_get_path(const OtaBundle *bundle);
 /* plain or verity: from the file's layout (verity carries its manifest in
- * the signature). */
+ * the signature); crypt once the manifest that says so is loaded. */
 OtaBundleFormat ota_bundle_get_format(const OtaBundle *bundle);
 /* Sizes and offsets of payload and signature; owned by @bundle. */
 const OtaBundleLayout *ota_bundle_get_layout(const OtaBundle *bundle);
@@ -154,11 +170,13 @@ typedef enum {
 /* Checks the signature (plain: over every payload byte; verity: over the
  * manifest, and with OTA_BUNDLE_VERIFY_PAYLOAD the whole hash tree), then
  * reads the manifest. Afterwards b->payload serves the squashfs: for
- * verity through a reader that checks each block against the signed root.
- * With @private_copy_dir, the payload is copied there (unnamed, unlinked)
- * while it is hashed, and everything afterwards reads that copy: a bundle
- * file changed after verification can't reach extraction or installation.
- * Without it (plain), the metadata and manifest that this call and
+ * verity through a reader that checks each block against the signed root;
+ * for crypt through that reader and then one that decrypts each checked
+ * block in memory (a crypt-key that does not decrypt the payload to a
+ * squashfs fails here). With @private_copy_dir (plain), the payload is
+ * copied there (unnamed, unlinked) while it is hashed, and everything
+ * afterwards reads that copy: a bundle file changed after verification
+ * can't reach extraction or installation. Without it (plain), the metadata and manifest that this call and
  * ota_bundle_check_contents() read (at most 4 MiB) are kept from a read
  * before hashing, compared with the hashed bytes and parsed only after the
  * signature verifies, from memory: a file changed while it is hashed is
@@ -238,6 +256,16 @@ typedef struct {
 	 * partial signature must be trusted. The audit log records every
 	 * signature made, one whose bundle is then refused included. */
 	const OtaPolicy *result_policy;
+	/* An encrypted IN: a recipient's key and, optionally, certificate, as
+	 * for ota_bundle_decrypt() (pkcs11: URIs through @key_store). The
+	 * result is encrypted for the same recipients: the RecipientInfos are
+	 * kept byte for byte with the same content-encryption key (an
+	 * EnvelopedData names its recipients only by issuer and serial, so
+	 * whoever signs needs none of their certificates), and the new
+	 * signature is encrypted under it with a fresh IV. */
+	const char *decrypt_key;
+	const char *decrypt_cert;
+	OtaKeyStore *key_store;
 } OtaSignOptions;
 
 /* Writes @out_path: @in_path with the options' signers added. */
@@ -287,6 +315,66 @@ gboolean ota_bundle_replace_signature(const char *in_path, const char *sig_path,
                                       const char *out_path, const OtaPolicy *input_policy,
                                       const OtaPolicy *result_policy, gboolean force,
                                       GError **error);
+
+/* --- encrypted bundles (see <otabundle/envelope.h>) --- */
+
+/* Whether @bundle's CMS is an EnvelopedData: a crypt bundle encrypted for
+ * recipients. Until ota_bundle_decrypt(), its signature and manifest are
+ * unknown (ota_bundle_get_signature() is NULL, verifying and loading fail
+ * with OTA_BUNDLE_ERROR_ENCRYPTED), and its format is crypt. */
+gboolean ota_bundle_is_encrypted(const OtaBundle *bundle);
+/* The recipients an encrypted bundle names (0 for any other), listed
+ * without a key; @index below ota_bundle_get_n_recipients(). Owned by
+ * @bundle. */
+guint ota_bundle_get_n_recipients(const OtaBundle *bundle);
+const OtaRecipient *ota_bundle_get_recipient(const OtaBundle *bundle, guint index);
+
+/* Decrypts an encrypted bundle's signature with a recipient's private key
+ * @key_uri (a PEM file or a pkcs11: URI, then through @store), and with
+ * @cert_uri (its certificate, optional, as RAUC's [encryption] cert=) the
+ * recipient is found by issuer and serial instead of by trying each.
+ * Afterwards @bundle is what an unencrypted crypt bundle is (verify, read,
+ * extract). An unencrypted or already decrypted bundle is left as it is.
+ * Errors (prefixed with the bundle's path, naming the key, never a PIN):
+ * OTA_KEYS_ERROR (loading; the key does not match @cert_uri),
+ * OTA_ENVELOPE_ERROR_KEY_TYPE (no recipient has a key of that type),
+ * _NOT_RECIPIENT, _DAMAGED (the EnvelopedData or what it decrypts to). */
+G_GNUC_WARN_UNUSED_RESULT
+gboolean ota_bundle_decrypt(OtaBundle *bundle, const char *key_uri, const char *cert_uri,
+                            OtaKeyStore *store, GError **error);
+
+/* ota_bundle_extract() of a bundle already open (and decrypted). */
+G_GNUC_WARN_UNUSED_RESULT
+gboolean ota_bundle_extract_to(OtaBundle *bundle, const OtaPolicy *policy, const char *outdir,
+                               GError **error);
+
+typedef struct {
+	/* Each a PEM file of one or more certificates, or a pkcs11: URI of
+	 * one (through @store); every certificate becomes a recipient. */
+	const char *const *recipients;
+	gsize n_recipients;
+	OtaKeyStore *store;
+	/* IN's trust (rauc encrypt --keyring): its signature must satisfy it.
+	 * NULL: it must only be intact. No signing key is needed either way. */
+	const OtaPolicy *policy;
+	/* Refuse recipient certificates outside their validity period. */
+	gboolean check_time;
+	/* Write an EnvelopedData over OTA_BUNDLE_MAX_SIGNATURE_SIZE (up to
+	 * OTA_BUNDLE_MAX_ENVELOPE_SIZE): otabundle reads it, RAUC 1.8 does not. */
+	gboolean allow_large_envelope;
+	gboolean force;
+} OtaEncryptOptions;
+
+/* Writes @out_path: the crypt bundle @in_path (unencrypted) with its
+ * signature wrapped in an EnvelopedData for the options' recipients, as
+ * `rauc encrypt` does; the payload is copied unchanged. Refuses a bundle
+ * of another format (encrypting a verity bundle's signature would hide its
+ * manifest but not its payload), one encrypted already, a certificate
+ * that can't be a recipient (OTA_ENVELOPE_ERROR_RECIPIENT) and too large
+ * a result (OTA_ENVELOPE_ERROR_TOO_LARGE). */
+G_GNUC_WARN_UNUSED_RESULT
+gboolean ota_bundle_encrypt(const char *in_path, const char *out_path,
+                            const OtaEncryptOptions *options, GError **error);
 
 /* Closes the file and frees everything the bundle owns; NULL is ignored. */
 void ota_bundle_free(OtaBundle *bundle);

@@ -6,11 +6,13 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <openssl/crypto.h>
 #include <openssl/rand.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "crypt-private.h"
 #include "error-private.h"
 #include "manifest-private.h"
 #include "openssl-private.h"
@@ -142,6 +144,60 @@ static gboolean check_input_file(const char *inputdir, const char *filename, GEr
 	return TRUE;
 }
 
+/* The payload key of a crypt bundle, wiped when it goes out of scope. */
+typedef struct {
+	guint8 key[OTA_CRYPT_KEY_LEN];
+	gboolean set;
+} CryptKey;
+
+static void crypt_key_clear(CryptKey *crypt)
+{
+	OPENSSL_cleanse(crypt, sizeof(*crypt));
+}
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(CryptKey, crypt_key_clear)
+
+static gboolean reproducible_time(const OtaCreateOptions *options, gboolean *reproducible,
+                                  guint32 *time, GError **error);
+
+/* Where a crypt bundle's key comes from. A random key (the default) would
+ * make a reproducible build differ each time, and a derived key is
+ * predictable to whoever holds the plaintext: a reproducible build must say
+ * which key it wants, it never gets one silently. */
+static gboolean check_crypt_key_options(const OtaCreateOptions *options, OtaBundleFormat format,
+                                        GError **error)
+{
+	gboolean reproducible;
+	guint32 time;
+
+	if (options->crypt_key_file != NULL && options->derive_crypt_key) {
+		g_set_error_literal(error, OTA_BUNDLE_ERROR, OTA_BUNDLE_ERROR_INPUT,
+		                    "--crypt-key-file and --derive-crypt-key exclude each other");
+		return FALSE;
+	}
+	if (format != OTA_BUNDLE_FORMAT_CRYPT) {
+		if (options->crypt_key_file == NULL && !options->derive_crypt_key)
+			return TRUE;
+		g_set_error(error, OTA_BUNDLE_ERROR, OTA_BUNDLE_ERROR_INPUT,
+		            "%s is for crypt bundles, not %s ones",
+		            options->derive_crypt_key ? "--derive-crypt-key" : "--crypt-key-file",
+		            ota_bundle_format_to_string(format));
+		return FALSE;
+	}
+	/* rauc bundle (whose drop-in sets rauc_defaults) takes a random key
+	 * whatever SOURCE_DATE_EPOCH says, and build systems set that always. */
+	if (options->crypt_key_file != NULL || options->derive_crypt_key || options->rauc_defaults)
+		return TRUE;
+	if (!reproducible_time(options, &reproducible, &time, error))
+		return FALSE;
+	if (!reproducible)
+		return TRUE;
+	g_set_error_literal(error, OTA_BUNDLE_ERROR, OTA_BUNDLE_ERROR_INPUT,
+	                    "a reproducible crypt bundle (SOURCE_DATE_EPOCH or --reproducible) needs "
+	                    "--crypt-key-file FILE or --derive-crypt-key: a random key would change "
+	                    "it on every build");
+	return FALSE;
+}
+
 static OtaManifest *prepare_manifest(const char *inputdir, const OtaCreateOptions *options,
                                      GError **error)
 {
@@ -165,9 +221,8 @@ static OtaManifest *prepare_manifest(const char *inputdir, const OtaCreateOption
 		m->format = options->format;
 	else if (!m->has_format)
 		m->format = options->rauc_defaults ? OTA_BUNDLE_FORMAT_PLAIN : OTA_BUNDLE_DEFAULT_FORMAT;
-	if (m->format == OTA_BUNDLE_FORMAT_CRYPT) {
-		g_set_error(error, OTA_BUNDLE_ERROR, OTA_BUNDLE_ERROR_UNSUPPORTED,
-		            "%s: the crypt format is not implemented yet", path);
+	if (!check_crypt_key_options(options, m->format, error)) {
+		g_prefix_error(error, "%s: ", path);
 		return NULL;
 	}
 	m->has_format = m->format != OTA_BUNDLE_FORMAT_PLAIN;
@@ -354,11 +409,42 @@ static gboolean sign_plain(OtaOutput *out, guint64 size, const OtaCreateOptions 
 	                             bundle_path, "plain", payload.sha256, NULL, error);
 }
 
+/* Crypt: encrypts the @size bytes of padded squashfs in place with the
+ * key chosen (a key file's, read before packing), derived from the
+ * plaintext, or random, and puts that key in the manifest to be signed.
+ * The squashfs keeps its own manifest without the key, as RAUC's does. */
+static gboolean encrypt_payload(int fd, guint64 size, OtaManifest *m,
+                                const OtaCreateOptions *options, CryptKey *crypt,
+                                GError **error)
+{
+	char hex[OTA_CRYPT_KEY_HEX_LEN + 1];
+
+	if (!crypt->set && options->derive_crypt_key) {
+		g_autoptr(OtaProgressPhase) phase = ota_progress_begin("derive key", size);
+
+		if (!ota_crypt_key_derive(fd, size, crypt->key, error))
+			return FALSE;
+		ota_progress_phase_done(phase);
+	} else if (!crypt->set && !ota_crypt_key_generate(crypt->key, error)) {
+		return FALSE;
+	}
+	crypt->set = TRUE;
+	g_autoptr(OtaProgressPhase) phase = ota_progress_begin("encrypt", size);
+	if (!ota_crypt_encrypt_fd(fd, size, crypt->key, error))
+		return FALSE;
+	ota_progress_phase_done(phase);
+	ota_crypt_key_to_hex(crypt->key, hex);
+	g_free(m->crypt_key);
+	m->crypt_key = g_strdup(hex);
+	OPENSSL_cleanse(hex, sizeof(hex));
+	return TRUE;
+}
+
 /* Appends the hash tree, completes the manifest with its root, salt and
  * size, and signs that manifest as the CMS content. */
 static gboolean sign_verity(OtaOutput *out, guint64 size, OtaManifest *m,
                             const OtaCreateOptions *options, const char *bundle_path,
-                            GError **error)
+                            CryptKey *crypt, GError **error)
 {
 	int fd = ota_output_get_fd(out);
 	OtaVerityParams params = {0};
@@ -375,6 +461,9 @@ static gboolean sign_verity(OtaOutput *out, guint64 size, OtaManifest *m,
 			return bundle_io_error(error, "cannot pad payload", errno);
 		size = 2 * OTA_VERITY_BLOCK_SIZE;
 	}
+	/* Crypt: the tree (and a derived salt) covers the ciphertext. */
+	if (m->format == OTA_BUNDLE_FORMAT_CRYPT && !encrypt_payload(fd, size, m, options, crypt, error))
+		return FALSE;
 	params.data_size = size;
 	if (!choose_verity_salt(fd, size, options, params.salt, error))
 		return FALSE;
@@ -399,13 +488,14 @@ static gboolean sign_verity(OtaOutput *out, guint64 size, OtaManifest *m,
 	return signature != NULL &&
 	       bundle_append_signature(fd, size + params.tree_size, signature, error) &&
 	       bundle_log_signatures(options->audit_log, "create", options->signers, options->n_signers,
-	                             bundle_path, "verity", digest, m->verity_hash, error);
+	                             bundle_path, ota_bundle_format_to_string(m->format), digest,
+	                             m->verity_hash, error);
 }
 
 /* *@signed_digest: what the signature signs (plain: the payload's digest). */
 static gboolean sign_payload(OtaOutput *out, OtaManifest *m, const OtaCreateOptions *options,
-                             const char *bundle_path, guint8 signed_digest[OTA_SHA256_LEN],
-                             GError **error)
+                             const char *bundle_path, CryptKey *crypt,
+                             guint8 signed_digest[OTA_SHA256_LEN], GError **error)
 {
 	struct stat st;
 
@@ -430,8 +520,8 @@ static gboolean sign_payload(OtaOutput *out, OtaManifest *m, const OtaCreateOpti
 	}
 	if (!check_payload_readable(out, (guint64)st.st_size, error))
 		return FALSE;
-	if (m->format == OTA_BUNDLE_FORMAT_VERITY)
-		return sign_verity(out, (guint64)st.st_size, m, options, bundle_path, error);
+	if (m->format != OTA_BUNDLE_FORMAT_PLAIN)
+		return sign_verity(out, (guint64)st.st_size, m, options, bundle_path, crypt, error);
 	return sign_plain(out, (guint64)st.st_size, options, bundle_path, signed_digest, error);
 }
 
@@ -510,6 +600,9 @@ gboolean ota_bundle_check_create_options(const OtaCreateOptions *options, GError
 	if (args == NULL || !reproducible_time(options, &reproducible, &time, error) ||
 	    !ota_manifest_check_settings(options->settings, error))
 		return FALSE;
+	/* Without a --format, the manifest decides: prepare_manifest() checks. */
+	if (options->format_set && !check_crypt_key_options(options, options->format, error))
+		return FALSE;
 	if (options->verity_salt == NULL)
 		return TRUE;
 	if (options->format_set && options->format == OTA_BUNDLE_FORMAT_PLAIN) {
@@ -573,6 +666,7 @@ gboolean ota_bundle_create(const char *inputdir, const char *bundle_path,
 	g_autoptr(OtaManifest) m = NULL;
 	g_autoptr(OtaOutput) out = NULL;
 	g_auto(GStrv) mksquashfs_args = NULL;
+	g_auto(CryptKey) crypt = {0};
 	guint8 signed_digest[OTA_SHA256_LEN] = {0};
 
 	g_return_val_if_fail(options->n_signers > 0, FALSE);
@@ -599,10 +693,16 @@ gboolean ota_bundle_create(const char *inputdir, const char *bundle_path,
 	m = prepare_manifest(inputdir, options, error);
 	if (m == NULL)
 		return FALSE;
+	/* A key file that can't be read fails before the packing. */
+	if (m->format == OTA_BUNDLE_FORMAT_CRYPT && options->crypt_key_file != NULL) {
+		if (!ota_crypt_key_load(options->crypt_key_file, crypt.key, error))
+			return FALSE;
+		crypt.set = TRUE;
+	}
 	if (!pack(inputdir, m, options, (const char *const *)mksquashfs_args, out, bundle_path,
 	          error))
 		return FALSE;
-	if (!sign_payload(out, m, options, bundle_path, signed_digest, error)) {
+	if (!sign_payload(out, m, options, bundle_path, &crypt, signed_digest, error)) {
 		g_prefix_error(error, "%s: ", bundle_path);
 		return FALSE;
 	}

@@ -124,17 +124,9 @@ static gboolean check_outdir_usable(const char *outdir, GError **error)
 	return TRUE;
 }
 
-gboolean ota_bundle_extract(const char *bundle_path, const OtaPolicy *policy, const char *outdir,
-                            GError **error)
+/* OUTDIR is new or empty, and its parent exists. */
+static gboolean check_outdir(const char *outdir, const char *parent, GError **error)
 {
-	g_autoptr(OtaBundle) b = NULL;
-	g_autoptr(ScratchDir) staging = NULL;
-	g_autoptr(GError) ierror = NULL;
-	g_autofree char *clean = g_canonicalize_filename(outdir, NULL);
-	g_autofree char *parent = g_path_get_dirname(clean);
-	g_autofree char *base = g_path_get_basename(clean);
-	g_autofree char *template_path = NULL;
-
 	if (!check_outdir_usable(outdir, error))
 		return FALSE;
 	if (!g_file_test(parent, G_FILE_TEST_IS_DIR)) {
@@ -142,9 +134,16 @@ gboolean ota_bundle_extract(const char *bundle_path, const OtaPolicy *policy, co
 		            "%s: parent directory does not exist", outdir);
 		return FALSE;
 	}
-	b = ota_bundle_open(bundle_path, error);
-	if (b == NULL)
-		return FALSE;
+	return TRUE;
+}
+
+static gboolean extract_bundle(OtaBundle *b, const OtaPolicy *policy, const char *outdir,
+                               const char *clean, const char *parent, GError **error)
+{
+	g_autoptr(ScratchDir) staging = NULL;
+	g_autoptr(GError) ierror = NULL;
+	g_autofree char *base = g_path_get_basename(clean);
+	g_autofree char *template_path = NULL;
 
 	/* Staged beside OUTDIR, so the final rename is atomic and a failure
 	 * leaves OUTDIR untouched. The private payload copy lives there too. */
@@ -158,7 +157,7 @@ gboolean ota_bundle_extract(const char *bundle_path, const OtaPolicy *policy, co
 	    !ota_bundle_check_contents(b, FALSE, error))
 		return FALSE;
 	if (!extract_into(b, staging->path, &ierror)) {
-		g_propagate_prefixed_error(error, g_steal_pointer(&ierror), "%s: ", bundle_path);
+		g_propagate_prefixed_error(error, g_steal_pointer(&ierror), "%s: ", b->path);
 		return FALSE;
 	}
 	/* The last moment a signal can stop it: once renamed, OUTDIR is
@@ -172,3 +171,25 @@ gboolean ota_bundle_extract(const char *bundle_path, const OtaPolicy *policy, co
 	return TRUE;
 }
 
+gboolean ota_bundle_extract(const char *bundle_path, const OtaPolicy *policy, const char *outdir,
+                            GError **error)
+{
+	g_autoptr(OtaBundle) b = NULL;
+	g_autofree char *clean = g_canonicalize_filename(outdir, NULL);
+	g_autofree char *parent = g_path_get_dirname(clean);
+
+	if (!check_outdir(outdir, parent, error))
+		return FALSE;
+	b = ota_bundle_open(bundle_path, error);
+	return b != NULL && extract_bundle(b, policy, outdir, clean, parent, error);
+}
+
+gboolean ota_bundle_extract_to(OtaBundle *b, const OtaPolicy *policy, const char *outdir,
+                               GError **error)
+{
+	g_autofree char *clean = g_canonicalize_filename(outdir, NULL);
+	g_autofree char *parent = g_path_get_dirname(clean);
+
+	return check_outdir(outdir, parent, error) &&
+	       extract_bundle(b, policy, outdir, clean, parent, error);
+}

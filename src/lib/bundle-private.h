@@ -11,6 +11,7 @@
 #include "squashfs-private.h"
 #include "verity-private.h"
 
+#include "envelope-private.h"
 #include "signature-private.h"
 
 #include <sys/stat.h>
@@ -26,8 +27,10 @@ struct OtaBundle {
 	                            * only the metadata bytes that were hashed */
 	OtaBundleLayout layout;
 	OtaBundleFormat format;
-	OtaSignature *signature;
+	OtaSignature *signature;     /* encrypted: NULL until ota_bundle_decrypt() */
 	GBytes *signature_der;
+	OtaEnvelope *envelope;       /* encrypted bundles: the EnvelopedData (the CMS in
+	                              * the file), which wraps signature_der */
 	gboolean verified;
 	OtaBundleChecked checked;
 	OtaChecksum payload_checksum; /* plain: digest of the verified payload */
@@ -94,6 +97,22 @@ gboolean bundle_write_image_to(OtaBundle *b, const OtaImage *image, int fd, cons
                                GError **error);
 /* The sum of the manifest's image sizes. */
 guint64 bundle_images_size(const OtaManifest *m);
+
+/* Encrypted bundles (bundle-encrypt.c). */
+/* FALSE with OTA_BUNDLE_ERROR_ENCRYPTED while @b is encrypted and not
+ * decrypted: its signature is unknown. */
+gboolean bundle_check_decrypted(OtaBundle *b, GError **error);
+/* Refuses an EnvelopedData of @size bytes for @n_recipients that RAUC 1.8
+ * would not read, unless @allow_large (then up to
+ * OTA_BUNDLE_MAX_ENVELOPE_SIZE). */
+gboolean bundle_check_envelope_size(gsize size, guint n_recipients, gboolean allow_large,
+                                    GError **error);
+/* sign, merge, resign of a decrypted bundle @b: @signature encrypted for
+ * the same recipients, as ota_envelope_encrypt_again() does. */
+GBytes *bundle_encrypt_again(OtaBundle *b, GBytes *signature, GError **error);
+/* Decrypts @b, a result encrypted for the same recipients as @source (which
+ * was decrypted), with @source's content-encryption key. */
+gboolean bundle_decrypt_like(OtaBundle *b, const OtaBundle *source, GError **error);
 
 /* Writes @signature and the trailer at @offset of @fd. */
 gboolean bundle_append_signature(int fd, guint64 offset, GBytes *signature, GError **error);

@@ -9,6 +9,8 @@
 #include <unistd.h>
 
 #include "audit-private.h"
+#include "keys-private.h"
+#include "openssl-private.h"
 #include "output-private.h"
 #include "progress-private.h"
 
@@ -18,8 +20,11 @@ gboolean bundle_append_signature(int fd, guint64 offset, GBytes *signature, GErr
 {
 	guint8 trailer[OTA_BUNDLE_TRAILER_SIZE];
 	gsize sig_len = g_bytes_get_size(signature);
+	/* An EnvelopedData's own limit was applied where it was made
+	 * (bundle_check_envelope_size()). */
+	gboolean enveloped = ota_envelope_der_is_enveloped(g_bytes_get_data(signature, NULL), sig_len);
 
-	if (sig_len > OTA_BUNDLE_MAX_SIGNATURE_SIZE) {
+	if (sig_len > (enveloped ? OTA_BUNDLE_MAX_ENVELOPE_SIZE : OTA_BUNDLE_MAX_SIGNATURE_SIZE)) {
 		g_set_error(error, OTA_BUNDLE_ERROR, OTA_BUNDLE_ERROR_MALFORMED,
 		            "signature of %" G_GSIZE_FORMAT " bytes exceeds the %d-byte maximum RAUC "
 		            "accepts", sig_len, OTA_BUNDLE_MAX_SIGNATURE_SIZE);
@@ -123,17 +128,24 @@ static void refuse_result(GError **error, GError *reason, const OtaSignature *si
  * over them (sign, merge, resign, replace-signature), so hashing again
  * would re-read every byte without changing what the keyring decides. */
 static gboolean check_result(OtaOutput *out, const char *path, const OtaPolicy *policy,
-                             const guint8 signed_digest[OTA_SHA256_LEN], GError **error)
+                             const guint8 signed_digest[OTA_SHA256_LEN],
+                             const OtaBundle *encrypted_source, GError **error)
 {
 	g_autoptr(OtaBundle) b = bundle_open_fd(ota_output_get_fd(out), path, error);
 	GError *reason = NULL;
 
 	if (b == NULL)
 		return FALSE;
+	/* Encrypted for the same recipients as IN: decrypted as a recipient
+	 * would, with the content-encryption key IN's decryption found. */
+	if (encrypted_source != NULL && !bundle_decrypt_like(b, encrypted_source, error)) {
+		g_prefix_error(error, "%s: ", path);
+		return FALSE;
+	}
 	if (!ota_signature_verify(b->signature,
 	                          b->format == OTA_BUNDLE_FORMAT_PLAIN ? signed_digest : NULL, policy,
 	                          &reason) ||
-	    (b->format == OTA_BUNDLE_FORMAT_VERITY && !bundle_load_verity_manifest(b, &reason))) {
+	    (b->format != OTA_BUNDLE_FORMAT_PLAIN && !bundle_load_verity_manifest(b, &reason))) {
 		refuse_result(error, reason, b->signature, path);
 		return FALSE;
 	}
@@ -143,7 +155,8 @@ static gboolean check_result(OtaOutput *out, const char *path, const OtaPolicy *
 gboolean bundle_commit_checked(OtaOutput *out, const char *path, const OtaPolicy *result_policy,
                                const guint8 signed_digest[OTA_SHA256_LEN], GError **error)
 {
-	if (result_policy != NULL && !check_result(out, path, result_policy, signed_digest, error))
+	if (result_policy != NULL &&
+	    !check_result(out, path, result_policy, signed_digest, NULL, error))
 		return FALSE;
 	return ota_output_commit(out, error);
 }
@@ -293,13 +306,16 @@ static Resigned *resigned_start(const char *in_path, const char *out_path, gbool
 	return g_steal_pointer(&r);
 }
 
-/* Appends @signature, which signs @digest, and commits the bundle once
- * @result_policy (if any) accepts it. */
+/* Appends @signature, which signs @digest (encrypted for IN's recipients
+ * if IN was encrypted), and commits the bundle once @result_policy (if
+ * any) accepts it. */
 static gboolean resigned_finish(Resigned *r, GBytes *signature,
                                 const guint8 digest[OTA_SHA256_LEN],
                                 const OtaPolicy *result_policy, GError **error)
 {
 	int fd = ota_output_get_fd(r->out);
+	const OtaBundle *encrypted = r->bundle->envelope != NULL ? r->bundle : NULL;
+	g_autoptr(GBytes) enveloped = NULL;
 
 	g_thread_join(g_steal_pointer(&r->copier));
 	if (r->copy_error != NULL) {
@@ -307,11 +323,22 @@ static gboolean resigned_finish(Resigned *r, GBytes *signature,
 		return FALSE;
 	}
 	ota_progress_phase_done(r->phase);
+	if (encrypted != NULL) {
+		enveloped = bundle_encrypt_again(r->bundle, signature, error);
+		if (enveloped == NULL) {
+			g_prefix_error(error, "%s: ", r->path);
+			return FALSE;
+		}
+		signature = enveloped;
+	}
 	if (!bundle_append_signature(fd, r->bundle->layout.signature_offset, signature, error)) {
 		g_prefix_error(error, "%s: ", r->path);
 		return FALSE;
 	}
-	return bundle_commit_checked(r->out, r->path, result_policy, digest, error);
+	if (result_policy != NULL &&
+	    !check_result(r->out, r->path, result_policy, digest, encrypted, error))
+		return FALSE;
+	return ota_output_commit(r->out, error);
 }
 
 /* The digest every signature of @b signs (plain: the payload's, in one
@@ -324,6 +351,8 @@ static gboolean signed_digest(OtaBundle *b, const OtaPolicy *policy,
 	const guint8 *detached = NULL;
 	g_autoptr(GError) ierror = NULL;
 
+	if (!bundle_check_decrypted(b, error))
+		return FALSE;
 	if (policy != NULL) {
 		if (!ota_bundle_verify(b, policy, 0, NULL, error))
 			return FALSE;
@@ -351,7 +380,7 @@ static gboolean signed_digest(OtaBundle *b, const OtaPolicy *policy,
 	}
 	/* The verity manifest (for the audit log's root hash), now that its
 	 * signatures are known to be intact. */
-	if (b->manifest == NULL && b->format == OTA_BUNDLE_FORMAT_VERITY &&
+	if (b->manifest == NULL && b->format != OTA_BUNDLE_FORMAT_PLAIN &&
 	    !bundle_load_verity_manifest(b, &ierror)) {
 		g_propagate_prefixed_error(error, g_steal_pointer(&ierror), "%s: ", b->path);
 		return FALSE;
@@ -364,6 +393,15 @@ static const char *verity_root_of(OtaBundle *b)
 	return b->manifest != NULL ? b->manifest->verity_hash : NULL;
 }
 
+/* An encrypted IN of sign, merge and resign, with the options' key. */
+static gboolean decrypt_input(OtaBundle *b, const OtaSignOptions *options, GError **error)
+{
+	if (options->decrypt_key == NULL)
+		return TRUE;
+	return ota_bundle_decrypt(b, options->decrypt_key, options->decrypt_cert, options->key_store,
+	                          error);
+}
+
 /* The start of sign, merge and resign: the copy under way and the digest
  * the existing signatures sign, with them checked. */
 static Resigned *resign_begin(const char *in_path, const char *out_path,
@@ -372,7 +410,8 @@ static Resigned *resign_begin(const char *in_path, const char *out_path,
 {
 	g_autoptr(Resigned) r = resigned_start(in_path, out_path, options->force, error);
 
-	if (r == NULL || !signed_digest(r->bundle, options->policy, digest, error))
+	if (r == NULL || !decrypt_input(r->bundle, options, error) ||
+	    !signed_digest(r->bundle, options->policy, digest, error))
 		return NULL;
 	return g_steal_pointer(&r);
 }
@@ -466,7 +505,7 @@ gboolean ota_bundle_sign_detached(const char *bundle_path, const char *sig_path,
 
 	g_return_val_if_fail(options->n_signers > 0, FALSE);
 
-	if (b == NULL)
+	if (b == NULL || !decrypt_input(b, options, error))
 		return FALSE;
 	out = ota_output_new(sig_path, options->force, error);
 	if (out == NULL || !signed_digest(b, options->policy, digest, error) ||
@@ -548,8 +587,9 @@ gboolean ota_bundle_resign(const char *in_path, const char *out_path,
 	r = resign_begin(in_path, out_path, options, digest, error);
 	if (r == NULL)
 		return FALSE;
-	/* Verity: the new CMS embeds the very manifest bytes the old one did. */
-	if (r->bundle->format == OTA_BUNDLE_FORMAT_VERITY)
+	/* Verity and crypt: the new CMS embeds the very manifest bytes the old
+	 * one did. */
+	if (r->bundle->format != OTA_BUNDLE_FORMAT_PLAIN)
 		content = ota_signature_get_content(r->bundle->signature);
 	signature = bundle_sign_content(options->signers, options->n_signers, options->intermediates,
 	                                options->encoding, digest, content, error);
@@ -563,7 +603,7 @@ gboolean ota_bundle_extract_signature(const char *bundle_path, const char *sig_p
 	                                        : ota_bundle_open(bundle_path, error);
 	g_autoptr(OtaOutput) out = NULL;
 
-	if (b == NULL)
+	if (b == NULL || !bundle_check_decrypted(b, error))
 		return FALSE;
 	out = ota_output_new(sig_path, force, error);
 	if (out == NULL)
@@ -636,4 +676,86 @@ gboolean ota_bundle_replace_signature(const char *in_path, const char *sig_path,
 		return FALSE;
 	}
 	return resigned_finish(r, der, digest, result_policy, error);
+}
+
+/* --- encrypt --------------------------------------------------------------------- */
+
+/* Every certificate of every recipient URI, each checked to be one. */
+static gboolean load_recipients(const OtaEncryptOptions *options, OtaX509Stack *certs,
+                                GError **error)
+{
+	for (gsize i = 0; i < options->n_recipients; i++) {
+		g_autofree char *display = ota_keys_uri_for_display(options->recipients[i]);
+		g_autoptr(OtaX509Stack) loaded =
+			ota_key_store_load_certificates(options->store, options->recipients[i], error);
+		int n;
+
+		if (loaded == NULL)
+			return FALSE;
+		n = sk_X509_num(loaded);
+		for (int j = 0; j < n; j++) {
+			X509 *cert = sk_X509_value(loaded, j);
+			g_autofree char *subject = ota_x509_name_to_string(X509_get_subject_name(cert));
+			g_autofree char *name = n > 1 ? g_strdup_printf("%s (certificate %d of %d, %s)",
+			                                                display, j + 1, n, subject)
+			                              : g_strdup(display);
+
+			if (!ota_envelope_check_recipient(cert, name, options->check_time, error))
+				return FALSE;
+		}
+		while (sk_X509_num(loaded) > 0)
+			sk_X509_push(certs, sk_X509_shift(loaded));
+	}
+	return TRUE;
+}
+
+/* Only an unencrypted crypt bundle, as `rauc encrypt` allows: encrypting
+ * a verity bundle's signature would hide its manifest and leave its
+ * payload readable. The format is known once the signed manifest is. */
+static gboolean check_encryptable(OtaBundle *b, gboolean manifest_loaded, GError **error)
+{
+	if (b->envelope != NULL) {
+		g_set_error(error, OTA_BUNDLE_ERROR, OTA_BUNDLE_ERROR_INPUT,
+		            "%s: bundle is encrypted already", b->path);
+		return FALSE;
+	}
+	if (b->format == OTA_BUNDLE_FORMAT_CRYPT ||
+	    (!manifest_loaded && b->format != OTA_BUNDLE_FORMAT_PLAIN))
+		return TRUE;
+	g_set_error(error, OTA_BUNDLE_ERROR, OTA_BUNDLE_ERROR_INPUT,
+	            "%s: only crypt bundles can be encrypted, and this one is %s (its payload would "
+	            "stay readable); create it with --format=crypt",
+	            b->path, ota_bundle_format_to_string(b->format));
+	return FALSE;
+}
+
+gboolean ota_bundle_encrypt(const char *in_path, const char *out_path,
+                            const OtaEncryptOptions *options, GError **error)
+{
+	g_autoptr(OtaX509Stack) certs = sk_X509_new_null();
+	g_autoptr(Resigned) r = NULL;
+	g_autoptr(GBytes) enveloped = NULL;
+	g_autoptr(OtaEnvelope) check = NULL;
+	guint8 digest[OTA_SHA256_LEN];
+
+	g_return_val_if_fail(options->n_recipients > 0, FALSE);
+
+	if (!load_recipients(options, certs, error))
+		return FALSE;
+	r = resigned_start(in_path, out_path, options->force, error);
+	if (r == NULL || !check_encryptable(r->bundle, FALSE, error) ||
+	    !signed_digest(r->bundle, options->policy, digest, error) ||
+	    !check_encryptable(r->bundle, TRUE, error))
+		return FALSE;
+	enveloped = ota_envelope_encrypt(r->bundle->signature_der, certs, error);
+	if (enveloped == NULL ||
+	    !bundle_check_envelope_size(g_bytes_get_size(enveloped), (guint)sk_X509_num(certs),
+	                                options->allow_large_envelope, error) ||
+	    /* Readable as otabundle reads it. */
+	    (check = ota_envelope_parse(g_bytes_get_data(enveloped, NULL),
+	                                g_bytes_get_size(enveloped), error)) == NULL) {
+		g_prefix_error(error, "%s: ", out_path);
+		return FALSE;
+	}
+	return resigned_finish(r, enveloped, digest, NULL, error);
 }

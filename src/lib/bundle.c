@@ -8,11 +8,13 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <openssl/crypto.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <unistd.h>
 
+#include "crypt-private.h"
 #include "error-private.h"
 #include "progress-private.h"
 #include "read-record.h"
@@ -22,8 +24,8 @@ G_DEFINE_QUARK(ota-bundle-error-quark, ota_bundle_error)
 
 /* --- layout --------------------------------------------------------------- */
 
-gboolean ota_bundle_layout_parse(guint64 file_size, const guint8 trailer[OTA_BUNDLE_TRAILER_SIZE],
-                                 OtaBundleLayout *layout, GError **error)
+static gboolean layout_parse(guint64 file_size, const guint8 trailer[OTA_BUNDLE_TRAILER_SIZE],
+                             guint64 max_signature_size, OtaBundleLayout *layout, GError **error)
 {
 	guint64 sig_size = 0;
 
@@ -38,11 +40,11 @@ gboolean ota_bundle_layout_parse(guint64 file_size, const guint8 trailer[OTA_BUN
 		                    "not a bundle (the signature size in its last 8 bytes is 0)");
 		return FALSE;
 	}
-	if (sig_size > OTA_BUNDLE_MAX_SIGNATURE_SIZE) {
+	if (sig_size > max_signature_size) {
 		g_set_error(error, OTA_BUNDLE_ERROR, OTA_BUNDLE_ERROR_MALFORMED,
-		            "not a bundle (the signature size in its last 8 bytes exceeds the %d-byte "
-		            "maximum)",
-		            OTA_BUNDLE_MAX_SIGNATURE_SIZE);
+		            "not a bundle (the signature size in its last 8 bytes exceeds the %"
+		            G_GUINT64_FORMAT "-byte maximum)",
+		            max_signature_size);
 		return FALSE;
 	}
 	/* sig_size is small here, so the sum cannot overflow. */
@@ -64,6 +66,12 @@ gboolean ota_bundle_layout_parse(guint64 file_size, const guint8 trailer[OTA_BUN
 		return FALSE;
 	}
 	return TRUE;
+}
+
+gboolean ota_bundle_layout_parse(guint64 file_size, const guint8 trailer[OTA_BUNDLE_TRAILER_SIZE],
+                                 OtaBundleLayout *layout, GError **error)
+{
+	return layout_parse(file_size, trailer, OTA_BUNDLE_MAX_SIGNATURE_SIZE, layout, error);
 }
 
 void ota_bundle_trailer_encode(guint64 signature_size, guint8 trailer[OTA_BUNDLE_TRAILER_SIZE])
@@ -191,7 +199,7 @@ OtaBundle *ota_bundle_open_for_info(const char *path, const OtaPolicy *policy, G
 
 gboolean ota_bundle_get_verity_sizes(const OtaBundle *b, guint64 *data_size, guint64 *tree_size)
 {
-	if (b->format != OTA_BUNDLE_FORMAT_VERITY || b->manifest == NULL)
+	if (b->format == OTA_BUNDLE_FORMAT_PLAIN || b->manifest == NULL)
 		return FALSE;
 	*data_size = b->verity.data_size;
 	*tree_size = b->verity.tree_size;
@@ -210,10 +218,32 @@ void ota_bundle_free(OtaBundle *b)
 	ota_signature_free(b->signature);
 	if (b->signature_der != NULL)
 		g_bytes_unref(b->signature_der);
+	ota_envelope_free(b->envelope);
 	if (b->fd >= 0)
 		close(b->fd);
 	g_free(b->path);
 	g_free(b);
+}
+
+/* A trailer over RAUC's OTA_BUNDLE_MAX_SIGNATURE_SIZE is accepted only
+ * where it points at an EnvelopedData (encrypt --allow-large-envelope,
+ * for many recipients), up to OTA_BUNDLE_MAX_ENVELOPE_SIZE; anything else
+ * is refused as before. */
+static gboolean read_layout(OtaBundle *b, guint64 file_size,
+                            const guint8 trailer[OTA_BUNDLE_TRAILER_SIZE], GError **error)
+{
+	g_autoptr(GError) strict_error = NULL;
+	guint8 head[32];
+
+	if (ota_bundle_layout_parse(file_size, trailer, &b->layout, &strict_error))
+		return TRUE;
+	if (layout_parse(file_size, trailer, OTA_BUNDLE_MAX_ENVELOPE_SIZE, &b->layout, NULL) &&
+	    b->layout.signature_size > OTA_BUNDLE_MAX_SIGNATURE_SIZE &&
+	    ota_pread_all(b->fd, head, sizeof(head), b->layout.signature_offset, NULL) &&
+	    ota_envelope_der_is_enveloped(head, sizeof(head)))
+		return TRUE;
+	g_propagate_error(error, g_steal_pointer(&strict_error));
+	return FALSE;
 }
 
 static gboolean read_layout_and_signature(OtaBundle *b, GError **error)
@@ -238,12 +268,20 @@ static gboolean read_layout_and_signature(OtaBundle *b, GError **error)
 	}
 	if (!ota_pread_all(b->fd, trailer, sizeof(trailer),
 	                   (guint64)st.st_size - OTA_BUNDLE_TRAILER_SIZE, error) ||
-	    !ota_bundle_layout_parse((guint64)st.st_size, trailer, &b->layout, error))
+	    !read_layout(b, (guint64)st.st_size, trailer, error))
 		return FALSE;
 
 	der = g_malloc(b->layout.signature_size);
 	if (!ota_pread_all(b->fd, der, b->layout.signature_size, b->layout.signature_offset, error))
 		return FALSE;
+	/* Encrypted: the signature is inside, for ota_bundle_decrypt(). RAUC
+	 * encrypts crypt bundles only; the manifest, once decrypted, must say
+	 * crypt as well. */
+	if (ota_envelope_der_is_enveloped(der, b->layout.signature_size)) {
+		b->envelope = ota_envelope_parse(der, b->layout.signature_size, error);
+		b->format = OTA_BUNDLE_FORMAT_CRYPT;
+		return b->envelope != NULL;
+	}
 	b->signature = ota_signature_parse(der, b->layout.signature_size, error);
 	if (b->signature == NULL)
 		return FALSE;
@@ -322,11 +360,10 @@ static gboolean parse_manifest(OtaBundle *b, GError **error)
 		g_prefix_error(error, "%s: ", OTA_MANIFEST_FILENAME);
 		return FALSE;
 	}
-	if (b->manifest->format == OTA_BUNDLE_FORMAT_CRYPT) {
-		g_set_error_literal(error, OTA_BUNDLE_ERROR, OTA_BUNDLE_ERROR_UNSUPPORTED,
-		                    "bundle is in the crypt format, which this version does not read");
-		return FALSE;
-	}
+	/* The CMS tells plain from the rest; the signed manifest tells crypt
+	 * from verity. */
+	if (b->manifest->format == OTA_BUNDLE_FORMAT_CRYPT && b->format == OTA_BUNDLE_FORMAT_VERITY)
+		b->format = OTA_BUNDLE_FORMAT_CRYPT;
 	if (b->manifest->format != b->format) {
 		g_set_error(error, OTA_BUNDLE_ERROR, OTA_BUNDLE_ERROR_MISMATCH,
 		            "manifest declares format '%s' but the bundle is '%s'",
@@ -380,6 +417,11 @@ gboolean bundle_load_verity_manifest(OtaBundle *b, GError **error)
 		return FALSE;
 	}
 	v->data_size = b->layout.payload_size - v->tree_size;
+	if (m->format == OTA_BUNDLE_FORMAT_CRYPT && m->crypt_key == NULL) {
+		g_set_error_literal(error, OTA_BUNDLE_ERROR, OTA_BUNDLE_ERROR_MALFORMED,
+		                    "manifest of a crypt bundle lacks its crypt-key");
+		return FALSE;
+	}
 	return TRUE;
 }
 
@@ -572,6 +614,22 @@ static gboolean verify_plain(OtaBundle *b, const OtaPolicy *policy, const char *
 	return check_payload_signature(b, policy, error) && load_plain_manifest(b, error);
 }
 
+/* Crypt: the squashfs is the plaintext of the verified ciphertext, each
+ * block decrypted only after the verity reader below has checked it, in
+ * memory: no plaintext is written anywhere but where the caller puts it. */
+static gboolean decrypt_payload(OtaBundle *b, GError **error)
+{
+	guint8 key[OTA_CRYPT_KEY_LEN];
+
+	/* The manifest parser checked the key's form. */
+	if (!ota_crypt_key_from_hex(b->manifest->crypt_key, key))
+		g_return_val_if_reached(FALSE);
+	b->payload = ota_crypt_reader_new(g_steal_pointer(&b->payload), key, error);
+	OPENSSL_cleanse(key, sizeof(key));
+	return b->payload != NULL && ota_crypt_check_decrypts_to_squashfs(b->payload, error);
+}
+
+/* Verity and crypt: the signature embeds the manifest. */
 static gboolean verify_verity(OtaBundle *b, const OtaPolicy *policy, OtaBundleVerifyFlags flags,
                               GError **error)
 {
@@ -588,7 +646,9 @@ static gboolean verify_verity(OtaBundle *b, const OtaPolicy *policy, OtaBundleVe
 		ota_progress_phase_done(phase);
 	}
 	b->payload = ota_verity_reader_new(b->fd, b->verity.data_size, &b->verity, error);
-	return b->payload != NULL;
+	if (b->payload == NULL)
+		return FALSE;
+	return b->format != OTA_BUNDLE_FORMAT_CRYPT || decrypt_payload(b, error);
 }
 
 gboolean ota_bundle_verify(OtaBundle *b, const OtaPolicy *policy, OtaBundleVerifyFlags flags,
@@ -599,6 +659,8 @@ gboolean ota_bundle_verify(OtaBundle *b, const OtaPolicy *policy, OtaBundleVerif
 
 	g_return_val_if_fail(b->payload == NULL, FALSE);
 
+	if (!bundle_check_decrypted(b, error))
+		return FALSE;
 	if (b->format == OTA_BUNDLE_FORMAT_PLAIN)
 		ok = verify_plain(b, policy, private_copy_dir, &ierror);
 	else
@@ -611,7 +673,7 @@ gboolean ota_bundle_verify(OtaBundle *b, const OtaPolicy *policy, OtaBundleVerif
 		return FALSE;
 	b->verified = TRUE;
 	/* Plain: the signature covers every byte, and every byte was hashed. */
-	b->checked = b->format == OTA_BUNDLE_FORMAT_VERITY && !(flags & OTA_BUNDLE_VERIFY_PAYLOAD)
+	b->checked = b->format != OTA_BUNDLE_FORMAT_PLAIN && !(flags & OTA_BUNDLE_VERIFY_PAYLOAD)
 	                     ? OTA_BUNDLE_CHECKED_SIGNATURE
 	                     : OTA_BUNDLE_CHECKED_PAYLOAD;
 	return TRUE;
@@ -624,6 +686,8 @@ gboolean ota_bundle_load_unverified(OtaBundle *b, GError **error)
 
 	g_return_val_if_fail(b->payload == NULL, FALSE);
 
+	if (!bundle_check_decrypted(b, error))
+		return FALSE;
 	if (b->format == OTA_BUNDLE_FORMAT_PLAIN) {
 		b->payload = ota_reader_new_fd(b->fd, 0, b->layout.payload_size, &ierror);
 		ok = b->payload != NULL && load_plain_manifest(b, &ierror);

@@ -6,6 +6,7 @@
 
 #include <gio/gio.h>
 #include <otabundle/bundle.h>
+#include <otabundle/envelope.h>
 #include <otabundle/install.h>
 #include <otabundle/keys.h>
 #include <otabundle/manifest.h>
@@ -17,6 +18,7 @@
 #include "bootloader-private.h"
 #include "checksum-private.h"
 #include "config-private.h"
+#include "crypt-private.h"
 #include "output-private.h"
 #include "reader-private.h"
 #include "slot-private.h"
@@ -43,6 +45,15 @@ static const struct {
 	{ota_bundle_error_quark, OTA_BUNDLE_ERROR_UNSUPPORTED, "unsupported"},
 	{ota_bundle_error_quark, OTA_BUNDLE_ERROR_EXISTS, "output-exists"},
 	{ota_bundle_error_quark, OTA_BUNDLE_ERROR_MODIFIED, "modified-while-verifying"},
+	{ota_bundle_error_quark, OTA_BUNDLE_ERROR_ENCRYPTED, "bundle-encrypted"},
+
+	{ota_envelope_error_quark, OTA_ENVELOPE_ERROR_DAMAGED, "bundle-malformed"},
+	{ota_envelope_error_quark, OTA_ENVELOPE_ERROR_UNSUPPORTED, "unsupported"},
+	{ota_envelope_error_quark, OTA_ENVELOPE_ERROR_NOT_RECIPIENT, "not-a-recipient"},
+	{ota_envelope_error_quark, OTA_ENVELOPE_ERROR_KEY_TYPE, "key-invalid"},
+	{ota_envelope_error_quark, OTA_ENVELOPE_ERROR_RECIPIENT, "key-invalid"},
+	{ota_envelope_error_quark, OTA_ENVELOPE_ERROR_TOO_LARGE, "invalid-input"},
+	{ota_envelope_error_quark, OTA_ENVELOPE_ERROR_CRYPTO, "crypto-failed"},
 
 	{ota_signature_error_quark, OTA_SIGNATURE_ERROR_PARSE, "signature-malformed"},
 	{ota_signature_error_quark, OTA_SIGNATURE_ERROR_UNSUPPORTED, "unsupported"},
@@ -70,6 +81,13 @@ static const struct {
 	{ota_verity_error_quark, OTA_VERITY_ERROR_INVALID, "payload-malformed"},
 	{ota_verity_error_quark, OTA_VERITY_ERROR_IO, "io"},
 	{ota_verity_error_quark, OTA_VERITY_ERROR_CRYPTO, "crypto-failed"},
+
+	/* A crypt-key that does not decrypt the (verified) payload: the bundle
+	 * is broken, whoever signed it. */
+	{ota_crypt_error_quark, OTA_CRYPT_ERROR_WRONG_KEY, "payload-malformed"},
+	{ota_crypt_error_quark, OTA_CRYPT_ERROR_INVALID, "invalid-input"},
+	{ota_crypt_error_quark, OTA_CRYPT_ERROR_CRYPTO, "crypto-failed"},
+	{ota_crypt_error_quark, OTA_CRYPT_ERROR_IO, "io"},
 
 	{ota_squashfs_error_quark, OTA_SQUASHFS_ERROR_CREATE, "tool-failed"},
 	{ota_squashfs_error_quark, OTA_SQUASHFS_ERROR_UNSUPPORTED, "unsupported"},

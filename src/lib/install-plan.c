@@ -4,6 +4,7 @@
  * to. Nothing here writes a slot. */
 #include "install-private.h"
 
+#include <otabundle/keys.h>
 #include <otabundle/version.h>
 
 #include <errno.h>
@@ -466,6 +467,32 @@ static gboolean check_bundle_allowed(OtaTarget *t, const OtaBundle *b, GError **
 	return TRUE;
 }
 
+/* An encrypted bundle, decrypted with this system's [encryption] key (a
+ * pkcs11: URI through $OTABUNDLE_PKCS11_MODULE and _PIN, as on the host);
+ * any other bundle as it is. */
+static OtaBundle *open_decrypted(OtaTarget *t, const char *bundle_path, GError **error)
+{
+	g_autoptr(OtaBundle) b = ota_bundle_open(bundle_path, error);
+	g_autoptr(OtaKeyStore) store = NULL;
+
+	if (b == NULL || !ota_bundle_is_encrypted(b))
+		return g_steal_pointer(&b);
+	if (!check_bundle_allowed(t, b, error))
+		return NULL;
+	if (t->config->encryption_key == NULL) {
+		install_fail(error, OTA_INSTALL_ERROR_INCOMPATIBLE,
+		             "%s: the bundle is encrypted, and %s has no [encryption] key to decrypt "
+		             "it",
+		             bundle_path, t->config->path);
+		return NULL;
+	}
+	store = ota_key_store_new(&(OtaKeyStoreOptions){0});
+	if (!ota_bundle_decrypt(b, t->config->encryption_key, t->config->encryption_cert, store,
+	                        error))
+		return NULL;
+	return g_steal_pointer(&b);
+}
+
 /* Every block, and for plain bundles a private copy that is all we read
  * from now on: the file can't change under the install. */
 static gboolean open_verified(OtaTarget *t, OtaInstallPlan *p, const char *bundle_path,
@@ -479,7 +506,7 @@ static gboolean open_verified(OtaTarget *t, OtaInstallPlan *p, const char *bundl
 	policy = policy_for(t, "default", error);
 	if (policy == NULL)
 		return FALSE;
-	p->bundle = ota_bundle_open(bundle_path, error);
+	p->bundle = open_decrypted(t, bundle_path, error);
 	if (p->bundle == NULL ||
 	    !ota_bundle_verify(p->bundle, policy, OTA_BUNDLE_VERIFY_PAYLOAD,
 	                       t->config->data_directory, error) ||
@@ -550,10 +577,14 @@ OtaBundle *ota_target_open_bundle_for_info(OtaTarget *t, const char *bundle_path
                                            GError **error)
 {
 	g_autoptr(OtaPolicy) policy = policy_for(t, "default", error);
+	g_autoptr(OtaBundle) b = NULL;
 
 	if (policy == NULL)
 		return NULL;
-	return ota_bundle_open_for_info(bundle_path, policy, error);
+	b = open_decrypted(t, bundle_path, error);
+	if (b == NULL || !ota_bundle_check_for_info(b, policy, error))
+		return NULL;
+	return g_steal_pointer(&b);
 }
 
 OtaInstallPlan *ota_install_plan(OtaTarget *t, const char *bundle_path, GError **error)

@@ -31,7 +31,7 @@ static char *bundle_identity(OtaBundle *b)
 {
 	char hex[OTA_SHA256_HEX_LEN + 1];
 
-	if (b->format == OTA_BUNDLE_FORMAT_VERITY)
+	if (b->format != OTA_BUNDLE_FORMAT_PLAIN)
 		return g_strdup(b->manifest->verity_hash);
 	ota_checksum_to_hex(b->payload_checksum.sha256, hex);
 	return g_strdup(hex);

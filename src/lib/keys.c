@@ -5,6 +5,7 @@
 #include <openssl/err.h>
 #include <openssl/pem.h>
 
+#include "keys-private.h"
 #include "openssl-private.h"
 #include "pkcs11.h"
 
@@ -329,4 +330,36 @@ OtaSigner *ota_signer_load(OtaKeyStore *store, const char *cert_uri, const char 
 	if (check_time && !check_certificate_time(signer->cert, signer->cert_uri, error))
 		return NULL;
 	return g_steal_pointer(&signer);
+}
+
+/* --- for the library's other modules (keys-private.h) ----------------------------- */
+
+EVP_PKEY *ota_key_store_load_private_key(OtaKeyStore *store, const char *uri, GError **error)
+{
+	g_autofree char *display = ota_keys_uri_for_display(uri);
+
+	return load_key_from(store, uri, display, error);
+}
+
+X509 *ota_key_store_load_certificate(OtaKeyStore *store, const char *uri, GError **error)
+{
+	g_autofree char *display = ota_keys_uri_for_display(uri);
+
+	return load_certificate_from(store, uri, display, error);
+}
+
+OtaX509Stack *ota_key_store_load_certificates(OtaKeyStore *store, const char *uri,
+                                              GError **error)
+{
+	g_autoptr(OtaX509Stack) certs = NULL;
+	X509 *cert;
+
+	if (!ota_keys_is_pkcs11_uri(uri))
+		return ota_keys_load_certificates(uri, error);
+	cert = ota_key_store_load_certificate(store, uri, error);
+	if (cert == NULL)
+		return NULL;
+	certs = sk_X509_new_null();
+	sk_X509_push(certs, cert);
+	return g_steal_pointer(&certs);
 }

@@ -3,9 +3,11 @@
 
 #include <otabundle/text.h>
 
+#include <openssl/crypto.h>
 #include <string.h>
 
 #include "checksum-private.h"
+#include "crypt-private.h"
 #include "keyfile.h"
 
 G_DEFINE_QUARK(ota-manifest-error-quark, ota_manifest_error)
@@ -39,6 +41,8 @@ void ota_manifest_free(OtaManifest *m)
 	g_free(m->build);
 	g_free(m->verity_hash);
 	g_free(m->verity_salt);
+	if (m->crypt_key != NULL)
+		OPENSSL_cleanse(m->crypt_key, strlen(m->crypt_key));
 	g_free(m->crypt_key);
 	g_free(m->hook_filename);
 	g_strfreev(m->hooks);
@@ -146,6 +150,32 @@ static gboolean parse_update(GKeyFile *kf, OtaManifest *m, GError **error)
 	return TRUE;
 }
 
+/* RAUC reads crypt-key only in crypt manifests (elsewhere it is an unknown
+ * key) and decodes exactly 32 bytes of hex. */
+static gboolean check_crypt_key(const OtaManifest *m, GError **error)
+{
+	guint8 key[OTA_CRYPT_KEY_LEN];
+	gboolean valid;
+
+	if (m->crypt_key == NULL)
+		return TRUE;
+	if (m->format != OTA_BUNDLE_FORMAT_CRYPT) {
+		g_set_error(error, OTA_MANIFEST_ERROR, OTA_MANIFEST_ERROR_UNKNOWN_FIELD,
+		            "crypt-key in group [bundle] of a %s manifest (only crypt bundles have one)",
+		            ota_bundle_format_to_string(m->format));
+		return FALSE;
+	}
+	valid = ota_crypt_key_from_hex(m->crypt_key, key);
+	OPENSSL_cleanse(key, sizeof(key));
+	if (valid)
+		return TRUE;
+	/* Not quoted: it is key material, even when malformed. */
+	g_set_error(error, OTA_MANIFEST_ERROR, OTA_MANIFEST_ERROR_INVALID,
+	            "invalid crypt-key in group [bundle]: expected %d hex digits",
+	            OTA_CRYPT_KEY_HEX_LEN);
+	return FALSE;
+}
+
 static gboolean parse_bundle(GKeyFile *kf, OtaManifest *m, GError **error)
 {
 	g_autofree char *format = ota_keyfile_take_string(kf, "bundle", "format");
@@ -164,7 +194,9 @@ static gboolean parse_bundle(GKeyFile *kf, OtaManifest *m, GError **error)
 	m->verity_hash = ota_keyfile_take_string(kf, "bundle", "verity-hash");
 	m->verity_salt = ota_keyfile_take_string(kf, "bundle", "verity-salt");
 	m->crypt_key = ota_keyfile_take_string(kf, "bundle", "crypt-key");
-	return take_size(kf, "bundle", "verity-size", &has_verity_size, &m->verity_size, error);
+	if (!take_size(kf, "bundle", "verity-size", &has_verity_size, &m->verity_size, error))
+		return FALSE;
+	return check_crypt_key(m, error);
 }
 
 static gboolean parse_hooks(GKeyFile *kf, OtaManifest *m, GError **error)

@@ -138,7 +138,7 @@ def test_output_format_value_prefix_completes_after_the_equals_sign(complete):
 
 @pytest.mark.parametrize("line,values", [
     ("otabundle verify --check-purpose=", ["any", "codesign", "smimesign"]),
-    ("otabundle create --format=", ["plain", "verity"]),
+    ("otabundle create --format=", ["crypt", "plain", "verity"]),
     ("otabundle create --compression=", ["gzip", "lz4", "none", "xz", "zstd"]),
     ("otabundle merge --signer-encoding=", ["nested", "signer-infos"]),
 ])

@@ -322,11 +322,6 @@ def test_create_refuses_a_malformed_sha256_in_the_input_manifest(tmp_path, input
     refused(input_dir, input_dir / "manifest.raucm", "sha256")
 
 
-def test_create_refuses_crypt_format_as_not_implemented(tmp_path, input_dir, refused):
-    line = refused(input_dir, input_dir / "manifest.raucm", "crypt", args=("--format=crypt",))
-    assert "implemented" in line or "supported" in line, line
-
-
 # --- keys and certificates ------------------------------------------------------------
 
 

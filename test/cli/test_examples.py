@@ -76,3 +76,51 @@ def test_quickstart_runs_end_to_end(tmp_path):
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     assert "installed version and security floor committed" in proc.stdout
     assert proc.stdout.rstrip().splitlines()[-1].startswith("Done. Everything is in ")
+
+
+ENCRYPTED_UPDATE = Path(__file__).resolve().parents[2] / "examples" / "encrypted-update.sh"
+
+
+@pytest.mark.skipif(not Path("/usr/lib/softhsm/libsofthsm2.so").exists(),
+                    reason="SoftHSM2 (softhsm2) not installed")
+def test_encrypted_update_example_decrypts_only_for_its_devices(tmp_path):
+    """examples/encrypted-update.sh: a crypt bundle encrypted for a device
+    with a token key and one with a key file; each decrypts it, a third
+    device is refused, and the kept bundle names its two recipients."""
+    proc = subprocess.run(["bash", ENCRYPTED_UPDATE, tmp_path / "kept"],
+                          env=dict(os.environ, OTABUNDLE=OTABUNDLE, TMPDIR=str(tmp_path)),
+                          capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert "update.raucb: OK (crypt, 1 trusted signer, every image hashed)" in proc.stdout
+    assert "Extracted update.raucb to extracted" in proc.stdout
+    assert "stranger.pem is not a recipient of this bundle" in proc.stderr
+    assert proc.stdout.rstrip().splitlines()[-1] == "encrypted update complete"
+    doc = json.loads(subprocess.run(
+        [OTABUNDLE, "info", "--dump-recipients", "--output-format=json",
+         tmp_path / "kept" / "update.raucb"], capture_output=True, text=True).stdout)
+    assert [r["key_type"] for r in doc["encryption"]["recipients"]] == ["rsa", "ec"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["kept"]
+
+
+HSM_CEREMONY = Path(__file__).resolve().parents[2] / "examples" / "hsm-ceremony.sh"
+
+
+@pytest.mark.skipif(not Path("/usr/lib/softhsm/libsofthsm2.so").exists(),
+                    reason="SoftHSM2 (softhsm2) not installed")
+def test_hsm_ceremony_example_signs_with_the_token_key_and_leaves_only_its_outputs(tmp_path):
+    """examples/hsm-ceremony.sh: the release key made in a fresh token, its
+    certificate issued by the CA, the bundle signed through PKCS#11; the
+    kept bundle verifies against the kept keyring, and the token and every
+    scratch file are gone."""
+    proc = subprocess.run(["bash", HSM_CEREMONY, tmp_path / "kept"],
+                          env=dict(os.environ, OTABUNDLE=OTABUNDLE, TMPDIR=str(tmp_path)),
+                          capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert "\nceremony complete\n" in proc.stdout
+    kept = tmp_path / "kept"
+    assert sorted(p.name for p in kept.iterdir()) == ["release-signer.pem", "release.raucb",
+                                                       "root.pem"]
+    verify = subprocess.run([OTABUNDLE, "verify", "--keyring", kept / "root.pem",
+                             kept / "release.raucb"], capture_output=True, text=True)
+    assert verify.returncode == 0, verify.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["kept"]

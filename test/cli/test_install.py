@@ -49,11 +49,11 @@ def install_cmd(conf, *args, boot="A"):
     return cmd + [str(a) for a in args]
 
 
-def run_install(conf, *args, boot="A"):
-    """Runs otabundle-install; never raises on a non-zero exit. JSON output
-    is validated against its schema."""
+def run_install(conf, *args, boot="A", env=None):
+    """Runs otabundle-install (in environment @env, default ours); never
+    raises on a non-zero exit. JSON output is validated against its schema."""
     cmd = install_cmd(conf, *args, boot=boot)
-    return check_json_output(cmd, subprocess.run(cmd, capture_output=True, text=True))
+    return check_json_output(cmd, subprocess.run(cmd, capture_output=True, text=True, env=env))
 
 
 def assert_refused(proc, *words, path=None):
@@ -95,11 +95,11 @@ class Device:
     data: Path
     slots: dict  # slot name ("rootfs.0") -> device path
 
-    def run(self, *args, boot="A"):
-        return run_install(self.conf, *args, boot=boot)
+    def run(self, *args, boot="A", env=None):
+        return run_install(self.conf, *args, boot=boot, env=env)
 
-    def install(self, bundle, boot="A"):
-        return self.run("install", bundle, boot=boot)
+    def install(self, bundle, boot="A", env=None):
+        return self.run("install", bundle, boot=boot, env=env)
 
     def status(self, boot="A"):
         return json.loads(assert_ok(self.run("status", "--output-format=json", boot=boot)).stdout)

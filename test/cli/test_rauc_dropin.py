@@ -179,15 +179,19 @@ def test_meta_rauc_without_a_bundle_format_gets_a_gzip_plain_bundle_as_from_rauc
     assert_rauc_accepts(bundle, pki.other_root, fmt="plain")
 
 
-def test_meta_rauc_encrypt_line_says_crypt_bundles_are_not_supported_yet(pki, rauc_dir, env,
-                                                                        tmp_path):
-    script = expand(data_section(META_RAUC, "encrypt"),
-                    STAGING_BINDIR_NATIVE=rauc_dir, RAUC_RECIPIENTS_CERT_FILE=pki.other.cert,
-                    RAUC_KEYRING_FILE=pki.other_root, B=tmp_path)
-    proc = shell(script, env)
-    assert_one_line(proc, "encrypt", "not supported yet", code=2)
-    assert len(proc.stderr.splitlines()) == 1
-    assert not (tmp_path / "encrypted-bundle.raucb").exists()
+@needs_rauc
+def test_meta_rauc_encrypt_line_encrypts_its_crypt_bundle_for_the_recipient(pki, rauc_dir, env,
+                                                                           tmp_path):
+    rootfs_input(tmp_path / "bundle-dir", fmt="crypt")
+    script, bundle = meta_rauc_bundle(pki, rauc_dir, tmp_path)
+    assert_ok(shell(script, env))
+    encrypt = expand(data_section(META_RAUC, "encrypt"),
+                     STAGING_BINDIR_NATIVE=rauc_dir,
+                     RAUC_RECIPIENTS_CERT_FILE=pki.encryption.cert,
+                     RAUC_KEYRING_FILE=pki.other_root, B=bundle.parent)
+    assert_ok(shell(encrypt, env))
+    encrypted = bundle.parent / "encrypted-bundle.raucb"
+    assert_rauc_accepts(encrypted, pki.other_root, "--key", pki.encryption.key, fmt="crypt")
 
 
 # --- ptxdist through genimage --------------------------------------------------------
@@ -672,8 +676,8 @@ def test_otabundle_install_command_points_at_otabundle_install():
     assert_one_line(run("install", "b.raucb"), "otabundle-install install", code=2)
 
 
-@pytest.mark.parametrize("command", ["encrypt", "convert"])
-def test_crypt_and_casync_commands_say_they_are_not_supported(rauc, command):
+@pytest.mark.parametrize("command", ["convert"])
+def test_casync_commands_say_they_are_not_supported(rauc, command):
     proc = rauc(command, "in.raucb", "out.raucb")
     assert_one_line(proc, command, "not supported", code=2)
     assert len(proc.stderr.splitlines()) == 1
@@ -696,7 +700,9 @@ def test_crypt_and_casync_commands_say_they_are_not_supported(rauc, command):
     ["bundle", "in", "out.raucb"],
     ["bundle", "--cert=a", "--cert=b", "--key=k", "in", "out.raucb"],
     ["--keyring=a", "--keyring=b", "info", "x.raucb"],
-    ["info", "--key=dec.pem", "--no-verify", "a.raucb"],
+    ["extract-signature", "--keyring=k.pem", "--key=dec.pem", "a.raucb", "s.cms"],
+    ["encrypt", "--keyring=k.pem", "a.raucb", "b.raucb"],
+    ["encrypt", "--to=c.pem", "a.raucb", "b.raucb"],
 ])
 def test_wrong_usage_exits_2_without_running_anything(rauc, tmp_path, args):
     proc = rauc(*args, cwd=tmp_path)

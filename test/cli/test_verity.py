@@ -159,15 +159,15 @@ def test_create_format_option_overrides_the_input_manifest(pki, tmp_path, input_
 
 
 @pytest.mark.parametrize("bundle_group, words", [
-    ("format=crypt", ("crypt",)),
+    ("format=crypt\ncrypt-key=" + "00" * 32, ("crypt", "computed by create")),
     ("format=squash", ("squash",)),
     ("format=verity\nverity-hash=" + "00" * 32, ("verity",)),
     ("format=verity\nverity-salt=" + "00" * 32, ("verity",)),
     ("format=verity\nverity-size=4096", ("verity",)),
-], ids=["crypt", "unknown-format", "verity-hash", "verity-salt", "verity-size"])
-def test_create_refuses_an_input_manifest_with_crypt_unknown_format_or_verity_keys(
+], ids=["crypt-key", "unknown-format", "verity-hash", "verity-salt", "verity-size"])
+def test_create_refuses_an_input_manifest_with_an_unknown_format_or_verity_or_crypt_keys(
         pki, tmp_path, input_dir, bundle_group, words):
-    """crypt is not implemented; the verity keys are computed by create."""
+    """The verity keys and the crypt key are computed by create."""
     write_manifest(input_dir, {"img0": "img0.img"}, extra=f"[bundle]\n{bundle_group}\n")
     bundle = tmp_path / "out.raucb"
     proc = run("create", *pki.sign_args(), input_dir, bundle)

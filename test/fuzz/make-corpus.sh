@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Regenerates the generated seed corpora: corpus/bundle (tiny bundles made
 # with `otabundle create`, signed by a leaf of the fuzz-bundle target's fixed
-# root, so that they verify inside the target) and corpus/verity (valid
-# layouts for fuzz-verity's input format). corpus/manifest and corpus/config
-# are written by hand. The output is not byte-for-byte reproducible (salts,
-# signatures, timestamps), so run this only when a format changes.
+# root, so that they verify inside the target), corpus/verity (valid
+# layouts for fuzz-verity's input format) and corpus/crypt (fuzz-crypt's).
+# corpus/manifest and corpus/config are written by hand. The output is not
+# byte-for-byte reproducible (salts, keys, signatures, timestamps), so run
+# this only when a format changes.
 #
 #   test/fuzz/make-corpus.sh [BUILDDIR]     default: build
 set -euo pipefail
@@ -78,6 +79,7 @@ M
 
 bundle minimal plain
 bundle minimal verity
+bundle minimal crypt
 bundle full plain
 bundle full verity
 bundle two-images verity --cert "$work/signer2.pem" --key "$work/signer2.key"
@@ -142,4 +144,44 @@ seed("two-levels-compact", 200, True, 0, read=(150 * BLOCK, 4096))
 seed("two-levels-derived", 300, True, FIT_DATA | TREE_SIZE | TREE_AFTER_DATA,
      fill=lambda i: bytes([i % 7]) * BLOCK, read=(129 * BLOCK - 1, 2))
 PY
-ls -l "$OUT/bundle" "$OUT/verity"
+
+# fuzz-crypt inputs: see the layout in fuzz-crypt.c.
+mkdir -p "$OUT/crypt" "$work/in/crypt"
+rm -f "$OUT"/crypt/*
+printf '[update]\ncompatible=fuzz\n[bundle]\nformat=crypt\n[image.rootfs]\nfilename=rootfs.img\n' \
+	>"$work/in/crypt/manifest.raucm"
+printf 'z' >"$work/in/crypt/rootfs.img"
+mksquashfs "$work/in/crypt" "$work/crypt.sqfs" -quiet -all-root -noappend -comp gzip >/dev/null
+python3 - "$OUT/crypt" "$work/crypt.sqfs" <<'PY'
+import os, struct, subprocess, sys
+
+SECTOR = 4096
+out, squashfs = sys.argv[1], open(sys.argv[2], "rb").read()
+ENCRYPT_BODY = 1
+key = bytes(range(32))
+
+def encrypt(plaintext):
+    """aes-cbc-plain64 per 4 KiB sector, by openssl enc (not otabundle)."""
+    cipher = b""
+    for n in range(len(plaintext) // SECTOR):
+        iv = (n * 8).to_bytes(16, "little").hex()
+        cipher += subprocess.run(["openssl", "enc", "-aes-256-cbc", "-nopad", "-K", key.hex(),
+                                  "-iv", iv], input=plaintext[n * SECTOR:(n + 1) * SECTOR],
+                                 capture_output=True, check=True).stdout
+    return cipher
+
+def seed(name, flags, body, read=(0, 64)):
+    with open(os.path.join(out, name), "wb") as f:
+        f.write(key + struct.pack("<BQH", flags, *read) + body)
+
+# The plaintext squashfs of a crypt bundle, encrypted by the harness.
+seed("squashfs-encrypted-by-harness", ENCRYPT_BODY, squashfs, read=(96, 4000))
+# The same as it lies in a bundle: encrypted, whole sectors.
+seed("squashfs-ciphertext", 0, encrypt(squashfs + b"\0" * (-len(squashfs) % SECTOR)))
+# Decrypts to the squashfs magic followed by a superblock of garbage.
+seed("forged-superblock", 0, encrypt(b"hsqs" + bytes((i * 7) % 251 for i in range(2 * SECTOR - 4))))
+# Random ciphertext (a wrong key's view) and a size that is not whole sectors.
+seed("random-two-sectors", 0, os.urandom(2 * SECTOR), read=(SECTOR - 8, 16))
+seed("partial-sector", 0, os.urandom(SECTOR + 100))
+PY
+ls -l "$OUT/bundle" "$OUT/verity" "$OUT/crypt"

@@ -16,6 +16,8 @@
 
 static const OtaBundleFormat plain = OTA_BUNDLE_FORMAT_PLAIN;
 static const OtaBundleFormat verity = OTA_BUNDLE_FORMAT_VERITY;
+/* Not "crypt": unistd.h declares crypt(). */
+static const OtaBundleFormat crypt_format = OTA_BUNDLE_FORMAT_CRYPT;
 
 typedef struct {
 	OtaBundleFormat format;
@@ -331,19 +333,48 @@ static void test_wrong_size_in_input_manifest_fails_create(Fixture *f, gconstpoi
 	g_assert_false(g_file_test(f->bundle, G_FILE_TEST_EXISTS));
 }
 
-static void test_crypt_is_refused_until_implemented(Fixture *f, gconstpointer data)
+/* The squashfs is encrypted where it lies, the key is in the signed
+ * manifest only, and reading decrypts it. */
+static void test_crypt_payload_is_not_the_plaintext_squashfs(Fixture *f, gconstpointer data)
+{
+	g_autoptr(OtaBundle) b = create_and_open(f);
+	g_autoptr(GError) error = NULL;
+	guint8 head[4], decrypted[4];
+	int fd = open(f->bundle, O_RDONLY | O_CLOEXEC);
+
+	g_assert_cmpint(pread(fd, head, sizeof(head), 0), ==, sizeof(head));
+	close(fd);
+	g_assert_true(memcmp(head, "hsqs", 4) != 0);
+	g_assert_cmpint(b->format, ==, OTA_BUNDLE_FORMAT_VERITY); /* until the manifest says */
+	g_assert_true(ota_bundle_verify(b, f->policy, 0, NULL, &error));
+	g_assert_no_error(error);
+	g_assert_cmpint(ota_bundle_get_format(b), ==, OTA_BUNDLE_FORMAT_CRYPT);
+	g_assert_cmpuint(strlen(b->manifest->crypt_key), ==, 64);
+	g_assert_true(ota_reader_read_at(b->payload, 0, decrypted, sizeof(decrypted), &error));
+	g_assert_cmpmem(decrypted, 4, "hsqs", 4);
+}
+
+static void test_reproducible_crypt_needs_a_key_choice(Fixture *f, gconstpointer data)
 {
 	OtaCreateOptions options = {
 		.format_set = TRUE,
 		.format = OTA_BUNDLE_FORMAT_CRYPT,
 		.signers = &f->signer,
 		.n_signers = 1,
+		.reproducible = TRUE,
 	};
 	g_autoptr(GError) error = NULL;
 
+	g_assert_false(ota_bundle_check_create_options(&options, &error));
+	g_assert_error(error, OTA_BUNDLE_ERROR, OTA_BUNDLE_ERROR_INPUT);
+	g_clear_error(&error);
 	g_assert_false(ota_bundle_create(f->input, f->bundle, &options, &error));
-	g_assert_error(error, OTA_BUNDLE_ERROR, OTA_BUNDLE_ERROR_UNSUPPORTED);
+	g_assert_error(error, OTA_BUNDLE_ERROR, OTA_BUNDLE_ERROR_INPUT);
 	g_assert_false(g_file_test(f->bundle, G_FILE_TEST_EXISTS));
+	g_clear_error(&error);
+	options.derive_crypt_key = TRUE;
+	g_assert_true(ota_bundle_create(f->input, f->bundle, &options, &error));
+	g_assert_no_error(error);
 }
 
 /* CVE-2020-25860: a bundle changed between verification and use. With a
@@ -684,6 +715,22 @@ static void test_block_changed_after_verify_is_caught_on_read(Fixture *f, gconst
 	g_assert_error(error, OTA_VERITY_ERROR, OTA_VERITY_ERROR_MISMATCH);
 }
 
+/* Crypt: verification already decrypted the first window (1 MiB, this
+ * whole payload) after checking it, to see that the key decrypts to a
+ * squashfs; later reads are served from that verified copy in memory, so a
+ * change to the file afterwards can't reach them either. */
+static void test_crypt_block_changed_after_verify_is_never_served(Fixture *f,
+                                                                  gconstpointer data)
+{
+	g_autoptr(OtaBundle) b = create_and_open(f);
+	g_autoptr(GError) error = NULL;
+
+	g_assert_true(ota_bundle_verify(b, f->policy, OTA_BUNDLE_VERIFY_PAYLOAD, NULL, &error));
+	flip_byte(f->bundle, 8192 + 17);
+	g_assert_true(ota_bundle_check_contents(b, TRUE, &error));
+	g_assert_no_error(error);
+}
+
 static void test_tiny_verity_bundle_is_padded_to_two_blocks(Fixture *f, gconstpointer data)
 {
 	g_autoptr(OtaBundle) b = NULL;
@@ -850,10 +897,19 @@ int main(int argc, char **argv)
 	g_test_init(&argc, &argv, NULL);
 #define ADD_FOR(fmt, name, fn) \
 	g_test_add("/bundle/" #fmt "/" name, Fixture, &fmt, setup, fn, teardown)
+#define ADD_CRYPT(name, fn) \
+	g_test_add("/bundle/crypt/" name, Fixture, &crypt_format, setup, fn, teardown)
+/* Each format: plain, verity and crypt. */
 #define ADD_BOTH(name, fn) \
 	do { \
 		ADD_FOR(plain, name, fn); \
 		ADD_FOR(verity, name, fn); \
+		ADD_CRYPT(name, fn); \
+	} while (0)
+#define ADD_VERITY_AND_CRYPT(name, fn) \
+	do { \
+		ADD_FOR(verity, name, fn); \
+		ADD_CRYPT(name, fn); \
 	} while (0)
 	ADD_BOTH("created-bundle-verifies", test_created_bundle_verifies);
 	ADD_BOTH("create-leaves-input-manifest-unchanged", test_create_leaves_input_manifest_unchanged);
@@ -884,7 +940,10 @@ int main(int argc, char **argv)
 	         test_extract_into_missing_parent_names_outdir);
 	ADD_BOTH("extract-writes-manifest-and-images", test_extract_writes_manifest_and_images);
 	ADD_BOTH("failed-extract-leaves-no-directory", test_failed_extract_leaves_no_directory);
-	ADD_FOR(plain, "crypt-is-refused-until-implemented", test_crypt_is_refused_until_implemented);
+	ADD_CRYPT("payload-is-not-the-plaintext-squashfs",
+	        test_crypt_payload_is_not_the_plaintext_squashfs);
+	ADD_CRYPT("reproducible-crypt-needs-a-key-choice",
+	        test_reproducible_crypt_needs_a_key_choice);
 	ADD_FOR(plain, "private-copy-defeats-modification-after-verify",
 	        test_private_copy_defeats_modification_after_verify);
 	ADD_FOR(plain, "in-place-reads-see-modification-after-verify",
@@ -905,14 +964,17 @@ int main(int argc, char **argv)
 	         test_signer_certificate_is_the_signing_certificate);
 	ADD_BOTH("extract-signature-checks-the-policy-first",
 	         test_extract_signature_checks_the_policy_first);
-	ADD_FOR(verity, "manifest-carries-tree-parameters",
-	        test_verity_manifest_carries_tree_parameters);
-	ADD_FOR(verity, "flipped-tree-byte-is-rejected", test_flipped_tree_byte_is_rejected);
-	ADD_FOR(verity, "flipped-manifest-byte-is-rejected", test_flipped_manifest_byte_is_rejected);
-	ADD_FOR(verity, "truncated-tree-is-rejected", test_truncated_tree_is_rejected);
+	ADD_VERITY_AND_CRYPT("manifest-carries-tree-parameters",
+	                     test_verity_manifest_carries_tree_parameters);
+	ADD_VERITY_AND_CRYPT("flipped-tree-byte-is-rejected", test_flipped_tree_byte_is_rejected);
+	ADD_VERITY_AND_CRYPT("flipped-manifest-byte-is-rejected",
+	                     test_flipped_manifest_byte_is_rejected);
+	ADD_VERITY_AND_CRYPT("truncated-tree-is-rejected", test_truncated_tree_is_rejected);
 	ADD_FOR(verity, "block-changed-after-verify-is-caught-on-read",
 	        test_block_changed_after_verify_is_caught_on_read);
-	ADD_FOR(verity, "tiny-bundle-is-padded-to-two-blocks",
-	        test_tiny_verity_bundle_is_padded_to_two_blocks);
+	ADD_CRYPT("block-changed-after-verify-is-never-served",
+	          test_crypt_block_changed_after_verify_is_never_served);
+	ADD_VERITY_AND_CRYPT("tiny-bundle-is-padded-to-two-blocks",
+	                     test_tiny_verity_bundle_is_padded_to_two_blocks);
 	return g_test_run();
 }

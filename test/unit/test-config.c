@@ -126,6 +126,19 @@ static void test_rejects_duplicate_key(void)
 	                "duplicate key 'device'");
 }
 
+static void test_encryption_key_is_a_path_relative_to_the_conf_or_a_token_uri(void)
+{
+	static const char text[] = BASE AB "[encryption]\nkey=keys/crypt.pem\n"
+	                                   "cert=pkcs11:token=dev;object=crypt\n";
+	g_autoptr(GError) error = NULL;
+	g_autoptr(OtaSystemConfig) c =
+		ota_system_config_parse(text, strlen(text), "/etc/rauc/system.conf", &error);
+
+	g_assert_no_error(error);
+	g_assert_cmpstr(c->encryption_key, ==, "/etc/rauc/keys/crypt.pem");
+	g_assert_cmpstr(c->encryption_cert, ==, "pkcs11:token=dev;object=crypt");
+}
+
 static void test_requires_a_keyring(void)
 {
 	assert_rejected("[system]\ncompatible=b\nbootloader=file\n" AB, OTA_CONFIG_ERROR_MISSING,
@@ -417,7 +430,6 @@ static void test_unimplemented_features_are_refused_by_name(void)
 	} cases[] = {
 		{BASE AB "[casync]\nstorepath=/s\n", "group [casync] (casync bundles) is not supported"},
 		{BASE AB "[streaming]\ntls-ca=/ca\n", "group [streaming] (HTTP streaming)"},
-		{BASE AB "[encryption]\nkey=/k\n", "group [encryption]"},
 		{BASE AB "[artifacts.addons]\npath=/a\ntype=trees\n", "artifact repositories"},
 		{BASE AB "[handlers]\npre-install=/x\n", "pre-install in group [handlers]"},
 		{BASE AB "[handlers]\nsystem-info=/x\n", "system-info in group [handlers]"},
@@ -648,6 +660,8 @@ int main(int argc, char **argv)
 	g_test_init(&argc, &argv, NULL);
 	g_test_add_func("/config/parses-a-full-configuration", test_parses_a_full_configuration);
 	g_test_add_func("/config/defaults", test_defaults);
+	g_test_add_func("/config/encryption-key-is-a-path-relative-to-the-conf-or-a-token-uri",
+	                test_encryption_key_is_a_path_relative_to_the_conf_or_a_token_uri);
 	g_test_add_func("/config/use-bundle-signing-time-is-read-per-policy",
 	                test_use_bundle_signing_time_is_read_per_policy);
 	g_test_add_func("/config/min-bundle-version-must-have-an-order",

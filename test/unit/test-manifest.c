@@ -227,6 +227,47 @@ static void test_reads_verity_bundle_group(void)
 	g_assert_cmpuint(m->verity_size, ==, 4096);
 }
 
+#define CRYPT_KEY "00112233445566778899aabbccddeeff00112233445566778899AABBCCDDEEFF"
+
+static void test_reads_crypt_key_of_a_crypt_manifest(void)
+{
+	g_autoptr(GError) error = NULL;
+	g_autoptr(OtaManifest) m = parse("[update]\ncompatible=x\n[bundle]\nformat=crypt\n"
+	                                 "crypt-key=" CRYPT_KEY "\n",
+	                                 &error);
+
+	g_assert_no_error(error);
+	g_assert_cmpint(m->format, ==, OTA_BUNDLE_FORMAT_CRYPT);
+	g_assert_cmpstr(m->crypt_key, ==, CRYPT_KEY);
+}
+
+static void test_rejects_a_crypt_key_that_is_not_64_hex_digits_without_quoting_it(void)
+{
+	static const char *const keys[] = {"0011223344556677", CRYPT_KEY "0",
+	                                   "zz112233445566778899aabbccddeeff00112233445566778899aabbccddeeff"};
+
+	for (gsize i = 0; i < G_N_ELEMENTS(keys); i++) {
+		g_autofree char *text =
+			g_strdup_printf("[update]\ncompatible=x\n[bundle]\nformat=crypt\ncrypt-key=%s\n",
+			                keys[i]);
+		g_autoptr(GError) error = NULL;
+		g_autoptr(OtaManifest) m = parse(text, &error);
+
+		g_assert_null(m);
+		g_assert_error(error, OTA_MANIFEST_ERROR, OTA_MANIFEST_ERROR_INVALID);
+		g_assert_nonnull(strstr(error->message, "crypt-key"));
+		g_assert_null(strstr(error->message, "0011223344556677"));
+	}
+}
+
+/* As RAUC: only a crypt manifest reads crypt-key; elsewhere it is unknown. */
+static void test_rejects_a_crypt_key_in_a_verity_manifest(void)
+{
+	assert_rejected("[update]\ncompatible=x\n[bundle]\nformat=verity\ncrypt-key=" CRYPT_KEY
+	                "\n",
+	                OTA_MANIFEST_ERROR_UNKNOWN_FIELD, "crypt-key");
+}
+
 static void test_rejects_nul_byte(void)
 {
 	g_autoptr(GError) error = NULL;
@@ -526,6 +567,12 @@ int main(int argc, char **argv)
 	g_test_add_func("/manifest/rejects-unknown-hook", test_rejects_unknown_hook);
 	g_test_add_func("/manifest/rejects-unknown-bundle-format", test_rejects_unknown_bundle_format);
 	g_test_add_func("/manifest/reads-verity-bundle-group", test_reads_verity_bundle_group);
+	g_test_add_func("/manifest/reads-crypt-key-of-a-crypt-manifest",
+	                test_reads_crypt_key_of_a_crypt_manifest);
+	g_test_add_func("/manifest/rejects-a-crypt-key-that-is-not-64-hex-digits-without-quoting-it",
+	                test_rejects_a_crypt_key_that_is_not_64_hex_digits_without_quoting_it);
+	g_test_add_func("/manifest/rejects-a-crypt-key-in-a-verity-manifest",
+	                test_rejects_a_crypt_key_in_a_verity_manifest);
 	g_test_add_func("/manifest/rejects-nul-byte", test_rejects_nul_byte);
 	g_test_add_func("/manifest/rejects-oversized-manifest", test_rejects_oversized_manifest);
 	g_test_add_func("/manifest/rejects-non-ini-text", test_rejects_non_ini_text);
