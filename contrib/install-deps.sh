@@ -5,9 +5,11 @@ set -euo pipefail
 
 # e2fsprogs, dosfstools and mtools: otabundle-install makes ext4/vfat slots with them
 # (mkfs.ext4 -d, resize2fs, mkfs.vfat, mcopy); the tests read slots back with them.
+# libcurl4-openssl-dev: HTTP(S) to a Time-Stamping Authority (--timestamp-url), with
+# the OpenSSL the rest already uses.
 PACKAGES=(meson ninja-build pkg-config gcc libglib2.0-dev libssl-dev libsquashfs-dev
-          libjson-glib-dev libp11-dev libarchive-dev squashfs-tools openssl
-          e2fsprogs dosfstools mtools)
+          libjson-glib-dev libp11-dev libp11-kit-dev libarchive-dev libcurl4-openssl-dev
+          squashfs-tools openssl e2fsprogs dosfstools mtools)
 # rauc is the interoperability peer the CLI tests check bundles against;
 # veritysetup (cryptsetup-bin) is the reference the verity tree is checked against.
 # softhsm2, opensc (pkcs11-tool) and p11-kit stand in for an HSM; gnutls-bin's
@@ -16,12 +18,15 @@ PACKAGES=(meson ninja-build pkg-config gcc libglib2.0-dev libssl-dev libsquashfs
 # fdisk (sfdisk) and gdisk (sgdisk) check the partition tables boot-*-switch slots switch.
 # bash-completion loads the installed completion in its tests.
 # python3-jsonschema validates every JSON document the tests see against contrib/schema/.
-# faketime (libfaketime) signs bundles in the past for the use-bundle-signing-time tests.
+# faketime (libfaketime) signs bundles in the past for the use-bundle-signing-time tests,
+# and verifies timestamped bundles after their signer expired.
+# lighttpd (with lighttpd-mod-openssl for https) serves the tests' RFC 3161 TSA
+# (`openssl ts -reply` as CGI) on 127.0.0.1 (test/cli/tsa_server.py).
 # zstd compresses the .tar.zst slot images of the ext4/vfat slot tests.
 # dbus-daemon (dbus-run-session) gives rauc's service a private bus for `rauc status`.
 TEST_PACKAGES=(python3 python3-pytest valgrind rauc cryptsetup-bin softhsm2 opensc p11-kit gnutls-bin
                libubootenv-tool grub-common bash-completion python3-jsonschema
-               faketime zstd dbus-daemon fdisk gdisk)
+               faketime zstd dbus-daemon fdisk gdisk lighttpd lighttpd-mod-openssl)
 
 [ "${1:-}" = "--tests" ] && PACKAGES+=("${TEST_PACKAGES[@]}")
 

@@ -176,6 +176,7 @@ static void status_json(const OtaStatus *st)
 	json_output_add_string(b, "primary", st->primary);
 	json_output_add_string(b, "installed_version", st->installed_version);
 	json_output_add_int(b, "security_floor", st->security_floor);
+	json_output_add_string(b, "not_before", st->not_before);
 	json_output_add_string(b, "pending", st->pending);
 	json_builder_set_member_name(b, "slots");
 	json_builder_begin_array(b);
@@ -224,6 +225,9 @@ static void status_text(const OtaStatus *st)
 	g_print("Primary:           %s\n", primary);
 	g_print("Installed version: %s\n", installed ? installed : "-");
 	g_print("Security floor:    %" G_GUINT64_FORMAT "\n", st->security_floor);
+	if (st->not_before != NULL)
+		g_print("Not before:        %s (newest trusted timestamp installed)\n",
+		        st->not_before);
 	g_print("Pending:           %s\n", st->pending ? st->pending : "-");
 	g_print("Slots:\n");
 	for (guint i = 0; i < st->slots->len; i++) {
@@ -312,9 +316,12 @@ static void check_config_text(const OtaConfigReport *r)
 		g_autofree char *keyrings = g_strjoinv(", ", p->keyrings);
 		g_autofree char *escaped = ota_text_escape(keyrings);
 
-		g_print("  %-10s %s%s, threshold %u, purpose %s%s%s\n", p->name, escaped,
-		        p->present ? "" : " (not present here)", p->threshold, p->purpose,
-		        p->crl ? ", CRLs " : "", p->crl ? p->crl : "");
+		g_autofree char *tsa = ota_text_escape(p->tsa_keyring ? p->tsa_keyring : "");
+
+		g_print("  %-10s %s%s, threshold %u, purpose %s%s%s, check-time %s%s%s\n", p->name,
+		        escaped, p->present ? "" : " (not present here)", p->threshold, p->purpose,
+		        p->crl ? ", CRLs " : "", p->crl ? p->crl : "", p->check_time,
+		        p->tsa_keyring ? ", TSA keyring " : "", tsa);
 	}
 	g_print("Slots:\n  %-16s %-12s %-16s %-10s %-16s %s\n", "NAME", "CLASS", "TYPE", "BOOTNAME",
 	        "PARENT", "DEVICE");
@@ -375,6 +382,8 @@ static void check_config_json(const char *path, const OtaConfigReport *r, const 
 		json_output_add_string(b, "crl", p->crl);
 		json_output_add_int(b, "threshold", p->threshold);
 		json_output_add_string(b, "purpose", p->purpose);
+		json_output_add_string(b, "check_time", p->check_time);
+		json_output_add_string(b, "tsa_keyring", p->tsa_keyring);
 		json_builder_end_object(b);
 	}
 	json_builder_end_array(b);

@@ -57,6 +57,11 @@ static char *opt_decrypt_cert;
 static gboolean opt_dump_recipients;
 static char **opt_recipients;
 static gboolean opt_allow_large_envelope;
+static char *opt_timestamp_url;
+static char *opt_timestamp_ca;
+static int opt_timestamp_timeout = -1;
+static char *opt_tsa_keyring;
+static int opt_signer_number;
 
 static const GOptionEntry verbose_entries[] = {
 	{"verbose", 'v', 0, G_OPTION_ARG_NONE, &opt_verbose,
@@ -243,6 +248,33 @@ static const GOptionEntry encrypt_entries[] = {
 	{"force", 'f', 0, G_OPTION_ARG_NONE, &opt_force, "Overwrite an existing output file", NULL},
 	{NULL}};
 
+/* Every command that signs (and merge): RFC 3161 timestamps for new signers. */
+static const GOptionEntry timestamp_entries[] = {
+	{"timestamp-url", 0, 0, G_OPTION_ARG_STRING, &opt_timestamp_url,
+	 "Get an RFC 3161 timestamp for each new signer from this Time-Stamping Authority",
+	 "URL"},
+	{"timestamp-ca", 0, 0, G_OPTION_ARG_FILENAME, &opt_timestamp_ca,
+	 "https TSA: the CAs its TLS certificate must chain to (PEM; default: the system's)",
+	 "PEM"},
+	{"timestamp-timeout", 0, 0, G_OPTION_ARG_INT, &opt_timestamp_timeout,
+	 "Seconds one TSA request may take (default 60)", "SECONDS"},
+	{NULL}};
+
+/* Every command that reads signatures. */
+static const GOptionEntry tsa_keyring_entries[] = {
+	{"tsa-keyring", 0, 0, G_OPTION_ARG_FILENAME, &opt_tsa_keyring,
+	 "Trusted Time-Stamping Authorities (PEM file or hashed directory): a signer timestamped "
+	 "by one is checked at that time; new timestamps must chain to them",
+	 "PEM|DIR"},
+	{NULL}};
+
+static const GOptionEntry timestamp_request_entries[] = {
+	{"signer", 0, 0, G_OPTION_ARG_INT, &opt_signer_number,
+	 "The signer to timestamp, as info numbers them (default: the one without a timestamp)",
+	 "N"},
+	{"force", 'f', 0, G_OPTION_ARG_NONE, &opt_force, "Overwrite an existing output file", NULL},
+	{NULL}};
+
 static const GOptionEntry verify_entries[] = {
 	{"check-images", 0, 0, G_OPTION_ARG_NONE, &opt_check_images,
 	 "Also decompress and hash every image against the manifest", NULL},
@@ -339,8 +371,11 @@ static OtaPolicy *policy_for(GOptionContext *context, char **keyrings, int thres
 	}
 	policy = ota_policy_new_from_keyrings((const char *const *)keyrings, opt_crl, purpose,
 	                                      !opt_no_check_time, (guint)threshold, error);
-	if (policy != NULL)
-		ota_policy_set_use_signing_time(policy, opt_use_signing_time);
+	if (policy == NULL)
+		return NULL;
+	ota_policy_set_use_signing_time(policy, opt_use_signing_time);
+	if (opt_tsa_keyring != NULL && !ota_policy_set_tsa_keyring(policy, opt_tsa_keyring, error))
+		g_clear_pointer(&policy, ota_policy_free);
 	return policy;
 }
 
@@ -650,6 +685,24 @@ static int fail_bundle(gboolean json, const char *schema, const char *path, cons
 	return fail(error);
 }
 
+/* A signer's RFC 3161 timestamp: when, by which TSA, and whether trusted. */
+static void print_timestamp_text(const OtaSignerInfo *s)
+{
+	const char *time = ota_signer_info_get_timestamp_time_string(s);
+	g_autofree char *when = NULL;
+	g_autofree char *tsa = NULL;
+	g_autofree char *why = NULL;
+
+	if (time == NULL)
+		return;
+	when = ota_text_escape(time);
+	tsa = ota_text_escape_controls(ota_signer_info_get_timestamp_tsa(s));
+	why = ota_text_escape_controls(ota_signer_info_get_timestamp_reason(s));
+	g_print("     timestamp:   %s by %s (%s%s%s)\n", when, tsa,
+	        ota_signer_info_timestamp_is_trusted(s) ? "trusted" : "not trusted", why ? ": " : "",
+	        why ? why : "");
+}
+
 /* Every string printed in text output may come from the bundle or one of
  * its certificates (even its path is the user's, not ours): all of it goes
  * through ota_text_escape(), so none of it can rewrite another line, such
@@ -680,6 +733,7 @@ static void print_signers_text(const OtaSignature *sig)
 		g_print("     status:      %s%s%s\n",
 		        ota_signer_status_to_string(ota_signer_info_get_status(s)), reason ? " - " : "",
 		        reason ? reason : "");
+		print_timestamp_text(s);
 	}
 }
 
@@ -851,6 +905,46 @@ static gboolean load_signers(GOptionContext *context, OtaKeyStore *store, GPtrAr
 	return TRUE;
 }
 
+/* --timestamp-url and its companions as the library takes them, in
+ * *@out (NULL without a URL). FALSE (after printing) on wrong usage. */
+static gboolean timestamp_from_args(GOptionContext *context, const OtaTimestampOptions **out)
+{
+	static OtaTimestampOptions timestamp;
+	g_autoptr(GError) error = NULL;
+
+	*out = NULL;
+	if (opt_timestamp_url == NULL) {
+		if (opt_timestamp_ca == NULL && opt_timestamp_timeout == -1)
+			return TRUE;
+		usage_error(context, "--timestamp-ca and --timestamp-timeout need --timestamp-url");
+		return FALSE;
+	}
+	if (opt_timestamp_timeout == 0 || opt_timestamp_timeout < -1) {
+		usage_error(context, "--timestamp-timeout must be at least 1 second");
+		return FALSE;
+	}
+	timestamp.url = opt_timestamp_url;
+	timestamp.tls_ca = opt_timestamp_ca;
+	timestamp.timeout = opt_timestamp_timeout > 0 ? (guint)opt_timestamp_timeout : 0;
+	timestamp.tsa_keyring = opt_tsa_keyring;
+	if (!ota_timestamp_check_options(&timestamp, &error)) {
+		usage_error(context, error->message);
+		return FALSE;
+	}
+	*out = &timestamp;
+	return TRUE;
+}
+
+/* --tsa-keyring applies to a keyring's policy or to new timestamps; alone
+ * it would be silently ignored. */
+static gboolean check_tsa_keyring_usage(GOptionContext *context, gboolean applies)
+{
+	if (opt_tsa_keyring == NULL || applies)
+		return TRUE;
+	usage_error(context, "--tsa-keyring needs a keyring to apply to (or --timestamp-url)");
+	return FALSE;
+}
+
 static gboolean parse_encoding(GOptionContext *context, OtaSignatureEncoding *encoding)
 {
 	*encoding = OTA_SIGNATURE_ENCODING_NESTED;
@@ -861,11 +955,27 @@ static gboolean parse_encoding(GOptionContext *context, OtaSignatureEncoding *en
 	return FALSE;
 }
 
+/* The library's verdict on Ed25519 and RAUC devices, in words. */
+static void warn_if_rauc_cannot_verify(const char *path, OtaSigner *const *signers, gsize n)
+{
+	g_autofree char *message = NULL;
+
+	if (!ota_signers_rauc_cannot_verify(signers, n))
+		return;
+	message = g_strdup_printf("%s: the signer a RAUC device checks, the first (%s), has an "
+	                          "Ed25519 key, which RAUC with OpenSSL before 3.5 cannot verify: "
+	                          "such devices refuse this bundle; put an ECDSA or RSA signer first "
+	                          "(Ed25519 signers after it are nested)",
+	                          path, signers[0]->cert_uri);
+	print_warning(message, NULL);
+}
+
 static int cmd_create(int argc, char **argv)
 {
 	const GOptionEntry *const groups[] = {create_entries,        signer_entries,
 	                                      signer_time_entries,   signing_keyring_entries,
-	                                      create_trust_entries,  output_file_entries,
+	                                      create_trust_entries,  timestamp_entries,
+	                                      tsa_keyring_entries,   output_file_entries,
 	                                      NULL};
 	g_autoptr(GOptionContext) context =
 		new_context("INPUTDIR BUNDLE", "Pack and sign INPUTDIR into BUNDLE.", groups);
@@ -878,7 +988,9 @@ static int cmd_create(int argc, char **argv)
 	OtaCreateOptions options = {0};
 	int exit_code;
 
-	if (!parse_args(context, &argc, &argv, 2, 2) || !parse_encoding(context, &options.encoding))
+	if (!parse_args(context, &argc, &argv, 2, 2) || !parse_encoding(context, &options.encoding) ||
+	    !timestamp_from_args(context, &options.timestamp) ||
+	    !check_tsa_keyring_usage(context, opt_signing_keyrings || opt_timestamp_url))
 		return EXIT_USAGE;
 	options.compression = opt_compression;
 	options.mksquashfs_args = opt_mksquashfs_args;
@@ -911,6 +1023,7 @@ static int cmd_create(int argc, char **argv)
 	options.audit_log = opt_audit_log;
 	if (!ota_bundle_create(argv[1], argv[2], &options, &error))
 		return fail(error);
+	warn_if_rauc_cannot_verify(argv[2], options.signers, options.n_signers);
 	g_print("Created %s\n", argv[2]);
 	return EXIT_SUCCESS;
 }
@@ -960,9 +1073,10 @@ static const char *describe_checked_text(const OtaBundle *bundle)
 
 static int cmd_info(int argc, char **argv)
 {
-	const GOptionEntry *const groups[] = {trust_entries,      info_entries,
-	                                      decryption_entries, pkcs11_module_entries,
-	                                      output_entries,     NULL};
+	const GOptionEntry *const groups[] = {trust_entries,      tsa_keyring_entries,
+	                                      info_entries,       decryption_entries,
+	                                      pkcs11_module_entries, output_entries,
+	                                      NULL};
 	g_autoptr(GOptionContext) context = new_context(
 		"BUNDLE", "Show a bundle's manifest and signers, verified against --keyring.", groups);
 	g_autoptr(OtaKeyStore) store = NULL;
@@ -981,6 +1095,8 @@ static int cmd_info(int argc, char **argv)
 		                            "and not with --output-format");
 	if (opt_dump_cert && json)
 		return usage_error(context, "--dump-cert would break the JSON document");
+	if (!check_tsa_keyring_usage(context, opt_keyrings != NULL && !opt_no_verify))
+		return EXIT_USAGE;
 	if (!opt_no_verify && opt_keyrings != NULL) {
 		policy = policy_from_options(context, &usage, &error);
 		if (policy == NULL)
@@ -1022,9 +1138,10 @@ static int cmd_info(int argc, char **argv)
 
 static int cmd_verify(int argc, char **argv)
 {
-	const GOptionEntry *const groups[] = {trust_entries,         verify_entries,
-	                                      decryption_entries,    pkcs11_module_entries,
-	                                      output_entries,        NULL};
+	const GOptionEntry *const groups[] = {trust_entries,         tsa_keyring_entries,
+	                                      verify_entries,        decryption_entries,
+	                                      pkcs11_module_entries, output_entries,
+	                                      NULL};
 	g_autoptr(GOptionContext) context = new_context(
 		"BUNDLE", "Check BUNDLE's signature, every payload byte and its contents.", groups);
 	g_autoptr(OtaKeyStore) store = NULL;
@@ -1068,7 +1185,7 @@ static int cmd_verify(int argc, char **argv)
 
 static int cmd_extract(int argc, char **argv)
 {
-	const GOptionEntry *const groups[] = {trust_entries, decryption_entries,
+	const GOptionEntry *const groups[] = {trust_entries, tsa_keyring_entries, decryption_entries,
 	                                      pkcs11_module_entries, NULL};
 	g_autoptr(GOptionContext) context = new_context(
 		"BUNDLE OUTDIR", "Verify BUNDLE, then extract its manifest and images.", groups);
@@ -1102,7 +1219,10 @@ static gboolean sign_options_from_args(GOptionContext *context, OtaSignOptions *
                                        int *exit_code)
 {
 	if (!parse_encoding(context, &options->encoding) ||
-	    !check_decryption_usage(context, "--decrypt-key")) {
+	    !check_decryption_usage(context, "--decrypt-key") ||
+	    !timestamp_from_args(context, &options->timestamp) ||
+	    !check_tsa_keyring_usage(context,
+	                             opt_keyrings || opt_signing_keyrings || opt_timestamp_url)) {
 		*exit_code = EXIT_USAGE;
 		return FALSE;
 	}
@@ -1138,6 +1258,7 @@ static int cmd_sign(int argc, char **argv)
 {
 	const GOptionEntry *const groups[] = {signer_entries,          sign_entries,
 	                                      trust_entries,           signing_keyring_entries,
+	                                      timestamp_entries,       tsa_keyring_entries,
 	                                      decrypt_key_entries,     output_file_entries,
 	                                      NULL};
 	g_autoptr(GOptionContext) context = new_context(
@@ -1182,6 +1303,7 @@ static int cmd_sign(int argc, char **argv)
 static int cmd_merge(int argc, char **argv)
 {
 	const GOptionEntry *const groups[] = {trust_entries,       signing_keyring_entries,
+	                                      timestamp_entries,   tsa_keyring_entries,
 	                                      decrypt_key_entries, pkcs11_module_entries,
 	                                      output_file_entries, NULL};
 	g_autoptr(GOptionContext) context = new_context(
@@ -1212,6 +1334,7 @@ static int cmd_resign(int argc, char **argv)
 {
 	const GOptionEntry *const groups[] = {signer_entries,          trust_entries,
 	                                      signing_keyring_entries, resign_entries,
+	                                      timestamp_entries,       tsa_keyring_entries,
 	                                      decrypt_key_entries,     output_file_entries,
 	                                      NULL};
 	g_autoptr(GOptionContext) context = new_context(
@@ -1244,13 +1367,15 @@ static int cmd_resign(int argc, char **argv)
 	options.integrity_only = opt_no_verify;
 	if (!ota_bundle_resign(argv[1], argv[2], &options, &error))
 		return fail(hint_key_option(error, "--decrypt-key"));
+	warn_if_rauc_cannot_verify(argv[2], options.signers, options.n_signers);
 	g_print("Resigned %s as %s\n", argv[1], argv[2]);
 	return EXIT_SUCCESS;
 }
 
 static int cmd_extract_signature(int argc, char **argv)
 {
-	const GOptionEntry *const groups[] = {trust_entries, force_entries, NULL};
+	const GOptionEntry *const groups[] = {trust_entries, tsa_keyring_entries, force_entries,
+	                                      NULL};
 	g_autoptr(GOptionContext) context = new_context(
 		"BUNDLE SIG.cms",
 		"Write BUNDLE's CMS signature (DER) to SIG.cms, after checking it against --keyring, if "
@@ -1260,7 +1385,8 @@ static int cmd_extract_signature(int argc, char **argv)
 	g_autoptr(GError) error = NULL;
 	gboolean usage;
 
-	if (!parse_args(context, &argc, &argv, 2, 2))
+	if (!parse_args(context, &argc, &argv, 2, 2) ||
+	    !check_tsa_keyring_usage(context, opt_keyrings != NULL))
 		return EXIT_USAGE;
 	if (opt_keyrings != NULL) {
 		policy = policy_from_options(context, &usage, &error);
@@ -1275,8 +1401,8 @@ static int cmd_extract_signature(int argc, char **argv)
 
 static int cmd_replace_signature(int argc, char **argv)
 {
-	const GOptionEntry *const groups[] = {trust_entries, signing_keyring_entries, force_entries,
-	                                      NULL};
+	const GOptionEntry *const groups[] = {trust_entries, signing_keyring_entries,
+	                                      tsa_keyring_entries, force_entries, NULL};
 	g_autoptr(GOptionContext) context = new_context(
 		"IN SIG.cms OUT",
 		"Write OUT: IN (checked against --keyring, if given) with its signature replaced by "
@@ -1288,7 +1414,8 @@ static int cmd_replace_signature(int argc, char **argv)
 	g_autoptr(GError) error = NULL;
 	int exit_code;
 
-	if (!parse_args(context, &argc, &argv, 3, 3))
+	if (!parse_args(context, &argc, &argv, 3, 3) ||
+	    !check_tsa_keyring_usage(context, opt_keyrings || opt_signing_keyrings))
 		return EXIT_USAGE;
 	if (!signing_policies(context, &policy, &result_policy, &exit_code))
 		return exit_code;
@@ -1301,8 +1428,8 @@ static int cmd_replace_signature(int argc, char **argv)
 
 static int cmd_encrypt(int argc, char **argv)
 {
-	const GOptionEntry *const groups[] = {encrypt_entries, trust_entries, pkcs11_module_entries,
-	                                      NULL};
+	const GOptionEntry *const groups[] = {encrypt_entries, trust_entries, tsa_keyring_entries,
+	                                      pkcs11_module_entries, NULL};
 	g_autoptr(GOptionContext) context = new_context(
 		"IN OUT",
 		"Write OUT: the crypt bundle IN with its signature encrypted for the --to recipients "
@@ -1319,6 +1446,8 @@ static int cmd_encrypt(int argc, char **argv)
 		return EXIT_USAGE;
 	if (opt_recipients == NULL)
 		return usage_error(context, "give the recipients' certificates with --to");
+	if (!check_tsa_keyring_usage(context, opt_keyrings != NULL))
+		return EXIT_USAGE;
 	if (opt_keyrings != NULL) {
 		policy = policy_from_options(context, &usage, &error);
 		if (policy == NULL)
@@ -1342,6 +1471,54 @@ static int cmd_encrypt(int argc, char **argv)
 	return EXIT_SUCCESS;
 }
 
+static int cmd_timestamp_request(int argc, char **argv)
+{
+	const GOptionEntry *const groups[] = {timestamp_request_entries, NULL};
+	g_autoptr(GOptionContext) context = new_context(
+		"BUNDLE OUT.tsq",
+		"Write an RFC 3161 timestamp request (DER) for one signer of BUNDLE, for a TSA reached "
+		"from elsewhere; add the answer with add-timestamp.",
+		groups);
+	g_autoptr(GError) error = NULL;
+
+	if (!parse_args(context, &argc, &argv, 2, 2))
+		return EXIT_USAGE;
+	if (opt_signer_number < 0)
+		return usage_error(context, "--signer must be at least 1");
+	if (!ota_bundle_timestamp_request(argv[1], opt_signer_number - 1, argv[2], opt_force,
+	                                  &error))
+		return fail(error);
+	g_print("Wrote timestamp request %s for %s\n", argv[2], argv[1]);
+	return EXIT_SUCCESS;
+}
+
+static int cmd_add_timestamp(int argc, char **argv)
+{
+	const GOptionEntry *const groups[] = {trust_entries, tsa_keyring_entries, force_entries, NULL};
+	g_autoptr(GOptionContext) context = new_context(
+		"IN RESP.tsr OUT",
+		"Write OUT: IN with the RFC 3161 token of RESP.tsr stored on the signer whose "
+		"signature it stamps (IN checked against --keyring, if given, else for integrity).",
+		groups);
+	g_autoptr(OtaPolicy) policy = NULL;
+	g_autoptr(GError) error = NULL;
+	guint signer = 0;
+	gboolean usage;
+
+	if (!parse_args(context, &argc, &argv, 3, 3))
+		return EXIT_USAGE;
+	if (opt_keyrings != NULL) {
+		policy = policy_from_options(context, &usage, &error);
+		if (policy == NULL)
+			return usage ? EXIT_USAGE : fail(error);
+	}
+	if (!ota_bundle_add_timestamp(argv[1], argv[2], argv[3], policy, opt_tsa_keyring, opt_force,
+	                              &signer, &error))
+		return fail(error);
+	g_print("Wrote %s with the timestamp of signer %u from %s\n", argv[3], signer + 1, argv[2]);
+	return EXIT_SUCCESS;
+}
+
 static const struct {
 	const char *name;
 	int (*run)(int argc, char **argv);
@@ -1357,6 +1534,8 @@ static const struct {
 	{"extract-signature", cmd_extract_signature, "write a bundle's CMS signature to a file"},
 	{"replace-signature", cmd_replace_signature, "replace a bundle's signature with a given CMS"},
 	{"encrypt", cmd_encrypt, "encrypt a crypt bundle for recipients (no signing key needed)"},
+	{"timestamp-request", cmd_timestamp_request, "write an RFC 3161 request for one signer"},
+	{"add-timestamp", cmd_add_timestamp, "store a TSA's RFC 3161 answer on its signer"},
 };
 
 static void print_usage(FILE *out)

@@ -4,6 +4,10 @@
 # replays the fuzzing seeds and regression inputs (test/fuzz) in both, and
 # ends with the line "N passed, N failed".
 #
+# Servers the CLI tests need are started by their pytest session fixtures on
+# 127.0.0.1 at free ports and stopped when pytest ends: the RFC 3161 TSA
+# (lighttpd running `openssl ts -reply` as CGI, test/cli/tsa_server.py).
+#
 #   test/run.sh            everything
 #   OTABUNDLE_SKIP_ASAN=1 test/run.sh    skip the sanitizer pass (local use)
 set -uo pipefail
@@ -167,6 +171,8 @@ if [ -z "${OTABUNDLE_SKIP_ASAN:-}" ]; then
 	# under ASan it would only cost time.
 	export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
 	export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
+	# Leaks of third-party libraries, each explained in the file.
+	export LSAN_OPTIONS="suppressions=$ROOT/test/lsan.supp"
 	if build build-asan -Db_sanitize=address,undefined -Db_lundef=false; then
 		run_unit_tests build-asan
 		run_fuzz_replays build-asan

@@ -6,6 +6,7 @@
 #include <otabundle/keys.h>
 #include <otabundle/manifest.h>
 #include <otabundle/signature.h>
+#include <otabundle/timestamp.h>
 
 OTA_BEGIN_DECLS
 
@@ -95,6 +96,8 @@ typedef struct {
 	 * which anyone holding that plaintext can compute as well. */
 	const char *crypt_key_file;
 	gboolean derive_crypt_key;
+	/* Each signer's RFC 3161 token from this TSA, or NULL: none. */
+	const OtaTimestampOptions *timestamp;
 } OtaCreateOptions;
 
 /* Checks what @options say about packing (compression, extra mksquashfs
@@ -266,6 +269,9 @@ typedef struct {
 	const char *decrypt_key;
 	const char *decrypt_cert;
 	OtaKeyStore *key_store;
+	/* Each new signer's RFC 3161 token from this TSA (merge: each signer
+	 * of a partial signature that brings none), or NULL: none. */
+	const OtaTimestampOptions *timestamp;
 } OtaSignOptions;
 
 /* Writes @out_path: @in_path with the options' signers added. */
@@ -315,6 +321,31 @@ gboolean ota_bundle_replace_signature(const char *in_path, const char *sig_path,
                                       const char *out_path, const OtaPolicy *input_policy,
                                       const OtaPolicy *result_policy, gboolean force,
                                       GError **error);
+
+/* --- timestamps for air-gapped signing rooms (<otabundle/timestamp.h>) --- */
+
+/* Writes @request_path: a DER TimeStampReq (RFC 3161, what `openssl ts
+ * -query` writes) for the signer @signer_index of @bundle_path (0-based,
+ * as ota_signature_get_signer() counts; -1: the one signer without a
+ * timestamp, refused if there are several or none), whose signature must
+ * be intact (trust is not checked). Any TSA client can take it to a TSA. */
+G_GNUC_WARN_UNUSED_RESULT
+gboolean ota_bundle_timestamp_request(const char *bundle_path, int signer_index,
+                                      const char *request_path, gboolean force, GError **error);
+
+/* Writes @out_path: @in_path with the token of the DER TimeStampResp in
+ * @response_path stored on the signer whose signature it stamps (its
+ * index in *@signer_index), after checking the answer as
+ * OtaTimestampOptions says, but for the nonce (a token over a signature
+ * can't be older than it), and with @tsa_keyring (or NULL) the TSA's chain.
+ * A signer that has a token already is refused. IN's signatures are
+ * checked against @policy, or without one for integrity only; the payload
+ * is copied unchanged. */
+G_GNUC_WARN_UNUSED_RESULT
+gboolean ota_bundle_add_timestamp(const char *in_path, const char *response_path,
+                                  const char *out_path, const OtaPolicy *policy,
+                                  const char *tsa_keyring, gboolean force, guint *signer_index,
+                                  GError **error);
 
 /* --- encrypted bundles (see <otabundle/envelope.h>) --- */
 

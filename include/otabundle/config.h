@@ -85,6 +85,8 @@ typedef struct {
 	char *crl;         /* or NULL */
 	guint threshold;
 	char *purpose;     /* "any", "smimesign" or "codesign" */
+	char *check_time;  /* "device", "timestamp", "signing-time" or "none" */
+	char *tsa_keyring; /* tsa-keyring=, resolved, or NULL */
 } OtaConfigPolicy;
 
 /* One slot an install writes, and the image class it takes. */

@@ -79,6 +79,9 @@ typedef struct {
 	GPtrArray *slots;      /* OtaSlotStatus*, in system.conf order */
 	GPtrArray *results;    /* OtaResultStatus*, oldest first */
 	char *variant;         /* the device's variant ([system] variant-*), or NULL */
+	/* The newest trusted timestamp of a bundle installed here (RFC 3339
+	 * UTC), before which the clock can't be; NULL if none. */
+	char *not_before;
 } OtaStatus;
 
 /* A snapshot of @target: configuration, boot selection and state. Reads

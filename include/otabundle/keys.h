@@ -72,9 +72,10 @@ char *ota_keys_public_key_id(EVP_PKEY *key);
 gboolean ota_keys_same_public_key(EVP_PKEY *a, EVP_PKEY *b);
 
 /* A signing key and its certificate, checked to belong together, of a type
- * CMS can sign with (RSA >= 2048 bits, ECDSA P-256/P-384), and, when
- * @check_time, with a certificate valid now. Each of @cert_uri and
- * @key_uri is a PEM file or a pkcs11: URI (then @store is required). */
+ * otabundle signs CMS with (RSA >= 2048 bits, ECDSA P-256/P-384, Ed25519 as
+ * RFC 8419 has it), and, when @check_time, with a certificate valid now.
+ * Each of @cert_uri and @key_uri is a PEM file or a pkcs11: URI (then
+ * @store is required). */
 typedef struct {
 	char *cert_uri; /* for display: no PIN */
 	char *key_uri;  /* for display: no PIN */

@@ -89,6 +89,53 @@ void ota_policy_set_use_signing_time(OtaPolicy *policy, gboolean use);
  * ota_policy_set_use_signing_time(), on a policy that checks times. */
 gboolean ota_policy_get_use_signing_time(const OtaPolicy *policy);
 
+/* Trusts the Time-Stamping Authorities of @path (a PEM file of
+ * certificates or a hashed directory, as a keyring; replacing any given
+ * before): a signer's RFC 3161 token whose TSA chains to them (checked at
+ * the token's time, with the timeStamping purpose), and whose imprint is
+ * that of exactly this signer's signature value, gives the signer a
+ * trusted signing time. Its certificate chain is then checked for validity
+ * at that time, and for revocation with the CRLs judged now, where an
+ * entry counts only if the certificate was revoked (or, by its
+ * invalidityDate, compromised) at or before that time, or if it was
+ * revoked for a key or CA compromise without an invalidityDate. Without
+ * a TSA keyring, tokens are shown and never trusted. FALSE with
+ * OTA_POLICY_ERROR_KEYRING naming the file. */
+G_GNUC_WARN_UNUSED_RESULT
+gboolean ota_policy_set_tsa_keyring(OtaPolicy *policy, const char *path, GError **error);
+
+/* When certificate validity is checked, for devices with and without a
+ * clock (otabundle-system.conf(5), [keyring] check-time). In every mode
+ * but NONE, a signer with a trusted timestamp (ota_policy_set_tsa_keyring())
+ * is checked at its time; the modes differ for the others:
+ * DEVICE: at "now" (ota_policy_set_now()); the default.
+ * TIMESTAMP: not counted ("no trusted timestamp").
+ * SIGNING_TIME: at the signer's own signingTime, as
+ *   ota_policy_set_use_signing_time(TRUE) (with its risk).
+ * NONE: certificate times are not checked at all, as a policy made with
+ *   !check_time; revocation still is. */
+typedef enum {
+	OTA_CHECK_TIME_DEVICE,
+	OTA_CHECK_TIME_TIMESTAMP,
+	OTA_CHECK_TIME_SIGNING_TIME,
+	OTA_CHECK_TIME_NONE,
+} OtaCheckTime;
+
+/* Sets the mode (see OtaCheckTime), replacing what the constructor's
+ * check_time and ota_policy_set_use_signing_time() said. */
+void ota_policy_set_check_time(OtaPolicy *policy, OtaCheckTime mode);
+/* The mode in effect. */
+OtaCheckTime ota_policy_get_check_time(const OtaPolicy *policy);
+/* "device", "timestamp", "signing-time" or "none" into *@mode (FALSE for
+ * another name), and back (a static string). */
+gboolean ota_check_time_from_string(const char *name, OtaCheckTime *mode);
+const char *ota_check_time_to_string(OtaCheckTime mode);
+
+/* What "now" is for certificate and CRL checks, in seconds since the
+ * epoch (UTC); by default the clock's time at each check. A device whose
+ * clock may be behind passes max(clock, a time it knows has passed). */
+void ota_policy_set_now(OtaPolicy *policy, gint64 unix_time);
+
 /* Whether @cert chains to the policy's anchors (using @untrusted as
  * intermediates) and passes purpose, time and CRL checks. Returns
  * OTA_SIGNER_COUNTED, or another status with *reason set. There is no

@@ -44,6 +44,20 @@ gboolean ota_signer_info_is_nested(const OtaSignerInfo *info);
  * signature), or NULL when it carries none. */
 X509 *ota_signer_info_get_certificate(const OtaSignerInfo *info);
 
+/* The signer's RFC 3161 timestamp (<otabundle/timestamp.h>), if it carries
+ * one: FALSE without; else its time (the token's genTime, whole seconds
+ * since the epoch, UTC) in *@unix_time. */
+gboolean ota_signer_info_get_timestamp_time(const OtaSignerInfo *info, gint64 *unix_time);
+/* The same time, RFC 3339 UTC, and the TSA certificate's RFC 2253 subject
+ * ("?" if the token carries none); NULL without a token. */
+const char *ota_signer_info_get_timestamp_time_string(const OtaSignerInfo *info);
+const char *ota_signer_info_get_timestamp_tsa(const OtaSignerInfo *info);
+/* Whether verification found the token trusted (its TSA in the policy's
+ * TSA keyring, its imprint that of this signer's signature), and why not
+ * (NULL when trusted or without a token). */
+gboolean ota_signer_info_timestamp_is_trusted(const OtaSignerInfo *info);
+const char *ota_signer_info_get_timestamp_reason(const OtaSignerInfo *info);
+
 /* How several signers are encoded.
  *
  * SIGNER_INFOS: one SignedData with one SignerInfo per signer, as RFC 5652
@@ -69,6 +83,13 @@ typedef enum {
 /* "nested" or "signer-infos" into *@encoding; FALSE for any other name. */
 gboolean ota_signature_encoding_from_string(const char *name, OtaSignatureEncoding *encoding);
 
+/* Whether a RAUC device with OpenSSL older than 3.5 (RAUC 1.8 on Debian 12,
+ * for one) would refuse a bundle signed by @signers: the signer it
+ * verifies, the first (RAUC checks the one SignerInfo with OpenSSL's CMS
+ * and ignores nested signatures; it refuses several SignerInfos anyway),
+ * has an Ed25519 key, which that CMS cannot verify (RFC 8419). */
+gboolean ota_signers_rauc_cannot_verify(OtaSigner *const *signers, gsize n_signers);
+
 /* A parsed CMS SignedData and its signers. Opaque. */
 typedef struct OtaSignature OtaSignature;
 
@@ -78,6 +99,10 @@ guint ota_signature_get_n_signers(const OtaSignature *sig);
 const OtaSignerInfo *ota_signature_get_signer(const OtaSignature *sig, guint index);
 /* Distinct trusted signer keys found by the last ota_signature_verify(). */
 guint ota_signature_get_counted(const OtaSignature *sig);
+/* After ota_signature_verify(): the newest trusted timestamp time among the
+ * counted signers into *@unix_time (what a device may take as a time that
+ * has certainly passed); FALSE if no counted signer has one. */
+gboolean ota_signature_get_newest_trusted_time(const OtaSignature *sig, gint64 *unix_time);
 /* Detached (plain bundles) or embedding its content (verity: the manifest). */
 gboolean ota_signature_is_detached(const OtaSignature *sig);
 

@@ -4,6 +4,7 @@
 
 #include "checksum-private.h"
 #include <otabundle/keys.h>
+#include <otabundle/signature.h>
 
 G_BEGIN_DECLS
 
@@ -21,11 +22,13 @@ typedef struct {
 	const char *format;    /* "plain" or "verity" */
 	const guint8 *signed_sha256; /* the digest every signer signed */
 	const char *verity_root;     /* verity: the root hash the manifest carries */
+	const OtaSignature *signature; /* the CMS made: each signer's timestamp, or NULL */
 } OtaAuditEvent;
 
 /* Appends one JSON object per signer, each on its own line: time (UTC,
  * RFC 3339), operation, bundle, format, signed_sha256, verity_root_hash,
- * signer subject, certificate_sha256 and key_uri (never a PIN). Each line
+ * signer subject, certificate_sha256, key_uri (never a PIN) and the
+ * signer's RFC 3161 timestamp in event->signature (time and TSA, or null). Each line
  * is one write() to an O_APPEND descriptor, then fsync, so concurrent
  * signers appending to one log never interleave. */
 G_GNUC_WARN_UNUSED_RESULT

@@ -11,6 +11,21 @@
 
 G_DEFINE_QUARK(ota-audit-error-quark, ota_audit_error)
 
+/* The signer of @sig with certificate @fingerprint, which carries a timestamp. */
+static const OtaSignerInfo *timestamped_signer(const OtaSignature *sig, const char *fingerprint)
+{
+	gint64 time;
+
+	for (guint i = 0; sig != NULL && i < ota_signature_get_n_signers(sig); i++) {
+		const OtaSignerInfo *info = ota_signature_get_signer(sig, i);
+
+		if (g_strcmp0(ota_signer_info_get_certificate_sha256(info), fingerprint) == 0 &&
+		    ota_signer_info_get_timestamp_time(info, &time))
+			return info;
+	}
+	return NULL;
+}
+
 static char *audit_line(const OtaAuditEvent *event, const OtaSigner *signer, const char *now)
 {
 	g_autoptr(JsonBuilder) b = json_builder_new();
@@ -20,6 +35,7 @@ static char *audit_line(const OtaAuditEvent *event, const OtaSigner *signer, con
 	g_autofree char *fingerprint = ota_x509_certificate_sha256(signer->cert);
 	char digest[OTA_SHA256_HEX_LEN + 1];
 	g_autofree char *json = NULL;
+	const OtaSignerInfo *stamped;
 
 	ota_checksum_to_hex(event->signed_sha256, digest);
 	json_output_begin_document(b, JSON_SCHEMA_AUDIT);
@@ -33,6 +49,16 @@ static char *audit_line(const OtaAuditEvent *event, const OtaSigner *signer, con
 	json_output_add_string(b, "certificate_sha256", fingerprint);
 	/* Already stripped of any pin-value when the signer was loaded. */
 	json_output_add_string(b, "key_uri", signer->key_uri);
+	stamped = timestamped_signer(event->signature, fingerprint);
+	if (stamped != NULL) {
+		json_builder_set_member_name(b, "timestamp");
+		json_builder_begin_object(b);
+		json_output_add_string(b, "time", ota_signer_info_get_timestamp_time_string(stamped));
+		json_output_add_string(b, "tsa", ota_signer_info_get_timestamp_tsa(stamped));
+		json_builder_end_object(b);
+	} else {
+		json_output_add_null(b, "timestamp");
+	}
 	json_builder_end_object(b);
 	root = json_builder_get_root(b);
 	json_generator_set_root(gen, root);

@@ -388,25 +388,27 @@ static gboolean check_payload_readable(OtaOutput *out, guint64 size, GError **er
 	       ota_squashfs_stat_file(squashfs, OTA_MANIFEST_FILENAME, &manifest_size, error);
 }
 
-/* Signs the payload; *@signed_digest is its digest, what the signature signs. */
+/* Signs the payload; *@signed_digest is its digest, what the signature
+ * signs (its SHA-512 too when an Ed25519 signer signs that). */
 static gboolean sign_plain(OtaOutput *out, guint64 size, const OtaCreateOptions *options,
-                           const char *bundle_path, guint8 signed_digest[OTA_SHA256_LEN],
-                           GError **error)
+                           const char *bundle_path, OtaChecksum *signed_digest, GError **error)
 {
 	g_autoptr(GBytes) signature = NULL;
-	OtaChecksum payload;
 
 	g_autoptr(OtaProgressPhase) phase = ota_progress_begin("hash", size);
-	if (!ota_checksum_fd(ota_output_get_fd(out), 0, size, &payload, error))
+	if (!ota_checksum_fd_observed(ota_output_get_fd(out), 0, size, NULL, NULL,
+	                              ota_signers_have_ed25519(options->signers, options->n_signers),
+	                              signed_digest, error))
 		return FALSE;
 	ota_progress_phase_done(phase);
-	memcpy(signed_digest, payload.sha256, OTA_SHA256_LEN);
 	signature = bundle_sign_content(options->signers, options->n_signers, options->intermediates,
-	                                options->encoding, payload.sha256, NULL, error);
+	                                options->encoding, signed_digest, NULL, options->timestamp,
+	                                error);
 	return signature != NULL &&
 	       bundle_append_signature(ota_output_get_fd(out), size, signature, error) &&
 	       bundle_log_signatures(options->audit_log, "create", options->signers, options->n_signers,
-	                             bundle_path, "plain", payload.sha256, NULL, error);
+	                             bundle_path, "plain", signed_digest->sha256, NULL, signature,
+	                             error);
 }
 
 /* Crypt: encrypts the @size bytes of padded squashfs in place with the
@@ -451,7 +453,7 @@ static gboolean sign_verity(OtaOutput *out, guint64 size, OtaManifest *m,
 	g_autofree char *manifest_data = NULL;
 	g_autoptr(GBytes) manifest = NULL;
 	g_autoptr(GBytes) signature = NULL;
-	guint8 digest[OTA_SHA256_LEN];
+	OtaChecksum digest = {0};
 	gsize manifest_len = 0;
 
 	/* RAUC wants more than one block of verity data; a tiny squashfs
@@ -481,21 +483,22 @@ static gboolean sign_verity(OtaOutput *out, guint64 size, OtaManifest *m,
 	m->verity_size = params.tree_size;
 	manifest_data = ota_manifest_to_data(m, &manifest_len);
 	manifest = g_bytes_new_take(g_steal_pointer(&manifest_data), manifest_len);
-	if (!ota_checksum_bytes(manifest, digest, error))
+	if (!ota_checksum_bytes_all(manifest, &digest, error))
 		return FALSE;
 	signature = bundle_sign_content(options->signers, options->n_signers, options->intermediates,
-	                                options->encoding, digest, manifest, error);
+	                                options->encoding, &digest, manifest, options->timestamp,
+	                                error);
 	return signature != NULL &&
 	       bundle_append_signature(fd, size + params.tree_size, signature, error) &&
 	       bundle_log_signatures(options->audit_log, "create", options->signers, options->n_signers,
-	                             bundle_path, ota_bundle_format_to_string(m->format), digest,
-	                             m->verity_hash, error);
+	                             bundle_path, ota_bundle_format_to_string(m->format),
+	                             digest.sha256, m->verity_hash, signature, error);
 }
 
 /* *@signed_digest: what the signature signs (plain: the payload's digest). */
 static gboolean sign_payload(OtaOutput *out, OtaManifest *m, const OtaCreateOptions *options,
                              const char *bundle_path, CryptKey *crypt,
-                             guint8 signed_digest[OTA_SHA256_LEN], GError **error)
+                             OtaChecksum *signed_digest, GError **error)
 {
 	struct stat st;
 
@@ -667,7 +670,7 @@ gboolean ota_bundle_create(const char *inputdir, const char *bundle_path,
 	g_autoptr(OtaOutput) out = NULL;
 	g_auto(GStrv) mksquashfs_args = NULL;
 	g_auto(CryptKey) crypt = {0};
-	guint8 signed_digest[OTA_SHA256_LEN] = {0};
+	OtaChecksum signed_digest = {0};
 
 	g_return_val_if_fail(options->n_signers > 0, FALSE);
 
@@ -702,9 +705,9 @@ gboolean ota_bundle_create(const char *inputdir, const char *bundle_path,
 	if (!pack(inputdir, m, options, (const char *const *)mksquashfs_args, out, bundle_path,
 	          error))
 		return FALSE;
-	if (!sign_payload(out, m, options, bundle_path, &crypt, signed_digest, error)) {
+	if (!sign_payload(out, m, options, bundle_path, &crypt, &signed_digest, error)) {
 		g_prefix_error(error, "%s: ", bundle_path);
 		return FALSE;
 	}
-	return bundle_commit_checked(out, bundle_path, options->result_policy, signed_digest, error);
+	return bundle_commit_checked(out, bundle_path, options->result_policy, &signed_digest, error);
 }

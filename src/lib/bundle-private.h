@@ -34,6 +34,7 @@ struct OtaBundle {
 	gboolean verified;
 	OtaBundleChecked checked;
 	OtaChecksum payload_checksum; /* plain: digest of the verified payload */
+	gboolean payload_sha512_wanted; /* plain: a new Ed25519 signer will sign it */
 	OtaVerityParams verity;       /* verity: from the manifest */
 	OtaReader *payload;           /* after verify or load: what parsers read */
 	OtaSquashfs *squashfs;
@@ -83,6 +84,9 @@ gboolean bundle_plain_payload_too_large(guint64 payload_size);
 
 /* Sets OTA_BUNDLE_ERROR_IO "PATH: strerror(err)"; returns FALSE. */
 gboolean bundle_io_error(GError **error, const char *path, int err);
+/* Whether hashing a plain payload must give its SHA-512 too: for an
+ * Ed25519 signer, of the bundle or wanted. */
+gboolean bundle_payload_needs_sha512(const OtaBundle *b);
 
 /* Parses the manifest the verity signature embeds into b->manifest. */
 gboolean bundle_load_verity_manifest(OtaBundle *b, GError **error);
@@ -116,11 +120,13 @@ gboolean bundle_decrypt_like(OtaBundle *b, const OtaBundle *source, GError **err
 
 /* Writes @signature and the trailer at @offset of @fd. */
 gboolean bundle_append_signature(int fd, guint64 offset, GBytes *signature, GError **error);
-/* One signature by every signer over content with digest @sha256 (@content
- * embedded, or NULL for detached). */
+/* One signature by every signer over content with digests @digest
+ * (@content embedded, or NULL for detached; SHA-512 needed for Ed25519
+ * signers). */
 GBytes *bundle_sign_content(OtaSigner *const *signers, gsize n, OtaX509Stack *intermediates,
-                            OtaSignatureEncoding encoding, const guint8 sha256[OTA_SHA256_LEN],
-                            GBytes *content, GError **error);
+                            OtaSignatureEncoding encoding, const OtaChecksum *digest,
+                            GBytes *content, const OtaTimestampOptions *timestamp,
+                            GError **error);
 /* The last step of every command that writes a bundle (create, sign,
  * merge, resign, replace-signature): with @result_policy, the finished
  * bundle in @out is read back and must verify against it (a plain
@@ -128,12 +134,20 @@ GBytes *bundle_sign_content(OtaSigner *const *signers, gsize n, OtaX509Stack *in
  * for verity), else nothing appears at @path; then @out is committed. */
 G_GNUC_WARN_UNUSED_RESULT
 gboolean bundle_commit_checked(OtaOutput *out, const char *path, const OtaPolicy *result_policy,
-                               const guint8 signed_digest[OTA_SHA256_LEN], GError **error);
-/* Appends one audit line per signer to @audit_log (nothing if NULL). */
+                               const OtaChecksum *signed_digest, GError **error);
+/* Appends one audit line per signer to @audit_log (nothing if NULL),
+ * with the timestamp each carries in @signature, the CMS made. */
 gboolean bundle_log_signatures(const char *audit_log, const char *operation,
                                OtaSigner *const *signers, gsize n_signers,
                                const char *bundle_path, const char *format,
                                const guint8 digest[OTA_SHA256_LEN], const char *verity_root,
-                               GError **error);
+                               GBytes *signature, GError **error);
+/* Writes @out_path: @in_path with its signature replaced by @der, which
+ * must sign exactly what IN's signature signs and be intact (as
+ * ota_bundle_replace_signature(); errors about @der name @der_name). */
+gboolean bundle_replace_signature_der(const char *in_path, GBytes *der, const char *der_name,
+                                      const char *out_path, const OtaPolicy *input_policy,
+                                      const OtaPolicy *result_policy, gboolean force,
+                                      GError **error);
 
 G_END_DECLS

@@ -13,6 +13,7 @@
 #include "openssl-private.h"
 #include "output-private.h"
 #include "progress-private.h"
+#include "timestamp-private.h"
 
 /* --- making signatures ------------------------------------------------------------ */
 
@@ -41,32 +42,46 @@ gboolean bundle_append_signature(int fd, guint64 offset, GBytes *signature, GErr
 	       ota_write_all(fd, trailer, sizeof(trailer), error);
 }
 
-/* One signature by every signer over content with digest @sha256 (@content
- * embedded, or NULL for detached). Nested: the first signer signs, every
- * other signer's detached signature is nested in it. */
-GBytes *bundle_sign_content(OtaSigner *const *signers, gsize n, OtaX509Stack *intermediates,
-                            OtaSignatureEncoding encoding, const guint8 sha256[OTA_SHA256_LEN],
+/* One signature by every signer over content with digests @digest
+ * (@content embedded, or NULL for detached). Nested: the first signer
+ * signs, every other signer's detached signature is nested in it. */
+static GBytes *sign_content(OtaSigner *const *signers, gsize n, OtaX509Stack *intermediates,
+                            OtaSignatureEncoding encoding, const OtaChecksum *digest,
                             GBytes *content, GError **error)
 {
 	g_autoptr(GBytes) primary = NULL;
 	g_autoptr(GPtrArray) partials = NULL;
 
 	if (encoding == OTA_SIGNATURE_ENCODING_SIGNER_INFOS || n == 1)
-		return ota_signature_sign(signers, n, intermediates, sha256, content, error);
+		return ota_signature_sign(signers, n, intermediates, digest, content, error);
 
-	primary = ota_signature_sign(signers, 1, intermediates, sha256, content, error);
+	primary = ota_signature_sign(signers, 1, intermediates, digest, content, error);
 	if (primary == NULL)
 		return NULL;
 	partials = g_ptr_array_new_with_free_func((GDestroyNotify)g_bytes_unref);
 	for (gsize i = 1; i < n; i++) {
-		GBytes *partial = ota_signature_sign(&signers[i], 1, intermediates, sha256, NULL, error);
+		GBytes *partial = ota_signature_sign(&signers[i], 1, intermediates, digest, NULL, error);
 
 		if (partial == NULL)
 			return NULL;
 		g_ptr_array_add(partials, partial);
 	}
-	return ota_signature_merge(primary, (GBytes *const *)partials->pdata, partials->len, sha256,
+	return ota_signature_merge(primary, (GBytes *const *)partials->pdata, partials->len, digest,
 	                           OTA_SIGNATURE_ENCODING_NESTED, error);
+}
+
+/* ...and with @timestamp, each signer's RFC 3161 token from its TSA. */
+GBytes *bundle_sign_content(OtaSigner *const *signers, gsize n, OtaX509Stack *intermediates,
+                            OtaSignatureEncoding encoding, const OtaChecksum *digest,
+                            GBytes *content, const OtaTimestampOptions *timestamp,
+                            GError **error)
+{
+	g_autoptr(GBytes) signature =
+		sign_content(signers, n, intermediates, encoding, digest, content, error);
+
+	if (signature == NULL || timestamp == NULL)
+		return g_steal_pointer(&signature);
+	return ota_timestamp_signature(signature, timestamp, error);
 }
 
 /* Before the bundle is committed: a signature that can't be logged must
@@ -75,12 +90,19 @@ gboolean bundle_log_signatures(const char *audit_log, const char *operation,
                                OtaSigner *const *signers, gsize n_signers,
                                const char *bundle_path, const char *format,
                                const guint8 digest[OTA_SHA256_LEN], const char *verity_root,
-                               GError **error)
+                               GBytes *signature, GError **error)
 {
-	OtaAuditEvent event = {operation, bundle_path, format, digest, verity_root};
+	OtaAuditEvent event = {operation, bundle_path, format, digest, verity_root, NULL};
+	g_autoptr(OtaSignature) sig = NULL;
 
 	if (audit_log == NULL)
 		return TRUE;
+	/* Our own signature, just made: it parses. */
+	sig = ota_signature_parse(g_bytes_get_data(signature, NULL), g_bytes_get_size(signature),
+	                          error);
+	if (sig == NULL)
+		return FALSE;
+	event.signature = sig;
 	return ota_audit_append(audit_log, &event, signers, n_signers, error);
 }
 
@@ -128,7 +150,7 @@ static void refuse_result(GError **error, GError *reason, const OtaSignature *si
  * over them (sign, merge, resign, replace-signature), so hashing again
  * would re-read every byte without changing what the keyring decides. */
 static gboolean check_result(OtaOutput *out, const char *path, const OtaPolicy *policy,
-                             const guint8 signed_digest[OTA_SHA256_LEN],
+                             const OtaChecksum *signed_digest,
                              const OtaBundle *encrypted_source, GError **error)
 {
 	g_autoptr(OtaBundle) b = bundle_open_fd(ota_output_get_fd(out), path, error);
@@ -142,9 +164,9 @@ static gboolean check_result(OtaOutput *out, const char *path, const OtaPolicy *
 		g_prefix_error(error, "%s: ", path);
 		return FALSE;
 	}
-	if (!ota_signature_verify(b->signature,
-	                          b->format == OTA_BUNDLE_FORMAT_PLAIN ? signed_digest : NULL, policy,
-	                          &reason) ||
+	if (!ota_signature_verify_content(b->signature,
+	                                  b->format == OTA_BUNDLE_FORMAT_PLAIN ? signed_digest : NULL,
+	                                  policy, &reason) ||
 	    (b->format != OTA_BUNDLE_FORMAT_PLAIN && !bundle_load_verity_manifest(b, &reason))) {
 		refuse_result(error, reason, b->signature, path);
 		return FALSE;
@@ -153,7 +175,7 @@ static gboolean check_result(OtaOutput *out, const char *path, const OtaPolicy *
 }
 
 gboolean bundle_commit_checked(OtaOutput *out, const char *path, const OtaPolicy *result_policy,
-                               const guint8 signed_digest[OTA_SHA256_LEN], GError **error)
+                               const OtaChecksum *signed_digest, GError **error)
 {
 	if (result_policy != NULL &&
 	    !check_result(out, path, result_policy, signed_digest, NULL, error))
@@ -164,7 +186,7 @@ gboolean bundle_commit_checked(OtaOutput *out, const char *path, const OtaPolicy
 /* sign --detached: a partial signature is one part of a set, so the
  * threshold is for the bundle it will be merged into; here every signer
  * in it must be trusted. */
-static gboolean check_partial(GBytes *partial, const guint8 digest[OTA_SHA256_LEN],
+static gboolean check_partial(GBytes *partial, const OtaChecksum *digest,
                               const OtaPolicy *policy, const char *path, GError **error)
 {
 	g_autoptr(OtaSignature) sig = ota_signature_parse(g_bytes_get_data(partial, NULL),
@@ -173,7 +195,7 @@ static gboolean check_partial(GBytes *partial, const guint8 digest[OTA_SHA256_LE
 
 	if (sig == NULL)
 		return FALSE;
-	if (!ota_signature_verify(sig, digest, policy, &reason) &&
+	if (!ota_signature_verify_content(sig, digest, policy, &reason) &&
 	    !g_error_matches(reason, OTA_POLICY_ERROR, OTA_POLICY_ERROR_THRESHOLD)) {
 		refuse_result(error, reason, sig, path);
 		return FALSE;
@@ -309,8 +331,7 @@ static Resigned *resigned_start(const char *in_path, const char *out_path, gbool
 /* Appends @signature, which signs @digest (encrypted for IN's recipients
  * if IN was encrypted), and commits the bundle once @result_policy (if
  * any) accepts it. */
-static gboolean resigned_finish(Resigned *r, GBytes *signature,
-                                const guint8 digest[OTA_SHA256_LEN],
+static gboolean resigned_finish(Resigned *r, GBytes *signature, const OtaChecksum *digest,
                                 const OtaPolicy *result_policy, GError **error)
 {
 	int fd = ota_output_get_fd(r->out);
@@ -341,28 +362,33 @@ static gboolean resigned_finish(Resigned *r, GBytes *signature,
 	return ota_output_commit(r->out, error);
 }
 
-/* The digest every signature of @b signs (plain: the payload's, in one
- * streamed pass; verity: the manifest's), with the existing signatures
- * checked: against @policy when given, else cryptographically. */
-static gboolean signed_digest(OtaBundle *b, const OtaPolicy *policy,
-                              guint8 digest[OTA_SHA256_LEN], GError **error)
+/* The digests every signature of @b signs (plain: the payload's, in one
+ * streamed pass, with its SHA-512 too if an Ed25519 signer of @b or, by
+ * @want_sha512, a new one signs it; verity: the manifest's), with the
+ * existing signatures checked: against @policy when given, else
+ * cryptographically. */
+static gboolean signed_digest(OtaBundle *b, const OtaPolicy *policy, gboolean want_sha512,
+                              OtaChecksum *digest, GError **error)
 {
 	g_autoptr(GBytes) content = NULL;
-	const guint8 *detached = NULL;
+	const OtaChecksum *detached = NULL;
 	g_autoptr(GError) ierror = NULL;
 
 	if (!bundle_check_decrypted(b, error))
 		return FALSE;
+	b->payload_sha512_wanted = want_sha512;
 	if (policy != NULL) {
 		if (!ota_bundle_verify(b, policy, 0, NULL, error))
 			return FALSE;
 	} else if (b->format == OTA_BUNDLE_FORMAT_PLAIN &&
-	           !ota_checksum_fd(b->fd, 0, b->layout.payload_size, &b->payload_checksum, error)) {
+	           !ota_checksum_fd_observed(b->fd, 0, b->layout.payload_size, NULL, NULL,
+	                                     bundle_payload_needs_sha512(b), &b->payload_checksum,
+	                                     error)) {
 		g_prefix_error(error, "%s: ", b->path);
 		return FALSE;
 	}
 	if (b->format == OTA_BUNDLE_FORMAT_PLAIN) {
-		memcpy(digest, b->payload_checksum.sha256, OTA_SHA256_LEN);
+		*digest = b->payload_checksum;
 		detached = digest;
 	} else {
 		content = ota_signature_get_content(b->signature);
@@ -371,7 +397,7 @@ static gboolean signed_digest(OtaBundle *b, const OtaPolicy *policy,
 			            "%s: signature embeds no manifest", b->path);
 			return FALSE;
 		}
-		if (!ota_checksum_bytes(content, digest, error))
+		if (!ota_checksum_bytes_all(content, digest, error))
 			return FALSE;
 	}
 	if (policy == NULL && !ota_signature_check_crypto(b->signature, detached, &ierror)) {
@@ -402,29 +428,29 @@ static gboolean decrypt_input(OtaBundle *b, const OtaSignOptions *options, GErro
 	                          error);
 }
 
-/* The start of sign, merge and resign: the copy under way and the digest
- * the existing signatures sign, with them checked. */
+/* The start of sign, merge and resign: the copy under way and the digests
+ * the existing signatures sign, with them checked (and the SHA-512 of a
+ * plain payload if @want_sha512: a new signer has an Ed25519 key). */
 static Resigned *resign_begin(const char *in_path, const char *out_path,
-                              const OtaSignOptions *options, guint8 digest[OTA_SHA256_LEN],
-                              GError **error)
+                              const OtaSignOptions *options, gboolean want_sha512,
+                              OtaChecksum *digest, GError **error)
 {
 	g_autoptr(Resigned) r = resigned_start(in_path, out_path, options->force, error);
 
 	if (r == NULL || !decrypt_input(r->bundle, options, error) ||
-	    !signed_digest(r->bundle, options->policy, digest, error))
+	    !signed_digest(r->bundle, options->policy, want_sha512, digest, error))
 		return NULL;
 	return g_steal_pointer(&r);
 }
 
 /* The end of sign and resign: the audit log, then the bundle. */
 static gboolean resign_commit(Resigned *r, const char *operation, const OtaSignOptions *options,
-                              const guint8 digest[OTA_SHA256_LEN], GBytes *signature,
-                              GError **error)
+                              const OtaChecksum *digest, GBytes *signature, GError **error)
 {
 	return bundle_log_signatures(options->audit_log, operation, options->signers,
 	                             options->n_signers, r->path,
-	                             ota_bundle_format_to_string(r->bundle->format), digest,
-	                             verity_root_of(r->bundle), error) &&
+	                             ota_bundle_format_to_string(r->bundle->format), digest->sha256,
+	                             verity_root_of(r->bundle), signature, error) &&
 	       resigned_finish(r, signature, digest, options->result_policy, error);
 }
 
@@ -442,7 +468,7 @@ static gboolean check_new_signers(OtaBundle *b, const OtaSignOptions *options, G
  * they hold, a digest other than the bundle's means the signature was made
  * over another bundle: a mix-up in the release process, which "modified
  * after signing" would misreport as tampering with this one. */
-static gboolean check_signs_this_bundle(OtaSignature *sig, const guint8 digest[OTA_SHA256_LEN],
+static gboolean check_signs_this_bundle(OtaSignature *sig, const OtaChecksum *digest,
                                         GError **error)
 {
 	if (!ota_signature_check_attributes(sig, error))
@@ -472,27 +498,55 @@ static GBytes *read_partial(const char *path, GError **error)
 	return g_bytes_new_take(g_steal_pointer(&data), len);
 }
 
+/* Whether the signature @der (may be NULL) has an Ed25519 signer, whose
+ * digest of a plain payload is its SHA-512: then computed in the same
+ * pass as the SHA-256. One that can't be parsed is left to the checks
+ * that name it. */
+static gboolean der_has_ed25519(GBytes *der)
+{
+	g_autoptr(OtaSignature) sig =
+		der != NULL
+			? ota_signature_parse(g_bytes_get_data(der, NULL), g_bytes_get_size(der), NULL)
+			: NULL;
+
+	return sig != NULL && ota_signature_has_ed25519_signer(sig);
+}
+
+static gboolean partials_have_ed25519(const char *const *paths, gsize n)
+{
+	for (gsize i = 0; i < n; i++) {
+		g_autoptr(GBytes) der = read_partial(paths[i], NULL);
+
+		if (der_has_ed25519(der))
+			return TRUE;
+	}
+	return FALSE;
+}
+
 gboolean ota_bundle_add_signers(const char *in_path, const char *out_path,
                                 const OtaSignOptions *options, GError **error)
 {
 	g_autoptr(Resigned) r = NULL;
 	g_autoptr(GBytes) partial = NULL;
 	g_autoptr(GBytes) signature = NULL;
-	guint8 digest[OTA_SHA256_LEN];
+	OtaChecksum digest = {0};
 
 	g_return_val_if_fail(options->n_signers > 0, FALSE);
 
-	r = resign_begin(in_path, out_path, options, digest, error);
+	r = resign_begin(in_path, out_path, options,
+	                 ota_signers_have_ed25519(options->signers, options->n_signers), &digest,
+	                 error);
 	if (r == NULL || !check_new_signers(r->bundle, options, error))
 		return FALSE;
 	/* The new signers' own detached signature, merged like any partial. */
 	partial = bundle_sign_content(options->signers, options->n_signers, options->intermediates,
-	                              OTA_SIGNATURE_ENCODING_SIGNER_INFOS, digest, NULL, error);
+	                              OTA_SIGNATURE_ENCODING_SIGNER_INFOS, &digest, NULL,
+	                              options->timestamp, error);
 	if (partial == NULL)
 		return FALSE;
-	signature = ota_signature_merge(r->bundle->signature_der, &partial, 1, digest,
+	signature = ota_signature_merge(r->bundle->signature_der, &partial, 1, &digest,
 	                                options->encoding, error);
-	return signature != NULL && resign_commit(r, "sign", options, digest, signature, error);
+	return signature != NULL && resign_commit(r, "sign", options, &digest, signature, error);
 }
 
 gboolean ota_bundle_sign_detached(const char *bundle_path, const char *sig_path,
@@ -501,26 +555,30 @@ gboolean ota_bundle_sign_detached(const char *bundle_path, const char *sig_path,
 	g_autoptr(OtaBundle) b = ota_bundle_open(bundle_path, error);
 	g_autoptr(GBytes) partial = NULL;
 	g_autoptr(OtaOutput) out = NULL;
-	guint8 digest[OTA_SHA256_LEN];
+	OtaChecksum digest = {0};
 
 	g_return_val_if_fail(options->n_signers > 0, FALSE);
 
 	if (b == NULL || !decrypt_input(b, options, error))
 		return FALSE;
 	out = ota_output_new(sig_path, options->force, error);
-	if (out == NULL || !signed_digest(b, options->policy, digest, error) ||
+	if (out == NULL ||
+	    !signed_digest(b, options->policy,
+	                   ota_signers_have_ed25519(options->signers, options->n_signers), &digest,
+	                   error) ||
 	    !check_new_signers(b, options, error))
 		return FALSE;
 	partial = bundle_sign_content(options->signers, options->n_signers, options->intermediates,
-	                              OTA_SIGNATURE_ENCODING_SIGNER_INFOS, digest, NULL, error);
+	                              OTA_SIGNATURE_ENCODING_SIGNER_INFOS, &digest, NULL,
+	                              options->timestamp, error);
 	if (partial == NULL)
 		return FALSE;
 	if (options->result_policy != NULL &&
-	    !check_partial(partial, digest, options->result_policy, sig_path, error))
+	    !check_partial(partial, &digest, options->result_policy, sig_path, error))
 		return FALSE;
 	if (!bundle_log_signatures(options->audit_log, "sign-detached", options->signers,
 	                           options->n_signers, bundle_path, ota_bundle_format_to_string(b->format),
-	                           digest, verity_root_of(b), error))
+	                           digest.sha256, verity_root_of(b), partial, error))
 		return FALSE;
 	if (!ota_write_all(ota_output_get_fd(out), g_bytes_get_data(partial, NULL),
 	                   g_bytes_get_size(partial), error)) {
@@ -537,9 +595,10 @@ gboolean ota_bundle_merge(const char *in_path, const char *out_path,
 	g_autoptr(Resigned) r = NULL;
 	g_autoptr(GPtrArray) partials = g_ptr_array_new_with_free_func((GDestroyNotify)g_bytes_unref);
 	g_autoptr(GBytes) signature = NULL;
-	guint8 digest[OTA_SHA256_LEN];
+	OtaChecksum digest = {0};
 
-	r = resign_begin(in_path, out_path, options, digest, error);
+	r = resign_begin(in_path, out_path, options, partials_have_ed25519(sig_paths, n_sigs),
+	                 &digest, error);
 	if (r == NULL)
 		return FALSE;
 	for (gsize i = 0; i < n_sigs; i++) {
@@ -552,18 +611,30 @@ gboolean ota_bundle_merge(const char *in_path, const char *out_path,
 		/* Checked one by one so that an error names the file at fault. */
 		parsed = ota_signature_parse(g_bytes_get_data(partial, NULL), g_bytes_get_size(partial),
 		                             &ierror);
-		if (parsed == NULL || !check_signs_this_bundle(parsed, digest, &ierror) ||
-		    !ota_signature_check_crypto(parsed, digest, &ierror)) {
+		if (parsed == NULL || !check_signs_this_bundle(parsed, &digest, &ierror) ||
+		    !ota_signature_check_crypto(parsed, &digest, &ierror)) {
 			g_propagate_prefixed_error(error, g_steal_pointer(&ierror), "%s: ", sig_paths[i]);
 			return FALSE;
+		}
+		/* The partial's signers are new here: each gets its token now,
+		 * unless it brought one. */
+		if (options->timestamp != NULL) {
+			GBytes *stamped = ota_timestamp_signature(partial, options->timestamp, error);
+
+			if (stamped == NULL) {
+				g_prefix_error(error, "%s: ", sig_paths[i]);
+				return FALSE;
+			}
+			g_bytes_unref(partial);
+			partial = stamped;
 		}
 		g_ptr_array_add(partials, g_steal_pointer(&partial));
 	}
 	/* No audit line: merging creates no signature. */
 	signature = ota_signature_merge(r->bundle->signature_der, (GBytes *const *)partials->pdata,
-	                                partials->len, digest, options->encoding, error);
+	                                partials->len, &digest, options->encoding, error);
 	return signature != NULL &&
-	       resigned_finish(r, signature, digest, options->result_policy, error);
+	       resigned_finish(r, signature, &digest, options->result_policy, error);
 }
 
 gboolean ota_bundle_resign(const char *in_path, const char *out_path,
@@ -572,7 +643,7 @@ gboolean ota_bundle_resign(const char *in_path, const char *out_path,
 	g_autoptr(Resigned) r = NULL;
 	g_autoptr(GBytes) content = NULL;
 	g_autoptr(GBytes) signature = NULL;
-	guint8 digest[OTA_SHA256_LEN];
+	OtaChecksum digest = {0};
 
 	g_return_val_if_fail(options->n_signers > 0, FALSE);
 
@@ -584,7 +655,9 @@ gboolean ota_bundle_resign(const char *in_path, const char *out_path,
 		            "explicit integrity-only check)", in_path);
 		return FALSE;
 	}
-	r = resign_begin(in_path, out_path, options, digest, error);
+	r = resign_begin(in_path, out_path, options,
+	                 ota_signers_have_ed25519(options->signers, options->n_signers), &digest,
+	                 error);
 	if (r == NULL)
 		return FALSE;
 	/* Verity and crypt: the new CMS embeds the very manifest bytes the old
@@ -592,8 +665,9 @@ gboolean ota_bundle_resign(const char *in_path, const char *out_path,
 	if (r->bundle->format != OTA_BUNDLE_FORMAT_PLAIN)
 		content = ota_signature_get_content(r->bundle->signature);
 	signature = bundle_sign_content(options->signers, options->n_signers, options->intermediates,
-	                                options->encoding, digest, content, error);
-	return signature != NULL && resign_commit(r, "resign", options, digest, signature, error);
+	                                options->encoding, &digest, content, options->timestamp,
+	                                error);
+	return signature != NULL && resign_commit(r, "resign", options, &digest, signature, error);
 }
 
 gboolean ota_bundle_extract_signature(const char *bundle_path, const char *sig_path,
@@ -620,7 +694,7 @@ gboolean ota_bundle_extract_signature(const char *bundle_path, const char *sig_p
  * the payload digest, for verity the identical embedded manifest. Whether
  * it is trusted is for the result check. */
 static gboolean check_replacement(OtaBundle *b, OtaSignature *replacement,
-                                  const guint8 digest[OTA_SHA256_LEN], GError **error)
+                                  const OtaChecksum *digest, GError **error)
 {
 	g_autoptr(GBytes) old_content = NULL;
 	g_autoptr(GBytes) new_content = NULL;
@@ -652,30 +726,37 @@ gboolean ota_bundle_replace_signature(const char *in_path, const char *sig_path,
                                       const OtaPolicy *result_policy, gboolean force,
                                       GError **error)
 {
+	g_autoptr(GBytes) der = read_partial(sig_path, error);
+
+	return der != NULL && bundle_replace_signature_der(in_path, der, sig_path, out_path,
+	                                                   input_policy, result_policy, force, error);
+}
+
+gboolean bundle_replace_signature_der(const char *in_path, GBytes *der, const char *der_name,
+                                      const char *out_path, const OtaPolicy *input_policy,
+                                      const OtaPolicy *result_policy, gboolean force,
+                                      GError **error)
+{
 	g_autoptr(Resigned) r = NULL;
-	g_autoptr(GBytes) der = NULL;
 	g_autoptr(OtaSignature) replacement = NULL;
 	g_autoptr(GError) ierror = NULL;
-	guint8 digest[OTA_SHA256_LEN];
+	OtaChecksum digest = {0};
 
 	r = resigned_start(in_path, out_path, force, error);
 	if (r == NULL)
 		return FALSE;
-	der = read_partial(sig_path, error);
-	if (der == NULL)
-		return FALSE;
 	/* Without @input_policy the old signature need not be trusted (it may
 	 * be what is being replaced for that reason), but it must be intact:
 	 * it tells what content is signed. */
-	if (!signed_digest(r->bundle, input_policy, digest, error))
+	if (!signed_digest(r->bundle, input_policy, der_has_ed25519(der), &digest, error))
 		return FALSE;
 	replacement = ota_signature_parse(g_bytes_get_data(der, NULL), g_bytes_get_size(der), &ierror);
 	if (replacement == NULL ||
-	    !check_replacement(r->bundle, replacement, digest, &ierror)) {
-		g_propagate_prefixed_error(error, g_steal_pointer(&ierror), "%s: ", sig_path);
+	    !check_replacement(r->bundle, replacement, &digest, &ierror)) {
+		g_propagate_prefixed_error(error, g_steal_pointer(&ierror), "%s: ", der_name);
 		return FALSE;
 	}
-	return resigned_finish(r, der, digest, result_policy, error);
+	return resigned_finish(r, der, &digest, result_policy, error);
 }
 
 /* --- encrypt --------------------------------------------------------------------- */
@@ -736,7 +817,7 @@ gboolean ota_bundle_encrypt(const char *in_path, const char *out_path,
 	g_autoptr(Resigned) r = NULL;
 	g_autoptr(GBytes) enveloped = NULL;
 	g_autoptr(OtaEnvelope) check = NULL;
-	guint8 digest[OTA_SHA256_LEN];
+	OtaChecksum digest = {0};
 
 	g_return_val_if_fail(options->n_recipients > 0, FALSE);
 
@@ -744,7 +825,7 @@ gboolean ota_bundle_encrypt(const char *in_path, const char *out_path,
 		return FALSE;
 	r = resigned_start(in_path, out_path, options->force, error);
 	if (r == NULL || !check_encryptable(r->bundle, FALSE, error) ||
-	    !signed_digest(r->bundle, options->policy, digest, error) ||
+	    !signed_digest(r->bundle, options->policy, FALSE, &digest, error) ||
 	    !check_encryptable(r->bundle, TRUE, error))
 		return FALSE;
 	enveloped = ota_envelope_encrypt(r->bundle->signature_der, certs, error);
@@ -757,5 +838,5 @@ gboolean ota_bundle_encrypt(const char *in_path, const char *out_path,
 		g_prefix_error(error, "%s: ", out_path);
 		return FALSE;
 	}
-	return resigned_finish(r, enveloped, digest, NULL, error);
+	return resigned_finish(r, enveloped, &digest, NULL, error);
 }

@@ -456,17 +456,23 @@ static gboolean copy_and_hash_payload(OtaBundle *b, const char *private_copy_dir
 	if (copy_fd < 0)
 		return FALSE;
 	b->private_copy = TRUE;
-	ok = ota_checksum_copy_fd(b->fd, 0, b->layout.payload_size, copy_fd, &b->payload_checksum,
-	                          error);
+	ok = ota_checksum_copy_fd(b->fd, 0, b->layout.payload_size, copy_fd,
+	                          bundle_payload_needs_sha512(b), &b->payload_checksum, error);
 	if (ok)
 		b->payload = ota_reader_new_fd(copy_fd, 0, b->layout.payload_size, error);
 	close(copy_fd);
 	return ok && b->payload != NULL;
 }
 
+gboolean bundle_payload_needs_sha512(const OtaBundle *b)
+{
+	return b->payload_sha512_wanted ||
+	       (b->signature != NULL && ota_signature_has_ed25519_signer(b->signature));
+}
+
 static gboolean check_payload_signature(OtaBundle *b, const OtaPolicy *policy, GError **error)
 {
-	if (ota_signature_verify(b->signature, b->payload_checksum.sha256, policy, error))
+	if (ota_signature_verify_content(b->signature, &b->payload_checksum, policy, error))
 		return TRUE;
 	g_prefix_error(error, "signature: ");
 	return FALSE;
@@ -558,7 +564,7 @@ static gboolean verify_plain_in_place(OtaBundle *b, const OtaPolicy *policy, GEr
 		return FALSE;
 	g_autoptr(OtaProgressPhase) phase = ota_progress_begin("verify", b->layout.payload_size);
 	if (!ota_checksum_fd_observed(b->fd, 0, b->layout.payload_size, compare_with_record, record,
-	                              &b->payload_checksum, error))
+	                              bundle_payload_needs_sha512(b), &b->payload_checksum, error))
 		return FALSE;
 	ota_progress_phase_done(phase);
 	/* Cannot fail after a pass over the whole payload; checked anyway, as
@@ -633,7 +639,7 @@ static gboolean decrypt_payload(OtaBundle *b, GError **error)
 static gboolean verify_verity(OtaBundle *b, const OtaPolicy *policy, OtaBundleVerifyFlags flags,
                               GError **error)
 {
-	if (!ota_signature_verify(b->signature, NULL, policy, error)) {
+	if (!ota_signature_verify_content(b->signature, NULL, policy, error)) {
 		g_prefix_error(error, "signature: ");
 		return FALSE;
 	}

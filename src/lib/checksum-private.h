@@ -17,10 +17,15 @@ typedef enum {
 
 #define OTA_SHA256_LEN 32
 #define OTA_SHA256_HEX_LEN 64
+#define OTA_SHA512_LEN 64
 
 typedef struct {
 	guint64 size;
 	guint8 sha256[OTA_SHA256_LEN];
+	/* Only where asked for (an Ed25519 signer signs the SHA-512 of the
+	 * content, RFC 8419); has_sha512 says whether sha512 holds it. */
+	gboolean has_sha512;
+	guint8 sha512[OTA_SHA512_LEN];
 } OtaChecksum;
 
 /* SHA-256 of @length bytes of @fd from @offset, streamed with 64-bit sizes
@@ -34,17 +39,19 @@ gboolean ota_checksum_fd(int fd, guint64 offset, guint64 length, OtaChecksum *ou
 typedef gboolean (*OtaChecksumObserver)(guint64 offset, const guint8 *data, gsize length,
                                         gpointer user_data, GError **error);
 
-/* Like ota_checksum_fd(), calling @observer with every chunk it hashed. */
+/* Like ota_checksum_fd(), calling @observer (if not NULL) with every chunk
+ * it hashed, and with @with_sha512 the SHA-512 too, in the same pass. */
 G_GNUC_WARN_UNUSED_RESULT
 gboolean ota_checksum_fd_observed(int fd, guint64 offset, guint64 length,
                                   OtaChecksumObserver observer, gpointer user_data,
-                                  OtaChecksum *out, GError **error);
+                                  gboolean with_sha512, OtaChecksum *out, GError **error);
 
 /* Like ota_checksum_fd(), also writing the bytes to @out_fd: one read of
- * the source yields both the copy and the digest of exactly what was copied. */
+ * the source yields both the copy and the digest of exactly what was copied
+ * (with @with_sha512, both digests). */
 G_GNUC_WARN_UNUSED_RESULT
 gboolean ota_checksum_copy_fd(int in_fd, guint64 offset, guint64 length, int out_fd,
-                              OtaChecksum *out, GError **error);
+                              gboolean with_sha512, OtaChecksum *out, GError **error);
 
 /* Size and SHA-256 of a regular file (symlinks are refused). */
 G_GNUC_WARN_UNUSED_RESULT
@@ -58,6 +65,11 @@ gboolean ota_checksum_files(const char *const *paths, gsize n, OtaChecksum *out,
 /* SHA-256 of data held in memory (a manifest, a signature's content). */
 G_GNUC_WARN_UNUSED_RESULT
 gboolean ota_checksum_bytes(GBytes *data, guint8 out[OTA_SHA256_LEN], GError **error);
+
+/* Size, SHA-256 and SHA-512 of data held in memory: every digest a signer
+ * of a manifest may sign. */
+G_GNUC_WARN_UNUSED_RESULT
+gboolean ota_checksum_bytes_all(GBytes *data, OtaChecksum *out, GError **error);
 
 /* A stream hashed with SHA-256 and/or written to @out_fd (-1: none) on a
  * worker thread while the caller produces the next bytes: decompressing and

@@ -273,9 +273,10 @@ void ota_hash_pipe_free(OtaHashPipe *p)
  * the hasher then waits for another core's cache.) */
 static gboolean hash_stream(int in_fd, guint64 offset, guint64 length, int out_fd,
                             gboolean report, OtaChecksumObserver observer, gpointer user_data,
-                            OtaChecksum *out, GError **error)
+                            gboolean with_sha512, OtaChecksum *out, GError **error)
 {
 	g_autoptr(EVP_MD_CTX) ctx = EVP_MD_CTX_new();
+	g_autoptr(EVP_MD_CTX) ctx512 = with_sha512 ? EVP_MD_CTX_new() : NULL;
 	g_autofree guint8 *buf = g_malloc(READ_SIZE);
 	/* A copy is written on a second core while this one hashes. */
 	g_autoptr(OtaHashPipe) writer = out_fd >= 0 ? ota_hash_pipe_new(out_fd, 0, error) : NULL;
@@ -289,6 +290,11 @@ static gboolean hash_stream(int in_fd, guint64 offset, guint64 length, int out_f
 		                      "cannot initialise SHA-256");
 		return FALSE;
 	}
+	if (with_sha512 && (ctx512 == NULL || EVP_DigestInit_ex(ctx512, EVP_sha512(), NULL) != 1)) {
+		ota_set_openssl_error(error, OTA_CHECKSUM_ERROR, OTA_CHECKSUM_ERROR_CRYPTO,
+		                      "cannot initialise SHA-512");
+		return FALSE;
+	}
 	posix_fadvise(in_fd, (off_t)offset, (off_t)length, POSIX_FADV_SEQUENTIAL);
 
 	while (done < length) {
@@ -296,9 +302,10 @@ static gboolean hash_stream(int in_fd, guint64 offset, guint64 length, int out_f
 
 		if (!ota_cancel_check(error) || !ota_pread_all(in_fd, buf, n, offset + done, error))
 			return FALSE;
-		if (EVP_DigestUpdate(ctx, buf, n) != 1) {
+		if (EVP_DigestUpdate(ctx, buf, n) != 1 ||
+		    (ctx512 != NULL && EVP_DigestUpdate(ctx512, buf, n) != 1)) {
 			ota_set_openssl_error(error, OTA_CHECKSUM_ERROR, OTA_CHECKSUM_ERROR_CRYPTO,
-			                      "SHA-256 update failed");
+			                      "digest update failed");
 			return FALSE;
 		}
 		if (observer != NULL && !observer(offset + done, buf, n, user_data, error))
@@ -316,6 +323,15 @@ static gboolean hash_stream(int in_fd, guint64 offset, guint64 length, int out_f
 		                      "SHA-256 final failed");
 		return FALSE;
 	}
+	out->has_sha512 = FALSE;
+	if (ctx512 != NULL) {
+		if (EVP_DigestFinal_ex(ctx512, out->sha512, &len) != 1 || len != OTA_SHA512_LEN) {
+			ota_set_openssl_error(error, OTA_CHECKSUM_ERROR, OTA_CHECKSUM_ERROR_CRYPTO,
+			                      "SHA-512 final failed");
+			return FALSE;
+		}
+		out->has_sha512 = TRUE;
+	}
 	out->size = length;
 	return TRUE;
 }
@@ -323,20 +339,22 @@ static gboolean hash_stream(int in_fd, guint64 offset, guint64 length, int out_f
 gboolean ota_checksum_fd(int fd, guint64 offset, guint64 length, OtaChecksum *out,
                          GError **error)
 {
-	return hash_stream(fd, offset, length, -1, TRUE, NULL, NULL, out, error);
+	return hash_stream(fd, offset, length, -1, TRUE, NULL, NULL, FALSE, out, error);
 }
 
 gboolean ota_checksum_fd_observed(int fd, guint64 offset, guint64 length,
                                   OtaChecksumObserver observer, gpointer user_data,
-                                  OtaChecksum *out, GError **error)
+                                  gboolean with_sha512, OtaChecksum *out, GError **error)
 {
-	return hash_stream(fd, offset, length, -1, TRUE, observer, user_data, out, error);
+	return hash_stream(fd, offset, length, -1, TRUE, observer, user_data, with_sha512, out,
+	                   error);
 }
 
 gboolean ota_checksum_copy_fd(int in_fd, guint64 offset, guint64 length, int out_fd,
-                              OtaChecksum *out, GError **error)
+                              gboolean with_sha512, OtaChecksum *out, GError **error)
 {
-	return hash_stream(in_fd, offset, length, out_fd, TRUE, NULL, NULL, out, error);
+	return hash_stream(in_fd, offset, length, out_fd, TRUE, NULL, NULL, with_sha512, out,
+	                   error);
 }
 
 gboolean ota_checksum_file(const char *path, OtaChecksum *out, GError **error)
@@ -362,7 +380,7 @@ gboolean ota_checksum_file(const char *path, OtaChecksum *out, GError **error)
 	}
 	/* Not reported as progress: create measures its progress by what
 	 * mksquashfs has read, which this runs beside. */
-	ok = hash_stream(fd, 0, (guint64)st.st_size, -1, FALSE, NULL, NULL, out, &ierror);
+	ok = hash_stream(fd, 0, (guint64)st.st_size, -1, FALSE, NULL, NULL, FALSE, out, &ierror);
 	close(fd);
 	if (!ok) {
 		g_propagate_prefixed_error(error, g_steal_pointer(&ierror), "%s: ", path);
@@ -427,6 +445,23 @@ gboolean ota_checksum_bytes(GBytes *data, guint8 out[OTA_SHA256_LEN], GError **e
 		                      "cannot compute SHA-256");
 		return FALSE;
 	}
+	return TRUE;
+}
+
+gboolean ota_checksum_bytes_all(GBytes *data, OtaChecksum *out, GError **error)
+{
+	gsize size = 0;
+	const void *bytes = g_bytes_get_data(data, &size);
+
+	out->size = size;
+	if (!ota_checksum_bytes(data, out->sha256, error))
+		return FALSE;
+	if (EVP_Digest(bytes, size, out->sha512, NULL, EVP_sha512(), NULL) != 1) {
+		ota_set_openssl_error(error, OTA_CHECKSUM_ERROR, OTA_CHECKSUM_ERROR_CRYPTO,
+		                      "cannot compute SHA-512");
+		return FALSE;
+	}
+	out->has_sha512 = TRUE;
 	return TRUE;
 }
 

@@ -28,6 +28,8 @@ static void policy_free(OtaConfigPolicy *p)
 	g_strfreev(p->keyrings);
 	g_free(p->crl);
 	g_free(p->purpose);
+	g_free(p->check_time);
+	g_free(p->tsa_keyring);
 	g_free(p);
 }
 
@@ -93,8 +95,11 @@ static OtaConfigPolicy *check_policy(const OtaPolicyConfig *pc, GError **error)
 	p->crl = g_strdup(pc->crl);
 	p->threshold = pc->threshold;
 	p->purpose = g_strdup(ota_purpose_to_string(pc->purpose));
-	if (p->present && (pc->crl == NULL || g_file_test(pc->crl, G_FILE_TEST_EXISTS))) {
-		policy = config_policy_new(pc, error);
+	p->check_time = g_strdup(ota_check_time_to_string(pc->check_time));
+	p->tsa_keyring = g_strdup(pc->tsa_keyring);
+	if (p->present && (pc->crl == NULL || g_file_test(pc->crl, G_FILE_TEST_EXISTS)) &&
+	    (pc->tsa_keyring == NULL || g_file_test(pc->tsa_keyring, G_FILE_TEST_EXISTS))) {
+		policy = config_policy_new(pc, 0, error);
 		if (policy == NULL) {
 			policy_free(p);
 			return NULL;

@@ -50,7 +50,8 @@ typedef struct {
 	char *crl;
 	guint threshold;
 	OtaPurpose purpose;
-	gboolean use_signing_time; /* use-bundle-signing-time */
+	OtaCheckTime check_time; /* check-time, or use-bundle-signing-time=true */
+	char *tsa_keyring;       /* tsa-keyring=, or NULL */
 } OtaPolicyConfig;
 
 typedef struct OtaSlotConfig OtaSlotConfig;
@@ -167,8 +168,9 @@ gboolean config_bootname_is_valid(const char *name);
 const char *config_bootloader_missing_setting(const OtaSystemConfig *config);
 
 /* The policy @policy_config describes: its keyrings (path= and
- * directory=), CRLs, purpose, threshold and signing-time rule. */
-OtaPolicy *config_policy_new(const OtaPolicyConfig *policy_config, GError **error);
+ * directory=), CRLs, purpose, threshold, time check and TSA keyring; with
+ * @now (not 0, seconds since the epoch) what "now" is for its checks. */
+OtaPolicy *config_policy_new(const OtaPolicyConfig *policy_config, gint64 now, GError **error);
 
 /* "uboot", "grub", ...: the name system.conf uses (a static string). */
 const char *config_bootloader_to_string(OtaBootloaderKind kind);

@@ -37,6 +37,7 @@ static void policy_config_free(OtaPolicyConfig *p)
 	g_free(p->keyring);
 	g_free(p->directory);
 	g_free(p->crl);
+	g_free(p->tsa_keyring);
 	g_free(p);
 }
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(OtaPolicyConfig, policy_config_free)
@@ -213,7 +214,8 @@ struct OtaKeyringConfig {
 	OtaPurpose purpose;
 	char *crl;
 	guint threshold;
-	gboolean use_signing_time;
+	OtaCheckTime check_time;
+	char *tsa_keyring;
 };
 
 static void keyring_config_clear(OtaKeyringConfig *k)
@@ -221,6 +223,7 @@ static void keyring_config_clear(OtaKeyringConfig *k)
 	g_free(k->path);
 	g_free(k->directory);
 	g_free(k->crl);
+	g_free(k->tsa_keyring);
 }
 
 void ota_keyring_config_free(OtaKeyringConfig *k)
@@ -260,7 +263,7 @@ guint ota_keyring_config_get_threshold(const OtaKeyringConfig *k)
 
 gboolean ota_keyring_config_get_use_signing_time(const OtaKeyringConfig *k)
 {
-	return k->use_signing_time;
+	return k->check_time == OTA_CHECK_TIME_SIGNING_TIME;
 }
 
 
@@ -345,6 +348,39 @@ static gboolean check_anchors_reach_a_root(const char *keyring, GError **error)
 	return TRUE;
 }
 
+/* When a policy checks certificate times: RAUC's use-bundle-signing-time,
+ * or otabundle's check-time= naming every mode (OtaCheckTime), whose
+ * timestamp mode needs tsa-keyring=, the anchors of trusted TSAs (which
+ * every mode but none uses when given). */
+static gboolean take_time_check(GKeyFile *kf, const char *group, const char *conf_path,
+                                OtaCheckTime *mode, char **tsa_keyring, GError **error)
+{
+	g_autofree char *name = ota_keyfile_take_string(kf, group, "check-time");
+	gboolean use_signing_time = FALSE;
+	OtaCheckTime named;
+
+	if (!ota_keyfile_take_bool(kf, group, "use-bundle-signing-time", &use_signing_time,
+	                           &errors, error) ||
+	    !take_path(kf, group, "tsa-keyring", conf_path, tsa_keyring, error))
+		return FALSE;
+	*mode = use_signing_time ? OTA_CHECK_TIME_SIGNING_TIME : OTA_CHECK_TIME_DEVICE;
+	if (name != NULL) {
+		g_autofree char *escaped = ota_text_escape(name);
+
+		if (!ota_check_time_from_string(name, &named))
+			return invalid(error, "invalid check-time '%s' in group [%s]: expected device, "
+			                      "timestamp, signing-time or none", escaped, group);
+		if (use_signing_time && named != OTA_CHECK_TIME_SIGNING_TIME)
+			return invalid(error, "use-bundle-signing-time=true and check-time=%s in group "
+			                      "[%s]: give one", escaped, group);
+		*mode = named;
+	}
+	if (*mode == OTA_CHECK_TIME_TIMESTAMP && *tsa_keyring == NULL)
+		return config_error(error, OTA_CONFIG_ERROR_MISSING,
+		                    "check-time=timestamp in group [%s] needs a tsa-keyring=", group);
+	return TRUE;
+}
+
 static gboolean parse_keyring_group(GKeyFile *kf, const char *path, OtaKeyringConfig *k,
                                     GError **error)
 {
@@ -367,8 +403,7 @@ static gboolean parse_keyring_group(GKeyFile *kf, const char *path, OtaKeyringCo
 		return FALSE;
 	}
 	if (!take_keyring_purpose(kf, k, error) || !refuse_unimplemented(kf, error) ||
-	    !ota_keyfile_take_bool(kf, "keyring", "use-bundle-signing-time", &k->use_signing_time,
-	                           &errors, error) ||
+	    !take_time_check(kf, "keyring", path, &k->check_time, &k->tsa_keyring, error) ||
 	    !ota_keyfile_take_bool(kf, "keyring", "check-crl", &check_crl, &errors, error) ||
 	    !ota_keyfile_take_bool(kf, "keyring", "allow-partial-chain", &partial_chain, &errors,
 	                           error) ||
@@ -916,7 +951,8 @@ static OtaPolicyConfig *parse_default_policy(GKeyFile *kf, const char *conf_path
 	p->crl = g_steal_pointer(&k.crl);
 	p->threshold = k.threshold;
 	p->purpose = k.has_purpose ? k.purpose : OTA_PURPOSE_DEFAULT;
-	p->use_signing_time = k.use_signing_time;
+	p->check_time = k.check_time;
+	p->tsa_keyring = g_steal_pointer(&k.tsa_keyring);
 	keyring_config_clear(&k);
 	return g_steal_pointer(&p);
 }
@@ -937,8 +973,7 @@ static OtaPolicyConfig *parse_policy(GKeyFile *kf, const char *conf_path, const 
 	    !take_path(kf, group, "crl", conf_path, &p->crl, error) ||
 	    !ota_keyfile_take_uint64(kf, group, "threshold", 1, 64, &has_threshold, &threshold,
 	                             &errors, error) ||
-	    !ota_keyfile_take_bool(kf, group, "use-bundle-signing-time", &p->use_signing_time,
-	                           &errors, error))
+	    !take_time_check(kf, group, conf_path, &p->check_time, &p->tsa_keyring, error))
 		return NULL;
 	if (p->keyring == NULL) {
 		config_error(error, OTA_CONFIG_ERROR_MISSING, "missing key 'path' in group [%s]",
@@ -1304,10 +1339,10 @@ const OtaPolicyConfig *ota_system_config_get_policy(const OtaSystemConfig *c, co
 	return NULL;
 }
 
-OtaPolicy *config_policy_new(const OtaPolicyConfig *pc, GError **error)
+OtaPolicy *config_policy_new(const OtaPolicyConfig *pc, gint64 now, GError **error)
 {
 	const char *keyrings[3] = {0};
-	OtaPolicy *policy;
+	g_autoptr(OtaPolicy) policy = NULL;
 	guint n = 0;
 
 	/* [keyring] path= and directory= both add anchors, as in RAUC */
@@ -1317,9 +1352,13 @@ OtaPolicy *config_policy_new(const OtaPolicyConfig *pc, GError **error)
 		keyrings[n++] = pc->directory;
 	policy = ota_policy_new_from_keyrings(keyrings, pc->crl, pc->purpose, TRUE, pc->threshold,
 	                                      error);
-	if (policy != NULL)
-		ota_policy_set_use_signing_time(policy, pc->use_signing_time);
-	return policy;
+	if (policy == NULL ||
+	    (pc->tsa_keyring != NULL && !ota_policy_set_tsa_keyring(policy, pc->tsa_keyring, error)))
+		return NULL;
+	ota_policy_set_check_time(policy, pc->check_time);
+	if (now != 0)
+		ota_policy_set_now(policy, now);
+	return g_steal_pointer(&policy);
 }
 
 /* The device's variant, read when asked: a variant-file or the device

@@ -12,6 +12,7 @@
 #include <otabundle/manifest.h>
 #include <otabundle/policy.h>
 #include <otabundle/signature.h>
+#include <otabundle/timestamp.h>
 #include <otabundle/version.h>
 
 #include "audit-private.h"
@@ -60,6 +61,13 @@ static const struct {
 	/* A signature or message digest that fails: the signed bytes changed. */
 	{ota_signature_error_quark, OTA_SIGNATURE_ERROR_INVALID, "tampered"},
 	{ota_signature_error_quark, OTA_SIGNATURE_ERROR_CRYPTO, "crypto-failed"},
+
+	/* A token that does not parse, or whose signature fails; else the
+	 * exchange with the TSA failed. */
+	{ota_timestamp_error_quark, OTA_TIMESTAMP_ERROR_MALFORMED, "signature-malformed"},
+	{ota_timestamp_error_quark, OTA_TIMESTAMP_ERROR_INVALID, "tampered"},
+	{ota_timestamp_error_quark, OTA_TIMESTAMP_ERROR_INPUT, "invalid-input"},
+	{ota_timestamp_error_quark, ANY_CODE, "timestamp-failed"},
 
 	{ota_policy_error_quark, OTA_POLICY_ERROR_KEYRING, "keyring-invalid"},
 	{ota_policy_error_quark, OTA_POLICY_ERROR_THRESHOLD, "threshold-not-met"},

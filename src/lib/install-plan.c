@@ -54,12 +54,21 @@ static gboolean check_installable(const OtaInstallPlan *p, GError **error)
 	return TRUE;
 }
 
+/* Now, as far as this device can tell: its clock, unless that is behind
+ * the newest trusted timestamp installed here (state-private.h), which has
+ * certainly passed. A clock set back can't make an expired certificate or
+ * bundle valid again, nor one revoked since. */
+static gint64 device_now(OtaTarget *t)
+{
+	return MAX(g_get_real_time() / G_USEC_PER_SEC, t->state->not_before);
+}
+
 static OtaPolicy *policy_for(OtaTarget *t, const char *name, GError **error)
 {
 	const OtaPolicyConfig *pc = ota_system_config_get_policy(t->config, name);
 
 	g_assert(pc != NULL); /* config.c checked every slot's policy exists */
-	return config_policy_new(pc, error);
+	return config_policy_new(pc, device_now(t), error);
 }
 
 /* Policy @name must pass too (once per plan); @why says what asked for it. */
@@ -67,8 +76,8 @@ static gboolean check_policy(OtaTarget *t, OtaInstallPlan *p, const char *name, 
                              GError **error)
 {
 	OtaBundle *b = p->bundle;
-	const guint8 *digest =
-		b->format == OTA_BUNDLE_FORMAT_PLAIN ? b->payload_checksum.sha256 : NULL;
+	const OtaChecksum *digest =
+		b->format == OTA_BUNDLE_FORMAT_PLAIN ? &b->payload_checksum : NULL;
 	g_autoptr(OtaPolicy) tier = NULL;
 	g_autoptr(GError) ierror = NULL;
 
@@ -77,7 +86,7 @@ static gboolean check_policy(OtaTarget *t, OtaInstallPlan *p, const char *name, 
 	tier = policy_for(t, name, error);
 	if (tier == NULL)
 		return FALSE;
-	if (!ota_signature_verify(b->signature, digest, tier, &ierror)) {
+	if (!ota_signature_verify_content(b->signature, digest, tier, &ierror)) {
 		g_propagate_prefixed_error(error, g_steal_pointer(&ierror), "%s: policy '%s' of %s: ",
 		                           b->path, name, why);
 		return FALSE;
@@ -292,11 +301,11 @@ static gboolean check_rollback(OtaTarget *t, const OtaInstallPlan *p, GError **e
 	       check_min_installed(t, m, error);
 }
 
-static gboolean check_expiry(const OtaManifest *m, GError **error)
+static gboolean check_expiry(OtaTarget *t, const OtaManifest *m, GError **error)
 {
 	g_autofree char *expires = ota_manifest_get_meta(m, "otabundle", "expires");
 	g_autoptr(GDateTime) when = NULL;
-	g_autoptr(GDateTime) now = g_date_time_new_now_utc();
+	g_autoptr(GDateTime) now = g_date_time_new_from_unix_utc(device_now(t));
 
 	if (expires == NULL)
 		return TRUE;
@@ -524,7 +533,7 @@ static gboolean check_plan(OtaTarget *t, OtaInstallPlan *p, GError **error)
 	return plan_steps(t, p, error) && check_installable(p, error) &&
 	       check_tiers(t, p, error) && check_compatible(t, m, error) &&
 	       meta_uint(m, "security-version", &p->security_version, error) &&
-	       check_rollback(t, p, error) && check_expiry(m, error) &&
+	       check_rollback(t, p, error) && check_expiry(t, m, error) &&
 	       check_slot_images(t, p, error);
 }
 

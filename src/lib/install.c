@@ -37,9 +37,13 @@ static char *bundle_identity(OtaBundle *b)
 	return g_strdup(hex);
 }
 
+/* What the install wrote, in the state: each slot's record, the pending
+ * slot, and the newest trusted timestamp among the bundle's signers (a
+ * time that has certainly passed). */
 static void record_slots(OtaTarget *t, OtaInstallPlan *p)
 {
 	g_autoptr(GDateTime) now = g_date_time_new_now_utc();
+	gint64 newest;
 
 	for (guint i = 0; i < p->steps->len; i++) {
 		const OtaInstallStep *step = g_ptr_array_index(p->steps, i);
@@ -54,6 +58,8 @@ static void record_slots(OtaTarget *t, OtaInstallPlan *p)
 		r->image_size = step->image->size;
 		ota_state_set_slot(t->state, r);
 	}
+	if (ota_signature_get_newest_trusted_time(p->bundle->signature, &newest))
+		t->state->not_before = MAX(t->state->not_before, newest);
 	if (!p->switches_boot)
 		return;
 	g_free(t->state->pending_slot);

@@ -98,6 +98,17 @@ void json_output_add_signers(JsonBuilder *b, const OtaSignature *sig)
 		json_output_add_string(b, "status", ota_signer_status_to_string(ota_signer_info_get_status(s)));
 		json_output_add_string(b, "reason", ota_signer_info_get_reason(s));
 		json_output_add_bool(b, "nested", ota_signer_info_is_nested(s));
+		if (ota_signer_info_get_timestamp_time_string(s) != NULL) {
+			json_builder_set_member_name(b, "timestamp");
+			json_builder_begin_object(b);
+			json_output_add_string(b, "time", ota_signer_info_get_timestamp_time_string(s));
+			json_output_add_string(b, "tsa", ota_signer_info_get_timestamp_tsa(s));
+			json_output_add_bool(b, "trusted", ota_signer_info_timestamp_is_trusted(s));
+			json_output_add_string(b, "reason", ota_signer_info_get_timestamp_reason(s));
+			json_builder_end_object(b);
+		} else {
+			json_output_add_null(b, "timestamp");
+		}
 		json_builder_end_object(b);
 	}
 	json_builder_end_array(b);

@@ -231,13 +231,9 @@ static gboolean check_signing_key(EVP_PKEY *key, const char *key_uri, GError **e
 		            group[0] ? group : "unknown");
 		return FALSE;
 	case EVP_PKEY_ED25519:
-		/* OpenSSL 3.0's CMS has no digest for Ed25519 signed attributes
-		 * (RFC 8419 wants SHA-512 there; 3.0 refuses both). */
-		g_set_error(error, OTA_KEYS_ERROR, OTA_KEYS_ERROR_UNSUPPORTED,
-		            "%s: Ed25519 keys cannot sign CMS with OpenSSL %s (use ECDSA "
-		            "P-256/P-384 or RSA)",
-		            key_uri, OpenSSL_version(OPENSSL_VERSION_STRING));
-		return FALSE;
+		/* RFC 8419 signers, built around OpenSSL 3.0's CMS
+		 * (signature-eddsa.c). */
+		return TRUE;
 	default:
 		g_set_error(error, OTA_KEYS_ERROR, OTA_KEYS_ERROR_UNSUPPORTED,
 		            "%s: unsupported key type %s", key_uri, EVP_PKEY_get0_type_name(key));
@@ -333,6 +329,28 @@ OtaSigner *ota_signer_load(OtaKeyStore *store, const char *cert_uri, const char 
 }
 
 /* --- for the library's other modules (keys-private.h) ----------------------------- */
+
+gboolean ota_signer_sign_ed25519(const OtaSigner *signer, const guint8 *data, gsize length,
+                                 guint8 signature[OTA_ED25519_SIGNATURE_LEN], GError **error)
+{
+	g_autoptr(EVP_MD_CTX) ctx = NULL;
+	size_t len = OTA_ED25519_SIGNATURE_LEN;
+
+	if (signer->store != NULL && ota_pkcs11_is_eddsa_key(signer->store->pkcs11, signer->key))
+		return ota_pkcs11_sign_eddsa(signer->store->pkcs11, signer->key, data, length, signature,
+		                             OTA_ED25519_SIGNATURE_LEN, error);
+	/* PureEdDSA: no digest, one shot. */
+	ctx = EVP_MD_CTX_new();
+	if (ctx == NULL ||
+	    EVP_DigestSignInit_ex(ctx, NULL, NULL, NULL, NULL, signer->key, NULL) != 1 ||
+	    EVP_DigestSign(ctx, signature, &len, data, length) != 1 ||
+	    len != OTA_ED25519_SIGNATURE_LEN) {
+		ota_set_openssl_error(error, OTA_KEYS_ERROR, OTA_KEYS_ERROR_UNSUPPORTED,
+		                      "%s: Ed25519 signing failed", signer->key_uri);
+		return FALSE;
+	}
+	return TRUE;
+}
 
 EVP_PKEY *ota_key_store_load_private_key(OtaKeyStore *store, const char *uri, GError **error)
 {

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "openssl-private.h"
+#include "pkcs11-eddsa.h"
 #include "pkcs11.h"
 
 /* The PKCS#11 return codes we explain (libp11 puts them in the OpenSSL
@@ -42,6 +43,7 @@ typedef struct {
 struct OtaPkcs11 {
 	OtaKeyStoreOptions options; /* pkcs11_module owned (copied) */
 	GHashTable *modules;        /* path -> Module* */
+	OtaPkcs11Eddsa *eddsa;      /* Ed25519 token keys, or NULL */
 };
 
 /* --- URIs ------------------------------------------------------------------ */
@@ -227,6 +229,8 @@ void ota_pkcs11_free(OtaPkcs11 *p11)
 {
 	if (p11 == NULL)
 		return;
+	/* Their sessions first, while the modules are loaded. */
+	ota_pkcs11_eddsa_free(p11->eddsa);
 	g_hash_table_unref(p11->modules);
 	g_free((char *)p11->options.pkcs11_module);
 	g_free(p11);
@@ -515,6 +519,7 @@ EVP_PKEY *ota_pkcs11_load_private_key(OtaPkcs11 *p11, const char *uri, GError **
 	PKCS11_KEY *keys = NULL, *found = NULL;
 	unsigned int n_keys = 0;
 	guint n = 0;
+	gboolean listed;
 	EVP_PKEY *key;
 
 	if (!uri_parse(uri, display, &u, error))
@@ -522,17 +527,21 @@ EVP_PKEY *ota_pkcs11_load_private_key(OtaPkcs11 *p11, const char *uri, GError **
 	slot = open_token(p11, &u, display, "private", TRUE, error);
 	if (slot == NULL)
 		return NULL;
-	if (PKCS11_enumerate_keys(slot->token, &keys, &n_keys) != 0) {
-		ota_set_openssl_error(error, OTA_KEYS_ERROR, OTA_KEYS_ERROR_TOKEN,
-		                      "%s: cannot list the token's keys", display);
-		return NULL;
-	}
-	for (unsigned int i = 0; i < n_keys; i++) {
+	/* libp11 0.4 knows no EdDSA keys, and fails to list a token that
+	 * holds one: such a key is looked for through the module itself. */
+	listed = PKCS11_enumerate_keys(slot->token, &keys, &n_keys) == 0;
+	if (!listed)
+		ERR_clear_error();
+	for (unsigned int i = 0; listed && i < n_keys; i++) {
 		if (keys[i].isPrivate && object_matches(&u, keys[i].label, keys[i].id, keys[i].id_len)) {
 			found = &keys[i];
 			n++;
 		}
 	}
+	if (n == 0)
+		return ota_pkcs11_eddsa_load(&p11->eddsa, choose_module(p11, &u),
+		                             PKCS11_get_slotid_from_slot(slot), u.object, u.id, listed,
+		                             display, error);
 	if (!check_single_match(n, display, "private key", error))
 		return NULL;
 	key = PKCS11_get_private_key(found);
@@ -571,4 +580,15 @@ X509 *ota_pkcs11_load_certificate(OtaPkcs11 *p11, const char *uri, GError **erro
 	if (!check_single_match(n, display, "certificate", error))
 		return NULL;
 	return X509_dup(found->x509);
+}
+
+gboolean ota_pkcs11_is_eddsa_key(OtaPkcs11 *p11, EVP_PKEY *key)
+{
+	return ota_pkcs11_eddsa_owns(p11->eddsa, key);
+}
+
+gboolean ota_pkcs11_sign_eddsa(OtaPkcs11 *p11, EVP_PKEY *key, const guint8 *data, gsize length,
+                               guint8 *signature, gsize signature_len, GError **error)
+{
+	return ota_pkcs11_eddsa_sign(p11->eddsa, key, data, length, signature, signature_len, error);
 }

@@ -17,4 +17,20 @@ OtaSignerStatus ota_policy_check_signer_chain(const OtaPolicy *policy, X509 *cer
                                               OtaX509Stack *untrusted, const time_t *at,
                                               char **reason, char **missing_issuer_name);
 
+/* ota_policy_check_signer_chain() for a signer with a trusted timestamp
+ * at @at: certificate times checked then, and a revocation in the CRLs
+ * (judged now) counted only if it took effect by then (see
+ * ota_policy_set_tsa_keyring()). */
+OtaSignerStatus ota_policy_check_signer_at_timestamp(const OtaPolicy *policy, X509 *cert,
+                                                     OtaX509Stack *untrusted, time_t at,
+                                                     char **reason, char **missing_issuer_name);
+
+/* The TSA keyring (ota_policy_set_tsa_keyring()), or NULL. */
+X509_STORE *ota_policy_get_tsa_store(const OtaPolicy *policy);
+
+/* A store of the certificates of @path, a keyring file or hashed
+ * directory (as ota_policy_new() reads one); NULL with
+ * OTA_POLICY_ERROR_KEYRING. */
+X509_STORE *ota_policy_load_store(const char *path, GError **error);
+
 G_END_DECLS

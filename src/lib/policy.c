@@ -67,6 +67,10 @@ struct OtaPolicy {
 	gboolean check_time;
 	gboolean check_crl;
 	gboolean use_signing_time;
+	gboolean require_timestamp; /* OTA_CHECK_TIME_TIMESTAMP */
+	X509_STORE *tsa_store;      /* trusted TSAs, or NULL */
+	gboolean now_set;           /* else "now" is the clock's */
+	gint64 now;
 	guint threshold; /* N of N-of-M, at least 1 */
 };
 
@@ -85,11 +89,64 @@ gboolean ota_policy_get_use_signing_time(const OtaPolicy *policy)
 	return policy->use_signing_time && policy->check_time;
 }
 
+void ota_policy_set_check_time(OtaPolicy *policy, OtaCheckTime mode)
+{
+	policy->check_time = mode != OTA_CHECK_TIME_NONE;
+	policy->use_signing_time = mode == OTA_CHECK_TIME_SIGNING_TIME;
+	policy->require_timestamp = mode == OTA_CHECK_TIME_TIMESTAMP;
+}
+
+OtaCheckTime ota_policy_get_check_time(const OtaPolicy *policy)
+{
+	if (!policy->check_time)
+		return OTA_CHECK_TIME_NONE;
+	if (policy->use_signing_time)
+		return OTA_CHECK_TIME_SIGNING_TIME;
+	if (policy->require_timestamp)
+		return OTA_CHECK_TIME_TIMESTAMP;
+	return OTA_CHECK_TIME_DEVICE;
+}
+
+static const char *const check_time_names[] = {
+	[OTA_CHECK_TIME_DEVICE] = "device",
+	[OTA_CHECK_TIME_TIMESTAMP] = "timestamp",
+	[OTA_CHECK_TIME_SIGNING_TIME] = "signing-time",
+	[OTA_CHECK_TIME_NONE] = "none",
+};
+
+gboolean ota_check_time_from_string(const char *name, OtaCheckTime *mode)
+{
+	for (gsize i = 0; i < G_N_ELEMENTS(check_time_names); i++) {
+		if (g_strcmp0(name, check_time_names[i]) == 0) {
+			*mode = (OtaCheckTime)i;
+			return TRUE;
+		}
+	}
+	return FALSE;
+}
+
+const char *ota_check_time_to_string(OtaCheckTime mode)
+{
+	return (gsize)mode < G_N_ELEMENTS(check_time_names) ? check_time_names[mode] : "device";
+}
+
+void ota_policy_set_now(OtaPolicy *policy, gint64 unix_time)
+{
+	policy->now_set = TRUE;
+	policy->now = unix_time;
+}
+
+X509_STORE *ota_policy_get_tsa_store(const OtaPolicy *policy)
+{
+	return policy->tsa_store;
+}
+
 void ota_policy_free(OtaPolicy *policy)
 {
 	if (policy == NULL)
 		return;
 	X509_STORE_free(policy->store);
+	X509_STORE_free(policy->tsa_store);
 	g_free(policy);
 }
 
@@ -248,6 +305,31 @@ OtaPolicy *ota_policy_new_from_keyrings(const char *const *keyring_paths, const 
 	return g_steal_pointer(&policy);
 }
 
+X509_STORE *ota_policy_load_store(const char *path, GError **error)
+{
+	g_autoptr(X509_STORE) store = X509_STORE_new();
+
+	if (store == NULL) {
+		ota_set_openssl_error(error, OTA_POLICY_ERROR, OTA_POLICY_ERROR_KEYRING,
+		                      "cannot create certificate store");
+		return NULL;
+	}
+	if (!add_keyring(store, path, error))
+		return NULL;
+	return g_steal_pointer(&store);
+}
+
+gboolean ota_policy_set_tsa_keyring(OtaPolicy *policy, const char *path, GError **error)
+{
+	X509_STORE *store = ota_policy_load_store(path, error);
+
+	if (store == NULL)
+		return FALSE;
+	X509_STORE_free(policy->tsa_store);
+	policy->tsa_store = store;
+	return TRUE;
+}
+
 OtaPolicy *ota_policy_new(const char *keyring_path, const char *crl_path, OtaPurpose purpose,
                           gboolean check_time, guint threshold, GError **error)
 {
@@ -342,6 +424,54 @@ static int ignore_certificate_times(int ok, X509_STORE_CTX *ctx)
 	return ok;
 }
 
+/* A trusted timestamp's time (ota_policy_set_tsa_keyring()): whether
+ * the revocation OpenSSL found for the certificate at hand took effect
+ * only after @cutoff, so that a signature timestamped before it stands.
+ * It took effect at its invalidityDate if that is earlier, else at its
+ * revocationDate; a key or CA compromise without an invalidityDate says
+ * nothing about when the key leaked, so it takes effect always. */
+static gboolean revoked_only_after(X509_STORE_CTX *ctx, time_t cutoff)
+{
+	X509_CRL *crl = X509_STORE_CTX_get0_current_crl(ctx);
+	X509 *cert = X509_STORE_CTX_get_current_cert(ctx);
+	X509_REVOKED *entry = NULL;
+	ASN1_ENUMERATED *reason = NULL;
+	ASN1_GENERALIZEDTIME *invalidity = NULL;
+	long code = -1;
+	gboolean after;
+
+	if (crl == NULL || cert == NULL || X509_CRL_get0_by_cert(crl, &entry, cert) != 1 ||
+	    entry == NULL)
+		return FALSE;
+	reason = X509_REVOKED_get_ext_d2i(entry, NID_crl_reason, NULL, NULL);
+	invalidity = X509_REVOKED_get_ext_d2i(entry, NID_invalidity_date, NULL, NULL);
+	if (reason != NULL)
+		code = ASN1_ENUMERATED_get(reason);
+	if (invalidity == NULL && (code == CRL_REASON_KEY_COMPROMISE ||
+	                           code == CRL_REASON_CA_COMPROMISE ||
+	                           code == CRL_REASON_AA_COMPROMISE))
+		after = FALSE;
+	else
+		after = ASN1_TIME_cmp_time_t(X509_REVOKED_get0_revocationDate(entry), cutoff) == 1 &&
+		        (invalidity == NULL || ASN1_TIME_cmp_time_t(invalidity, cutoff) == 1);
+	ASN1_ENUMERATED_free(reason);
+	ASN1_GENERALIZEDTIME_free(invalidity);
+	ERR_clear_error();
+	return after;
+}
+
+static int revocation_only(int ok, X509_STORE_CTX *ctx)
+{
+	const time_t *cutoff = X509_STORE_CTX_get_app_data(ctx);
+
+	if (!ok && X509_STORE_CTX_get_error(ctx) == X509_V_ERR_CERT_REVOKED && cutoff != NULL &&
+	    revoked_only_after(ctx, *cutoff)) {
+		X509_STORE_CTX_set_error(ctx, X509_V_OK);
+		return 1;
+	}
+	return ignore_certificate_times(ok, ctx);
+}
+
 static void set_verify_params(const OtaPolicy *policy, X509_STORE_CTX *ctx, ChainPass pass,
                               const time_t *at)
 {
@@ -359,8 +489,13 @@ static void set_verify_params(const OtaPolicy *policy, X509_STORE_CTX *ctx, Chai
 	X509_VERIFY_PARAM_set_flags(param, flags);
 	if (pass == CHAIN_AT)
 		X509_VERIFY_PARAM_set_time(param, *at);
-	if (pass == CHAIN_REVOCATION)
-		X509_STORE_CTX_set_verify_cb(ctx, ignore_certificate_times);
+	else if (policy->now_set)
+		X509_VERIFY_PARAM_set_time(param, (time_t)policy->now);
+	if (pass == CHAIN_REVOCATION) {
+		/* @at here: the trusted timestamp revocations must precede. */
+		X509_STORE_CTX_set_app_data(ctx, (void *)at);
+		X509_STORE_CTX_set_verify_cb(ctx, revocation_only);
+	}
 	X509_VERIFY_PARAM_set_auth_level(param, MIN_SECURITY_LEVEL);
 	if (policy->purpose == OTA_PURPOSE_SMIMESIGN)
 		X509_STORE_CTX_set_purpose(ctx, X509_PURPOSE_SMIME_SIGN);
@@ -390,20 +525,29 @@ OtaSignerStatus ota_policy_check_signer(const OtaPolicy *policy, X509 *cert,
 }
 
 /* "certificate has expired at the signing time 2020-06-01T00:00:00Z" */
-static char *time_error_at(int x509_error, time_t at)
+static char *time_error_at(int x509_error, time_t at, const char *at_what)
 {
 	g_autoptr(GDateTime) when = g_date_time_new_from_unix_utc((gint64)at);
 	g_autofree char *iso = when ? g_date_time_format(when, "%Y-%m-%dT%H:%M:%SZ") : NULL;
 
-	return g_strdup_printf("%s at the signing time %s", X509_verify_cert_error_string(x509_error),
+	return g_strdup_printf("%s at the %s %s", X509_verify_cert_error_string(x509_error), at_what,
 	                       iso ? iso : "(out of range)");
 }
 
+/* Where a chain is checked at another time than now, and what that is. */
+typedef struct {
+	const time_t *at;       /* NULL: now */
+	gboolean is_timestamp;  /* a trusted timestamp, not a signingTime */
+} ChainTime;
+
 /* One pass over @cert's chain (see ChainPass), in *@ctx_out. */
 static OtaSignerStatus verify_chain(const OtaPolicy *policy, X509 *cert, OtaX509Stack *untrusted,
-                                    ChainPass pass, const time_t *at, X509_STORE_CTX **ctx_out,
-                                    char **reason, char **missing_issuer_name)
+                                    ChainPass pass, const ChainTime *when,
+                                    X509_STORE_CTX **ctx_out, char **reason,
+                                    char **missing_issuer_name)
 {
+	/* Revocations are cut off at a trusted timestamp only. */
+	const time_t *at = pass == CHAIN_REVOCATION && !when->is_timestamp ? NULL : when->at;
 	X509_STORE_CTX *ctx = X509_STORE_CTX_new();
 	int err;
 
@@ -419,17 +563,18 @@ static OtaSignerStatus verify_chain(const OtaPolicy *policy, X509 *cert, OtaX509
 	ERR_clear_error();
 	err = X509_STORE_CTX_get_error(ctx);
 	if (pass == CHAIN_AT && status_for(err) == OTA_SIGNER_EXPIRED)
-		*reason = time_error_at(err, *at);
+		*reason = time_error_at(err, *at, when->is_timestamp ? "timestamp time" : "signing time");
 	else
 		*reason = g_strdup(X509_verify_cert_error_string(err));
 	*missing_issuer_name = missing_issuer(ctx, err);
 	return status_for(err);
 }
 
-OtaSignerStatus ota_policy_check_signer_chain(const OtaPolicy *policy, X509 *cert,
-                                              OtaX509Stack *untrusted, const time_t *at,
-                                              char **reason, char **missing_issuer_name)
+static OtaSignerStatus check_chain(const OtaPolicy *policy, X509 *cert, OtaX509Stack *untrusted,
+                                   const ChainTime *when, char **reason,
+                                   char **missing_issuer_name)
 {
+	const time_t *at = when->at;
 	g_autoptr(X509_STORE_CTX) ctx = NULL;
 	g_autoptr(X509_STORE_CTX) revocation_ctx = NULL;
 	const char *problem;
@@ -442,13 +587,15 @@ OtaSignerStatus ota_policy_check_signer_chain(const OtaPolicy *policy, X509 *cer
 		return OTA_SIGNER_UNTRUSTED;
 	}
 	if (at == NULL || !policy->check_time) {
-		status = verify_chain(policy, cert, untrusted, CHAIN_NOW, NULL, &ctx, reason,
+		ChainTime now = {NULL, FALSE};
+
+		status = verify_chain(policy, cert, untrusted, CHAIN_NOW, &now, &ctx, reason,
 		                      missing_issuer_name);
 	} else {
-		status = verify_chain(policy, cert, untrusted, CHAIN_AT, at, &ctx, reason,
+		status = verify_chain(policy, cert, untrusted, CHAIN_AT, when, &ctx, reason,
 		                      missing_issuer_name);
 		if (status == OTA_SIGNER_COUNTED && policy->check_crl)
-			status = verify_chain(policy, cert, untrusted, CHAIN_REVOCATION, NULL,
+			status = verify_chain(policy, cert, untrusted, CHAIN_REVOCATION, when,
 			                      &revocation_ctx, reason, missing_issuer_name);
 	}
 	if (status != OTA_SIGNER_COUNTED)
@@ -461,4 +608,22 @@ OtaSignerStatus ota_policy_check_signer_chain(const OtaPolicy *policy, X509 *cer
 		return OTA_SIGNER_UNTRUSTED;
 	}
 	return OTA_SIGNER_COUNTED;
+}
+
+OtaSignerStatus ota_policy_check_signer_chain(const OtaPolicy *policy, X509 *cert,
+                                              OtaX509Stack *untrusted, const time_t *at,
+                                              char **reason, char **missing_issuer_name)
+{
+	ChainTime when = {at, FALSE};
+
+	return check_chain(policy, cert, untrusted, &when, reason, missing_issuer_name);
+}
+
+OtaSignerStatus ota_policy_check_signer_at_timestamp(const OtaPolicy *policy, X509 *cert,
+                                                     OtaX509Stack *untrusted, time_t at,
+                                                     char **reason, char **missing_issuer_name)
+{
+	ChainTime when = {&at, TRUE};
+
+	return check_chain(policy, cert, untrusted, &when, reason, missing_issuer_name);
 }

@@ -7,6 +7,8 @@
 
 #include "openssl-private.h"
 #include "policy-private.h"
+#include "signature-eddsa-private.h"
+#include "timestamp-private.h"
 
 G_DEFINE_QUARK(ota-signature-error-quark, ota_signature_error)
 
@@ -65,6 +67,7 @@ static void signer_info_free(OtaSignerInfo *info)
 	g_free(info->not_after);
 	g_free(info->reason);
 	g_free(info->missing_issuer);
+	ota_timestamp_free(info->timestamp);
 	g_free(info);
 }
 
@@ -334,6 +337,14 @@ OtaSignature *ota_signature_parse(const guint8 *der, gsize length, GError **erro
 	add_signers_of(sig, sig->cms, FALSE);
 	if (!parse_nested(sig, error))
 		return NULL;
+	for (guint i = 0; i < sig->signers->len; i++) {
+		OtaSignerInfo *info = g_ptr_array_index(sig->signers, i);
+
+		if (!ota_timestamp_parse_signer(info->si, &info->timestamp, error)) {
+			g_prefix_error(error, "signer %s: ", info->subject);
+			return NULL;
+		}
+	}
 	return g_steal_pointer(&sig);
 }
 
@@ -369,15 +380,21 @@ static gboolean digest_algorithm_is_listed(CMS_ContentInfo *cms, int nid)
 
 /* The cryptographic checks of one SignerInfo. Failing any of them means the
  * signature or the content was altered, which rejects the whole bundle.
- * With @sha256 NULL, all but the message digest (the content not read yet). */
+ * With @content NULL, all but the message digest (the content not read
+ * yet). An Ed25519 signer is held to RFC 8419 (SHA-512) by the same rules. */
 static gboolean check_signer_crypto(CMS_ContentInfo *cms, CMS_SignerInfo *si,
-                                    const OtaSignerInfo *info,
-                                    const guint8 sha256[OTA_SHA256_LEN], GError **error)
+                                    const OtaSignerInfo *info, const OtaChecksum *content,
+                                    GError **error)
 {
+	const guint8 *sha256 = content != NULL ? content->sha256 : NULL;
 	X509_ALGOR *digest_alg = NULL;
 	ASN1_OCTET_STRING *md;
 	ASN1_OBJECT *content_type;
 
+	if (ota_eddsa_is_ed25519(signer_certificate(si)))
+		return ota_eddsa_check_signer(si, signer_certificate(si), info->subject,
+		                              digest_algorithm_is_listed(cms, NID_sha512), content,
+		                              error);
 	CMS_SignerInfo_get0_algs(si, NULL, NULL, &digest_alg, NULL);
 	if (digest_alg == NULL || OBJ_obj2nid(digest_alg->algorithm) != NID_sha256) {
 		g_set_error(error, OTA_SIGNATURE_ERROR, OTA_SIGNATURE_ERROR_UNSUPPORTED,
@@ -456,12 +473,12 @@ GBytes *ota_signature_get_content(const OtaSignature *sig)
 
 /* The digest the signers must have signed: the caller's for detached
  * content, ours over the embedded content otherwise. */
-static gboolean content_digest(const OtaSignature *sig, const guint8 *detached_sha256,
-                               guint8 out[OTA_SHA256_LEN], GError **error)
+static gboolean content_digest(const OtaSignature *sig, const OtaChecksum *detached,
+                               OtaChecksum *out, GError **error)
 {
 	g_autoptr(GBytes) content = NULL;
 
-	if (sig->detached != (detached_sha256 != NULL)) {
+	if (sig->detached != (detached != NULL)) {
 		g_set_error_literal(error, OTA_SIGNATURE_ERROR, OTA_SIGNATURE_ERROR_UNSUPPORTED,
 		                    sig->detached ? "signature is detached, but no content was given"
 		                                  : "signature embeds its content; expected a "
@@ -469,7 +486,7 @@ static gboolean content_digest(const OtaSignature *sig, const guint8 *detached_s
 		return FALSE;
 	}
 	if (sig->detached) {
-		memcpy(out, detached_sha256, OTA_SHA256_LEN);
+		*out = *detached;
 		return TRUE;
 	}
 	content = ota_signature_get_content(sig);
@@ -478,15 +495,15 @@ static gboolean content_digest(const OtaSignature *sig, const guint8 *detached_s
 		                    "signature has no content");
 		return FALSE;
 	}
-	return ota_checksum_bytes(content, out, error);
+	return ota_checksum_bytes_all(content, out, error);
 }
 
-/* Every signer must have signed @sha256 (NULL: whatever content; see
+/* Every signer must have signed @content (NULL: whatever content; see
  * check_signer_crypto()); any failure means tampering. A
  * SignerInfo whose certificate is not embedded can't be checked at all,
  * and an unchecked SignerInfo beside counted ones would let garbage ride
  * along: RAUC rejects such a CMS, and so do we. */
-static gboolean check_all_crypto(OtaSignature *sig, const guint8 sha256[OTA_SHA256_LEN],
+static gboolean check_all_crypto(OtaSignature *sig, const OtaChecksum *content,
                                  GError **error)
 {
 	for (guint i = 0; i < sig->signers->len; i++) {
@@ -498,19 +515,23 @@ static gboolean check_all_crypto(OtaSignature *sig, const guint8 sha256[OTA_SHA2
 			            info->nested ? "nested " : "", i + 1);
 			return FALSE;
 		}
-		if (!check_signer_crypto(info->cms, info->si, info, sha256, error))
+		if (!check_signer_crypto(info->cms, info->si, info, content, error))
 			return FALSE;
+		if (info->timestamp != NULL && !ota_timestamp_check_crypto(info->timestamp, error)) {
+			g_prefix_error(error, "signer %s: ", info->subject);
+			return FALSE;
+		}
 	}
 	return TRUE;
 }
 
-gboolean ota_signature_check_crypto(OtaSignature *sig, const guint8 *detached_sha256,
+gboolean ota_signature_check_crypto(OtaSignature *sig, const OtaChecksum *detached,
                                     GError **error)
 {
-	guint8 sha256[OTA_SHA256_LEN];
+	OtaChecksum content;
 
-	return content_digest(sig, detached_sha256, sha256, error) &&
-	       check_all_crypto(sig, sha256, error);
+	return content_digest(sig, detached, &content, error) &&
+	       check_all_crypto(sig, &content, error);
 }
 
 gboolean ota_signature_check_attributes(OtaSignature *sig, GError **error)
@@ -518,18 +539,42 @@ gboolean ota_signature_check_attributes(OtaSignature *sig, GError **error)
 	return check_all_crypto(sig, NULL, error);
 }
 
-gboolean ota_signature_signs_digest(const OtaSignature *sig, const guint8 sha256[OTA_SHA256_LEN])
+gboolean ota_signature_signs_digest(const OtaSignature *sig, const OtaChecksum *content)
 {
 	for (guint i = 0; i < sig->signers->len; i++) {
 		const OtaSignerInfo *info = g_ptr_array_index(sig->signers, i);
 		ASN1_OCTET_STRING *md = CMS_signed_get0_data_by_OBJ(
 			info->si, OBJ_nid2obj(NID_pkcs9_messageDigest), -3, V_ASN1_OCTET_STRING);
+		/* Ed25519 signers sign the SHA-512 (RFC 8419). */
+		gboolean sha512 = ota_eddsa_is_ed25519(signer_certificate(info->si));
+		const guint8 *digest = sha512 ? content->sha512 : content->sha256;
+		int len = sha512 ? OTA_SHA512_LEN : OTA_SHA256_LEN;
 
-		if (md == NULL || ASN1_STRING_length(md) != OTA_SHA256_LEN ||
-		    memcmp(ASN1_STRING_get0_data(md), sha256, OTA_SHA256_LEN) != 0)
+		if (md == NULL || (sha512 && !content->has_sha512) || ASN1_STRING_length(md) != len ||
+		    memcmp(ASN1_STRING_get0_data(md), digest, (size_t)len) != 0)
 			return FALSE;
 	}
 	return TRUE;
+}
+
+gboolean ota_signature_has_ed25519_signer(const OtaSignature *sig)
+{
+	for (guint i = 0; i < sig->signers->len; i++) {
+		const OtaSignerInfo *info = g_ptr_array_index(sig->signers, i);
+
+		if (ota_eddsa_is_ed25519(signer_certificate(info->si)))
+			return TRUE;
+	}
+	return FALSE;
+}
+
+gboolean ota_signers_have_ed25519(OtaSigner *const *signers, gsize n_signers)
+{
+	for (gsize i = 0; i < n_signers; i++) {
+		if (ota_eddsa_is_ed25519(signers[i]->cert))
+			return TRUE;
+	}
+	return FALSE;
 }
 
 /* Intermediates for chain building: those of every signature involved. */
@@ -586,6 +631,14 @@ static gboolean signer_check_time(OtaSignerInfo *info, const OtaPolicy *policy, 
                                   const time_t **check_at)
 {
 	*check_at = NULL;
+	if (ota_policy_get_check_time(policy) == OTA_CHECK_TIME_TIMESTAMP) {
+		info->reason = info->timestamp == NULL
+		                       ? g_strdup("no trusted timestamp")
+		                       : g_strdup_printf("no trusted timestamp: %s",
+		                                         ota_signer_info_get_timestamp_reason(info));
+		info->status = OTA_SIGNER_UNTRUSTED;
+		return FALSE;
+	}
 	if (!ota_policy_get_use_signing_time(policy))
 		return TRUE;
 	info->reason = signing_time_problem(info->si, at);
@@ -612,12 +665,29 @@ static gboolean count_trusted_signers(OtaSignature *sig, const OtaPolicy *policy
 
 		g_clear_pointer(&info->reason, g_free);
 		g_clear_pointer(&info->missing_issuer, g_free);
-		if (!signer_check_time(info, policy, &signing_time, &check_at))
+		/* A trusted timestamp says when the signature was made. */
+		if (info->timestamp != NULL)
+			ota_timestamp_evaluate(info->timestamp, info->si, ota_policy_get_tsa_store(policy));
+		if (ota_signer_info_timestamp_is_trusted(info)) {
+			info->status = ota_policy_check_signer_at_timestamp(
+				policy, cert, embedded, (time_t)info->timestamp->time, &info->reason,
+				&info->missing_issuer);
+		} else {
+			if (!signer_check_time(info, policy, &signing_time, &check_at))
+				continue;
+			info->status = ota_policy_check_signer_chain(policy, cert, embedded, check_at,
+			                                             &info->reason, &info->missing_issuer);
+		}
+		if (info->status != OTA_SIGNER_COUNTED) {
+			if (info->timestamp != NULL && !info->timestamp->trusted) {
+				char *why = g_strdup_printf("%s (its timestamp is not trusted: %s)",
+				                            info->reason, info->timestamp->reason);
+
+				g_free(info->reason);
+				info->reason = why;
+			}
 			continue;
-		info->status = ota_policy_check_signer_chain(policy, cert, embedded, check_at,
-		                                             &info->reason, &info->missing_issuer);
-		if (info->status != OTA_SIGNER_COUNTED)
-			continue;
+		}
 		/* One key is one signer, with two certificates or in two encodings. */
 		if (!g_hash_table_add(counted_keys, info->key_id)) {
 			info->status = OTA_SIGNER_DUPLICATE_KEY;
@@ -634,14 +704,26 @@ static gboolean count_trusted_signers(OtaSignature *sig, const OtaPolicy *policy
 	return TRUE;
 }
 
-gboolean ota_signature_verify(OtaSignature *sig, const guint8 *detached_sha256,
-                              const OtaPolicy *policy, GError **error)
+gboolean ota_signature_verify_content(OtaSignature *sig, const OtaChecksum *detached,
+                                      const OtaPolicy *policy, GError **error)
 {
 	g_return_val_if_fail(policy != NULL, FALSE);
 
 	/* Cryptography first, for every signer: one bad signature rejects all. */
-	return ota_signature_check_crypto(sig, detached_sha256, error) &&
+	return ota_signature_check_crypto(sig, detached, error) &&
 	       count_trusted_signers(sig, policy, error);
+}
+
+gboolean ota_signature_verify(OtaSignature *sig, const guint8 *detached_sha256,
+                              const OtaPolicy *policy, GError **error)
+{
+	OtaChecksum detached = {0};
+
+	/* Without the SHA-512 an Ed25519 signer of detached content fails. */
+	if (detached_sha256 != NULL)
+		memcpy(detached.sha256, detached_sha256, OTA_SHA256_LEN);
+	return ota_signature_verify_content(sig, detached_sha256 != NULL ? &detached : NULL, policy,
+	                                    error);
 }
 
 gboolean ota_signature_check_signers(OtaSignature *sig, const OtaPolicy *policy, GError **error)
@@ -651,7 +733,7 @@ gboolean ota_signature_check_signers(OtaSignature *sig, const OtaPolicy *policy,
 	return check_all_crypto(sig, NULL, error) && count_trusted_signers(sig, policy, error);
 }
 
-static GBytes *encode(CMS_ContentInfo *cms, GError **error)
+GBytes *ota_signature_encode_cms(CMS_ContentInfo *cms, GError **error)
 {
 	unsigned char *der = NULL;
 	int len = i2d_CMS_ContentInfo(cms, &der);
@@ -680,10 +762,14 @@ static gboolean add_certificate_once(CMS_ContentInfo *cms, X509 *cert)
 	return CMS_add1_cert(cms, cert) == 1;
 }
 
-static gboolean add_signer(CMS_ContentInfo *cms, OtaSigner *signer,
-                           const guint8 sha256[OTA_SHA256_LEN], GError **error)
+static gboolean add_signer(CMS_ContentInfo *cms, OtaSigner *signer, const OtaChecksum *content,
+                           GError **error)
 {
+	const guint8 *sha256 = content->sha256;
 	CMS_SignerInfo *si;
+
+	if (ota_eddsa_is_ed25519(signer->cert))
+		return ota_eddsa_add_signer(cms, signer, content, error);
 
 	/* CMS_PARTIAL: we supply the message digest ourselves (computed over
 	 * the payload in one streamed pass) instead of letting CMS read the
@@ -713,7 +799,7 @@ static gboolean embed_content(CMS_ContentInfo *cms, GBytes *content)
 }
 
 GBytes *ota_signature_sign(OtaSigner *const *signers, gsize n_signers,
-                           OtaX509Stack *intermediates, const guint8 sha256[OTA_SHA256_LEN],
+                           OtaX509Stack *intermediates, const OtaChecksum *digest,
                            GBytes *content, GError **error)
 {
 	g_autoptr(CMS_ContentInfo) cms = NULL;
@@ -728,7 +814,7 @@ GBytes *ota_signature_sign(OtaSigner *const *signers, gsize n_signers,
 		return NULL;
 	}
 	for (gsize i = 0; i < n_signers; i++) {
-		if (!add_signer(cms, signers[i], sha256, error))
+		if (!add_signer(cms, signers[i], digest, error))
 			return NULL;
 	}
 	for (int i = 0; intermediates && i < sk_X509_num(intermediates); i++) {
@@ -738,7 +824,7 @@ GBytes *ota_signature_sign(OtaSigner *const *signers, gsize n_signers,
 			return NULL;
 		}
 	}
-	return encode(cms, error);
+	return ota_signature_encode_cms(cms, error);
 }
 
 /* --- merging ----------------------------------------------------------------- */
@@ -760,8 +846,21 @@ static gboolean move_signer_infos(CMS_ContentInfo *target, CMS_ContentInfo *part
 			return FALSE;
 		}
 	}
-	while (sk_CMS_SignerInfo_num(from) > 0) {
-		if (sk_CMS_SignerInfo_push(to, sk_CMS_SignerInfo_shift(from)) <= 0) {
+	for (int i = 0; i < sk_CMS_SignerInfo_num(from);) {
+		CMS_SignerInfo *si = sk_CMS_SignerInfo_value(from, i);
+		X509_ALGOR *digest_alg = NULL;
+
+		/* A digest @target's SignedData does not list (SHA-512 of an
+		 * Ed25519 signer, or SHA-256 beside one) must be listed, and only
+		 * a SignerInfo added by OpenSSL adds it: @si is copied. */
+		CMS_SignerInfo_get0_algs(si, NULL, NULL, &digest_alg, NULL);
+		if (!digest_algorithm_is_listed(target, OBJ_obj2nid(digest_alg->algorithm))) {
+			if (!ota_eddsa_copy_signer_info(target, si, error))
+				return FALSE;
+			i++;
+			continue;
+		}
+		if (sk_CMS_SignerInfo_push(to, sk_CMS_SignerInfo_delete(from, i)) <= 0) {
 			g_set_error_literal(error, OTA_SIGNATURE_ERROR, OTA_SIGNATURE_ERROR_CRYPTO,
 			                    "out of memory");
 			return FALSE;
@@ -827,7 +926,7 @@ gboolean ota_signature_check_new_signers(const OtaSignature *sig, OtaSigner *con
 }
 
 GBytes *ota_signature_merge(GBytes *signature, GBytes *const *partials, gsize n_partials,
-                            const guint8 sha256[OTA_SHA256_LEN], OtaSignatureEncoding encoding,
+                            const OtaChecksum *content, OtaSignatureEncoding encoding,
                             GError **error)
 {
 	g_autoptr(OtaSignature) target =
@@ -855,12 +954,12 @@ GBytes *ota_signature_merge(GBytes *signature, GBytes *const *partials, gsize n_
 			return NULL;
 		}
 		/* A partial over other content would only spoil the bundle. */
-		if (!check_all_crypto(part, sha256, error) || !add_distinct_keys(keys, part, error))
+		if (!check_all_crypto(part, content, error) || !add_distinct_keys(keys, part, error))
 			return NULL;
 		if (encoding == OTA_SIGNATURE_ENCODING_NESTED ? !nest(target->cms, partials[i], error)
 		                                              : !move_signer_infos(target->cms, part->cms,
 		                                                                   error))
 			return NULL;
 	}
-	return encode(target->cms, error);
+	return ota_signature_encode_cms(target->cms, error);
 }

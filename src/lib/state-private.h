@@ -49,6 +49,10 @@ typedef struct {
 	guint64 security_floor;   /* bundles below it are refused, always */
 	char *pending_slot;       /* installed, not yet marked good or bad */
 	char *last_boot;          /* "<boot ID> <booted slot>" when a command last ran */
+	/* The newest trusted RFC 3161 time of a bundle installed here (seconds
+	 * since the epoch; 0: none): a time that has certainly passed, so a
+	 * clock behind it is wrong. It only rises. */
+	gint64 not_before;
 	GPtrArray *slots;         /* OtaSlotRecord* */
 	GPtrArray *results;       /* OtaResult*, oldest first */
 } OtaState;

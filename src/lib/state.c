@@ -118,6 +118,20 @@ static void read_result(GKeyFile *kf, const char *group, OtaState *s)
 	g_ptr_array_add(s->results, r);
 }
 
+static gboolean read_not_before(GKeyFile *kf, OtaState *s, GError **error)
+{
+	g_autofree char *value = g_key_file_get_value(kf, "system", "not-before", NULL);
+	g_autoptr(GDateTime) when = NULL;
+
+	if (value == NULL)
+		return TRUE;
+	when = g_date_time_new_from_iso8601(value, NULL);
+	if (when == NULL || g_date_time_to_unix(when) <= 0)
+		return corrupted(error, s->path, "bad not-before");
+	s->not_before = g_date_time_to_unix(when);
+	return TRUE;
+}
+
 /* The floor is what anti-rollback stands on: a state without it is not a
  * device with floor 0, it is a broken one. */
 static gboolean read_system(GKeyFile *kf, OtaState *s, GError **error)
@@ -133,7 +147,7 @@ static gboolean read_system(GKeyFile *kf, OtaState *s, GError **error)
 	s->installed_version = g_key_file_get_string(kf, "system", "installed-version", NULL);
 	s->pending_slot = g_key_file_get_string(kf, "system", "pending-slot", NULL);
 	s->last_boot = g_key_file_get_string(kf, "system", "last-boot", NULL);
-	return TRUE;
+	return read_not_before(kf, s, error);
 }
 
 /* The state is only ever replaced whole and atomically, so a file whose
@@ -220,6 +234,12 @@ static char *to_data(OtaState *s, gsize *length)
 	g_key_file_set_uint64(kf, "system", "security-floor", s->security_floor);
 	set_string(kf, "system", "pending-slot", s->pending_slot);
 	set_string(kf, "system", "last-boot", s->last_boot);
+	if (s->not_before > 0) {
+		g_autoptr(GDateTime) when = g_date_time_new_from_unix_utc(s->not_before);
+		g_autofree char *text = when ? g_date_time_format_iso8601(when) : NULL;
+
+		set_string(kf, "system", "not-before", text);
+	}
 	for (guint i = 0; i < s->slots->len; i++) {
 		const OtaSlotRecord *r = g_ptr_array_index(s->slots, i);
 		g_autofree char *group = g_strdup_printf("slot.%s", r->slot);

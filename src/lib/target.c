@@ -67,6 +67,7 @@ void ota_status_free(OtaStatus *s)
 	g_ptr_array_unref(s->slots);
 	g_ptr_array_unref(s->results);
 	g_free(s->variant);
+	g_free(s->not_before);
 	g_free(s);
 }
 
@@ -126,6 +127,11 @@ OtaStatus *ota_target_get_status(OtaTarget *t)
 	s->primary = ota_bootloader_get_primary(t->bootloader, NULL);
 	s->installed_version = g_strdup(t->state->installed_version);
 	s->security_floor = t->state->security_floor;
+	if (t->state->not_before > 0) {
+		g_autoptr(GDateTime) when = g_date_time_new_from_unix_utc(t->state->not_before);
+
+		s->not_before = when ? g_date_time_format_iso8601(when) : NULL;
+	}
 	s->pending = g_strdup(t->state->pending_slot);
 	s->slots = g_ptr_array_new_with_free_func((GDestroyNotify)slot_status_free);
 	for (guint i = 0; i < t->config->slots->len; i++)

@@ -16,6 +16,10 @@ from pathlib import Path
 import jsonschema
 import pytest
 
+# The session's real RFC 3161 TSA (lighttpd + `openssl ts -reply`), started
+# on 127.0.0.1 when a test first needs it and stopped at the end.
+from tsa_server import tsa  # noqa: F401
+
 OTABUNDLE = os.environ.get("OTABUNDLE", "/work/main/build/otabundle")
 SCHEMA_DIR = Path(__file__).resolve().parents[2] / "contrib" / "schema"
 

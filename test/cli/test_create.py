@@ -369,10 +369,6 @@ def test_create_refuses_an_rsa_1024_key(pki, tmp_path, input_dir, refused):
     refused(input_dir, pki.rsa1024.key, "1024", leaf="rsa1024")
 
 
-def test_create_refuses_an_ed25519_key_with_a_clear_reason(pki, tmp_path, input_dir, refused):
-    refused(input_dir, pki.ed25519.key, "ed25519", leaf="ed25519")
-
-
 def test_create_refuses_an_expired_certificate(pki, tmp_path, input_dir, refused):
     refused(input_dir, pki.expired.cert, "expired", leaf="expired")
 

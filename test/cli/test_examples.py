@@ -3,6 +3,7 @@
 (contrib/quickstart.sh) do what their headers say."""
 import json
 import os
+import shutil
 import subprocess
 from pathlib import Path
 
@@ -124,3 +125,47 @@ def test_hsm_ceremony_example_signs_with_the_token_key_and_leaves_only_its_outpu
                              kept / "release.raucb"], capture_output=True, text=True)
     assert verify.returncode == 0, verify.stderr
     assert sorted(p.name for p in tmp_path.iterdir()) == ["kept"]
+
+
+TIMESTAMPED_RELEASE = Path(__file__).resolve().parents[2] / "examples" / "timestamped-release.sh"
+
+
+def run_timestamped_release(tmp_path, **env):
+    # The script runs otabundle under faketime: an ASan build must let
+    # libfaketime's preload come first.
+    asan = os.environ.get("ASAN_OPTIONS", "")
+    asan = f"{asan}:verify_asan_link_order=0".lstrip(":")
+    proc = subprocess.run(["bash", TIMESTAMPED_RELEASE, tmp_path / "kept"],
+                          env=dict(os.environ, OTABUNDLE=OTABUNDLE, TMPDIR=str(tmp_path),
+                                   ASAN_OPTIONS=asan, **env),
+                          capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert proc.stdout.rstrip().splitlines()[-1] == "timestamped release complete"
+    kept = tmp_path / "kept"
+    assert sorted(p.name for p in kept.iterdir()) == ["release.raucb", "root.pem",
+                                                       "tsa-root.pem"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["kept"]
+    return proc, kept
+
+
+@pytest.mark.skipif(shutil.which("faketime") is None, reason="faketime not installed")
+def test_timestamped_release_example_verifies_after_expiry_only_with_its_tsa(tmp_path):
+    """examples/timestamped-release.sh, offline: request out, `openssl ts
+    -reply` answers, add-timestamp; a month later the bundle verifies with
+    the TSA keyring and is refused without it."""
+    proc, kept = run_timestamped_release(tmp_path)
+    assert "(trusted)" in proc.stdout
+    assert proc.stdout.count("release.raucb: OK (verity, 1 trusted signer)") == 2
+    assert "certificate has expired" in proc.stderr
+    assert "(refused without --tsa-keyring, as it must be)" in proc.stdout
+    doc = json.loads(subprocess.run(
+        [OTABUNDLE, "info", "--keyring", kept / "root.pem", "--tsa-keyring",
+         kept / "tsa-root.pem", "--output-format=json", kept / "release.raucb"],
+        capture_output=True, text=True).stdout)
+    assert doc["signers"][0]["timestamp"]["trusted"] is True
+
+
+def test_timestamped_release_example_asks_a_tsa_url_when_given_one(tmp_path, tsa):
+    proc, _ = run_timestamped_release(tmp_path, TSA_URL=tsa.url(), TSA_KEYRING=str(tsa.root))
+    assert f"have the TSA at {tsa.url()} timestamp" in proc.stdout
+    assert "by CN=otabundle test TSA" in proc.stdout and "(trusted)" in proc.stdout

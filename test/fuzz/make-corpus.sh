@@ -92,6 +92,44 @@ cp "$work/in/minimal"/* "$work/in/zstd"
 bundle xz plain --mksquashfs-args "-comp xz"
 bundle zstd verity --mksquashfs-args "-comp zstd"
 
+# RFC 3161 tokens on both signers of a nested pair, from a throw-away TSA
+# (its certificate: timeStamping, critical), added as an offline signing
+# room adds them.
+timestamped() {
+	cat >"$work/tsa.cnf" <<EOF
+[v3_tsa]
+basicConstraints = critical,CA:FALSE
+extendedKeyUsage = critical,timeStamping
+[tsa]
+default_tsa = fuzz
+[fuzz]
+serial = $work/tsaserial
+signer_cert = $work/tsa.pem
+signer_key = $work/tsa.key
+signer_digest = sha256
+default_policy = 1.2.3.4.1
+digests = sha256
+ess_cert_id_alg = sha256
+EOF
+	echo 01 >"$work/tsaserial"
+	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj "/CN=fuzz TSA" \
+		-keyout "$work/tsa.key" -out "$work/tsa.pem" -days 36500 -config "$work/tsa.cnf" \
+		-extensions v3_tsa 2>/dev/null
+	"$BUILD/otabundle" create --cert "$work/signer1.pem" --key "$work/signer1.key" \
+		--cert "$work/signer2.pem" --key "$work/signer2.key" "$work/in/minimal" \
+		"$work/stamp0.raucb" >/dev/null
+	for n in 1 2; do
+		"$BUILD/otabundle" timestamp-request --signer "$n" "$work/stamp$((n - 1)).raucb" \
+			"$work/$n.tsq" >/dev/null
+		openssl ts -reply -config "$work/tsa.cnf" -queryfile "$work/$n.tsq" \
+			-out "$work/$n.tsr" 2>/dev/null
+		"$BUILD/otabundle" add-timestamp "$work/stamp$((n - 1)).raucb" "$work/$n.tsr" \
+			"$work/stamp$n.raucb" >/dev/null
+	done
+	cp "$work/stamp2.raucb" "$OUT/bundle/timestamped-verity.raucb"
+}
+timestamped
+
 # fuzz-verity inputs: see the layout in fuzz-verity.c.
 rm -f "$OUT"/verity/*
 python3 - "$OUT/verity" <<'PY'

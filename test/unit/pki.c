@@ -20,6 +20,8 @@ EVP_PKEY *test_pki_key(const char *type)
 		key = EVP_RSA_gen(1024);
 	else if (g_str_equal(type, "ed25519"))
 		key = EVP_PKEY_Q_keygen(NULL, NULL, "ED25519");
+	else if (g_str_equal(type, "ed448"))
+		key = EVP_PKEY_Q_keygen(NULL, NULL, "ED448");
 	g_assert_nonnull(key);
 	return key;
 }
@@ -67,8 +69,10 @@ static TestIdentity *make_identity(EVP_PKEY *key, const char *cn, const TestIden
 			add_ext(id->cert, signer_cert, NID_ext_key_usage, eku);
 	}
 	g_assert_cmpint(X509_sign(id->cert, signer_key,
-	                          EVP_PKEY_get_base_id(signer_key) == EVP_PKEY_ED25519 ? NULL
-	                                                                               : EVP_sha256()),
+	                          EVP_PKEY_get_base_id(signer_key) == EVP_PKEY_ED25519 ||
+	                                          EVP_PKEY_get_base_id(signer_key) == EVP_PKEY_ED448
+	                                  ? NULL
+	                                  : EVP_sha256()),
 	                >, 0);
 	return id;
 }

@@ -9,7 +9,7 @@ typedef struct {
 	X509 *cert;
 } TestIdentity;
 
-/* "ec" (P-256), "ec384", "rsa2048", "rsa1024" or "ed25519". */
+/* "ec" (P-256), "ec384", "rsa2048", "rsa1024", "ed25519" or "ed448". */
 EVP_PKEY *test_pki_key(const char *type);
 /* A CA if @issuer is NULL (self-signed), else a leaf signed by @issuer.
  * @days_from/@days_to give the validity window relative to now. */

@@ -75,9 +75,32 @@ static void test_use_bundle_signing_time_is_read_per_policy(void)
 	                                     &error);
 
 	g_assert_no_error(error);
-	g_assert_true(ota_system_config_get_policy(c, "default")->use_signing_time);
-	g_assert_false(ota_system_config_get_policy(c, "boot")->use_signing_time);
-	g_assert_true(ota_system_config_get_policy(c, "app")->use_signing_time);
+	g_assert_cmpint(ota_system_config_get_policy(c, "default")->check_time, ==,
+	                OTA_CHECK_TIME_SIGNING_TIME);
+	g_assert_cmpint(ota_system_config_get_policy(c, "boot")->check_time, ==,
+	                OTA_CHECK_TIME_DEVICE);
+	g_assert_cmpint(ota_system_config_get_policy(c, "app")->check_time, ==,
+	                OTA_CHECK_TIME_SIGNING_TIME);
+}
+
+static void test_check_time_is_read_per_policy_and_timestamp_needs_a_tsa_keyring(void)
+{
+	g_autoptr(GError) error = NULL;
+	g_autoptr(OtaSystemConfig) c = parse(BASE "check-time=timestamp\ntsa-keyring=/tsa.pem\n" AB
+	                                     "[policy.boot]\npath=/b.pem\ncheck-time=none\n",
+	                                     &error);
+
+	g_assert_no_error(error);
+	g_assert_cmpint(ota_system_config_get_policy(c, "default")->check_time, ==,
+	                OTA_CHECK_TIME_TIMESTAMP);
+	g_assert_cmpstr(ota_system_config_get_policy(c, "default")->tsa_keyring, ==, "/tsa.pem");
+	g_assert_cmpint(ota_system_config_get_policy(c, "boot")->check_time, ==,
+	                OTA_CHECK_TIME_NONE);
+	assert_rejected(BASE "check-time=timestamp\n" AB, OTA_CONFIG_ERROR_MISSING, "tsa-keyring");
+	assert_rejected(BASE "check-time=sometimes\n" AB, OTA_CONFIG_ERROR_INVALID,
+	                "invalid check-time 'sometimes'");
+	assert_rejected(BASE "use-bundle-signing-time=true\ncheck-time=device\n" AB,
+	                OTA_CONFIG_ERROR_INVALID, "give one");
 }
 
 /* As RAUC, which refuses the file: "Min version format invalid". */
@@ -660,6 +683,8 @@ int main(int argc, char **argv)
 	g_test_init(&argc, &argv, NULL);
 	g_test_add_func("/config/parses-a-full-configuration", test_parses_a_full_configuration);
 	g_test_add_func("/config/defaults", test_defaults);
+	g_test_add_func("/config/check-time-is-read-per-policy-and-timestamp-needs-a-tsa-keyring",
+	                test_check_time_is_read_per_policy_and_timestamp_needs_a_tsa_keyring);
 	g_test_add_func("/config/encryption-key-is-a-path-relative-to-the-conf-or-a-token-uri",
 	                test_encryption_key_is_a_path_relative_to_the_conf_or_a_token_uri);
 	g_test_add_func("/config/use-bundle-signing-time-is-read-per-policy",

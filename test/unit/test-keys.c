@@ -5,6 +5,7 @@
 #include <openssl/pem.h>
 #include <string.h>
 
+#include "keys-private.h"
 #include "pki.h"
 
 typedef struct {
@@ -78,9 +79,39 @@ static void test_refuses_rsa_1024(Fixture *f, gconstpointer data)
 	assert_refused(f, "rsa1024", OTA_KEYS_ERROR_UNSUPPORTED, "1024 bits");
 }
 
-static void test_refuses_ed25519_with_reason(Fixture *f, gconstpointer data)
+static void test_accepts_ed25519(Fixture *f, gconstpointer data)
 {
-	assert_refused(f, "ed25519", OTA_KEYS_ERROR_UNSUPPORTED, "Ed25519");
+	g_autoptr(GError) error = NULL;
+	g_autoptr(OtaSigner) s = load_leaf(f, "ed25519", 0, 30, &error);
+
+	g_assert_no_error(error);
+	g_assert_nonnull(s);
+}
+
+static void test_refuses_ed448_with_reason(Fixture *f, gconstpointer data)
+{
+	assert_refused(f, "ed448", OTA_KEYS_ERROR_UNSUPPORTED, "ED448");
+}
+
+/* PureEdDSA over the data itself (RFC 8032), which the certificate's key
+ * verifies: what an RFC 8419 SignerInfo carries. */
+static void test_ed25519_signer_signs_pure_eddsa(Fixture *f, gconstpointer data)
+{
+	static const char message[] = "signed attributes";
+	g_autoptr(GError) error = NULL;
+	g_autoptr(OtaSigner) s = load_leaf(f, "ed25519", 0, 30, &error);
+	g_autoptr(EVP_MD_CTX) ctx = EVP_MD_CTX_new();
+	guint8 sig[OTA_ED25519_SIGNATURE_LEN];
+
+	g_assert_no_error(error);
+	g_assert_true(ota_signer_sign_ed25519(s, (const guint8 *)message, strlen(message), sig,
+	                                      &error));
+	g_assert_no_error(error);
+	g_assert_cmpint(EVP_DigestVerifyInit(ctx, NULL, NULL, NULL, X509_get0_pubkey(s->cert)), ==,
+	                1);
+	g_assert_cmpint(EVP_DigestVerify(ctx, sig, sizeof(sig), (const guint8 *)message,
+	                                 strlen(message)),
+	                ==, 1);
 }
 
 static void test_refuses_expired_certificate(Fixture *f, gconstpointer data)
@@ -336,7 +367,9 @@ int main(int argc, char **argv)
 	ADD("accepts-ecdsa-p384", test_accepts_ecdsa_p384);
 	ADD("accepts-rsa-2048", test_accepts_rsa_2048);
 	ADD("refuses-rsa-1024", test_refuses_rsa_1024);
-	ADD("refuses-ed25519-with-reason", test_refuses_ed25519_with_reason);
+	ADD("accepts-ed25519", test_accepts_ed25519);
+	ADD("refuses-ed448-with-reason", test_refuses_ed448_with_reason);
+	ADD("ed25519-signer-signs-pure-eddsa", test_ed25519_signer_signs_pure_eddsa);
 	ADD("refuses-expired-certificate", test_refuses_expired_certificate);
 	ADD("refuses-not-yet-valid-certificate", test_refuses_not_yet_valid_certificate);
 	ADD("refuses-key-of-another-certificate", test_refuses_key_of_another_certificate);

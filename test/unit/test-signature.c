@@ -16,7 +16,8 @@ typedef struct {
 	TestIdentity *other_root;
 	char *keyring;
 	char *other_keyring;
-	guint8 digest[OTA_SHA256_LEN];
+	guint8 digest[OTA_SHA256_LEN]; /* of content: what ota_signature_verify() takes */
+	OtaChecksum content;           /* its digests, SHA-512 too: what the library passes */
 } Fixture;
 
 static char *write_cert(Fixture *f, const TestIdentity *id, const char *name)
@@ -30,12 +31,15 @@ static char *write_cert(Fixture *f, const TestIdentity *id, const char *name)
 
 static void setup(Fixture *f, gconstpointer data)
 {
+	g_autoptr(GBytes) blob = g_bytes_new_static(content, strlen(content));
+
 	f->dir = test_tmpdir_new();
 	f->root = test_pki_identity("ec", "Root", NULL, 0, 365);
 	f->other_root = test_pki_identity("ec", "Other Root", NULL, 0, 365);
 	f->keyring = write_cert(f, f->root, "root");
 	f->other_keyring = write_cert(f, f->other_root, "other");
-	g_assert_cmpint(EVP_Digest(content, strlen(content), f->digest, NULL, EVP_sha256(), NULL), ==, 1);
+	g_assert_true(ota_checksum_bytes_all(blob, &f->content, NULL));
+	memcpy(f->digest, f->content.sha256, OTA_SHA256_LEN);
 }
 
 static void teardown(Fixture *f, gconstpointer data)
@@ -60,7 +64,7 @@ static OtaSigner *as_signer(const TestIdentity *id)
 	return s;
 }
 
-static GBytes *sign_with(Fixture *f, const guint8 *digest, guint n, TestIdentity **ids)
+static GBytes *sign_with(Fixture *f, const OtaChecksum *digest, guint n, TestIdentity **ids)
 {
 	g_autoptr(GPtrArray) signers = g_ptr_array_new_with_free_func((GDestroyNotify)ota_signer_free);
 	g_autoptr(GError) error = NULL;
@@ -105,7 +109,7 @@ static OtaPolicy *trust(const char *keyring, OtaPurpose purpose, gboolean check_
 /* Signs @content with one fresh leaf under f->root and verifies it. */
 static gboolean sign_and_verify(Fixture *f, TestIdentity *leaf, OtaPolicy *t, GError **error)
 {
-	g_autoptr(GBytes) der = sign_with(f, f->digest, 1, &leaf);
+	g_autoptr(GBytes) der = sign_with(f, &f->content, 1, &leaf);
 	g_autoptr(OtaSignature) sig = parse(der);
 
 	return ota_signature_verify(sig, f->digest, t, error);
@@ -115,7 +119,7 @@ static void test_signature_verifies_against_its_root(Fixture *f, gconstpointer d
 {
 	g_autoptr(TestIdentity) leaf = test_pki_identity("ec", "Signer", f->root, 0, 30);
 	g_autoptr(OtaPolicy) t = trust(f->keyring, OTA_PURPOSE_ANY, TRUE);
-	g_autoptr(GBytes) der = sign_with(f, f->digest, 1, (TestIdentity *[]){leaf});
+	g_autoptr(GBytes) der = sign_with(f, &f->content, 1, (TestIdentity *[]){leaf});
 	g_autoptr(OtaSignature) sig = parse(der);
 	g_autoptr(GError) error = NULL;
 	OtaSignerInfo *info;
@@ -136,7 +140,7 @@ static void test_signature_verifies_against_its_root(Fixture *f, gconstpointer d
 static void test_signature_verifies_with_openssl_cms_verify(Fixture *f, gconstpointer data)
 {
 	g_autoptr(TestIdentity) leaf = test_pki_identity("ec", "Signer", f->root, 0, 30);
-	g_autoptr(GBytes) der = sign_with(f, f->digest, 1, (TestIdentity *[]){leaf});
+	g_autoptr(GBytes) der = sign_with(f, &f->content, 1, (TestIdentity *[]){leaf});
 	g_autoptr(OtaSignature) sig = parse(der);
 	g_autoptr(X509_STORE) store = X509_STORE_new();
 	g_autoptr(BIO) in = BIO_new_mem_buf(content, (int)strlen(content));
@@ -148,7 +152,7 @@ static void test_signature_verifies_with_openssl_cms_verify(Fixture *f, gconstpo
 static void test_signed_attributes_are_those_rauc_writes(Fixture *f, gconstpointer data)
 {
 	g_autoptr(TestIdentity) leaf = test_pki_identity("ec", "Signer", f->root, 0, 30);
-	g_autoptr(GBytes) der = sign_with(f, f->digest, 1, (TestIdentity *[]){leaf});
+	g_autoptr(GBytes) der = sign_with(f, &f->content, 1, (TestIdentity *[]){leaf});
 	g_autoptr(OtaSignature) sig = parse(der);
 	CMS_SignerInfo *si = sk_CMS_SignerInfo_value(CMS_get0_SignerInfos(sig->cms), 0);
 
@@ -162,7 +166,7 @@ static void test_modified_content_is_invalid(Fixture *f, gconstpointer data)
 {
 	g_autoptr(TestIdentity) leaf = test_pki_identity("ec", "Signer", f->root, 0, 30);
 	g_autoptr(OtaPolicy) t = trust(f->keyring, OTA_PURPOSE_ANY, TRUE);
-	g_autoptr(GBytes) der = sign_with(f, f->digest, 1, (TestIdentity *[]){leaf});
+	g_autoptr(GBytes) der = sign_with(f, &f->content, 1, (TestIdentity *[]){leaf});
 	g_autoptr(OtaSignature) sig = parse(der);
 	g_autoptr(GError) error = NULL;
 	guint8 other[OTA_SHA256_LEN];
@@ -178,7 +182,7 @@ static void test_flipped_signature_byte_is_rejected(Fixture *f, gconstpointer da
 {
 	g_autoptr(TestIdentity) leaf = test_pki_identity("rsa2048", "Signer", f->root, 0, 30);
 	g_autoptr(OtaPolicy) t = trust(f->keyring, OTA_PURPOSE_ANY, TRUE);
-	g_autoptr(GBytes) der = sign_with(f, f->digest, 1, (TestIdentity *[]){leaf});
+	g_autoptr(GBytes) der = sign_with(f, &f->content, 1, (TestIdentity *[]){leaf});
 	gsize len = g_bytes_get_size(der);
 	g_autofree guint8 *bad = g_memdup2(g_bytes_get_data(der, NULL), len);
 	g_autoptr(GError) error = NULL;
@@ -259,7 +263,7 @@ static void test_untrusted_signer_does_not_spoil_a_met_threshold(Fixture *f, gco
 	g_autoptr(TestIdentity) b = test_pki_identity("ec", "B", f->root, 0, 30);
 	g_autoptr(TestIdentity) c = test_pki_identity("ec", "C", f->other_root, 0, 30);
 	g_autoptr(OtaPolicy) t = trust_n(f->keyring, OTA_PURPOSE_ANY, TRUE, 2);
-	g_autoptr(GBytes) der = sign_with(f, f->digest, 3, (TestIdentity *[]){a, c, b});
+	g_autoptr(GBytes) der = sign_with(f, &f->content, 3, (TestIdentity *[]){a, c, b});
 	g_autoptr(OtaSignature) sig = parse(der);
 	g_autoptr(GError) error = NULL;
 
@@ -280,7 +284,7 @@ static void test_threshold_above_the_signer_count_fails(Fixture *f, gconstpointe
 {
 	g_autoptr(TestIdentity) a = test_pki_identity("ec", "A", f->root, 0, 30);
 	g_autoptr(OtaPolicy) t = trust_n(f->keyring, OTA_PURPOSE_ANY, TRUE, 2);
-	g_autoptr(GBytes) der = sign_with(f, f->digest, 1, (TestIdentity *[]){a});
+	g_autoptr(GBytes) der = sign_with(f, &f->content, 1, (TestIdentity *[]){a});
 	g_autoptr(OtaSignature) sig = parse(der);
 	g_autoptr(GError) error = NULL;
 
@@ -294,7 +298,7 @@ static void test_two_keys_count_twice(Fixture *f, gconstpointer data)
 	g_autoptr(TestIdentity) a = test_pki_identity("ec", "A", f->root, 0, 30);
 	g_autoptr(TestIdentity) b = test_pki_identity("rsa2048", "B", f->root, 0, 30);
 	g_autoptr(OtaPolicy) t = trust_n(f->keyring, OTA_PURPOSE_ANY, TRUE, 2);
-	g_autoptr(GBytes) der = sign_with(f, f->digest, 2, (TestIdentity *[]){a, b});
+	g_autoptr(GBytes) der = sign_with(f, &f->content, 2, (TestIdentity *[]){a, b});
 	g_autoptr(OtaSignature) sig = parse(der);
 	g_autoptr(GError) error = NULL;
 
@@ -308,7 +312,7 @@ static void test_one_key_with_two_certificates_counts_once(Fixture *f, gconstpoi
 	g_autoptr(TestIdentity) a = test_pki_identity("ec", "A", f->root, 0, 30);
 	g_autoptr(TestIdentity) a2 = test_pki_reissue(a, "A again", f->root);
 	g_autoptr(OtaPolicy) t = trust_n(f->keyring, OTA_PURPOSE_ANY, TRUE, 2);
-	g_autoptr(GBytes) der = sign_with(f, f->digest, 2, (TestIdentity *[]){a, a2});
+	g_autoptr(GBytes) der = sign_with(f, &f->content, 2, (TestIdentity *[]){a, a2});
 	g_autoptr(OtaSignature) sig = parse(der);
 	g_autoptr(GError) error = NULL;
 
@@ -324,7 +328,7 @@ static GBytes *sign_embedded(Fixture *f, TestIdentity *leaf)
 	g_autoptr(GBytes) blob = g_bytes_new_static(content, strlen(content));
 	g_autoptr(OtaSigner) signer = as_signer(leaf);
 	g_autoptr(GError) error = NULL;
-	GBytes *der = ota_signature_sign(&signer, 1, NULL, f->digest, blob, &error);
+	GBytes *der = ota_signature_sign(&signer, 1, NULL, &f->content, blob, &error);
 
 	g_assert_no_error(error);
 	return der;
@@ -396,14 +400,15 @@ static void test_detached_digest_for_embedded_signature_is_refused(Fixture *f,
 static GBytes *merged(Fixture *f, TestIdentity *primary, TestIdentity *const *others, guint n,
                       OtaSignatureEncoding encoding)
 {
-	g_autoptr(GBytes) base = sign_with(f, f->digest, 1, (TestIdentity *[]){primary});
+	g_autoptr(GBytes) base = sign_with(f, &f->content, 1, (TestIdentity *[]){primary});
 	g_autoptr(GPtrArray) parts = g_ptr_array_new_with_free_func((GDestroyNotify)g_bytes_unref);
 	g_autoptr(GError) error = NULL;
 	GBytes *out;
 
 	for (guint i = 0; i < n; i++)
-		g_ptr_array_add(parts, sign_with(f, f->digest, 1, (TestIdentity *[]){others[i]}));
-	out = ota_signature_merge(base, (GBytes *const *)parts->pdata, n, f->digest, encoding, &error);
+		g_ptr_array_add(parts, sign_with(f, &f->content, 1, (TestIdentity *[]){others[i]}));
+	out = ota_signature_merge(base, (GBytes *const *)parts->pdata, n, &f->content, encoding,
+	                          &error);
 	g_assert_no_error(error);
 	return out;
 }
@@ -461,11 +466,11 @@ static void test_partial_over_other_content_is_refused(Fixture *f, gconstpointer
 {
 	g_autoptr(TestIdentity) a = test_pki_identity("ec", "A", f->root, 0, 30);
 	g_autoptr(TestIdentity) b = test_pki_identity("ec", "B", f->root, 0, 30);
-	guint8 other[OTA_SHA256_LEN] = {0};
-	g_autoptr(GBytes) base = sign_with(f, f->digest, 1, (TestIdentity *[]){a});
-	g_autoptr(GBytes) part = sign_with(f, other, 1, (TestIdentity *[]){b});
+	OtaChecksum other = {0};
+	g_autoptr(GBytes) base = sign_with(f, &f->content, 1, (TestIdentity *[]){a});
+	g_autoptr(GBytes) part = sign_with(f, &other, 1, (TestIdentity *[]){b});
 	g_autoptr(GError) error = NULL;
-	g_autoptr(GBytes) out = ota_signature_merge(base, &part, 1, f->digest,
+	g_autoptr(GBytes) out = ota_signature_merge(base, &part, 1, &f->content,
 	                                            OTA_SIGNATURE_ENCODING_NESTED, &error);
 
 	g_assert_null(out);
@@ -477,21 +482,21 @@ static void test_partial_over_other_content_is_refused(Fixture *f, gconstpointer
 static void test_signature_over_other_content_names_its_digest(Fixture *f, gconstpointer data)
 {
 	g_autoptr(TestIdentity) a = test_pki_identity("ec", "A", f->root, 0, 30);
-	guint8 other[OTA_SHA256_LEN] = {0};
-	g_autoptr(GBytes) der = sign_with(f, other, 1, (TestIdentity *[]){a});
+	OtaChecksum other = {0};
+	g_autoptr(GBytes) der = sign_with(f, &other, 1, (TestIdentity *[]){a});
 	g_autoptr(OtaSignature) sig = parse(der);
 	g_autoptr(GError) error = NULL;
 
 	g_assert_true(ota_signature_check_attributes(sig, &error));
 	g_assert_no_error(error);
-	g_assert_true(ota_signature_signs_digest(sig, other));
-	g_assert_false(ota_signature_signs_digest(sig, f->digest));
+	g_assert_true(ota_signature_signs_digest(sig, &other));
+	g_assert_false(ota_signature_signs_digest(sig, &f->content));
 }
 
 static void test_flipped_signature_byte_fails_the_attribute_check(Fixture *f, gconstpointer data)
 {
 	g_autoptr(TestIdentity) a = test_pki_identity("ec", "A", f->root, 0, 30);
-	g_autoptr(GBytes) der = sign_with(f, f->digest, 1, (TestIdentity *[]){a});
+	g_autoptr(GBytes) der = sign_with(f, &f->content, 1, (TestIdentity *[]){a});
 	g_autofree guint8 *bytes = g_memdup2(g_bytes_get_data(der, NULL), g_bytes_get_size(der));
 	g_autoptr(OtaSignature) sig = NULL;
 	g_autoptr(GError) error = NULL;
@@ -535,7 +540,7 @@ static void test_garbage_is_not_cms(Fixture *f, gconstpointer data)
 static void test_trailing_bytes_after_cms_are_rejected(Fixture *f, gconstpointer data)
 {
 	g_autoptr(TestIdentity) leaf = test_pki_identity("ec", "Signer", f->root, 0, 30);
-	g_autoptr(GBytes) der = sign_with(f, f->digest, 1, (TestIdentity *[]){leaf});
+	g_autoptr(GBytes) der = sign_with(f, &f->content, 1, (TestIdentity *[]){leaf});
 	gsize len = g_bytes_get_size(der);
 	g_autofree guint8 *longer = g_malloc0(len + 4);
 	g_autoptr(GError) error = NULL;
@@ -550,7 +555,7 @@ static void test_trailing_bytes_after_cms_are_rejected(Fixture *f, gconstpointer
 static void test_every_truncation_is_rejected(Fixture *f, gconstpointer data)
 {
 	g_autoptr(TestIdentity) leaf = test_pki_identity("ec", "Signer", f->root, 0, 30);
-	g_autoptr(GBytes) der = sign_with(f, f->digest, 1, (TestIdentity *[]){leaf});
+	g_autoptr(GBytes) der = sign_with(f, &f->content, 1, (TestIdentity *[]){leaf});
 	const guint8 *p = g_bytes_get_data(der, NULL);
 
 	for (gsize len = 0; len < g_bytes_get_size(der); len++) {
@@ -825,7 +830,7 @@ static void test_each_signer_is_checked_at_its_own_signing_time(Fixture *f, gcon
 	late = test_pki_identity("ec", "Late Signer", p.root, -400, -30);
 	a = sign_at(f, p.leaf, time(NULL) - 200 * DAY);
 	b = sign_at(f, late, time(NULL) - 10 * DAY);
-	merged = ota_signature_merge(a, &b, 1, f->digest, OTA_SIGNATURE_ENCODING_SIGNER_INFOS,
+	merged = ota_signature_merge(a, &b, 1, &f->content, OTA_SIGNATURE_ENCODING_SIGNER_INFOS,
 	                             &error);
 	g_assert_no_error(error);
 	t = trust_at_signing_time(p.keyring);
