@@ -178,6 +178,18 @@ static void status_json(const OtaStatus *st)
 	json_output_add_int(b, "security_floor", st->security_floor);
 	json_output_add_string(b, "not_before", st->not_before);
 	json_output_add_string(b, "pending", st->pending);
+	json_builder_set_member_name(b, "trust");
+	if (st->trust_path == NULL) {
+		json_builder_add_null_value(b);
+	} else {
+		json_builder_begin_object(b);
+		json_output_add_int(b, "version", st->trust_version);
+		json_output_add_string(b, "sha256", st->trust_sha256);
+		json_output_add_string(b, "path", st->trust_path);
+		json_output_add_bool(b, "installed", st->trust_installed);
+		json_output_add_string(b, "error", st->trust_error);
+		json_builder_end_object(b);
+	}
 	json_builder_set_member_name(b, "slots");
 	json_builder_begin_array(b);
 	for (guint i = 0; i < st->slots->len; i++) {
@@ -229,6 +241,18 @@ static void status_text(const OtaStatus *st)
 		g_print("Not before:        %s (newest trusted timestamp installed)\n",
 		        st->not_before);
 	g_print("Pending:           %s\n", st->pending ? st->pending : "-");
+	if (st->trust_path != NULL) {
+		g_autofree char *path = ota_text_escape(st->trust_path);
+
+		g_print("Trust list:        version %" G_GUINT64_FORMAT " (%s, %s)\n", st->trust_version,
+		        st->trust_installed ? "installed by a trust update" : "shipped in the image",
+		        path);
+		if (st->trust_error != NULL) {
+			g_autofree char *why = ota_text_escape_controls(st->trust_error);
+
+			g_print("                   UNUSABLE: %s\n", why);
+		}
+	}
 	g_print("Slots:\n");
 	for (guint i = 0; i < st->slots->len; i++) {
 		const OtaSlotStatus *s = g_ptr_array_index(st->slots, i);
@@ -256,6 +280,17 @@ static int cmd_status(OtaTarget *t, char **args)
 		status_json(status);
 	else
 		status_text(status);
+	return EXIT_SUCCESS;
+}
+
+/* Trust update files, applied in the order given (a chain). */
+static int cmd_trust_update(OtaTarget *t, char **args)
+{
+	g_autoptr(GError) error = NULL;
+
+	if (!ota_target_update_trust(t, (const char *const *)args, &error))
+		return fail(error);
+	g_print("%s\n", ota_target_get_trust_summary(t));
 	return EXIT_SUCCESS;
 }
 
@@ -310,7 +345,23 @@ static void check_config_text(const OtaConfigReport *r)
 		g_print("Decryption key: %s%s%s\n", key, r->encryption_cert ? ", certificate " : "",
 		        cert);
 	}
-	g_print("Policies:\n");
+	if (r->trust_initial != NULL) {
+		g_autofree char *initial = ota_text_escape(r->trust_initial);
+		g_autofree char *directory = ota_text_escape(r->trust_directory);
+		g_autofree char *tiers = r->trust_tiers ? g_strjoinv(", ", r->trust_tiers) : NULL;
+		g_autofree char *escaped = tiers ? ota_text_escape(tiers) : NULL;
+
+		g_print("Trust list:     shipped %s", initial);
+		if (r->trust_tiers != NULL)
+			g_print(" (version %" G_GUINT64_FORMAT ", tiers %s)", r->trust_initial_version,
+			        escaped);
+		else
+			g_print(" (not present here)");
+		g_print("\n                installed ones in %s, the newest in effect\n", directory);
+		g_print("Policies:       the tiers of the trust list in effect\n");
+	} else {
+		g_print("Policies:\n");
+	}
 	for (guint i = 0; i < r->policies->len; i++) {
 		const OtaConfigPolicy *p = g_ptr_array_index(r->policies, i);
 		g_autofree char *keyrings = g_strjoinv(", ", p->keyrings);
@@ -387,6 +438,21 @@ static void check_config_json(const char *path, const OtaConfigReport *r, const 
 		json_builder_end_object(b);
 	}
 	json_builder_end_array(b);
+	json_builder_set_member_name(b, "trust");
+	if (r == NULL || r->trust_initial == NULL) {
+		json_builder_add_null_value(b);
+	} else {
+		json_builder_begin_object(b);
+		json_output_add_string(b, "initial", r->trust_initial);
+		json_output_add_string(b, "directory", r->trust_directory);
+		json_output_add_bool(b, "present", r->trust_tiers != NULL);
+		if (r->trust_tiers != NULL)
+			json_output_add_int(b, "version", r->trust_initial_version);
+		else
+			json_output_add_null(b, "version");
+		json_output_add_strv(b, "tiers", r->trust_tiers);
+		json_builder_end_object(b);
+	}
 	json_builder_set_member_name(b, "slots");
 	json_builder_begin_array(b);
 	for (guint i = 0; r != NULL && i < r->slots->len; i++) {
@@ -453,7 +519,9 @@ static const struct {
 } commands[] = {
 	{"install", 1, 1, cmd_install, "install BUNDLE into the inactive slots"},
 	{"info", 1, 1, cmd_info, "check BUNDLE against this system and show what install would do"},
-	{"status", 0, 0, cmd_status, "slots, boot selection, versions, floor, last results"},
+	{"status", 0, 0, cmd_status, "slots, boot selection, versions, floor, trust, last results"},
+	{"trust-update", 1, G_MAXINT, cmd_trust_update,
+	 "FILE... apply signed trust updates, in order ([trust] in system.conf)"},
 	{"mark-good", 0, 1, cmd_mark_good,
 	 "[booted|other|SLOT] commit the booted slot after its self-test"},
 	{"mark-bad", 0, 1, cmd_mark_bad,
@@ -476,8 +544,8 @@ int main(int argc, char **argv)
 	if (rauc_device_cli_applies(argv))
 		return rauc_device_cli_run(argc, argv);
 	for (gsize i = 0; i < G_N_ELEMENTS(commands); i++)
-		g_string_append_printf(summary, "  %-11s %s\n", commands[i].name, commands[i].summary);
-	g_string_append_printf(summary, "  %-11s %s\n", "check-config",
+		g_string_append_printf(summary, "  %-12s %s\n", commands[i].name, commands[i].summary);
+	g_string_append_printf(summary, "  %-12s %s\n", "check-config",
 	                       "validate the system.conf and show what installs do; touches nothing");
 	g_option_context_set_summary(context, summary->str);
 	g_option_context_add_main_entries(context, global_entries, NULL);
@@ -501,7 +569,8 @@ int main(int argc, char **argv)
 		if (!g_str_equal(argv[1], commands[i].name))
 			continue;
 		if (argc - 2 < commands[i].min_args || argc - 2 > commands[i].max_args)
-			return usage(commands[i].min_args ? "give one BUNDLE"
+			return usage(commands[i].run == cmd_trust_update ? "give one or more trust update FILEs"
+			             : commands[i].min_args ? "give one BUNDLE"
 			             : commands[i].max_args ? "give at most one slot: booted, other or a slot name"
 			                                    : "this command takes no arguments");
 		target = open_target(&error);

@@ -4,6 +4,7 @@
 #include <otabundle/bundle.h>
 #include <otabundle/cancel.h>
 #include <otabundle/text.h>
+#include <otabundle/trust.h>
 
 #include <fcntl.h>
 #include <locale.h>
@@ -62,6 +63,12 @@ static char *opt_timestamp_ca;
 static int opt_timestamp_timeout = -1;
 static char *opt_tsa_keyring;
 static int opt_signer_number;
+static char *opt_trust_list;
+static char **opt_verify_tiers;
+static gint64 opt_trust_version = -1;
+static char **opt_trust_tiers;
+static char **opt_trust_anchors;
+static char **opt_trust_revocations;
 
 static const GOptionEntry verbose_entries[] = {
 	{"verbose", 'v', 0, G_OPTION_ARG_NONE, &opt_verbose,
@@ -273,6 +280,44 @@ static const GOptionEntry timestamp_request_entries[] = {
 	 "The signer to timestamp, as info numbers them (default: the one without a timestamp)",
 	 "N"},
 	{"force", 'f', 0, G_OPTION_ARG_NONE, &opt_force, "Overwrite an existing output file", NULL},
+	{NULL}};
+
+/* verify: a trust list instead of a keyring. */
+static const GOptionEntry verify_trust_entries[] = {
+	{"trust", 0, 0, G_OPTION_ARG_FILENAME, &opt_trust_list,
+	 "Verify as a device holding this trust list would (instead of --keyring and its checks)",
+	 "FILE"},
+	{"tier", 0, 0, G_OPTION_ARG_STRING_ARRAY, &opt_verify_tiers,
+	 "With --trust: the bundle must pass this tier of it too, as on a device that binds a "
+	 "slot the bundle writes to it; repeatable",
+	 "NAME"},
+	{NULL}};
+
+static const GOptionEntry trust_create_entries[] = {
+	{"version", 0, 0, G_OPTION_ARG_INT64, &opt_trust_version,
+	 "The trust list's version: 1 for the first, then the current one's + 1", "N"},
+	{"tier", 0, 0, G_OPTION_ARG_STRING_ARRAY, &opt_trust_tiers,
+	 "A tier's settings (default: threshold 1, smimesign, check-time device); repeatable",
+	 "NAME:THRESHOLD[:PURPOSE[:CHECK-TIME]]"},
+	{"anchor", 0, 0, G_OPTION_ARG_FILENAME_ARRAY, &opt_trust_anchors,
+	 "Trust the CA certificates of PEM in TIER, optionally only from/until the RFC 3339 times "
+	 "given; repeatable",
+	 "TIER:PEM[:NOT-BEFORE[:NOT-AFTER]]"},
+	{"revoke", 0, 0, G_OPTION_ARG_FILENAME_ARRAY, &opt_trust_revocations,
+	 "Revoke the certificate of PEM and its key in TIER (without TIER: in every tier); "
+	 "repeatable",
+	 "[TIER:]PEM"},
+	{NULL}};
+
+static const GOptionEntry trust_sign_entries[] = {
+	{"detached", 0, 0, G_OPTION_ARG_FILENAME, &opt_detached,
+	 "Write a partial signature to SIG.cms instead of a new trust file", "SIG.cms"},
+	{NULL}};
+
+static const GOptionEntry trust_verify_entries[] = {
+	{"trust", 0, 0, G_OPTION_ARG_FILENAME, &opt_trust_list,
+	 "The trust list the device holds now (signed, or a bare document as an image ships it)",
+	 "FILE"},
 	{NULL}};
 
 static const GOptionEntry verify_entries[] = {
@@ -1136,32 +1181,89 @@ static int cmd_info(int argc, char **argv)
 	return EXIT_SUCCESS;
 }
 
+/* verify --trust: the trust list sets what --keyring and its checks would;
+ * NULL (after printing, *@exit_code set) on wrong usage or a bad file. The
+ * "default" tier's policy in *@policy, for the report. */
+static OtaTrust *trust_for_verify(GOptionContext *context, gboolean json, const char *bundle,
+                                  OtaPolicy **policy, int *exit_code)
+{
+	g_autoptr(OtaTrust) trust = NULL;
+	g_autoptr(GError) error = NULL;
+
+	if (opt_keyrings != NULL || opt_threshold != 1 || opt_check_purpose != NULL ||
+	    opt_crl != NULL || opt_no_check_time || opt_use_signing_time || opt_tsa_keyring) {
+		*exit_code = usage_error(context, "--trust replaces --keyring, --threshold, "
+		                                  "--check-purpose, --crl, --tsa-keyring and the time "
+		                                  "options: the trust list sets them");
+		return NULL;
+	}
+	trust = ota_trust_load(opt_trust_list, &error);
+	if (trust == NULL) {
+		*exit_code = fail_bundle(json, JSON_SCHEMA_VERIFY, bundle, NULL, NULL, error);
+		return NULL;
+	}
+	/* A tier it lacks is the trust file's fault, said before the bundle is read. */
+	for (char **tier = opt_verify_tiers; tier != NULL && *tier != NULL; tier++) {
+		g_autoptr(OtaPolicy) stricter = ota_trust_policy_new(trust, *tier, 0, &error);
+
+		if (stricter == NULL) {
+			g_prefix_error(&error, "%s: ", opt_trust_list);
+			*exit_code = fail_bundle(json, JSON_SCHEMA_VERIFY, bundle, NULL, NULL, error);
+			return NULL;
+		}
+	}
+	*policy = ota_trust_policy_new(trust, "default", 0, &error);
+	if (*policy == NULL) {
+		g_prefix_error(&error, "%s: ", opt_trust_list);
+		*exit_code = fail_bundle(json, JSON_SCHEMA_VERIFY, bundle, NULL, NULL, error);
+		return NULL;
+	}
+	return g_steal_pointer(&trust);
+}
+
 static int cmd_verify(int argc, char **argv)
 {
-	const GOptionEntry *const groups[] = {trust_entries,         tsa_keyring_entries,
-	                                      verify_entries,        decryption_entries,
-	                                      pkcs11_module_entries, output_entries,
-	                                      NULL};
+	const GOptionEntry *const groups[] = {trust_entries,         verify_trust_entries,
+	                                      tsa_keyring_entries,   verify_entries,
+	                                      decryption_entries,    pkcs11_module_entries,
+	                                      output_entries,        NULL};
 	g_autoptr(GOptionContext) context = new_context(
 		"BUNDLE", "Check BUNDLE's signature, every payload byte and its contents.", groups);
 	g_autoptr(OtaKeyStore) store = NULL;
 	g_autoptr(OtaBundle) bundle = NULL;
 	g_autoptr(OtaPolicy) policy = NULL;
+	g_autoptr(OtaTrust) trust = NULL;
 	g_autoptr(GError) error = NULL;
-	gboolean json, usage;
+	gboolean json, usage, verified;
+	int exit_code;
 
 	if (!parse_args(context, &argc, &argv, 1, 1) || !wants_json(context, &json) ||
 	    !check_decryption_usage(context, "--key"))
 		return EXIT_USAGE;
-	policy = policy_from_options(context, &usage, &error);
-	if (policy == NULL)
-		return usage ? EXIT_USAGE
-		             : fail_bundle(json, JSON_SCHEMA_VERIFY, argv[1], NULL, NULL, error);
+	if (opt_verify_tiers != NULL && opt_trust_list == NULL)
+		return usage_error(context, "--tier is a tier of a trust list: give --trust");
+	if (opt_trust_list != NULL) {
+		trust = trust_for_verify(context, json, argv[1], &policy, &exit_code);
+		if (trust == NULL)
+			return exit_code;
+	} else {
+		policy = policy_from_options(context, &usage, &error);
+		if (policy == NULL)
+			return usage ? EXIT_USAGE
+			             : fail_bundle(json, JSON_SCHEMA_VERIFY, argv[1], NULL, NULL, error);
+	}
 
 	bundle = ota_bundle_open(argv[1], &error);
-	if (bundle == NULL || !decrypt_bundle(bundle, &store, &error) ||
-	    !ota_bundle_verify(bundle, policy, OTA_BUNDLE_VERIFY_PAYLOAD, NULL, &error) ||
-	    !ota_bundle_check_contents(bundle, opt_check_images, &error))
+	if (bundle != NULL && decrypt_bundle(bundle, &store, &error))
+		verified = trust != NULL
+		                   ? ota_trust_verify_bundle(bundle, trust,
+		                                             (const char *const *)opt_verify_tiers, 0,
+		                                             OTA_BUNDLE_VERIFY_PAYLOAD, &error)
+		                   : ota_bundle_verify(bundle, policy, OTA_BUNDLE_VERIFY_PAYLOAD, NULL,
+		                                       &error);
+	else
+		verified = FALSE;
+	if (!verified || !ota_bundle_check_contents(bundle, opt_check_images, &error))
 		return fail_bundle(json, JSON_SCHEMA_VERIFY, argv[1], bundle, policy,
 		                   hint_key_option(error, "--key"));
 
@@ -1519,11 +1621,513 @@ static int cmd_add_timestamp(int argc, char **argv)
 	return EXIT_SUCCESS;
 }
 
-static const struct {
+/* --- trust lists ----------------------------------------------------------------- */
+
+/* Whether @s starts an RFC 3339 time ("2025-..."): where a PEM path given
+ * with times ends, since the times have colons of their own. */
+static gboolean starts_time(const char *s)
+{
+	return g_ascii_isdigit(s[0]) && g_ascii_isdigit(s[1]) && g_ascii_isdigit(s[2]) &&
+	       g_ascii_isdigit(s[3]) && s[4] == '-';
+}
+
+/* The first ':' in @s that ends a field: followed by a time, by another
+ * ':' (an empty field) or by nothing; NULL if there is none. */
+static char *field_end(char *s)
+{
+	for (char *p = strchr(s, ':'); p != NULL; p = strchr(p + 1, ':')) {
+		if (p[1] == '\0' || p[1] == ':' || starts_time(p + 1))
+			return p;
+	}
+	return NULL;
+}
+
+static const char *nonempty(const char *s)
+{
+	return s != NULL && *s != '\0' ? s : NULL;
+}
+
+/* --anchor TIER:PEM[:NOT-BEFORE[:NOT-AFTER]], split in place. */
+static gboolean parse_anchor(char *arg, OtaTrustAnchor *anchor)
+{
+	char *pem = strchr(arg, ':');
+	char *times, *after;
+
+	if (pem == NULL || pem == arg || pem[1] == '\0')
+		return FALSE;
+	*pem++ = '\0';
+	anchor->tier = arg;
+	anchor->certificate = pem;
+	times = field_end(pem);
+	if (times == NULL)
+		return TRUE;
+	*times++ = '\0';
+	after = *times == ':' ? times : field_end(times);
+	if (after != NULL) {
+		*after++ = '\0';
+		if (field_end(after) != NULL)
+			return FALSE;
+		anchor->not_after = nonempty(after);
+	}
+	anchor->not_before = nonempty(times);
+	return *pem != '\0';
+}
+
+/* --tier NAME:THRESHOLD[:PURPOSE[:CHECK-TIME]]. */
+static gboolean parse_tier(const char *arg, OtaTrustTier *tier, GStrvBuilder *names)
+{
+	g_auto(GStrv) fields = g_strsplit(arg, ":", 5);
+	guint64 threshold;
+	guint n = g_strv_length(fields);
+
+	if (n < 2 || n > 4 || *fields[0] == '\0' ||
+	    !g_ascii_string_to_unsigned(fields[1], 10, 1, G_MAXUINT, &threshold, NULL))
+		return FALSE;
+	tier->threshold = (guint)threshold;
+	tier->purpose = OTA_PURPOSE_DEFAULT;
+	tier->check_time = OTA_CHECK_TIME_DEVICE;
+	if (n > 2 && *fields[2] != '\0' && !ota_purpose_from_string(fields[2], &tier->purpose))
+		return FALSE;
+	if (n > 3 && *fields[3] != '\0' && !ota_check_time_from_string(fields[3], &tier->check_time))
+		return FALSE;
+	g_strv_builder_add(names, fields[0]);
+	return TRUE;
+}
+
+/* --revoke [TIER:]PEM, split in place. */
+static gboolean parse_revocation(char *arg, OtaTrustRevocation *revocation)
+{
+	char *colon = strchr(arg, ':');
+
+	revocation->what = arg;
+	if (colon == NULL)
+		return *arg != '\0';
+	*colon = '\0';
+	revocation->tier = arg;
+	revocation->what = colon + 1;
+	return *arg != '\0' && colon[1] != '\0';
+}
+
+/* The document `trust create` was asked for; NULL (after printing) with
+ * *@exit_code set. */
+static GBytes *trust_document_from_args(GOptionContext *context, const char *out,
+                                        int *exit_code)
+{
+	guint n_tiers = opt_trust_tiers ? g_strv_length(opt_trust_tiers) : 0;
+	guint n_anchors = opt_trust_anchors ? g_strv_length(opt_trust_anchors) : 0;
+	guint n_revoked = opt_trust_revocations ? g_strv_length(opt_trust_revocations) : 0;
+	g_autofree OtaTrustTier *tiers = g_new0(OtaTrustTier, n_tiers + 1);
+	g_autofree OtaTrustAnchor *anchors = g_new0(OtaTrustAnchor, n_anchors + 1);
+	g_autofree OtaTrustRevocation *revoked = g_new0(OtaTrustRevocation, n_revoked + 1);
+	g_autoptr(GStrvBuilder) builder = g_strv_builder_new();
+	g_auto(GStrv) names = NULL;
+	g_autoptr(GError) error = NULL;
+	GBytes *document;
+
+	if (opt_trust_version < 0) {
+		*exit_code = usage_error(context, "give the trust list's --version N");
+		return NULL;
+	}
+	if (n_anchors == 0) {
+		*exit_code = usage_error(context, "give at least one --anchor TIER:PEM");
+		return NULL;
+	}
+	for (guint i = 0; i < n_tiers; i++) {
+		if (!parse_tier(opt_trust_tiers[i], &tiers[i], builder)) {
+			*exit_code = usage_error(context, "--tier must be NAME:THRESHOLD[:PURPOSE[:CHECK-"
+			                                  "TIME]] (a threshold of at least 1; purpose any, "
+			                                  "smimesign or codesign; check-time device, "
+			                                  "timestamp, signing-time or none)");
+			return NULL;
+		}
+	}
+	names = g_strv_builder_end(builder);
+	for (guint i = 0; i < n_tiers; i++)
+		tiers[i].name = names[i];
+	for (guint i = 0; i < n_anchors; i++) {
+		if (!parse_anchor(opt_trust_anchors[i], &anchors[i])) {
+			*exit_code = usage_error(context, "--anchor must be TIER:PEM[:NOT-BEFORE[:NOT-"
+			                                  "AFTER]], times in RFC 3339 "
+			                                  "(2030-01-31T00:00:00Z)");
+			return NULL;
+		}
+	}
+	for (guint i = 0; i < n_revoked; i++) {
+		if (!parse_revocation(opt_trust_revocations[i], &revoked[i])) {
+			*exit_code = usage_error(context, "--revoke must be [TIER:]PEM");
+			return NULL;
+		}
+	}
+	document = ota_trust_document_new((guint64)opt_trust_version, tiers, n_tiers, anchors,
+	                                  n_anchors, revoked, n_revoked, &error);
+	if (document == NULL) {
+		g_prefix_error(&error, "%s: ", out);
+		*exit_code = fail(error);
+	}
+	return document;
+}
+
+/* The signing options of trust create, sign and merge; FALSE (after
+ * printing) with *@exit_code set. */
+static gboolean trust_sign_options(GOptionContext *context, OtaTrustSignOptions *options,
+                                   int *exit_code)
+{
+	if (!parse_encoding(context, &options->encoding) ||
+	    !timestamp_from_args(context, &options->timestamp) ||
+	    !check_tsa_keyring_usage(context, opt_timestamp_url != NULL)) {
+		*exit_code = EXIT_USAGE;
+		return FALSE;
+	}
+	options->force = opt_force;
+	options->audit_log = opt_audit_log;
+	return TRUE;
+}
+
+/* The signers of --cert/--key into @options. */
+static gboolean trust_signers(GOptionContext *context, OtaTrustSignOptions *options,
+                              OtaKeyStore **store, GPtrArray *signers,
+                              OtaX509Stack *intermediates, int *exit_code)
+{
+	*store = new_key_store();
+	if (!load_signers(context, *store, signers, intermediates, exit_code))
+		return FALSE;
+	options->signers = (OtaSigner *const *)signers->pdata;
+	options->n_signers = signers->len;
+	options->intermediates = intermediates;
+	return TRUE;
+}
+
+static int cmd_trust_create(int argc, char **argv)
+{
+	const GOptionEntry *const groups[] = {trust_create_entries, signer_entries,
+	                                      signer_time_entries,  timestamp_entries,
+	                                      tsa_keyring_entries,  output_file_entries,
+	                                      NULL};
+	g_autoptr(GOptionContext) context = new_context(
+		"OUT",
+		"Write the trust list of --version N to OUT: signed by the --cert/--key signers, or "
+		"without them a bare document (the initial list an image ships).",
+		groups);
+	g_autoptr(GPtrArray) signers = g_ptr_array_new_with_free_func((GDestroyNotify)ota_signer_free);
+	g_autoptr(OtaX509Stack) intermediates = sk_X509_new_null();
+	g_autoptr(OtaKeyStore) store = NULL;
+	g_autoptr(GBytes) document = NULL;
+	g_autoptr(GError) error = NULL;
+	OtaTrustSignOptions options = {0};
+	int exit_code;
+
+	if (!parse_args(context, &argc, &argv, 1, 1) ||
+	    !trust_sign_options(context, &options, &exit_code))
+		return EXIT_USAGE;
+	if (opt_certs == NULL && opt_keys == NULL &&
+	    (opt_intermediates || opt_audit_log || opt_timestamp_url || opt_signer_encoding))
+		return usage_error(context, "--intermediate, --audit-log, --timestamp-url and "
+		                            "--signer-encoding are for signers: give --cert and --key");
+	document = trust_document_from_args(context, argv[1], &exit_code);
+	if (document == NULL)
+		return exit_code;
+	if ((opt_certs != NULL || opt_keys != NULL) &&
+	    !trust_signers(context, &options, &store, signers, intermediates, &exit_code))
+		return exit_code;
+	if (!ota_trust_write(document, argv[1], &options, &error))
+		return fail(error);
+	g_print("Wrote trust list version %" G_GINT64_FORMAT " to %s (%s)\n", opt_trust_version,
+	        argv[1], signers->len > 0 ? "signed" : "unsigned document");
+	return EXIT_SUCCESS;
+}
+
+static int cmd_trust_sign(int argc, char **argv)
+{
+	const GOptionEntry *const groups[] = {signer_entries,      signer_time_entries,
+	                                      trust_sign_entries,  timestamp_entries,
+	                                      tsa_keyring_entries, output_file_entries,
+	                                      NULL};
+	g_autoptr(GOptionContext) context = new_context(
+		"IN OUT | --detached SIG.cms IN",
+		"Sign the trust list IN (a document, or signed already: the signers are added), or "
+		"write a partial signature of it for trust merge.",
+		groups);
+	g_autoptr(GPtrArray) signers = g_ptr_array_new_with_free_func((GDestroyNotify)ota_signer_free);
+	g_autoptr(OtaX509Stack) intermediates = sk_X509_new_null();
+	g_autoptr(OtaKeyStore) store = NULL;
+	g_autoptr(GError) error = NULL;
+	OtaTrustSignOptions options = {0};
+	int exit_code;
+
+	if (!parse_args(context, &argc, &argv, 1, 2))
+		return EXIT_USAGE;
+	if (argc - 1 != (opt_detached ? 1 : 2))
+		return usage_error(context, opt_detached ? "give one IN with --detached"
+		                                         : "give IN and OUT");
+	if (!trust_sign_options(context, &options, &exit_code) ||
+	    !trust_signers(context, &options, &store, signers, intermediates, &exit_code))
+		return exit_code;
+	if (opt_detached != NULL) {
+		if (!ota_trust_sign_detached(argv[1], opt_detached, &options, &error))
+			return fail(error);
+		g_print("Wrote partial signature %s for %s\n", opt_detached, argv[1]);
+		return EXIT_SUCCESS;
+	}
+	if (!ota_trust_add_signers(argv[1], argv[2], &options, &error))
+		return fail(error);
+	g_print("Signed %s as %s\n", argv[1], argv[2]);
+	return EXIT_SUCCESS;
+}
+
+static int cmd_trust_merge(int argc, char **argv)
+{
+	const GOptionEntry *const groups[] = {timestamp_entries, tsa_keyring_entries,
+	                                      output_file_entries, NULL};
+	g_autoptr(GOptionContext) context = new_context(
+		"IN OUT SIG.cms...",
+		"Write OUT: the trust list IN with the signers of the partial signatures (from trust "
+		"sign --detached) added.",
+		groups);
+	g_autoptr(GError) error = NULL;
+	OtaTrustSignOptions options = {0};
+	int exit_code;
+
+	if (!parse_args(context, &argc, &argv, 3, G_MAXINT) ||
+	    !trust_sign_options(context, &options, &exit_code))
+		return EXIT_USAGE;
+	if (!ota_trust_merge(argv[1], argv[2], (const char *const *)&argv[3], (gsize)argc - 3,
+	                     &options, &error))
+		return fail(error);
+	g_print("Merged %d partial signature%s into %s\n", argc - 3, argc == 4 ? "" : "s",
+	        argv[2]);
+	return EXIT_SUCCESS;
+}
+
+static int cmd_trust_verify(int argc, char **argv)
+{
+	const GOptionEntry *const groups[] = {trust_verify_entries, NULL};
+	g_autoptr(GOptionContext) context = new_context(
+		"UPDATE...",
+		"Check each trust update as a device holding --trust applies it: signed by the "
+		"threshold of the list before it and of its own for every tier it changes, and its "
+		"version exactly that list's + 1.",
+		groups);
+	g_autoptr(OtaTrust) current = NULL;
+	g_autoptr(GError) error = NULL;
+
+	if (!parse_args(context, &argc, &argv, 1, G_MAXINT))
+		return EXIT_USAGE;
+	if (opt_trust_list == NULL)
+		return usage_error(context, "give the trust list a device holds with --trust");
+	current = ota_trust_load(opt_trust_list, &error);
+	if (current == NULL)
+		return fail(error);
+	for (int i = 1; i < argc; i++) {
+		g_autoptr(OtaTrust) update = ota_trust_load(argv[i], &error);
+		g_autofree char *path = NULL;
+
+		if (update == NULL)
+			return fail(error);
+		if (!ota_trust_check_update(current, update, 0, &error)) {
+			g_prefix_error(&error, "%s: ", argv[i]);
+			return fail(error);
+		}
+		path = ota_text_escape(argv[i]);
+		g_print("%s: OK, version %" G_GUINT64_FORMAT " accepted over version %" G_GUINT64_FORMAT
+		        "\n", path, ota_trust_get_version(update), ota_trust_get_version(current));
+		g_clear_pointer(&current, ota_trust_free);
+		current = g_steal_pointer(&update);
+	}
+	return EXIT_SUCCESS;
+}
+
+static char *format_unix_time(gint64 unix_time)
+{
+	g_autoptr(GDateTime) when = g_date_time_new_from_unix_utc(unix_time);
+
+	return when != NULL ? g_date_time_format(when, "%Y-%m-%dT%H:%M:%SZ") : g_strdup("?");
+}
+
+static void json_add_time(JsonBuilder *b, const char *key, gboolean has, gint64 unix_time)
+{
+	g_autofree char *when = has ? format_unix_time(unix_time) : NULL;
+
+	json_output_add_string(b, key, when);
+}
+
+static void json_add_trust_tier(JsonBuilder *b, const OtaTrust *trust, const char *tier)
+{
+	OtaTrustTier settings = {0};
+	g_auto(GStrv) keys = ota_trust_get_revoked_keys(trust, tier);
+	g_auto(GStrv) certs = ota_trust_get_revoked_certificates(trust, tier);
+
+	(void)ota_trust_get_tier_settings(trust, tier, &settings);
+	json_builder_begin_object(b);
+	json_output_add_string(b, "name", tier);
+	json_output_add_int(b, "threshold", settings.threshold);
+	json_output_add_string(b, "check_purpose", ota_purpose_to_string(settings.purpose));
+	json_output_add_string(b, "check_time", ota_check_time_to_string(settings.check_time));
+	json_builder_set_member_name(b, "anchors");
+	json_builder_begin_array(b);
+	for (guint i = 0; i < ota_trust_get_n_anchors(trust, tier); i++) {
+		OtaTrustAnchorInfo a;
+
+		if (!ota_trust_get_anchor(trust, tier, i, &a))
+			continue;
+		json_builder_begin_object(b);
+		json_output_add_string(b, "subject", a.subject);
+		json_output_add_string(b, "certificate_sha256", a.certificate_sha256);
+		json_add_time(b, "not_before", a.has_not_before, a.not_before);
+		json_add_time(b, "not_after", a.has_not_after, a.not_after);
+		json_builder_end_object(b);
+	}
+	json_builder_end_array(b);
+	json_output_add_strv(b, "revoked_keys", keys);
+	json_output_add_strv(b, "revoked_certificates", certs);
+	json_builder_end_object(b);
+}
+
+static void print_trust_json(const char *path, const OtaTrust *trust)
+{
+	g_autoptr(JsonBuilder) b = json_builder_new();
+
+	json_output_begin_document(b, JSON_SCHEMA_TRUST);
+	json_output_add_string(b, "file", path);
+	json_output_add_int(b, "version", ota_trust_get_version(trust));
+	json_output_add_string(b, "document_sha256", ota_trust_get_document_sha256(trust));
+	json_output_add_bool(b, "signed", ota_trust_get_signature(trust) != NULL);
+	json_builder_set_member_name(b, "tiers");
+	json_builder_begin_array(b);
+	for (const char *const *t = ota_trust_get_tiers(trust); *t != NULL; t++)
+		json_add_trust_tier(b, trust, *t);
+	json_builder_end_array(b);
+	json_output_add_signers(b, ota_trust_get_signature(trust));
+	json_builder_end_object(b);
+	json_output_print(b);
+}
+
+/* Every string may come from the file (subjects, tier names): escaped. */
+static void print_trust_tier_text(const OtaTrust *trust, const char *tier)
+{
+	OtaTrustTier settings = {0};
+	g_auto(GStrv) keys = ota_trust_get_revoked_keys(trust, tier);
+	g_auto(GStrv) certs = ota_trust_get_revoked_certificates(trust, tier);
+	g_autofree char *name = ota_text_escape(tier);
+
+	(void)ota_trust_get_tier_settings(trust, tier, &settings);
+	g_print("Tier %s: threshold %u, check-purpose %s, check-time %s\n", name, settings.threshold,
+	        ota_purpose_to_string(settings.purpose),
+	        ota_check_time_to_string(settings.check_time));
+	for (guint i = 0; i < ota_trust_get_n_anchors(trust, tier); i++) {
+		OtaTrustAnchorInfo a;
+		g_autofree char *subject = NULL;
+		g_autofree char *from = NULL;
+		g_autofree char *until = NULL;
+
+		if (!ota_trust_get_anchor(trust, tier, i, &a))
+			continue;
+		subject = ota_text_escape_controls(a.subject);
+		from = a.has_not_before ? format_unix_time(a.not_before) : NULL;
+		until = a.has_not_after ? format_unix_time(a.not_after) : NULL;
+		g_print("  anchor %u. %s\n", i + 1, subject);
+		g_print("     cert sha256: %s\n", a.certificate_sha256);
+		if (from != NULL || until != NULL)
+			g_print("     trusted:    %s%s%s%s\n", from ? " from " : "", from ? from : "",
+			        until ? " until " : "", until ? until : "");
+	}
+	for (char **k = keys; *k != NULL; k++)
+		g_print("  revoked key (spki sha256):  %s\n", *k);
+	for (char **c = certs; *c != NULL; c++)
+		g_print("  revoked certificate sha256: %s\n", *c);
+}
+
+static void print_trust_text(const char *path, const OtaTrust *trust)
+{
+	const OtaSignature *sig = ota_trust_get_signature(trust);
+	g_autofree char *signed_text = NULL;
+
+	if (sig != NULL)
+		signed_text = g_strdup_printf("yes, %u signer%s (checked by 'trust verify', not here)",
+		                              ota_signature_get_n_signers(sig),
+		                              ota_signature_get_n_signers(sig) == 1 ? "" : "s");
+	print_field("Trust list:", path);
+	g_print("%-13s%" G_GUINT64_FORMAT "\n", "Version:", ota_trust_get_version(trust));
+	print_field("Document:", ota_trust_get_document_sha256(trust));
+	print_field("Signed:", sig != NULL ? signed_text : "no (a bare document, as an image ships it)");
+	for (const char *const *t = ota_trust_get_tiers(trust); *t != NULL; t++)
+		print_trust_tier_text(trust, *t);
+	if (sig != NULL)
+		print_signers_text(sig);
+}
+
+static int cmd_trust_show(int argc, char **argv)
+{
+	const GOptionEntry *const groups[] = {output_entries, NULL};
+	g_autoptr(GOptionContext) context = new_context(
+		"FILE",
+		"Show a trust list: version, tiers with their anchors, windows and revocations, and "
+		"who signed it.",
+		groups);
+	g_autoptr(OtaTrust) trust = NULL;
+	g_autoptr(GError) error = NULL;
+	gboolean json;
+
+	if (!parse_args(context, &argc, &argv, 1, 1) || !wants_json(context, &json))
+		return EXIT_USAGE;
+	trust = ota_trust_load(argv[1], &error);
+	if (trust == NULL)
+		return fail(error);
+	if (json)
+		print_trust_json(argv[1], trust);
+	else
+		print_trust_text(argv[1], trust);
+	return EXIT_SUCCESS;
+}
+
+typedef struct {
 	const char *name;
 	int (*run)(int argc, char **argv);
 	const char *summary;
-} commands[] = {
+} CliCommand;
+
+static const CliCommand trust_commands[] = {
+	{"create", cmd_trust_create, "write a trust list (signed, or a bare document)"},
+	{"sign", cmd_trust_sign, "add signers to a trust list, or write a partial signature"},
+	{"merge", cmd_trust_merge, "add partial signatures to a trust list"},
+	{"show", cmd_trust_show, "show a trust list's tiers, anchors and signers"},
+	{"verify", cmd_trust_verify, "check trust updates as a device applies them"},
+};
+
+static void print_commands(FILE *out, const char *usage, const CliCommand *table, gsize n)
+{
+	fprintf(out, "Usage: %s COMMAND [OPTION...] ARGS\n\nCommands:\n", usage);
+	for (gsize i = 0; i < n; i++)
+		fprintf(out, "  %-9s %s\n", table[i].name, table[i].summary);
+}
+
+/* otabundle trust COMMAND: its own table of commands. */
+static int cmd_trust(int argc, char **argv)
+{
+	if (argc < 2 || g_str_equal(argv[1], "--help") || g_str_equal(argv[1], "-h") ||
+	    g_str_equal(argv[1], "help")) {
+		FILE *out = argc < 2 ? stderr : stdout;
+
+		if (argc < 2)
+			g_printerr("otabundle: trust: give a command\n");
+		print_commands(out, "otabundle trust", trust_commands, G_N_ELEMENTS(trust_commands));
+		fprintf(out, "\nSigned trust lists and their updates (otabundle(1), KEY ROTATION; "
+		             "otabundle-trust(5)).\n");
+		return argc < 2 ? EXIT_USAGE : EXIT_SUCCESS;
+	}
+	for (gsize i = 0; i < G_N_ELEMENTS(trust_commands); i++) {
+		if (g_str_equal(argv[1], trust_commands[i].name)) {
+			g_autofree char *prgname = g_strdup_printf("otabundle trust %s", argv[1]);
+
+			g_set_prgname(prgname);
+			return trust_commands[i].run(argc - 1, argv + 1);
+		}
+	}
+	g_printerr("otabundle: unknown trust command '%s'\n", argv[1]);
+	print_commands(stderr, "otabundle trust", trust_commands, G_N_ELEMENTS(trust_commands));
+	return EXIT_USAGE;
+}
+
+static const CliCommand commands[] = {
 	{"create", cmd_create, "pack and sign a directory into a bundle"},
 	{"info", cmd_info, "show a bundle's manifest and signers"},
 	{"verify", cmd_verify, "check a bundle's signature and contents"},
@@ -1536,13 +2140,12 @@ static const struct {
 	{"encrypt", cmd_encrypt, "encrypt a crypt bundle for recipients (no signing key needed)"},
 	{"timestamp-request", cmd_timestamp_request, "write an RFC 3161 request for one signer"},
 	{"add-timestamp", cmd_add_timestamp, "store a TSA's RFC 3161 answer on its signer"},
+	{"trust", cmd_trust, "make, sign, show and check trust lists (key rotation)"},
 };
 
 static void print_usage(FILE *out)
 {
-	fprintf(out, "Usage: otabundle COMMAND [OPTION...] ARGS\n\nCommands:\n");
-	for (gsize i = 0; i < G_N_ELEMENTS(commands); i++)
-		fprintf(out, "  %-9s %s\n", commands[i].name, commands[i].summary);
+	print_commands(out, "otabundle", commands, G_N_ELEMENTS(commands));
 	fprintf(out, "\n'otabundle COMMAND --help' shows a command's options; see otabundle(1).\n"
 	             "Run as 'rauc', otabundle takes rauc's host command lines (otabundle(1), "
 	             "RAUC COMPATIBILITY).\n");

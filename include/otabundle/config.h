@@ -117,9 +117,18 @@ typedef struct {
 	 * without its PIN), or NULL */
 	char *encryption_key;
 	char *encryption_cert;
-	GPtrArray *policies;  /* OtaConfigPolicy*, "default" first */
+	GPtrArray *policies;  /* OtaConfigPolicy*, "default" first; empty with [trust] */
 	GPtrArray *slots;     /* OtaConfigSlot*, in file order */
 	GPtrArray *boots;     /* OtaConfigBoot*, one per bootable slot, in file order */
+	/* [trust] (the policies are then the trust list's tiers): the trust
+	 * list shipped in the image (initial=) and the directory of those
+	 * trust updates install (directory=), resolved; NULL without [trust].
+	 * When the shipped list is present here: its version and tiers
+	 * ("default" first, NULL-terminated); else 0 and NULL. */
+	char *trust_initial;
+	char *trust_directory;
+	guint64 trust_initial_version;
+	char **trust_tiers;
 } OtaConfigReport;
 
 /* Loads and validates the system.conf @path as otabundle-install does,
@@ -131,6 +140,9 @@ typedef struct {
  * @path, the group and key, and why (OTA_CONFIG_ERROR; OTA_POLICY_ERROR for
  * a keyring that does not load). */
 OtaConfigReport *ota_config_check(const char *path, GError **error);
+/* (With [trust], the shipped trust list, when it is present here, must
+ * load: OTA_TRUST_ERROR otherwise. Its signature is not checked: it is
+ * trusted as shipped.) */
 /* Frees @report; NULL is ignored. */
 void ota_config_report_free(OtaConfigReport *report);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(OtaConfigReport, ota_config_report_free)

@@ -59,8 +59,8 @@ typedef struct {
 /* One recorded install or mark, oldest first in OtaStatus.results. */
 typedef struct {
 	char *time;      /* UTC, RFC 3339 */
-	char *operation; /* install, mark-good, mark-bad */
-	char *bundle;    /* path, or NULL */
+	char *operation; /* install, mark-good, mark-bad, mark-active, trust-update */
+	char *bundle;    /* path (trust-update: the files, space-separated), or NULL */
 	gboolean ok;
 	char *reason;    /* why it failed, or what it did (quoted values escaped) */
 } OtaResultStatus;
@@ -82,6 +82,16 @@ typedef struct {
 	/* The newest trusted timestamp of a bundle installed here (RFC 3339
 	 * UTC), before which the clock can't be; NULL if none. */
 	char *not_before;
+	/* With [trust] in system.conf: the trust list in effect, its version
+	 * (0 without [trust]), document SHA-256 and file, and whether a trust
+	 * update installed it (FALSE: the one shipped in the image). When it
+	 * can't be read, trust_error says why (version and SHA-256 are then
+	 * the state's record), and no bundle can be verified. */
+	guint64 trust_version;
+	char *trust_sha256;
+	char *trust_path;
+	gboolean trust_installed;
+	char *trust_error;
 } OtaStatus;
 
 /* A snapshot of @target: configuration, boot selection and state. Reads
@@ -175,6 +185,26 @@ typedef enum {
 G_GNUC_WARN_UNUSED_RESULT
 gboolean ota_target_mark_slot(OtaTarget *target, OtaMark mark, const char *which,
                               const char **marked, GError **error);
+
+/* otabundle-install trust-update: replaces the trust list in effect
+ * ([trust] in system.conf) by the chain of trust updates @paths
+ * (NULL-terminated, at least one), in order: each must be the next version
+ * of the one before it (the first, of the list in effect) and be signed
+ * as ota_trust_check_update() asks, at the device's time. The whole chain
+ * is verified before anything is stored; then each version is kept in the
+ * trust directory and the state names the last one, the commit point: a
+ * power cut leaves the old list in effect or the new one. From then on
+ * every policy comes from the new list, whichever slot boots (a fallback
+ * to the old slot included). Holds the state lock; the outcome is recorded
+ * in the state's results and the event log either way. Errors name the
+ * file refused. OTA_INSTALL_ERROR_INCOMPATIBLE without [trust]. */
+G_GNUC_WARN_UNUSED_RESULT
+gboolean ota_target_update_trust(OtaTarget *target, const char *const *paths, GError **error);
+
+/* After a successful ota_target_update_trust(): what it did, in one line
+ * ("trust list version 3 installed (from version 1), document SHA-256
+ * ..."); owned by @target, NULL before. */
+const char *ota_target_get_trust_summary(const OtaTarget *target);
 
 /* The first failure to write an event log ([log.<name>]) in the commands
  * run on @target, one line, or NULL. Such a failure does not fail the

@@ -118,6 +118,9 @@ GBytes *bundle_encrypt_again(OtaBundle *b, GBytes *signature, GError **error);
  * was decrypted), with @source's content-encryption key. */
 gboolean bundle_decrypt_like(OtaBundle *b, const OtaBundle *source, GError **error);
 
+/* The CMS file @path (a partial signature, a replacement), 1 to
+ * @max_size bytes, whole: OTA_BUNDLE_ERROR naming @path otherwise. */
+GBytes *bundle_read_signature_file(const char *path, gsize max_size, GError **error);
 /* Writes @signature and the trailer at @offset of @fd. */
 gboolean bundle_append_signature(int fd, guint64 offset, GBytes *signature, GError **error);
 /* One signature by every signer over content with digests @digest

@@ -480,7 +480,7 @@ static gboolean check_signs_this_bundle(OtaSignature *sig, const OtaChecksum *di
 	return FALSE;
 }
 
-static GBytes *read_partial(const char *path, GError **error)
+GBytes *bundle_read_signature_file(const char *path, gsize max_size, GError **error)
 {
 	g_autofree char *data = NULL;
 	g_autoptr(GError) ierror = NULL;
@@ -490,12 +490,17 @@ static GBytes *read_partial(const char *path, GError **error)
 		g_set_error(error, OTA_BUNDLE_ERROR, OTA_BUNDLE_ERROR_IO, "%s", ierror->message);
 		return NULL;
 	}
-	if (len == 0 || len > OTA_BUNDLE_MAX_SIGNATURE_SIZE) {
+	if (len == 0 || len > max_size) {
 		g_set_error(error, OTA_BUNDLE_ERROR, OTA_BUNDLE_ERROR_MALFORMED,
-		            "%s: a signature must be 1 to %d bytes", path, OTA_BUNDLE_MAX_SIGNATURE_SIZE);
+		            "%s: a signature must be 1 to %" G_GSIZE_FORMAT " bytes", path, max_size);
 		return NULL;
 	}
 	return g_bytes_new_take(g_steal_pointer(&data), len);
+}
+
+static GBytes *read_partial(const char *path, GError **error)
+{
+	return bundle_read_signature_file(path, OTA_BUNDLE_MAX_SIGNATURE_SIZE, error);
 }
 
 /* Whether the signature @der (may be NULL) has an Ed25519 signer, whose

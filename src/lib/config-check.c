@@ -7,6 +7,7 @@
 
 #include <otabundle/keys.h>
 #include <otabundle/manifest.h>
+#include <otabundle/trust.h>
 
 #include "slot-private.h"
 
@@ -69,6 +70,9 @@ void ota_config_report_free(OtaConfigReport *r)
 		g_ptr_array_unref(r->slots);
 	if (r->boots != NULL)
 		g_ptr_array_unref(r->boots);
+	g_free(r->trust_initial);
+	g_free(r->trust_directory);
+	g_strfreev(r->trust_tiers);
 	g_free(r);
 }
 
@@ -106,6 +110,25 @@ static OtaConfigPolicy *check_policy(const OtaPolicyConfig *pc, GError **error)
 		}
 	}
 	return p;
+}
+
+/* The shipped trust list, as a keyring: one that is here must load. */
+static gboolean report_trust(const OtaSystemConfig *c, OtaConfigReport *r, GError **error)
+{
+	g_autoptr(OtaTrust) trust = NULL;
+
+	if (c->trust_initial == NULL)
+		return TRUE;
+	r->trust_initial = g_strdup(c->trust_initial);
+	r->trust_directory = g_strdup(c->trust_directory);
+	if (!g_file_test(c->trust_initial, G_FILE_TEST_EXISTS))
+		return TRUE;
+	trust = ota_trust_load(c->trust_initial, error);
+	if (trust == NULL)
+		return FALSE;
+	r->trust_initial_version = ota_trust_get_version(trust);
+	r->trust_tiers = g_strdupv((char **)ota_trust_get_tiers(trust));
+	return TRUE;
 }
 
 static OtaConfigSlot *report_slot(const OtaSlotConfig *s)
@@ -215,6 +238,10 @@ OtaConfigReport *ota_config_check(const char *path, GError **error)
 			return NULL;
 		}
 		g_ptr_array_add(r->policies, p);
+	}
+	if (!report_trust(c, r, &ierror)) {
+		g_propagate_prefixed_error(error, g_steal_pointer(&ierror), "%s: [trust]: ", path);
+		return NULL;
 	}
 	for (guint i = 0; i < c->slots->len; i++) {
 		const OtaSlotConfig *s = g_ptr_array_index(c->slots, i);

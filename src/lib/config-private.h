@@ -92,10 +92,11 @@ typedef enum {
 	OTA_LOG_EVENT_MARK = 1 << 2,
 	OTA_LOG_EVENT_SERVICE = 1 << 3,   /* accepted as RAUC does; otabundle-install has no service */
 	OTA_LOG_EVENT_WRITESLOT = 1 << 4, /* each slot an install writes */
+	OTA_LOG_EVENT_TRUST = 1 << 5,     /* otabundle's: trust updates, applied or refused */
 } OtaLogEvent;
 #define OTA_LOG_EVENT_ALL                                                                     \
 	(OTA_LOG_EVENT_INSTALL | OTA_LOG_EVENT_BOOT | OTA_LOG_EVENT_MARK | OTA_LOG_EVENT_SERVICE | \
-	 OTA_LOG_EVENT_WRITESLOT)
+	 OTA_LOG_EVENT_WRITESLOT | OTA_LOG_EVENT_TRUST)
 
 typedef enum {
 	OTA_LOG_FORMAT_READABLE,
@@ -138,7 +139,15 @@ typedef struct {
 	char *variant;          /* the variant name (NAME), or the file that holds it (FILE) */
 	char *encryption_key;   /* [encryption] key: a PEM file or a pkcs11: URI, or NULL */
 	char *encryption_cert;  /* [encryption] cert: the key's certificate, or NULL */
-	GPtrArray *policies;    /* OtaPolicyConfig*, "default" first */
+	/* [trust]: the trust list shipped in the image (initial=), and the
+	 * directory outside the A/B slots where installed versions are kept
+	 * (directory=, default <data-directory>/trust); both NULL without
+	 * [trust]. With [trust] the policies come from the trust list's tiers
+	 * (trust-store-private.h), and @policies is empty. */
+	char *trust_initial;
+	char *trust_directory;
+	char *trust_tsa_keyring; /* [trust] tsa-keyring=, or NULL */
+	GPtrArray *policies;    /* OtaPolicyConfig*, "default" first; empty with [trust] */
 	GPtrArray *slots;       /* OtaSlotConfig*, in file order */
 	GPtrArray *loggers;     /* OtaLogConfig*, in file order */
 } OtaSystemConfig;

@@ -75,6 +75,9 @@ void ota_system_config_free(OtaSystemConfig *c)
 	g_free(c->custom_backend);
 	g_free(c->encryption_key);
 	g_free(c->encryption_cert);
+	g_free(c->trust_initial);
+	g_free(c->trust_directory);
+	g_free(c->trust_tsa_keyring);
 	g_free(c->grubenv);
 	g_free(c->uboot_config);
 	g_free(c->barebox_statename);
@@ -804,7 +807,8 @@ static gboolean parse_log_events(const char *group, const char *value, OtaLogCon
 	              {"boot", OTA_LOG_EVENT_BOOT},
 	              {"mark", OTA_LOG_EVENT_MARK},
 	              {"service", OTA_LOG_EVENT_SERVICE},
-	              {"writeslot", OTA_LOG_EVENT_WRITESLOT}};
+	              {"writeslot", OTA_LOG_EVENT_WRITESLOT},
+	              {"trust", OTA_LOG_EVENT_TRUST}};
 	g_auto(GStrv) list = NULL;
 
 	l->events = value == NULL ? OTA_LOG_EVENT_ALL : 0;
@@ -929,6 +933,52 @@ static gboolean parse_encryption(GKeyFile *kf, const char *conf_path, OtaSystemC
 {
 	return take_path_or_uri(kf, "encryption", "key", conf_path, &c->encryption_key, error) &&
 	       take_path_or_uri(kf, "encryption", "cert", conf_path, &c->encryption_cert, error);
+}
+
+/* --- [trust] --------------------------------------------------------------------------- */
+
+/* [trust]: otabundle's signed trust lists (otabundle-trust(5)). initial=
+ * is shipped in the image, so it is resolved like a keyring; directory=
+ * holds what trust updates installed and must outlive a fallback to the
+ * other slot, so it must not be in the image: an absolute path, by
+ * default in the data directory. */
+static gboolean parse_trust(GKeyFile *kf, const char *conf_path, OtaSystemConfig *c,
+                            GError **error)
+{
+	g_autofree char *directory = ota_keyfile_take_string(kf, "trust", "directory");
+
+	/* The TSAs whose tokens the tiers' time checks may trust (a device's
+	 * own choice, like its clock: not part of the signed list). */
+	if (!take_path(kf, "trust", "initial", conf_path, &c->trust_initial, error) ||
+	    !take_path(kf, "trust", "tsa-keyring", conf_path, &c->trust_tsa_keyring, error))
+		return FALSE;
+	if (c->trust_initial == NULL)
+		return config_error(error, OTA_CONFIG_ERROR_MISSING,
+		                    "missing key 'initial' in group [trust]: the trust list shipped "
+		                    "in the image");
+	if (directory != NULL && !g_path_is_absolute(directory)) {
+		g_autofree char *escaped = ota_text_escape(directory);
+
+		return invalid(error, "directory '%s' in group [trust] is not an absolute path: the "
+		                      "trust lists installed must live outside the A/B slots",
+		               escaped);
+	}
+	c->trust_directory = directory != NULL ? g_steal_pointer(&directory)
+	                                       : g_build_filename(c->data_directory, "trust", NULL);
+	return TRUE;
+}
+
+/* With [trust], the trust list's tiers are the policies: a [keyring] or
+ * [policy.<name>] beside it would be a second, unsigned source of trust
+ * that a trust update could not revoke. A slot's policy= names a tier. */
+static gboolean refuse_with_trust(const char *group, GError **error)
+{
+	if (g_str_equal(group, "keyring") || g_str_has_prefix(group, "policy."))
+		return invalid(error, "group [%s] and group [trust] both say whom to trust: with "
+		                      "[trust], the trust list's tiers replace [keyring] and "
+		                      "[policy.<name>] (a slot's policy= names a tier)",
+		               group);
+	return TRUE;
 }
 
 /* --- [keyring] and [policy.*] ---------------------------------------------------------- */
@@ -1161,14 +1211,20 @@ static gboolean parse_groups(GKeyFile *kf, const char *conf_path, OtaSystemConfi
 	g_auto(GStrv) groups = g_key_file_get_groups(kf, NULL);
 	OtaPolicyConfig *p;
 
+	gboolean trust = g_key_file_has_group(kf, "trust");
+
 	if (!parse_handlers(kf, error) || !parse_encryption(kf, conf_path, c, error))
 		return FALSE;
-	p = parse_default_policy(kf, conf_path, error);
-	if (p == NULL)
+	if (trust && !parse_trust(kf, conf_path, c, error))
 		return FALSE;
-	g_ptr_array_add(c->policies, p);
+	if (!trust) {
+		p = parse_default_policy(kf, conf_path, error);
+		if (p == NULL)
+			return FALSE;
+		g_ptr_array_add(c->policies, p);
+	}
 	for (char **g = groups; *g; g++) {
-		if (!refuse_group(*g, error))
+		if (!refuse_group(*g, error) || (trust && !refuse_with_trust(*g, error)))
 			return FALSE;
 		if (g_str_has_prefix(*g, "policy.")) {
 			const char *name = *g + strlen("policy.");
@@ -1192,7 +1248,8 @@ static gboolean parse_groups(GKeyFile *kf, const char *conf_path, OtaSystemConfi
 				return FALSE;
 			g_ptr_array_add(c->loggers, l);
 		} else if (!g_str_equal(*g, "system") && !g_str_equal(*g, "keyring") &&
-		           !g_str_equal(*g, "handlers") && !g_str_equal(*g, "encryption")) {
+		           !g_str_equal(*g, "handlers") && !g_str_equal(*g, "encryption") &&
+		           !g_str_equal(*g, "trust")) {
 			g_autofree char *escaped = ota_text_escape(*g);
 
 			return config_error(error, OTA_CONFIG_ERROR_UNKNOWN_FIELD, "unknown group [%s]",
@@ -1271,7 +1328,10 @@ static gboolean check_slots(OtaSystemConfig *c, GError **error)
 
 		if (s->bootname != NULL && !g_hash_table_add(bootnames, s->bootname))
 			return invalid(error, "bootname '%s' is used by two slots", s->bootname);
-		if (s->policy != NULL && ota_system_config_get_policy(c, s->policy) == NULL)
+		/* With [trust], the tiers are the trust list's, which trust
+		 * updates change: checked when an install needs the tier. */
+		if (s->policy != NULL && c->trust_initial == NULL &&
+		    ota_system_config_get_policy(c, s->policy) == NULL)
 			return invalid(error, "slot %s names policy '%s', but there is no [policy.%s]",
 			               s->name, s->policy, s->policy);
 		for (guint j = 0; j < i; j++) {

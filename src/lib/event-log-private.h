@@ -50,4 +50,10 @@ void event_log_marked(OtaEventLog *log, EventLogMark mark, const char *slot, con
 void event_log_booted(OtaEventLog *log, const char *slot, const char *bootname,
                       const char *boot_id, const char *bundle_hash);
 
+/* otabundle's own event type "trust" (events=trust), in RAUC's form: "Trust
+ * list updated from version 1 to 3" (@to, its document's @sha256), or with
+ * @error "Trust update rejected: why" (@to 0, @sha256 NULL). */
+void event_log_trust_updated(OtaEventLog *log, guint64 from, guint64 to, const char *sha256,
+                             const GError *error);
+
 G_END_DECLS

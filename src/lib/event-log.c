@@ -24,6 +24,9 @@
 #define MESSAGE_ID_MARKED_GOOD "3304e15a7a9a447885eb208ba7ae3a05"
 #define MESSAGE_ID_MARKED_BAD "ccb0e584a47043d7a5316994bce77ae5"
 #define MESSAGE_ID_BOOTED "e60e0addd3454cb8b796eae0d497af96"
+/* otabundle's own, for its event type "trust". */
+#define MESSAGE_ID_TRUST_UPDATED "95c42c5958164f0d9545d2156c2d657d"
+#define MESSAGE_ID_TRUST_REJECTED "1887108c918644de8d69318f76978f15"
 
 #define DOMAIN "rauc-event"
 /* G_LOG_LEVEL_MESSAGE as a syslog priority (LOG_NOTICE), as RAUC logs events. */
@@ -106,6 +109,7 @@ static const char *readable_label(const char *key)
 		{"TRANSACTION_ID", "transaction ID"}, {"BOOT_ID", "boot ID"},
 		{"BUNDLE_HASH", "bundle hash"},       {"BUNDLE_VERSION", "bundle version"},
 		{"SLOT_NAME", "slot"},                {"SLOT_BOOTNAME", "bootname"},
+		{"TRUST_VERSION", "trust list version"}, {"TRUST_SHA256", "trust list SHA-256"},
 	};
 
 	for (gsize i = 0; i < G_N_ELEMENTS(labels); i++) {
@@ -361,4 +365,36 @@ void event_log_booted(OtaEventLog *log, const char *slot, const char *bootname,
 	};
 
 	emit(log, OTA_LOG_EVENT_BOOT, fields, G_N_ELEMENTS(fields));
+}
+
+void event_log_trust_updated(OtaEventLog *log, guint64 from, guint64 to, const char *sha256,
+                             const GError *error)
+{
+	g_autofree char *message = NULL;
+	g_autofree char *previous = g_strdup_printf("%" G_GUINT64_FORMAT, from);
+	g_autofree char *version = to ? g_strdup_printf("%" G_GUINT64_FORMAT, to) : g_strdup("");
+
+	if (error == NULL) {
+		message = g_strdup_printf("Trust list updated from version %" G_GUINT64_FORMAT
+		                          " to %" G_GUINT64_FORMAT,
+		                          from, to);
+	} else {
+		g_autofree char *first = g_strndup(error->message, strcspn(error->message, "\n"));
+
+		message = g_strdup_printf("Trust update rejected: %s", first);
+	}
+	{
+		const Field fields[] = {
+			{"MESSAGE", message},
+			{"MESSAGE_ID", error ? MESSAGE_ID_TRUST_REJECTED : MESSAGE_ID_TRUST_UPDATED},
+			{"PRIORITY", PRIORITY},
+			{"GLIB_DOMAIN", DOMAIN},
+			{"RAUC_EVENT_TYPE", "trust"},
+			{"TRUST_PREVIOUS_VERSION", previous},
+			{"TRUST_VERSION", version},
+			{"TRUST_SHA256", sha256 ? sha256 : ""},
+		};
+
+		emit(log, OTA_LOG_EVENT_TRUST, fields, G_N_ELEMENTS(fields));
+	}
 }

@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <string.h>
 
+#include "manifest-private.h"
 #include "slot-boot-switch-private.h"
 #include "slot-fs-private.h"
 #include "slot-private.h"
@@ -54,23 +55,6 @@ static gboolean check_installable(const OtaInstallPlan *p, GError **error)
 	return TRUE;
 }
 
-/* Now, as far as this device can tell: its clock, unless that is behind
- * the newest trusted timestamp installed here (state-private.h), which has
- * certainly passed. A clock set back can't make an expired certificate or
- * bundle valid again, nor one revoked since. */
-static gint64 device_now(OtaTarget *t)
-{
-	return MAX(g_get_real_time() / G_USEC_PER_SEC, t->state->not_before);
-}
-
-static OtaPolicy *policy_for(OtaTarget *t, const char *name, GError **error)
-{
-	const OtaPolicyConfig *pc = ota_system_config_get_policy(t->config, name);
-
-	g_assert(pc != NULL); /* config.c checked every slot's policy exists */
-	return config_policy_new(pc, device_now(t), error);
-}
-
 /* Policy @name must pass too (once per plan); @why says what asked for it. */
 static gboolean check_policy(OtaTarget *t, OtaInstallPlan *p, const char *name, const char *why,
                              GError **error)
@@ -83,9 +67,12 @@ static gboolean check_policy(OtaTarget *t, OtaInstallPlan *p, const char *name, 
 
 	if (g_ptr_array_find_with_equal_func(p->policies_used, name, g_str_equal, NULL))
 		return TRUE;
-	tier = policy_for(t, name, error);
-	if (tier == NULL)
+	tier = target_policy(t, name, &ierror);
+	if (tier == NULL) {
+		g_propagate_prefixed_error(error, g_steal_pointer(&ierror), "%s: policy '%s' of %s: ",
+		                           b->path, name, why);
 		return FALSE;
+	}
 	if (!ota_signature_verify_content(b->signature, digest, tier, &ierror)) {
 		g_propagate_prefixed_error(error, g_steal_pointer(&ierror), "%s: policy '%s' of %s: ",
 		                           b->path, name, why);
@@ -95,23 +82,14 @@ static gboolean check_policy(OtaTarget *t, OtaInstallPlan *p, const char *name, 
 	return TRUE;
 }
 
-static gboolean bundle_runs_code(const OtaManifest *m)
-{
-	if (m->hook_filename != NULL || m->handler_filename != NULL || m->hooks != NULL)
-		return TRUE;
-	for (guint i = 0; i < m->images->len; i++) {
-		if (((const OtaImage *)g_ptr_array_index(m->images, i))->hooks != NULL)
-			return TRUE;
-	}
-	return FALSE;
-}
-
 /* A stricter tier bound to a slot the bundle writes must pass too: a key
  * trusted for the application can't authorize a bootloader. A bundle that
  * runs code of its own (hooks) runs it as root, able to write any slot, so
  * it must pass every policy the device has. */
 static gboolean check_tiers(OtaTarget *t, OtaInstallPlan *p, GError **error)
 {
+	g_auto(GStrv) names = NULL;
+
 	for (guint i = 0; i < p->steps->len; i++) {
 		const OtaInstallStep *step = g_ptr_array_index(p->steps, i);
 		g_autofree char *why = g_strdup_printf("slot %s", step->slot->name);
@@ -120,12 +98,13 @@ static gboolean check_tiers(OtaTarget *t, OtaInstallPlan *p, GError **error)
 		    !check_policy(t, p, step->slot->policy, why, error))
 			return FALSE;
 	}
-	if (!bundle_runs_code(p->bundle->manifest))
+	if (!ota_manifest_runs_code(p->bundle->manifest))
 		return TRUE;
-	for (guint i = 0; i < t->config->policies->len; i++) {
-		const OtaPolicyConfig *pc = g_ptr_array_index(t->config->policies, i);
-
-		if (!check_policy(t, p, pc->name, "a bundle with hooks", error))
+	names = target_policy_names(t, error);
+	if (names == NULL)
+		return FALSE;
+	for (char **name = names; *name; name++) {
+		if (!check_policy(t, p, *name, "a bundle with hooks", error))
 			return FALSE;
 	}
 	return TRUE;
@@ -305,7 +284,7 @@ static gboolean check_expiry(OtaTarget *t, const OtaManifest *m, GError **error)
 {
 	g_autofree char *expires = ota_manifest_get_meta(m, "otabundle", "expires");
 	g_autoptr(GDateTime) when = NULL;
-	g_autoptr(GDateTime) now = g_date_time_new_from_unix_utc(device_now(t));
+	g_autoptr(GDateTime) now = g_date_time_new_from_unix_utc(target_now(t));
 
 	if (expires == NULL)
 		return TRUE;
@@ -512,7 +491,7 @@ static gboolean open_verified(OtaTarget *t, OtaInstallPlan *p, const char *bundl
 	if (g_mkdir_with_parents(t->config->data_directory, 0700) < 0)
 		return install_fail(error, OTA_INSTALL_ERROR_WRITE, "%s: %s",
 		                    t->config->data_directory, g_strerror(errno));
-	policy = policy_for(t, "default", error);
+	policy = target_policy(t, "default", error);
 	if (policy == NULL)
 		return FALSE;
 	p->bundle = open_decrypted(t, bundle_path, error);
@@ -585,7 +564,7 @@ const char *ota_install_plan_get_policy(const OtaInstallPlan *p, guint index)
 OtaBundle *ota_target_open_bundle_for_info(OtaTarget *t, const char *bundle_path,
                                            GError **error)
 {
-	g_autoptr(OtaPolicy) policy = policy_for(t, "default", error);
+	g_autoptr(OtaPolicy) policy = target_policy(t, "default", error);
 	g_autoptr(OtaBundle) b = NULL;
 
 	if (policy == NULL)

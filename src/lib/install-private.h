@@ -12,6 +12,7 @@
 #include "event-log-private.h"
 #include "partition-switch-private.h"
 #include "state-private.h"
+#include "trust-store-private.h"
 
 G_BEGIN_DECLS
 
@@ -22,7 +23,31 @@ struct OtaTarget {
 	const OtaSlotConfig *booted;
 	char *install_summary; /* of the last successful ota_install() */
 	OtaEventLog *events;   /* [log.<name>] */
+	/* With [trust]: the trust list in effect as last read (target-trust.c),
+	 * for the state's trust_version and trust_sha256 it was read for. */
+	OtaTrust *trust;
+	guint64 trust_version;
+	char *trust_sha256;
+	char *trust_summary; /* of the last successful ota_target_update_trust() */
 };
+
+/* Now, as far as this device can tell: its clock, unless that is behind
+ * the newest trusted timestamp installed here (state-private.h), which has
+ * certainly passed. A clock set back can't make an expired certificate or
+ * bundle valid again, nor one revoked since. */
+gint64 target_now(OtaTarget *target);
+
+/* The policy @name (seconds: target_now()): system.conf's [keyring]
+ * ("default") or [policy.<name>]; with [trust], the tier of that name of
+ * the trust list in effect (OTA_TRUST_ERROR_NO_TIER if it has none). */
+OtaPolicy *target_policy(OtaTarget *target, const char *name, GError **error);
+
+/* The names of every policy the device has, "default" first
+ * (NULL-terminated; g_strfreev()). */
+char **target_policy_names(OtaTarget *target, GError **error);
+
+/* The trust members of @status (none without [trust]). */
+void target_trust_status(OtaTarget *target, OtaStatus *status);
 
 /* Under the lock, before a command changes anything: the first such
  * command after a boot (another boot ID, or another booted slot) logs

@@ -14,6 +14,7 @@
 #define JSON_SCHEMA_INFO "otabundle/info/1"
 #define JSON_SCHEMA_VERIFY "otabundle/verify/1"
 #define JSON_SCHEMA_AUDIT "otabundle/audit/1"
+#define JSON_SCHEMA_TRUST "otabundle/trust/1"
 #define JSON_SCHEMA_INSTALL_INFO "otabundle-install/info/1"
 #define JSON_SCHEMA_INSTALL_STATUS "otabundle-install/status/1"
 #define JSON_SCHEMA_INSTALL_CHECK_CONFIG "otabundle-install/check-config/1"

@@ -23,4 +23,9 @@ gboolean ota_manifest_check_settings(const char *const *settings, GError **error
 OtaManifest *ota_manifest_load_with_settings(const char *path, const char *const *settings,
                                              GError **error);
 
+/* Whether a bundle with manifest @m runs code of its own on the device
+ * (a hook or handler file, install hooks, image hooks): run as root, it
+ * could write any slot, so a device asks every policy tier it has. */
+gboolean ota_manifest_runs_code(const OtaManifest *m);
+
 G_END_DECLS

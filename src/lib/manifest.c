@@ -464,6 +464,17 @@ OtaManifest *ota_manifest_parse(const char *data, gsize length, GError **error)
 	return parse(data, length, NULL, error);
 }
 
+gboolean ota_manifest_runs_code(const OtaManifest *m)
+{
+	if (m->hook_filename != NULL || m->handler_filename != NULL || m->hooks != NULL)
+		return TRUE;
+	for (guint i = 0; i < m->images->len; i++) {
+		if (((const OtaImage *)g_ptr_array_index(m->images, i))->hooks != NULL)
+			return TRUE;
+	}
+	return FALSE;
+}
+
 gboolean ota_manifest_check_settings(const char *const *settings, GError **error)
 {
 	static const char template[] = "[update]\ncompatible=any\n";

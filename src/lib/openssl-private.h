@@ -19,5 +19,7 @@ char *ota_x509_name_to_string(const X509_NAME *name);
 
 /* SHA-256 of @cert's DER, lower-case hex, or "?" if OpenSSL can't. */
 char *ota_x509_certificate_sha256(X509 *cert);
+/* SHA-256 of @cert's SubjectPublicKeyInfo DER, lower-case hex, or "?". */
+char *ota_x509_spki_sha256(X509 *cert);
 
 G_END_DECLS

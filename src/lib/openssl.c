@@ -75,3 +75,24 @@ char *ota_x509_certificate_sha256(X509 *cert)
 		g_string_append_printf(hex, "%02x", md[i]);
 	return g_string_free(hex, FALSE);
 }
+
+char *ota_x509_spki_sha256(X509 *cert)
+{
+	unsigned char *der = NULL;
+	int len = i2d_X509_PUBKEY(X509_get_X509_PUBKEY(cert), &der);
+	guint8 md[EVP_MAX_MD_SIZE];
+	unsigned int md_len = 0;
+	GString *hex;
+
+	if (len <= 0 || EVP_Digest(der, (size_t)len, md, &md_len, EVP_sha256(), NULL) != 1 ||
+	    md_len != 32) {
+		OPENSSL_free(der);
+		ERR_clear_error();
+		return g_strdup("?");
+	}
+	OPENSSL_free(der);
+	hex = g_string_sized_new(2 * md_len);
+	for (unsigned int i = 0; i < md_len; i++)
+		g_string_append_printf(hex, "%02x", md[i]);
+	return g_string_free(hex, FALSE);
+}

@@ -33,4 +33,19 @@ X509_STORE *ota_policy_get_tsa_store(const OtaPolicy *policy);
  * OTA_POLICY_ERROR_KEYRING. */
 X509_STORE *ota_policy_load_store(const char *path, GError **error);
 
+/* A policy trusting exactly the certificates of @anchors (an empty stack:
+ * nothing), otherwise as ota_policy_new_from_keyrings() without CRLs: for
+ * trust lists (trust.c), whose anchors come from a document, not files. */
+OtaPolicy *ota_policy_new_from_anchors(OtaX509Stack *anchors, OtaPurpose purpose,
+                                       gboolean check_time, guint threshold, GError **error);
+
+/* A trust list's revocations: a signer whose own certificate, or any
+ * certificate of its chain (intermediates and anchor too), has its
+ * certificate SHA-256 in @certificate_sha256 or its SubjectPublicKeyInfo
+ * SHA-256 in @spki_sha256 (hex, NULL-terminated; either may be NULL) is
+ * OTA_SIGNER_REVOKED with @reason, whatever times or timestamps say.
+ * Replaces the lists given before. */
+void ota_policy_set_revoked(OtaPolicy *policy, const char *const *spki_sha256,
+                            const char *const *certificate_sha256, const char *reason);
+
 G_END_DECLS

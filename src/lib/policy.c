@@ -72,6 +72,9 @@ struct OtaPolicy {
 	gboolean now_set;           /* else "now" is the clock's */
 	gint64 now;
 	guint threshold; /* N of N-of-M, at least 1 */
+	GHashTable *revoked_spki; /* SHA-256 hex of SubjectPublicKeyInfos, or NULL */
+	GHashTable *revoked_certs; /* SHA-256 hex of certificates, or NULL */
+	char *revoked_reason;
 };
 
 guint ota_policy_get_threshold(const OtaPolicy *policy)
@@ -147,6 +150,9 @@ void ota_policy_free(OtaPolicy *policy)
 		return;
 	X509_STORE_free(policy->store);
 	X509_STORE_free(policy->tsa_store);
+	g_clear_pointer(&policy->revoked_spki, g_hash_table_unref);
+	g_clear_pointer(&policy->revoked_certs, g_hash_table_unref);
+	g_free(policy->revoked_reason);
 	g_free(policy);
 }
 
@@ -270,17 +276,12 @@ static gboolean add_keyring(X509_STORE *store, const char *path, GError **error)
 	return add_keyring_file(store, path, error);
 }
 
-OtaPolicy *ota_policy_new_from_keyrings(const char *const *keyring_paths, const char *crl_path,
-                                        OtaPurpose purpose, gboolean check_time,
-                                        guint threshold, GError **error)
+/* A policy with an empty store, for the constructors to fill. */
+static OtaPolicy *policy_new_empty(OtaPurpose purpose, gboolean check_time, guint threshold,
+                                   GError **error)
 {
 	g_autoptr(OtaPolicy) policy = g_new0(OtaPolicy, 1);
 
-	if (keyring_paths == NULL || keyring_paths[0] == NULL) {
-		g_set_error_literal(error, OTA_POLICY_ERROR, OTA_POLICY_ERROR_INVALID,
-		                    "no keyring given");
-		return NULL;
-	}
 	if (threshold == 0) {
 		g_set_error_literal(error, OTA_POLICY_ERROR, OTA_POLICY_ERROR_INVALID,
 		                    "a threshold must be at least 1");
@@ -288,7 +289,6 @@ OtaPolicy *ota_policy_new_from_keyrings(const char *const *keyring_paths, const 
 	}
 	policy->purpose = purpose;
 	policy->check_time = check_time;
-	policy->check_crl = crl_path != NULL;
 	policy->threshold = threshold;
 	policy->store = X509_STORE_new();
 	if (policy->store == NULL) {
@@ -296,6 +296,61 @@ OtaPolicy *ota_policy_new_from_keyrings(const char *const *keyring_paths, const 
 		                      "cannot create certificate store");
 		return NULL;
 	}
+	return g_steal_pointer(&policy);
+}
+
+OtaPolicy *ota_policy_new_from_anchors(OtaX509Stack *anchors, OtaPurpose purpose,
+                                       gboolean check_time, guint threshold, GError **error)
+{
+	g_autoptr(OtaPolicy) policy = policy_new_empty(purpose, check_time, threshold, error);
+
+	if (policy == NULL)
+		return NULL;
+	for (int i = 0; i < sk_X509_num(anchors); i++) {
+		if (X509_STORE_add_cert(policy->store, sk_X509_value(anchors, i)) != 1) {
+			ota_set_openssl_error(error, OTA_POLICY_ERROR, OTA_POLICY_ERROR_KEYRING,
+			                      "cannot add trust anchor %d", i + 1);
+			return NULL;
+		}
+	}
+	return g_steal_pointer(&policy);
+}
+
+static GHashTable *string_set_new(const char *const *strings)
+{
+	GHashTable *set = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+
+	for (const char *const *s = strings; s != NULL && *s != NULL; s++)
+		g_hash_table_add(set, g_ascii_strdown(*s, -1));
+	return set;
+}
+
+void ota_policy_set_revoked(OtaPolicy *policy, const char *const *spki_sha256,
+                            const char *const *certificate_sha256, const char *reason)
+{
+	g_clear_pointer(&policy->revoked_spki, g_hash_table_unref);
+	g_clear_pointer(&policy->revoked_certs, g_hash_table_unref);
+	g_free(policy->revoked_reason);
+	policy->revoked_spki = string_set_new(spki_sha256);
+	policy->revoked_certs = string_set_new(certificate_sha256);
+	policy->revoked_reason = g_strdup(reason ? reason : "revoked");
+}
+
+OtaPolicy *ota_policy_new_from_keyrings(const char *const *keyring_paths, const char *crl_path,
+                                        OtaPurpose purpose, gboolean check_time,
+                                        guint threshold, GError **error)
+{
+	g_autoptr(OtaPolicy) policy = NULL;
+
+	if (keyring_paths == NULL || keyring_paths[0] == NULL) {
+		g_set_error_literal(error, OTA_POLICY_ERROR, OTA_POLICY_ERROR_INVALID,
+		                    "no keyring given");
+		return NULL;
+	}
+	policy = policy_new_empty(purpose, check_time, threshold, error);
+	if (policy == NULL)
+		return NULL;
+	policy->check_crl = crl_path != NULL;
 	for (const char *const *path = keyring_paths; *path != NULL; path++) {
 		if (!add_keyring(policy->store, *path, error))
 			return NULL;
@@ -570,6 +625,36 @@ static OtaSignerStatus verify_chain(const OtaPolicy *policy, X509 *cert, OtaX509
 	return status_for(err);
 }
 
+static gboolean certificate_is_revoked(const OtaPolicy *policy, X509 *cert)
+{
+	g_autofree char *cert_sha256 = ota_x509_certificate_sha256(cert);
+	g_autofree char *spki_sha256 = ota_x509_spki_sha256(cert);
+
+	return g_hash_table_contains(policy->revoked_certs, cert_sha256) ||
+	       g_hash_table_contains(policy->revoked_spki, spki_sha256);
+}
+
+/* ota_policy_set_revoked(): the signer's own certificate, and each one of
+ * the chain OpenSSL built, whether or not the chain was trusted (so that
+ * an expired and revoked signer is shown as revoked, the reason that will
+ * not go away). Unlike a CRL entry, a revocation in a trust list has no
+ * time: a timestamp from before it saves nothing, since a leaked key can
+ * timestamp its signatures too. */
+static gboolean is_revoked_by_list(const OtaPolicy *policy, X509 *cert, X509_STORE_CTX *ctx)
+{
+	STACK_OF(X509) *chain = ctx != NULL ? X509_STORE_CTX_get0_chain(ctx) : NULL;
+
+	if (policy->revoked_certs == NULL)
+		return FALSE;
+	if (certificate_is_revoked(policy, cert))
+		return TRUE;
+	for (int i = 0; i < sk_X509_num(chain); i++) {
+		if (certificate_is_revoked(policy, sk_X509_value(chain, i)))
+			return TRUE;
+	}
+	return FALSE;
+}
+
 static OtaSignerStatus check_chain(const OtaPolicy *policy, X509 *cert, OtaX509Stack *untrusted,
                                    const ChainTime *when, char **reason,
                                    char **missing_issuer_name)
@@ -597,6 +682,11 @@ static OtaSignerStatus check_chain(const OtaPolicy *policy, X509 *cert, OtaX509S
 		if (status == OTA_SIGNER_COUNTED && policy->check_crl)
 			status = verify_chain(policy, cert, untrusted, CHAIN_REVOCATION, when,
 			                      &revocation_ctx, reason, missing_issuer_name);
+	}
+	if (is_revoked_by_list(policy, cert, ctx)) {
+		g_free(*reason);
+		*reason = g_strdup(policy->revoked_reason);
+		return OTA_SIGNER_REVOKED;
 	}
 	if (status != OTA_SIGNER_COUNTED)
 		return status;

@@ -24,38 +24,6 @@ static char *time_to_string(const ASN1_TIME *t)
 	return g_strdup(buf);
 }
 
-static char *sha256_hex(const guint8 *data, gsize len)
-{
-	guint8 md[OTA_SHA256_LEN];
-	char *hex = g_malloc(OTA_SHA256_HEX_LEN + 1);
-
-	if (EVP_Digest(data, len, md, NULL, EVP_sha256(), NULL) != 1) {
-		ERR_clear_error();
-		g_free(hex);
-		return g_strdup("?");
-	}
-	ota_checksum_to_hex(md, hex);
-	return hex;
-}
-
-static char *der_sha256_hex(int (*i2d)(const void *, unsigned char **), const void *obj)
-{
-	unsigned char *der = NULL;
-	int len = i2d(obj, &der);
-	char *hex;
-
-	if (len <= 0)
-		return g_strdup("?");
-	hex = sha256_hex(der, (gsize)len);
-	OPENSSL_free(der);
-	return hex;
-}
-
-static int i2d_spki(const void *obj, unsigned char **out)
-{
-	return i2d_X509_PUBKEY(obj, out);
-}
-
 static void signer_info_free(OtaSignerInfo *info)
 {
 	g_free(info->subject);
@@ -85,7 +53,7 @@ static OtaSignerInfo *describe_signer(X509 *cert)
 	info->subject = ota_x509_name_to_string(X509_get_subject_name(cert));
 	info->issuer = ota_x509_name_to_string(X509_get_issuer_name(cert));
 	info->cert_sha256 = ota_x509_certificate_sha256(cert);
-	info->spki_sha256 = der_sha256_hex(i2d_spki, X509_get_X509_PUBKEY(cert));
+	info->spki_sha256 = ota_x509_spki_sha256(cert);
 	info->key_id = ota_keys_public_key_id(X509_get0_pubkey(cert));
 	info->not_before = time_to_string(X509_get0_notBefore(cert));
 	info->not_after = time_to_string(X509_get0_notAfter(cert));

@@ -53,6 +53,13 @@ typedef struct {
 	 * since the epoch; 0: none): a time that has certainly passed, so a
 	 * clock behind it is wrong. It only rises. */
 	gint64 not_before;
+	/* The trust list in effect ([trust] in system.conf): 0 while it is the
+	 * one shipped in the image; else the version a trust update installed,
+	 * kept as <trust directory>/trust-<N>, and the SHA-256 (hex) of its
+	 * document. This record is the trust update's commit point
+	 * (trust-store-private.h). */
+	guint64 trust_version;
+	char *trust_sha256;
 	GPtrArray *slots;         /* OtaSlotRecord* */
 	GPtrArray *results;       /* OtaResult*, oldest first */
 } OtaState;

@@ -51,6 +51,7 @@ void ota_state_free(OtaState *s)
 	g_free(s->installed_version);
 	g_free(s->pending_slot);
 	g_free(s->last_boot);
+	g_free(s->trust_sha256);
 	g_ptr_array_unref(s->slots);
 	g_ptr_array_unref(s->results);
 	g_free(s);
@@ -132,6 +133,36 @@ static gboolean read_not_before(GKeyFile *kf, OtaState *s, GError **error)
 	return TRUE;
 }
 
+static gboolean is_sha256_hex(const char *s)
+{
+	if (strlen(s) != OTA_SHA256_HEX_LEN)
+		return FALSE;
+	for (; *s; s++) {
+		if (!g_ascii_isdigit(*s) && !(*s >= 'a' && *s <= 'f'))
+			return FALSE;
+	}
+	return TRUE;
+}
+
+/* The trust list installed: a version (at least 1) and its document's
+ * SHA-256, both or neither. */
+static gboolean read_trust(GKeyFile *kf, OtaState *s, GError **error)
+{
+	g_autofree char *version = g_key_file_get_value(kf, "system", "trust-version", NULL);
+	g_autofree char *sha256 = g_key_file_get_value(kf, "system", "trust-sha256", NULL);
+
+	if (version == NULL && sha256 == NULL)
+		return TRUE;
+	if (version == NULL || sha256 == NULL)
+		return corrupted(error, s->path, "incomplete: trust-version and trust-sha256 go together");
+	if (!g_ascii_string_to_unsigned(version, 10, 1, G_MAXUINT64, &s->trust_version, NULL))
+		return corrupted(error, s->path, "bad trust-version");
+	if (!is_sha256_hex(sha256))
+		return corrupted(error, s->path, "bad trust-sha256");
+	s->trust_sha256 = g_steal_pointer(&sha256);
+	return TRUE;
+}
+
 /* The floor is what anti-rollback stands on: a state without it is not a
  * device with floor 0, it is a broken one. */
 static gboolean read_system(GKeyFile *kf, OtaState *s, GError **error)
@@ -147,7 +178,7 @@ static gboolean read_system(GKeyFile *kf, OtaState *s, GError **error)
 	s->installed_version = g_key_file_get_string(kf, "system", "installed-version", NULL);
 	s->pending_slot = g_key_file_get_string(kf, "system", "pending-slot", NULL);
 	s->last_boot = g_key_file_get_string(kf, "system", "last-boot", NULL);
-	return read_not_before(kf, s, error);
+	return read_not_before(kf, s, error) && read_trust(kf, s, error);
 }
 
 /* The state is only ever replaced whole and atomically, so a file whose
@@ -239,6 +270,10 @@ static char *to_data(OtaState *s, gsize *length)
 		g_autofree char *text = when ? g_date_time_format_iso8601(when) : NULL;
 
 		set_string(kf, "system", "not-before", text);
+	}
+	if (s->trust_version > 0) {
+		g_key_file_set_uint64(kf, "system", "trust-version", s->trust_version);
+		set_string(kf, "system", "trust-sha256", s->trust_sha256);
 	}
 	for (guint i = 0; i < s->slots->len; i++) {
 		const OtaSlotRecord *r = g_ptr_array_index(s->slots, i);

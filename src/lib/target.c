@@ -14,6 +14,9 @@ void ota_target_free(OtaTarget *t)
 	ota_system_config_free(t->config);
 	event_log_free(t->events);
 	g_free(t->install_summary);
+	ota_trust_free(t->trust);
+	g_free(t->trust_sha256);
+	g_free(t->trust_summary);
 	g_free(t);
 }
 
@@ -68,6 +71,9 @@ void ota_status_free(OtaStatus *s)
 	g_ptr_array_unref(s->results);
 	g_free(s->variant);
 	g_free(s->not_before);
+	g_free(s->trust_sha256);
+	g_free(s->trust_path);
+	g_free(s->trust_error);
 	g_free(s);
 }
 
@@ -139,6 +145,7 @@ OtaStatus *ota_target_get_status(OtaTarget *t)
 	s->results = g_ptr_array_new_with_free_func((GDestroyNotify)result_status_free);
 	for (guint i = 0; i < t->state->results->len; i++)
 		g_ptr_array_add(s->results, result_status(g_ptr_array_index(t->state->results, i)));
+	target_trust_status(t, s);
 	return s;
 }
 

@@ -75,7 +75,7 @@ def read_audit_log(path):
 # Commands that print one JSON document with --output-format=json: on
 # success, and (True) on failure (exit 1) too.
 JSON_COMMANDS = {
-    "otabundle": {"info": True, "verify": True},
+    "otabundle": {"info": True, "verify": True, "trust": False},
     "otabundle-install": {"info": True, "status": False, "check-config": True},
 }
 

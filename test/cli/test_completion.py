@@ -25,7 +25,8 @@ OTABUNDLE_INSTALL = os.environ.get("OTABUNDLE_INSTALL",
 WORDBREAKS = "\"'><=;|&(:"
 
 COMMANDS = {"create", "info", "verify", "extract", "sign", "merge", "resign",
-            "extract-signature", "replace-signature"}
+            "extract-signature", "replace-signature", "trust"}
+TRUST_COMMANDS = {"create", "sign", "merge", "show", "verify"}
 
 # The script runs the function that `complete -p` names for the command,
 # with the arguments bash passes it, and prints COMPREPLY NUL-separated.
@@ -188,6 +189,29 @@ def test_a_file_name_with_a_colon_completes_after_the_colon(complete, tmp_path):
     assert complete("otabundle info a:") == ["b.raucb"]
 
 
+def test_trust_completes_to_its_own_commands(complete):
+    assert set(complete("otabundle trust ")) == TRUST_COMMANDS
+    assert complete("otabundle trust m") == ["merge"]
+
+
+@pytest.mark.parametrize("command", sorted(TRUST_COMMANDS))
+def test_each_trust_command_offers_exactly_the_options_its_help_lists(complete, command):
+    offered = set(complete(f"otabundle trust {command} --"))
+    assert offered and offered == help_options(OTABUNDLE, "trust", command)
+
+
+def test_trust_create_tier_option_and_verify_trust_are_offered(complete):
+    assert {"--version=", "--tier=", "--anchor=", "--revoke="} <= set(
+        complete("otabundle trust create --"))
+    assert {"--trust=", "--tier="} <= set(complete("otabundle verify --"))
+
+
+def test_trust_file_argument_completes_to_files(complete, tmp_path):
+    (tmp_path / "v2.trust").write_text("")
+    assert complete("otabundle trust verify --trust v1.trust v") == ["v2.trust"]
+    assert sorted(complete("otabundle trust show --output-format=")) == ["json", "text"]
+
+
 def test_unknown_command_completes_nothing(complete):
     assert complete("otabundle frobnicate --") == []
 
@@ -223,7 +247,8 @@ def test_help_is_read_once_per_shell(tmp_path):
 
 def test_install_first_word_completes_to_its_commands(complete):
     assert set(complete("otabundle-install ")) == {"install", "info", "status", "mark-good",
-                                                   "mark-bad", "mark-active", "check-config"}
+                                                   "mark-bad", "mark-active", "trust-update",
+                                                   "check-config"}
 
 
 def test_install_options_are_exactly_those_its_help_lists(complete):
@@ -244,6 +269,18 @@ def test_install_conf_completes_to_files(complete, tmp_path):
 def test_install_bundle_argument_completes_to_files(complete, tmp_path):
     (tmp_path / "update.raucb").write_text("")
     assert complete("otabundle-install -c system.conf install up") == ["update.raucb"]
+
+
+def test_install_trust_update_completes_to_files(complete, tmp_path):
+    (tmp_path / "trust-2.der").write_text("")
+    (tmp_path / "trust-3.der").write_text("")
+    assert complete("otabundle-install trust-update trust-3") == ["trust-3.der"]
+    assert complete("otabundle-install trust-update trust-2.der trust-3") == ["trust-3.der"]
+
+
+def test_install_second_bundle_completes_no_files(complete, tmp_path):
+    (tmp_path / "update.raucb").write_text("")
+    assert complete("otabundle-install install update.raucb up") == []
 
 
 def test_install_command_without_bundle_completes_no_files(complete, tmp_path):

@@ -169,3 +169,41 @@ def test_timestamped_release_example_asks_a_tsa_url_when_given_one(tmp_path, tsa
     proc, _ = run_timestamped_release(tmp_path, TSA_URL=tsa.url(), TSA_KEYRING=str(tsa.root))
     assert f"have the TSA at {tsa.url()} timestamp" in proc.stdout
     assert "by CN=otabundle test TSA" in proc.stdout and "(trusted)" in proc.stdout
+
+
+KEY_ROTATION = Path(__file__).resolve().parents[2] / "examples" / "key-rotation.sh"
+
+
+def test_key_rotation_example_rotates_and_revokes_and_leaves_only_its_outputs(tmp_path):
+    """examples/key-rotation.sh: (1) a planned rotation with an overlap
+    window, (2) a leaked officer key revoked by the two others; every
+    one-sided, skipped or replayed update is refused, and the kept trust
+    lists form a chain from v1."""
+    asan = os.environ.get("ASAN_OPTIONS", "")
+    proc = subprocess.run(["bash", KEY_ROTATION, tmp_path / "kept"],
+                          env=dict(os.environ, OTABUNDLE=OTABUNDLE, TMPDIR=str(tmp_path),
+                                   ASAN_OPTIONS=f"{asan}:verify_asan_link_order=0".lstrip(":")),
+                          capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert proc.stdout.rstrip().splitlines()[-1] == "key rotation complete"
+    assert "v4.trust: OK, version 4 accepted over version 3" in proc.stdout
+    assert "not signed by its current threshold (0 of 1)" in proc.stdout  # new key alone
+    assert "not signed by its current threshold (1 of 2)" in proc.stdout  # one officer alone
+    assert "CN=carol: revoked by trust list version 4" in proc.stdout
+    # The device: v1 refuses the new key, v2 accepts it; v3 and v4 in one go.
+    assert "trust list version 2 installed (from version 1)" in proc.stdout
+    assert "trust list version 4 installed (from version 2)" in proc.stdout
+    assert ("otabundle-install: boot.raucb: policy 'bootloader' of slot bootloader.0"
+            in proc.stdout)
+    kept = tmp_path / "kept"
+    assert sorted(p.name for p in kept.iterdir()) == ["audit.log", "v1.trust", "v2.trust",
+                                                       "v3.trust", "v4.trust"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["kept"]
+    chain = subprocess.run([OTABUNDLE, "trust", "verify", "--trust", kept / "v1.trust",
+                            *(kept / f"v{n}.trust" for n in (2, 3, 4))],
+                           capture_output=True, text=True)
+    assert chain.returncode == 0, chain.stderr
+    audit = [json.loads(line) for line in (kept / "audit.log").read_text().splitlines()]
+    assert [(a["operation"], a["format"]) for a in audit] == [
+        ("create", "trust"), ("create", "trust"), ("sign-detached", "trust"),
+        ("sign-detached", "trust")]

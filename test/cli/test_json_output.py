@@ -91,11 +91,20 @@ def install_check_config_document(pki, tmp_path, good_bundle):
     return run_install(conf, "check-config", "--output-format=json", boot=None)
 
 
+def trust_document(pki, tmp_path, good_bundle):
+    trust = tmp_path / "v1.trust"
+    proc = run("trust", "create", "--version", "1", "--anchor", f"default:{pki.root}",
+               *pki.sign_args(), trust)
+    assert proc.returncode == 0, proc.stderr
+    return run("trust", "show", "--output-format=json", trust)
+
+
 # A test that produces each kind of document, so that no schema goes untested.
 PRODUCERS = {
     "otabundle/info/1": info_document,
     "otabundle/verify/1": verify_document,
     "otabundle/audit/1": audit_document,
+    "otabundle/trust/1": trust_document,
     "otabundle-install/info/1": install_info_document,
     "otabundle-install/status/1": install_status_document,
     "otabundle-install/check-config/1": install_check_config_document,

@@ -38,8 +38,8 @@ static void add_ext(X509 *cert, X509 *issuer, int nid, const char *value)
 	X509_EXTENSION_free(ext);
 }
 
-static TestIdentity *make_identity(EVP_PKEY *key, const char *cn, const TestIdentity *issuer,
-                                   int days_from, int days_to, const char *eku)
+static TestIdentity *make_identity_as(EVP_PKEY *key, const char *cn, const TestIdentity *issuer,
+                                      int days_from, int days_to, const char *eku, gboolean ca)
 {
 	TestIdentity *id = g_new0(TestIdentity, 1);
 	X509 *signer_cert;
@@ -59,9 +59,9 @@ static TestIdentity *make_identity(EVP_PKEY *key, const char *cn, const TestIden
 	signer_cert = issuer ? issuer->cert : id->cert;
 	signer_key = issuer ? issuer->key : id->key;
 	X509_set_issuer_name(id->cert, X509_get_subject_name(signer_cert));
-	if (issuer == NULL) {
-		add_ext(id->cert, id->cert, NID_basic_constraints, "critical,CA:TRUE");
-		add_ext(id->cert, id->cert, NID_key_usage, "critical,keyCertSign,cRLSign");
+	if (issuer == NULL || ca) {
+		add_ext(id->cert, signer_cert, NID_basic_constraints, "critical,CA:TRUE");
+		add_ext(id->cert, signer_cert, NID_key_usage, "critical,keyCertSign,cRLSign");
 	} else {
 		add_ext(id->cert, signer_cert, NID_basic_constraints, "critical,CA:FALSE");
 		add_ext(id->cert, signer_cert, NID_key_usage, "critical,digitalSignature");
@@ -75,6 +75,18 @@ static TestIdentity *make_identity(EVP_PKEY *key, const char *cn, const TestIden
 	                                  : EVP_sha256()),
 	                >, 0);
 	return id;
+}
+
+static TestIdentity *make_identity(EVP_PKEY *key, const char *cn, const TestIdentity *issuer,
+                                   int days_from, int days_to, const char *eku)
+{
+	return make_identity_as(key, cn, issuer, days_from, days_to, eku, FALSE);
+}
+
+TestIdentity *test_pki_intermediate(const char *type, const char *cn, const TestIdentity *issuer,
+                                    int days_from, int days_to)
+{
+	return make_identity_as(test_pki_key(type), cn, issuer, days_from, days_to, NULL, TRUE);
 }
 
 TestIdentity *test_pki_identity(const char *type, const char *cn, const TestIdentity *issuer,

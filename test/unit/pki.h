@@ -18,6 +18,9 @@ TestIdentity *test_pki_identity(const char *type, const char *cn, const TestIden
 /* Same, for a leaf whose only extended key usage is @eku (e.g. "codeSigning"). */
 TestIdentity *test_pki_identity_eku(const char *type, const char *cn, const TestIdentity *issuer,
                                     int days_from, int days_to, const char *eku);
+/* An intermediate CA issued by @issuer (CA:TRUE, keyCertSign). */
+TestIdentity *test_pki_intermediate(const char *type, const char *cn, const TestIdentity *issuer,
+                                    int days_from, int days_to);
 /* Another certificate for @id's key, issued by @issuer. */
 TestIdentity *test_pki_reissue(const TestIdentity *id, const char *cn, const TestIdentity *issuer);
 void test_identity_free(TestIdentity *id);

@@ -202,6 +202,52 @@ static void test_slot_policy_must_exist(void)
 	                OTA_CONFIG_ERROR_INVALID, "policy 'boot'");
 }
 
+#define TRUST_BASE "[system]\ncompatible=b\nbootloader=file\ndata-directory=/data\n[trust]\n"
+
+static void test_trust_replaces_the_keyring_and_names_its_files(void)
+{
+	static const char text[] = TRUST_BASE "initial=trust.der\n" AB;
+	g_autoptr(GError) error = NULL;
+	g_autoptr(OtaSystemConfig) c =
+		ota_system_config_parse(text, strlen(text), "/etc/otabundle/system.conf", &error);
+
+	g_assert_no_error(error);
+	g_assert_cmpstr(c->trust_initial, ==, "/etc/otabundle/trust.der");
+	g_assert_cmpstr(c->trust_directory, ==, "/data/trust");
+	g_assert_cmpuint(c->policies->len, ==, 0);
+}
+
+/* With [trust], a slot's policy is a tier of the list, which updates
+ * change: not checked against the file. */
+static void test_with_trust_a_slot_policy_names_a_tier(void)
+{
+	g_autoptr(GError) error = NULL;
+	g_autoptr(OtaSystemConfig) c = parse(TRUST_BASE "initial=/t\ndirectory=/persist/trust\n" AB
+	                                     "[slot.bootloader.0]\ndevice=/dev/x\npolicy=boot\n",
+	                                     &error);
+
+	g_assert_no_error(error);
+	g_assert_cmpstr(c->trust_directory, ==, "/persist/trust");
+	g_assert_cmpstr(((const OtaSlotConfig *)g_ptr_array_index(c->slots, 2))->policy, ==, "boot");
+}
+
+static void test_trust_refuses_a_keyring_or_a_policy_beside_it(void)
+{
+	assert_rejected(TRUST_BASE "initial=/t\n[keyring]\npath=/k\n" AB, OTA_CONFIG_ERROR_INVALID,
+	                "group [keyring] and group [trust] both say whom to trust");
+	assert_rejected(TRUST_BASE "initial=/t\n[policy.boot]\npath=/k\n" AB,
+	                OTA_CONFIG_ERROR_INVALID, "group [policy.boot] and group [trust]");
+}
+
+static void test_trust_needs_its_initial_list_and_an_absolute_directory(void)
+{
+	assert_rejected(TRUST_BASE AB, OTA_CONFIG_ERROR_MISSING, "missing key 'initial'");
+	assert_rejected(TRUST_BASE "initial=/t\ndirectory=trust\n" AB, OTA_CONFIG_ERROR_INVALID,
+	                "not an absolute path");
+	assert_rejected(TRUST_BASE "initial=/t\nkeyring=/k\n" AB, OTA_CONFIG_ERROR_UNKNOWN_FIELD,
+	                "keyring");
+}
+
 static void test_bootnames_are_unique(void)
 {
 	assert_rejected(BASE "[slot.rootfs.0]\ndevice=/a\nbootname=A\n[slot.rootfs.1]\ndevice=/b\n"
@@ -683,6 +729,14 @@ int main(int argc, char **argv)
 	g_test_init(&argc, &argv, NULL);
 	g_test_add_func("/config/parses-a-full-configuration", test_parses_a_full_configuration);
 	g_test_add_func("/config/defaults", test_defaults);
+	g_test_add_func("/config/trust/replaces-the-keyring-and-names-its-files",
+	                test_trust_replaces_the_keyring_and_names_its_files);
+	g_test_add_func("/config/trust/a-slot-policy-names-a-tier",
+	                test_with_trust_a_slot_policy_names_a_tier);
+	g_test_add_func("/config/trust/refuses-a-keyring-or-a-policy-beside-it",
+	                test_trust_refuses_a_keyring_or_a_policy_beside_it);
+	g_test_add_func("/config/trust/needs-its-initial-list-and-an-absolute-directory",
+	                test_trust_needs_its_initial_list_and_an_absolute_directory);
 	g_test_add_func("/config/check-time-is-read-per-policy-and-timestamp-needs-a-tsa-keyring",
 	                test_check_time_is_read_per_policy_and_timestamp_needs_a_tsa_keyring);
 	g_test_add_func("/config/encryption-key-is-a-path-relative-to-the-conf-or-a-token-uri",

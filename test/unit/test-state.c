@@ -170,6 +170,54 @@ static void assert_refused_as_corrupted(Fixture *f, const char *reason)
 		g_error("'%s' not in: %s", reason, error->message);
 }
 
+#define TRUST_SHA256 "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"
+
+static void test_trust_version_round_trips(Fixture *f, gconstpointer data)
+{
+	g_autoptr(GError) error = NULL;
+	g_autoptr(OtaState) s = ota_state_load(f->dir, &error);
+	g_autoptr(OtaState) again = NULL;
+
+	s->trust_version = 3;
+	s->trust_sha256 = g_strdup(TRUST_SHA256);
+	g_assert_true(ota_state_save(s, &error));
+	again = ota_state_load(f->dir, &error);
+	g_assert_no_error(error);
+	g_assert_cmpuint(again->trust_version, ==, 3);
+	g_assert_cmpstr(again->trust_sha256, ==, TRUST_SHA256);
+}
+
+/* Before any trust update: the shipped list, and nothing in the file. */
+static void test_no_trust_version_is_the_shipped_list(Fixture *f, gconstpointer data)
+{
+	g_autofree char *text = saved_text(f, 1);
+	g_autoptr(OtaState) s = NULL;
+
+	g_assert_null(strstr(text, "trust-"));
+	s = ota_state_load(f->dir, NULL);
+	g_assert_cmpuint(s->trust_version, ==, 0);
+	g_assert_null(s->trust_sha256);
+}
+
+static void test_half_a_trust_record_is_corrupted(Fixture *f, gconstpointer data)
+{
+	write_sealed(f, "[system]\nsecurity-floor=0\ntrust-version=3\n");
+	assert_refused_as_corrupted(f, "trust-version and trust-sha256 go together");
+}
+
+static void test_trust_version_0_is_corrupted(Fixture *f, gconstpointer data)
+{
+	write_sealed(f, "[system]\nsecurity-floor=0\ntrust-version=0\ntrust-sha256=" TRUST_SHA256
+	                "\n");
+	assert_refused_as_corrupted(f, "bad trust-version");
+}
+
+static void test_a_trust_sha256_that_is_not_one_is_corrupted(Fixture *f, gconstpointer data)
+{
+	write_sealed(f, "[system]\nsecurity-floor=0\ntrust-version=2\ntrust-sha256=ABC\n");
+	assert_refused_as_corrupted(f, "bad trust-sha256");
+}
+
 static void test_garbage_state_is_an_error_naming_it(Fixture *f, gconstpointer data)
 {
 	write_sealed(f, "[system]\nsecurity-floor=lots\n");
@@ -391,6 +439,12 @@ int main(int argc, char **argv)
 	ADD("keeps-only-the-latest-results", test_keeps_only_the_latest_results);
 	ADD("save-leaves-exactly-one-complete-file", test_save_leaves_exactly_one_complete_file);
 	ADD("garbage-state-is-an-error-naming-it", test_garbage_state_is_an_error_naming_it);
+	ADD("trust/version-round-trips", test_trust_version_round_trips);
+	ADD("trust/no-version-is-the-shipped-list", test_no_trust_version_is_the_shipped_list);
+	ADD("trust/half-a-record-is-corrupted", test_half_a_trust_record_is_corrupted);
+	ADD("trust/version-0-is-corrupted", test_trust_version_0_is_corrupted);
+	ADD("trust/sha256-that-is-not-one-is-corrupted",
+	    test_a_trust_sha256_that_is_not_one_is_corrupted);
 	ADD("saved-state-ends-with-its-integrity-line", test_saved_state_ends_with_its_integrity_line);
 	ADD("state-without-security-floor-is-corrupted",
 	    test_state_without_security_floor_is_corrupted);
