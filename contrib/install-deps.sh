@@ -24,9 +24,10 @@ PACKAGES=(meson ninja-build pkg-config gcc libglib2.0-dev libssl-dev libsquashfs
 # (`openssl ts -reply` as CGI) on 127.0.0.1 (test/cli/tsa_server.py).
 # zstd compresses the .tar.zst slot images of the ext4/vfat slot tests.
 # dbus-daemon (dbus-run-session) gives rauc's service a private bus for `rauc status`.
+# strace injects a power loss at every step of storing a trust update (fault injection).
 TEST_PACKAGES=(python3 python3-pytest valgrind rauc cryptsetup-bin softhsm2 opensc p11-kit gnutls-bin
                libubootenv-tool grub-common bash-completion python3-jsonschema
-               faketime zstd dbus-daemon fdisk gdisk lighttpd lighttpd-mod-openssl)
+               faketime zstd dbus-daemon fdisk gdisk lighttpd lighttpd-mod-openssl strace)
 
 [ "${1:-}" = "--tests" ] && PACKAGES+=("${TEST_PACKAGES[@]}")
 
