@@ -268,7 +268,7 @@ static void status_text(const OtaStatus *st)
 		/* A reason is a message whose quoted values were escaped already. */
 		g_autofree char *reason = ota_text_escape_controls(r->reason);
 
-		g_print("  %s %-9s %s %s\n", time, r->operation, r->ok ? "ok    " : "FAILED", reason);
+		g_print("  %s %-12s %s %s\n", time, r->operation, r->ok ? "ok    " : "FAILED", reason);
 	}
 }
 
