@@ -13,6 +13,7 @@
 #include <otabundle/policy.h>
 #include <otabundle/signature.h>
 #include <otabundle/timestamp.h>
+#include <otabundle/trust.h>
 #include <otabundle/version.h>
 
 #include "audit-private.h"
@@ -68,6 +69,13 @@ static const struct {
 	{ota_timestamp_error_quark, OTA_TIMESTAMP_ERROR_INVALID, "tampered"},
 	{ota_timestamp_error_quark, OTA_TIMESTAMP_ERROR_INPUT, "invalid-input"},
 	{ota_timestamp_error_quark, ANY_CODE, "timestamp-failed"},
+
+	/* A trust list that can't be read; an update the chain rule refuses. */
+	{ota_trust_error_quark, OTA_TRUST_ERROR_IO, "io"},
+	{ota_trust_error_quark, OTA_TRUST_ERROR_VERSION, "trust-update-refused"},
+	{ota_trust_error_quark, OTA_TRUST_ERROR_UNSIGNED, "trust-update-refused"},
+	{ota_trust_error_quark, OTA_TRUST_ERROR_UNCHANGED, "trust-update-refused"},
+	{ota_trust_error_quark, ANY_CODE, "trust-invalid"},
 
 	{ota_policy_error_quark, OTA_POLICY_ERROR_KEYRING, "keyring-invalid"},
 	{ota_policy_error_quark, OTA_POLICY_ERROR_THRESHOLD, "threshold-not-met"},

@@ -646,3 +646,17 @@ def test_trust_help_lists_its_commands():
     out = assert_ok(run("trust", "--help")).stdout
     for command in ("create", "sign", "merge", "show", "verify"):
         assert f"\n  {command} " in out
+
+
+def test_verify_trust_json_names_a_tier_the_list_lacks_trust_invalid(planned, bundles):
+    _, v1, _, _ = planned
+    proc = run("verify", "--trust", v1, "--tier", "nonesuch", "--output-format=json",
+               bundles["app-old"])
+    assert proc.returncode == 1
+    assert json.loads(proc.stdout)["error"]["code"] == "trust-invalid"
+
+
+def test_trust_verify_of_a_skipped_version_is_refused_naming_both_versions(planned):
+    _, v1, _, v3 = planned
+    proc = run("trust", "verify", "--trust", v1, v3)
+    assert proc.returncode == 1 and "does not follow the current 1" in proc.stderr
