@@ -159,3 +159,15 @@ void test_tmpdir_remove(const char *dir)
 	}
 	rmdir(dir);
 }
+
+OtaSigner *test_identity_signer(const TestIdentity *id)
+{
+	OtaSigner *s = g_new0(OtaSigner, 1);
+
+	s->cert_uri = g_strdup("test.pem");
+	s->key_uri = g_strdup("test.key");
+	s->cert = X509_dup(id->cert);
+	EVP_PKEY_up_ref(id->key);
+	s->key = id->key;
+	return s;
+}

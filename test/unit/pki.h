@@ -2,6 +2,7 @@
 /* A throw-away PKI made in process for unit tests: a root CA and leaves. */
 #pragma once
 
+#include <otabundle/keys.h>
 #include <otabundle/openssl.h>
 
 typedef struct {
@@ -24,6 +25,9 @@ TestIdentity *test_pki_intermediate(const char *type, const char *cn, const Test
 /* Another certificate for @id's key, issued by @issuer. */
 TestIdentity *test_pki_reissue(const TestIdentity *id, const char *cn, const TestIdentity *issuer);
 void test_identity_free(TestIdentity *id);
+/* A signer (ota_signer_free()) with @id's certificate and key, as if
+ * loaded from "test.pem" and "test.key". */
+OtaSigner *test_identity_signer(const TestIdentity *id);
 /* Writes cert and key as PEM files in @dir; returns their paths. */
 void test_pki_write(const TestIdentity *id, const char *dir, const char *name, char **cert_path,
                     char **key_path);

@@ -49,18 +49,6 @@ static void teardown(Fixture *f, gconstpointer data)
 	g_free(f->keyring);
 }
 
-static OtaSigner *as_signer(const TestIdentity *id)
-{
-	OtaSigner *s = g_new0(OtaSigner, 1);
-
-	s->cert_uri = g_strdup("test.pem");
-	s->key_uri = g_strdup("test.key");
-	s->cert = X509_dup(id->cert);
-	EVP_PKEY_up_ref(id->key);
-	s->key = id->key;
-	return s;
-}
-
 /* A signature by @ids over content, embedded (@embed) or detached. */
 static GBytes *sign_with(Fixture *f, gboolean embed, guint n, TestIdentity **ids)
 {
@@ -70,7 +58,7 @@ static GBytes *sign_with(Fixture *f, gboolean embed, guint n, TestIdentity **ids
 	GBytes *der;
 
 	for (guint i = 0; i < n; i++)
-		g_ptr_array_add(signers, as_signer(ids[i]));
+		g_ptr_array_add(signers, test_identity_signer(ids[i]));
 	der = ota_signature_sign((OtaSigner *const *)signers->pdata, n, NULL, &f->digest,
 	                         embed ? blob : NULL, &error);
 	g_assert_no_error(error);
@@ -541,7 +529,7 @@ static void test_signs_digest_compares_the_sha512(Fixture *f, gconstpointer data
 static void test_signing_without_the_sha512_is_refused(Fixture *f, gconstpointer data)
 {
 	g_autoptr(TestIdentity) ed = test_pki_identity("ed25519", "Ed", f->root, 0, 30);
-	g_autoptr(OtaSigner) signer = as_signer(ed);
+	g_autoptr(OtaSigner) signer = test_identity_signer(ed);
 	g_autoptr(GError) error = NULL;
 	OtaChecksum sha256_only = f->digest;
 	g_autoptr(GBytes) der = NULL;

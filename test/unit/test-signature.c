@@ -52,18 +52,6 @@ static void teardown(Fixture *f, gconstpointer data)
 	g_free(f->other_keyring);
 }
 
-static OtaSigner *as_signer(const TestIdentity *id)
-{
-	OtaSigner *s = g_new0(OtaSigner, 1);
-
-	s->cert_uri = g_strdup("test.pem");
-	s->key_uri = g_strdup("test.key");
-	s->cert = X509_dup(id->cert);
-	EVP_PKEY_up_ref(id->key);
-	s->key = id->key;
-	return s;
-}
-
 static GBytes *sign_with(Fixture *f, const OtaChecksum *digest, guint n, TestIdentity **ids)
 {
 	g_autoptr(GPtrArray) signers = g_ptr_array_new_with_free_func((GDestroyNotify)ota_signer_free);
@@ -71,7 +59,7 @@ static GBytes *sign_with(Fixture *f, const OtaChecksum *digest, guint n, TestIde
 	GBytes *der;
 
 	for (guint i = 0; i < n; i++)
-		g_ptr_array_add(signers, as_signer(ids[i]));
+		g_ptr_array_add(signers, test_identity_signer(ids[i]));
 	der = ota_signature_sign((OtaSigner *const *)signers->pdata, n, NULL, digest, NULL, &error);
 	g_assert_no_error(error);
 	return der;
@@ -326,7 +314,7 @@ static void test_one_key_with_two_certificates_counts_once(Fixture *f, gconstpoi
 static GBytes *sign_embedded(Fixture *f, TestIdentity *leaf)
 {
 	g_autoptr(GBytes) blob = g_bytes_new_static(content, strlen(content));
-	g_autoptr(OtaSigner) signer = as_signer(leaf);
+	g_autoptr(OtaSigner) signer = test_identity_signer(leaf);
 	g_autoptr(GError) error = NULL;
 	GBytes *der = ota_signature_sign(&signer, 1, NULL, &f->content, blob, &error);
 

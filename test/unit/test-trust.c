@@ -69,18 +69,6 @@ static void teardown(Fixture *f, gconstpointer data)
 
 /* --- helpers ------------------------------------------------------------------------------- */
 
-static OtaSigner *as_signer(const TestIdentity *id)
-{
-	OtaSigner *s = g_new0(OtaSigner, 1);
-
-	s->cert_uri = g_strdup("test.pem");
-	s->key_uri = g_strdup("test.key");
-	s->cert = X509_dup(id->cert);
-	EVP_PKEY_up_ref(id->key);
-	s->key = id->key;
-	return s;
-}
-
 /* @document signed by @ids (NULL-terminated), with @intermediates embedded. */
 static GBytes *sign_with(GBytes *document, OtaX509Stack *intermediates, TestIdentity **ids)
 {
@@ -91,7 +79,7 @@ static GBytes *sign_with(GBytes *document, OtaX509Stack *intermediates, TestIden
 	GBytes *der;
 
 	for (TestIdentity **id = ids; *id != NULL; id++)
-		g_ptr_array_add(signers, as_signer(*id));
+		g_ptr_array_add(signers, test_identity_signer(*id));
 	g_assert_true(ota_checksum_bytes_all(document, &digest, NULL));
 	der = ota_signature_sign((OtaSigner *const *)signers->pdata, signers->len, intermediates,
 				 &digest, document, &error);
@@ -455,7 +443,7 @@ static void test_garbage_der_is_refused_as_a_signature(Fixture *f, gconstpointer
 static void test_detached_signature_is_not_a_trust_list(Fixture *f, gconstpointer data)
 {
 	g_autoptr(GBytes) doc = document(1, f->root_a_pem, 1, NULL);
-	g_autoptr(OtaSigner) signer = as_signer(f->a1);
+	g_autoptr(OtaSigner) signer = test_identity_signer(f->a1);
 	g_autoptr(GError) error = NULL;
 	g_autoptr(GBytes) der = NULL;
 	g_autoptr(OtaTrust) trust = NULL;
