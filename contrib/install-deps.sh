@@ -21,13 +21,18 @@ PACKAGES=(meson ninja-build pkg-config gcc libglib2.0-dev libssl-dev libsquashfs
 # faketime (libfaketime) signs bundles in the past for the use-bundle-signing-time tests,
 # and verifies timestamped bundles after their signer expired.
 # lighttpd (with lighttpd-mod-openssl for https) serves the tests' RFC 3161 TSA
-# (`openssl ts -reply` as CGI) on 127.0.0.1 (test/cli/tsa_server.py).
+# (`openssl ts -reply` as CGI) on 127.0.0.1 (test/cli/tsa_server.py), and the
+# bundles of the streaming tests, bench/stream-install.sh and
+# examples/streaming-lighttpd/ (test/cli/http_server.py).
 # zstd compresses the .tar.zst slot images of the ext4/vfat slot tests.
 # dbus-daemon (dbus-run-session) gives rauc's service a private bus for `rauc status`.
 # strace injects a power loss at every step of storing a trust update (fault injection).
+# casync rebuilds the images of casync bundles (on a device that installs them, too)
+# and lets `rauc convert` make such bundles for the tests.
 TEST_PACKAGES=(python3 python3-pytest valgrind rauc cryptsetup-bin softhsm2 opensc p11-kit gnutls-bin
                libubootenv-tool grub-common bash-completion python3-jsonschema
-               faketime zstd dbus-daemon fdisk gdisk lighttpd lighttpd-mod-openssl strace)
+               faketime zstd dbus-daemon fdisk gdisk lighttpd lighttpd-mod-openssl strace
+               casync)
 
 [ "${1:-}" = "--tests" ] && PACKAGES+=("${TEST_PACKAGES[@]}")
 

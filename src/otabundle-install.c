@@ -25,6 +25,30 @@ static char *opt_output_format;
 static gboolean opt_verbose;
 static gboolean opt_quiet;
 static gboolean opt_version;
+static int opt_timeout = -1; /* not given */
+static char **opt_http_headers;
+static char *opt_tls_ca;
+static char *opt_tls_cert;
+static char *opt_tls_key;
+static gboolean opt_tls_no_verify;
+
+/* install and info of an http:// or https:// URL; each replaces the
+ * setting of system.conf's [streaming]. */
+static const GOptionEntry url_entries[] = {
+	{"timeout", 0, 0, G_OPTION_ARG_INT, &opt_timeout,
+	 "Seconds without progress before a download fails (default [streaming] timeout=, 60)",
+	 "SECONDS"},
+	{"http-header", 0, 0, G_OPTION_ARG_STRING_ARRAY, &opt_http_headers,
+	 "Send this header ('Name: value') to the bundle's server (repeatable)", "HEADER"},
+	{"tls-ca", 0, 0, G_OPTION_ARG_FILENAME, &opt_tls_ca,
+	 "Trust only the CAs of this PEM file for the server", "FILE"},
+	{"tls-cert", 0, 0, G_OPTION_ARG_STRING, &opt_tls_cert,
+	 "Client certificate for mutual TLS (PEM file or pkcs11: URI)", "FILE|URI"},
+	{"tls-key", 0, 0, G_OPTION_ARG_STRING, &opt_tls_key,
+	 "Key of the client certificate (PEM file or pkcs11: URI)", "FILE|URI"},
+	{"tls-no-verify", 0, 0, G_OPTION_ARG_NONE, &opt_tls_no_verify,
+	 "Don't check the server's certificate (the bundle's signature still is)", NULL},
+	{NULL}};
 
 static const GOptionEntry global_entries[] = {
 	{"conf", 'c', 0, G_OPTION_ARG_FILENAME, &opt_conf,
@@ -73,18 +97,47 @@ static gboolean json_output(void)
 	return g_strcmp0(opt_output_format, "json") == 0;
 }
 
+/* The URL options given, on @t; EXIT_USAGE if they can't be used. */
+static int set_url_options(OtaTarget *t)
+{
+	g_autoptr(GError) error = NULL;
+	OtaBundleUrlOptions o = {
+		.tls_ca = opt_tls_ca,
+		.tls_cert = opt_tls_cert,
+		.tls_key = opt_tls_key,
+		.tls_no_verify = opt_tls_no_verify,
+		.headers = (const char *const *)opt_http_headers,
+		.timeout = (guint)MAX(opt_timeout, 0),
+	};
+
+	if (opt_timeout == 0 || opt_timeout < -1)
+		return usage("--timeout takes 1 to 3600 seconds");
+	if (!ota_bundle_check_url_options(&o, &error))
+		return usage(error->message);
+	if (opt_tls_no_verify)
+		g_printerr("otabundle-install: warning: --tls-no-verify: the server's certificate is "
+		           "not checked (the bundle's signature still is)\n");
+	ota_target_set_url_options(t, &o);
+	return EXIT_SUCCESS;
+}
+
 /* --- commands -------------------------------------------------------------- */
 
 static int cmd_install(OtaTarget *t, char **args)
 {
 	g_autoptr(GError) error = NULL;
 	g_autofree char *summary = NULL;
+	guint64 downloaded, reused;
 
 	if (!ota_install(t, args[0], &error))
 		return fail(error);
 	/* A summary quotes the bundle's version, escaped already. */
 	summary = ota_text_escape_controls(ota_target_get_install_summary(t));
 	g_print("%s\n", summary);
+	ota_target_get_install_bytes(t, &downloaded, &reused);
+	if (downloaded > 0 || reused > 0)
+		g_print("Downloaded %" G_GUINT64_FORMAT " bytes, reused %" G_GUINT64_FORMAT
+		        " bytes from this device.\n", downloaded, reused);
 	if (ota_target_get_pending(t) != NULL)
 		g_print("Next boot: slot %s. After its self-test passes, run 'otabundle-install "
 		        "mark-good' there.\n", ota_target_get_pending(t));
@@ -153,16 +206,18 @@ static int cmd_info(OtaTarget *t, char **args)
 {
 	g_autoptr(GError) error = NULL;
 	g_autoptr(OtaInstallPlan) p = ota_install_plan(t, args[0], &error);
+	/* Never a URL's credentials. */
+	g_autofree char *shown = ota_bundle_location_for_display(args[0]);
 
 	if (p == NULL) {
 		if (json_output())
-			info_json(args[0], NULL, error);
+			info_json(shown, NULL, error);
 		return fail(error);
 	}
 	if (json_output())
-		info_json(args[0], p, NULL);
+		info_json(shown, p, NULL);
 	else
-		info_text(args[0], p);
+		info_text(shown, p);
 	return EXIT_SUCCESS;
 }
 
@@ -217,6 +272,8 @@ static void status_json(const OtaStatus *st)
 		json_output_add_string(b, "bundle", r->bundle);
 		json_output_add_bool(b, "ok", r->ok);
 		json_output_add_string(b, "reason", r->reason);
+		json_output_add_int(b, "downloaded_bytes", r->downloaded_bytes);
+		json_output_add_int(b, "reused_bytes", r->reused_bytes);
 		json_builder_end_object(b);
 	}
 	json_builder_end_array(b);
@@ -268,7 +325,11 @@ static void status_text(const OtaStatus *st)
 		/* A reason is a message whose quoted values were escaped already. */
 		g_autofree char *reason = ota_text_escape_controls(r->reason);
 
-		g_print("  %s %-12s %s %s\n", time, r->operation, r->ok ? "ok    " : "FAILED", reason);
+		g_print("  %s %-12s %s %s", time, r->operation, r->ok ? "ok    " : "FAILED", reason);
+		if (r->downloaded_bytes > 0 || r->reused_bytes > 0)
+			g_print(" (%" G_GUINT64_FORMAT " bytes downloaded, %" G_GUINT64_FORMAT
+			        " reused)", r->downloaded_bytes, r->reused_bytes);
+		g_print("\n");
 	}
 }
 
@@ -325,6 +386,57 @@ static int cmd_mark_active(OtaTarget *t, char **args)
 
 /* --- check-config: the system.conf alone, nothing on the device touched ---- */
 
+/* Paths and URIs only: the header file's contents are secrets. */
+/* [casync]: only when set, like [encryption]. */
+static void check_config_casync_text(const OtaConfigReport *r)
+{
+	g_autofree char *store = NULL;
+	g_autofree char *tmp = NULL;
+	g_autofree char *args = NULL;
+
+	if (r->casync_store_path == NULL && r->casync_tmp_path == NULL &&
+	    r->casync_install_args == NULL)
+		return;
+	store = ota_text_escape(r->casync_store_path ? r->casync_store_path
+	                                             : "beside the bundle (.castr)");
+	g_print("casync:         store %s", store);
+	if (r->casync_tmp_path != NULL) {
+		tmp = ota_text_escape(r->casync_tmp_path);
+		g_print(", tmppath %s", tmp);
+	}
+	if (r->casync_install_args != NULL) {
+		args = ota_text_escape(r->casync_install_args);
+		g_print(", install-args %s", args);
+	}
+	g_print("\n");
+}
+
+static void check_config_streaming_text(const OtaConfigReport *r)
+{
+	g_autofree char *ca = ota_text_escape(r->streaming_tls_ca ? r->streaming_tls_ca
+	                                                          : "the system's CAs");
+	g_autofree char *headers = g_strjoinv(", ", r->streaming_send_headers);
+
+	g_print("Streaming:      TLS CA %s", ca);
+	if (r->streaming_tls_cert != NULL) {
+		g_autofree char *cert = ota_text_escape(r->streaming_tls_cert);
+		g_autofree char *key = ota_text_escape(r->streaming_tls_key ? r->streaming_tls_key : "");
+
+		g_print(", client certificate %s, key %s", cert, key);
+	}
+	g_print("\n                timeout %us", r->streaming_timeout);
+	if (r->streaming_max_size > 0)
+		g_print(", bundles up to %" G_GUINT64_FORMAT " bytes", r->streaming_max_size);
+	if (r->streaming_header_file != NULL) {
+		g_autofree char *file = ota_text_escape(r->streaming_header_file);
+
+		g_print(", headers from %s", file);
+	}
+	if (*headers != '\0')
+		g_print(", sends %s", headers);
+	g_print("\n");
+}
+
 static void check_config_text(const OtaConfigReport *r)
 {
 	g_autofree char *path = ota_text_escape(r->path);
@@ -345,6 +457,8 @@ static void check_config_text(const OtaConfigReport *r)
 		g_print("Decryption key: %s%s%s\n", key, r->encryption_cert ? ", certificate " : "",
 		        cert);
 	}
+	check_config_streaming_text(r);
+	check_config_casync_text(r);
 	if (r->trust_initial != NULL) {
 		g_autofree char *initial = ota_text_escape(r->trust_initial);
 		g_autofree char *directory = ota_text_escape(r->trust_directory);
@@ -421,6 +535,29 @@ static void check_config_json(const char *path, const OtaConfigReport *r, const 
 	json_output_add_string(b, "variant", r ? r->variant : NULL);
 	json_output_add_string(b, "encryption_key", r ? r->encryption_key : NULL);
 	json_output_add_string(b, "encryption_cert", r ? r->encryption_cert : NULL);
+	json_builder_set_member_name(b, "streaming");
+	if (r == NULL) {
+		json_builder_add_null_value(b);
+	} else {
+		json_builder_begin_object(b);
+		json_output_add_string(b, "tls_ca", r->streaming_tls_ca);
+		json_output_add_string(b, "tls_cert", r->streaming_tls_cert);
+		json_output_add_string(b, "tls_key", r->streaming_tls_key);
+		json_output_add_string(b, "header_file", r->streaming_header_file);
+		json_output_add_strv(b, "send_headers", r->streaming_send_headers);
+		json_output_add_int(b, "timeout", r->streaming_timeout);
+		if (r->streaming_max_size > 0)
+			json_output_add_int(b, "max_bundle_size", r->streaming_max_size);
+		else
+			json_output_add_null(b, "max_bundle_size");
+		json_builder_end_object(b);
+	}
+	json_builder_set_member_name(b, "casync");
+	json_builder_begin_object(b);
+	json_output_add_string(b, "storepath", r ? r->casync_store_path : NULL);
+	json_output_add_string(b, "tmppath", r ? r->casync_tmp_path : NULL);
+	json_output_add_string(b, "install_args", r ? r->casync_install_args : NULL);
+	json_builder_end_object(b);
 	json_builder_set_member_name(b, "policies");
 	json_builder_begin_array(b);
 	for (guint i = 0; r != NULL && i < r->policies->len; i++) {
@@ -549,6 +686,7 @@ int main(int argc, char **argv)
 	                       "validate the system.conf and show what installs do; touches nothing");
 	g_option_context_set_summary(context, summary->str);
 	g_option_context_add_main_entries(context, global_entries, NULL);
+	g_option_context_add_main_entries(context, url_entries, NULL);
 	if (!g_option_context_parse(context, &argc, &argv, &error))
 		return usage(error->message);
 	if (opt_version && argc < 2) {
@@ -576,10 +714,16 @@ int main(int argc, char **argv)
 		target = open_target(&error);
 		if (target == NULL) {
 			/* info's document says why even when the system can't be read. */
-			if (commands[i].run == cmd_info && json_output())
-				info_json(argv[2], NULL, error);
+			if (commands[i].run == cmd_info && json_output()) {
+				g_autofree char *shown = ota_bundle_location_for_display(argv[2]);
+
+				info_json(shown, NULL, error);
+			}
 			return fail(error);
 		}
+		status = set_url_options(target);
+		if (status != EXIT_SUCCESS)
+			return status;
 		/* SIGINT, SIGTERM or SIGHUP stop an install at its next check:
 		 * the slot it writes stays marked bad, its hook scratch
 		 * directory and child go, and the process ends by the signal. */

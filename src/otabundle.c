@@ -54,6 +54,7 @@ static char **opt_certs;
 static char **opt_keys;
 static char **opt_intermediates;
 static char *opt_decrypt_key;
+static char *opt_casync_store;
 static char *opt_decrypt_cert;
 static gboolean opt_dump_recipients;
 static char **opt_recipients;
@@ -226,6 +227,14 @@ static const GOptionEntry decryption_entries[] = {
 	 "PEM|URI"},
 	{NULL}};
 
+/* extract: where the images of a casync bundle are rebuilt from. */
+static const GOptionEntry casync_entries[] = {
+	{"casync-store", 0, 0, G_OPTION_ARG_FILENAME, &opt_casync_store,
+	 "casync bundles: the chunk store, a directory or http(s):// URL (default: BUNDLE "
+	 "minus .raucb, plus .castr)",
+	 "DIR|URL"},
+	{NULL}};
+
 /* sign, resign and merge: --key is the signer's there. */
 static const GOptionEntry decrypt_key_entries[] = {
 	{"decrypt-key", 0, 0, G_OPTION_ARG_FILENAME, &opt_decrypt_key,
@@ -268,6 +277,29 @@ static const GOptionEntry timestamp_entries[] = {
 	{NULL}};
 
 /* Every command that reads signatures. */
+static int opt_timeout = -1; /* not given */
+static char **opt_http_headers;
+static char *opt_tls_ca;
+static char *opt_tls_cert;
+static char *opt_tls_key;
+static gboolean opt_tls_no_verify;
+
+/* info and verify of an http:// or https:// URL. */
+static const GOptionEntry url_entries[] = {
+	{"timeout", 0, 0, G_OPTION_ARG_INT, &opt_timeout,
+	 "Seconds without progress before a download fails (default 60)", "SECONDS"},
+	{"http-header", 0, 0, G_OPTION_ARG_STRING_ARRAY, &opt_http_headers,
+	 "Send this header ('Name: value') to the bundle's server (repeatable)", "HEADER"},
+	{"tls-ca", 0, 0, G_OPTION_ARG_FILENAME, &opt_tls_ca,
+	 "Trust only the CAs of this PEM file for the server", "FILE"},
+	{"tls-cert", 0, 0, G_OPTION_ARG_STRING, &opt_tls_cert,
+	 "Client certificate for mutual TLS (PEM file or pkcs11: URI)", "FILE|URI"},
+	{"tls-key", 0, 0, G_OPTION_ARG_STRING, &opt_tls_key,
+	 "Key of the client certificate (PEM file or pkcs11: URI)", "FILE|URI"},
+	{"tls-no-verify", 0, 0, G_OPTION_ARG_NONE, &opt_tls_no_verify,
+	 "Don't check the server's certificate (the bundle's signature still is)", NULL},
+	{NULL}};
+
 static const GOptionEntry tsa_keyring_entries[] = {
 	{"tsa-keyring", 0, 0, G_OPTION_ARG_FILENAME, &opt_tsa_keyring,
 	 "Trusted Time-Stamping Authorities (PEM file or hashed directory): a signer timestamped "
@@ -534,6 +566,33 @@ static OtaKeyStore *new_key_store(void)
 /* --- encrypted bundles ------------------------------------------------------- */
 
 /* A certificate option (--cert, --decrypt-cert) names the key's. */
+/* The URL options given (FALSE after printing, on wrong usage). */
+static gboolean url_options_from_args(GOptionContext *context, OtaBundleUrlOptions *o)
+{
+	g_autoptr(GError) error = NULL;
+
+	*o = (OtaBundleUrlOptions){
+		.tls_ca = opt_tls_ca,
+		.tls_cert = opt_tls_cert,
+		.tls_key = opt_tls_key,
+		.tls_no_verify = opt_tls_no_verify,
+		.headers = (const char *const *)opt_http_headers,
+		.timeout = (guint)MAX(opt_timeout, 0),
+	};
+	if (opt_timeout == 0 || opt_timeout < -1) {
+		usage_error(context, "--timeout takes 1 to 3600 seconds");
+		return FALSE;
+	}
+	if (!ota_bundle_check_url_options(o, &error)) {
+		usage_error(context, error->message);
+		return FALSE;
+	}
+	if (opt_tls_no_verify)
+		g_printerr("otabundle: warning: --tls-no-verify: the server's certificate is not "
+		           "checked (the bundle's signature still is)\n");
+	return TRUE;
+}
+
 static gboolean check_decryption_usage(GOptionContext *context, const char *key_option)
 {
 	g_autofree char *message = NULL;
@@ -580,6 +639,20 @@ static gboolean is_sealed(const OtaBundle *bundle)
 
 /* --- printing ----------------------------------------------------------- */
 
+/* What info shows for a casync image (ota_image_get_casync()), or NULL. */
+static const char *casync_name(const OtaImage *image)
+{
+	switch (ota_image_get_casync(image)) {
+	case OTA_IMAGE_CASYNC_BLOB:
+		return "blob-index";
+	case OTA_IMAGE_CASYNC_TREE:
+		return "directory-tree-index";
+	case OTA_IMAGE_CASYNC_NONE:
+		break;
+	}
+	return NULL;
+}
+
 static void json_add_manifest(JsonBuilder *b, const OtaManifest *m)
 {
 	json_builder_set_member_name(b, "manifest");
@@ -604,6 +677,12 @@ static void json_add_manifest(JsonBuilder *b, const OtaManifest *m)
 		json_output_add_int(b, "size", image->size);
 		json_output_add_string(b, "sha256", image->sha256);
 		json_output_add_strv(b, "hooks", image->hooks);
+		json_output_add_string(b, "casync", casync_name(image));
+		{
+			g_auto(GStrv) adaptive = ota_image_get_adaptive_methods(image);
+
+			json_output_add_strv(b, "adaptive", adaptive);
+		}
 		json_builder_end_object(b);
 	}
 	json_builder_end_array(b);
@@ -827,9 +906,17 @@ static void print_manifest_text(const OtaManifest *m)
 		        filename);
 		g_print("     size:        %" G_GUINT64_FORMAT "\n", image->size);
 		g_print("     sha256:      %s\n", sha256);
+		if (casync_name(image) != NULL)
+			g_print("     casync:      %s (the bundle holds the index; size and sha256 are "
+			        "of the image it rebuilds)\n", casync_name(image));
 		if (image->hooks != NULL && image->hooks[0] != NULL) {
 			g_autofree char *hooks = escape_strv(image->hooks);
 			g_print("     hooks:       %s\n", hooks);
+		}
+		g_auto(GStrv) adaptive = ota_image_get_adaptive_methods(image);
+		if (adaptive[0] != NULL) {
+			g_autofree char *methods = escape_strv(adaptive);
+			g_print("     adaptive:    %s\n", methods);
 		}
 	}
 	for (char **g = meta_groups; *g; g++) {
@@ -1120,7 +1207,7 @@ static int cmd_info(int argc, char **argv)
 {
 	const GOptionEntry *const groups[] = {trust_entries,      tsa_keyring_entries,
 	                                      info_entries,       decryption_entries,
-	                                      pkcs11_module_entries, output_entries,
+	                                      pkcs11_module_entries, output_entries, url_entries,
 	                                      NULL};
 	g_autoptr(GOptionContext) context = new_context(
 		"BUNDLE", "Show a bundle's manifest and signers, verified against --keyring.", groups);
@@ -1128,11 +1215,17 @@ static int cmd_info(int argc, char **argv)
 	g_autoptr(OtaBundle) bundle = NULL;
 	g_autoptr(OtaPolicy) policy = NULL;
 	g_autoptr(GError) error = NULL;
+	g_autofree char *shown = NULL;
+	OtaBundleUrlOptions url_options;
 	const char *verification;
 	gboolean json, usage;
 
 	if (!parse_args(context, &argc, &argv, 1, 1) || !wants_json(context, &json) ||
 	    !check_decryption_usage(context, "--key"))
+		return EXIT_USAGE;
+	/* A URL's credentials are never printed. */
+	shown = ota_bundle_location_for_display(argv[1]);
+	if (!url_options_from_args(context, &url_options))
 		return EXIT_USAGE;
 	if (opt_rauc_output_format != NULL &&
 	    (opt_output_format != NULL || !rauc_cli_info_format_is_known(opt_rauc_output_format)))
@@ -1146,35 +1239,35 @@ static int cmd_info(int argc, char **argv)
 		policy = policy_from_options(context, &usage, &error);
 		if (policy == NULL)
 			return usage ? EXIT_USAGE
-			             : fail_bundle(json, JSON_SCHEMA_INFO, argv[1], NULL, NULL, error);
+			             : fail_bundle(json, JSON_SCHEMA_INFO, shown, NULL, NULL, error);
 	}
 
-	bundle = ota_bundle_open(argv[1], &error);
+	bundle = ota_bundle_open_location(argv[1], &url_options, &error);
 	if (bundle != NULL && !decrypt_bundle(bundle, &store, &error))
-		return fail_bundle(json, JSON_SCHEMA_INFO, argv[1], bundle, policy, error);
+		return fail_bundle(json, JSON_SCHEMA_INFO, shown, bundle, policy, error);
 	/* Without its key, an encrypted bundle shows what it can: no trust to
 	 * check, no manifest to show. rauc's formats and certificates need
 	 * the signature: those fail below, saying which option gives it. */
 	if (bundle != NULL && is_sealed(bundle) && opt_rauc_output_format == NULL && !opt_dump_cert) {
 		if (json)
-			print_bundle_json(JSON_SCHEMA_INFO, argv[1], bundle, NULL,
+			print_bundle_json(JSON_SCHEMA_INFO, shown, bundle, NULL,
 			                  describe_checked(bundle), NULL);
 		else
 			print_sealed_text(bundle, describe_checked_text(bundle));
 		return EXIT_SUCCESS;
 	}
 	if (bundle == NULL || !ota_bundle_check_for_info(bundle, policy, &error))
-		return fail_bundle(json, JSON_SCHEMA_INFO, argv[1], bundle, policy,
+		return fail_bundle(json, JSON_SCHEMA_INFO, shown, bundle, policy,
 		                   hint_key_option(error, "--key"));
 	verification = describe_checked(bundle);
 	if (opt_rauc_output_format != NULL) {
 		rauc_cli_print_info(bundle, opt_rauc_output_format);
-		warn_if_over_plain_limit(argv[1], bundle);
+		warn_if_over_plain_limit(shown, bundle);
 	} else if (json) {
-		print_bundle_json(JSON_SCHEMA_INFO, argv[1], bundle, policy, verification, NULL);
+		print_bundle_json(JSON_SCHEMA_INFO, shown, bundle, policy, verification, NULL);
 	} else {
 		print_bundle_text(bundle, describe_checked_text(bundle));
-		warn_if_over_plain_limit(argv[1], bundle);
+		warn_if_over_plain_limit(shown, bundle);
 	}
 	if (opt_dump_cert)
 		rauc_cli_print_certificates(bundle);
@@ -1226,7 +1319,7 @@ static int cmd_verify(int argc, char **argv)
 	const GOptionEntry *const groups[] = {trust_entries,         verify_trust_entries,
 	                                      tsa_keyring_entries,   verify_entries,
 	                                      decryption_entries,    pkcs11_module_entries,
-	                                      output_entries,        NULL};
+	                                      output_entries,        url_entries,           NULL};
 	g_autoptr(GOptionContext) context = new_context(
 		"BUNDLE", "Check BUNDLE's signature, every payload byte and its contents.", groups);
 	g_autoptr(OtaKeyStore) store = NULL;
@@ -1234,26 +1327,32 @@ static int cmd_verify(int argc, char **argv)
 	g_autoptr(OtaPolicy) policy = NULL;
 	g_autoptr(OtaTrust) trust = NULL;
 	g_autoptr(GError) error = NULL;
+	g_autofree char *shown = NULL;
+	OtaBundleUrlOptions url_options;
 	gboolean json, usage, verified;
 	int exit_code;
 
 	if (!parse_args(context, &argc, &argv, 1, 1) || !wants_json(context, &json) ||
 	    !check_decryption_usage(context, "--key"))
 		return EXIT_USAGE;
+	/* A URL's credentials are never printed. */
+	shown = ota_bundle_location_for_display(argv[1]);
+	if (!url_options_from_args(context, &url_options))
+		return EXIT_USAGE;
 	if (opt_verify_tiers != NULL && opt_trust_list == NULL)
 		return usage_error(context, "--tier is a tier of a trust list: give --trust");
 	if (opt_trust_list != NULL) {
-		trust = trust_for_verify(context, json, argv[1], &policy, &exit_code);
+		trust = trust_for_verify(context, json, shown, &policy, &exit_code);
 		if (trust == NULL)
 			return exit_code;
 	} else {
 		policy = policy_from_options(context, &usage, &error);
 		if (policy == NULL)
 			return usage ? EXIT_USAGE
-			             : fail_bundle(json, JSON_SCHEMA_VERIFY, argv[1], NULL, NULL, error);
+			             : fail_bundle(json, JSON_SCHEMA_VERIFY, shown, NULL, NULL, error);
 	}
 
-	bundle = ota_bundle_open(argv[1], &error);
+	bundle = ota_bundle_open_location(argv[1], &url_options, &error);
 	if (bundle != NULL && decrypt_bundle(bundle, &store, &error))
 		verified = trust != NULL
 		                   ? ota_trust_verify_bundle(bundle, trust,
@@ -1264,14 +1363,14 @@ static int cmd_verify(int argc, char **argv)
 	else
 		verified = FALSE;
 	if (!verified || !ota_bundle_check_contents(bundle, opt_check_images, &error))
-		return fail_bundle(json, JSON_SCHEMA_VERIFY, argv[1], bundle, policy,
+		return fail_bundle(json, JSON_SCHEMA_VERIFY, shown, bundle, policy,
 		                   hint_key_option(error, "--key"));
 
 	if (json) {
-		print_bundle_json(JSON_SCHEMA_VERIFY, argv[1], bundle, policy, describe_checked(bundle),
+		print_bundle_json(JSON_SCHEMA_VERIFY, shown, bundle, policy, describe_checked(bundle),
 		                  NULL);
 	} else {
-		g_autofree char *path = ota_text_escape(argv[1]);
+		g_autofree char *path = ota_text_escape(shown);
 		const OtaSignature *sig = ota_bundle_get_signature(bundle);
 		guint counted = ota_signature_get_counted(sig);
 
@@ -1280,14 +1379,15 @@ static int cmd_verify(int argc, char **argv)
 		        counted == 1 ? "" : "s", opt_check_images ? ", every image hashed" : "");
 		if (opt_verbose)
 			print_signers_text(sig);
-		warn_if_over_plain_limit(argv[1], bundle);
+		warn_if_over_plain_limit(shown, bundle);
 	}
 	return EXIT_SUCCESS;
 }
 
 static int cmd_extract(int argc, char **argv)
 {
-	const GOptionEntry *const groups[] = {trust_entries, tsa_keyring_entries, decryption_entries,
+	const GOptionEntry *const groups[] = {trust_entries,         tsa_keyring_entries,
+	                                      decryption_entries,    casync_entries,
 	                                      pkcs11_module_entries, NULL};
 	g_autoptr(GOptionContext) context = new_context(
 		"BUNDLE OUTDIR", "Verify BUNDLE, then extract its manifest and images.", groups);
@@ -1302,13 +1402,11 @@ static int cmd_extract(int argc, char **argv)
 	policy = policy_from_options(context, &usage, &error);
 	if (policy == NULL)
 		return usage ? EXIT_USAGE : fail(error);
-	if (opt_decrypt_key != NULL) {
-		bundle = ota_bundle_open(argv[1], &error);
-		ok = bundle != NULL && decrypt_bundle(bundle, &store, &error) &&
-		     ota_bundle_extract_to(bundle, policy, argv[2], &error);
-	} else {
-		ok = ota_bundle_extract(argv[1], policy, argv[2], &error);
-	}
+	bundle = ota_bundle_open(argv[1], &error);
+	if (bundle != NULL && opt_casync_store != NULL)
+		ota_bundle_set_casync_store(bundle, opt_casync_store);
+	ok = bundle != NULL && (opt_decrypt_key == NULL || decrypt_bundle(bundle, &store, &error)) &&
+	     ota_bundle_extract_to(bundle, policy, argv[2], &error);
 	if (!ok)
 		return fail(hint_key_option(error, "--key"));
 	g_print("Extracted %s to %s\n", argv[1], argv[2]);

@@ -75,16 +75,16 @@ static const GOptionEntry global_entries[] = {
 	{NULL}};
 
 #define BUNDLE_ACCESS_ENTRIES                                                                \
-	{"tls-cert", 0, 0, G_OPTION_ARG_STRING, &opt_tls_cert, "Not supported (streaming)",    \
-	 "PEMFILE"},                                                                           \
-	{"tls-key", 0, 0, G_OPTION_ARG_STRING, &opt_tls_key, "Not supported (streaming)",      \
-	 "PEMFILE"},                                                                           \
-	{"tls-ca", 0, 0, G_OPTION_ARG_FILENAME, &opt_tls_ca, "Not supported (streaming)",      \
-	 "PEMFILE"},                                                                           \
+	{"tls-cert", 0, 0, G_OPTION_ARG_STRING, &opt_tls_cert,                                 \
+	 "Client certificate for streaming (PEM file or pkcs11: URI)", "PEMFILE|PKCS11-URL"},  \
+	{"tls-key", 0, 0, G_OPTION_ARG_STRING, &opt_tls_key,                                   \
+	 "Client key for streaming (PEM file or pkcs11: URI)", "PEMFILE|PKCS11-URL"},          \
+	{"tls-ca", 0, 0, G_OPTION_ARG_FILENAME, &opt_tls_ca,                                   \
+	 "CA file for the server's certificate (streaming)", "PEMFILE"},                       \
 	{"tls-no-verify", 0, 0, G_OPTION_ARG_NONE, &opt_tls_no_verify,                         \
-	 "Not supported (streaming)", NULL},                                                   \
+	 "Don't check the server's certificate (streaming)", NULL},                            \
 	{"http-header", 'H', 0, G_OPTION_ARG_STRING_ARRAY, &opt_http_headers,                  \
-	 "Not supported (streaming)", "'HEADER: VALUE'"}
+	 "Extra HTTP header for streaming (repeatable)", "'HEADER: VALUE'"}
 
 static const GOptionEntry install_entries[] = {
 	{"ignore-compatible", 0, 0, G_OPTION_ARG_NONE, &opt_ignore_compatible,
@@ -152,7 +152,8 @@ static int finish(OtaTarget *t, int status)
 static int cmd_install(OtaTarget *t, char **args, int n_args)
 {
 	g_autoptr(GError) error = NULL;
-	g_autofree char *bundle = ota_text_escape(args[0]);
+	g_autofree char *shown = ota_bundle_location_for_display(args[0]);
+	g_autofree char *bundle = ota_text_escape(shown);
 
 	if (!ota_install(t, args[0], &error))
 		return finish(t, fail(error));
@@ -165,7 +166,7 @@ static int cmd_info(OtaTarget *t, char **args, int n_args)
 	g_autoptr(GError) error = NULL;
 	g_autoptr(OtaBundle) bundle = NULL;
 
-	bundle = opt_no_verify ? ota_bundle_open_for_info(args[0], NULL, &error)
+	bundle = opt_no_verify ? ota_target_open_bundle_unverified(t, args[0], &error)
 	                       : ota_target_open_bundle_for_info(t, args[0], &error);
 	if (bundle == NULL)
 		return fail(error);
@@ -482,9 +483,6 @@ static int refuse_options(void)
 	if (opt_handler_args != NULL)
 		return usage_error("--handler-args is not supported: otabundle-install has no "
 		                   "install handler");
-	if (opt_tls_cert || opt_tls_key || opt_tls_ca || opt_tls_no_verify || opt_http_headers)
-		return usage_error("--tls-* and --http-header are not supported: otabundle-install "
-		                   "does not stream bundles yet");
 	if (opt_no_check_time)
 		return usage_error("--no-check-time is not supported on the device: use otabundle "
 		                   "info --no-check-time on a host");
@@ -497,6 +495,28 @@ static int refuse_options(void)
 		return usage_error("unknown output format '%s': expected readable, json, json-pretty "
 		                   "or shell",
 		                   opt_output_format);
+	return EXIT_SUCCESS;
+}
+
+/* RAUC's streaming options, on @t: they replace system.conf's
+ * [streaming] settings. */
+static int set_url_options(OtaTarget *t)
+{
+	g_autoptr(GError) error = NULL;
+	const OtaBundleUrlOptions o = {
+		.tls_ca = opt_tls_ca,
+		.tls_cert = opt_tls_cert,
+		.tls_key = opt_tls_key,
+		.tls_no_verify = opt_tls_no_verify,
+		.headers = (const char *const *)opt_http_headers,
+	};
+
+	if (!ota_bundle_check_url_options(&o, &error))
+		return usage_error("%s", error->message);
+	if (opt_tls_no_verify)
+		g_printerr("otabundle-install: warning: --tls-no-verify: the server's certificate is "
+		           "not checked (the bundle's signature still is)\n");
+	ota_target_set_url_options(t, &o);
 	return EXIT_SUCCESS;
 }
 
@@ -541,6 +561,9 @@ int rauc_device_cli_run(int argc, char **argv)
 	target = ota_target_open(conf_path(), opt_boot_slot, "/proc/cmdline", &error);
 	if (target == NULL || !ota_cancel_on_signals(&error))
 		return fail(error);
+	status = set_url_options(target);
+	if (status != EXIT_SUCCESS)
+		return status;
 	/* As otabundle-install's own command line: a signal cancels cleanly. */
 	status = command->run(target, args, (int)g_strv_length(args));
 	ota_cancel_exit();

@@ -41,25 +41,10 @@ static GStrv hooks_in_rauc_order(char **hooks, const char *const *order)
 static const char *const bundle_hooks[] = {"install-check", NULL};
 static const char *const image_hooks[] = {"pre-install", "install", "post-install", NULL};
 
-/* adaptive= is a ';'-separated list in RAUC. */
-static GStrv adaptive_methods(const OtaImage *image)
-{
-	g_autoptr(GPtrArray) list = g_ptr_array_new();
-	g_auto(GStrv) parts = g_strsplit(image->adaptive ? image->adaptive : "", ";", -1);
-
-	for (char **p = parts; *p; p++) {
-		g_strstrip(*p);
-		if (**p != '\0')
-			g_ptr_array_add(list, g_strdup(*p));
-	}
-	g_ptr_array_add(list, NULL);
-	return (GStrv)g_ptr_array_free(g_steal_pointer(&list), FALSE);
-}
-
 static void json_add_rauc_image(JsonBuilder *b, const OtaImage *image)
 {
 	g_auto(GStrv) hooks = hooks_in_rauc_order(image->hooks, image_hooks);
-	g_auto(GStrv) adaptive = adaptive_methods(image);
+	g_auto(GStrv) adaptive = ota_image_get_adaptive_methods(image);
 
 	json_builder_begin_object(b);
 	json_builder_set_member_name(b, image->slotclass);
@@ -190,7 +175,7 @@ static void print_info_shell(const OtaBundle *bundle)
 	for (guint i = 0; i < m->images->len; i++) {
 		const OtaImage *image = g_ptr_array_index(m->images, i);
 		g_auto(GStrv) image_hooks_list = hooks_in_rauc_order(image->hooks, image_hooks);
-		g_auto(GStrv) adaptive = adaptive_methods(image);
+		g_auto(GStrv) adaptive = ota_image_get_adaptive_methods(image);
 		g_autofree char *size = g_strdup_printf("%" G_GUINT64_FORMAT, image->size);
 
 		rauc_print_shell_n("RAUC_IMAGE_NAME", i, image->filename);

@@ -6,7 +6,9 @@
 #
 # Servers the CLI tests need are started by their pytest session fixtures on
 # 127.0.0.1 at free ports and stopped when pytest ends: the RFC 3161 TSA
-# (lighttpd running `openssl ts -reply` as CGI, test/cli/tsa_server.py).
+# (lighttpd running `openssl ts -reply` as CGI, test/cli/tsa_server.py) and
+# the streaming tests' web servers (two lighttpds: HTTP, HTTPS, mutual TLS,
+# test/cli/http_server.py; faults from the TCP relay test/cli/fault_proxy.py).
 #
 #   test/run.sh            everything
 #   OTABUNDLE_SKIP_ASAN=1 test/run.sh    skip the sanitizer pass (local use)
@@ -18,6 +20,9 @@ PYTHON=/usr/bin/python3
 
 cd "$(dirname "$0")/.."
 ROOT=$PWD
+# Every test server listens on 127.0.0.1: a proxy from the environment
+# (libcurl honours http_proxy) must not stand in between.
+export no_proxy=127.0.0.1,localhost NO_PROXY=127.0.0.1,localhost
 LOGDIR=$(mktemp -d "${TMPDIR:-/tmp}/otabundle-tests.XXXXXX")
 passed=0
 failed=0

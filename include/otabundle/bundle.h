@@ -125,6 +125,67 @@ typedef struct OtaBundle OtaBundle;
  * message naming @path. */
 OtaBundle *ota_bundle_open(const char *path, GError **error);
 
+/* Reading a bundle from a web server (ota_bundle_open_url()). The server
+ * only delivers bytes: everything is checked against the signature and the
+ * verity tree before it is used, so it needs no secrets. */
+typedef struct {
+	const char *tls_ca;   /* PEM file of the CAs trusted instead of the system store, or NULL */
+	const char *tls_cert; /* client certificate (mutual TLS): PEM file or pkcs11: URI, or NULL */
+	const char *tls_key;  /* its key: PEM file or pkcs11: URI, or NULL */
+	OtaKeyStore *key_store; /* for pkcs11: URIs; NULL: one made for the call */
+	/* Don't check the server's certificate (RAUC's --tls-no-verify);
+	 * the bundle's own signature still decides what is trusted. */
+	gboolean tls_no_verify;
+	/* "Name: value" headers (auth tokens), NULL-terminated, or NULL; and a
+	 * file of more, one per line (one here replaces the file's of the
+	 * same name), or NULL. Sent to the URL's own scheme, host and port
+	 * only, never after a redirect elsewhere. */
+	const char *const *headers;
+	const char *header_file;
+	guint timeout;    /* seconds without progress before giving up; 0: 60 */
+	guint64 max_size; /* the largest bundle, and most bytes downloaded; 0: no limit */
+} OtaBundleUrlOptions;
+
+/* Whether @location is an http:// or https:// URL. */
+gboolean ota_bundle_is_url(const char *location);
+
+/* @location as it may be shown, logged or stored: a URL without user,
+ * password, query or fragment (they may carry credentials), a path as it
+ * is. Free with g_free(). */
+char *ota_bundle_location_for_display(const char *location);
+
+/* Whether @options can be used: a timeout of at most an hour, a client
+ * certificate and key given together. OTA_BUNDLE_ERROR_INPUT otherwise. */
+G_GNUC_WARN_UNUSED_RESULT
+gboolean ota_bundle_check_url_options(const OtaBundleUrlOptions *options, GError **error);
+
+/* FALSE with OTA_BUNDLE_ERROR_UNSUPPORTED ("URL: unsupported URL scheme",
+ * the URL without credentials) if
+ * @location is a URL (scheme://...) of any other scheme than http and
+ * https; TRUE for those and for anything else, a path. */
+G_GNUC_WARN_UNUSED_RESULT
+gboolean ota_bundle_check_location(const char *location, GError **error);
+
+/* Opens the bundle at an http:// or https:// @url with range requests:
+ * its size, trailer and signature only (a few requests); everything later
+ * is fetched as it is read. Plain bundles are refused (their signature
+ * covers the whole file). The bundle's path (ota_bundle_get_path()) is
+ * the URL without user, password, query or fragment. Errors as
+ * ota_bundle_open(), or OTA_BUNDLE_ERROR_UNSUPPORTED, or a transfer error
+ * naming that URL. */
+OtaBundle *ota_bundle_open_url(const char *url, const OtaBundleUrlOptions *options,
+                               GError **error);
+
+/* ota_bundle_open_url() for an http:// or https:// @location,
+ * ota_bundle_open() for a path; another scheme is refused
+ * (ota_bundle_check_location()). For commands that only read (info,
+ * verify). */
+OtaBundle *ota_bundle_open_location(const char *location, const OtaBundleUrlOptions *options,
+                                    GError **error);
+
+/* Bytes fetched from the server so far, retries included; 0 for a file. */
+guint64 ota_bundle_get_downloaded(const OtaBundle *bundle);
+
 /* The path it was opened with; owned by @bundle. */
 const char *ota_bundle_get_path(const OtaBundle *bundle);
 /* plain or verity: from the file's layout (verity carries its manifest in
@@ -378,6 +439,11 @@ gboolean ota_bundle_decrypt(OtaBundle *bundle, const char *key_uri, const char *
 G_GNUC_WARN_UNUSED_RESULT
 gboolean ota_bundle_extract_to(OtaBundle *bundle, const OtaPolicy *policy, const char *outdir,
                                GError **error);
+
+/* The casync chunk store (a directory or an http(s):// URL) that
+ * ota_bundle_extract_to() rebuilds the images of a casync bundle from;
+ * by default <bundle minus .raucb>.castr beside the bundle, as RAUC. */
+void ota_bundle_set_casync_store(OtaBundle *bundle, const char *store);
 
 typedef struct {
 	/* Each a PEM file of one or more certificates, or a pkcs11: URI of

@@ -117,6 +117,19 @@ typedef struct {
 	 * without its PIN), or NULL */
 	char *encryption_key;
 	char *encryption_cert;
+	/* [streaming], as it may be shown: the CA file, the client certificate
+	 * and key (pkcs11: URIs without PIN) and the header file (its path:
+	 * its contents are secrets), each NULL if not set; send-headers'
+	 * values (NULL-terminated, empty if none); the stall timeout in
+	 * seconds; and the largest bundle streamed (max-bundle-download-size,
+	 * 0: not given, no limit). */
+	char *streaming_tls_ca;
+	char *streaming_tls_cert;
+	char *streaming_tls_key;
+	char *streaming_header_file;
+	char **streaming_send_headers;
+	guint streaming_timeout;
+	guint64 streaming_max_size;
 	GPtrArray *policies;  /* OtaConfigPolicy*, "default" first; empty with [trust] */
 	GPtrArray *slots;     /* OtaConfigSlot*, in file order */
 	GPtrArray *boots;     /* OtaConfigBoot*, one per bootable slot, in file order */
@@ -129,6 +142,13 @@ typedef struct {
 	char *trust_directory;
 	guint64 trust_initial_version;
 	char **trust_tiers;
+	/* [casync], each NULL if not set: the chunk store (a directory or an
+	 * http(s):// URL; unset: beside the bundle, <bundle>.castr), casync's
+	 * temporary directory (tmppath=) and extra `casync extract`
+	 * arguments (install-args=). */
+	char *casync_store_path;
+	char *casync_tmp_path;
+	char *casync_install_args;
 } OtaConfigReport;
 
 /* Loads and validates the system.conf @path as otabundle-install does,

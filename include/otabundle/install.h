@@ -63,6 +63,11 @@ typedef struct {
 	char *bundle;    /* path (trust-update: the files, space-separated), or NULL */
 	gboolean ok;
 	char *reason;    /* why it failed, or what it did (quoted values escaped) */
+	/* install: bytes of the bundle fetched from a server (an http:// or
+	 * https:// bundle), and image bytes taken from slots on the device
+	 * instead of the bundle (adaptive updates); 0 otherwise */
+	guint64 downloaded_bytes;
+	guint64 reused_bytes;
 } OtaResultStatus;
 
 /* The device as `status` shows it, read when asked; owned by the caller
@@ -108,6 +113,19 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(OtaStatus, ota_status_free)
 OtaBundle *ota_target_open_bundle_for_info(OtaTarget *target, const char *bundle_path,
                                            GError **error);
 
+/* How ota_install(), ota_install_plan() and
+ * ota_target_open_bundle_for_info() fetch an http:// or https:// bundle:
+ * each option given here replaces system.conf's [streaming] setting
+ * (tls_cert and tls_key as a pair; headers are sent besides the header
+ * file's). Copied; NULL: system.conf's alone. */
+void ota_target_set_url_options(OtaTarget *target, const OtaBundleUrlOptions *options);
+
+/* @location (a path, or an http:// or https:// URL fetched as
+ * ota_target_set_url_options() and [streaming] say) with its manifest
+ * loaded unverified, for display only (rauc info --no-verify). */
+OtaBundle *ota_target_open_bundle_unverified(OtaTarget *target, const char *location,
+                                             GError **error);
+
 /* What an install would do, decided with every check passed. Opaque. */
 typedef struct OtaInstallPlan OtaInstallPlan;
 
@@ -150,6 +168,11 @@ gboolean ota_install(OtaTarget *target, const char *bundle_path, GError **error)
  * 2.0 into rootfs.1, appfs.1"), and the slot that boots next (NULL: the
  * booted one); owned by @target, NULL before. */
 const char *ota_target_get_install_summary(const OtaTarget *target);
+/* After ota_install(), whether it succeeded or not: the bytes of the bundle
+ * fetched from a server (0 for a file) and the image bytes taken from
+ * slots on the device instead of the bundle (adaptive updates). */
+void ota_target_get_install_bytes(const OtaTarget *target, guint64 *downloaded,
+                                  guint64 *reused);
 const char *ota_target_get_pending(const OtaTarget *target);
 
 /* mark-good: commits the booted slot (bootloader state good; its version

@@ -36,7 +36,7 @@ typedef struct {
 	guint64 size;
 	char *sha256; /* 64 lower-case hex digits, or NULL before create */
 	char **hooks; /* subset of pre-install, install, post-install */
-	char *adaptive; /* RAUC's adaptive-update methods, kept verbatim */
+	char *adaptive; /* RAUC's adaptive-update methods, verbatim (see below) */
 } OtaImage;
 
 typedef struct {
@@ -80,6 +80,23 @@ const char *ota_bundle_format_to_string(OtaBundleFormat format);
 gboolean ota_bundle_format_from_string(const char *name, OtaBundleFormat *format);
 /* A bundle-relative filename: no '/', not empty, '.' or '..'. */
 gboolean ota_manifest_filename_is_safe(const char *filename);
+/* The adaptive-update methods @image's adaptive= lists (RAUC's
+ * ';'-separated list; surrounding spaces and empty entries dropped), in
+ * order; an empty list without adaptive=. Free with g_strfreev(). */
+char **ota_image_get_adaptive_methods(const OtaImage *image);
+/* Whether @image's adaptive= lists @method, such as "block-hash-index". */
+gboolean ota_image_has_adaptive_method(const OtaImage *image, const char *method);
+
+/* Whether @image is a casync chunk index, as RAUC's casync bundles (made
+ * by `rauc convert`) store images: by its filename, ".caibx" for a block
+ * image, ".caidx" for a directory tree. The bundle then holds the index,
+ * and the manifest's size and sha256 describe the image it rebuilds. */
+typedef enum {
+	OTA_IMAGE_CASYNC_NONE,
+	OTA_IMAGE_CASYNC_BLOB, /* .caibx */
+	OTA_IMAGE_CASYNC_TREE, /* .caidx */
+} OtaImageCasync;
+OtaImageCasync ota_image_get_casync(const OtaImage *image);
 
 /* Frees @manifest; NULL is ignored. */
 void ota_manifest_free(OtaManifest *manifest);

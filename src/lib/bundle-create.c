@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "block-hash-index-private.h"
 #include "crypt-private.h"
 #include "error-private.h"
 #include "manifest-private.h"
@@ -198,6 +199,38 @@ static gboolean check_crypt_key_options(const OtaCreateOptions *options, OtaBund
 	return FALSE;
 }
 
+/* adaptive=: RAUC knows one method; like `rauc bundle`, create refuses any
+ * other (a device that doesn't know a method installs the image whole,
+ * which would silently lose what the method was asked for), and an image
+ * an index can't describe. */
+static gboolean check_adaptive(const char *inputdir, const OtaImage *image, GError **error)
+{
+	g_auto(GStrv) methods = ota_image_get_adaptive_methods(image);
+	g_autofree char *path = g_build_filename(inputdir, image->filename, NULL);
+	struct stat st;
+
+	for (char **method = methods; *method; method++) {
+		if (strcmp(*method, OTA_BLOCK_HASH_INDEX_METHOD) != 0) {
+			g_autofree char *escaped = ota_text_escape(*method);
+
+			g_set_error(error, OTA_BUNDLE_ERROR, OTA_BUNDLE_ERROR_INPUT,
+			            "%s: unsupported adaptive method '%s' (known: %s)", path, escaped,
+			            OTA_BLOCK_HASH_INDEX_METHOD);
+			return FALSE;
+		}
+	}
+	if (methods[0] == NULL)
+		return TRUE;
+	if (lstat(path, &st) < 0)
+		return ota_set_io_error(error, OTA_BUNDLE_ERROR, OTA_BUNDLE_ERROR_INPUT, path, NULL,
+		                        errno);
+	if (!ota_block_hash_index_check_image_size((guint64)st.st_size, error)) {
+		g_prefix_error(error, "%s: ", path);
+		return FALSE;
+	}
+	return TRUE;
+}
+
 static OtaManifest *prepare_manifest(const char *inputdir, const OtaCreateOptions *options,
                                      GError **error)
 {
@@ -241,7 +274,8 @@ static OtaManifest *prepare_manifest(const char *inputdir, const OtaCreateOption
 	for (guint i = 0; i < m->images->len; i++) {
 		const OtaImage *image = g_ptr_array_index(m->images, i);
 
-		if (!check_input_file(inputdir, image->filename, error))
+		if (!check_input_file(inputdir, image->filename, error) ||
+		    !check_adaptive(inputdir, image, error))
 			return NULL;
 	}
 	return g_steal_pointer(&m);
@@ -528,6 +562,70 @@ static gboolean sign_payload(OtaOutput *out, OtaManifest *m, const OtaCreateOpti
 	return sign_plain(out, (guint64)st.st_size, options, bundle_path, signed_digest, error);
 }
 
+static gboolean write_block_hash_index(const char *image_path, const char *index_path,
+                                       GError **error)
+{
+	int fd = open(image_path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	int out = -1;
+	struct stat st;
+	gboolean ok;
+
+	if (fd < 0 || fstat(fd, &st) < 0)
+		return bundle_io_error(error, image_path, errno);
+	out = open(index_path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+	if (out < 0) {
+		close(fd);
+		return bundle_io_error(error, index_path, errno);
+	}
+	/* The size was checked in prepare_manifest(); an image that changed
+	 * since fails here or in image_hashing_finish(). */
+	ok = ota_block_hash_index_check_image_size((guint64)st.st_size, error) &&
+	     ota_block_hash_index_write(fd, (guint64)st.st_size, out, error);
+	if (!ok)
+		g_prefix_error(error, "%s: ", image_path);
+	else if (fchmod(out, 0644) < 0 || fsync(out) < 0)
+		ok = bundle_io_error(error, index_path, errno);
+	close(out);
+	close(fd);
+	return ok;
+}
+
+/* adaptive=block-hash-index: `rauc bundle` writes <image>.block-hash-index
+ * into its input directory; create writes it into @scratch_dir and packs it
+ * from there, in place of any such file the input holds (one that rauc
+ * left behind, say), so the input is never changed. @sources is
+ * NULL-terminated, and stays so. */
+static gboolean add_block_hash_indexes(const char *inputdir, const OtaManifest *m,
+                                       const char *scratch_dir, GPtrArray *sources,
+                                       GError **error)
+{
+	g_ptr_array_set_size(sources, sources->len - 1); /* the NULL */
+	for (guint i = 0; i < m->images->len; i++) {
+		const OtaImage *image = g_ptr_array_index(m->images, i);
+		g_autofree char *name = NULL;
+		g_autofree char *image_path = NULL;
+		g_autofree char *input_copy = NULL;
+		char *index_path;
+		guint at;
+
+		if (!ota_image_has_adaptive_method(image, OTA_BLOCK_HASH_INDEX_METHOD))
+			continue;
+		name = g_strconcat(image->filename, OTA_BLOCK_HASH_INDEX_SUFFIX, NULL);
+		image_path = g_build_filename(inputdir, image->filename, NULL);
+		input_copy = g_build_filename(inputdir, name, NULL);
+		index_path = g_build_filename(scratch_dir, name, NULL);
+		if (!write_block_hash_index(image_path, index_path, error)) {
+			g_free(index_path);
+			return FALSE;
+		}
+		if (g_ptr_array_find_with_equal_func(sources, input_copy, g_str_equal, &at))
+			g_ptr_array_remove_index(sources, at);
+		g_ptr_array_add(sources, index_path);
+	}
+	g_ptr_array_add(sources, NULL);
+	return TRUE;
+}
+
 /* Packs the images while they are hashed, then adds the manifest that
  * holds the hashes. */
 static gboolean pack(const char *inputdir, OtaManifest *m, const OtaCreateOptions *options,
@@ -559,6 +657,10 @@ static gboolean pack(const char *inputdir, OtaManifest *m, const OtaCreateOption
 
 	g_autoptr(OtaProgressPhase) phase = ota_progress_begin("pack", input_bytes);
 	hashing = image_hashing_start(inputdir, m);
+	/* After the images' state was taken: one changed while indexed is
+	 * caught with the rest. */
+	if (!add_block_hash_indexes(inputdir, m, scratch->path, sources, error))
+		return FALSE;
 	packed = ota_squashfs_create((const char *const *)sources->pdata,
 	                             ota_output_get_proc_path(out), mksquashfs_args,
 	                             reproducible ? &repro : NULL, &pack_error);

@@ -3,11 +3,15 @@
  * directory, all or nothing. */
 #include "bundle-private.h"
 
+#include <otabundle/text.h>
+
 #include <errno.h>
 #include <fcntl.h>
+#include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "casync-private.h"
 #include "error-private.h"
 #include "progress-private.h"
 
@@ -56,10 +60,57 @@ static gboolean copy_out_file(OtaBundle *b, int dirfd, const char *dir, const ch
 
 #define EXTRACT_FLAGS (OTA_HASH_PIPE_SPARSE | OTA_HASH_PIPE_DIRECT)
 
+void ota_bundle_set_casync_store(OtaBundle *b, const char *store)
+{
+	g_free(b->casync_store);
+	b->casync_store = g_strdup(store);
+}
+
+/* A casync image: its index as the bundle holds it (what `rauc extract`
+ * writes), and beside it the image rebuilt from the chunk store, named
+ * without ".caibx" and checked against the manifest. */
+static gboolean extract_casync(OtaBundle *b, const OtaImage *image, int dirfd, const char *dir,
+                               GHashTable *written, GError **error)
+{
+	g_autofree char *store = b->casync_store ? g_strdup(b->casync_store)
+	                                         : ota_casync_default_store(b->path);
+	g_autofree char *name = NULL;
+	g_autofree char *path = NULL;
+	g_autoptr(GBytes) data = NULL;
+	OtaCasyncOptions opts = {.store = store};
+	OtaCasyncIndex index;
+	gsize length = 0;
+	const guint8 *bytes;
+	int fd;
+
+	if (!bundle_casync_check_rebuildable(image, error) ||
+	    !bundle_casync_check_index(b, image, &index, &data, error))
+		return FALSE;
+	fd = create_in(dirfd, dir, image->filename, 0644, error);
+	bytes = g_bytes_get_data(data, &length);
+	if (fd < 0 || !finish_file(fd, image->filename, ota_write_all(fd, bytes, length, error), error))
+		return FALSE;
+	name = g_strndup(image->filename, strlen(image->filename) - strlen(".caibx"));
+	path = g_build_filename(dir, name, NULL);
+	if (!ota_manifest_filename_is_safe(name) || !g_hash_table_add(written, g_strdup(name))) {
+		g_autofree char *escaped = ota_text_escape(image->filename);
+
+		g_set_error(error, OTA_BUNDLE_ERROR, OTA_BUNDLE_ERROR_MALFORMED,
+		            "image '%s': the name of its rebuilt image is another file of the bundle",
+		            escaped);
+		return FALSE;
+	}
+	/* Readable: what casync wrote is read back and hashed. */
+	fd = openat(dirfd, name, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+	if (fd < 0)
+		return bundle_io_error(error, path, errno);
+	return finish_file(fd, name, bundle_casync_rebuild(b, image, &opts, fd, path, error), error);
+}
+
 static gboolean extract_into(OtaBundle *b, const char *dir, GError **error)
 {
 	const OtaManifest *m = b->manifest;
-	g_autoptr(GHashTable) written = g_hash_table_new(g_str_hash, g_str_equal);
+	g_autoptr(GHashTable) written = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
 	gboolean ok = TRUE;
 	int dirfd, fd;
 
@@ -73,14 +124,18 @@ static gboolean extract_into(OtaBundle *b, const char *dir, GError **error)
 	                 ota_write_all(fd, g_bytes_get_data(b->manifest_data, NULL),
 	                               g_bytes_get_size(b->manifest_data), error),
 	                 error);
-	g_hash_table_add(written, (gpointer)OTA_MANIFEST_FILENAME);
+	g_hash_table_add(written, g_strdup(OTA_MANIFEST_FILENAME));
 
 	g_autoptr(OtaProgressPhase) phase = ota_progress_begin("extract", bundle_images_size(m));
 	for (guint i = 0; ok && i < m->images->len; i++) {
 		const OtaImage *image = g_ptr_array_index(m->images, i);
 
-		if (!g_hash_table_add(written, image->filename))
+		if (!g_hash_table_add(written, g_strdup(image->filename)))
 			continue;
+		if (ota_image_get_casync(image) != OTA_IMAGE_CASYNC_NONE) {
+			ok = extract_casync(b, image, dirfd, dir, written, error);
+			continue;
+		}
 		fd = create_in(dirfd, dir, image->filename, 0644, error);
 		/* Not hashed again: every byte read here was authenticated already
 		 * (verity: each block against the signed root; plain: the private
@@ -93,9 +148,9 @@ static gboolean extract_into(OtaBundle *b, const char *dir, GError **error)
 	}
 	if (ok)
 		ota_progress_phase_done(phase);
-	if (ok && m->hook_filename && g_hash_table_add(written, m->hook_filename))
+	if (ok && m->hook_filename && g_hash_table_add(written, g_strdup(m->hook_filename)))
 		ok = copy_out_file(b, dirfd, dir, m->hook_filename, error);
-	if (ok && m->handler_filename && g_hash_table_add(written, m->handler_filename))
+	if (ok && m->handler_filename && g_hash_table_add(written, g_strdup(m->handler_filename)))
 		ok = copy_out_file(b, dirfd, dir, m->handler_filename, error);
 	if (ok && fsync(dirfd) < 0)
 		ok = bundle_io_error(error, dir, errno);

@@ -19,8 +19,16 @@
 G_BEGIN_DECLS
 
 struct OtaBundle {
-	char *path;
-	int fd;
+	char *path; /* a URL without credentials (ota_http_url_for_display()) */
+	int fd;     /* -1 for a URL */
+	/* The whole file: layout, envelope, CMS and (verity, crypt) the
+	 * payload are read through it; over a URL an HTTP reader. */
+	OtaReader *file;
+	gboolean remote;
+	/* Crypt over a URL: whether the crypt-key decrypts the payload to a
+	 * squashfs is checked at the first payload read, not at verification,
+	 * so that nothing of the payload is fetched before the plan's checks. */
+	gboolean crypt_check_pending;
 	struct stat opened; /* to notice the file changing under us */
 	gboolean private_copy;
 	gboolean payload_recorded; /* plain, verified in place: b->payload serves
@@ -40,11 +48,17 @@ struct OtaBundle {
 	OtaSquashfs *squashfs;
 	GBytes *manifest_data; /* the signed bytes, verbatim */
 	OtaManifest *manifest;
+	char *casync_store; /* ota_bundle_set_casync_store(), or NULL */
 };
 
 /* ota_bundle_open() of the file open as @fd (duplicated, not taken), named
  * @path in messages. */
 OtaBundle *bundle_open_fd(int fd, const char *path, GError **error);
+
+/* ota_bundle_open_url() that sends @info_headers (RAUC's send-headers,
+ * "Name: value", NULL-terminated or NULL) with the first request only. */
+OtaBundle *bundle_open_url(const char *url, const OtaBundleUrlOptions *options,
+                           const char *const *info_headers, GError **error);
 
 /* Validates the trailer of a @file_size-byte bundle before any of its other
  * bytes are trusted. */
@@ -101,6 +115,10 @@ gboolean bundle_write_image_to(OtaBundle *b, const OtaImage *image, int fd, cons
                                GError **error);
 /* The sum of the manifest's image sizes. */
 guint64 bundle_images_size(const OtaManifest *m);
+/* After verification: the payload's squashfs, for random access to an
+ * image (adaptive updates); OTA_BUNDLE_ERROR_UNSUPPORTED for a plain
+ * bundle verified in place, whose payload reader serves only metadata. */
+OtaSquashfs *bundle_squashfs(OtaBundle *b, GError **error);
 
 /* Encrypted bundles (bundle-encrypt.c). */
 /* FALSE with OTA_BUNDLE_ERROR_ENCRYPTED while @b is encrypted and not

@@ -14,8 +14,11 @@
 #include <sys/statvfs.h>
 #include <unistd.h>
 
+#include "block-hash-index-private.h"
+#include "casync-private.h"
 #include "crypt-private.h"
 #include "error-private.h"
+#include "http-private.h"
 #include "progress-private.h"
 #include "read-record.h"
 #include "verity-private.h"
@@ -24,8 +27,24 @@ G_DEFINE_QUARK(ota-bundle-error-quark, ota_bundle_error)
 
 /* --- layout --------------------------------------------------------------- */
 
+/* RAUC writes payloads in whole 4 KiB blocks, and verity and crypt need
+ * them; a plain bundle made by RAUC 1.4 or older may end anywhere (RAUC
+ * 1.8 says so and accepts it), so bundles are held to it only once their
+ * CMS tells the format (layout_parse() with @aligned FALSE). */
+static gboolean check_payload_aligned(const OtaBundleLayout *layout, GError **error)
+{
+	if (layout->payload_size % OTA_BUNDLE_PAYLOAD_ALIGNMENT != 0) {
+		g_set_error(error, OTA_BUNDLE_ERROR, OTA_BUNDLE_ERROR_MALFORMED,
+		            "payload size %" G_GUINT64_FORMAT " is not a multiple of %d (truncated or "
+		            "padded bundle?)", layout->payload_size, OTA_BUNDLE_PAYLOAD_ALIGNMENT);
+		return FALSE;
+	}
+	return TRUE;
+}
+
 static gboolean layout_parse(guint64 file_size, const guint8 trailer[OTA_BUNDLE_TRAILER_SIZE],
-                             guint64 max_signature_size, OtaBundleLayout *layout, GError **error)
+                             guint64 max_signature_size, gboolean aligned,
+                             OtaBundleLayout *layout, GError **error)
 {
 	guint64 sig_size = 0;
 
@@ -59,19 +78,13 @@ static gboolean layout_parse(guint64 file_size, const guint8 trailer[OTA_BUNDLE_
 	layout->signature_size = sig_size;
 	layout->payload_size = file_size - OTA_BUNDLE_TRAILER_SIZE - sig_size;
 	layout->signature_offset = layout->payload_size;
-	if (layout->payload_size % OTA_BUNDLE_PAYLOAD_ALIGNMENT != 0) {
-		g_set_error(error, OTA_BUNDLE_ERROR, OTA_BUNDLE_ERROR_MALFORMED,
-		            "payload size %" G_GUINT64_FORMAT " is not a multiple of %d (truncated or "
-		            "padded bundle?)", layout->payload_size, OTA_BUNDLE_PAYLOAD_ALIGNMENT);
-		return FALSE;
-	}
-	return TRUE;
+	return !aligned || check_payload_aligned(layout, error);
 }
 
 gboolean ota_bundle_layout_parse(guint64 file_size, const guint8 trailer[OTA_BUNDLE_TRAILER_SIZE],
                                  OtaBundleLayout *layout, GError **error)
 {
-	return layout_parse(file_size, trailer, OTA_BUNDLE_MAX_SIGNATURE_SIZE, layout, error);
+	return layout_parse(file_size, trailer, OTA_BUNDLE_MAX_SIGNATURE_SIZE, TRUE, layout, error);
 }
 
 void ota_bundle_trailer_encode(guint64 signature_size, guint8 trailer[OTA_BUNDLE_TRAILER_SIZE])
@@ -83,6 +96,25 @@ void ota_bundle_trailer_encode(guint64 signature_size, guint8 trailer[OTA_BUNDLE
 }
 
 /* --- shared helpers ------------------------------------------------------------ */
+
+/* A transfer's error names the URL (for readers used on their own); the
+ * bundle's messages start with it, once, so it goes from inside. */
+static void drop_url(const OtaBundle *b, GError *e)
+{
+	g_autofree char *named = g_strdup_printf("%s: ", b->path);
+	char *at;
+
+	if (!b->remote || e->domain != OTA_HTTP_ERROR || (at = strstr(e->message, named)) == NULL)
+		return;
+	memmove(at, at + strlen(named), strlen(at + strlen(named)) + 1);
+}
+
+/* @src into @dest, prefixed with the bundle's path or URL. */
+static void bundle_propagate_error(const OtaBundle *b, GError **dest, GError *src)
+{
+	drop_url(b, src);
+	g_propagate_prefixed_error(dest, src, "%s: ", b->path);
+}
 
 gboolean bundle_io_error(GError **error, const char *path, int err)
 {
@@ -215,6 +247,7 @@ void ota_bundle_free(OtaBundle *b)
 		g_bytes_unref(b->manifest_data);
 	ota_squashfs_free(b->squashfs);
 	ota_reader_free(b->payload);
+	ota_reader_free(b->file); /* after the readers that borrow it */
 	ota_signature_free(b->signature);
 	if (b->signature_der != NULL)
 		g_bytes_unref(b->signature_der);
@@ -222,6 +255,7 @@ void ota_bundle_free(OtaBundle *b)
 	if (b->fd >= 0)
 		close(b->fd);
 	g_free(b->path);
+	g_free(b->casync_store);
 	g_free(b);
 }
 
@@ -235,21 +269,22 @@ static gboolean read_layout(OtaBundle *b, guint64 file_size,
 	g_autoptr(GError) strict_error = NULL;
 	guint8 head[32];
 
-	if (ota_bundle_layout_parse(file_size, trailer, &b->layout, &strict_error))
+	/* Alignment is checked once the CMS tells the format. */
+	if (layout_parse(file_size, trailer, OTA_BUNDLE_MAX_SIGNATURE_SIZE, FALSE, &b->layout,
+	                 &strict_error))
 		return TRUE;
-	if (layout_parse(file_size, trailer, OTA_BUNDLE_MAX_ENVELOPE_SIZE, &b->layout, NULL) &&
+	if (layout_parse(file_size, trailer, OTA_BUNDLE_MAX_ENVELOPE_SIZE, FALSE, &b->layout, NULL) &&
 	    b->layout.signature_size > OTA_BUNDLE_MAX_SIGNATURE_SIZE &&
-	    ota_pread_all(b->fd, head, sizeof(head), b->layout.signature_offset, NULL) &&
+	    ota_reader_read_at(b->file, b->layout.signature_offset, head, sizeof(head), NULL) &&
 	    ota_envelope_der_is_enveloped(head, sizeof(head)))
 		return TRUE;
 	g_propagate_error(error, g_steal_pointer(&strict_error));
 	return FALSE;
 }
 
-static gboolean read_layout_and_signature(OtaBundle *b, GError **error)
+/* b->file of the file open as b->fd. */
+static gboolean open_file_reader(OtaBundle *b, GError **error)
 {
-	guint8 trailer[OTA_BUNDLE_TRAILER_SIZE];
-	g_autofree guint8 *der = NULL;
 	struct stat st;
 
 	if (fstat(b->fd, &st) < 0)
@@ -260,19 +295,31 @@ static gboolean read_layout_and_signature(OtaBundle *b, GError **error)
 		                    "not a regular file");
 		return FALSE;
 	}
-	if ((guint64)st.st_size < OTA_BUNDLE_TRAILER_SIZE) {
+	b->file = ota_reader_new_fd(b->fd, 0, (guint64)st.st_size, error);
+	return b->file != NULL;
+}
+
+/* Trailer, layout and CMS, through b->file: over a URL, the first requests
+ * and everything fetched before the signature is checked. */
+static gboolean read_layout_and_signature(OtaBundle *b, GError **error)
+{
+	guint8 trailer[OTA_BUNDLE_TRAILER_SIZE];
+	g_autofree guint8 *der = NULL;
+	guint64 size = b->file->size;
+
+	if (size < OTA_BUNDLE_TRAILER_SIZE) {
 		g_set_error(error, OTA_BUNDLE_ERROR, OTA_BUNDLE_ERROR_MALFORMED,
-		            "not a bundle (%" G_GUINT64_FORMAT " bytes, shorter than a trailer)",
-		            (guint64)st.st_size);
+		            "not a bundle (%" G_GUINT64_FORMAT " bytes, shorter than a trailer)", size);
 		return FALSE;
 	}
-	if (!ota_pread_all(b->fd, trailer, sizeof(trailer),
-	                   (guint64)st.st_size - OTA_BUNDLE_TRAILER_SIZE, error) ||
-	    !read_layout(b, (guint64)st.st_size, trailer, error))
+	if (!ota_reader_read_at(b->file, size - OTA_BUNDLE_TRAILER_SIZE, trailer, sizeof(trailer),
+	                        error) ||
+	    !read_layout(b, size, trailer, error))
 		return FALSE;
 
 	der = g_malloc(b->layout.signature_size);
-	if (!ota_pread_all(b->fd, der, b->layout.signature_size, b->layout.signature_offset, error))
+	if (!ota_reader_read_at(b->file, b->layout.signature_offset, der, b->layout.signature_size,
+	                        error))
 		return FALSE;
 	/* Encrypted: the signature is inside, for ota_bundle_decrypt(). RAUC
 	 * encrypts crypt bundles only; the manifest, once decrypted, must say
@@ -280,18 +327,30 @@ static gboolean read_layout_and_signature(OtaBundle *b, GError **error)
 	if (ota_envelope_der_is_enveloped(der, b->layout.signature_size)) {
 		b->envelope = ota_envelope_parse(der, b->layout.signature_size, error);
 		b->format = OTA_BUNDLE_FORMAT_CRYPT;
-		return b->envelope != NULL;
+		return b->envelope != NULL && check_payload_aligned(&b->layout, error);
 	}
 	b->signature = ota_signature_parse(der, b->layout.signature_size, error);
 	if (b->signature == NULL)
 		return FALSE;
 	b->signature_der = g_bytes_new_take(g_steal_pointer(&der), b->layout.signature_size);
+	/* RAUC refuses them too ("not supported in streaming mode"); a private
+	 * download could be checked only once all of it is on the device, so
+	 * compatible, rollback and expiry too, and it needs the storage that
+	 * streaming is there to save. */
+	if (b->remote && b->signature->detached) {
+		g_set_error_literal(error, OTA_BUNDLE_ERROR, OTA_BUNDLE_ERROR_UNSUPPORTED,
+		                    "plain bundles can't be streamed: their signature covers the whole "
+		                    "file, so nothing in it can be checked before all of it is "
+		                    "downloaded; make it with --format=verity or download it and "
+		                    "install the file");
+		return FALSE;
+	}
 
 	/* The CMS says which format this is: plain bundles sign the payload
 	 * detached; verity (and crypt) bundles sign the manifest inside the
 	 * CMS, which tells them apart once it is trusted. */
 	b->format = b->signature->detached ? OTA_BUNDLE_FORMAT_PLAIN : OTA_BUNDLE_FORMAT_VERITY;
-	return TRUE;
+	return b->format == OTA_BUNDLE_FORMAT_PLAIN || check_payload_aligned(&b->layout, error);
 }
 
 /* Takes @fd. */
@@ -306,7 +365,7 @@ static OtaBundle *open_fd(int fd, const char *path, GError **error)
 		bundle_io_error(error, path, errno);
 		return NULL;
 	}
-	if (!read_layout_and_signature(b, &ierror)) {
+	if (!open_file_reader(b, &ierror) || !read_layout_and_signature(b, &ierror)) {
 		g_propagate_prefixed_error(error, g_steal_pointer(&ierror), "%s: ", path);
 		return NULL;
 	}
@@ -323,6 +382,133 @@ OtaBundle *bundle_open_fd(int fd, const char *path, GError **error)
 	return open_fd(fcntl(fd, F_DUPFD_CLOEXEC, 0), path, error);
 }
 
+gboolean ota_bundle_is_url(const char *location)
+{
+	return ota_http_is_url(location);
+}
+
+char *ota_bundle_location_for_display(const char *location)
+{
+	return ota_http_is_url(location) ? ota_http_url_for_display(location) : g_strdup(location);
+}
+
+gboolean ota_bundle_check_url_options(const OtaBundleUrlOptions *o, GError **error)
+{
+	if (o->timeout > OTA_HTTP_MAX_TIMEOUT) {
+		g_set_error(error, OTA_BUNDLE_ERROR, OTA_BUNDLE_ERROR_INPUT,
+		            "a timeout of %u s is more than the %u s allowed", o->timeout,
+		            OTA_HTTP_MAX_TIMEOUT);
+		return FALSE;
+	}
+	if ((o->tls_cert == NULL) != (o->tls_key == NULL)) {
+		g_set_error_literal(error, OTA_BUNDLE_ERROR, OTA_BUNDLE_ERROR_INPUT,
+		                    "a TLS client certificate and its key go together");
+		return FALSE;
+	}
+	return TRUE;
+}
+
+gboolean ota_bundle_check_location(const char *location, GError **error)
+{
+	g_autofree char *scheme = g_uri_parse_scheme(location);
+
+	/* "scheme://": a name like "a:b.raucb" stays a file. */
+	if (scheme == NULL || ota_http_is_url(location) ||
+	    !g_str_has_prefix(location + strlen(scheme), "://"))
+		return TRUE;
+	/* Shown as URLs are everywhere: without a user, password or query. */
+	g_autofree char *shown = ota_http_url_for_display(location);
+	g_set_error(error, OTA_BUNDLE_ERROR, OTA_BUNDLE_ERROR_UNSUPPORTED,
+	            "%s: unsupported URL scheme (http:// and https:// only)", shown);
+	return FALSE;
+}
+
+/* The header lines: @file's, then @headers, one of which replaces a
+ * file's header of the same name. */
+static char **merge_headers(const char *file, const char *const *headers, GError **error)
+{
+	g_auto(GStrv) from_file = NULL;
+	g_autoptr(GPtrArray) all = g_ptr_array_new_with_free_func(g_free);
+
+	if (file != NULL && (from_file = ota_http_read_header_file(file, error)) == NULL)
+		return NULL;
+	for (char **h = from_file; h != NULL && *h != NULL; h++) {
+		gsize name_len = strcspn(*h, ":");
+		gboolean replaced = FALSE;
+
+		for (const char *const *c = headers; c != NULL && *c != NULL && !replaced; c++)
+			replaced = strcspn(*c, ":") == name_len &&
+			           g_ascii_strncasecmp(*c, *h, name_len) == 0;
+		if (!replaced)
+			g_ptr_array_add(all, g_strdup(*h));
+	}
+	for (const char *const *c = headers; c != NULL && *c != NULL; c++)
+		g_ptr_array_add(all, g_strdup(*c));
+	g_ptr_array_add(all, NULL);
+	return (char **)g_ptr_array_free(g_steal_pointer(&all), FALSE);
+}
+
+OtaBundle *bundle_open_url(const char *url, const OtaBundleUrlOptions *options,
+                           const char *const *info_headers, GError **error)
+{
+	static const OtaBundleUrlOptions no_options = {0};
+	g_autoptr(OtaBundle) b = g_new0(OtaBundle, 1);
+	g_autoptr(GError) ierror = NULL;
+	g_auto(GStrv) headers = NULL;
+	const OtaBundleUrlOptions *o = options ? options : &no_options;
+	OtaHttpOptions http = {0};
+
+	b->path = ota_http_url_for_display(url);
+	b->fd = -1;
+	b->remote = TRUE;
+	if (!ota_bundle_check_url_options(o, &ierror)) {
+		bundle_propagate_error(b, error, g_steal_pointer(&ierror));
+		return NULL;
+	}
+	headers = merge_headers(o->header_file, o->headers, &ierror);
+	if (headers == NULL) {
+		bundle_propagate_error(b, error, g_steal_pointer(&ierror));
+		return NULL;
+	}
+	http = (OtaHttpOptions){
+		.tls_ca = o->tls_ca,
+		.tls_cert = o->tls_cert,
+		.tls_key = o->tls_key,
+		.key_store = o->key_store,
+		.tls_no_verify = o->tls_no_verify,
+		.headers = (const char *const *)headers,
+		.info_headers = info_headers,
+		.timeout = o->timeout,
+		.max_size = o->max_size,
+	};
+	b->file = ota_http_reader_new(url, &http, &ierror);
+	if (b->file == NULL || !read_layout_and_signature(b, &ierror)) {
+		bundle_propagate_error(b, error, g_steal_pointer(&ierror));
+		return NULL;
+	}
+	return g_steal_pointer(&b);
+}
+
+OtaBundle *ota_bundle_open_url(const char *url, const OtaBundleUrlOptions *options,
+                               GError **error)
+{
+	return bundle_open_url(url, options, NULL, error);
+}
+
+OtaBundle *ota_bundle_open_location(const char *location, const OtaBundleUrlOptions *options,
+                                    GError **error)
+{
+	if (!ota_bundle_check_location(location, error))
+		return NULL;
+	return ota_bundle_is_url(location) ? ota_bundle_open_url(location, options, error)
+	                                   : ota_bundle_open(location, error);
+}
+
+guint64 ota_bundle_get_downloaded(const OtaBundle *b)
+{
+	return b->remote ? ota_http_reader_get_downloaded(b->file) : 0;
+}
+
 /* A write to the file moves its mtime and ctime; so does truncation. Only
  * plain bundles read in place need this: verity reads check every block,
  * and a private copy can't change. */
@@ -330,7 +516,7 @@ static gboolean check_unchanged(OtaBundle *b, GError **error)
 {
 	struct stat now;
 
-	if (b->private_copy || b->format != OTA_BUNDLE_FORMAT_PLAIN)
+	if (b->private_copy || b->remote || b->format != OTA_BUNDLE_FORMAT_PLAIN)
 		return TRUE;
 	if (fstat(b->fd, &now) < 0)
 		return bundle_io_error(error, b->path, errno);
@@ -347,9 +533,26 @@ static gboolean check_unchanged(OtaBundle *b, GError **error)
 
 static gboolean ensure_squashfs(OtaBundle *b, GError **error)
 {
+	if (b->crypt_check_pending) {
+		if (!ota_crypt_check_decrypts_to_squashfs(b->payload, error))
+			return FALSE;
+		b->crypt_check_pending = FALSE;
+	}
 	if (b->squashfs == NULL)
 		b->squashfs = ota_squashfs_open(b->payload, error);
 	return b->squashfs != NULL;
+}
+
+OtaSquashfs *bundle_squashfs(OtaBundle *b, GError **error)
+{
+	g_return_val_if_fail(b->verified, NULL);
+
+	if (b->payload_recorded) {
+		g_set_error_literal(error, OTA_BUNDLE_ERROR, OTA_BUNDLE_ERROR_UNSUPPORTED,
+		                    "a plain bundle verified in place has no random access to images");
+		return NULL;
+	}
+	return ensure_squashfs(b, error) ? b->squashfs : NULL;
 }
 
 static gboolean parse_manifest(OtaBundle *b, GError **error)
@@ -632,7 +835,34 @@ static gboolean decrypt_payload(OtaBundle *b, GError **error)
 		g_return_val_if_reached(FALSE);
 	b->payload = ota_crypt_reader_new(g_steal_pointer(&b->payload), key, error);
 	OPENSSL_cleanse(key, sizeof(key));
-	return b->payload != NULL && ota_crypt_check_decrypts_to_squashfs(b->payload, error);
+	if (b->payload == NULL)
+		return FALSE;
+	/* Over a URL that would be the first payload fetch: deferred to the
+	 * first read of the squashfs, after the install's checks. */
+	if (b->remote) {
+		b->crypt_check_pending = TRUE;
+		return TRUE;
+	}
+	return ota_crypt_check_decrypts_to_squashfs(b->payload, error);
+}
+
+/* As the verity reader's full windows. */
+#define VERIFY_READ_SIZE (1024 * 1024)
+
+/* Every data block through @reader (which checks each against the tree):
+ * over a URL, where there is no file to hand ota_verity_tree_check(). */
+static gboolean read_all_blocks(OtaReader *reader, GError **error)
+{
+	g_autofree guint8 *buffer = g_malloc(VERIFY_READ_SIZE);
+
+	for (guint64 pos = 0; pos < reader->size; pos += VERIFY_READ_SIZE) {
+		gsize n = (gsize)MIN((guint64)VERIFY_READ_SIZE, reader->size - pos);
+
+		if (!ota_reader_read_at(reader, pos, buffer, n, error))
+			return FALSE;
+		ota_progress_add(n);
+	}
+	return TRUE;
 }
 
 /* Verity and crypt: the signature embeds the manifest. */
@@ -645,15 +875,21 @@ static gboolean verify_verity(OtaBundle *b, const OtaPolicy *policy, OtaBundleVe
 	}
 	if (!bundle_load_verity_manifest(b, error))
 		return FALSE;
-	if (flags & OTA_BUNDLE_VERIFY_PAYLOAD) {
+	if ((flags & OTA_BUNDLE_VERIFY_PAYLOAD) && !b->remote) {
 		g_autoptr(OtaProgressPhase) phase = ota_progress_begin("verify", b->verity.data_size);
 		if (!ota_verity_tree_check(b->fd, b->verity.data_size, &b->verity, error))
 			return FALSE;
 		ota_progress_phase_done(phase);
 	}
-	b->payload = ota_verity_reader_new(b->fd, b->verity.data_size, &b->verity, error);
+	b->payload = ota_verity_reader_new_for(b->file, b->verity.data_size, &b->verity, error);
 	if (b->payload == NULL)
 		return FALSE;
+	if ((flags & OTA_BUNDLE_VERIFY_PAYLOAD) && b->remote) {
+		g_autoptr(OtaProgressPhase) phase = ota_progress_begin("verify", b->verity.data_size);
+		if (!read_all_blocks(b->payload, error))
+			return FALSE;
+		ota_progress_phase_done(phase);
+	}
 	return b->format != OTA_BUNDLE_FORMAT_CRYPT || decrypt_payload(b, error);
 }
 
@@ -672,7 +908,7 @@ gboolean ota_bundle_verify(OtaBundle *b, const OtaPolicy *policy, OtaBundleVerif
 	else
 		ok = verify_verity(b, policy, flags, &ierror);
 	if (!ok) {
-		g_propagate_prefixed_error(error, g_steal_pointer(&ierror), "%s: ", b->path);
+		bundle_propagate_error(b, error, g_steal_pointer(&ierror));
 		return FALSE;
 	}
 	if (!check_unchanged(b, error))
@@ -701,7 +937,7 @@ gboolean ota_bundle_load_unverified(OtaBundle *b, GError **error)
 		ok = bundle_load_verity_manifest(b, &ierror);
 	}
 	if (!ok) {
-		g_propagate_prefixed_error(error, g_steal_pointer(&ierror), "%s: ", b->path);
+		bundle_propagate_error(b, error, g_steal_pointer(&ierror));
 		return FALSE;
 	}
 	return TRUE;
@@ -786,11 +1022,16 @@ gboolean bundle_stream_image(OtaBundle *b, const OtaImage *image, int out_fd,
 static gboolean check_image_entry(OtaBundle *b, const OtaImage *image, GError **error)
 {
 	guint64 size = 0;
+	OtaCasyncIndex index;
 
 	if (!ota_squashfs_stat_file(b->squashfs, image->filename, &size, error)) {
 		g_prefix_error(error, "image [image.%s]: ", image->slotclass);
 		return FALSE;
 	}
+	/* A casync index is what the bundle holds, the manifest's size and
+	 * sha256 describe what it rebuilds: the index itself must parse. */
+	if (ota_image_get_casync(image) != OTA_IMAGE_CASYNC_NONE)
+		return bundle_casync_check_index(b, image, &index, NULL, error);
 	if (size != image->size) {
 		g_autofree char *filename = ota_text_escape(image->filename);
 
@@ -800,6 +1041,26 @@ static gboolean check_image_entry(OtaBundle *b, const OtaImage *image, GError **
 		return FALSE;
 	}
 	return TRUE;
+}
+
+/* adaptive=block-hash-index: the index must be there and exactly as long
+ * as the image needs (RAUC would quietly use a short one or build one from
+ * the image, reading all of it; a bundle made by rauc always has it). */
+static gboolean check_block_hash_index(OtaBundle *b, const OtaImage *image, GError **error)
+{
+	g_autofree char *name = NULL;
+	guint64 size = 0;
+
+	if (!ota_image_has_adaptive_method(image, OTA_BLOCK_HASH_INDEX_METHOD))
+		return TRUE;
+	name = g_strconcat(image->filename, OTA_BLOCK_HASH_INDEX_SUFFIX, NULL);
+	if (!ota_squashfs_stat_file(b->squashfs, name, &size, error))
+		return FALSE;
+	if (ota_block_hash_index_check_size(image->size, size, error))
+		return TRUE;
+	g_autofree char *escaped = ota_text_escape(name);
+	g_prefix_error(error, "%s: ", escaped);
+	return FALSE;
 }
 
 guint64 bundle_images_size(const OtaManifest *m)
@@ -819,7 +1080,8 @@ static gboolean check_contents(OtaBundle *b, gboolean check_images, GError **err
 	if (!ensure_squashfs(b, error))
 		return FALSE;
 	for (guint i = 0; i < m->images->len; i++) {
-		if (!check_image_entry(b, g_ptr_array_index(m->images, i), error))
+		if (!check_image_entry(b, g_ptr_array_index(m->images, i), error) ||
+		    !check_block_hash_index(b, g_ptr_array_index(m->images, i), error))
 			return FALSE;
 	}
 	if (m->hook_filename && !ota_squashfs_stat_file(b->squashfs, m->hook_filename, &size, error))
@@ -831,7 +1093,11 @@ static gboolean check_contents(OtaBundle *b, gboolean check_images, GError **err
 		return TRUE;
 	g_autoptr(OtaProgressPhase) phase = ota_progress_begin("check images", bundle_images_size(m));
 	for (guint i = 0; i < m->images->len; i++) {
-		if (!bundle_stream_image(b, g_ptr_array_index(m->images, i), -1, OTA_HASH_PIPE_HASH, error))
+		const OtaImage *image = g_ptr_array_index(m->images, i);
+
+		/* casync: the index was checked above; the image is not here. */
+		if (ota_image_get_casync(image) == OTA_IMAGE_CASYNC_NONE &&
+		    !bundle_stream_image(b, image, -1, OTA_HASH_PIPE_HASH, error))
 			return FALSE;
 	}
 	ota_progress_phase_done(phase);
@@ -845,7 +1111,7 @@ gboolean ota_bundle_check_contents(OtaBundle *b, gboolean check_images, GError *
 	g_return_val_if_fail(b->verified, FALSE);
 
 	if (!check_contents(b, check_images, &ierror)) {
-		g_propagate_prefixed_error(error, g_steal_pointer(&ierror), "%s: ", b->path);
+		bundle_propagate_error(b, error, g_steal_pointer(&ierror));
 		return FALSE;
 	}
 	if (!check_unchanged(b, error))
@@ -862,11 +1128,24 @@ gboolean bundle_write_image_to(OtaBundle *b, const OtaImage *image, int fd, cons
 
 	g_return_val_if_fail(b->verified, FALSE);
 
+	/* The bundle holds only its index: writing that would fail the sha256
+	 * check at the end, after the slot was overwritten. */
+	if (ota_image_get_casync(image) != OTA_IMAGE_CASYNC_NONE) {
+		g_autofree char *filename = ota_text_escape(image->filename);
+
+		g_set_error(error, OTA_BUNDLE_ERROR, OTA_BUNDLE_ERROR_UNSUPPORTED,
+		            "%s: image '%s' is a casync index: it can only be rebuilt with casync "
+		            "into a raw slot",
+		            b->path, filename);
+		return FALSE;
+	}
 	if (!ensure_squashfs(b, error))
 		return FALSE;
 	/* Writeback as the slot fills, so that the final fsync() is short. */
 	if (!stream_image(b, image, fd, OTA_HASH_PIPE_HASH | OTA_HASH_PIPE_WRITEBACK, &output_failed,
 	                  error)) {
+		if (!output_failed)
+			drop_url(b, *error);
 		g_prefix_error(error, "%s: ", output_failed && fd_path ? fd_path : b->path);
 		return FALSE;
 	}

@@ -64,6 +64,14 @@ void ota_config_report_free(OtaConfigReport *r)
 	g_free(r->variant);
 	g_free(r->encryption_key);
 	g_free(r->encryption_cert);
+	g_free(r->streaming_tls_ca);
+	g_free(r->casync_store_path);
+	g_free(r->casync_tmp_path);
+	g_free(r->casync_install_args);
+	g_free(r->streaming_tls_cert);
+	g_free(r->streaming_tls_key);
+	g_free(r->streaming_header_file);
+	g_strfreev(r->streaming_send_headers);
 	if (r->policies != NULL)
 		g_ptr_array_unref(r->policies);
 	if (r->slots != NULL)
@@ -199,6 +207,30 @@ static char **bundle_formats(guint mask)
 	return (char **)g_ptr_array_free(list, FALSE);
 }
 
+static char *shown_key(const char *value)
+{
+	return value ? ota_keys_uri_for_display(value) : NULL;
+}
+
+static void report_streaming(const OtaSystemConfig *c, OtaConfigReport *r)
+{
+	const OtaStreamingConfig *s = &c->streaming;
+	GPtrArray *names = g_ptr_array_new();
+
+	r->streaming_tls_ca = g_strdup(s->tls_ca);
+	r->streaming_tls_cert = shown_key(s->tls_cert);
+	r->streaming_tls_key = shown_key(s->tls_key);
+	r->streaming_header_file = g_strdup(s->header_file);
+	for (guint bit = 1; bit <= OTA_SEND_HEADER_UPTIME; bit <<= 1) {
+		if (s->send_headers & bit)
+			g_ptr_array_add(names, g_strdup(config_send_header_name(bit)));
+	}
+	g_ptr_array_add(names, NULL);
+	r->streaming_send_headers = (char **)g_ptr_array_free(names, FALSE);
+	r->streaming_timeout = s->timeout;
+	r->streaming_max_size = c->max_bundle_download_size_set ? c->max_bundle_download_size : 0;
+}
+
 OtaConfigReport *ota_config_check(const char *path, GError **error)
 {
 	static const char *const variant_sources[] = {[OTA_VARIANT_NONE] = "none",
@@ -219,6 +251,10 @@ OtaConfigReport *ota_config_check(const char *path, GError **error)
 	r->encryption_key = c->encryption_key ? ota_keys_uri_for_display(c->encryption_key) : NULL;
 	r->encryption_cert = c->encryption_cert ? ota_keys_uri_for_display(c->encryption_cert) : NULL;
 	r->bundle_formats = bundle_formats(c->bundle_formats);
+	report_streaming(c, r);
+	r->casync_store_path = g_strdup(c->casync_store_path);
+	r->casync_tmp_path = g_strdup(c->casync_tmp_path);
+	r->casync_install_args = g_strdup(c->casync_install_args);
 	r->variant_source = g_strdup(variant_sources[c->variant_source]);
 	r->variant = g_strdup(c->variant);
 	r->policies = g_ptr_array_new_with_free_func((GDestroyNotify)policy_free);

@@ -114,6 +114,29 @@ typedef struct {
 	guint max_files;  /* files kept on rotation, the current one included */
 } OtaLogConfig;
 
+/* [streaming] send-headers (RAUC's names), sent as RAUC-* headers with the
+ * first request of a streamed install. */
+typedef enum {
+	OTA_SEND_HEADER_BOOT_ID = 1 << 0,
+	OTA_SEND_HEADER_MACHINE_ID = 1 << 1,
+	OTA_SEND_HEADER_SYSTEM_VERSION = 1 << 2, /* RAUC: from a system-info handler */
+	OTA_SEND_HEADER_SERIAL = 1 << 3,         /* RAUC: from a system-info handler */
+	OTA_SEND_HEADER_VARIANT = 1 << 4,
+	OTA_SEND_HEADER_TRANSACTION_ID = 1 << 5,
+	OTA_SEND_HEADER_UPTIME = 1 << 6,
+} OtaSendHeader;
+
+/* [streaming]: installing from an http:// or https:// URL. */
+typedef struct {
+	char *tls_ca;      /* a PEM file, or NULL: the system's CAs */
+	char *tls_cert;    /* a PEM file or a pkcs11: URI, or NULL */
+	char *tls_key;     /* a PEM file or a pkcs11: URI, or NULL */
+	char *header_file; /* "Name: value" lines, or NULL (otabundle's own key) */
+	char *sandbox_user; /* RAUC's helper user: accepted, no effect */
+	guint timeout;     /* seconds without progress (otabundle's own key) */
+	guint send_headers; /* OtaSendHeader bits */
+} OtaStreamingConfig;
+
 typedef struct {
 	char *path; /* the file this was read from */
 	char *compatible;
@@ -134,11 +157,15 @@ typedef struct {
 	guint bundle_formats;        /* allowed formats, bits 1 << OtaBundleFormat */
 	char *min_bundle_version;    /* [system] min-bundle-version, or NULL */
 	guint64 max_bundle_download_size;
+	/* Whether max-bundle-download-size was given: only then does it cap a
+	 * streamed bundle (RAUC: no effect on streaming). */
+	gboolean max_bundle_download_size_set;
 	guint64 max_bundle_signature_size;
 	OtaVariantSource variant_source;
 	char *variant;          /* the variant name (NAME), or the file that holds it (FILE) */
 	char *encryption_key;   /* [encryption] key: a PEM file or a pkcs11: URI, or NULL */
 	char *encryption_cert;  /* [encryption] cert: the key's certificate, or NULL */
+	OtaStreamingConfig streaming;
 	/* [trust]: the trust list shipped in the image (initial=), and the
 	 * directory outside the A/B slots where installed versions are kept
 	 * (directory=, default <data-directory>/trust); both NULL without
@@ -147,10 +174,19 @@ typedef struct {
 	char *trust_initial;
 	char *trust_directory;
 	char *trust_tsa_keyring; /* [trust] tsa-keyring=, or NULL */
+	/* [casync] (RAUC's keys; use-desync=true is refused): the chunk store
+	 * (a directory or an http(s):// URL; NULL: beside the bundle), casync's
+	 * TMPDIR, and extra `casync extract` arguments, each NULL if unset. */
+	char *casync_store_path;
+	char *casync_tmp_path;
+	char *casync_install_args;
 	GPtrArray *policies;    /* OtaPolicyConfig*, "default" first; empty with [trust] */
 	GPtrArray *slots;       /* OtaSlotConfig*, in file order */
 	GPtrArray *loggers;     /* OtaLogConfig*, in file order */
 } OtaSystemConfig;
+
+/* RAUC's name of a send-headers value ("boot-id"), or NULL. */
+const char *config_send_header_name(OtaSendHeader bit);
 
 /* Strict like the manifest parser: unknown groups and keys are errors. */
 OtaSystemConfig *ota_system_config_load(const char *path, GError **error);

@@ -16,6 +16,7 @@
 #include <errno.h>
 #include <string.h>
 
+#include "http-private.h"
 #include "keyfile.h"
 #include "openssl-private.h"
 
@@ -75,9 +76,17 @@ void ota_system_config_free(OtaSystemConfig *c)
 	g_free(c->custom_backend);
 	g_free(c->encryption_key);
 	g_free(c->encryption_cert);
+	g_free(c->streaming.tls_ca);
+	g_free(c->streaming.tls_cert);
+	g_free(c->streaming.tls_key);
+	g_free(c->streaming.header_file);
+	g_free(c->streaming.sandbox_user);
 	g_free(c->trust_initial);
 	g_free(c->trust_directory);
 	g_free(c->trust_tsa_keyring);
+	g_free(c->casync_store_path);
+	g_free(c->casync_tmp_path);
+	g_free(c->casync_install_args);
 	g_free(c->grubenv);
 	g_free(c->uboot_config);
 	g_free(c->barebox_statename);
@@ -729,7 +738,8 @@ static gboolean parse_system_limits(GKeyFile *kf, OtaSystemConfig *c, GError **e
 	c->max_bundle_download_size = DEFAULT_MAX_BUNDLE_DOWNLOAD_SIZE;
 	c->max_bundle_signature_size = DEFAULT_MAX_BUNDLE_SIGNATURE_SIZE;
 	return ota_keyfile_take_uint64(kf, "system", "max-bundle-download-size", 1, G_MAXUINT64,
-	                               &present, &c->max_bundle_download_size, &errors, error) &&
+	                               &c->max_bundle_download_size_set,
+	                               &c->max_bundle_download_size, &errors, error) &&
 	       ota_keyfile_take_uint64(kf, "system", "max-bundle-signature-size", 1, G_MAXUINT64,
 	                               &present, &c->max_bundle_signature_size, &errors, error);
 }
@@ -910,8 +920,6 @@ static gboolean refuse_group(const char *group, GError **error)
 		gboolean prefix;
 		const char *what;
 	} refused[] = {
-		{"casync", FALSE, "casync bundles"},
-		{"streaming", FALSE, "HTTP streaming"},
 		{"autoinstall", FALSE, "auto-install"},
 		{"polling", FALSE, "polling for updates (RAUC 1.16)"},
 		{"artifacts.", TRUE, "artifact repositories"},
@@ -933,6 +941,131 @@ static gboolean parse_encryption(GKeyFile *kf, const char *conf_path, OtaSystemC
 {
 	return take_path_or_uri(kf, "encryption", "key", conf_path, &c->encryption_key, error) &&
 	       take_path_or_uri(kf, "encryption", "cert", conf_path, &c->encryption_cert, error);
+}
+
+/* --- [streaming] ----------------------------------------------------------------------- */
+
+/* RAUC's send-headers values, in its order, and the bit of each. */
+static const struct {
+	const char *name;
+	OtaSendHeader bit;
+} send_header_names[] = {
+	{"boot-id", OTA_SEND_HEADER_BOOT_ID},
+	{"machine-id", OTA_SEND_HEADER_MACHINE_ID},
+	{"system-version", OTA_SEND_HEADER_SYSTEM_VERSION},
+	{"serial", OTA_SEND_HEADER_SERIAL},
+	{"variant", OTA_SEND_HEADER_VARIANT},
+	{"transaction-id", OTA_SEND_HEADER_TRANSACTION_ID},
+	{"uptime", OTA_SEND_HEADER_UPTIME},
+};
+
+const char *config_send_header_name(OtaSendHeader bit)
+{
+	for (gsize i = 0; i < G_N_ELEMENTS(send_header_names); i++) {
+		if (send_header_names[i].bit == bit)
+			return send_header_names[i].name;
+	}
+	return NULL;
+}
+
+/* A ';'-separated list, as RAUC reads it; an unknown name is an error
+ * there too. */
+static gboolean take_send_headers(GKeyFile *kf, guint *out, GError **error)
+{
+	g_auto(GStrv) names = NULL;
+
+	*out = 0;
+	if (!g_key_file_has_key(kf, "streaming", "send-headers", NULL))
+		return TRUE;
+	names = g_key_file_get_string_list(kf, "streaming", "send-headers", NULL, NULL);
+	g_key_file_remove_key(kf, "streaming", "send-headers", NULL);
+	for (char **n = names; n != NULL && *n != NULL; n++) {
+		g_autofree char *escaped = NULL;
+		gsize i;
+
+		g_strstrip(*n);
+		if (**n == '\0')
+			continue;
+		for (i = 0; i < G_N_ELEMENTS(send_header_names); i++) {
+			if (g_str_equal(*n, send_header_names[i].name))
+				break;
+		}
+		if (i < G_N_ELEMENTS(send_header_names)) {
+			*out |= send_header_names[i].bit;
+			continue;
+		}
+		escaped = ota_text_escape(*n);
+		return invalid(error, "invalid send-headers value '%s' in group [streaming]: "
+		                      "expected boot-id, machine-id, system-version, serial, variant, "
+		                      "transaction-id or uptime", escaped);
+	}
+	return TRUE;
+}
+
+/* [streaming]: RAUC's keys (sandbox-user has no effect: otabundle-install
+ * runs no helper process) and otabundle's timeout= and header-file=. Paths
+ * are resolved relative to the configuration like every other. */
+static gboolean parse_streaming(GKeyFile *kf, const char *conf_path, OtaSystemConfig *c,
+                                GError **error)
+{
+	OtaStreamingConfig *s = &c->streaming;
+	guint64 timeout = OTA_HTTP_DEFAULT_TIMEOUT;
+	gboolean present;
+
+	s->timeout = OTA_HTTP_DEFAULT_TIMEOUT;
+	if (!g_key_file_has_group(kf, "streaming"))
+		return TRUE;
+	s->sandbox_user = ota_keyfile_take_string(kf, "streaming", "sandbox-user");
+	if (!take_path(kf, "streaming", "tls-ca", conf_path, &s->tls_ca, error) ||
+	    !take_path_or_uri(kf, "streaming", "tls-cert", conf_path, &s->tls_cert, error) ||
+	    !take_path_or_uri(kf, "streaming", "tls-key", conf_path, &s->tls_key, error) ||
+	    !take_path(kf, "streaming", "header-file", conf_path, &s->header_file, error) ||
+	    !take_send_headers(kf, &s->send_headers, error) ||
+	    !ota_keyfile_take_uint64(kf, "streaming", "timeout", 1, OTA_HTTP_MAX_TIMEOUT,
+	                             &present, &timeout, &errors, error))
+		return FALSE;
+	s->timeout = (guint)timeout;
+	if ((s->tls_cert == NULL) != (s->tls_key == NULL))
+		return invalid(error, "%s in group [streaming] needs %s as well (mutual TLS)",
+		               s->tls_cert ? "tls-cert" : "tls-key", s->tls_cert ? "tls-key" : "tls-cert");
+	return TRUE;
+}
+
+/* [casync]: RAUC's settings for installing casync bundles. storepath is
+ * passed to casync as RAUC passes it when it is a URL, else resolved like
+ * the other paths; desync is not in Debian, so use-desync=true is refused
+ * rather than quietly running casync. */
+static gboolean parse_casync(GKeyFile *kf, const char *conf_path, OtaSystemConfig *c,
+                             GError **error)
+{
+	g_autofree char *store = ota_keyfile_take_string(kf, "casync", "storepath");
+	gboolean use_desync = FALSE;
+
+	if (store != NULL && strstr(store, "://") != NULL) {
+		c->casync_store_path = g_steal_pointer(&store);
+	} else if (store != NULL) {
+		g_key_file_set_string(kf, "casync", "storepath", store);
+		if (!take_path(kf, "casync", "storepath", conf_path, &c->casync_store_path, error))
+			return FALSE;
+	}
+	if (!take_path(kf, "casync", "tmppath", conf_path, &c->casync_tmp_path, error) ||
+	    !ota_keyfile_take_bool(kf, "casync", "use-desync", &use_desync, &errors, error))
+		return FALSE;
+	c->casync_install_args = ota_keyfile_take_string(kf, "casync", "install-args");
+	/* Split when an install runs casync: an error then would come after
+	 * the slot was opened for writing. */
+	if (c->casync_install_args != NULL && *c->casync_install_args != '\0') {
+		g_auto(GStrv) argv = NULL;
+		g_autoptr(GError) ierror = NULL;
+
+		if (!g_shell_parse_argv(c->casync_install_args, NULL, &argv, &ierror))
+			return invalid(error, "invalid install-args in group [casync]: %s",
+			               ierror->message);
+	}
+	if (use_desync)
+		return unsupported(error, "[casync] use-desync=true is not supported: otabundle-install "
+		                          "rebuilds casync images with casync (desync is not in Debian)");
+	return TRUE;
 }
 
 /* --- [trust] --------------------------------------------------------------------------- */
@@ -1143,7 +1276,8 @@ static gboolean parse_slot_flags(GKeyFile *kf, const char *group, OtaSlotConfig 
 	g_autofree char *mkfs = ota_keyfile_take_string(kf, group, "extra-mkfs-opts");
 	/* otabundle-install never mounts a slot: it writes or builds the file
 	 * system without mounting it */
-	g_autofree char *mount_opts = ota_keyfile_take_string(kf, group, "extra-mount-opts");
+	G_GNUC_UNUSED g_autofree char *mount_opts =
+		ota_keyfile_take_string(kf, group, "extra-mount-opts");
 	g_autoptr(GError) ierror = NULL;
 
 	if (!parse_install_same(kf, group, s, error) ||
@@ -1213,9 +1347,12 @@ static gboolean parse_groups(GKeyFile *kf, const char *conf_path, OtaSystemConfi
 
 	gboolean trust = g_key_file_has_group(kf, "trust");
 
-	if (!parse_handlers(kf, error) || !parse_encryption(kf, conf_path, c, error))
+	if (!parse_handlers(kf, error) || !parse_encryption(kf, conf_path, c, error) ||
+	    !parse_streaming(kf, conf_path, c, error))
 		return FALSE;
 	if (trust && !parse_trust(kf, conf_path, c, error))
+		return FALSE;
+	if (g_key_file_has_group(kf, "casync") && !parse_casync(kf, conf_path, c, error))
 		return FALSE;
 	if (!trust) {
 		p = parse_default_policy(kf, conf_path, error);
@@ -1249,7 +1386,8 @@ static gboolean parse_groups(GKeyFile *kf, const char *conf_path, OtaSystemConfi
 			g_ptr_array_add(c->loggers, l);
 		} else if (!g_str_equal(*g, "system") && !g_str_equal(*g, "keyring") &&
 		           !g_str_equal(*g, "handlers") && !g_str_equal(*g, "encryption") &&
-		           !g_str_equal(*g, "trust")) {
+		           !g_str_equal(*g, "streaming") && !g_str_equal(*g, "trust") &&
+		           !g_str_equal(*g, "casync")) {
 			g_autofree char *escaped = ota_text_escape(*g);
 
 			return config_error(error, OTA_CONFIG_ERROR_UNKNOWN_FIELD, "unknown group [%s]",

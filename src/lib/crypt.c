@@ -258,6 +258,11 @@ typedef struct {
 	guint8 *window;
 	guint64 window_first;
 	guint64 window_n;
+	/* Where the previous read ended: only a read that continues there
+	 * loads a whole window; another loads the sectors it covers, so that
+	 * the verity reader below fetches no more (streamed adaptive
+	 * installs read scattered blocks). */
+	guint64 next_offset;
 } CryptReader;
 
 static gboolean load_window(CryptReader *r, guint64 first, guint64 n, GError **error)
@@ -279,13 +284,20 @@ static gboolean crypt_reader_read_at(OtaReader *self, guint64 offset, void *buff
 	CryptReader *r = (CryptReader *)self;
 	guint8 *out = buffer;
 	guint64 pos = offset, end = offset + size;
+	/* The first read, of the superblock at 0, starts one: the window it
+	 * loads serves the squashfs tables and is kept verified in memory. */
+	gboolean stream = offset == r->next_offset;
 
+	r->next_offset = end;
 	while (pos < end) {
 		guint64 sector = pos / SECTOR;
 		guint64 window_end;
 
 		if (sector < r->window_first || sector >= r->window_first + r->window_n) {
-			guint64 n = MIN((guint64)WINDOW_SECTORS, r->base.size / SECTOR - sector);
+			guint64 n = stream ? WINDOW_SECTORS : (end - 1) / SECTOR + 1 - sector;
+
+			n = MIN(n, MIN((guint64)WINDOW_SECTORS, r->base.size / SECTOR - sector));
+			stream = TRUE; /* the rest of a large read continues it */
 
 			if (!load_window(r, sector, n, error))
 				return FALSE;

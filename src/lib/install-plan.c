@@ -10,8 +10,10 @@
 #include <errno.h>
 #include <string.h>
 
+#include "http-private.h"
 #include "manifest-private.h"
 #include "slot-boot-switch-private.h"
+#include "slot-casync-private.h"
 #include "slot-fs-private.h"
 #include "slot-private.h"
 
@@ -430,6 +432,8 @@ static gboolean check_slot_images(OtaTarget *t, OtaInstallPlan *p, GError **erro
 			return FALSE;
 		if (slot_boot_switch_type(step->slot->type) && !slot_boot_switch_plan(step, error))
 			return FALSE;
+		if (!slot_casync_plan(t, p, step, error))
+			return FALSE;
 	}
 	plan_skips(t, p);
 	return TRUE;
@@ -455,12 +459,150 @@ static gboolean check_bundle_allowed(OtaTarget *t, const OtaBundle *b, GError **
 	return TRUE;
 }
 
+/* --- bundles over HTTP(S) ------------------------------------------------------- */
+
+struct TargetUrlOptions {
+	OtaBundleUrlOptions options; /* pointing into the copies below */
+	char *tls_ca, *tls_cert, *tls_key, *header_file;
+	char **headers;
+};
+
+void target_url_options_free(TargetUrlOptions *o)
+{
+	if (o == NULL)
+		return;
+	g_free(o->tls_ca);
+	g_free(o->tls_cert);
+	g_free(o->tls_key);
+	g_free(o->header_file);
+	g_strfreev(o->headers);
+	g_free(o);
+}
+
+void ota_target_set_url_options(OtaTarget *t, const OtaBundleUrlOptions *options)
+{
+	TargetUrlOptions *o = NULL;
+
+	g_clear_pointer(&t->url_options, target_url_options_free);
+	if (options == NULL)
+		return;
+	o = g_new0(TargetUrlOptions, 1);
+	o->options = *options;
+	o->options.tls_ca = o->tls_ca = g_strdup(options->tls_ca);
+	o->options.tls_cert = o->tls_cert = g_strdup(options->tls_cert);
+	o->options.tls_key = o->tls_key = g_strdup(options->tls_key);
+	o->options.header_file = o->header_file = g_strdup(options->header_file);
+	o->headers = g_strdupv((char **)options->headers);
+	o->options.headers = (const char *const *)o->headers;
+	t->url_options = o;
+}
+
+/* The command line's options where it gives them, else [streaming]'s. A
+ * client certificate and its key come from the same place. */
+static OtaBundleUrlOptions url_options(OtaTarget *t)
+{
+	const OtaStreamingConfig *s = &t->config->streaming;
+	const OtaBundleUrlOptions *cli = t->url_options ? &t->url_options->options : NULL;
+	gboolean cli_cert = cli && (cli->tls_cert || cli->tls_key);
+
+	return (OtaBundleUrlOptions){
+		.tls_ca = cli && cli->tls_ca ? cli->tls_ca : s->tls_ca,
+		.tls_cert = cli_cert ? cli->tls_cert : s->tls_cert,
+		.tls_key = cli_cert ? cli->tls_key : s->tls_key,
+		.key_store = cli ? cli->key_store : NULL,
+		.tls_no_verify = cli && cli->tls_no_verify,
+		.headers = cli ? cli->headers : NULL,
+		.header_file = cli && cli->header_file ? cli->header_file : s->header_file,
+		.timeout = cli && cli->timeout ? cli->timeout : s->timeout,
+		/* RAUC: no effect on streaming; here a cap once it is given. */
+		.max_size = t->config->max_bundle_download_size_set
+		                    ? t->config->max_bundle_download_size
+		                    : 0,
+	};
+}
+
+/* The first line of @path, or NULL. */
+static char *read_first_line(const char *path)
+{
+	g_autofree char *data = NULL;
+
+	if (!g_file_get_contents(path, &data, NULL, NULL))
+		return NULL;
+	data[strcspn(data, " \n")] = '\0';
+	return *data ? g_steal_pointer(&data) : NULL;
+}
+
+/* RAUC's send-headers, sent with the first request only: what is known of
+ * this device. system-version and serial come from a system-info handler
+ * in RAUC, which otabundle-install does not run: not sent, as RAUC sends
+ * them only when it has a handler. */
+static char **info_headers(OtaTarget *t)
+{
+	static const struct {
+		OtaSendHeader bit;
+		const char *header;
+	} names[] = {
+		{OTA_SEND_HEADER_BOOT_ID, "RAUC-Boot-ID"},
+		{OTA_SEND_HEADER_MACHINE_ID, "RAUC-Machine-ID"},
+		{OTA_SEND_HEADER_VARIANT, "RAUC-Variant"},
+		{OTA_SEND_HEADER_TRANSACTION_ID, "RAUC-Transaction-ID"},
+		{OTA_SEND_HEADER_UPTIME, "RAUC-Uptime"},
+	};
+	g_autoptr(GPtrArray) all = g_ptr_array_new_with_free_func(g_free);
+	guint wanted = t->config->streaming.send_headers;
+
+	for (gsize i = 0; i < G_N_ELEMENTS(names); i++) {
+		g_autofree char *value = NULL;
+
+		if (!(wanted & names[i].bit))
+			continue;
+		switch (names[i].bit) {
+		case OTA_SEND_HEADER_BOOT_ID:
+			value = read_first_line("/proc/sys/kernel/random/boot_id");
+			break;
+		case OTA_SEND_HEADER_MACHINE_ID:
+			value = read_first_line("/etc/machine-id");
+			break;
+		case OTA_SEND_HEADER_VARIANT:
+			value = config_read_variant(t->config, NULL);
+			break;
+		case OTA_SEND_HEADER_TRANSACTION_ID:
+			value = g_strdup(t->transaction);
+			break;
+		default: /* uptime, in seconds as /proc/uptime has it */
+			value = read_first_line("/proc/uptime");
+			break;
+		}
+		/* A value that could split the header is not sent. */
+		if (value != NULL && value[strcspn(value, "\r\n")] == '\0')
+			g_ptr_array_add(all, g_strdup_printf("%s: %s", names[i].header, value));
+	}
+	g_ptr_array_add(all, NULL);
+	return (char **)g_ptr_array_free(g_steal_pointer(&all), FALSE);
+}
+
+/* The bundle at @location: an http:// or https:// URL (fetched as it is
+ * read), or a file. */
+static OtaBundle *open_location(OtaTarget *t, const char *location, GError **error)
+{
+	OtaBundleUrlOptions options;
+	g_auto(GStrv) headers = NULL;
+
+	if (!ota_bundle_check_location(location, error))
+		return NULL;
+	if (!ota_bundle_is_url(location))
+		return ota_bundle_open(location, error);
+	options = url_options(t);
+	headers = info_headers(t);
+	return bundle_open_url(location, &options, (const char *const *)headers, error);
+}
+
 /* An encrypted bundle, decrypted with this system's [encryption] key (a
  * pkcs11: URI through $OTABUNDLE_PKCS11_MODULE and _PIN, as on the host);
  * any other bundle as it is. */
 static OtaBundle *open_decrypted(OtaTarget *t, const char *bundle_path, GError **error)
 {
-	g_autoptr(OtaBundle) b = ota_bundle_open(bundle_path, error);
+	g_autoptr(OtaBundle) b = open_location(t, bundle_path, error);
 	g_autoptr(OtaKeyStore) store = NULL;
 
 	if (b == NULL || !ota_bundle_is_encrypted(b))
@@ -471,7 +613,7 @@ static OtaBundle *open_decrypted(OtaTarget *t, const char *bundle_path, GError *
 		install_fail(error, OTA_INSTALL_ERROR_INCOMPATIBLE,
 		             "%s: the bundle is encrypted, and %s has no [encryption] key to decrypt "
 		             "it",
-		             bundle_path, t->config->path);
+		             b->path, t->config->path);
 		return NULL;
 	}
 	store = ota_key_store_new(&(OtaKeyStoreOptions){0});
@@ -500,6 +642,24 @@ static gboolean open_verified(OtaTarget *t, OtaInstallPlan *p, const char *bundl
 	                       t->config->data_directory, error) ||
 	    !check_bundle_allowed(t, p->bundle, error) ||
 	    !ota_bundle_check_contents(p->bundle, FALSE, error))
+		return FALSE;
+	g_ptr_array_add(p->policies_used, g_strdup("default"));
+	return TRUE;
+}
+
+/* Over a URL, nothing of the payload is fetched yet: the signature and the
+ * manifest it embeds (verity and crypt: plain bundles are refused when
+ * opened) are all that is checked here; the blocks are checked against the
+ * signed tree as they arrive. */
+static gboolean open_signed(OtaTarget *t, OtaInstallPlan *p, const char *url, GError **error)
+{
+	g_autoptr(OtaPolicy) policy = target_policy(t, "default", error);
+
+	if (policy == NULL)
+		return FALSE;
+	p->bundle = open_decrypted(t, url, error);
+	if (p->bundle == NULL || !ota_bundle_verify(p->bundle, policy, 0, NULL, error) ||
+	    !check_bundle_allowed(t, p->bundle, error))
 		return FALSE;
 	g_ptr_array_add(p->policies_used, g_strdup("default"));
 	return TRUE;
@@ -575,21 +735,39 @@ OtaBundle *ota_target_open_bundle_for_info(OtaTarget *t, const char *bundle_path
 	return g_steal_pointer(&b);
 }
 
+OtaBundle *ota_target_open_bundle_unverified(OtaTarget *t, const char *location,
+                                             GError **error)
+{
+	g_autoptr(OtaBundle) b = open_location(t, location, error);
+
+	if (b == NULL || !ota_bundle_load_unverified(b, error))
+		return NULL;
+	return g_steal_pointer(&b);
+}
+
 OtaInstallPlan *ota_install_plan(OtaTarget *t, const char *bundle_path, GError **error)
 {
 	g_autoptr(OtaInstallPlan) p = g_new0(OtaInstallPlan, 1);
 	g_autoptr(GError) ierror = NULL;
 
+	gboolean remote = ota_bundle_is_url(bundle_path);
+
 	p->steps = g_ptr_array_new_with_free_func((GDestroyNotify)install_step_free);
 	p->policies_used = g_ptr_array_new_with_free_func(g_free);
-	if (!open_verified(t, p, bundle_path, error))
+	/* Over a URL: signature, manifest and every check of the plan before
+	 * the first payload byte is fetched (the squashfs's tables, by
+	 * check_contents). */
+	if (remote ? !open_signed(t, p, bundle_path, error)
+	           : !open_verified(t, p, bundle_path, error))
 		return NULL;
 	if (!check_plan(t, p, &ierror)) {
 		/* Other modules' errors already name the bundle. */
 		if (ierror->domain == OTA_INSTALL_ERROR || ierror->domain == OTA_SLOT_ERROR)
-			g_prefix_error(&ierror, "%s: ", bundle_path);
+			g_prefix_error(&ierror, "%s: ", p->bundle->path);
 		g_propagate_error(error, g_steal_pointer(&ierror));
 		return NULL;
 	}
+	if (remote && !ota_bundle_check_contents(p->bundle, FALSE, error))
+		return NULL;
 	return g_steal_pointer(&p);
 }

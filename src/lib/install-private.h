@@ -29,7 +29,18 @@ struct OtaTarget {
 	guint64 trust_version;
 	char *trust_sha256;
 	char *trust_summary; /* of the last successful ota_target_update_trust() */
+	/* Of the last ota_install(), as ota_target_get_install_bytes() tells. */
+	guint64 install_downloaded;
+	guint64 install_reused;
+	/* ota_target_set_url_options()'s copy, or NULL */
+	struct TargetUrlOptions *url_options;
+	/* The event log's ID of the install running (RAUC-Transaction-ID), or
+	 * NULL. */
+	const char *transaction;
 };
+
+typedef struct TargetUrlOptions TargetUrlOptions;
+void target_url_options_free(TargetUrlOptions *options);
 
 /* Now, as far as this device can tell: its clock, unless that is behind
  * the newest trusted timestamp installed here (state-private.h), which has
@@ -77,6 +88,11 @@ struct OtaInstallPlan {
 	gboolean switches_boot;
 	guint64 security_version;
 	GPtrArray *policies_used; /* char*: names of the policies that had to pass */
+	/* Counted while the plan runs: bytes of the bundle fetched from a
+	 * server (streaming), and image bytes taken from a slot on this device
+	 * instead of the bundle (adaptive updates). */
+	guint64 downloaded_bytes;
+	guint64 reused_bytes;
 };
 
 /* Sets an OTA_INSTALL_ERROR with the message escaped to one line (it may
@@ -87,7 +103,7 @@ gboolean install_fail(GError **error, OtaInstallError code, const char *format, 
 /* Writes @step's image into its slot, hash-checked against the manifest and
  * on disk before it returns: a raw slot's device, or a tar slot's directory,
  * emptied and filled with the extracted image. Never the booted slot. */
-gboolean slot_write(OtaTarget *target, OtaBundle *bundle, const OtaInstallStep *step,
+gboolean slot_write(OtaTarget *target, OtaInstallPlan *plan, const OtaInstallStep *step,
                     GError **error);
 
 /* What makes a written slot the one in use, after its post-install hook:

@@ -110,7 +110,7 @@ static gboolean write_steps(OtaTarget *t, OtaInstallPlan *p, const InstallHooks 
 			continue;
 		event_log_slot_written(t->events, step->slot->name);
 		if (!install_hooks_run(hooks, "pre-install", step, error) ||
-		    !slot_write(t, p->bundle, step, error) ||
+		    !slot_write(t, p, step, error) ||
 		    !install_hooks_run(hooks, "post-install", step, error) ||
 		    !slot_activate(step, error))
 			return FALSE;
@@ -188,37 +188,79 @@ static gboolean record_failure(OtaTarget *t, const char *bundle_path, const char
                                const OtaInstallPlan *p, GError *ierror, GError **error)
 {
 	g_autofree char *first_line = g_strndup(ierror->message, strcspn(ierror->message, "\n"));
+	OtaResult *r;
 
 	log_install_done(t, transaction, p, ierror, p == NULL);
-	ota_state_add_result(t->state, "install", bundle_path, FALSE, first_line);
+	r = ota_state_add_result(t->state, "install", bundle_path, FALSE, first_line);
+	if (p != NULL) {
+		r->downloaded_bytes = p->downloaded_bytes;
+		r->reused_bytes = p->reused_bytes;
+	}
 	if (!ota_state_save(t->state, NULL))
 		g_prefix_error(&ierror, "(state not saved) ");
 	g_propagate_error(error, ierror);
 	return FALSE;
 }
 
-gboolean ota_install(OtaTarget *t, const char *bundle_path, GError **error)
+/* The plan's counters, as the plan ran (or stopped). */
+static gboolean run_counted(OtaTarget *t, OtaInstallPlan *p, GError **error)
+{
+	gboolean ok = run_plan(t, p, error);
+
+	p->downloaded_bytes = ota_bundle_get_downloaded(p->bundle);
+	t->install_downloaded = p->downloaded_bytes;
+	t->install_reused = p->reused_bytes;
+	return ok;
+}
+
+static gboolean install(OtaTarget *t, const char *bundle_path, const char *transaction,
+                        GError **error)
 {
 	g_autoptr(OtaStateLock) lock = ota_state_lock(t->state, error);
 	g_autoptr(OtaInstallPlan) p = NULL;
 	g_autoptr(GError) ierror = NULL;
-	g_autofree char *transaction = event_log_new_transaction();
+	/* A URL's user, password and query may carry credentials: never in
+	 * the state or the event log. */
+	g_autofree char *shown = ota_bundle_location_for_display(bundle_path);
+	OtaResult *r;
 
 	if (lock == NULL)
 		return FALSE;
 	target_note_boot(t);
 	event_log_install_started(t->events, transaction);
 	g_clear_pointer(&t->install_summary, g_free);
+	t->install_downloaded = t->install_reused = 0;
 	p = ota_install_plan(t, bundle_path, &ierror);
 	if (p == NULL)
-		return record_failure(t, bundle_path, transaction, NULL, g_steal_pointer(&ierror),
-		                      error);
-	if (!run_plan(t, p, &ierror))
-		return record_failure(t, bundle_path, transaction, p, g_steal_pointer(&ierror), error);
+		return record_failure(t, shown, transaction, NULL, g_steal_pointer(&ierror), error);
+	if (!run_counted(t, p, &ierror))
+		return record_failure(t, shown, transaction, p, g_steal_pointer(&ierror), error);
 	log_install_done(t, transaction, p, NULL, FALSE);
 	t->install_summary = describe_plan(p);
-	ota_state_add_result(t->state, "install", bundle_path, TRUE, t->install_summary);
+	r = ota_state_add_result(t->state, "install", shown, TRUE, t->install_summary);
+	r->downloaded_bytes = p->downloaded_bytes;
+	r->reused_bytes = p->reused_bytes;
 	return ota_state_save(t->state, error);
+}
+
+gboolean ota_install(OtaTarget *t, const char *bundle_path, GError **error)
+{
+	g_autofree char *transaction = event_log_new_transaction();
+	gboolean ok;
+
+	/* For send-headers=transaction-id. */
+	t->transaction = transaction;
+	ok = install(t, bundle_path, transaction, error);
+	t->transaction = NULL;
+	return ok;
+}
+
+void ota_target_get_install_bytes(const OtaTarget *t, guint64 *downloaded, guint64 *reused)
+{
+	if (downloaded != NULL)
+		*downloaded = t->install_downloaded;
+	if (reused != NULL)
+		*reused = t->install_reused;
 }
 
 const char *ota_target_get_install_summary(const OtaTarget *t)

@@ -88,6 +88,37 @@ gboolean ota_manifest_filename_is_safe(const char *filename)
 	       strcmp(filename, ".") != 0 && strcmp(filename, "..") != 0;
 }
 
+char **ota_image_get_adaptive_methods(const OtaImage *image)
+{
+	g_autoptr(GStrvBuilder) methods = g_strv_builder_new();
+	g_auto(GStrv) parts = g_strsplit(image->adaptive ? image->adaptive : "", ";", -1);
+
+	for (char **p = parts; *p; p++) {
+		g_strstrip(*p);
+		if (**p != '\0')
+			g_strv_builder_add(methods, *p);
+	}
+	return g_strv_builder_end(methods);
+}
+
+gboolean ota_image_has_adaptive_method(const OtaImage *image, const char *method)
+{
+	g_auto(GStrv) methods = ota_image_get_adaptive_methods(image);
+
+	return g_strv_contains((const char *const *)methods, method);
+}
+
+OtaImageCasync ota_image_get_casync(const OtaImage *image)
+{
+	if (image->filename == NULL)
+		return OTA_IMAGE_CASYNC_NONE;
+	if (g_str_has_suffix(image->filename, ".caibx"))
+		return OTA_IMAGE_CASYNC_BLOB;
+	if (g_str_has_suffix(image->filename, ".caidx"))
+		return OTA_IMAGE_CASYNC_TREE;
+	return OTA_IMAGE_CASYNC_NONE;
+}
+
 static gboolean take_size(GKeyFile *kf, const char *group, const char *key,
                           gboolean *present, guint64 *out, GError **error)
 {

@@ -26,13 +26,14 @@ G_GNUC_WARN_UNUSED_RESULT
 gboolean slot_fs_check_image(const OtaSlotConfig *slot, const OtaImage *image, GError **error);
 
 /* Writes @step's image into its filesystem slot, hash-checked against the
- * manifest: a filesystem image onto the device, grown to it with resize2fs
+ * manifest: a filesystem image onto the device (adaptively where the
+ * manifest asks for it, slot-adaptive-private.h), grown to it with resize2fs
  * when the slot says resize=true (ext only); a tar image extracted into a
  * private tree in the data directory while its hash is checked, and only
  * once that matched, a new filesystem on the device made from the tree
  * (mkfs.ext4 -d; mkfs.vfat and mcopy), with the slot's extra-mkfs-opts. */
 G_GNUC_WARN_UNUSED_RESULT
-gboolean slot_fs_write(OtaTarget *target, OtaBundle *bundle, const OtaInstallStep *step,
+gboolean slot_fs_write(OtaTarget *target, OtaInstallPlan *plan, const OtaInstallStep *step,
                        GError **error);
 
 G_END_DECLS

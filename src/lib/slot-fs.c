@@ -15,6 +15,8 @@
 #include <unistd.h>
 
 #include "cancel-private.h"
+#include "slot-adaptive-private.h"
+#include "slot-casync-private.h"
 #include "slot-tar-private.h"
 #include "subprocess-private.h"
 
@@ -67,9 +69,16 @@ static gboolean image_kind(const OtaSlotConfig *slot, const OtaImage *image, Ima
                            GError **error)
 {
 	const char *slot_type = config_slot_type_to_string(slot->type);
-	const char *type = slot_image_type(image->filename);
+	/* A casync blob index is typed by the image it rebuilds, as RAUC's
+	 * ext4-caibx and raw-caibx: rootfs.ext4.caibx is an ext4 image (a tar
+	 * one never is one: rauc convert makes a .caidx of a tar image). */
+	g_autofree char *rebuilt =
+		ota_image_get_casync(image) == OTA_IMAGE_CASYNC_BLOB
+			? g_strndup(image->filename, strlen(image->filename) - strlen(".caibx"))
+			: NULL;
+	const char *type = slot_image_type(rebuilt ? rebuilt : image->filename);
 
-	if (g_strcmp0(type, "tar") == 0) {
+	if (g_strcmp0(type, "tar") == 0 && rebuilt == NULL) {
 		*kind = IMAGE_TAR;
 		return TRUE;
 	}
@@ -261,16 +270,25 @@ static gboolean grow_to_device(const OtaSlotConfig *slot, GError **error)
 /* Never O_CREAT (a mistyped device must fail, not fill a new file), and
  * never O_TRUNC: a file standing in for a block device keeps its size,
  * which is the size resize grows the filesystem to. */
-static gboolean write_image(OtaBundle *b, const OtaInstallStep *step, GError **error)
+static gboolean write_image(OtaTarget *t, OtaInstallPlan *plan, const OtaInstallStep *step,
+                            GError **error)
 {
 	const OtaSlotConfig *slot = step->slot;
-	int fd = open(slot->device, O_WRONLY | O_CLOEXEC);
+	gboolean adaptive = slot_adaptive_applies(plan->bundle, step);
+	gboolean casync = ota_image_get_casync(step->image) != OTA_IMAGE_CASYNC_NONE;
+	/* Readable for adaptive and casync: they read the slot back. */
+	int fd = open(slot->device, (adaptive || casync ? O_RDWR : O_WRONLY) | O_CLOEXEC);
 	gboolean ok;
 
 	if (fd < 0)
 		return install_fail(error, OTA_INSTALL_ERROR_WRITE, "%s: %s", slot->device,
 		                    g_strerror(errno));
-	ok = bundle_write_image_to(b, step->image, fd, slot->device, error);
+	if (casync)
+		ok = slot_casync_write_fd(t, plan, step, fd, error);
+	else if (adaptive)
+		ok = slot_adaptive_write(t, plan, step, fd, FALSE, error);
+	else
+		ok = bundle_write_image_to(plan->bundle, step->image, fd, slot->device, error);
 	if (ok && fsync(fd) < 0)
 		ok = install_fail(error, OTA_INSTALL_ERROR_WRITE, "%s: fsync failed: %s", slot->device,
 		                  g_strerror(errno));
@@ -428,11 +446,13 @@ static gboolean write_tar(OtaTarget *t, OtaBundle *b, const OtaInstallStep *step
 	return sync_device(slot, error);
 }
 
-gboolean slot_fs_write(OtaTarget *t, OtaBundle *b, const OtaInstallStep *step, GError **error)
+gboolean slot_fs_write(OtaTarget *t, OtaInstallPlan *plan, const OtaInstallStep *step,
+                       GError **error)
 {
 	ImageKind kind;
 
 	if (!image_kind(step->slot, step->image, &kind, error))
 		return FALSE;
-	return kind == IMAGE_TAR ? write_tar(t, b, step, error) : write_image(b, step, error);
+	return kind == IMAGE_TAR ? write_tar(t, plan->bundle, step, error)
+	                         : write_image(t, plan, step, error);
 }

@@ -11,23 +11,33 @@
 #include <unistd.h>
 
 #include "progress-private.h"
+#include "slot-adaptive-private.h"
 #include "slot-boot-switch-private.h"
+#include "slot-casync-private.h"
 #include "slot-fs-private.h"
 #include "slot-private.h"
 #include "slot-tar-private.h"
 
-static gboolean write_raw(OtaBundle *b, const OtaInstallStep *step, GError **error)
+static gboolean write_raw(OtaTarget *t, OtaInstallPlan *plan, const OtaInstallStep *step,
+                          GError **error)
 {
 	struct stat st;
 	gboolean block = stat(step->slot->device, &st) == 0 && S_ISBLK(st.st_mode);
-	/* Never O_CREAT: a mistyped device must fail, not fill a new file. */
-	int fd = open(step->slot->device, O_WRONLY | O_CLOEXEC | (block ? 0 : O_TRUNC));
+	gboolean adaptive = slot_adaptive_applies(plan->bundle, step);
+	/* Never O_CREAT: a mistyped device must fail, not fill a new file.
+	 * Adaptive: the old contents are read before they are overwritten,
+	 * and a file is cut to size only at the end. */
+	int fd = open(step->slot->device,
+	              (adaptive ? O_RDWR : O_WRONLY) | O_CLOEXEC | (block || adaptive ? 0 : O_TRUNC));
 	gboolean ok;
 
 	if (fd < 0)
 		return install_fail(error, OTA_INSTALL_ERROR_WRITE, "%s: %s", step->slot->device,
 		                    g_strerror(errno));
-	ok = bundle_write_image_to(b, step->image, fd, step->slot->device, error);
+	if (adaptive)
+		ok = slot_adaptive_write(t, plan, step, fd, TRUE, error);
+	else
+		ok = bundle_write_image_to(plan->bundle, step->image, fd, step->slot->device, error);
 	if (ok && fsync(fd) < 0)
 		ok = install_fail(error, OTA_INSTALL_ERROR_WRITE, "%s: fsync failed: %s",
 		                  step->slot->device, g_strerror(errno));
@@ -80,8 +90,9 @@ static gboolean write_tar(OtaTarget *t, OtaBundle *b, const OtaInstallStep *step
 	return ok;
 }
 
-gboolean slot_write(OtaTarget *t, OtaBundle *b, const OtaInstallStep *step, GError **error)
+gboolean slot_write(OtaTarget *t, OtaInstallPlan *plan, const OtaInstallStep *step, GError **error)
 {
+	OtaBundle *b = plan->bundle;
 	g_autofree char *what = g_strdup_printf("install %s", step->slot->name);
 	gboolean ok;
 
@@ -92,14 +103,17 @@ gboolean slot_write(OtaTarget *t, OtaBundle *b, const OtaInstallStep *step, GErr
 		return install_fail(error, OTA_INSTALL_ERROR_WRITE, "refusing to write %s: it is booted",
 		                    step->slot->name);
 	g_autoptr(OtaProgressPhase) phase = ota_progress_begin(what, step->image->size);
-	if (step->slot->type == OTA_SLOT_TAR)
+	if (ota_image_get_casync(step->image) != OTA_IMAGE_CASYNC_NONE &&
+	    !slot_fs_type_is_filesystem(step->slot->type))
+		ok = slot_casync_write(t, plan, step, error);
+	else if (step->slot->type == OTA_SLOT_TAR)
 		ok = write_tar(t, b, step, error);
 	else if (slot_fs_type_is_filesystem(step->slot->type))
-		ok = slot_fs_write(t, b, step, error);
+		ok = slot_fs_write(t, plan, step, error);
 	else if (slot_boot_switch_type(step->slot->type))
 		ok = slot_boot_switch_write(b, step, error);
 	else
-		ok = write_raw(b, step, error);
+		ok = write_raw(t, plan, step, error);
 	if (ok)
 		ota_progress_phase_done(phase);
 	return ok;

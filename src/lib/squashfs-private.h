@@ -93,4 +93,18 @@ gboolean ota_squashfs_read_file(OtaSquashfs *squashfs, const char *name, OtaSqua
 GBytes *ota_squashfs_read_small_file(OtaSquashfs *squashfs, const char *name, gsize max_size,
                                      GError **error);
 
+/* Random access to the regular file @name (adaptive updates read only the
+ * blocks they could not find on the device). libsquashfs keeps the last
+ * data block it decompressed, so reads that stay inside one block
+ * decompress it once. Borrows @squashfs. */
+typedef struct OtaSquashfsFile OtaSquashfsFile;
+OtaSquashfsFile *ota_squashfs_file_open(OtaSquashfs *squashfs, const char *name, GError **error);
+guint64 ota_squashfs_file_get_size(const OtaSquashfsFile *file);
+/* Exactly @size bytes from @offset; a range past the end is an error. */
+G_GNUC_WARN_UNUSED_RESULT
+gboolean ota_squashfs_file_read_at(OtaSquashfsFile *file, guint64 offset, void *buffer,
+                                   gsize size, GError **error);
+void ota_squashfs_file_free(OtaSquashfsFile *file);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(OtaSquashfsFile, ota_squashfs_file_free)
+
 G_END_DECLS

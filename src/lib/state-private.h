@@ -24,6 +24,11 @@ typedef struct {
 	char *bundle;    /* path, or NULL */
 	gboolean ok;
 	char *reason;    /* why it failed, or what it did */
+	/* install: bytes of the bundle fetched from a server, and image bytes
+	 * taken from slots on the device instead (both 0 for a local file
+	 * without adaptive images) */
+	guint64 downloaded_bytes;
+	guint64 reused_bytes;
 } OtaResult;
 
 /* What is installed in one slot, as far as we wrote it. */
@@ -96,8 +101,9 @@ OtaSlotRecord *ota_state_get_slot(OtaState *state, const char *slot);
 /* Replaces the record of @record->slot; takes ownership. */
 void ota_state_set_slot(OtaState *state, OtaSlotRecord *record);
 void ota_slot_record_free(OtaSlotRecord *record);
-/* Appends a result, dropping the oldest beyond OTA_STATE_MAX_RESULTS. */
-void ota_state_add_result(OtaState *state, const char *operation, const char *bundle,
+/* Appends a result, dropping the oldest beyond OTA_STATE_MAX_RESULTS;
+ * returns it (owned by @state) for the caller's counters. */
+OtaResult *ota_state_add_result(OtaState *state, const char *operation, const char *bundle,
                           gboolean ok, const char *reason);
 
 void ota_state_free(OtaState *state);

@@ -116,6 +116,9 @@ static void read_result(GKeyFile *kf, const char *group, OtaState *s)
 	r->bundle = g_key_file_get_string(kf, group, "bundle", NULL);
 	r->ok = g_key_file_get_boolean(kf, group, "ok", NULL);
 	r->reason = g_key_file_get_string(kf, group, "reason", NULL);
+	/* Absent in results recorded before they were counted: 0. */
+	r->downloaded_bytes = g_key_file_get_uint64(kf, group, "downloaded-bytes", NULL);
+	r->reused_bytes = g_key_file_get_uint64(kf, group, "reused-bytes", NULL);
 	g_ptr_array_add(s->results, r);
 }
 
@@ -296,6 +299,10 @@ static char *to_data(OtaState *s, gsize *length)
 		set_string(kf, group, "bundle", r->bundle);
 		g_key_file_set_boolean(kf, group, "ok", r->ok);
 		set_string(kf, group, "reason", r->reason);
+		if (g_strcmp0(r->operation, "install") != 0)
+			continue;
+		g_key_file_set_uint64(kf, group, "downloaded-bytes", r->downloaded_bytes);
+		g_key_file_set_uint64(kf, group, "reused-bytes", r->reused_bytes);
 	}
 	return g_key_file_to_data(kf, length, NULL);
 }
@@ -353,8 +360,8 @@ void ota_state_set_slot(OtaState *s, OtaSlotRecord *record)
 	g_ptr_array_add(s->slots, record);
 }
 
-void ota_state_add_result(OtaState *s, const char *operation, const char *bundle, gboolean ok,
-                          const char *reason)
+OtaResult *ota_state_add_result(OtaState *s, const char *operation, const char *bundle,
+                                gboolean ok, const char *reason)
 {
 	g_autoptr(GDateTime) now = g_date_time_new_now_utc();
 	OtaResult *r = g_new0(OtaResult, 1);
@@ -367,6 +374,7 @@ void ota_state_add_result(OtaState *s, const char *operation, const char *bundle
 	g_ptr_array_add(s->results, r);
 	while (s->results->len > OTA_STATE_MAX_RESULTS)
 		g_ptr_array_remove_index(s->results, 0);
+	return r;
 }
 
 /* --- one state-changing command at a time ------------------------------------------- */

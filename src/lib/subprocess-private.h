@@ -46,6 +46,10 @@ typedef struct {
 	 * stderr line(s) chosen by @stderr_lines for OTA_SUBPROCESS_ERROR_FAILED
 	 * (NULL if the program wrote none). Free with g_free(). */
 	char **reason_out;
+	/* > 0 (and no @stdout_out): the program's stdout is a duplicate of
+	 * this descriptor, for a program that writes into a file or device
+	 * the caller opened (casync extract ... -). */
+	int stdout_fd;
 } OtaSubprocessOptions;
 
 /* Runs @argv (argv[0] searched in PATH) and waits for it. With @stdout_out

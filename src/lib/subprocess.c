@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include "subprocess-private.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -177,11 +179,24 @@ gboolean ota_subprocess_run(const char *const *argv, const OtaSubprocessOptions 
 	if (options == NULL)
 		options = &defaults;
 	label = options->label ? options->label : argv[0];
-	flags |= stdout_out ? G_SUBPROCESS_FLAGS_STDOUT_PIPE : G_SUBPROCESS_FLAGS_STDOUT_SILENCE;
+	if (stdout_out != NULL)
+		flags |= G_SUBPROCESS_FLAGS_STDOUT_PIPE;
+	else if (options->stdout_fd <= 0)
+		flags |= G_SUBPROCESS_FLAGS_STDOUT_SILENCE;
 
 	if (!ota_cancel_hold(&hold, error))
 		return FALSE;
 	launcher = launcher_new(flags, options->env, options->unset_env);
+	if (stdout_out == NULL && options->stdout_fd > 0) {
+		int fd = fcntl(options->stdout_fd, F_DUPFD_CLOEXEC, 3);
+
+		if (fd < 0) {
+			g_set_error(error, OTA_SUBPROCESS_ERROR, OTA_SUBPROCESS_ERROR_SPAWN,
+			            "cannot run %s: %s", label, g_strerror(errno));
+			return FALSE;
+		}
+		g_subprocess_launcher_take_stdout_fd(launcher, fd);
+	}
 	g_subprocess_launcher_set_child_setup(launcher, child_setup, GINT_TO_POINTER(getpid()), NULL);
 	proc = g_subprocess_launcher_spawnv(launcher, argv, &ierror);
 	if (proc != NULL && options->started != NULL)

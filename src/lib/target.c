@@ -17,6 +17,7 @@ void ota_target_free(OtaTarget *t)
 	ota_trust_free(t->trust);
 	g_free(t->trust_sha256);
 	g_free(t->trust_summary);
+	target_url_options_free(t->url_options);
 	g_free(t);
 }
 
@@ -120,6 +121,8 @@ static OtaResultStatus *result_status(const OtaResult *r)
 	s->bundle = g_strdup(r->bundle);
 	s->ok = r->ok;
 	s->reason = g_strdup(r->reason);
+	s->downloaded_bytes = r->downloaded_bytes;
+	s->reused_bytes = r->reused_bytes;
 	return s;
 }
 

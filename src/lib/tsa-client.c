@@ -5,9 +5,8 @@
  * curl does); what comes back is judged in timestamp.c. */
 #include "timestamp-private.h"
 
-#include <curl/curl.h>
-
 #include "cancel-private.h"
+#include "curl-private.h"
 
 /* A TimeStampResp with a certificate chain is a few KiB. */
 #define MAX_RESPONSE_SIZE (256 * 1024)
@@ -37,20 +36,6 @@ static int on_progress(void *user_data, curl_off_t dltotal, curl_off_t dlnow, cu
 	return ota_cancel_check(NULL) ? 0 : 1;
 }
 
-static gsize curl_ready;
-
-static void curl_init_once(void)
-{
-	if (g_once_init_enter(&curl_ready)) {
-		curl_global_init(CURL_GLOBAL_DEFAULT);
-		g_once_init_leave(&curl_ready, 1);
-	}
-}
-
-G_DEFINE_AUTOPTR_CLEANUP_FUNC(CURL, curl_easy_cleanup)
-typedef struct curl_slist CurlList;
-G_DEFINE_AUTOPTR_CLEANUP_FUNC(CurlList, curl_slist_free_all)
-
 static gboolean transfer_error(GError **error, const char *format, ...) G_GNUC_PRINTF(2, 3);
 
 static gboolean transfer_error(GError **error, const char *format, ...)
@@ -69,14 +54,14 @@ GBytes *ota_tsa_client_post(const char *url, const char *tls_ca, guint timeout,
                             GBytes *request, GError **error)
 {
 	g_autoptr(CURL) curl = NULL;
-	g_autoptr(CurlList) headers = NULL;
+	g_autoptr(OtaCurlList) headers = NULL;
 	g_autoptr(GByteArray) body = g_byte_array_new();
 	char message[CURL_ERROR_SIZE] = "";
 	Answer answer = {body, FALSE};
 	CURLcode res;
 	long status = 0;
 
-	curl_init_once();
+	ota_curl_init_once();
 	curl = curl_easy_init();
 	headers = curl_slist_append(NULL, "Content-Type: application/timestamp-query");
 	if (curl == NULL || headers == NULL) {

@@ -66,11 +66,18 @@ gboolean ota_verity_tree_check(int fd, guint64 tree_offset, const OtaVerityParam
 
 /* --- the verified reader (verity-reader.c) ------------------------------- */
 
-/* A reader over the data that hands out bytes only after checking each
- * 4 KiB block they come from against the root, through the tree on disk
- * (hash blocks are verified up to the root before they are trusted, and a
- * bounded number of verified ones are cached). A block changed on disk at
- * any time is caught when it is read. */
+/* A reader over the data, bytes [0, data_size) of @file, that hands out
+ * bytes only after checking each 4 KiB block they come from against the
+ * root, through the tree at @tree_offset of @file (hash blocks are verified
+ * up to the root before they are trusted, and a bounded number of verified
+ * ones are cached). A block changed in @file at any time is caught when it
+ * is read. A read that continues the previous one reads ahead in windows
+ * growing to 1 MiB; any other read loads only the 4 KiB blocks it covers
+ * (and the hash blocks they need), so scattered reads over a network fetch
+ * no more than they use. @file is borrowed: it must outlive the reader. */
+OtaReader *ota_verity_reader_new_for(OtaReader *file, guint64 tree_offset,
+                                     const OtaVerityParams *params, GError **error);
+/* ota_verity_reader_new_for() over the file open as @fd (duplicated). */
 OtaReader *ota_verity_reader_new(int fd, guint64 tree_offset, const OtaVerityParams *params,
                                  GError **error);
 

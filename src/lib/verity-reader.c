@@ -1,19 +1,14 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include "verity-tree-private.h"
 
-#include <errno.h>
-#include <fcntl.h>
 #include <string.h>
-#include <unistd.h>
-
-#include "error-private.h"
 
 /* Verified hash blocks the reader keeps: 1 MiB, covering 128 MiB of
  * sequentially read data with its level-0 blocks. */
 #define READER_CACHE_BLOCKS 256
-/* The reader's window: 1 MiB read at once, checked on all cores, then
- * served from memory (the bytes checked are the bytes served). Two level-0
- * hash blocks cover it (three when it straddles). */
+/* The reader's window: up to 1 MiB read at once, checked on all cores,
+ * then served from memory (the bytes checked are the bytes served). Two
+ * level-0 hash blocks cover it (three when it straddles). */
 #define READER_WINDOW_BLOCKS 256
 #define READER_WINDOW_HASH_BLOCKS (READER_WINDOW_BLOCKS / FANOUT + 1)
 /* Cores sharing a window's check: more would get parts too small to pay
@@ -31,8 +26,15 @@ typedef struct {
 
 struct VerityReader {
 	OtaReader base;
-	int fd;
+	OtaReader *file;       /* data at 0, the tree at tree_offset */
+	OtaReader *owned_file; /* file, when the reader made it (fd constructor) */
 	guint64 tree_offset;
+	/* Where the previous read ended: a read that starts there continues a
+	 * stream, which gets windows growing to READER_WINDOW_BLOCKS; any
+	 * other read loads only the blocks it needs, so that scattered reads
+	 * (adaptive updates over HTTP) fetch no more than they use. */
+	guint64 next_offset;
+	guint64 stream_blocks; /* the size of the last window loaded */
 	VerityGeometry g;
 	OtaVerityParams params;
 	VerityHasher hasher;
@@ -68,8 +70,8 @@ static const guint8 *verified_hash_block(VerityReader *r, guint level, guint64 i
 	if (cached != NULL)
 		return cached;
 	block = g_malloc(BLOCK);
-	if (!ota_pread_all(r->fd, block, BLOCK, r->tree_offset + r->g.offset[level] + index * BLOCK,
-	                   error) ||
+	if (!ota_reader_read_at(r->file, r->tree_offset + r->g.offset[level] + index * BLOCK, block,
+	                        BLOCK, error) ||
 	    !verity_hash_block(&r->hasher, block, digest, error))
 		return NULL;
 	if (level + 1 == r->g.n_levels) {
@@ -141,7 +143,7 @@ static gboolean load_window(VerityReader *r, guint64 first, guint64 n, GError **
 	gboolean ok = TRUE;
 
 	r->window_n = 0; /* nothing in it is verified until the end */
-	if (!ota_pread_all(r->fd, r->window, n * BLOCK, first * BLOCK, error))
+	if (!ota_reader_read_at(r->file, first * BLOCK, r->window, n * BLOCK, error))
 		return FALSE;
 	/* Copied: the cache may forget a hash block while the next is read. */
 	for (guint64 h = first / FANOUT; h <= last_hash_block; h++) {
@@ -183,16 +185,26 @@ static gboolean verity_reader_read_at(OtaReader *self, guint64 offset, void *buf
 	VerityReader *r = (VerityReader *)self;
 	guint8 *out = buffer;
 	guint64 pos = offset, end = offset + size;
+	gboolean stream = offset == r->next_offset && offset > 0;
 
+	r->next_offset = end;
 	while (pos < end) {
 		guint64 block = pos / BLOCK;
 		guint64 window_end;
 
 		if (block < r->window_first || block >= r->window_first + r->window_n) {
-			guint64 n = MIN((guint64)READER_WINDOW_BLOCKS, r->g.data_blocks - block);
+			/* The blocks this read needs; a stream reads ahead, twice
+			 * as far as last time (the local hot path reaches full
+			 * windows after a few reads). */
+			guint64 n = (end - 1) / BLOCK + 1 - block;
 
+			if (stream)
+				n = MAX(n, 2 * r->stream_blocks);
+			n = MIN(n, MIN((guint64)READER_WINDOW_BLOCKS, r->g.data_blocks - block));
 			if (!load_window(r, block, n, error))
 				return FALSE;
+			r->stream_blocks = n;
+			stream = TRUE; /* the rest of a large read continues it */
 		}
 		window_end = MIN(end, (r->window_first + r->window_n) * BLOCK);
 		memcpy(out, r->window + (pos - r->window_first * BLOCK), window_end - pos);
@@ -208,8 +220,7 @@ static void verity_reader_free(OtaReader *self)
 
 	if (r->pool != NULL)
 		g_thread_pool_free(r->pool, FALSE, TRUE);
-	if (r->fd >= 0)
-		close(r->fd);
+	ota_reader_free(r->owned_file);
 	verity_hasher_clear(&r->hasher);
 	g_hash_table_unref(r->verified);
 	g_free(r->window);
@@ -219,12 +230,12 @@ static void verity_reader_free(OtaReader *self)
 	g_free(r);
 }
 
-OtaReader *ota_verity_reader_new(int fd, guint64 tree_offset, const OtaVerityParams *params,
-                                 GError **error)
+OtaReader *ota_verity_reader_new_for(OtaReader *file, guint64 tree_offset,
+                                     const OtaVerityParams *params, GError **error)
 {
 	VerityReader *r = g_new0(VerityReader, 1);
 
-	r->fd = -1;
+	r->file = file;
 	r->base.read_at = verity_reader_read_at;
 	r->base.free = verity_reader_free;
 	r->base.size = params->data_size;
@@ -244,10 +255,10 @@ OtaReader *ota_verity_reader_new(int fd, guint64 tree_offset, const OtaVerityPar
 		verity_reader_free(&r->base);
 		return NULL;
 	}
-	r->fd = fcntl(fd, F_DUPFD_CLOEXEC, 0);
-	if (r->fd < 0) {
-		ota_set_io_error(error, OTA_VERITY_ERROR, OTA_VERITY_ERROR_IO, "dup failed", NULL,
-		                 errno);
+	if (params->data_size > file->size || tree_offset > file->size ||
+	    params->tree_size > file->size - tree_offset) {
+		g_set_error_literal(error, OTA_VERITY_ERROR, OTA_VERITY_ERROR_INVALID,
+		                    "the verity data and tree do not fit the file");
 		verity_reader_free(&r->base);
 		return NULL;
 	}
@@ -255,5 +266,29 @@ OtaReader *ota_verity_reader_new(int fd, guint64 tree_offset, const OtaVerityPar
 		verity_reader_free(&r->base);
 		return NULL;
 	}
+	return &r->base;
+}
+
+OtaReader *ota_verity_reader_new(int fd, guint64 tree_offset, const OtaVerityParams *params,
+                                 GError **error)
+{
+	g_autoptr(OtaReader) file = NULL;
+	VerityReader *r;
+
+	/* Written so that the sum cannot overflow. */
+	if (params->tree_size > G_MAXUINT64 - tree_offset) {
+		g_set_error_literal(error, OTA_VERITY_ERROR, OTA_VERITY_ERROR_INVALID,
+		                    "verity parameters do not describe a valid tree");
+		return NULL;
+	}
+	file = ota_reader_new_fd(fd, 0, tree_offset + params->tree_size, error);
+	if (file == NULL) {
+		g_prefix_error(error, "verity: ");
+		return NULL;
+	}
+	r = (VerityReader *)ota_verity_reader_new_for(file, tree_offset, params, error);
+	if (r == NULL)
+		return NULL;
+	r->owned_file = g_steal_pointer(&file);
 	return &r->base;
 }

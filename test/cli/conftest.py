@@ -19,6 +19,14 @@ import pytest
 # The session's real RFC 3161 TSA (lighttpd + `openssl ts -reply`), started
 # on 127.0.0.1 when a test first needs it and stopped at the end.
 from tsa_server import tsa  # noqa: F401
+# The streaming tests' lighttpd servers (HTTP, HTTPS, mutual TLS, a second
+# origin), started on 127.0.0.1 when a test first needs them.
+from http_server import web  # noqa: F401
+
+# The test servers are on loopback: a proxy from the CI machine's
+# environment (libcurl honours http_proxy) must not stand in between.
+for _name in ("no_proxy", "NO_PROXY"):
+    os.environ[_name] = "127.0.0.1,localhost"
 
 OTABUNDLE = os.environ.get("OTABUNDLE", "/work/main/build/otabundle")
 SCHEMA_DIR = Path(__file__).resolve().parents[2] / "contrib" / "schema"

@@ -179,6 +179,11 @@ def test_a_documented_rauc_key_is_never_unknown(tmp_path):
         "slot.rootfs.1": ["device=/r1", "bootname=B", "force-install-same=true"],
         "slot.appfs.0": ["device=/a0", "parent=rootfs.0", "ignore-checksum=true"],
         "slot.appfs.1": ["device=/a1", "parent=rootfs.1"],
+        "streaming": ["sandbox-user=nobody", "tls-cert=/c.pem", "tls-key=/k.pem",
+                      "tls-ca=/ca.pem", "send-headers=boot-id;machine-id;system-version;"
+                      "serial;variant;transaction-id;uptime"],
+        "casync": ["storepath=/var/lib/default.castr", "tmppath=/tmp",
+                   "install-args=--verbose", "use-desync=false"],
         "log.events": ["filename=/var/log/rauc.log", "events=install;mark", "format=short",
                        "max-size=1M", "max-files=3"],
     }
@@ -187,8 +192,6 @@ def test_a_documented_rauc_key_is_never_unknown(tmp_path):
                             for g, ks in keys.items()))
     assert_ok(check_config(conf))
     refused = {
-        "[casync]\nstorepath=/s\n": "[casync]",
-        "[streaming]\nsend-headers=boot-id\n": "[streaming]",
         "[autoinstall]\npath=/b.raucb\n": "[autoinstall]",
         "[artifacts.addons]\npath=/srv\ntype=trees\n": "[artifacts.addons]",
         "[handlers]\nsystem-info=/i\n": "system-info",
@@ -199,6 +202,31 @@ def test_a_documented_rauc_key_is_never_unknown(tmp_path):
         line = assert_refused(check_config(conf), words, "not supported", path=conf)
         assert "unknown" not in line
         conf.write_text(conf.read_text().replace(group, ""))
+
+
+def test_streaming_settings_are_shown_without_secrets(tmp_path):
+    """check-config names the header file, never what it holds, and a
+    pkcs11: client key without its PIN."""
+    (tmp_path / "headers").write_text("Authorization: Bearer s3cr3t-token\n")
+    conf = tmp_path / "system.conf"
+    conf.write_text("[system]\ncompatible=c\nbootloader=uboot\nmax-bundle-download-size=5242880\n"
+                    "[keyring]\npath=ca.pem\n[streaming]\ntls-ca=server-ca.pem\n"
+                    "tls-cert=client.pem\ntls-key=pkcs11:token=dev;object=tls?pin-value=4321\n"
+                    "header-file=headers\ntimeout=30\nsend-headers=boot-id;uptime\n"
+                    "[slot.rootfs.0]\ndevice=/r0\nbootname=A\n"
+                    "[slot.rootfs.1]\ndevice=/r1\nbootname=B\n")
+    text = assert_ok(check_config(conf)).stdout
+    assert f"TLS CA {tmp_path / 'server-ca.pem'}" in text
+    assert "key pkcs11:token=dev;object=tls" in text
+    assert f"headers from {tmp_path / 'headers'}" in text
+    assert "timeout 30s, bundles up to 5242880 bytes" in text
+    doc = json.loads(assert_ok(check_config(conf, "--output-format=json")).stdout)
+    assert doc["streaming"] == {
+        "tls_ca": str(tmp_path / "server-ca.pem"), "tls_cert": str(tmp_path / "client.pem"),
+        "tls_key": "pkcs11:token=dev;object=tls", "header_file": str(tmp_path / "headers"),
+        "send_headers": ["boot-id", "uptime"], "timeout": 30, "max_bundle_size": 5242880}
+    for out in (text, json.dumps(doc)):
+        assert "s3cr3t" not in out and "4321" not in out
 
 
 def test_encryption_key_and_cert_are_reported_without_a_pin(tmp_path):

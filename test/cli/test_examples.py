@@ -3,6 +3,7 @@
 (contrib/quickstart.sh) do what their headers say."""
 import json
 import os
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -207,3 +208,28 @@ def test_key_rotation_example_rotates_and_revokes_and_leaves_only_its_outputs(tm
     assert [(a["operation"], a["format"]) for a in audit] == [
         ("create", "trust"), ("create", "trust"), ("sign-detached", "trust"),
         ("sign-detached", "trust")]
+
+
+STREAMING = Path(__file__).resolve().parents[2] / "examples" / "streaming-lighttpd"
+
+
+def test_streaming_example_installs_from_lighttpd_and_leaves_nothing(tmp_path):
+    """examples/streaming-lighttpd/: lighttpd with the example's
+    lighttpd.conf serves a signed bundle over HTTPS, and the simulated
+    device checks it and installs it from the URL, fetching the size and
+    the signature before any image byte; lighttpd is stopped and every
+    file removed at the end."""
+    proc = subprocess.run(["bash", STREAMING / "serve-and-install.sh"],
+                          env=dict(os.environ, OTABUNDLE=OTABUNDLE, TMPDIR=str(tmp_path)),
+                          capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert proc.stdout.rstrip().splitlines()[-1] == "streaming install complete"
+    assert "OK for this system" in proc.stdout
+    assert "installed 2.0 into rootfs.1" in proc.stdout
+    size = int(re.search(r"^bundle: (\d+) bytes$", proc.stdout, re.M).group(1))
+    ranges = proc.stdout.split("the Range of each request\n", 1)[1].splitlines()
+    # The size probe, then the signature at the end of the 4 MiB bundle.
+    assert ranges[0] == "bytes=-8"
+    first, last = map(int, ranges[1][len("bytes="):].split("-"))
+    assert size - (256 << 10) <= first < last < size
+    assert sorted(p.name for p in tmp_path.iterdir()) == []

@@ -406,7 +406,8 @@ def rich_bundle(request, pki, tmp_path):
     d = tmp_path / "rich"
     d.mkdir()
     (d / "hook.sh").write_text("#!/bin/sh\nexit 0\n")
-    (d / "rootfs.img").write_bytes(os.urandom(70000))
+    # adaptive=block-hash-index wants whole 4 KiB blocks.
+    (d / "rootfs.img").write_bytes(os.urandom(17 * 4096))
     (d / "appfs.img").write_bytes(os.urandom(5000))
     (d / "manifest.raucm").write_text(
         "[update]\ncompatible=otabundle-test\nversion=2.1.0\ndescription=Rich bundle\n"

@@ -29,7 +29,7 @@ ROOT=$PWD
 BUILD=build-fuzz
 WORK=$ROOT/$BUILD/fuzz-work
 TARGETS=("$@")
-[ ${#TARGETS[@]} -gt 0 ] || TARGETS=(manifest bundle verity config partition version crypt envelope trust)
+[ ${#TARGETS[@]} -gt 0 ] || TARGETS=(manifest bundle verity config partition version crypt envelope trust caindex http-headers)
 JOBS=${FUZZ_JOBS:-2}
 TIMEOUT=${FUZZ_TIMEOUT:-25}
 

@@ -162,6 +162,28 @@ static void test_encryption_key_is_a_path_relative_to_the_conf_or_a_token_uri(vo
 	g_assert_cmpstr(c->encryption_cert, ==, "pkcs11:token=dev;object=crypt");
 }
 
+/* RAUC's [casync] keys: a local store resolves like other paths, a URL
+ * stays as written. */
+static void test_casync_keys_are_rauc_s(void)
+{
+	static const char local[] = BASE AB "[casync]\nstorepath=store.castr\ntmppath=/var/tmp\n"
+	                                    "install-args=--verbose\nuse-desync=false\n";
+	static const char remote[] = BASE AB "[casync]\nstorepath=https://u.example/s.castr\n";
+	g_autoptr(GError) error = NULL;
+	g_autoptr(OtaSystemConfig) c =
+		ota_system_config_parse(local, strlen(local), "/etc/rauc/system.conf", &error);
+	g_autoptr(OtaSystemConfig) r = NULL;
+
+	g_assert_no_error(error);
+	g_assert_cmpstr(c->casync_store_path, ==, "/etc/rauc/store.castr");
+	g_assert_cmpstr(c->casync_tmp_path, ==, "/var/tmp");
+	g_assert_cmpstr(c->casync_install_args, ==, "--verbose");
+	r = ota_system_config_parse(remote, strlen(remote), "/etc/rauc/system.conf", &error);
+	g_assert_no_error(error);
+	g_assert_cmpstr(r->casync_store_path, ==, "https://u.example/s.castr");
+	g_assert_null(r->casync_tmp_path);
+}
+
 static void test_requires_a_keyring(void)
 {
 	assert_rejected("[system]\ncompatible=b\nbootloader=file\n" AB, OTA_CONFIG_ERROR_MISSING,
@@ -491,14 +513,69 @@ static void test_variant_sources(void)
 	                "more than one of variant-dtb");
 }
 
+/* RAUC's [streaming] keys and otabundle's timeout= and header-file=:
+ * paths resolve like every other, a pkcs11: URI stays as written. */
+static void test_streaming_keys(void)
+{
+	static const char text[] = BASE AB "[streaming]\nsandbox-user=nobody\ntls-ca=ca.pem\n"
+	                                   "tls-cert=/etc/rauc/client.pem\n"
+	                                   "tls-key=pkcs11:token=dev;object=client\n"
+	                                   "send-headers=boot-id;machine-id;uptime;transaction-id\n"
+	                                   "timeout=15\nheader-file=headers\n";
+	g_autoptr(GError) error = NULL;
+	g_autoptr(OtaSystemConfig) c =
+		ota_system_config_parse(text, strlen(text), "/etc/rauc/system.conf", &error);
+
+	g_assert_no_error(error);
+	g_assert_cmpstr(c->streaming.tls_ca, ==, "/etc/rauc/ca.pem");
+	g_assert_cmpstr(c->streaming.tls_cert, ==, "/etc/rauc/client.pem");
+	g_assert_cmpstr(c->streaming.tls_key, ==, "pkcs11:token=dev;object=client");
+	g_assert_cmpstr(c->streaming.header_file, ==, "/etc/rauc/headers");
+	g_assert_cmpuint(c->streaming.timeout, ==, 15);
+	g_assert_cmpuint(c->streaming.send_headers, ==,
+	                 OTA_SEND_HEADER_BOOT_ID | OTA_SEND_HEADER_MACHINE_ID |
+	                         OTA_SEND_HEADER_UPTIME | OTA_SEND_HEADER_TRANSACTION_ID);
+}
+
+static void test_streaming_defaults(void)
+{
+	g_autoptr(OtaSystemConfig) c = parse_ok(BASE AB);
+	g_autoptr(OtaSystemConfig) empty = parse_ok(BASE AB "[streaming]\n");
+
+	g_assert_cmpuint(c->streaming.timeout, ==, 60);
+	g_assert_cmpuint(empty->streaming.timeout, ==, 60);
+	g_assert_null(c->streaming.tls_ca);
+	g_assert_cmpuint(c->streaming.send_headers, ==, 0);
+	/* RAUC's download limit has no effect on streaming unless it is given. */
+	g_assert_false(c->max_bundle_download_size_set);
+}
+
+static void test_streaming_rejects_bad_values(void)
+{
+	static const struct {
+		const char *text;
+		const char *needle;
+	} cases[] = {
+		{BASE AB "[streaming]\nsend-headers=boot-id;mac-address\n", "mac-address"},
+		{BASE AB "[streaming]\ntimeout=0\n", "timeout"},
+		{BASE AB "[streaming]\ntimeout=3601\n", "timeout"},
+		{BASE AB "[streaming]\ntls-cert=/c.pem\n", "needs tls-key"},
+		{BASE AB "[streaming]\ntls-ca=\n", "empty tls-ca"},
+	};
+
+	for (gsize i = 0; i < G_N_ELEMENTS(cases); i++)
+		assert_rejected(cases[i].text, OTA_CONFIG_ERROR_INVALID, cases[i].needle);
+	assert_rejected(BASE AB "[streaming]\nretries=3\n", OTA_CONFIG_ERROR_UNKNOWN_FIELD,
+	                "retries");
+}
+
 static void test_unimplemented_features_are_refused_by_name(void)
 {
 	static const struct {
 		const char *text;
 		const char *needle;
 	} cases[] = {
-		{BASE AB "[casync]\nstorepath=/s\n", "group [casync] (casync bundles) is not supported"},
-		{BASE AB "[streaming]\ntls-ca=/ca\n", "group [streaming] (HTTP streaming)"},
+		{BASE AB "[casync]\nuse-desync=true\n", "use-desync=true is not supported"},
 		{BASE AB "[artifacts.addons]\npath=/a\ntype=trees\n", "artifact repositories"},
 		{BASE AB "[handlers]\npre-install=/x\n", "pre-install in group [handlers]"},
 		{BASE AB "[handlers]\nsystem-info=/x\n", "system-info in group [handlers]"},
@@ -518,6 +595,7 @@ static void test_accepted_keys_that_change_nothing_here(void)
 		             "prevent-late-fallback=true\n") AB);
 
 	g_assert_cmpuint(c->max_bundle_download_size, ==, 1073741824);
+	g_assert_true(c->max_bundle_download_size_set);
 	g_assert_cmpstr(c->min_bundle_version, ==, "2024.1");
 	g_assert_true(c->prevent_late_fallback);
 	assert_rejected(SYS("max-bundle-download-size=0\n") AB, OTA_CONFIG_ERROR_INVALID,
@@ -780,6 +858,10 @@ int main(int argc, char **argv)
 	g_test_add_func("/config/relative-paths-are-relative-to-the-file",
 	                test_relative_paths_are_relative_to_the_file);
 	g_test_add_func("/config/variant-sources", test_variant_sources);
+	g_test_add_func("/config/casync-keys-are-rauc-s", test_casync_keys_are_rauc_s);
+	g_test_add_func("/config/streaming-keys", test_streaming_keys);
+	g_test_add_func("/config/streaming-defaults", test_streaming_defaults);
+	g_test_add_func("/config/streaming-rejects-bad-values", test_streaming_rejects_bad_values);
 	g_test_add_func("/config/unimplemented-features-are-refused-by-name",
 	                test_unimplemented_features_are_refused_by_name);
 	g_test_add_func("/config/accepted-keys-that-change-nothing-here",

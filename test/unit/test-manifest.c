@@ -543,6 +543,42 @@ static void test_setting_a_field_twice_is_refused(void)
 	g_assert_cmpstr(error->message, ==, "--set meta.ci.id: given twice");
 }
 
+/* RAUC's adaptive= is a ';'-separated list; unknown methods are kept (a
+ * newer RAUC may know them) and round-trip verbatim. */
+static void test_adaptive_methods_are_a_list(void)
+{
+	g_autoptr(GError) error = NULL;
+	g_autoptr(OtaManifest) m =
+		parse("[update]\ncompatible=c\n\n[image.rootfs]\nfilename=r.img\n"
+		      "adaptive= block-hash-index;; future-method ;\n\n"
+		      "[image.appfs]\nfilename=a.img\n",
+		      &error);
+	const OtaImage *rootfs, *appfs;
+	g_auto(GStrv) methods = NULL;
+	g_autofree char *data = NULL;
+	g_autoptr(OtaManifest) again = NULL;
+
+	g_assert_no_error(error);
+	rootfs = g_ptr_array_index(m->images, 0);
+	appfs = g_ptr_array_index(m->images, 1);
+	methods = ota_image_get_adaptive_methods(rootfs);
+	g_assert_cmpuint(g_strv_length(methods), ==, 2);
+	g_assert_cmpstr(methods[0], ==, "block-hash-index");
+	g_assert_cmpstr(methods[1], ==, "future-method");
+	g_assert_true(ota_image_has_adaptive_method(rootfs, "block-hash-index"));
+	g_assert_false(ota_image_has_adaptive_method(rootfs, "block-hash"));
+	g_assert_false(ota_image_has_adaptive_method(appfs, "block-hash-index"));
+	g_strfreev(methods);
+	methods = ota_image_get_adaptive_methods(appfs);
+	g_assert_cmpuint(g_strv_length(methods), ==, 0);
+
+	data = ota_manifest_to_data(m, NULL);
+	again = parse(data, &error);
+	g_assert_no_error(error);
+	g_assert_cmpstr(((const OtaImage *)g_ptr_array_index(again->images, 0))->adaptive, ==,
+	                rootfs->adaptive);
+}
+
 int main(int argc, char **argv)
 {
 	g_test_init(&argc, &argv, NULL);
@@ -606,5 +642,6 @@ int main(int argc, char **argv)
 	                test_setting_an_empty_compatible_is_refused);
 	g_test_add_func("/manifest/setting-a-field-twice-is-refused",
 	                test_setting_a_field_twice_is_refused);
+	g_test_add_func("/manifest/adaptive-methods-are-a-list", test_adaptive_methods_are_a_list);
 	return g_test_run();
 }

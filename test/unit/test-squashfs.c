@@ -103,6 +103,51 @@ static void test_reads_multi_block_file_exactly(Fixture *f, gconstpointer data)
 	g_assert_cmpuint(size, ==, 300001);
 }
 
+/* Adaptive updates read scattered pieces of an image: across block
+ * boundaries, inside the tail fragment, backwards. */
+static void test_random_access_reads_exactly_the_bytes_asked_for(Fixture *f, gconstpointer data)
+{
+	static const struct {
+		guint64 offset;
+		gsize size;
+	} reads[] = {{290000, 10001}, {0, 4096}, {131000, 2000}, {4096, 262144}, {299999, 2},
+	             {12345, 1}, {0, 300001}, {1000, 150000}, {151000, 20000}, {171000, 129001}};
+	g_autoptr(OtaReader) r = NULL;
+	g_autoptr(OtaSquashfs) sq = open_image(f, &r);
+	g_autoptr(GError) error = NULL;
+	g_autoptr(OtaSquashfsFile) file = ota_squashfs_file_open(sq, "big.img", &error);
+	const guint8 *want = g_bytes_get_data(f->big, NULL);
+	g_autofree guint8 *buf = g_malloc(300001);
+
+	g_assert_no_error(error);
+	g_assert_cmpuint(ota_squashfs_file_get_size(file), ==, 300001);
+	for (gsize i = 0; i < G_N_ELEMENTS(reads); i++) {
+		g_assert_true(ota_squashfs_file_read_at(file, reads[i].offset, buf, reads[i].size,
+		                                        &error));
+		g_assert_no_error(error);
+		g_assert_cmpmem(buf, reads[i].size, want + reads[i].offset, reads[i].size);
+	}
+}
+
+static void test_random_access_past_the_end_is_refused(Fixture *f, gconstpointer data)
+{
+	g_autoptr(OtaReader) r = NULL;
+	g_autoptr(OtaSquashfs) sq = open_image(f, &r);
+	g_autoptr(GError) error = NULL;
+	g_autoptr(OtaSquashfsFile) file = ota_squashfs_file_open(sq, "big.img", &error);
+	guint8 buf[16];
+
+	g_assert_no_error(error);
+	g_assert_false(ota_squashfs_file_read_at(file, 299990, buf, 12, &error));
+	g_assert_error(error, OTA_SQUASHFS_ERROR, OTA_SQUASHFS_ERROR_CORRUPTED);
+	g_clear_error(&error);
+	g_assert_false(ota_squashfs_file_read_at(file, G_MAXUINT64, buf, 1, &error));
+	g_assert_error(error, OTA_SQUASHFS_ERROR, OTA_SQUASHFS_ERROR_CORRUPTED);
+	g_clear_error(&error);
+	g_assert_null(ota_squashfs_file_open(sq, "sub", &error));
+	g_assert_error(error, OTA_SQUASHFS_ERROR, OTA_SQUASHFS_ERROR_NOT_REGULAR);
+}
+
 static void test_symlink_is_not_a_regular_file(Fixture *f, gconstpointer data)
 {
 	g_autoptr(OtaReader) r = NULL;
@@ -333,6 +378,9 @@ int main(int argc, char **argv)
 	ADD("image-is-padded-to-4k", test_image_is_padded_to_4k);
 	ADD("reads-small-file", test_reads_small_file);
 	ADD("reads-multi-block-file-exactly", test_reads_multi_block_file_exactly);
+	ADD("random-access-reads-exactly-the-bytes-asked-for",
+	    test_random_access_reads_exactly_the_bytes_asked_for);
+	ADD("random-access-past-the-end-is-refused", test_random_access_past_the_end_is_refused);
 	ADD("symlink-is-not-a-regular-file", test_symlink_is_not_a_regular_file);
 	ADD("directory-is-not-a-regular-file", test_directory_is_not_a_regular_file);
 	ADD("missing-entry-is-not-found", test_missing_entry_is_not_found);

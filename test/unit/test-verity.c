@@ -242,6 +242,140 @@ static void test_reader_refuses_forged_tree(Fixture *f, gconstpointer data)
 	g_assert_error(error, OTA_VERITY_ERROR, OTA_VERITY_ERROR_MISMATCH);
 }
 
+/* An OtaReader over another that counts what is read below @tree_offset
+ * (data) and from there on (the tree): the bytes a network reader would
+ * have to fetch. */
+typedef struct {
+	OtaReader base;
+	OtaReader *inner;
+	guint64 tree_offset;
+	guint64 data_bytes, data_reads, tree_bytes;
+} CountingReader;
+
+static gboolean counting_read_at(OtaReader *self, guint64 offset, void *buffer, gsize size,
+                                 GError **error)
+{
+	CountingReader *c = (CountingReader *)self;
+
+	if (offset < c->tree_offset) {
+		c->data_bytes += size;
+		c->data_reads++;
+	} else {
+		c->tree_bytes += size;
+	}
+	return ota_reader_read_at(c->inner, offset, buffer, size, error);
+}
+
+static void counting_free(OtaReader *self)
+{
+	CountingReader *c = (CountingReader *)self;
+
+	ota_reader_free(c->inner);
+	g_free(c);
+}
+
+static CountingReader *counting_reader_new(Fixture *f)
+{
+	g_autoptr(GError) error = NULL;
+	CountingReader *c = g_new0(CountingReader, 1);
+
+	c->base.read_at = counting_read_at;
+	c->base.free = counting_free;
+	c->base.size = f->params.data_size + f->params.tree_size;
+	c->tree_offset = f->params.data_size;
+	c->inner = ota_reader_new_fd(f->fd, 0, c->base.size, &error);
+	g_assert_no_error(error);
+	return c;
+}
+
+static void test_reader_over_any_reader_returns_exact_bytes(Fixture *f, gconstpointer data)
+{
+	g_autoptr(GError) error = NULL;
+	CountingReader *file = counting_reader_new(f);
+	OtaReader *r = ota_verity_reader_new_for(&file->base, f->params.data_size, &f->params, &error);
+	guint64 size = f->params.data_size;
+	g_autofree guint8 *got = g_malloc(size), *want = g_malloc(size);
+
+	g_assert_no_error(error);
+	g_assert_true(ota_pread_all(f->fd, want, size, 0, &error));
+	g_assert_true(ota_reader_read_at(r, 3, got + 3, size - 3, &error));
+	g_assert_no_error(error);
+	g_assert_cmpmem(got + 3, size - 3, want + 3, size - 3);
+	g_assert_cmpuint(file->data_bytes, ==, size);
+	/* Borrowed: freed by its owner, after the verity reader. */
+	ota_reader_free(r);
+	ota_reader_free(&file->base);
+}
+
+static void test_reader_over_any_reader_catches_changed_block(Fixture *f, gconstpointer data)
+{
+	g_autoptr(GError) error = NULL;
+	CountingReader *file = counting_reader_new(f);
+	OtaReader *r = ota_verity_reader_new_for(&file->base, f->params.data_size, &f->params, &error);
+	guint8 buf[16];
+
+	flip(f, 7 * BLOCK + 9);
+	g_assert_false(ota_reader_read_at(r, 7 * BLOCK, buf, sizeof(buf), &error));
+	g_assert_error(error, OTA_VERITY_ERROR, OTA_VERITY_ERROR_MISMATCH);
+	ota_reader_free(r);
+	ota_reader_free(&file->base);
+}
+
+/* Adaptive installs read scattered blocks: a read that does not continue
+ * the previous one must fetch the 4 KiB blocks it covers, not a 1 MiB
+ * window, or streaming one downloads nearly everything. */
+static void test_random_read_fetches_only_its_blocks(Fixture *f, gconstpointer data)
+{
+	g_autoptr(GError) error = NULL;
+	CountingReader *file = counting_reader_new(f);
+	OtaReader *r = ota_verity_reader_new_for(&file->base, f->params.data_size, &f->params, &error);
+	guint8 buf[16], want[16];
+
+	g_assert_true(ota_reader_read_at(r, 150 * BLOCK + 10, buf, sizeof(buf), &error));
+	g_assert_no_error(error);
+	g_assert_cmpuint(file->data_bytes, ==, BLOCK);
+	/* Straddling two blocks: both, nothing more. */
+	g_assert_true(ota_reader_read_at(r, 20 * BLOCK - 8, buf, sizeof(buf), &error));
+	g_assert_cmpuint(file->data_bytes, ==, 3 * BLOCK);
+	g_assert_true(ota_pread_all(f->fd, want, sizeof(want), 20 * BLOCK - 8, &error));
+	g_assert_cmpmem(buf, sizeof(buf), want, sizeof(want));
+	/* The hash blocks needed: level 0 of each (one block each here) and
+	 * the top block, no more. */
+	g_assert_cmpuint(file->tree_bytes, <=, 3 * BLOCK);
+	ota_reader_free(r);
+	ota_reader_free(&file->base);
+}
+
+/* The local hot path: a stream of small reads is served from windows read
+ * ahead, not one fetch per block. */
+static void test_sequential_reads_read_ahead(Fixture *f, gconstpointer data)
+{
+	g_autoptr(GError) error = NULL;
+	CountingReader *file = counting_reader_new(f);
+	OtaReader *r = ota_verity_reader_new_for(&file->base, f->params.data_size, &f->params, &error);
+	guint8 buf[BLOCK];
+
+	for (guint64 i = 0; i < 256; i++)
+		g_assert_true(ota_reader_read_at(r, i * BLOCK, buf, sizeof(buf), &error));
+	g_assert_no_error(error);
+	g_assert_cmpuint(file->data_bytes, >=, 256 * BLOCK);
+	g_assert_cmpuint(file->data_reads, <=, 10);
+	ota_reader_free(r);
+	ota_reader_free(&file->base);
+}
+
+static void test_reader_refuses_tree_beyond_file(Fixture *f, gconstpointer data)
+{
+	g_autoptr(GError) error = NULL;
+	CountingReader *file = counting_reader_new(f);
+
+	file->base.size -= BLOCK;
+	g_assert_null(ota_verity_reader_new_for(&file->base, f->params.data_size, &f->params,
+	                                        &error));
+	g_assert_error(error, OTA_VERITY_ERROR, OTA_VERITY_ERROR_INVALID);
+	ota_reader_free(&file->base);
+}
+
 /* The reference: openssl's HMAC over openssl's digest of the data. */
 static void test_derived_salt_is_hmac_of_data_digest(Fixture *f, gconstpointer data)
 {
@@ -308,6 +442,13 @@ int main(int argc, char **argv)
 	ADD("reader-returns-exact-bytes", test_reader_returns_exact_bytes);
 	ADD("reader-catches-block-changed-after-check", test_reader_catches_block_changed_after_check);
 	ADD("reader-refuses-forged-tree", test_reader_refuses_forged_tree);
+	ADD("reader-over-any-reader-returns-exact-bytes",
+	    test_reader_over_any_reader_returns_exact_bytes);
+	ADD("reader-over-any-reader-catches-changed-block",
+	    test_reader_over_any_reader_catches_changed_block);
+	ADD("random-read-fetches-only-its-blocks", test_random_read_fetches_only_its_blocks);
+	ADD("sequential-reads-read-ahead", test_sequential_reads_read_ahead);
+	ADD("reader-refuses-tree-beyond-file", test_reader_refuses_tree_beyond_file);
 	ADD("derived-salt-is-hmac-of-data-digest", test_derived_salt_is_hmac_of_data_digest);
 	ADD("derived-salt-changes-with-any-data-byte", test_derived_salt_changes_with_any_data_byte);
 	return g_test_run();
