@@ -36,57 +36,12 @@ case "$PERCENT" in '' | *[!0-9]*) echo "PERCENT must be an integer" >&2; exit 2 
 [ "$SIZE_MIB" -ge 64 ] || { echo "SIZE_MIB must be at least 64" >&2; exit 2; }
 [ "$PERCENT" -ge 1 ] && [ "$PERCENT" -le 50 ] || { echo "PERCENT must be 1..50" >&2; exit 2; }
 
-here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-src=$(dirname "$here")
-build=${BUILD_DIR:-$src/build}
-otabundle="$build/otabundle"
-install="$build/otabundle-install"
-LIGHTTPD=/usr/sbin/lighttpd
-MiB=$((1024 * 1024))
-
-# --- tools -------------------------------------------------------------------
-"$src/contrib/install-deps.sh" --tests
-for tool in "$LIGHTTPD" /usr/sbin/mkfs.ext4; do
-	[ -x "$tool" ] || { echo "$tool not found (contrib/install-deps.sh --tests)" >&2; exit 1; }
-done
-
-# --- otabundle ---------------------------------------------------------------
-if [ ! -f "$build/build.ninja" ]; then
-	meson setup "$build" "$src" >/dev/null
-fi
-if ! log=$(ninja -C "$build" 2>&1); then
-	echo "$log" >&2
-	echo "build failed in $build" >&2
-	exit 1
-fi
-
-# --- work area ---------------------------------------------------------------
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/otabundle-bench-adaptive.XXXXXX")
-lighttpd_pid=
-cleanup() {
-	if [ -n "$lighttpd_pid" ]; then
-		kill "$lighttpd_pid" 2>/dev/null || true
-		wait "$lighttpd_pid" 2>/dev/null || true
-	fi
-	rm -rf -- "$tmp"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-pki="$tmp/pki"
-mkdir -p "$pki"
-{
-	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
-		-keyout "$pki/root.key" -out "$pki/root.pem" -subj "/CN=bench root CA" -days 30 \
-		-addext "basicConstraints=critical,CA:TRUE" \
-		-addext "keyUsage=critical,keyCertSign,cRLSign"
-	openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
-		-keyout "$pki/signer.key" -out "$pki/signer.csr" -subj "/CN=bench signer"
-	printf 'basicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature\n' \
-		>"$pki/leaf.ext"
-	openssl x509 -req -in "$pki/signer.csr" -CA "$pki/root.pem" -CAkey "$pki/root.key" \
-		-set_serial 2 -days 30 -sha256 -extfile "$pki/leaf.ext" -out "$pki/signer.pem"
-} >"$tmp/pki.log" 2>&1 || { cat "$tmp/pki.log" >&2; echo "PKI creation failed" >&2; exit 1; }
+# shellcheck source=bench/common.sh
+. "$(dirname "${BASH_SOURCE[0]}")/common.sh"
+bench_tools "$LIGHTTPD" /usr/sbin/mkfs.ext4
+bench_build
+bench_work_area otabundle-bench-adaptive
+bench_pki
 
 # --- the images ------------------------------------------------------------------
 # keystream NAME BYTES: incompressible bytes (AES-CTR of zeros keyed by NAME),
@@ -190,28 +145,11 @@ bundle_size=$(stat -c %s "$bundle")
 # --- the server ----------------------------------------------------------------
 # One lighttpd per install, stopped before its access log is read: lighttpd
 # writes the log in batches, and all of it when it exits.
-port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-cat >"$tmp/lighttpd.conf" <<EOF
-server.document-root = "$htdocs"
-server.bind = "127.0.0.1"
-server.port = $port
-server.errorlog = "$tmp/lighttpd-error.log"
-server.modules += ("mod_accesslog")
-accesslog.filename = "$tmp/access.log"
-accesslog.format = "%s %b \\"%{Range}i\\" %U"
-mimetype.assign = ("" => "application/octet-stream")
-EOF
+bench_lighttpd_conf "$htdocs" 'server.modules += ("mod_accesslog")' \
+	"accesslog.filename = \"$tmp/access.log\"" 'accesslog.format = "%s %b \"%{Range}i\" %U"'
 start_server() {
 	: >"$tmp/access.log"
-	"$LIGHTTPD" -D -f "$tmp/lighttpd.conf" </dev/null >/dev/null 2>&1 &
-	lighttpd_pid=$!
-	for _ in $(seq 300); do
-		(exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && return 0
-		kill -0 "$lighttpd_pid" 2>/dev/null || { cat "$tmp/lighttpd-error.log" >&2; exit 1; }
-		sleep 0.1
-	done
-	echo "lighttpd did not start" >&2
-	exit 1
+	start_lighttpd
 }
 # stop_server: stops lighttpd (in the shell that started it, which alone can
 # wait for it) and sets $served to the body bytes it sent.
@@ -221,44 +159,16 @@ stop_server() {
 	lighttpd_pid=
 	served=$(awk '{ if ($2 != "-") n += $2 } END { print n + 0 }' "$tmp/access.log")
 }
-url="http://127.0.0.1:$port/update.raucb"
+url="$url_base/update.raucb"
 
 # --- the device --------------------------------------------------------------
-# device ACTIVE: slot A (booted, active) holds ACTIVE, slot B "old system in B".
-device="$tmp/device"
-device() {
-	rm -rf "$device"
-	mkdir -p "$device/slots"
-	cp "$1" "$device/slots/rootfs.0"
-	echo "old system in B" >"$device/slots/rootfs.1"
-	cat >"$device/system.conf" <<EOF
-[system]
-compatible=bench
-bootloader=file
-data-directory=$device/data
-
-[keyring]
-path=$pki/root.pem
-
-[slot.rootfs.0]
-device=$device/slots/rootfs.0
-type=raw
-bootname=A
-
-[slot.rootfs.1]
-device=$device/slots/rootfs.1
-type=raw
-bootname=B
-EOF
-}
-
 # install_from_url NAME: installs $url on the device; prints "SECONDS SERVED
 # DOWNLOADED REUSED MAXRSS_KIB". With KEEP_LOGS=PREFIX, the access log is kept
 # as PREFIX.NAME.
 install_from_url() {
 	local t0 t1 served rss=?
 	local timer=()
-	[ -x /usr/bin/time ] && timer=(/usr/bin/time -v -o "$tmp/time.out")
+	[ -x "$GNU_TIME" ] && timer=("$GNU_TIME" -v -o "$tmp/time.out")
 	start_server
 	t0=$EPOCHREALTIME
 	if ! "${timer[@]}" "$install" --conf "$device/system.conf" --override-boot-slot=A --quiet \
@@ -268,7 +178,7 @@ install_from_url() {
 		exit 1
 	fi
 	t1=$EPOCHREALTIME
-	[ -x /usr/bin/time ] && rss=$(awk -F': ' '/Maximum resident set size/ {print $2}' "$tmp/time.out")
+	[ -x "$GNU_TIME" ] && rss=$(awk -F': ' '/Maximum resident set size/ {print $2}' "$tmp/time.out")
 	stop_server
 	if [ -n "${KEEP_LOGS:-}" ]; then cp "$tmp/access.log" "$KEEP_LOGS.$1"; fi
 	cmp -s "$device/slots/rootfs.1" "$v2_input/rootfs.ext4" ||
@@ -282,7 +192,7 @@ print(r.get("downloaded_bytes", "?"), r.get("reused_bytes", "?"))')
 		'BEGIN {printf "%.1f %s %s %s\n", b - a, s, d, m}'
 }
 
-device "$v1"
+bench_device "$v1"
 cmp -s "$device/slots/rootfs.0" "$v1" || { echo "slot A changed" >&2; exit 1; }
 read -r adaptive_s adaptive_served adaptive_downloaded adaptive_reused adaptive_rss \
 	<<<"$(install_from_url adaptive)"
@@ -290,7 +200,7 @@ cmp -s "$device/slots/rootfs.0" "$v1" || { echo "the install changed the active 
 
 # Nothing to reuse: the active slot holds unrelated data of the same size.
 keystream unrelated "$((SIZE_MIB * MiB))" >"$tmp/unrelated"
-device "$tmp/unrelated"
+bench_device "$tmp/unrelated"
 rm -f "$tmp/unrelated" "$v1"
 read -r full_s full_served full_downloaded full_reused full_rss <<<"$(install_from_url full)"
 

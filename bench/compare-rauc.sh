@@ -47,36 +47,11 @@ done
 # shellcheck disable=SC2053  # $1 is a glob on purpose
 selected() { local id; for id in "${ops[@]}"; do [[ $id == $1 ]] && return 0; done; return 1; }
 
-here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-src=$(dirname "$here")
-build=${BUILD_DIR:-$src/build}
-otabundle="$build/otabundle"
-GNU_TIME=/usr/bin/time
-MiB=$((1024 * 1024))
-
-as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
-
-# --- tools -------------------------------------------------------------------
-"$src/contrib/install-deps.sh" --tests
-if [ ! -x "$GNU_TIME" ]; then
-	echo "Installing: time"
-	as_root apt-get update -qq
-	as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends time
-fi
-
-# --- otabundle ---------------------------------------------------------------
-if [ ! -f "$build/build.ninja" ]; then
-	meson setup "$build" "$src" >/dev/null
-fi
-if ! log=$(ninja -C "$build" 2>&1); then
-	echo "$log" >&2
-	echo "build failed in $build" >&2
-	exit 1
-fi
-
-# --- work area ---------------------------------------------------------------
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/otabundle-bench.XXXXXX")
-trap 'rm -rf -- "$tmp"' EXIT
+# shellcheck source=bench/common.sh
+. "$(dirname "${BASH_SOURCE[0]}")/common.sh"
+bench_tools --time
+bench_build
+bench_work_area otabundle-bench
 out="$tmp/out" # outputs of the timed commands, emptied after each comparison
 mkdir -p "$out"
 

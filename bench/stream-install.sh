@@ -19,63 +19,12 @@ SIZE_MIB=${1:-1024}
 case "$SIZE_MIB" in '' | *[!0-9]*) echo "SIZE_MIB must be a positive integer" >&2; exit 2 ;; esac
 [ "$SIZE_MIB" -ge 16 ] || { echo "SIZE_MIB must be at least 16" >&2; exit 2; }
 
-here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-src=$(dirname "$here")
-build=${BUILD_DIR:-$src/build}
-otabundle="$build/otabundle"
-install="$build/otabundle-install"
-GNU_TIME=/usr/bin/time
-LIGHTTPD=/usr/sbin/lighttpd
-MiB=$((1024 * 1024))
-
-as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
-
-# --- tools -------------------------------------------------------------------
-"$src/contrib/install-deps.sh" --tests
-if [ ! -x "$GNU_TIME" ]; then
-	echo "Installing: time"
-	as_root apt-get update -qq
-	as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends time
-fi
-[ -x "$LIGHTTPD" ] || { echo "$LIGHTTPD not found (contrib/install-deps.sh --tests)" >&2; exit 1; }
-
-# --- otabundle ---------------------------------------------------------------
-if [ ! -f "$build/build.ninja" ]; then
-	meson setup "$build" "$src" >/dev/null
-fi
-if ! log=$(ninja -C "$build" 2>&1); then
-	echo "$log" >&2
-	echo "build failed in $build" >&2
-	exit 1
-fi
-
-# --- work area ---------------------------------------------------------------
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/otabundle-bench-stream.XXXXXX")
-lighttpd_pid=
-cleanup() {
-	if [ -n "$lighttpd_pid" ]; then
-		kill "$lighttpd_pid" 2>/dev/null || true
-		wait "$lighttpd_pid" 2>/dev/null || true
-	fi
-	rm -rf -- "$tmp"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-pki="$tmp/pki"
-mkdir -p "$pki"
-{
-	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
-		-keyout "$pki/root.key" -out "$pki/root.pem" -subj "/CN=bench root CA" -days 30 \
-		-addext "basicConstraints=critical,CA:TRUE" \
-		-addext "keyUsage=critical,keyCertSign,cRLSign"
-	openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
-		-keyout "$pki/signer.key" -out "$pki/signer.csr" -subj "/CN=bench signer"
-	printf 'basicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature\n' \
-		>"$pki/leaf.ext"
-	openssl x509 -req -in "$pki/signer.csr" -CA "$pki/root.pem" -CAkey "$pki/root.key" \
-		-set_serial 2 -days 30 -sha256 -extfile "$pki/leaf.ext" -out "$pki/signer.pem"
-} >"$tmp/pki.log" 2>&1 || { cat "$tmp/pki.log" >&2; echo "PKI creation failed" >&2; exit 1; }
+# shellcheck source=bench/common.sh
+. "$(dirname "${BASH_SOURCE[0]}")/common.sh"
+bench_tools --time "$LIGHTTPD"
+bench_build
+bench_work_area otabundle-bench-stream
+bench_pki
 
 # --- the bundle ----------------------------------------------------------------
 # AES-CTR of zeros: incompressible and much faster than /dev/urandom. Stored
@@ -103,56 +52,17 @@ rm -f "$input/rootfs.img"
 bundle_size=$(stat -c %s "$bundle")
 
 # --- the server ----------------------------------------------------------------
-port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-cat >"$tmp/lighttpd.conf" <<EOF
-server.document-root = "$htdocs"
-server.bind = "127.0.0.1"
-server.port = $port
-server.errorlog = "$tmp/lighttpd-error.log"
-mimetype.assign = ("" => "application/octet-stream")
-EOF
-"$LIGHTTPD" -D -f "$tmp/lighttpd.conf" </dev/null >/dev/null 2>&1 &
-lighttpd_pid=$!
-for _ in $(seq 300); do
-	(exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break
-	kill -0 "$lighttpd_pid" 2>/dev/null || { cat "$tmp/lighttpd-error.log" >&2; exit 1; }
-	sleep 0.1
-done
-url="http://127.0.0.1:$port/update.raucb"
+bench_lighttpd_conf "$htdocs"
+start_lighttpd
+url="$url_base/update.raucb"
 
 # --- the device --------------------------------------------------------------
-# fresh_device: slots holding an old system, no state: each install starts
-# from the same device.
-device="$tmp/device"
-fresh_device() {
-	rm -rf "$device"
-	mkdir -p "$device/slots"
-	echo "old system in A" >"$device/slots/rootfs.0"
-	echo "old system in B" >"$device/slots/rootfs.1"
-	cat >"$device/system.conf" <<EOF
-[system]
-compatible=bench
-bootloader=file
-data-directory=$device/data
-
-[keyring]
-path=$pki/root.pem
-
-[slot.rootfs.0]
-device=$device/slots/rootfs.0
-bootname=A
-
-[slot.rootfs.1]
-device=$device/slots/rootfs.1
-bootname=B
-EOF
-}
-
 # measure SOURCE: installs SOURCE on a fresh device under GNU time; prints
 # "SECONDS MAXRSS_KIB" (the wall time from bash's microsecond clock).
 measure() {
 	local source=$1 t0 t1 rss
-	fresh_device
+	# shellcheck disable=SC2119 # no ACTIVE: the same device for each install
+	bench_device
 	t0=$EPOCHREALTIME
 	if ! "$GNU_TIME" -v -o "$tmp/time.out" "$install" --conf "$device/system.conf" \
 		--override-boot-slot=A --quiet install "$source" >/dev/null 2>"$tmp/cmd.err"; then

@@ -11,6 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "cli-url-options.h"
 #include "lib/json-output.h"
 #include "progress-line.h"
 #include "rauc-device-cli.h"
@@ -25,30 +26,6 @@ static char *opt_output_format;
 static gboolean opt_verbose;
 static gboolean opt_quiet;
 static gboolean opt_version;
-static int opt_timeout = -1; /* not given */
-static char **opt_http_headers;
-static char *opt_tls_ca;
-static char *opt_tls_cert;
-static char *opt_tls_key;
-static gboolean opt_tls_no_verify;
-
-/* install and info of an http:// or https:// URL; each replaces the
- * setting of system.conf's [streaming]. */
-static const GOptionEntry url_entries[] = {
-	{"timeout", 0, 0, G_OPTION_ARG_INT, &opt_timeout,
-	 "Seconds without progress before a download fails (default [streaming] timeout=, 60)",
-	 "SECONDS"},
-	{"http-header", 0, 0, G_OPTION_ARG_STRING_ARRAY, &opt_http_headers,
-	 "Send this header ('Name: value') to the bundle's server (repeatable)", "HEADER"},
-	{"tls-ca", 0, 0, G_OPTION_ARG_FILENAME, &opt_tls_ca,
-	 "Trust only the CAs of this PEM file for the server", "FILE"},
-	{"tls-cert", 0, 0, G_OPTION_ARG_STRING, &opt_tls_cert,
-	 "Client certificate for mutual TLS (PEM file or pkcs11: URI)", "FILE|URI"},
-	{"tls-key", 0, 0, G_OPTION_ARG_STRING, &opt_tls_key,
-	 "Key of the client certificate (PEM file or pkcs11: URI)", "FILE|URI"},
-	{"tls-no-verify", 0, 0, G_OPTION_ARG_NONE, &opt_tls_no_verify,
-	 "Don't check the server's certificate (the bundle's signature still is)", NULL},
-	{NULL}};
 
 static const GOptionEntry global_entries[] = {
 	{"conf", 'c', 0, G_OPTION_ARG_FILENAME, &opt_conf,
@@ -97,26 +74,15 @@ static gboolean json_output(void)
 	return g_strcmp0(opt_output_format, "json") == 0;
 }
 
-/* The URL options given, on @t; EXIT_USAGE if they can't be used. */
+/* The URL options given, on @t; each replaces the setting of system.conf's
+ * [streaming]. EXIT_USAGE if they can't be used. */
 static int set_url_options(OtaTarget *t)
 {
 	g_autoptr(GError) error = NULL;
-	OtaBundleUrlOptions o = {
-		.tls_ca = opt_tls_ca,
-		.tls_cert = opt_tls_cert,
-		.tls_key = opt_tls_key,
-		.tls_no_verify = opt_tls_no_verify,
-		.headers = (const char *const *)opt_http_headers,
-		.timeout = (guint)MAX(opt_timeout, 0),
-	};
+	OtaBundleUrlOptions o;
 
-	if (opt_timeout == 0 || opt_timeout < -1)
-		return usage("--timeout takes 1 to 3600 seconds");
-	if (!ota_bundle_check_url_options(&o, &error))
+	if (!cli_url_options_get("otabundle-install", &o, &error))
 		return usage(error->message);
-	if (opt_tls_no_verify)
-		g_printerr("otabundle-install: warning: --tls-no-verify: the server's certificate is "
-		           "not checked (the bundle's signature still is)\n");
 	ota_target_set_url_options(t, &o);
 	return EXIT_SUCCESS;
 }
@@ -686,7 +652,9 @@ int main(int argc, char **argv)
 	                       "validate the system.conf and show what installs do; touches nothing");
 	g_option_context_set_summary(context, summary->str);
 	g_option_context_add_main_entries(context, global_entries, NULL);
-	g_option_context_add_main_entries(context, url_entries, NULL);
+	/* install and info of an http:// or https:// URL */
+	g_option_context_add_main_entries(
+		context, cli_url_option_entries("[streaming] timeout=, 60"), NULL);
 	if (!g_option_context_parse(context, &argc, &argv, &error))
 		return usage(error->message);
 	if (opt_version && argc < 2) {

@@ -13,6 +13,7 @@
 #include <termios.h>
 #include <unistd.h>
 
+#include "cli-url-options.h"
 #include "lib/json-output.h"
 #include "progress-line.h"
 #include "rauc-cli.h"
@@ -277,29 +278,6 @@ static const GOptionEntry timestamp_entries[] = {
 	{NULL}};
 
 /* Every command that reads signatures. */
-static int opt_timeout = -1; /* not given */
-static char **opt_http_headers;
-static char *opt_tls_ca;
-static char *opt_tls_cert;
-static char *opt_tls_key;
-static gboolean opt_tls_no_verify;
-
-/* info and verify of an http:// or https:// URL. */
-static const GOptionEntry url_entries[] = {
-	{"timeout", 0, 0, G_OPTION_ARG_INT, &opt_timeout,
-	 "Seconds without progress before a download fails (default 60)", "SECONDS"},
-	{"http-header", 0, 0, G_OPTION_ARG_STRING_ARRAY, &opt_http_headers,
-	 "Send this header ('Name: value') to the bundle's server (repeatable)", "HEADER"},
-	{"tls-ca", 0, 0, G_OPTION_ARG_FILENAME, &opt_tls_ca,
-	 "Trust only the CAs of this PEM file for the server", "FILE"},
-	{"tls-cert", 0, 0, G_OPTION_ARG_STRING, &opt_tls_cert,
-	 "Client certificate for mutual TLS (PEM file or pkcs11: URI)", "FILE|URI"},
-	{"tls-key", 0, 0, G_OPTION_ARG_STRING, &opt_tls_key,
-	 "Key of the client certificate (PEM file or pkcs11: URI)", "FILE|URI"},
-	{"tls-no-verify", 0, 0, G_OPTION_ARG_NONE, &opt_tls_no_verify,
-	 "Don't check the server's certificate (the bundle's signature still is)", NULL},
-	{NULL}};
-
 static const GOptionEntry tsa_keyring_entries[] = {
 	{"tsa-keyring", 0, 0, G_OPTION_ARG_FILENAME, &opt_tsa_keyring,
 	 "Trusted Time-Stamping Authorities (PEM file or hashed directory): a signer timestamped "
@@ -563,36 +541,21 @@ static OtaKeyStore *new_key_store(void)
 	return ota_key_store_new(&options);
 }
 
-/* --- encrypted bundles ------------------------------------------------------- */
-
-/* A certificate option (--cert, --decrypt-cert) names the key's. */
 /* The URL options given (FALSE after printing, on wrong usage). */
 static gboolean url_options_from_args(GOptionContext *context, OtaBundleUrlOptions *o)
 {
 	g_autoptr(GError) error = NULL;
 
-	*o = (OtaBundleUrlOptions){
-		.tls_ca = opt_tls_ca,
-		.tls_cert = opt_tls_cert,
-		.tls_key = opt_tls_key,
-		.tls_no_verify = opt_tls_no_verify,
-		.headers = (const char *const *)opt_http_headers,
-		.timeout = (guint)MAX(opt_timeout, 0),
-	};
-	if (opt_timeout == 0 || opt_timeout < -1) {
-		usage_error(context, "--timeout takes 1 to 3600 seconds");
-		return FALSE;
-	}
-	if (!ota_bundle_check_url_options(o, &error)) {
+	if (!cli_url_options_get("otabundle", o, &error)) {
 		usage_error(context, error->message);
 		return FALSE;
 	}
-	if (opt_tls_no_verify)
-		g_printerr("otabundle: warning: --tls-no-verify: the server's certificate is not "
-		           "checked (the bundle's signature still is)\n");
 	return TRUE;
 }
 
+/* --- encrypted bundles ------------------------------------------------------- */
+
+/* A certificate option (--cert, --decrypt-cert) names the key's. */
 static gboolean check_decryption_usage(GOptionContext *context, const char *key_option)
 {
 	g_autofree char *message = NULL;
@@ -1207,8 +1170,8 @@ static int cmd_info(int argc, char **argv)
 {
 	const GOptionEntry *const groups[] = {trust_entries,      tsa_keyring_entries,
 	                                      info_entries,       decryption_entries,
-	                                      pkcs11_module_entries, output_entries, url_entries,
-	                                      NULL};
+	                                      pkcs11_module_entries, output_entries,
+	                                      cli_url_option_entries("60"), NULL};
 	g_autoptr(GOptionContext) context = new_context(
 		"BUNDLE", "Show a bundle's manifest and signers, verified against --keyring.", groups);
 	g_autoptr(OtaKeyStore) store = NULL;
@@ -1319,7 +1282,8 @@ static int cmd_verify(int argc, char **argv)
 	const GOptionEntry *const groups[] = {trust_entries,         verify_trust_entries,
 	                                      tsa_keyring_entries,   verify_entries,
 	                                      decryption_entries,    pkcs11_module_entries,
-	                                      output_entries,        url_entries,           NULL};
+	                                      output_entries,        cli_url_option_entries("60"),
+	                                      NULL};
 	g_autoptr(GOptionContext) context = new_context(
 		"BUNDLE", "Check BUNDLE's signature, every payload byte and its contents.", groups);
 	g_autoptr(OtaKeyStore) store = NULL;

@@ -16,6 +16,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "cli-url-options.h"
 #include "lib/json-output.h"
 #include "progress-line.h"
 #include "rauc-cli-common.h"
@@ -48,11 +49,6 @@ static gboolean opt_no_verify;
 static gboolean opt_no_check_time;
 static gboolean opt_dump_cert;
 static gboolean opt_dump_recipients;
-static char *opt_tls_cert;
-static char *opt_tls_key;
-static char *opt_tls_ca;
-static gboolean opt_tls_no_verify;
-static char **opt_http_headers;
 
 /* rauc's main entries, and --override-boot-slot (rauc's on install and
  * status): accepted anywhere on the line (with --version and --help,
@@ -75,15 +71,15 @@ static const GOptionEntry global_entries[] = {
 	{NULL}};
 
 #define BUNDLE_ACCESS_ENTRIES                                                                \
-	{"tls-cert", 0, 0, G_OPTION_ARG_STRING, &opt_tls_cert,                                 \
+	{"tls-cert", 0, 0, G_OPTION_ARG_STRING, &cli_url_args.tls_cert,                        \
 	 "Client certificate for streaming (PEM file or pkcs11: URI)", "PEMFILE|PKCS11-URL"},  \
-	{"tls-key", 0, 0, G_OPTION_ARG_STRING, &opt_tls_key,                                   \
+	{"tls-key", 0, 0, G_OPTION_ARG_STRING, &cli_url_args.tls_key,                          \
 	 "Client key for streaming (PEM file or pkcs11: URI)", "PEMFILE|PKCS11-URL"},          \
-	{"tls-ca", 0, 0, G_OPTION_ARG_FILENAME, &opt_tls_ca,                                   \
+	{"tls-ca", 0, 0, G_OPTION_ARG_FILENAME, &cli_url_args.tls_ca,                          \
 	 "CA file for the server's certificate (streaming)", "PEMFILE"},                       \
-	{"tls-no-verify", 0, 0, G_OPTION_ARG_NONE, &opt_tls_no_verify,                         \
+	{"tls-no-verify", 0, 0, G_OPTION_ARG_NONE, &cli_url_args.tls_no_verify,                \
 	 "Don't check the server's certificate (streaming)", NULL},                            \
-	{"http-header", 'H', 0, G_OPTION_ARG_STRING_ARRAY, &opt_http_headers,                  \
+	{"http-header", 'H', 0, G_OPTION_ARG_STRING_ARRAY, &cli_url_args.http_headers,         \
 	 "Extra HTTP header for streaming (repeatable)", "'HEADER: VALUE'"}
 
 static const GOptionEntry install_entries[] = {
@@ -503,19 +499,10 @@ static int refuse_options(void)
 static int set_url_options(OtaTarget *t)
 {
 	g_autoptr(GError) error = NULL;
-	const OtaBundleUrlOptions o = {
-		.tls_ca = opt_tls_ca,
-		.tls_cert = opt_tls_cert,
-		.tls_key = opt_tls_key,
-		.tls_no_verify = opt_tls_no_verify,
-		.headers = (const char *const *)opt_http_headers,
-	};
+	OtaBundleUrlOptions o;
 
-	if (!ota_bundle_check_url_options(&o, &error))
+	if (!cli_url_options_get("otabundle-install", &o, &error))
 		return usage_error("%s", error->message);
-	if (opt_tls_no_verify)
-		g_printerr("otabundle-install: warning: --tls-no-verify: the server's certificate is "
-		           "not checked (the bundle's signature still is)\n");
 	ota_target_set_url_options(t, &o);
 	return EXIT_SUCCESS;
 }

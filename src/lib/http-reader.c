@@ -397,6 +397,24 @@ static gboolean check_validator(const char *what, const char *pinned, const char
 	return FALSE;
 }
 
+/* Whether @a is a 206 whose body is the range's bytes themselves (no
+ * Content-Encoding but identity). */
+static gboolean check_partial_content(const OtaHttpAnswer *a, GError **error)
+{
+	if (a->status != 206) {
+		g_set_error(error, OTA_HTTP_ERROR, OTA_HTTP_ERROR_STATUS, "HTTP status %u",
+		            a->status);
+		return FALSE;
+	}
+	if (!is_identity(a->content_encoding)) {
+		g_autofree char *coding = printable(a->content_encoding, 32);
+		g_set_error(error, OTA_HTTP_ERROR, OTA_HTTP_ERROR_STATUS,
+		            "the server encodes the range (Content-Encoding: %s)", coding);
+		return FALSE;
+	}
+	return TRUE;
+}
+
 gboolean ota_http_answer_check(const OtaHttpAnswer *a, guint64 first, guint64 last,
                                guint64 total, const char *etag, const char *last_modified,
                                GError **error)
@@ -425,17 +443,8 @@ gboolean ota_http_answer_check(const OtaHttpAnswer *a, guint64 first, guint64 la
 		            a->status);
 		return FALSE;
 	}
-	if (a->status != 206) {
-		g_set_error(error, OTA_HTTP_ERROR, OTA_HTTP_ERROR_STATUS, "HTTP status %u",
-		            a->status);
+	if (!check_partial_content(a, error))
 		return FALSE;
-	}
-	if (!is_identity(a->content_encoding)) {
-		g_autofree char *coding = printable(a->content_encoding, 32);
-		g_set_error(error, OTA_HTTP_ERROR, OTA_HTTP_ERROR_STATUS,
-		            "the server encodes the range (Content-Encoding: %s)", coding);
-		return FALSE;
-	}
 	if (!a->has_range) {
 		g_set_error_literal(error, OTA_HTTP_ERROR, OTA_HTTP_ERROR_STATUS,
 		                    "a 206 answer without a single Content-Range");
@@ -634,17 +643,8 @@ static gboolean check_probe_answer(HttpReader *r, const OtaHttpAnswer *a, GError
 		                    "streaming needs");
 		return FALSE;
 	}
-	if (a->status != 206) {
-		g_set_error(error, OTA_HTTP_ERROR, OTA_HTTP_ERROR_STATUS, "HTTP status %u",
-		            a->status);
+	if (!check_partial_content(a, error))
 		return FALSE;
-	}
-	if (!is_identity(a->content_encoding)) {
-		g_autofree char *coding = printable(a->content_encoding, 32);
-		g_set_error(error, OTA_HTTP_ERROR, OTA_HTTP_ERROR_STATUS,
-		            "the server encodes the range (Content-Encoding: %s)", coding);
-		return FALSE;
-	}
 	if (!a->has_range || a->last != a->total - 1 ||
 	    a->first != a->total - MIN((guint64)TRAILER_SIZE, a->total)) {
 		g_set_error_literal(error, OTA_HTTP_ERROR, OTA_HTTP_ERROR_STATUS,

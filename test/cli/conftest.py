@@ -16,6 +16,7 @@ from pathlib import Path
 import jsonschema
 import pytest
 
+from server_util import CNF_REQ
 # The session's real RFC 3161 TSA (lighttpd + `openssl ts -reply`), started
 # on 127.0.0.1 when a test first needs it and stopped at the end.
 from tsa_server import tsa  # noqa: F401
@@ -163,6 +164,24 @@ def run_tool(*args, check=True, **kwargs):
     return proc
 
 
+SOFTHSM_MODULE = "/usr/lib/softhsm/libsofthsm2.so"
+
+
+def softhsm_env(d):
+    """The environment of a fresh SoftHSM2 store, without tokens, in the
+    directory @d: SOFTHSM2_CONF set, otabundle's OTABUNDLE_PKCS11_* taken
+    out. Skips the test when SoftHSM2 is not installed."""
+    if not Path(SOFTHSM_MODULE).exists():
+        pytest.skip("SoftHSM2 (softhsm2) not installed")
+    (d / "tokens").mkdir()
+    conf = d / "softhsm2.conf"
+    conf.write_text(f"directories.tokendir = {d / 'tokens'}\nobjectstore.backend = file\n"
+                    "log.level = ERROR\nslots.removable = false\n")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("OTABUNDLE_PKCS11_")}
+    env["SOFTHSM2_CONF"] = str(conf)
+    return env
+
+
 def assert_failure(proc, path, *reason_words, code=1):
     """Exit @code and exactly one stderr line `otabundle: <path>...: <reason>`
     that names @path and contains each of @reason_words (case-insensitive)."""
@@ -303,13 +322,7 @@ def _openssl(*args, cwd=None):
     return run_tool("openssl", *args, cwd=cwd)
 
 
-OPENSSL_CNF = """\
-[req]
-distinguished_name = req_dn
-prompt = no
-[req_dn]
-CN = unused
-
+OPENSSL_CNF = CNF_REQ + """\
 [v3_root]
 basicConstraints = critical,CA:TRUE
 keyUsage = critical,keyCertSign,cRLSign

@@ -51,7 +51,8 @@ from pathlib import Path
 
 import pytest
 
-from tsa_server import LIGHTTPD, _free_port, _openssl, _wait_for_port
+from server_util import (CNF_REQ, CNF_V3_CA, ec_key, free_port, openssl, start_lighttpd,
+                         stop_lighttpd, wait_for_port)
 
 SLOW_KBPS = 32
 
@@ -61,18 +62,7 @@ LOG_FORMAT = (r'%s %b \"%{Range}i\" \"%{If-Range}i\" \"%{X-Token}i\" '
 _Q = r'"((?:[^"\\]|\\.)*)"'
 LOG_LINE = re.compile(rf"^(\d+) (\S+) {_Q} {_Q} {_Q} {_Q} {_Q} (\S+)$")
 
-OPENSSL_CNF = """\
-[req]
-distinguished_name = req_dn
-prompt = no
-[req_dn]
-CN = unused
-
-[v3_ca]
-basicConstraints = critical,CA:TRUE
-keyUsage = critical,keyCertSign,cRLSign
-subjectKeyIdentifier = hash
-
+OPENSSL_CNF = CNF_REQ + CNF_V3_CA + """\
 [v3_server]
 basicConstraints = critical,CA:FALSE
 keyUsage = critical,digitalSignature,keyEncipherment
@@ -298,23 +288,18 @@ def make_web_pki(d):
     cnf = d / "openssl.cnf"
     cnf.write_text(OPENSSL_CNF)
 
-    def key(name):
-        _openssl("genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256",
-                 "-out", d / f"{name}.key")
-        return d / f"{name}.key"
-
     for ca in ("ca", "wrong-ca"):
-        _openssl("req", "-config", cnf, "-new", "-x509", "-key", key(ca), "-subj",
-                 f"/O=otabundle tests/CN=streaming {ca}", "-days", "3650", "-sha256",
-                 "-extensions", "v3_ca", "-out", d / f"{ca}.pem")
+        openssl("req", "-config", cnf, "-new", "-x509", "-key", ec_key(d, ca), "-subj",
+                f"/O=otabundle tests/CN=streaming {ca}", "-days", "3650", "-sha256",
+                "-extensions", "v3_ca", "-out", d / f"{ca}.pem")
     for serial, (name, cn, ext) in enumerate([("server", "127.0.0.1", "v3_server"),
                                               ("client", "device 0001", "v3_client")], 2):
-        _openssl("req", "-config", cnf, "-new", "-key", key(name), "-subj",
-                 f"/O=otabundle tests/CN={cn}", "-out", d / f"{name}.csr")
-        _openssl("x509", "-req", "-in", d / f"{name}.csr", "-CA", d / "ca.pem", "-CAkey",
-                 d / "ca.key", "-set_serial", str(serial), "-days", "3650", "-sha256",
-                 "-extfile", cnf, "-extensions", ext, "-out", d / f"{name}.pem")
-    _openssl("pkcs8", "-topk8", "-nocrypt", "-in", d / "client.key", "-out", d / "client.p8")
+        openssl("req", "-config", cnf, "-new", "-key", ec_key(d, name), "-subj",
+                f"/O=otabundle tests/CN={cn}", "-out", d / f"{name}.csr")
+        openssl("x509", "-req", "-in", d / f"{name}.csr", "-CA", d / "ca.pem", "-CAkey",
+                d / "ca.key", "-set_serial", str(serial), "-days", "3650", "-sha256",
+                "-extfile", cnf, "-extensions", ext, "-out", d / f"{name}.pem")
+    openssl("pkcs8", "-topk8", "-nocrypt", "-in", d / "client.key", "-out", d / "client.p8")
     os.chmod(d / "client.key", 0o600)
 
 
@@ -325,14 +310,14 @@ class PlainLighttpd:
 
     def __init__(self, d, docroot):
         self.dir = Path(d)
-        self.port = _free_port()
+        self.port = free_port()
         self.conf = self.dir / "plain-lighttpd.conf"
         self.conf.write_text(PLAIN_CONF.format(docroot=docroot, dir=self.dir, port=self.port))
         self.proc = None
         self.start()
 
     def start(self):
-        self.proc = _start(self.conf, self.port, self.dir / "plain-error.log")
+        self.proc = start_lighttpd(self.conf, self.port, self.dir / "plain-error.log")
 
     def kill(self):
         """SIGKILL: no goodbye to its clients."""
@@ -341,17 +326,7 @@ class PlainLighttpd:
 
     def stop(self):
         if self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGTERM)
-            self.proc.wait()
-
-
-def _start(conf, port, errorlog):
-    # Its own process group, stopped as one at the end.
-    proc = subprocess.Popen([LIGHTTPD, "-D", "-f", str(conf)], stdin=subprocess.DEVNULL,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                            start_new_session=True)
-    _wait_for_port(port, proc, errorlog)
-    return proc
+            stop_lighttpd(self.proc)
 
 
 @pytest.fixture(scope="session")
@@ -365,7 +340,7 @@ def web(tmp_path_factory):
     for prefix in ("norange", "noetag", "ignore-if-range", "slow"):
         (docroot / prefix).symlink_to(".")
     (docroot / "status.cgi").write_text(STATUS_CGI.format(root=str(docroot), state=str(state)))
-    http, https, mtls, other = (_free_port() for _ in range(4))
+    http, https, mtls, other = (free_port() for _ in range(4))
     fmt = LOG_FORMAT
     (d / "origin.conf").write_text(MAIN_CONF.format(
         docroot=docroot, dir=d, http=http, https=https, mtls=mtls, other=other,
@@ -374,10 +349,10 @@ def web(tmp_path_factory):
                                                     log_format=fmt))
     procs = []
     try:
-        procs.append(_start(d / "origin.conf", http, d / "origin-error.log"))
+        procs.append(start_lighttpd(d / "origin.conf", http, d / "origin-error.log"))
         for port in (https, mtls):
-            _wait_for_port(port, procs[0], d / "origin-error.log")
-        procs.append(_start(d / "other.conf", other, d / "other-error.log"))
+            wait_for_port(port, procs[0], d / "origin-error.log")
+        procs.append(start_lighttpd(d / "other.conf", other, d / "other-error.log"))
         yield Web(dir=d, docroot=docroot, http=f"http://127.0.0.1:{http}",
                   https=f"https://127.0.0.1:{https}", mtls=f"https://127.0.0.1:{mtls}",
                   other=f"http://127.0.0.1:{other}", http_port=http, other_port=other,
@@ -386,6 +361,5 @@ def web(tmp_path_factory):
                   proc=procs[0], other_proc=procs[1])
     finally:
         for proc in procs:
-            os.killpg(proc.pid, signal.SIGTERM)
-            proc.wait()
+            stop_lighttpd(proc)
 

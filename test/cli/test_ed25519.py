@@ -23,8 +23,8 @@ from cryptography import x509
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from conftest import (Signer, assert_failure, assert_ok, bundle_cms, info_json, make_input, run,
-                      run_tool)
+from conftest import (SOFTHSM_MODULE, Signer, assert_failure, assert_ok, bundle_cms, info_json,
+                      make_input, run, run_tool, softhsm_env)
 from test_install import assert_refused, make_bundle, make_device
 from test_install import signer_args as install_signers
 
@@ -37,7 +37,6 @@ ID_SHA512 = "2.16.840.1.101.3.4.2.3"
 ID_ED25519 = "1.3.101.112"
 NESTED_OID = "2.25.77578983787829562783207146552732846084"
 
-SOFTHSM_MODULE = "/usr/lib/softhsm/libsofthsm2.so"
 USER_PIN = "ed-pin-5521-9034"
 SO_PIN = "ed-so-7310-2268"
 
@@ -530,15 +529,8 @@ class Token:
 def token(pki, tmp_path_factory):
     """A fresh SoftHSM2 token "ed" holding two Ed25519 keys, and a token
     "mixed" holding an Ed25519 and an ECDSA key."""
-    if not Path(SOFTHSM_MODULE).exists():
-        pytest.skip("SoftHSM2 (softhsm2) not installed")
     d = tmp_path_factory.mktemp("ed25519-softhsm")
-    (d / "tokens").mkdir()
-    conf = d / "softhsm2.conf"
-    conf.write_text(f"directories.tokendir = {d / 'tokens'}\nobjectstore.backend = file\n"
-                    "log.level = ERROR\nslots.removable = false\n")
-    env = {k: v for k, v in os.environ.items() if not k.startswith("OTABUNDLE_PKCS11_")}
-    env["SOFTHSM2_CONF"] = str(conf)
+    env = softhsm_env(d)
     if "ASAN_OPTIONS" in env:
         # SoftHSM2's own leak in its EdDSA C_Sign, suppressed by
         # test/lsan.supp; that entry matches a frame of ours below

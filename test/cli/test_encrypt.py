@@ -28,12 +28,12 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from conftest import (_issue_leaf, assert_failure, assert_ok, assert_usage, bundle_cms,
-                      bundle_trailer, create_bundle, info_json, make_input, run, run_tool)
+from conftest import (SOFTHSM_MODULE, _issue_leaf, assert_failure, assert_ok, assert_usage,
+                      bundle_cms, bundle_trailer, create_bundle, info_json, make_input, run,
+                      run_tool, softhsm_env)
 
 needs_rauc = pytest.mark.skipif(shutil.which("rauc") is None, reason="rauc not installed")
 
-SOFTHSM_MODULE = "/usr/lib/softhsm/libsofthsm2.so"
 needs_softhsm = pytest.mark.skipif(not Path(SOFTHSM_MODULE).exists(),
                                    reason="SoftHSM2 (softhsm2) not installed")
 # Distinctive, so that finding it in any output means it leaked.
@@ -705,15 +705,8 @@ def token(devices, tmp_path_factory):
     device key (softhsm2-util), the EC device key with CKA_DERIVE, its
     public key and certificate (pkcs11-tool), and the EC key once more
     without CKA_DERIVE. Returns the environment to run otabundle in."""
-    if not Path(SOFTHSM_MODULE).exists():
-        pytest.skip("SoftHSM2 (softhsm2) not installed")
     d = tmp_path_factory.mktemp("device-token")
-    (d / "tokens").mkdir()
-    conf = d / "softhsm2.conf"
-    conf.write_text(f"directories.tokendir = {d / 'tokens'}\nobjectstore.backend = file\n"
-                    "log.level = ERROR\nslots.removable = false\n")
-    env = {k: v for k, v in os.environ.items() if not k.startswith("OTABUNDLE_PKCS11_")}
-    env["SOFTHSM2_CONF"] = str(conf)
+    env = softhsm_env(d)
     env["PIN"] = USER_PIN
 
     def p11tool(*args):

@@ -28,7 +28,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import assert_ok, bundle_trailer, run, run_tool
+from conftest import SOFTHSM_MODULE, assert_ok, bundle_trailer, run, run_tool, softhsm_env
 from fault_proxy import FaultProxy
 from http_server import PlainLighttpd
 from test_encrypt import devices  # noqa: F401 (a fixture)
@@ -40,7 +40,6 @@ from test_tamper import cms_regions
 IMAGE_SIZE = 3 << 20     # several verity windows, far from the CMS
 CHUNK = 64 << 10         # the reader rounds small reads to 64 KiB chunks
 DATA_FILES = {"bootloader.state", "lock", "state"}
-SOFTHSM_MODULE = "/usr/lib/softhsm/libsofthsm2.so"
 TOKEN_PIN = "stream-pin-3318-0552"
 TOKEN_KEY = "pkcs11:token=stream;object=client;type=private"
 SECRET = "tok-9b1e-77c2-streaming"
@@ -748,15 +747,7 @@ def test_mutual_tls_without_a_client_certificate_fails_with_one_line(pki, web, b
 def client_token(web, tmp_path_factory):
     """A fresh SoftHSM2 token "stream" holding the client's TLS key
     (object "client"): the environment to run otabundle-install in."""
-    if not Path(SOFTHSM_MODULE).exists():
-        pytest.skip("SoftHSM2 (softhsm2) not installed")
-    d = tmp_path_factory.mktemp("stream-token")
-    (d / "tokens").mkdir()
-    conf = d / "softhsm2.conf"
-    conf.write_text(f"directories.tokendir = {d / 'tokens'}\nobjectstore.backend = file\n"
-                    "log.level = ERROR\nslots.removable = false\n")
-    env = {k: v for k, v in os.environ.items() if not k.startswith("OTABUNDLE_PKCS11_")}
-    env["SOFTHSM2_CONF"] = str(conf)
+    env = softhsm_env(tmp_path_factory.mktemp("stream-token"))
     run_tool("softhsm2-util", "--init-token", "--free", "--label", "stream", "--pin", TOKEN_PIN,
              "--so-pin", "so-" + TOKEN_PIN, env=env)
     run_tool("softhsm2-util", "--import", web.client_key_pkcs8, "--token", "stream", "--label",

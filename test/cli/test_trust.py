@@ -24,10 +24,10 @@ from pathlib import Path
 
 import pytest
 
-from conftest import (OTABUNDLE, assert_failure, assert_ok, assert_usage, make_input,
-                      read_audit_log, run, run_tool, validate_json_document)
+from conftest import (OTABUNDLE, SOFTHSM_MODULE, assert_failure, assert_ok, assert_usage,
+                      make_input, read_audit_log, run, run_tool, softhsm_env,
+                      validate_json_document)
 
-SOFTHSM_MODULE = "/usr/lib/softhsm/libsofthsm2.so"
 TOKEN_PIN = "officer-pin-5519-0271"
 BOB_TOKEN_KEY = "pkcs11:token=officers;object=bob;type=private"
 
@@ -294,15 +294,7 @@ def test_merge_refuses_a_partial_signature_of_another_version(rpki, tmp_path):
 def token(rpki, tmp_path_factory):
     """A fresh SoftHSM2 token "officers" holding Bob's key: the environment
     that reaches it (module and PIN from OTABUNDLE_PKCS11_*)."""
-    if not Path(SOFTHSM_MODULE).exists():
-        pytest.skip("SoftHSM2 (softhsm2) not installed")
-    d = tmp_path_factory.mktemp("softhsm")
-    (d / "tokens").mkdir()
-    conf = d / "softhsm2.conf"
-    conf.write_text(f"directories.tokendir = {d / 'tokens'}\nobjectstore.backend = file\n"
-                    "log.level = ERROR\nslots.removable = false\n")
-    env = {k: v for k, v in os.environ.items() if not k.startswith("OTABUNDLE_PKCS11_")}
-    env["SOFTHSM2_CONF"] = str(conf)
+    env = softhsm_env(tmp_path_factory.mktemp("softhsm"))
     run_tool("softhsm2-util", "--init-token", "--free", "--label", "officers", "--pin", TOKEN_PIN,
              "--so-pin", "so-5519", env=env)
     run_tool("softhsm2-util", "--import", rpki.bob.key, "--token", "officers", "--label", "bob",

@@ -12,32 +12,18 @@ Endpoints (each a CGI script in the document root):
   /error.cgi          answers HTTP 500
   /stall.cgi          answers only after a long time
 """
-import os
-import signal
-import socket
-import subprocess
 import textwrap
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-LIGHTTPD = "/usr/sbin/lighttpd"
+from server_util import (CNF_REQ, CNF_V3_CA, ec_key, free_port, openssl, start_lighttpd,
+                         stop_lighttpd, wait_for_port)
+
 STALL_SECONDS = 120
 
-OPENSSL_CNF = """\
-[req]
-distinguished_name = req_dn
-prompt = no
-[req_dn]
-CN = unused
-
-[v3_ca]
-basicConstraints = critical,CA:TRUE
-keyUsage = critical,keyCertSign,cRLSign
-subjectKeyIdentifier = hash
-
+OPENSSL_CNF = CNF_REQ + CNF_V3_CA + """\
 [v3_tsa]
 basicConstraints = critical,CA:FALSE
 keyUsage = critical,digitalSignature
@@ -140,29 +126,6 @@ $SERVER["socket"] == "127.0.0.1:{tls_port}" {{
 """
 
 
-def _openssl(*args):
-    proc = subprocess.run(["openssl", *[str(a) for a in args]], capture_output=True, text=True)
-    assert proc.returncode == 0, f"openssl {' '.join(map(str, args))}: {proc.stderr}"
-    return proc
-
-
-def _free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _wait_for_port(port, proc, log):
-    for _ in range(300):
-        if proc.poll() is not None:
-            raise RuntimeError(f"lighttpd exited ({proc.returncode}): {log.read_text()}")
-        with socket.socket() as s:
-            if s.connect_ex(("127.0.0.1", port)) == 0:
-                return
-        time.sleep(0.1)
-    raise RuntimeError(f"lighttpd did not listen on {port}")
-
-
 @dataclass
 class Tsa:
     dir: Path
@@ -181,8 +144,8 @@ class Tsa:
 
     def reply(self, query, out):
         """Answers the TimeStampReq file @query as the good TSA, into @out."""
-        _openssl("ts", "-reply", "-config", self.cnf, "-section", "tsa_good",
-                 "-queryfile", query, "-out", out)
+        openssl("ts", "-reply", "-config", self.cnf, "-section", "tsa_good",
+                "-queryfile", query, "-out", out)
         return Path(out)
 
 
@@ -191,30 +154,25 @@ def make_tsa_pki(d):
     cnf.write_text(OPENSSL_CNF.format(dir=d))
     (d / "tsaserial").write_text("01\n")
 
-    def key(name):
-        _openssl("genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256",
-                 "-out", d / f"{name}.key")
-        return d / f"{name}.key"
-
     serials = {"tsa": 2, "no-purpose": 3}
 
     def issue(name, cn, ext):
-        _openssl("req", "-config", cnf, "-new", "-key", key(name), "-subj",
-                 f"/O=otabundle tests/CN={cn}", "-out", d / f"{name}.csr")
-        _openssl("x509", "-req", "-in", d / f"{name}.csr", "-CA", d / "tsa-root.pem",
-                 "-CAkey", d / "tsa-root.key", "-set_serial", str(serials[name]),
-                 "-days", "3650", "-sha256", "-extfile", cnf, "-extensions", ext,
-                 "-out", d / f"{name}.pem")
+        openssl("req", "-config", cnf, "-new", "-key", ec_key(d, name), "-subj",
+                f"/O=otabundle tests/CN={cn}", "-out", d / f"{name}.csr")
+        openssl("x509", "-req", "-in", d / f"{name}.csr", "-CA", d / "tsa-root.pem",
+                "-CAkey", d / "tsa-root.key", "-set_serial", str(serials[name]),
+                "-days", "3650", "-sha256", "-extfile", cnf, "-extensions", ext,
+                "-out", d / f"{name}.pem")
         return d / f"{name}.pem"
 
-    _openssl("req", "-config", cnf, "-new", "-x509", "-key", key("tsa-root"),
-             "-subj", "/O=otabundle tests/CN=otabundle test TSA root", "-days", "3650",
-             "-sha256", "-extensions", "v3_ca", "-out", d / "tsa-root.pem")
+    openssl("req", "-config", cnf, "-new", "-x509", "-key", ec_key(d, "tsa-root"),
+            "-subj", "/O=otabundle tests/CN=otabundle test TSA root", "-days", "3650",
+            "-sha256", "-extensions", "v3_ca", "-out", d / "tsa-root.pem")
     issue("tsa", "otabundle test TSA", "v3_tsa")
     issue("no-purpose", "otabundle test TSA without purpose", "v3_no_purpose")
-    _openssl("req", "-config", cnf, "-new", "-x509", "-key", key("server"),
-             "-subj", "/CN=127.0.0.1", "-days", "3650", "-sha256", "-extensions", "v3_server",
-             "-out", d / "server.pem")
+    openssl("req", "-config", cnf, "-new", "-x509", "-key", ec_key(d, "server"),
+            "-subj", "/CN=127.0.0.1", "-days", "3650", "-sha256", "-extensions", "v3_server",
+            "-out", d / "server.pem")
     return cnf
 
 
@@ -227,20 +185,15 @@ def tsa(tmp_path_factory):
     docroot.mkdir()
     for name, body in CGI_SCRIPTS.items():
         (docroot / name).write_text(CGI_COMMON.format(cnf=str(cnf)) + body + "\n")
-    port, tls_port = _free_port(), _free_port()
+    port, tls_port = free_port(), free_port()
     conf = d / "lighttpd.conf"
     conf.write_text(LIGHTTPD_CONF.format(docroot=docroot, port=port, tls_port=tls_port, dir=d))
-    # Its own process group: stopping it stops a stalled CGI script too.
-    proc = subprocess.Popen([LIGHTTPD, "-D", "-f", str(conf)], stdin=subprocess.DEVNULL,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                            start_new_session=True)
+    proc = start_lighttpd(conf, port, d / "lighttpd-error.log")
     try:
-        _wait_for_port(port, proc, d / "lighttpd-error.log")
-        _wait_for_port(tls_port, proc, d / "lighttpd-error.log")
+        wait_for_port(tls_port, proc, d / "lighttpd-error.log")
         yield Tsa(dir=d, http=f"http://127.0.0.1:{port}", https=f"https://127.0.0.1:{tls_port}",
                   root=d / "tsa-root.pem", cert=d / "tsa.pem", key=d / "tsa.key",
                   no_purpose_cert=d / "no-purpose.pem", no_purpose_key=d / "no-purpose.key",
                   tls_ca=d / "server.pem", cnf=cnf)
     finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        proc.wait()
+        stop_lighttpd(proc)
