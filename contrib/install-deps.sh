@@ -29,10 +29,15 @@ PACKAGES=(meson ninja-build pkg-config gcc libglib2.0-dev libssl-dev libsquashfs
 # strace injects a power loss at every step of storing a trust update (fault injection).
 # casync rebuilds the images of casync bundles (on a device that installs them, too)
 # and lets `rauc convert` make such bundles for the tests.
+# python3-yaml parses the CI templates (contrib/ci/); jq is what their script
+# decides the verify gate with.
+# build-essential, debhelper, dpkg-dev and fakeroot build the Debian packages
+# (dpkg-buildpackage, debian/) that test/debian-package.sh checks with lintian.
 TEST_PACKAGES=(python3 python3-pytest valgrind rauc cryptsetup-bin softhsm2 opensc p11-kit gnutls-bin
                libubootenv-tool grub-common bash-completion python3-jsonschema
                faketime zstd dbus-daemon fdisk gdisk lighttpd lighttpd-mod-openssl strace
-               casync)
+               casync python3-yaml jq
+               build-essential debhelper dpkg-dev fakeroot lintian)
 
 [ "${1:-}" = "--tests" ] && PACKAGES+=("${TEST_PACKAGES[@]}")
 

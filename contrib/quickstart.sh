@@ -6,17 +6,26 @@
 #   extracts it, then installs it on a simulated A/B device (slots are
 #   regular files) with otabundle-install and commits it after a simulated
 #   reboot. Everything it makes lands in one temporary directory.
+#
+#   OTABUNDLE_BINDIR=/usr/bin contrib/quickstart.sh
+#     runs the same steps with the otabundle and otabundle-install in that
+#     directory (e.g. installed from the Debian packages), building nothing.
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
 ROOT=$PWD
 
-contrib/install-deps.sh
-if [ ! -f build/build.ninja ]; then
-	meson setup build >/dev/null
+if [ -n "${OTABUNDLE_BINDIR:-}" ]; then
+	BINDIR=$OTABUNDLE_BINDIR
+else
+	contrib/install-deps.sh
+	if [ ! -f build/build.ninja ]; then
+		meson setup build >/dev/null
+	fi
+	ninja -C build >/dev/null
+	BINDIR="$ROOT/build"
 fi
-ninja -C build >/dev/null
-OTABUNDLE="$ROOT/build/otabundle"
+OTABUNDLE="$BINDIR/otabundle"
 
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/otabundle-quickstart.XXXXXX")
 cd "$WORK"
@@ -84,7 +93,7 @@ if "$OTABUNDLE" verify --keyring pki/root.pem tampered.raucb; then
 fi
 
 step "A simulated A/B device in $WORK/target (slots are regular files)"
-INSTALL="$ROOT/build/otabundle-install"
+INSTALL="$BINDIR/otabundle-install"
 mkdir -p target/data
 for slot in rootfs-a rootfs-b appfs-0 appfs-1; do
 	truncate -s 1M "target/$slot.img" # the factory contents, as far as this demo cares

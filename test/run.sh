@@ -160,6 +160,22 @@ PY
 	count "$p" "$f" "CLI tests ($dir)"
 }
 
+# The Debian packages: built from a copy of the tree, checked with lintian,
+# unpacked into a scratch root and run (test/debian-package.sh, TAP); every
+# check counts, a script that dies without reporting counts as a failure.
+run_package_tests() {
+	local log="$LOGDIR/debian-package.tap" p f
+	test/debian-package.sh "$LOGDIR/debian-package" >"$log" 2>&1
+	local rc=$?
+	p=$(grep -cE '^ok ' "$log")
+	f=$(grep -cE '^not ok ' "$log")
+	if [ "$rc" -ne 0 ]; then
+		grep -E '^not ok|^# ' "$log" | head -40 | sed 's/^/     /'
+		[ "$f" -eq 0 ] && f=1
+	fi
+	count "$p" "$f" "Debian packages"
+}
+
 contrib/install-deps.sh --tests || exit 1
 
 if build build; then
@@ -170,6 +186,7 @@ if build build; then
 else
 	count 0 1 "release build"
 fi
+run_package_tests
 
 if [ -z "${OTABUNDLE_SKIP_ASAN:-}" ]; then
 	# The large-file test only repeats I/O the release pass already proved;

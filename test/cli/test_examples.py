@@ -80,6 +80,20 @@ def test_quickstart_runs_end_to_end(tmp_path):
     assert proc.stdout.rstrip().splitlines()[-1].startswith("Done. Everything is in ")
 
 
+def test_quickstart_runs_the_programs_in_otabundle_bindir(tmp_path):
+    """OTABUNDLE_BINDIR=DIR: the quick start builds nothing and runs DIR's
+    otabundle and otabundle-install (test/debian-package.sh points it at the
+    unpacked packages); here the binaries under test."""
+    bindir = Path(OTABUNDLE).resolve().parent
+    env = dict(os.environ, TMPDIR=str(tmp_path), OTABUNDLE_BINDIR=str(bindir))
+    proc = subprocess.run(["bash", "-x", QUICKSTART], env=env, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert "installed version and security floor committed" in proc.stdout
+    assert f"+ {bindir}/otabundle create " in proc.stderr
+    assert f"+ {bindir}/otabundle-install --conf target/system.conf " in proc.stderr
+    assert "install-deps.sh" not in proc.stderr and "ninja" not in proc.stderr
+
+
 ENCRYPTED_UPDATE = Path(__file__).resolve().parents[2] / "examples" / "encrypted-update.sh"
 
 
